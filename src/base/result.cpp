@@ -1,0 +1,19 @@
+#include "base/result.hpp"
+
+namespace kiln {
+
+const char* error_kind_name(ErrorKind kind) {
+    switch (kind) {
+    case ErrorKind::malformed: return "malformed";
+    case ErrorKind::invalid: return "invalid";
+    case ErrorKind::unlinkable: return "unlinkable";
+    case ErrorKind::uninstantiable: return "uninstantiable";
+    case ErrorKind::trap: return "trap";
+    case ErrorKind::io: return "io";
+    case ErrorKind::usage: return "usage";
+    case ErrorKind::limit: return "limit";
+    }
+    return "unknown";
+}
+
+} // namespace kiln

@@ -1,0 +1,93 @@
+// Engine (configuration, shared type registry), compiled modules, Store and Linker.
+#pragma once
+
+#include "base/result.hpp"
+#include "engine/runtime/objects.hpp"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <tl/expected.hpp>
+#include <vector>
+
+namespace kiln::engine {
+
+struct EngineConfig {
+    uint32_t max_call_depth = 20000;       ///< wasm frames per call
+    uint64_t max_stack_slots = 1u << 21;   ///< 64-bit value-stack slots per call (16 MiB)
+};
+
+/// Shared by every module and store: configuration and the canonical function-type registry.
+class Engine {
+public:
+    explicit Engine(EngineConfig config = {}) : m_config(config) {}
+    const EngineConfig& config() const { return m_config; }
+    /// The canonical id of a function type; structurally equal types get equal ids.
+    uint32_t intern(const FuncType& type);
+
+private:
+    EngineConfig m_config;
+    std::mutex m_mutex;
+    std::map<std::pair<std::vector<ValType>, std::vector<ValType>>, uint32_t> m_types;
+};
+
+/// A decoded, validated and lowered module: immutable and shareable across threads.
+struct CompiledModule {
+    std::shared_ptr<const Module> module;
+    std::vector<uint32_t> type_ids;           ///< canonical id of each type index
+    std::vector<std::unique_ptr<FuncCode>> code; ///< one per module-defined function
+    ~CompiledModule();
+};
+
+/// Decodes, validates and lowers a binary module.
+Result<std::shared_ptr<const CompiledModule>> compile(Engine& engine,
+                                                      std::span<const uint8_t> bytes);
+
+using CallResult = tl::expected<std::vector<Value>, Trap>;
+
+/// Owns all runtime objects; one thread at a time.
+class Store {
+public:
+    explicit Store(Engine& engine);
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    Engine& engine() { return m_engine; }
+
+    FuncInst* create_host_func(FuncType type, HostFn fn);
+    TableInst* create_table(const TableType& type, uint64_t init);
+    Result<MemoryInst*> create_memory(const MemoryType& type);
+    GlobalInst* create_global(const GlobalType& type, uint64_t bits);
+
+    /// Instantiates with imports given in the module's import order: checks their types
+    /// (unlinkable), creates definitions, runs segments and the start function (uninstantiable).
+    Result<Instance*> instantiate(std::shared_ptr<const CompiledModule> compiled,
+                                  std::span<const Extern> imports);
+
+    /// Calls a function; arguments must match its parameter types (checked).
+    CallResult call(FuncInst* func, std::span<const Value> args);
+
+private:
+    struct Impl;
+    Engine& m_engine;
+    std::unique_ptr<Impl> m_impl;
+};
+
+/// Resolves imports by module and name.
+class Linker {
+public:
+    void define(const std::string& module, const std::string& name, Extern value);
+    /// Makes every export of `instance` importable under `module`.
+    void define_instance(const std::string& module, const Instance& instance);
+    std::optional<Extern> lookup(const std::string& module, const std::string& name) const;
+    /// Resolves every import (unlinkable error naming the first missing one) and instantiates.
+    Result<Instance*> instantiate(Store& store, std::shared_ptr<const CompiledModule> compiled) const;
+
+private:
+    std::map<std::pair<std::string, std::string>, Extern> m_defs;
+};
+
+} // namespace kiln::engine
