@@ -84,7 +84,8 @@ struct Instance {
     std::vector<TableInst*> tables;
     std::vector<MemoryInst*> memories;
     std::vector<GlobalInst*> globals;
-    std::vector<uint8_t> elem_dropped;
+    MemoryInst* memory0 = nullptr;                ///< memories[0], or null
+    std::vector<std::vector<uint64_t>> elem_items;///< element segments' references; empty once dropped
     std::vector<uint8_t> data_dropped;
     std::unordered_map<std::string, Extern> exports;
 

@@ -1,0 +1,112 @@
+// The interpreter's internal code: each function body is lowered once into a flat array of
+// 64-bit cells. An instruction is a handler address followed by 32-bit operands (frame slot
+// indices, packed two per cell) and then 64-bit immediates or branch targets. Locals and operand
+// stack values all live in 64-bit frame slots at fixed indices, so instructions name their
+// operands directly and nothing is pushed or popped while running.
+#pragma once
+
+#include "engine/interp/numeric.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace kiln::engine {
+
+union Cell {
+    const void* handler;
+    const Cell* target;
+    uint64_t u64;
+    uint32_t u32[2];
+};
+static_assert(sizeof(Cell) == 8);
+
+// Category of each opcode of opcodes.def by its immediate kind and second operand:
+// numeric unary, numeric binary, load, store, or handled by hand (nothing generated here).
+#define KILN_CAT(name, imm, a, b, r, UN, BIN, LOAD, STORE) KILN_CAT_##imm##_##b(name, a, r, UN, BIN, LOAD, STORE)
+#define KILN_CAT_none_none(n, a, r, UN, BIN, LOAD, STORE) UN(n, a, r)
+#define KILN_CAT_none_i32(n, a, r, UN, BIN, LOAD, STORE) BIN(n, a, r)
+#define KILN_CAT_none_i64(n, a, r, UN, BIN, LOAD, STORE) BIN(n, a, r)
+#define KILN_CAT_none_f32(n, a, r, UN, BIN, LOAD, STORE) BIN(n, a, r)
+#define KILN_CAT_none_f64(n, a, r, UN, BIN, LOAD, STORE) BIN(n, a, r)
+#define KILN_CAT_mem_none(n, a, r, UN, BIN, LOAD, STORE) LOAD(n, a, r)
+#define KILN_CAT_mem_i32(n, a, r, UN, BIN, LOAD, STORE) STORE(n, a, r)
+#define KILN_CAT_mem_i64(n, a, r, UN, BIN, LOAD, STORE) STORE(n, a, r)
+#define KILN_CAT_mem_f32(n, a, r, UN, BIN, LOAD, STORE) STORE(n, a, r)
+#define KILN_CAT_mem_f64(n, a, r, UN, BIN, LOAD, STORE) STORE(n, a, r)
+#define KILN_CAT_none_special(...)
+#define KILN_CAT_block_special(...)
+#define KILN_CAT_label_special(...)
+#define KILN_CAT_br_table_special(...)
+#define KILN_CAT_func_special(...)
+#define KILN_CAT_call_indirect_special(...)
+#define KILN_CAT_local_special(...)
+#define KILN_CAT_global_special(...)
+#define KILN_CAT_table_special(...)
+#define KILN_CAT_memidx_none(...)
+#define KILN_CAT_memidx_special(...)
+#define KILN_CAT_i32_none(...)
+#define KILN_CAT_i64_none(...)
+#define KILN_CAT_f32_none(...)
+#define KILN_CAT_f64_none(...)
+#define KILN_CAT_ref_type_special(...)
+#define KILN_CAT_select_t_special(...)
+#define KILN_CAT_memory_init_special(...)
+#define KILN_CAT_data_special(...)
+#define KILN_CAT_memory_copy_special(...)
+#define KILN_CAT_table_init_special(...)
+#define KILN_CAT_elem_special(...)
+#define KILN_CAT_table_copy_special(...)
+
+// Binary integer instructions also get a form whose second operand is an immediate.
+#define KILN_SI_i32(X, n) X(n##_si)
+#define KILN_SI_i64(X, n) X(n##_si)
+#define KILN_SI_f32(X, n)
+#define KILN_SI_f64(X, n)
+
+// Integer comparisons fused with a following br_if / if.
+#define KILN_INT_CMPS(X)                                                                           \
+    X(I32, Eq) X(I32, Ne) X(I32, LtS) X(I32, LtU) X(I32, GtS) X(I32, GtU) X(I32, LeS)             \
+    X(I32, LeU) X(I32, GeS) X(I32, GeU) X(I64, Eq) X(I64, Ne) X(I64, LtS) X(I64, LtU)             \
+    X(I64, GtS) X(I64, GtU) X(I64, LeS) X(I64, LeU) X(I64, GeS) X(I64, GeU)
+
+#define KILN_GEN_UN(n, a, r) KILN_IOP_X(n)
+#define KILN_GEN_BIN(n, a, r) KILN_IOP_X(n##_ss) KILN_SI_##a(KILN_IOP_X, n)
+#define KILN_GEN_MEM(n, a, r) KILN_IOP_X(n)
+#define KILN_GEN_FUSED(P, n) KILN_IOP_X(BrIf_##P##n##_ss) KILN_IOP_X(BrIf_##P##n##_si)
+
+/// Internal opcodes: this fixed list, then one or two per numeric opcode of opcodes.def (expand
+/// KILN_IOPS_FIXED, then include opcodes.def with KILN_OP defined as KILN_OPCODE_IOPS_ONE).
+/// KILN_IOP_X must be defined by the user of the list.
+#define KILN_IOPS_FIXED                                                                                  \
+    KILN_IOP_X(Unreachable) KILN_IOP_X(Copy) KILN_IOP_X(Const) KILN_IOP_X(Br)                     \
+    KILN_IOP_X(BrIfNz) KILN_IOP_X(BrIfZ) KILN_IOP_X(BrIfNz64) KILN_IOP_X(BrIfZ64)                 \
+    KILN_IOP_X(BrTable) KILN_IOP_X(Call) KILN_IOP_X(CallIndirect) KILN_IOP_X(Return)              \
+    KILN_IOP_X(Select) KILN_IOP_X(GlobalGet) KILN_IOP_X(GlobalSet) KILN_IOP_X(MemorySize)         \
+    KILN_IOP_X(MemoryGrow) KILN_IOP_X(MemoryFill) KILN_IOP_X(MemoryCopy) KILN_IOP_X(MemoryInit)   \
+    KILN_IOP_X(DataDrop) KILN_IOP_X(TableGet) KILN_IOP_X(TableSet) KILN_IOP_X(TableSize)          \
+    KILN_IOP_X(TableGrow) KILN_IOP_X(TableFill) KILN_IOP_X(TableCopy) KILN_IOP_X(TableInit)       \
+    KILN_IOP_X(ElemDrop) KILN_IOP_X(RefFunc)                                                      \
+    KILN_INT_CMPS(KILN_GEN_FUSED)
+
+#define KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)                                       \
+    KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_MEM, KILN_GEN_MEM)
+
+enum class IOp : uint16_t {
+#define KILN_IOP_X(n) n,
+#define KILN_OP(name, code, text, imm, a, b, r) KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)
+    KILN_IOPS_FIXED
+#include "engine/binary/opcodes.def"
+#undef KILN_IOP_X
+    count_
+};
+
+/// A lowered function body and the frame it needs.
+struct FuncCode {
+    std::vector<Cell> code;
+    uint32_t num_params = 0;
+    uint32_t num_locals = 0;  ///< parameters included
+    uint32_t num_results = 0;
+    uint32_t frame_size = 0;  ///< slots: locals plus the deepest operand stack
+};
+
+} // namespace kiln::engine

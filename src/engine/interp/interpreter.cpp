@@ -1,0 +1,403 @@
+#include "engine/interp/interpreter.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kiln::engine {
+
+namespace {
+
+std::string frame_name(const FuncInst* f) {
+    if (!f) return "<host>";
+    if (!f->instance) return "<host function>";
+    return f->instance->module->func_display_name(f->index);
+}
+
+Trap make_trap(TrapKind kind, const char* message, const FuncInst* cur, const Frame* top,
+               const Frame* bottom) {
+    Trap t{kind, message, {}};
+    t.backtrace.push_back(frame_name(cur));
+    // Frames hold callers; the bottom one is the host entry sentinel.
+    for (const Frame* f = top; f > bottom + 1; --f) t.backtrace.push_back(frame_name((f - 1)->func));
+    return t;
+}
+
+const void* const* run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* fp,
+                       std::optional<Trap>* out) {
+    static const void* const labels[] = {
+#define KILN_IOP_X(n) &&L_##n,
+        KILN_IOPS_FIXED
+#define KILN_OP(name, code, text, imm, a, b, r) KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)
+#include "engine/binary/opcodes.def"
+#undef KILN_IOP_X
+    };
+    static_assert(sizeof(labels) / sizeof(labels[0]) == size_t(IOp::count_));
+    if (!store) return labels;
+
+    const Cell* pc;
+    Frame* fsp = stack->frames_free;
+    Frame* const frames_bottom = fsp;
+    Frame* const frames_end = stack->frames_end;
+    uint64_t* const slots_end = stack->slots_end;
+    FuncInst* cur = nullptr;
+    FuncInst* callee = entry;
+    Instance* inst = nullptr;
+    uint8_t* mem = nullptr;
+    uint64_t mem_size = 0;
+    uint64_t* nfp = fp;
+    sem::NumTrap ntrap = sem::NumTrap::none;
+    TrapKind trap_kind = TrapKind::unreachable;
+    const char* trap_msg = "";
+
+#define W(k) (reinterpret_cast<const uint32_t*>(pc + 1)[k])
+#define DISPATCH goto* pc->handler
+#define NEXT(n)                                                                                    \
+    do {                                                                                           \
+        pc += (n);                                                                                 \
+        DISPATCH;                                                                                  \
+    } while (0)
+#define TRAP(kind, msg)                                                                            \
+    do {                                                                                           \
+        trap_kind = (kind);                                                                        \
+        trap_msg = (msg);                                                                          \
+        goto trap_exit;                                                                            \
+    } while (0)
+#define LOAD_MEM()                                                                                 \
+    do {                                                                                           \
+        MemoryInst* m0 = inst->memory0;                                                            \
+        mem = m0 ? m0->base : nullptr;                                                             \
+        mem_size = m0 ? m0->size : 0;                                                              \
+    } while (0)
+
+    // The entry is a call from the host: a sentinel frame with no return address.
+    *fsp++ = Frame{nullptr, fp, nullptr};
+    pc = nullptr;
+    goto do_call;
+
+do_call: {
+    const FuncCode* c = callee->code;
+    if (c) {
+        if (fsp == frames_end || nfp + c->frame_size > slots_end) [[unlikely]]
+            TRAP(TrapKind::stack_exhausted, "call stack exhausted");
+        if (cur) *fsp++ = Frame{pc, fp, cur};
+        fp = nfp;
+        std::memset(fp + c->num_params, 0, (c->num_locals - c->num_params) * sizeof(uint64_t));
+        cur = callee;
+        inst = callee->instance;
+        LOAD_MEM();
+        pc = c->code.data();
+        DISPATCH;
+    }
+    // Host function: nested wasm calls it makes start above this frame.
+    const FuncType& ft = *callee->type;
+    uint64_t* saved_slots = stack->slots_free;
+    Frame* saved_frames = stack->frames_free;
+    stack->slots_free = nfp + std::max(ft.params.size(), ft.results.size());
+    stack->frames_free = fsp;
+    std::optional<Trap> t = callee->host(*store, nfp);
+    stack->slots_free = saved_slots;
+    stack->frames_free = saved_frames;
+    if (t) [[unlikely]] {
+        *out = std::move(*t);
+        for (const Frame* f = fsp; f > frames_bottom + 1; --f)
+            (*out)->backtrace.push_back(frame_name((f - 1)->func));
+        if (cur) (*out)->backtrace.insert((*out)->backtrace.begin(), frame_name(cur));
+        return nullptr;
+    }
+    if (!cur) return nullptr; // the entry itself was a host function
+    LOAD_MEM();
+    DISPATCH;
+}
+
+    // ---- numeric instructions, generated from opcodes.def
+#define KILN_GEN_UN(n, a, r)                                                                       \
+    L_##n : {                                                                                      \
+        auto v = sem::n(sem::from_slot<KILN_CTYPE_##a>(fp[W(1)]), ntrap);                          \
+        if (ntrap != sem::NumTrap::none) [[unlikely]] goto num_trap;                               \
+        fp[W(0)] = sem::to_slot(v);                                                                \
+        NEXT(2);                                                                                   \
+    }
+#define KILN_GEN_SI_i32(n, a)                                                                      \
+    L_##n##_si : {                                                                                 \
+        auto v = sem::n(sem::from_slot<KILN_CTYPE_##a>(fp[W(1)]),                                  \
+                        sem::from_slot<KILN_CTYPE_##a>(pc[2].u64), ntrap);                         \
+        if (ntrap != sem::NumTrap::none) [[unlikely]] goto num_trap;                               \
+        fp[W(0)] = sem::to_slot(v);                                                                \
+        NEXT(3);                                                                                   \
+    }
+#define KILN_GEN_SI_i64 KILN_GEN_SI_i32
+#define KILN_GEN_SI_f32(n, a)
+#define KILN_GEN_SI_f64(n, a)
+#define KILN_GEN_BIN(n, a, r)                                                                      \
+    L_##n##_ss : {                                                                                 \
+        auto v = sem::n(sem::from_slot<KILN_CTYPE_##a>(fp[W(1)]),                                  \
+                        sem::from_slot<KILN_CTYPE_##a>(fp[W(2)]), ntrap);                          \
+        if (ntrap != sem::NumTrap::none) [[unlikely]] goto num_trap;                               \
+        fp[W(0)] = sem::to_slot(v);                                                                \
+        NEXT(3);                                                                                   \
+    }                                                                                              \
+    KILN_GEN_SI_##a(n, a)
+#define KILN_GEN_NONE(n, a, r)
+#define KILN_OP(name, code, text, imm, a, b, r)                                                    \
+    KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_NONE, KILN_GEN_NONE)
+#include "engine/binary/opcodes.def"
+
+    // ---- memory
+#define KILN_LOAD(n, M, EXT)                                                                       \
+    L_##n : {                                                                                      \
+        uint64_t ea = uint64_t(uint32_t(fp[W(1)])) + W(2);                                         \
+        if (ea + sizeof(M) > mem_size) [[unlikely]]                                                \
+            TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");                   \
+        M v;                                                                                       \
+        std::memcpy(&v, mem + ea, sizeof(M));                                                      \
+        fp[W(0)] = EXT(v);                                                                         \
+        NEXT(3);                                                                                   \
+    }
+#define KILN_ZX(v) uint64_t(v)
+#define KILN_SX32(v) uint64_t(uint32_t(int32_t(v)))
+#define KILN_SX64(v) uint64_t(int64_t(v))
+    KILN_LOAD(I32Load, uint32_t, KILN_ZX)
+    KILN_LOAD(I64Load, uint64_t, KILN_ZX)
+    KILN_LOAD(F32Load, uint32_t, KILN_ZX)
+    KILN_LOAD(F64Load, uint64_t, KILN_ZX)
+    KILN_LOAD(I32Load8S, int8_t, KILN_SX32)
+    KILN_LOAD(I32Load8U, uint8_t, KILN_ZX)
+    KILN_LOAD(I32Load16S, int16_t, KILN_SX32)
+    KILN_LOAD(I32Load16U, uint16_t, KILN_ZX)
+    KILN_LOAD(I64Load8S, int8_t, KILN_SX64)
+    KILN_LOAD(I64Load8U, uint8_t, KILN_ZX)
+    KILN_LOAD(I64Load16S, int16_t, KILN_SX64)
+    KILN_LOAD(I64Load16U, uint16_t, KILN_ZX)
+    KILN_LOAD(I64Load32S, int32_t, KILN_SX64)
+    KILN_LOAD(I64Load32U, uint32_t, KILN_ZX)
+#define KILN_STORE(n, M)                                                                           \
+    L_##n : {                                                                                      \
+        uint64_t ea = uint64_t(uint32_t(fp[W(0)])) + W(2);                                         \
+        if (ea + sizeof(M) > mem_size) [[unlikely]]                                                \
+            TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");                   \
+        M v = static_cast<M>(fp[W(1)]);                                                            \
+        std::memcpy(mem + ea, &v, sizeof(M));                                                      \
+        NEXT(3);                                                                                   \
+    }
+    KILN_STORE(I32Store, uint32_t)
+    KILN_STORE(I64Store, uint64_t)
+    KILN_STORE(F32Store, uint32_t)
+    KILN_STORE(F64Store, uint64_t)
+    KILN_STORE(I32Store8, uint8_t)
+    KILN_STORE(I32Store16, uint16_t)
+    KILN_STORE(I64Store8, uint8_t)
+    KILN_STORE(I64Store16, uint16_t)
+    KILN_STORE(I64Store32, uint32_t)
+
+L_MemorySize:
+    fp[W(0)] = mem_size / page_size;
+    NEXT(2);
+L_MemoryGrow: {
+    int64_t r = inst->memory0->grow(uint32_t(fp[W(1)]));
+    fp[W(0)] = uint32_t(r);
+    LOAD_MEM();
+    NEXT(2);
+}
+L_MemoryFill: {
+    uint64_t d = uint32_t(fp[W(0)]), n = uint32_t(fp[W(2)]);
+    if (d + n > mem_size) TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
+    std::memset(mem + d, int(uint8_t(fp[W(1)])), n);
+    NEXT(3);
+}
+L_MemoryCopy: {
+    uint64_t d = uint32_t(fp[W(0)]), s = uint32_t(fp[W(1)]), n = uint32_t(fp[W(2)]);
+    if (d + n > mem_size || s + n > mem_size)
+        TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
+    std::memmove(mem + d, mem + s, n);
+    NEXT(3);
+}
+L_MemoryInit: {
+    uint32_t seg = W(0);
+    uint64_t d = uint32_t(fp[W(1)]), s = uint32_t(fp[W(2)]), n = uint32_t(fp[W(3)]);
+    const DataSegment& ds = inst->module->datas[seg];
+    uint64_t size = inst->data_dropped[seg] ? 0 : ds.bytes_size;
+    if (s + n > size || d + n > mem_size)
+        TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
+    std::memcpy(mem + d, inst->module->bytes.data() + ds.bytes_offset + s, n);
+    NEXT(3);
+}
+L_DataDrop:
+    inst->data_dropped[W(0)] = 1;
+    NEXT(2);
+
+    // ---- tables and references
+L_TableGet: {
+    TableInst* t = inst->tables[W(1)];
+    uint32_t i = uint32_t(fp[W(2)]);
+    if (i >= t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
+    fp[W(0)] = t->elems[i];
+    NEXT(3);
+}
+L_TableSet: {
+    TableInst* t = inst->tables[W(0)];
+    uint32_t i = uint32_t(fp[W(1)]);
+    if (i >= t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
+    t->elems[i] = fp[W(2)];
+    NEXT(3);
+}
+L_TableSize:
+    fp[W(0)] = uint32_t(inst->tables[W(1)]->elems.size());
+    NEXT(2);
+L_TableGrow: {
+    TableInst* t = inst->tables[W(1)];
+    fp[W(0)] = uint32_t(t->grow(uint32_t(fp[W(3)]), fp[W(2)]));
+    NEXT(3);
+}
+L_TableFill: {
+    TableInst* t = inst->tables[W(0)];
+    uint64_t i = uint32_t(fp[W(1)]), n = uint32_t(fp[W(3)]);
+    if (i + n > t->elems.size())
+        TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
+    std::fill_n(t->elems.begin() + i, n, fp[W(2)]);
+    NEXT(3);
+}
+L_TableCopy: {
+    TableInst* dt = inst->tables[W(0)];
+    TableInst* st = inst->tables[W(1)];
+    uint64_t d = uint32_t(fp[W(2)]), s = uint32_t(fp[W(3)]), n = uint32_t(fp[W(4)]);
+    if (d + n > dt->elems.size() || s + n > st->elems.size())
+        TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
+    if (n) std::memmove(dt->elems.data() + d, st->elems.data() + s, n * sizeof(uint64_t));
+    NEXT(4);
+}
+L_TableInit: {
+    const std::vector<uint64_t>& items = inst->elem_items[W(0)];
+    TableInst* t = inst->tables[W(1)];
+    uint64_t d = uint32_t(fp[W(2)]), s = uint32_t(fp[W(3)]), n = uint32_t(fp[W(4)]);
+    if (s + n > items.size() || d + n > t->elems.size())
+        TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
+    std::copy_n(items.begin() + s, n, t->elems.begin() + d);
+    NEXT(4);
+}
+L_ElemDrop:
+    inst->elem_items[W(0)] = {};
+    NEXT(2);
+L_RefFunc:
+    fp[W(0)] = reinterpret_cast<uint64_t>(inst->funcs[W(1)]);
+    NEXT(2);
+
+    // ---- variables and moves
+L_Copy:
+    fp[W(0)] = fp[W(1)];
+    NEXT(2);
+L_Const:
+    fp[W(0)] = pc[2].u64;
+    NEXT(3);
+L_Select:
+    fp[W(0)] = uint32_t(fp[W(3)]) ? fp[W(1)] : fp[W(2)];
+    NEXT(3);
+L_GlobalGet:
+    fp[W(0)] = inst->globals[W(1)]->bits;
+    NEXT(2);
+L_GlobalSet:
+    inst->globals[W(0)]->bits = fp[W(1)];
+    NEXT(2);
+
+    // ---- control
+L_Unreachable:
+    TRAP(TrapKind::unreachable, "unreachable");
+L_Br:
+    pc = pc[1].target;
+    DISPATCH;
+L_BrIfNz:
+    pc = uint32_t(fp[W(0)]) ? pc[2].target : pc + 3;
+    DISPATCH;
+L_BrIfZ:
+    pc = uint32_t(fp[W(0)]) ? pc + 3 : pc[2].target;
+    DISPATCH;
+L_BrIfNz64:
+    pc = fp[W(0)] ? pc[2].target : pc + 3;
+    DISPATCH;
+L_BrIfZ64:
+    pc = fp[W(0)] ? pc + 3 : pc[2].target;
+    DISPATCH;
+#define KILN_FUSED_TYPE_I32 uint32_t
+#define KILN_FUSED_TYPE_I64 uint64_t
+#define KILN_GEN_FUSED_HANDLER(P, n)                                                               \
+    L_BrIf_##P##n##_ss : {                                                                         \
+        using V = KILN_FUSED_TYPE_##P;                                                             \
+        pc = sem::P##n(V(fp[W(0)]), V(fp[W(1)]), ntrap) ? pc[2].target : pc + 3;                   \
+        DISPATCH;                                                                                  \
+    }                                                                                              \
+    L_BrIf_##P##n##_si : {                                                                         \
+        using V = KILN_FUSED_TYPE_##P;                                                             \
+        pc = sem::P##n(V(fp[W(0)]), V(pc[2].u64), ntrap) ? pc[3].target : pc + 4;                  \
+        DISPATCH;                                                                                  \
+    }
+    KILN_INT_CMPS(KILN_GEN_FUSED_HANDLER)
+L_BrTable: {
+    uint32_t i = uint32_t(fp[W(0)]);
+    uint32_t n = W(1);
+    pc = pc[2 + (i < n ? i : n)].target;
+    DISPATCH;
+}
+L_Call:
+    callee = inst->funcs[W(0)];
+    nfp = fp + W(1);
+    pc += 2;
+    goto do_call;
+L_CallIndirect: {
+    TableInst* t = inst->tables[W(1)];
+    uint32_t i = uint32_t(fp[W(3)]);
+    if (i >= t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "undefined element");
+    callee = reinterpret_cast<FuncInst*>(t->elems[i]);
+    if (!callee) TRAP(TrapKind::uninitialized_element, "uninitialized element");
+    if (callee->type_id != W(0))
+        TRAP(TrapKind::indirect_call_type_mismatch, "indirect call type mismatch");
+    nfp = fp + W(2);
+    pc += 3;
+    goto do_call;
+}
+L_Return: {
+    Frame& f = *--fsp;
+    if (!f.ret_pc) return nullptr;
+    pc = f.ret_pc;
+    fp = f.fp;
+    cur = f.func;
+    inst = cur->instance;
+    LOAD_MEM();
+    DISPATCH;
+}
+
+num_trap:
+    switch (ntrap) {
+    case sem::NumTrap::div_by_zero:
+        trap_kind = TrapKind::integer_divide_by_zero, trap_msg = "integer divide by zero";
+        break;
+    case sem::NumTrap::overflow:
+        trap_kind = TrapKind::integer_overflow, trap_msg = "integer overflow";
+        break;
+    default:
+        trap_kind = TrapKind::invalid_conversion, trap_msg = "invalid conversion to integer";
+        break;
+    }
+trap_exit:
+    *out = make_trap(trap_kind, trap_msg, cur ? cur : callee, fsp, frames_bottom);
+    return nullptr;
+
+#undef W
+#undef DISPATCH
+#undef NEXT
+#undef TRAP
+#undef LOAD_MEM
+}
+
+} // namespace
+
+const void* const* interp_handlers() {
+    static const void* const* table = run(nullptr, nullptr, nullptr, nullptr, nullptr);
+    return table;
+}
+
+std::optional<Trap> interp_run(Store& store, ExecStack& stack, FuncInst* f, uint64_t* fp) {
+    std::optional<Trap> trap;
+    run(&store, &stack, f, fp, &trap);
+    return trap;
+}
+
+} // namespace kiln::engine

@@ -1,0 +1,742 @@
+// Lowering works on an abstract operand stack whose entries say where a value currently is: in
+// its own stack slot, still in a local (local.get copies nothing), or a constant (folded into
+// immediate forms). Entries are moved into their slots ("materialized") only when needed: before
+// control flow splits or joins, before a local they refer to is overwritten, and for call
+// arguments. A result that is immediately stored to a local is written there directly, and an
+// integer comparison followed by br_if/if becomes one compare-and-branch instruction.
+#include "engine/interp/lower.hpp"
+
+#include "engine/binary/instr.hpp"
+#include "engine/interp/interpreter.hpp"
+
+#include <fmt/format.h>
+
+namespace kiln::engine {
+
+namespace {
+
+constexpr size_t npos = ~size_t(0);
+
+struct FusedCmp {
+    IOp ss, si;
+    Opcode inverse;
+};
+
+/// The compare-and-branch forms of an integer comparison, if it has them.
+std::optional<FusedCmp> fused_cmp(Opcode op) {
+    switch (op) {
+#define KILN_INV_Eq Ne
+#define KILN_INV_Ne Eq
+#define KILN_INV_LtS GeS
+#define KILN_INV_GeS LtS
+#define KILN_INV_LtU GeU
+#define KILN_INV_GeU LtU
+#define KILN_INV_GtS LeS
+#define KILN_INV_LeS GtS
+#define KILN_INV_GtU LeU
+#define KILN_INV_LeU GtU
+#define KILN_CAT2(a, b) KILN_CAT2_(a, b)
+#define KILN_CAT2_(a, b) a##b
+#define KILN_FUSED_CASE(P, n)                                                                      \
+    case Opcode::P##n:                                                                             \
+        return FusedCmp{IOp::BrIf_##P##n##_ss, IOp::BrIf_##P##n##_si,                              \
+                        Opcode::KILN_CAT2(P, KILN_INV_##n)};
+        KILN_INT_CMPS(KILN_FUSED_CASE)
+    default: return std::nullopt;
+    }
+}
+
+bool is_commutative(Opcode op) {
+    switch (op) {
+    case Opcode::I32Add: case Opcode::I32Mul: case Opcode::I32And: case Opcode::I32Or:
+    case Opcode::I32Xor: case Opcode::I32Eq: case Opcode::I32Ne: case Opcode::I64Add:
+    case Opcode::I64Mul: case Opcode::I64And: case Opcode::I64Or: case Opcode::I64Xor:
+    case Opcode::I64Eq: case Opcode::I64Ne:
+        return true;
+    default: return false;
+    }
+}
+
+class Lowering {
+public:
+    Lowering(const Module& m, const std::vector<uint32_t>& type_ids, uint32_t def_index)
+        : m_module(m), m_type_ids(type_ids), m_func(m.functions[def_index]),
+          m_type(m.types[m_func.type]), m_handlers(interp_handlers()) {
+        m_num_locals = uint32_t(m_type.params.size() + m_func.locals.size());
+    }
+
+    Result<std::unique_ptr<FuncCode>> run();
+
+private:
+    struct Entry {
+        enum class Kind : uint8_t { slot, local, konst } kind = Kind::slot;
+        uint32_t local = 0;
+        uint64_t value = 0;
+    };
+    struct Ctrl {
+        Opcode kind;
+        uint32_t height;
+        uint32_t n_params;
+        uint32_t n_results;
+        size_t loop_start = npos;
+        std::vector<size_t> fixups; ///< target cells to point at the end
+        size_t else_fixup = npos;   ///< if: the branch taken when the condition is false
+        bool unreachable = false;
+    };
+
+    // ---- emission
+    size_t begin(IOp op) {
+        size_t at = m_code.size();
+        Cell c;
+        c.handler = m_handlers[size_t(op)];
+        m_code.push_back(c);
+        m_pending_words = 0;
+        return at;
+    }
+    void word(uint32_t w) {
+        if (m_pending_words % 2 == 0) {
+            Cell c;
+            c.u64 = 0;
+            m_code.push_back(c);
+        }
+        m_code.back().u32[m_pending_words % 2] = w;
+        ++m_pending_words;
+    }
+    void words(std::initializer_list<uint32_t> ws) {
+        for (uint32_t w : ws) word(w);
+    }
+    void imm(uint64_t v) {
+        Cell c;
+        c.u64 = v;
+        m_code.push_back(c);
+        m_pending_words = 0;
+    }
+    /// A branch-target cell holding a code index, relocated into a pointer at the end.
+    size_t target(size_t dest) {
+        m_targets.push_back(m_code.size());
+        imm(dest);
+        return m_code.size() - 1;
+    }
+    void bind_here(size_t cell) { m_code[cell].u64 = m_code.size(); }
+    /// A branch may land here: forget facts about the preceding instruction.
+    void label() {
+        m_result_instr = npos;
+        m_cmp_instr = npos;
+    }
+    void note_result(size_t instr) {
+        m_result_instr = instr;
+        m_result_end = m_code.size();
+        m_result_pos = m_stack.size() - 1;
+    }
+
+    // ---- abstract stack
+    uint32_t slot_of(size_t pos) const { return m_num_locals + uint32_t(pos); }
+    void push_slot() {
+        m_stack.push_back(Entry{});
+        m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
+    }
+    void materialize(size_t pos) {
+        Entry& e = m_stack[pos];
+        if (e.kind == Entry::Kind::local) {
+            begin(IOp::Copy);
+            words({slot_of(pos), e.local});
+        } else if (e.kind == Entry::Kind::konst) {
+            begin(IOp::Const);
+            words({slot_of(pos), 0});
+            imm(e.value);
+        }
+        e.kind = Entry::Kind::slot;
+    }
+    void materialize_all() {
+        for (size_t i = 0; i < m_stack.size(); ++i) materialize(i);
+    }
+    void materialize_local(uint32_t x) {
+        for (size_t i = 0; i < m_stack.size(); ++i)
+            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == x) materialize(i);
+    }
+    /// The slot to read the entry at `pos` from (constants are first put in their slot).
+    uint32_t use(size_t pos) {
+        Entry& e = m_stack[pos];
+        if (e.kind == Entry::Kind::local) return e.local;
+        if (e.kind == Entry::Kind::konst) materialize(pos);
+        return slot_of(pos);
+    }
+    uint32_t use_top(size_t depth) { return use(m_stack.size() - 1 - depth); }
+    void pop(size_t n) { m_stack.resize(m_stack.size() - n); }
+    /// Pops the operands, pushes a slot for the result and returns its index.
+    uint32_t result_after_pop(size_t n) {
+        pop(n);
+        push_slot();
+        return slot_of(m_stack.size() - 1);
+    }
+
+    // ---- control
+    std::pair<uint32_t, uint32_t> block_arity(const BlockType& bt) const {
+        switch (bt.kind) {
+        case BlockType::Kind::empty: return {0, 0};
+        case BlockType::Kind::value: return {0, 1};
+        case BlockType::Kind::index: {
+            const FuncType& t = m_module.types[bt.index];
+            return {uint32_t(t.params.size()), uint32_t(t.results.size())};
+        }
+        }
+        return {0, 0};
+    }
+    uint32_t label_arity(const Ctrl& c) const {
+        return c.kind == Opcode::Loop ? c.n_params : c.n_results;
+    }
+    bool is_function_label(const Ctrl& c) const { return &c == &m_ctrls.front(); }
+    bool needs_copies(const Ctrl& t) const {
+        if (is_function_label(t)) return true;
+        uint32_t arity = label_arity(t);
+        size_t first = m_stack.size() - arity;
+        for (uint32_t k = 0; k < arity; ++k) {
+            const Entry& e = m_stack[first + k];
+            if (e.kind != Entry::Kind::slot || first + k != t.height + k) return true;
+        }
+        return false;
+    }
+    /// Moves the label's values from the top of the stack to where the label expects them.
+    void branch_copies(const Ctrl& t) {
+        uint32_t arity = label_arity(t);
+        size_t first = m_stack.size() - arity;
+        for (uint32_t k = 0; k < arity; ++k) {
+            const Entry& e = m_stack[first + k];
+            uint32_t dst = slot_of(t.height + k);
+            if (e.kind == Entry::Kind::slot) {
+                if (slot_of(first + k) != dst) {
+                    begin(IOp::Copy);
+                    words({dst, slot_of(first + k)});
+                }
+            } else if (e.kind == Entry::Kind::local) {
+                begin(IOp::Copy);
+                words({dst, e.local});
+            } else {
+                begin(IOp::Const);
+                words({dst, 0});
+                imm(e.value);
+            }
+        }
+    }
+    /// Unconditional jump to a label, after moving its values.
+    void jump_to(Ctrl& t) {
+        if (is_function_label(t)) return emit_return();
+        branch_copies(t);
+        begin(IOp::Br);
+        if (t.kind == Opcode::Loop) target(t.loop_start);
+        else t.fixups.push_back(target(0));
+    }
+    /// Results go to slots 0..r of the frame, where the caller finds them. Leaves the abstract
+    /// stack as it is: other paths (br_if fallthrough, other br_table stubs) still use it.
+    void emit_return() {
+        uint32_t r = uint32_t(m_type.results.size());
+        size_t first = m_stack.size() - r;
+        std::vector<uint32_t> src(r);
+        for (uint32_t k = 0; k < r; ++k) {
+            const Entry& e = m_stack[first + k];
+            src[k] = e.kind == Entry::Kind::local ? e.local : slot_of(first + k);
+            // A local that is also a destination must be read before it is overwritten.
+            if (e.kind == Entry::Kind::local && e.local < r) {
+                begin(IOp::Copy);
+                words({slot_of(first + k), e.local});
+                src[k] = slot_of(first + k);
+            }
+        }
+        for (uint32_t k = 0; k < r; ++k) {
+            const Entry& e = m_stack[first + k];
+            if (e.kind == Entry::Kind::konst) {
+                begin(IOp::Const);
+                words({k, 0});
+                imm(e.value);
+            } else if (src[k] != k) {
+                begin(IOp::Copy);
+                words({k, src[k]});
+            }
+        }
+        begin(IOp::Return);
+    }
+    /// Pops a condition and emits a branch taken when (condition != 0) == when_true. Returns the
+    /// target cell to patch, or npos when the condition is a constant that never branches.
+    size_t cond_branch(bool when_true) {
+        size_t pos = m_stack.size() - 1;
+        Entry c = m_stack[pos];
+        bool fresh = c.kind == Entry::Kind::slot && m_cmp_instr != npos &&
+                     m_cmp_end == m_code.size() && m_cmp_pos == pos;
+        pop(1);
+        if (fresh && m_cmp_is_eqz) {
+            m_code.resize(m_cmp_instr);
+            begin(when_true ? (m_cmp_64 ? IOp::BrIfZ64 : IOp::BrIfZ)
+                            : (m_cmp_64 ? IOp::BrIfNz64 : IOp::BrIfNz));
+            words({m_cmp_a, 0});
+            label();
+            return target(0);
+        }
+        if (fresh) {
+            auto f = fused_cmp(m_cmp_op);
+            if (!when_true) f = fused_cmp(f->inverse);
+            m_code.resize(m_cmp_instr);
+            label();
+            if (m_cmp_has_imm) {
+                begin(f->si);
+                words({m_cmp_a, 0});
+                imm(m_cmp_b);
+            } else {
+                begin(f->ss);
+                words({m_cmp_a, m_cmp_b32});
+            }
+            return target(0);
+        }
+        if (c.kind == Entry::Kind::konst) {
+            if ((c.value != 0) != when_true) return npos;
+            begin(IOp::Br);
+            return target(0);
+        }
+        uint32_t s = c.kind == Entry::Kind::local ? c.local : slot_of(pos);
+        begin(when_true ? IOp::BrIfNz : IOp::BrIfZ);
+        words({s, 0});
+        return target(0);
+    }
+
+    // ---- instructions
+    void unary(Opcode wasm_op, IOp op) {
+        uint32_t a = use_top(0);
+        uint32_t d = result_after_pop(1);
+        size_t at = begin(op);
+        words({d, a});
+        note_result(at);
+        if (wasm_op == Opcode::I32Eqz || wasm_op == Opcode::I64Eqz) {
+            m_cmp_instr = at;
+            m_cmp_end = m_code.size();
+            m_cmp_pos = m_stack.size() - 1;
+            m_cmp_is_eqz = true;
+            m_cmp_64 = wasm_op == Opcode::I64Eqz;
+            m_cmp_a = a;
+        }
+    }
+    void binary(Opcode wasm_op, IOp ss, std::optional<IOp> si) {
+        size_t n = m_stack.size();
+        if (si && m_stack[n - 2].kind == Entry::Kind::konst &&
+            m_stack[n - 1].kind != Entry::Kind::konst && is_commutative(wasm_op))
+            std::swap(m_stack[n - 2], m_stack[n - 1]);
+        size_t at;
+        uint32_t a, b = 0;
+        uint64_t bimm = 0;
+        bool has_imm = si && m_stack[n - 1].kind == Entry::Kind::konst;
+        if (has_imm) {
+            bimm = m_stack[n - 1].value;
+            a = use(n - 2);
+            uint32_t d = result_after_pop(2);
+            at = begin(*si);
+            words({d, a});
+            imm(bimm);
+        } else {
+            a = use(n - 2);
+            b = use(n - 1);
+            uint32_t d = result_after_pop(2);
+            at = begin(ss);
+            words({d, a, b});
+        }
+        note_result(at);
+        if (fused_cmp(wasm_op)) {
+            m_cmp_instr = at;
+            m_cmp_end = m_code.size();
+            m_cmp_pos = m_stack.size() - 1;
+            m_cmp_is_eqz = false;
+            m_cmp_op = wasm_op;
+            m_cmp_a = a;
+            m_cmp_b32 = b;
+            m_cmp_b = bimm;
+            m_cmp_has_imm = has_imm;
+        }
+    }
+    void set_local(uint32_t x, bool tee) {
+        size_t pos = m_stack.size() - 1;
+        Entry e = m_stack[pos];
+        bool others = false;
+        for (size_t i = 0; i < pos; ++i)
+            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == x) others = true;
+        if (!others && e.kind == Entry::Kind::slot && m_result_instr != npos &&
+            m_result_end == m_code.size() && m_result_pos == pos) {
+            // Retarget the producing instruction (its destination is its first operand).
+            m_code[m_result_instr + 1].u32[0] = x;
+            m_result_instr = npos;
+            m_cmp_instr = npos;
+        } else {
+            materialize_local(x);
+            if (e.kind == Entry::Kind::konst) {
+                begin(IOp::Const);
+                words({x, 0});
+                imm(e.value);
+            } else {
+                uint32_t src = e.kind == Entry::Kind::local ? e.local : slot_of(pos);
+                if (src != x) {
+                    begin(IOp::Copy);
+                    words({x, src});
+                }
+            }
+        }
+        pop(1);
+        if (tee) m_stack.push_back(Entry{Entry::Kind::local, x, 0});
+    }
+    void enter_block(Opcode kind, const BlockType& bt) {
+        auto [np, nr] = block_arity(bt);
+        materialize_all();
+        Ctrl c{kind, uint32_t(m_stack.size() - np), np, nr};
+        if (kind == Opcode::Loop) {
+            label();
+            c.loop_start = m_code.size();
+        }
+        m_ctrls.push_back(std::move(c));
+    }
+    void end_block() {
+        Ctrl c = std::move(m_ctrls.back());
+        m_ctrls.pop_back();
+        if (!c.unreachable)
+            for (uint32_t k = 0; k < c.n_results; ++k) materialize(c.height + k);
+        if (m_ctrls.empty()) {
+            // The function's own block: its end returns.
+            if (!c.unreachable) emit_return();
+            return;
+        }
+        label();
+        if (c.else_fixup != npos) bind_here(c.else_fixup);
+        for (size_t cell : c.fixups) bind_here(cell);
+        m_stack.resize(c.height);
+        for (uint32_t k = 0; k < c.n_results; ++k) push_slot();
+    }
+    Result<void> skip_unreachable(InstrReader& r);
+    Result<void> lower_instr(const Instr& in, InstrReader& r);
+
+    const Module& m_module;
+    const std::vector<uint32_t>& m_type_ids;
+    const Function& m_func;
+    const FuncType& m_type;
+    const void* const* m_handlers;
+    uint32_t m_num_locals = 0;
+    uint32_t m_max_height = 0;
+    std::vector<Cell> m_code;
+    std::vector<size_t> m_targets;
+    unsigned m_pending_words = 0;
+    std::vector<Entry> m_stack;
+    std::vector<Ctrl> m_ctrls;
+    // The last instruction that produced the top of the stack, for retargeting.
+    size_t m_result_instr = npos, m_result_end = 0, m_result_pos = 0;
+    // The last comparison, for fusing with a branch.
+    size_t m_cmp_instr = npos, m_cmp_end = 0, m_cmp_pos = 0;
+    bool m_cmp_is_eqz = false, m_cmp_64 = false, m_cmp_has_imm = false;
+    Opcode m_cmp_op = Opcode::Nop;
+    uint32_t m_cmp_a = 0, m_cmp_b32 = 0;
+    uint64_t m_cmp_b = 0;
+};
+
+Result<void> Lowering::skip_unreachable(InstrReader& r) {
+    // Code after br/return/unreachable up to the enclosing else/end is never executed.
+    m_ctrls.back().unreachable = true;
+    int depth = 0;
+    while (!r.at_end()) {
+        KILN_TRY(in, r.next());
+        switch (in.op) {
+        case Opcode::Block: case Opcode::Loop: case Opcode::If: ++depth; break;
+        case Opcode::Else:
+            if (depth == 0) return lower_instr(in, r);
+            break;
+        case Opcode::End:
+            if (depth == 0) return lower_instr(in, r);
+            --depth;
+            break;
+        default: break;
+        }
+    }
+    return {};
+}
+
+Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
+    using K = Entry::Kind;
+    switch (in.op) {
+    case Opcode::Nop: break;
+    case Opcode::Unreachable:
+        begin(IOp::Unreachable);
+        return skip_unreachable(r);
+    case Opcode::Block:
+    case Opcode::Loop: enter_block(in.op, in.block); break;
+    case Opcode::If: {
+        // The condition is set aside while the block's parameters are materialized.
+        Entry cond = m_stack.back();
+        pop(1);
+        materialize_all();
+        m_stack.push_back(cond);
+        size_t else_cell = cond_branch(false);
+        auto [np, nr] = block_arity(in.block);
+        Ctrl c{Opcode::If, uint32_t(m_stack.size() - np), np, nr};
+        c.else_fixup = else_cell;
+        m_ctrls.push_back(std::move(c));
+        break;
+    }
+    case Opcode::Else: {
+        Ctrl& c = m_ctrls.back();
+        if (!c.unreachable) {
+            for (uint32_t k = 0; k < c.n_results; ++k) materialize(c.height + k);
+            begin(IOp::Br);
+            c.fixups.push_back(target(0));
+        }
+        label();
+        if (c.else_fixup != npos) bind_here(c.else_fixup);
+        c.else_fixup = npos;
+        c.kind = Opcode::Else;
+        c.unreachable = false;
+        m_stack.resize(c.height);
+        for (uint32_t k = 0; k < c.n_params; ++k) push_slot();
+        break;
+    }
+    case Opcode::End: end_block(); break;
+    case Opcode::Br:
+        jump_to(m_ctrls[m_ctrls.size() - 1 - in.a]);
+        return skip_unreachable(r);
+    case Opcode::BrIf: {
+        Ctrl& t = m_ctrls[m_ctrls.size() - 1 - in.a];
+        // Decide on copies with the condition set aside.
+        Entry cond = m_stack.back();
+        pop(1);
+        bool copies = needs_copies(t);
+        m_stack.push_back(cond);
+        if (!copies) {
+            size_t cell = cond_branch(true);
+            if (cell != npos) {
+                if (t.kind == Opcode::Loop) m_code[cell].u64 = t.loop_start;
+                else t.fixups.push_back(cell);
+            }
+        } else {
+            size_t skip = cond_branch(false);
+            jump_to(t);
+            label();
+            if (skip != npos) bind_here(skip);
+        }
+        break;
+    }
+    case Opcode::BrTable: {
+        std::vector<uint32_t> depths = r.br_targets();
+        uint32_t idx = use_top(0);
+        pop(1);
+        begin(IOp::BrTable);
+        words({idx, uint32_t(depths.size() - 1)});
+        std::vector<std::pair<size_t, uint32_t>> stubs;
+        for (uint32_t d : depths) {
+            Ctrl& t = m_ctrls[m_ctrls.size() - 1 - d];
+            size_t cell = target(0);
+            if (needs_copies(t)) stubs.push_back({cell, d});
+            else if (t.kind == Opcode::Loop) m_code[cell].u64 = t.loop_start;
+            else t.fixups.push_back(cell);
+        }
+        for (auto [cell, d] : stubs) {
+            label();
+            bind_here(cell);
+            jump_to(m_ctrls[m_ctrls.size() - 1 - d]);
+        }
+        return skip_unreachable(r);
+    }
+    case Opcode::Return:
+        emit_return();
+        return skip_unreachable(r);
+    case Opcode::Call:
+    case Opcode::CallIndirect: {
+        const FuncType& ft = in.op == Opcode::Call ? m_module.func_type(in.a)
+                                                   : m_module.types[in.a];
+        uint32_t index_slot = 0;
+        if (in.op == Opcode::CallIndirect) {
+            index_slot = use_top(0);
+            pop(1);
+        }
+        size_t n = ft.params.size();
+        for (size_t i = m_stack.size() - n; i < m_stack.size(); ++i) materialize(i);
+        uint32_t base = slot_of(m_stack.size() - n);
+        pop(n);
+        if (in.op == Opcode::Call) {
+            begin(IOp::Call);
+            words({in.a, base});
+        } else {
+            begin(IOp::CallIndirect);
+            words({m_type_ids[in.a], in.b, base, index_slot});
+        }
+        for (size_t i = 0; i < ft.results.size(); ++i) push_slot();
+        label(); // results of calls are never retargeted
+        break;
+    }
+    case Opcode::Drop: pop(1); break;
+    case Opcode::Select:
+    case Opcode::SelectT: {
+        uint32_t c = use_top(0), b = use_top(1), a = use_top(2);
+        uint32_t d = result_after_pop(3);
+        size_t at = begin(IOp::Select);
+        words({d, a, b, c});
+        note_result(at);
+        break;
+    }
+    case Opcode::LocalGet: m_stack.push_back(Entry{K::local, in.a, 0});
+        m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
+        break;
+    case Opcode::LocalSet: set_local(in.a, false); break;
+    case Opcode::LocalTee: set_local(in.a, true); break;
+    case Opcode::GlobalGet: {
+        uint32_t d = result_after_pop(0);
+        size_t at = begin(IOp::GlobalGet);
+        words({d, in.a});
+        note_result(at);
+        break;
+    }
+    case Opcode::GlobalSet: {
+        uint32_t s = use_top(0);
+        pop(1);
+        begin(IOp::GlobalSet);
+        words({in.a, s});
+        break;
+    }
+    case Opcode::TableGet: {
+        uint32_t i = use_top(0);
+        uint32_t d = result_after_pop(1);
+        size_t at = begin(IOp::TableGet);
+        words({d, in.a, i});
+        note_result(at);
+        break;
+    }
+    case Opcode::TableSet: {
+        uint32_t v = use_top(0), i = use_top(1);
+        pop(2);
+        begin(IOp::TableSet);
+        words({in.a, i, v});
+        break;
+    }
+    case Opcode::MemorySize: {
+        uint32_t d = result_after_pop(0);
+        size_t at = begin(IOp::MemorySize);
+        words({d, 0});
+        note_result(at);
+        break;
+    }
+    case Opcode::MemoryGrow: {
+        uint32_t delta = use_top(0);
+        uint32_t d = result_after_pop(1);
+        size_t at = begin(IOp::MemoryGrow);
+        words({d, delta});
+        note_result(at);
+        break;
+    }
+    case Opcode::I32Const:
+    case Opcode::I64Const:
+    case Opcode::F32Const:
+    case Opcode::F64Const:
+        m_stack.push_back(Entry{K::konst, 0, in.imm});
+        m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
+        break;
+    case Opcode::RefNull:
+        m_stack.push_back(Entry{K::konst, 0, 0});
+        m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
+        break;
+    case Opcode::RefIsNull: unary(Opcode::RefIsNull, IOp::I64Eqz); break;
+    case Opcode::RefFunc: {
+        uint32_t d = result_after_pop(0);
+        size_t at = begin(IOp::RefFunc);
+        words({d, in.a});
+        note_result(at);
+        break;
+    }
+    case Opcode::MemoryInit:
+    case Opcode::MemoryCopy:
+    case Opcode::MemoryFill:
+    case Opcode::TableInit:
+    case Opcode::TableCopy:
+    case Opcode::TableFill: {
+        uint32_t z = use_top(0), y = use_top(1), x = use_top(2);
+        pop(3);
+        switch (in.op) {
+        case Opcode::MemoryInit: begin(IOp::MemoryInit); words({in.a, x, y, z}); break;
+        case Opcode::MemoryCopy: begin(IOp::MemoryCopy); words({x, y, z}); break;
+        case Opcode::MemoryFill: begin(IOp::MemoryFill); words({x, y, z}); break;
+        case Opcode::TableInit: begin(IOp::TableInit); words({in.a, in.b, x, y, z}); break;
+        case Opcode::TableCopy: begin(IOp::TableCopy); words({in.a, in.b, x, y, z}); break;
+        default: begin(IOp::TableFill); words({in.a, x, y, z}); break;
+        }
+        break;
+    }
+    case Opcode::DataDrop:
+        begin(IOp::DataDrop);
+        words({in.a, 0});
+        break;
+    case Opcode::ElemDrop:
+        begin(IOp::ElemDrop);
+        words({in.a, 0});
+        break;
+    case Opcode::TableSize: {
+        uint32_t d = result_after_pop(0);
+        size_t at = begin(IOp::TableSize);
+        words({d, in.a});
+        note_result(at);
+        break;
+    }
+    case Opcode::TableGrow: {
+        uint32_t delta = use_top(0), init = use_top(1);
+        uint32_t d = result_after_pop(2);
+        size_t at = begin(IOp::TableGrow);
+        words({d, in.a, init, delta});
+        note_result(at);
+        break;
+    }
+        // Plain numeric instructions and memory accesses, from opcodes.def.
+#define KILN_LOWER_UN(n, a, r)                                                                     \
+    case Opcode::n: unary(Opcode::n, IOp::n); break;
+#define KILN_LOWER_SI_i32(n) IOp::n##_si
+#define KILN_LOWER_SI_i64(n) IOp::n##_si
+#define KILN_LOWER_SI_f32(n) std::nullopt
+#define KILN_LOWER_SI_f64(n) std::nullopt
+#define KILN_LOWER_BIN(n, a, r)                                                                    \
+    case Opcode::n: binary(Opcode::n, IOp::n##_ss, KILN_LOWER_SI_##a(n)); break;
+#define KILN_LOWER_LOAD(n, a, r)                                                                   \
+    case Opcode::n: {                                                                              \
+        uint32_t addr = use_top(0);                                                                \
+        uint32_t d = result_after_pop(1);                                                          \
+        size_t at = begin(IOp::n);                                                                 \
+        words({d, addr, uint32_t(in.imm)});                                                        \
+        note_result(at);                                                                           \
+        break;                                                                                     \
+    }
+#define KILN_LOWER_STORE(n, a, r)                                                                  \
+    case Opcode::n: {                                                                              \
+        uint32_t v = use_top(0), addr = use_top(1);                                                \
+        pop(2);                                                                                    \
+        begin(IOp::n);                                                                             \
+        words({addr, v, uint32_t(in.imm)});                                                        \
+        break;                                                                                     \
+    }
+#define KILN_OP(name, code, text, imm, a, b, r)                                                    \
+    KILN_CAT(name, imm, a, b, r, KILN_LOWER_UN, KILN_LOWER_BIN, KILN_LOWER_LOAD, KILN_LOWER_STORE)
+#include "engine/binary/opcodes.def"
+    default: break;
+    }
+    return {};
+}
+
+Result<std::unique_ptr<FuncCode>> Lowering::run() {
+    InstrReader r(Reader(m_module.code(m_func), m_func.code_offset));
+    m_ctrls.push_back(Ctrl{Opcode::Block, 0, 0, uint32_t(m_type.results.size())});
+    while (!r.at_end() && !m_ctrls.empty()) {
+        KILN_TRY(in, r.next());
+        KILN_CHECK(lower_instr(in, r));
+    }
+    auto fc = std::make_unique<FuncCode>();
+    fc->code = std::move(m_code);
+    for (size_t cell : m_targets) fc->code[cell].target = fc->code.data() + fc->code[cell].u64;
+    fc->num_params = uint32_t(m_type.params.size());
+    fc->num_locals = m_num_locals;
+    fc->num_results = uint32_t(m_type.results.size());
+    fc->frame_size = m_num_locals + m_max_height;
+    return fc;
+}
+
+} // namespace
+
+Result<std::unique_ptr<FuncCode>> lower_function(const Module& module,
+                                                 const std::vector<uint32_t>& type_ids,
+                                                 uint32_t def_index) {
+    return Lowering(module, type_ids, def_index).run();
+}
+
+} // namespace kiln::engine

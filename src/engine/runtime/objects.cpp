@@ -1,0 +1,102 @@
+#include "engine/runtime/objects.hpp"
+
+#include <cstring>
+#include <fmt/format.h>
+#include <sys/mman.h>
+
+namespace kiln::engine {
+
+namespace {
+// Tables are vectors of references; past this many elements growth fails instead of
+// allocating gigabytes (per-store budgets come with the embedding API).
+constexpr uint64_t max_table_elems = 10'000'000;
+} // namespace
+
+int64_t TableInst::grow(uint64_t delta, uint64_t init) {
+    uint64_t old = elems.size();
+    uint64_t limit = type.limits.max ? std::min<uint64_t>(*type.limits.max, 0xffffffffu) : 0xffffffffu;
+    if (delta > limit - old || old + delta > max_table_elems) return -1;
+    elems.resize(old + delta, init);
+    return int64_t(old);
+}
+
+MemoryInst::~MemoryInst() {
+    if (base) munmap(base, reserved);
+}
+
+Result<void> MemoryInst::init(const MemoryType& t) {
+    type = t;
+    uint64_t max_p = t.limits.max ? *t.limits.max : max_pages;
+    // Reserve address space for the largest size once so `base` never moves; pages are
+    // committed by mprotect as the memory grows.
+    reserved = std::max<uint64_t>(max_p * page_size, page_size);
+    void* p = mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        reserved = 0;
+        return make_error(ErrorKind::limit, fmt::format("cannot reserve {} bytes for a memory", max_p * page_size));
+    }
+    base = static_cast<uint8_t*>(p);
+    size = 0;
+    if (grow(t.limits.min) < 0)
+        return make_error(ErrorKind::limit,
+                          fmt::format("cannot allocate memory of {} pages", t.limits.min));
+    return {};
+}
+
+int64_t MemoryInst::grow(uint64_t delta) {
+    uint64_t old_pages = pages();
+    uint64_t max_p = type.limits.max ? *type.limits.max : max_pages;
+    if (delta > max_p || old_pages + delta > max_p) return -1;
+    uint64_t new_size = (old_pages + delta) * page_size;
+    if (new_size > reserved) return -1;
+    if (delta && mprotect(base + size, new_size - size, PROT_READ | PROT_WRITE) != 0) return -1;
+    size = new_size;
+    return int64_t(old_pages);
+}
+
+std::optional<Extern> Instance::get_export(const std::string& name) const {
+    auto it = exports.find(name);
+    if (it == exports.end()) return std::nullopt;
+    return it->second;
+}
+
+FuncInst* Instance::get_func(const std::string& name) const {
+    auto e = get_export(name);
+    return e && e->kind == ExternKind::func ? e->func() : nullptr;
+}
+
+const char* trap_kind_name(TrapKind kind) {
+    switch (kind) {
+    case TrapKind::unreachable: return "unreachable";
+    case TrapKind::memory_out_of_bounds: return "memory out of bounds";
+    case TrapKind::table_out_of_bounds: return "table out of bounds";
+    case TrapKind::integer_divide_by_zero: return "integer divide by zero";
+    case TrapKind::integer_overflow: return "integer overflow";
+    case TrapKind::invalid_conversion: return "invalid conversion";
+    case TrapKind::indirect_call_type_mismatch: return "indirect call type mismatch";
+    case TrapKind::uninitialized_element: return "uninitialized element";
+    case TrapKind::null_reference: return "null reference";
+    case TrapKind::stack_exhausted: return "stack exhausted";
+    case TrapKind::out_of_fuel: return "out of fuel";
+    case TrapKind::deadline: return "deadline";
+    case TrapKind::interrupted: return "interrupted";
+    case TrapKind::host_error: return "host error";
+    }
+    return "unknown";
+}
+
+std::string value_string(const Value& v) {
+    switch (v.type) {
+    case ValType::i32: return fmt::format("i32:{}", v.as_i32());
+    case ValType::i64: return fmt::format("i64:{}", v.as_i64());
+    case ValType::f32: return fmt::format("f32:{}", v.as_f32());
+    case ValType::f64: return fmt::format("f64:{}", v.as_f64());
+    case ValType::funcref:
+    case ValType::externref:
+        return v.bits ? fmt::format("{}:{:#x}", valtype_name(v.type), v.bits)
+                      : fmt::format("{}:null", valtype_name(v.type));
+    default: return "v128";
+    }
+}
+
+} // namespace kiln::engine

@@ -1,0 +1,339 @@
+#include "engine/runtime/store.hpp"
+
+#include "engine/binary/decoder.hpp"
+#include "engine/interp/interpreter.hpp"
+#include "engine/interp/lower.hpp"
+#include "engine/validate/validator.hpp"
+
+#include <cstring>
+#include <fmt/format.h>
+#include <sys/mman.h>
+
+namespace kiln::engine {
+
+uint32_t Engine::intern(const FuncType& type) {
+    std::lock_guard lock(m_mutex);
+    auto [it, inserted] =
+        m_types.try_emplace({type.params, type.results}, uint32_t(m_types.size()));
+    return it->second;
+}
+
+CompiledModule::~CompiledModule() = default;
+
+Result<std::shared_ptr<const CompiledModule>> compile(Engine& engine,
+                                                      std::span<const uint8_t> bytes) {
+    KILN_TRY(module, decode(bytes));
+    KILN_CHECK(validate(*module));
+    auto cm = std::make_shared<CompiledModule>();
+    for (const FuncType& t : module->types) cm->type_ids.push_back(engine.intern(t));
+    cm->code.reserve(module->functions.size());
+    for (uint32_t i = 0; i < module->functions.size(); ++i) {
+        KILN_TRY(code, lower_function(*module, cm->type_ids, i));
+        cm->code.push_back(std::move(code));
+    }
+    cm->module = std::move(module);
+    return std::shared_ptr<const CompiledModule>(std::move(cm));
+}
+
+struct Store::Impl {
+    std::vector<std::unique_ptr<FuncInst>> funcs;
+    std::vector<std::unique_ptr<TableInst>> tables;
+    std::vector<std::unique_ptr<MemoryInst>> memories;
+    std::vector<std::unique_ptr<GlobalInst>> globals;
+    std::vector<std::unique_ptr<Instance>> instances;
+    ExecStack stack;
+    size_t stack_bytes = 0;
+    std::vector<Frame> frames;
+};
+
+Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()) {
+    const EngineConfig& cfg = engine.config();
+    // The value stack is reserved, not committed: untouched pages cost nothing.
+    m_impl->stack_bytes = cfg.max_stack_slots * sizeof(uint64_t);
+    void* p = mmap(nullptr, m_impl->stack_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        m_impl->stack_bytes = 0;
+        p = nullptr;
+    }
+    ExecStack& s = m_impl->stack;
+    s.slots_begin = s.slots_free = static_cast<uint64_t*>(p);
+    s.slots_end = s.slots_begin + (p ? cfg.max_stack_slots : 0);
+    m_impl->frames.resize(size_t(cfg.max_call_depth) + 1);
+    s.frames_begin = s.frames_free = m_impl->frames.data();
+    s.frames_end = s.frames_begin + m_impl->frames.size();
+}
+
+Store::~Store() {
+    if (m_impl->stack.slots_begin) munmap(m_impl->stack.slots_begin, m_impl->stack_bytes);
+}
+
+FuncInst* Store::create_host_func(FuncType type, HostFn fn) {
+    auto f = std::make_unique<FuncInst>();
+    f->host_type = std::move(type);
+    f->type = &f->host_type;
+    f->type_id = m_engine.intern(f->host_type);
+    f->host = std::move(fn);
+    m_impl->funcs.push_back(std::move(f));
+    return m_impl->funcs.back().get();
+}
+
+TableInst* Store::create_table(const TableType& type, uint64_t init) {
+    auto t = std::make_unique<TableInst>();
+    t->type = type;
+    t->elems.assign(type.limits.min, init);
+    m_impl->tables.push_back(std::move(t));
+    return m_impl->tables.back().get();
+}
+
+Result<MemoryInst*> Store::create_memory(const MemoryType& type) {
+    auto m = std::make_unique<MemoryInst>();
+    KILN_CHECK(m->init(type));
+    m_impl->memories.push_back(std::move(m));
+    return m_impl->memories.back().get();
+}
+
+GlobalInst* Store::create_global(const GlobalType& type, uint64_t bits) {
+    auto g = std::make_unique<GlobalInst>();
+    g->type = type;
+    g->bits = bits;
+    m_impl->globals.push_back(std::move(g));
+    return m_impl->globals.back().get();
+}
+
+namespace {
+
+uint64_t eval_const(const ConstExpr& e, const Instance& inst) {
+    std::vector<uint64_t> st;
+    for (const ConstInstr& ci : e.instrs) {
+        switch (ci.op) {
+        case ConstInstr::Op::i32_const:
+        case ConstInstr::Op::i64_const:
+        case ConstInstr::Op::f32_const:
+        case ConstInstr::Op::f64_const: st.push_back(ci.value); break;
+        case ConstInstr::Op::ref_null: st.push_back(0); break;
+        case ConstInstr::Op::ref_func:
+            st.push_back(reinterpret_cast<uint64_t>(inst.funcs[ci.value]));
+            break;
+        case ConstInstr::Op::global_get: st.push_back(inst.globals[ci.value]->bits); break;
+        }
+    }
+    return st.empty() ? 0 : st.back();
+}
+
+bool limits_match(uint64_t actual_min, std::optional<uint64_t> actual_max, const Limits& req) {
+    if (actual_min < req.min) return false;
+    if (req.max) {
+        if (!actual_max || *actual_max > *req.max) return false;
+    }
+    return true;
+}
+
+std::string import_name(const Import& imp) { return imp.module + "." + imp.name; }
+
+} // namespace
+
+Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compiled,
+                                     std::span<const Extern> imports) {
+    const Module& m = *compiled->module;
+    if (imports.size() != m.imports.size())
+        return make_error(ErrorKind::unlinkable,
+                          fmt::format("module needs {} imports, {} given", m.imports.size(),
+                                      imports.size()));
+    auto inst_owner = std::make_unique<Instance>();
+    Instance& inst = *inst_owner;
+    inst.compiled = compiled;
+    inst.module = &m;
+
+    for (size_t i = 0; i < imports.size(); ++i) {
+        const Import& imp = m.imports[i];
+        const Extern& ext = imports[i];
+        auto mismatch = [&](const std::string& detail) {
+            return make_error(ErrorKind::unlinkable,
+                              fmt::format("incompatible import type for {}: {}", import_name(imp),
+                                          detail));
+        };
+        if (ext.kind != imp.kind || !ext.ptr)
+            return mismatch(fmt::format("expected a {}, got a {}", extern_kind_name(imp.kind),
+                                        extern_kind_name(ext.kind)));
+        switch (imp.kind) {
+        case ExternKind::func:
+            if (ext.func()->type_id != compiled->type_ids[imp.func_type])
+                return mismatch(fmt::format("expected {}, got {}",
+                                            functype_string(m.types[imp.func_type]),
+                                            functype_string(*ext.func()->type)));
+            inst.funcs.push_back(ext.func());
+            break;
+        case ExternKind::table: {
+            TableInst* t = ext.table();
+            if (t->type.elem != imp.table.elem ||
+                !limits_match(t->elems.size(), t->type.limits.max, imp.table.limits))
+                return mismatch("table type or limits differ");
+            inst.tables.push_back(t);
+            break;
+        }
+        case ExternKind::memory: {
+            MemoryInst* mem = ext.memory();
+            if (!limits_match(mem->pages(), mem->type.limits.max, imp.memory.limits))
+                return mismatch("memory limits differ");
+            inst.memories.push_back(mem);
+            break;
+        }
+        case ExternKind::global: {
+            GlobalInst* g = ext.global();
+            if (g->type.type != imp.global.type || g->type.mut != imp.global.mut)
+                return mismatch(fmt::format("expected {}{}, got {}{}",
+                                            imp.global.mut ? "mut " : "",
+                                            valtype_name(imp.global.type),
+                                            g->type.mut ? "mut " : "", valtype_name(g->type.type)));
+            inst.globals.push_back(g);
+            break;
+        }
+        }
+    }
+
+    for (uint32_t i = 0; i < m.functions.size(); ++i) {
+        auto f = std::make_unique<FuncInst>();
+        uint32_t type_index = m.functions[i].type;
+        f->type = &m.types[type_index];
+        f->type_id = compiled->type_ids[type_index];
+        f->instance = &inst;
+        f->index = m.num_imported_funcs + i;
+        f->code = compiled->code[i].get();
+        inst.funcs.push_back(f.get());
+        m_impl->funcs.push_back(std::move(f));
+    }
+    for (size_t i = m.num_imported_tables; i < m.tables.size(); ++i)
+        inst.tables.push_back(create_table(m.tables[i], 0));
+    for (size_t i = m.num_imported_memories; i < m.memories.size(); ++i) {
+        auto mem = create_memory(m.memories[i]);
+        if (!mem) return make_error(ErrorKind::uninstantiable, mem.error().message);
+        inst.memories.push_back(*mem);
+    }
+    for (const Global& g : m.global_inits)
+        inst.globals.push_back(create_global(g.type, eval_const(g.init, inst)));
+    inst.memory0 = inst.memories.empty() ? nullptr : inst.memories[0];
+
+    for (const Export& e : m.exports) {
+        Extern x{e.kind, nullptr};
+        switch (e.kind) {
+        case ExternKind::func: x.ptr = inst.funcs[e.index]; break;
+        case ExternKind::table: x.ptr = inst.tables[e.index]; break;
+        case ExternKind::memory: x.ptr = inst.memories[e.index]; break;
+        case ExternKind::global: x.ptr = inst.globals[e.index]; break;
+        }
+        inst.exports.emplace(e.name, x);
+    }
+    for (const ElemSegment& seg : m.elems) {
+        std::vector<uint64_t> items;
+        items.reserve(seg.items.size());
+        for (const ConstExpr& e : seg.items) items.push_back(eval_const(e, inst));
+        inst.elem_items.push_back(std::move(items));
+    }
+    inst.data_dropped.assign(m.datas.size(), 0);
+
+    // From here on, effects on imported tables and memories persist even if a later segment
+    // or the start function fails, so the instance is kept alive by the store.
+    m_impl->instances.push_back(std::move(inst_owner));
+
+    for (size_t i = 0; i < m.elems.size(); ++i) {
+        const ElemSegment& seg = m.elems[i];
+        if (seg.mode == SegmentMode::active) {
+            uint64_t offset = uint32_t(eval_const(seg.offset, inst));
+            TableInst* t = inst.tables[seg.table];
+            const auto& items = inst.elem_items[i];
+            if (offset + items.size() > t->elems.size())
+                return make_error(ErrorKind::uninstantiable,
+                                  fmt::format("out of bounds table access: element segment {} "
+                                              "at offset {} with {} items, table size {}",
+                                              i, offset, items.size(), t->elems.size()));
+            std::copy(items.begin(), items.end(), t->elems.begin() + offset);
+        }
+        if (seg.mode != SegmentMode::passive) inst.elem_items[i] = {};
+    }
+    for (size_t i = 0; i < m.datas.size(); ++i) {
+        const DataSegment& seg = m.datas[i];
+        if (seg.mode != SegmentMode::active) continue;
+        uint64_t offset = uint32_t(eval_const(seg.offset, inst));
+        MemoryInst* mem = inst.memories[seg.memory];
+        if (offset + seg.bytes_size > mem->size)
+            return make_error(ErrorKind::uninstantiable,
+                              fmt::format("out of bounds memory access: data segment {} at "
+                                          "offset {} with {} bytes, memory size {}",
+                                          i, offset, seg.bytes_size, mem->size));
+        std::memcpy(mem->base + offset, m.bytes.data() + seg.bytes_offset, seg.bytes_size);
+        inst.data_dropped[i] = 1;
+    }
+    if (m.start) {
+        auto r = call(inst.funcs[*m.start], {});
+        if (!r)
+            return make_error(ErrorKind::uninstantiable,
+                              fmt::format("start function trapped: {}", r.error().message));
+    }
+    return &inst;
+}
+
+CallResult Store::call(FuncInst* func, std::span<const Value> args) {
+    const FuncType& ft = *func->type;
+    if (args.size() != ft.params.size())
+        return tl::unexpected(Trap{TrapKind::host_error,
+                                   fmt::format("expected {} arguments, got {}", ft.params.size(),
+                                               args.size()),
+                                   {}});
+    for (size_t i = 0; i < args.size(); ++i)
+        if (args[i].type != ft.params[i])
+            return tl::unexpected(Trap{TrapKind::host_error,
+                                       fmt::format("argument {} has type {}, expected {}", i,
+                                                   valtype_name(args[i].type),
+                                                   valtype_name(ft.params[i])),
+                                       {}});
+    ExecStack& s = m_impl->stack;
+    uint64_t* fp = s.slots_free;
+    size_t need = std::max(ft.params.size(), ft.results.size());
+    if (!fp || fp + need > s.slots_end)
+        return tl::unexpected(Trap{TrapKind::stack_exhausted, "call stack exhausted", {}});
+    for (size_t i = 0; i < args.size(); ++i) fp[i] = args[i].bits;
+    std::optional<Trap> trap;
+    if (func->code) {
+        trap = interp_run(*this, s, func, fp);
+    } else {
+        uint64_t* saved = s.slots_free;
+        s.slots_free = fp + need;
+        trap = func->host(*this, fp);
+        s.slots_free = saved;
+    }
+    if (trap) return tl::unexpected(std::move(*trap));
+    std::vector<Value> results(ft.results.size());
+    for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], fp[i]};
+    return results;
+}
+
+void Linker::define(const std::string& module, const std::string& name, Extern value) {
+    m_defs[{module, name}] = value;
+}
+
+void Linker::define_instance(const std::string& module, const Instance& instance) {
+    for (const auto& [name, ext] : instance.exports) define(module, name, ext);
+}
+
+std::optional<Extern> Linker::lookup(const std::string& module, const std::string& name) const {
+    auto it = m_defs.find({module, name});
+    if (it == m_defs.end()) return std::nullopt;
+    return it->second;
+}
+
+Result<Instance*> Linker::instantiate(Store& store,
+                                      std::shared_ptr<const CompiledModule> compiled) const {
+    std::vector<Extern> externs;
+    for (const Import& imp : compiled->module->imports) {
+        auto e = lookup(imp.module, imp.name);
+        if (!e)
+            return make_error(ErrorKind::unlinkable,
+                              fmt::format("unknown import: {}.{} ({})", imp.module, imp.name,
+                                          extern_kind_name(imp.kind)));
+        externs.push_back(*e);
+    }
+    return store.instantiate(std::move(compiled), externs);
+}
+
+} // namespace kiln::engine
