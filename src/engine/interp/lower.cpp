@@ -315,16 +315,16 @@ private:
     }
     void binary(Opcode wasm_op, IOp ss, std::optional<IOp> si) {
         size_t n = m_stack.size();
-        if (si && m_stack[n - 2].kind == Entry::Kind::konst &&
-            m_stack[n - 1].kind != Entry::Kind::konst && is_commutative(wasm_op))
-            std::swap(m_stack[n - 2], m_stack[n - 1]);
+        // A constant first operand of a commutative operation becomes the immediate.
+        bool swap = si && m_stack[n - 2].kind == Entry::Kind::konst &&
+                    m_stack[n - 1].kind != Entry::Kind::konst && is_commutative(wasm_op);
         size_t at;
         uint32_t a, b = 0;
         uint64_t bimm = 0;
-        bool has_imm = si && m_stack[n - 1].kind == Entry::Kind::konst;
+        bool has_imm = si && (swap || m_stack[n - 1].kind == Entry::Kind::konst);
         if (has_imm) {
-            bimm = m_stack[n - 1].value;
-            a = use(n - 2);
+            bimm = m_stack[swap ? n - 2 : n - 1].value;
+            a = use(swap ? n - 1 : n - 2);
             uint32_t d = result_after_pop(2);
             at = begin(*si);
             words({d, a});

@@ -72,7 +72,8 @@ KILN_INT_OPS(I32, u32, i32, 32)
 KILN_INT_OPS(I64, u64, i64, 64)
 #undef KILN_INT_OPS
 
-// ---- floating point
+// ---- floating point. Rounding functions may pass a signalling NaN through unchanged, so a NaN
+// operand is quieted with a + a, which yields an arithmetic NaN as the spec requires.
 template <typename F> struct FloatBits;
 template <> struct FloatBits<f32> { using U = u32; static constexpr U sign = 0x80000000u; };
 template <> struct FloatBits<f64> { using U = u64; static constexpr U sign = 0x8000000000000000ull; };
@@ -120,10 +121,10 @@ template <typename F> inline F fneg_bits(F a) {
     inline u32 P##Ge(F a, F b, T&) { return a >= b; }                                              \
     inline F P##Abs(F a, T&) { return fabs_bits(a); }                                              \
     inline F P##Neg(F a, T&) { return fneg_bits(a); }                                              \
-    inline F P##Ceil(F a, T&) { return std::ceil(a); }                                             \
-    inline F P##Floor(F a, T&) { return std::floor(a); }                                           \
-    inline F P##Trunc(F a, T&) { return std::trunc(a); }                                           \
-    inline F P##Nearest(F a, T&) { return std::nearbyint(a); }                                     \
+    inline F P##Ceil(F a, T&) { return std::isnan(a) ? a + a : std::ceil(a); }                     \
+    inline F P##Floor(F a, T&) { return std::isnan(a) ? a + a : std::floor(a); }                   \
+    inline F P##Trunc(F a, T&) { return std::isnan(a) ? a + a : std::trunc(a); }                   \
+    inline F P##Nearest(F a, T&) { return std::isnan(a) ? a + a : std::nearbyint(a); }             \
     inline F P##Sqrt(F a, T&) { return std::sqrt(a); }
 
 KILN_FLOAT_OPS(F32, f32)
