@@ -28,9 +28,8 @@ constexpr uint8_t wasm_magic[4] = {0x00, 0x61, 0x73, 0x6d};
 constexpr uint8_t wasm_version[4] = {0x01, 0x00, 0x00, 0x00};
 
 namespace section_id {
-constexpr uint8_t custom = 0, type = 1, import = 2, function = 3, table = 4, memory = 5,
-                  global = 6, export_ = 7, start = 8, element = 9, code = 10, data = 11,
-                  data_count = 12;
+constexpr uint8_t custom = 0, type = 1, import = 2, function = 3, table = 4, memory = 5, global = 6,
+                  export_ = 7, start = 8, element = 9, code = 10, data = 11, data_count = 12;
 } // namespace section_id
 
 // The position each non-custom section must keep: data count comes between element and code.
@@ -132,16 +131,15 @@ Result<void> Decoder::run() {
         if (id > section_id::data_count) return malformed_at(id_offset, "malformed section id");
         KILN_TRY(size, r.leb_u32());
         if (size > r.remaining())
-            return r.fail(fmt::format("length out of bounds: section of {} bytes, {} left",
-                                      size, r.remaining()));
+            return r.fail(fmt::format("length out of bounds: section of {} bytes, {} left", size,
+                                      r.remaining()));
         KILN_TRY(body, r.sub(size));
         if (id != section_id::custom) {
             const int order = section_order(id);
             if (order <= last_order)
-                return malformed_at(id_offset,
-                                    fmt::format("unexpected content after last section "
-                                                "(section {} repeated or out of order)",
-                                                id));
+                return malformed_at(id_offset, fmt::format("unexpected content after last section "
+                                                           "(section {} repeated or out of order)",
+                                                           id));
             last_order = order;
         }
         KILN_CHECK(section(id, body));
@@ -391,7 +389,8 @@ Result<void> Decoder::code_section(Reader& r) {
     KILN_TRY(n, count(r));
     if (n != m_module.functions.size())
         return malformed_at(count_offset, "function and code section have inconsistent lengths");
-    for (auto& f : m_module.functions) KILN_CHECK(function_body(r, f));
+    for (auto& f : m_module.functions)
+        KILN_CHECK(function_body(r, f));
     m_seen_code = true;
     return {};
 }
@@ -400,8 +399,7 @@ Result<void> Decoder::data_section(Reader& r) {
     const size_t count_offset = r.offset();
     KILN_TRY(n, count(r));
     if (m_module.data_count && n != *m_module.data_count)
-        return malformed_at(count_offset,
-                            "data count and data section have inconsistent lengths");
+        return malformed_at(count_offset, "data count and data section have inconsistent lengths");
     m_module.datas.reserve(n);
     for (uint32_t i = 0; i < n; ++i) {
         const size_t flags_offset = r.offset();
@@ -563,7 +561,8 @@ Result<void> Decoder::function_body(Reader& r, Function& f) {
     if (total > m_local_budget) return body.fail("too many locals in the module");
     m_local_budget -= total;
     f.locals.reserve(total);
-    for (auto [n, type] : m_local_groups) f.locals.insert(f.locals.end(), n, type);
+    for (auto [n, type] : m_local_groups)
+        f.locals.insert(f.locals.end(), n, type);
 
     f.code_offset = static_cast<uint32_t>(body.offset());
     KILN_CHECK(scan_expr(body, [&](const Instr& in) -> Result<void> {

@@ -81,7 +81,9 @@ uint32_t natural_alignment(Opcode op) {
 using StackType = uint8_t;
 constexpr StackType unknown = 0;
 
-constexpr StackType st(ValType t) { return static_cast<StackType>(t); }
+constexpr StackType st(ValType t) {
+    return static_cast<StackType>(t);
+}
 
 std::string_view stack_type_name(StackType t) {
     return t == unknown ? "unknown" : valtype_name(static_cast<ValType>(t));
@@ -106,8 +108,8 @@ std::string types_string(std::span<const ValType> types) {
 }
 
 // Storage for single-result block types, so every block type is a pair of spans.
-constexpr ValType single_types[] = {ValType::i32,     ValType::i64,      ValType::f32,
-                                    ValType::f64,     ValType::funcref,  ValType::externref,
+constexpr ValType single_types[] = {ValType::i32, ValType::i64,     ValType::f32,
+                                    ValType::f64, ValType::funcref, ValType::externref,
                                     ValType::v128};
 
 std::span<const ValType> single(ValType t) {
@@ -140,13 +142,12 @@ private:
     Result<void> numeric(const Instr& in);
 
     tl::unexpected<Error> fail(std::string_view what) const {
-        return make_error(ErrorKind::invalid, fmt::format("func {} at offset {:#x}: {}",
-                                                          m_func_index, m_offset, what));
+        return make_error(ErrorKind::invalid,
+                          fmt::format("func {} at offset {:#x}: {}", m_func_index, m_offset, what));
     }
     tl::unexpected<Error> mismatch(StackType expected, StackType got) const {
-        return fail(fmt::format("type mismatch in {}, expected {} but got {}",
-                                opcode_name(m_op), stack_type_name(expected),
-                                stack_type_name(got)));
+        return fail(fmt::format("type mismatch in {}, expected {} but got {}", opcode_name(m_op),
+                                stack_type_name(expected), stack_type_name(got)));
     }
     tl::unexpected<Error> mismatch_nothing(std::string_view expected) const {
         return fail(fmt::format("type mismatch in {}, expected {} but got nothing",
@@ -155,7 +156,8 @@ private:
 
     void push(StackType t) { m_vals.push_back(t); }
     void push(std::span<const ValType> types) {
-        for (auto t : types) m_vals.push_back(st(t));
+        for (auto t : types)
+            m_vals.push_back(st(t));
     }
     Result<StackType> pop();
     Result<StackType> pop(StackType expected);
@@ -263,8 +265,8 @@ Result<Frame> FunctionValidator::pop_ctrl() {
     if (m_vals.size() != frame.height)
         return fail(fmt::format("type mismatch at end of {}: {} value(s) left on the stack "
                                 "beyond its results {}",
-                                opcode_name(frame.op), m_vals.size() - frame.height,
-                                types_string(frame.results)));
+                                m_ctrls.size() == 1 ? "function" : opcode_name(frame.op),
+                                m_vals.size() - frame.height, types_string(frame.results)));
     m_ctrls.pop_back();
     return frame;
 }
@@ -514,8 +516,7 @@ Result<void> FunctionValidator::instr(const Instr& in, const InstrReader& reader
         if (seg->type != tab->elem)
             return fail(fmt::format("type mismatch in table.init: segment {} holds {}, table "
                                     "{} holds {}",
-                                    in.a, valtype_name(seg->type), in.b,
-                                    valtype_name(tab->elem)));
+                                    in.a, valtype_name(seg->type), in.b, valtype_name(tab->elem)));
         break;
     }
     case Opcode::ElemDrop: {
@@ -528,8 +529,7 @@ Result<void> FunctionValidator::instr(const Instr& in, const InstrReader& reader
         if (dst->elem != src->elem)
             return fail(fmt::format("type mismatch in table.copy: table {} holds {}, table {} "
                                     "holds {}",
-                                    in.b, valtype_name(src->elem), in.a,
-                                    valtype_name(dst->elem)));
+                                    in.b, valtype_name(src->elem), in.a, valtype_name(dst->elem)));
         break;
     }
     case Opcode::TableGrow: {
@@ -609,8 +609,8 @@ Result<void> ModuleValidator::limits(const Limits& lim, uint64_t bound,
         return fail(fmt::format("{}: table size must be at most 2^32-1", what));
     }
     if (lim.max && lim.min > *lim.max)
-        return fail(fmt::format("{}: size minimum must not be greater than maximum ({} > {})",
-                                what, lim.min, *lim.max));
+        return fail(fmt::format("{}: size minimum must not be greater than maximum ({} > {})", what,
+                                lim.min, *lim.max));
     return {};
 }
 
@@ -664,6 +664,14 @@ Result<void> ModuleValidator::run() {
     const Module& m = m_module;
     const size_t num_funcs = m.func_types.size();
 
+    // decode() keeps the index spaces consistent; a Module assembled by other code might not,
+    // and the rules below index these vectors by each other's sizes.
+    if (num_funcs != m.num_imported_funcs + m.functions.size() ||
+        m.globals.size() != m.num_imported_globals + m.global_inits.size() ||
+        m.tables.size() < m.num_imported_tables || m.memories.size() < m.num_imported_memories)
+        return make_error(ErrorKind::malformed, "inconsistent module: index spaces do not match "
+                                                "the imports and definitions");
+
     for (size_t i = 0; i < num_funcs; ++i)
         if (m.func_types[i] >= m.types.size())
             return fail(fmt::format("func {}: unknown type {}", i, m.func_types[i]));
@@ -685,7 +693,8 @@ Result<void> ModuleValidator::run() {
         const ElemSegment& seg = m.elems[i];
         const auto what = fmt::format("elem segment {}", i);
         if (!is_reftype(seg.type)) return fail(fmt::format("{}: not a reference type", what));
-        for (const auto& item : seg.items) KILN_CHECK(const_expr(item, seg.type, what));
+        for (const auto& item : seg.items)
+            KILN_CHECK(const_expr(item, seg.type, what));
         if (seg.mode == SegmentMode::active) {
             if (seg.table >= m.tables.size())
                 return fail(fmt::format("{}: unknown table {}", what, seg.table));
@@ -711,8 +720,8 @@ Result<void> ModuleValidator::run() {
         if (*m.start >= num_funcs) return fail(fmt::format("unknown function {}", *m.start));
         const FuncType& t = m.func_type(*m.start);
         if (!t.params.empty() || !t.results.empty())
-            return fail(fmt::format("start function {} must have type () -> (), has {}",
-                                    *m.start, functype_string(t)));
+            return fail(fmt::format("start function {} must have type () -> (), has {}", *m.start,
+                                    functype_string(t)));
     }
 
     std::unordered_set<std::string_view> names;
@@ -728,20 +737,22 @@ Result<void> ModuleValidator::run() {
         case ExternKind::global: bound = m.globals.size(); break;
         }
         if (exp.index >= bound)
-            return fail(fmt::format("export \"{}\": unknown {} {}", exp.name,
-                                    exp.kind == ExternKind::func ? "function"
-                                                                 : extern_kind_name(exp.kind),
-                                    exp.index));
+            return fail(fmt::format(
+                "export \"{}\": unknown {} {}", exp.name,
+                exp.kind == ExternKind::func ? "function" : extern_kind_name(exp.kind), exp.index));
     }
 
     // C.refs: functions named anywhere outside function bodies and the start section.
     m_declared.assign(num_funcs, false);
-    for (const auto& g : m.global_inits) declare_refs(g.init);
+    for (const auto& g : m.global_inits)
+        declare_refs(g.init);
     for (const auto& seg : m.elems) {
         declare_refs(seg.offset);
-        for (const auto& item : seg.items) declare_refs(item);
+        for (const auto& item : seg.items)
+            declare_refs(item);
     }
-    for (const auto& seg : m.datas) declare_refs(seg.offset);
+    for (const auto& seg : m.datas)
+        declare_refs(seg.offset);
     for (const auto& exp : m.exports)
         if (exp.kind == ExternKind::func) m_declared[exp.index] = true;
 

@@ -1,0 +1,141 @@
+// kiln-bench-micro: Google Benchmark micro-benchmarks of the engine's fixed costs.
+//
+//   compile/small       decode + validate + lower wat/small.wasm (345 bytes, 8 functions)
+//   store/create        an empty Store, created and destroyed
+//   instantiate/fresh   Store + instantiate wat/instantiate.wasm (1 page, a data segment, a
+//                       global, two functions) + destroy: the cost of a fresh instance
+//   call/empty_export   Store::call of an exported empty function from C++
+//   call/host_from_wasm a wasm loop calling an imported empty host function; per call
+//   call/wasm_from_wasm the same loop calling an empty wasm function; per call
+//   call/bare_loop      the same loop with no call; per iteration
+//
+// The loop benchmarks report `per_call`, the time of one iteration; subtracting bare_loop's gives
+// the cost of the call alone.
+#include "engine/runtime/store.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+using namespace kiln::engine;
+
+namespace {
+
+std::vector<uint8_t> read_fixture(const char* name) {
+    const std::string path = std::string(KILN_BENCH_WAT_DIR) + "/" + name;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        std::fprintf(stderr, "cannot read %s\n", path.c_str());
+        std::exit(1);
+    }
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::shared_ptr<const CompiledModule> compile_fixture(Engine& engine, const char* name) {
+    auto compiled = compile(engine, read_fixture(name));
+    if (!compiled) {
+        std::fprintf(stderr, "%s: %s\n", name, compiled.error().message.c_str());
+        std::exit(1);
+    }
+    return *compiled;
+}
+
+Instance* must_instantiate(const Linker& linker, Store& store,
+                           std::shared_ptr<const CompiledModule> compiled) {
+    auto instance = linker.instantiate(store, std::move(compiled));
+    if (!instance) {
+        std::fprintf(stderr, "instantiate: %s\n", instance.error().message.c_str());
+        std::exit(1);
+    }
+    return *instance;
+}
+
+void must_succeed(const CallResult& result) {
+    if (!result) {
+        std::fprintf(stderr, "trap: %s\n", result.error().message.c_str());
+        std::exit(1);
+    }
+}
+
+void bm_compile_small(benchmark::State& state) {
+    Engine engine;
+    const auto bytes = read_fixture("small.wasm");
+    for (auto _ : state) {
+        auto compiled = compile(engine, bytes);
+        benchmark::DoNotOptimize(compiled);
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes.size()));
+}
+BENCHMARK(bm_compile_small)->Name("compile/small");
+
+void bm_store_create(benchmark::State& state) {
+    Engine engine;
+    for (auto _ : state) {
+        Store store(engine);
+        benchmark::DoNotOptimize(&store);
+    }
+}
+BENCHMARK(bm_store_create)->Name("store/create");
+
+void bm_instantiate(benchmark::State& state) {
+    Engine engine;
+    auto compiled = compile_fixture(engine, "instantiate.wasm");
+    Linker linker;
+    for (auto _ : state) {
+        Store store(engine);
+        Instance* instance = must_instantiate(linker, store, compiled);
+        benchmark::DoNotOptimize(instance);
+    }
+}
+BENCHMARK(bm_instantiate)->Name("instantiate/fresh");
+
+void bm_call_empty_export(benchmark::State& state) {
+    Engine engine;
+    auto compiled = compile_fixture(engine, "empty.wasm");
+    Store store(engine);
+    Linker linker;
+    FuncInst* f = must_instantiate(linker, store, compiled)->get_func("f");
+    for (auto _ : state) {
+        auto result = store.call(f, {});
+        benchmark::DoNotOptimize(result);
+    }
+    must_succeed(store.call(f, {}));
+}
+BENCHMARK(bm_call_empty_export)->Name("call/empty_export");
+
+// Runs `export_name(n)` of calls.wasm, n = state.range(0) iterations per benchmark iteration.
+void run_call_loop(benchmark::State& state, const char* export_name) {
+    Engine engine;
+    auto compiled = compile_fixture(engine, "calls.wasm");
+    Store store(engine);
+    FuncInst* nop = store.create_host_func(
+        FuncType{}, [](Store&, uint64_t*) -> std::optional<Trap> { return std::nullopt; });
+    Linker linker;
+    linker.define("bench", "nop", Extern{ExternKind::func, nop});
+    FuncInst* f = must_instantiate(linker, store, compiled)->get_func(export_name);
+    const Value arg = Value::i32(static_cast<int32_t>(state.range(0)));
+    must_succeed(store.call(f, {&arg, 1}));
+    for (auto _ : state) {
+        auto result = store.call(f, {&arg, 1});
+        benchmark::DoNotOptimize(result);
+    }
+    state.counters["per_call"] = benchmark::Counter(
+        double(state.iterations()) * double(state.range(0)),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void bm_host_from_wasm(benchmark::State& state) { run_call_loop(state, "host_loop"); }
+void bm_wasm_from_wasm(benchmark::State& state) { run_call_loop(state, "wasm_loop"); }
+void bm_bare_loop(benchmark::State& state) { run_call_loop(state, "bare_loop"); }
+BENCHMARK(bm_host_from_wasm)->Name("call/host_from_wasm")->Arg(10000);
+BENCHMARK(bm_wasm_from_wasm)->Name("call/wasm_from_wasm")->Arg(10000);
+BENCHMARK(bm_bare_loop)->Name("call/bare_loop")->Arg(10000);
+
+} // namespace
+
+BENCHMARK_MAIN();

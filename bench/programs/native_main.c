@@ -1,0 +1,35 @@
+// Native baseline driver: times run() the way the wasm runners do and prints the same lines:
+// the checksum, the wall-clock seconds of the call and the process CPU seconds it used.
+#include "bench.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+void run(void);
+
+static uint64_t g_checksum;
+static int g_calls;
+
+void bench_checksum(uint64_t value) {
+    g_checksum = value;
+    g_calls++;
+}
+
+int main(void) {
+    struct timespec t0, t1, c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    if (g_calls != 1) {
+        fprintf(stderr, "checksum reported %d times\n", g_calls);
+        return 1;
+    }
+    printf("checksum %" PRIu64 "\n", g_checksum);
+    printf("seconds %.6f\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    printf("cpu_seconds %.6f\n",
+           (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) * 1e-9);
+    return 0;
+}

@@ -1,0 +1,107 @@
+// kiln-bench-run: runs one benchmark module under Kiln the way bench/run_node.mjs does under node.
+//
+//   kiln-bench-run FILE [FUNC]
+//
+// Compiles FILE, defines the host function bench.checksum (i64) -> (), instantiates, and times one
+// call of FUNC (default `run`). Prints `checksum N` (or `checksum -` when the module never reported
+// one), `seconds S` (wall clock) and `cpu_seconds S` (process CPU time) for the call alone, then
+// the compile and instantiate times, which the comparison leaves out because native code has no
+// such step.
+#include "engine/runtime/store.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace kiln::engine;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double cpu_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+int fail(const std::string& what) {
+    std::fprintf(stderr, "kiln-bench-run: %s\n", what.c_str());
+    return 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || argc > 3) {
+        std::fprintf(stderr, "usage: kiln-bench-run FILE [FUNC]\n");
+        return 2;
+    }
+    const std::string path = argv[1];
+    const std::string func_name = argc == 3 ? argv[2] : "run";
+
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail("cannot read " + path);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+
+    Engine engine;
+    auto t0 = Clock::now();
+    auto compiled = compile(engine, bytes);
+    const double compile_s = seconds_since(t0);
+    if (!compiled) return fail(path + ": " + compiled.error().message);
+
+    Store store(engine);
+    uint64_t checksum = 0;
+    int checksum_calls = 0;
+    FuncInst* checksum_fn = store.create_host_func(
+        FuncType{{ValType::i64}, {}}, [&](Store&, uint64_t* slots) -> std::optional<Trap> {
+            checksum = slots[0];
+            checksum_calls++;
+            return std::nullopt;
+        });
+    Linker linker;
+    linker.define("bench", "checksum", Extern{ExternKind::func, checksum_fn});
+
+    t0 = Clock::now();
+    auto instance = linker.instantiate(store, *compiled);
+    const double instantiate_s = seconds_since(t0);
+    if (!instance) return fail(path + ": " + instance.error().message);
+
+    FuncInst* func = (*instance)->get_func(func_name);
+    if (!func) return fail(path + ": no exported function " + func_name);
+
+    const double c0 = cpu_now();
+    t0 = Clock::now();
+    auto result = store.call(func, {});
+    const double run_s = seconds_since(t0);
+    const double run_cpu_s = cpu_now() - c0;
+    if (!result) {
+        std::string msg = path + ": trap (" + trap_kind_name(result.error().kind) + "): " +
+                          result.error().message;
+        for (const auto& frame : result.error().backtrace) msg += "\n  at " + frame;
+        return fail(msg);
+    }
+
+    if (checksum_calls == 1)
+        std::printf("checksum %" PRIu64 "\n", checksum);
+    else if (checksum_calls == 0)
+        std::printf("checksum -\n");
+    else
+        return fail("checksum reported " + std::to_string(checksum_calls) + " times");
+    std::printf("seconds %.6f\n", run_s);
+    std::printf("cpu_seconds %.6f\n", run_cpu_s);
+    std::printf("compile_seconds %.6f\n", compile_s);
+    std::printf("instantiate_seconds %.6f\n", instantiate_s);
+    return 0;
+}

@@ -1,0 +1,48 @@
+;; A small module for the compile benchmark: a handful of functions using locals, control flow,
+;; calls, memory and a table, as a plugin's helper functions might.
+(module
+  (type $un (func (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (table 2 funcref)
+  (elem (i32.const 0) $fib $fact)
+  (global $sp (mut i32) (i32.const 1024))
+  (func $fib (type $un)
+    (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+      (then (local.get 0))
+      (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                     (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
+  (func $fact (type $un)
+    (local $acc i32)
+    (local.set $acc (i32.const 1))
+    (block $done
+      (loop $again
+        (br_if $done (i32.le_u (local.get 0) (i32.const 1)))
+        (local.set $acc (i32.mul (local.get $acc) (local.get 0)))
+        (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+        (br $again)))
+    (local.get $acc))
+  (func (export "dispatch") (param $which i32) (param $x i32) (result i32)
+    (call_indirect (type $un) (local.get $x) (local.get $which)))
+  (func (export "sum") (param $ptr i32) (param $len i32) (result i64)
+    (local $acc i64) (local $end i32)
+    (local.set $end (i32.add (local.get $ptr) (local.get $len)))
+    (block $done
+      (loop $again
+        (br_if $done (i32.ge_u (local.get $ptr) (local.get $end)))
+        (local.set $acc (i64.add (local.get $acc) (i64.load8_u (local.get $ptr))))
+        (local.set $ptr (i32.add (local.get $ptr) (i32.const 1)))
+        (br $again)))
+    (local.get $acc))
+  (func (export "fill") (param $ptr i32) (param $val i32) (param $len i32)
+    (memory.fill (local.get $ptr) (local.get $val) (local.get $len)))
+  (func (export "push") (param $v i64)
+    (global.set $sp (i32.sub (global.get $sp) (i32.const 8)))
+    (i64.store (global.get $sp) (local.get $v)))
+  (func (export "max") (param f64 f64) (result f64)
+    (select (local.get 0) (local.get 1) (f64.gt (local.get 0) (local.get 1))))
+  (func (export "classify") (param $x i32) (result i32)
+    (block $c (block $b (block $a
+      (br_table $a $b $c (local.get $x)))
+      (return (i32.const 10)))
+      (return (i32.const 20)))
+    (i32.const 30)))

@@ -1,0 +1,179 @@
+#include "cli_common.hpp"
+
+#include "engine/runtime/objects.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fmt/format.h>
+#include <fstream>
+#include <iterator>
+
+namespace kiln::tool {
+
+Result<std::vector<uint8_t>> read_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        return make_error(ErrorKind::io, fmt::format("{}: is a directory", path.string()));
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return make_error(ErrorKind::io,
+                          fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+    if (in.bad()) return make_error(ErrorKind::io, fmt::format("{}: read error", path.string()));
+    return bytes;
+}
+
+void print_error(std::string_view message) {
+    fmt::print(stderr, "kiln: {}\n", message);
+}
+
+void print_error(const std::filesystem::path& file, const Error& error) {
+    // io errors already name the file.
+    if (error.kind == ErrorKind::io)
+        print_error(error.message);
+    else
+        fmt::print(stderr, "{}: {}: {}\n", file.string(), error_kind_name(error.kind),
+                   error.message);
+}
+
+namespace {
+
+template <typename Float, typename Bits> std::string format_float(Float f, Bits bits) {
+    constexpr Bits sign = Bits{1} << (sizeof(Bits) * 8 - 1);
+    constexpr int mantissa_bits = std::numeric_limits<Float>::digits - 1;
+    constexpr Bits canonical = Bits{1} << (mantissa_bits - 1);
+    constexpr Bits mantissa_mask = (Bits{1} << mantissa_bits) - 1;
+    if (std::isnan(f)) {
+        std::string s = (bits & sign) ? "-nan" : "nan";
+        // The payload matters to anyone checking NaN propagation; the canonical one is implied.
+        if ((bits & mantissa_mask) != canonical) s += fmt::format(":{:#x}", bits & mantissa_mask);
+        return s;
+    }
+    if (std::isinf(f)) return f < 0 ? "-inf" : "inf";
+    return fmt::format("{}", f); // shortest text that reads back to the same bits
+}
+
+Result<uint64_t> parse_integer(std::string_view text, unsigned bits) {
+    bool negative = !text.empty() && text[0] == '-';
+    std::string_view digits = negative ? text.substr(1) : text;
+    int base = 10;
+    if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+        digits.remove_prefix(2);
+        base = 16;
+    }
+    uint64_t magnitude = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude, base);
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size())
+        return make_error(ErrorKind::usage, "not an integer");
+    // Accept both the signed and the unsigned reading, as the text format does.
+    uint64_t unsigned_max = bits == 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
+    uint64_t negative_max = uint64_t{1} << (bits - 1);
+    if (negative ? magnitude > negative_max : magnitude > unsigned_max)
+        return make_error(ErrorKind::usage, fmt::format("out of range for i{}", bits));
+    uint64_t value = negative ? ~magnitude + 1 : magnitude;
+    return bits == 64 ? value : value & unsigned_max;
+}
+
+template <typename Float, typename Bits> Result<Bits> parse_float(std::string_view text) {
+    constexpr int mantissa_bits = std::numeric_limits<Float>::digits - 1;
+    constexpr Bits mantissa_mask = (Bits{1} << mantissa_bits) - 1;
+    std::string s(text);
+    bool negative = !s.empty() && s[0] == '-';
+    std::string body = (negative || (!s.empty() && s[0] == '+')) ? s.substr(1) : s;
+    if (body.rfind("nan:", 0) == 0) {
+        auto payload = parse_integer(body.substr(4), 64);
+        if (!payload || *payload == 0 || *payload > mantissa_mask)
+            return make_error(ErrorKind::usage, "bad NaN payload");
+        Bits exponent = ~Bits{0} & ~mantissa_mask & (~Bits{0} >> 1);
+        Bits sign = negative ? Bits{1} << (sizeof(Bits) * 8 - 1) : 0;
+        return static_cast<Bits>(sign | exponent | *payload);
+    }
+    char* end = nullptr;
+    errno = 0;
+    Float f;
+    if constexpr (sizeof(Float) == 4)
+        f = std::strtof(s.c_str(), &end);
+    else
+        f = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || std::isspace(static_cast<unsigned char>(s[0])))
+        return make_error(ErrorKind::usage, "not a number");
+    if (std::isinf(f) && errno == ERANGE)
+        return make_error(ErrorKind::usage, fmt::format("out of range for f{}", sizeof(Float) * 8));
+    return std::bit_cast<Bits>(f);
+}
+
+} // namespace
+
+std::string format_value(const engine::Value& value) {
+    using engine::ValType;
+    switch (value.type) {
+    case ValType::i32: return std::to_string(value.as_i32());
+    case ValType::i64: return std::to_string(value.as_i64());
+    case ValType::f32: return format_float(value.as_f32(), static_cast<uint32_t>(value.bits));
+    case ValType::f64: return format_float(value.as_f64(), value.bits);
+    case ValType::funcref: {
+        if (value.is_null()) return "ref.null func";
+        const engine::FuncInst* f = value.as_func();
+        if (f->instance && f->instance->module)
+            return "ref.func " + f->instance->module->func_display_name(f->index);
+        return "ref.func <host>";
+    }
+    case ValType::externref:
+        if (value.is_null()) return "ref.null extern";
+        return "ref.extern " + std::to_string(value.bits - 1);
+    case ValType::v128: break;
+    }
+    return fmt::format("{}:{:#x}", engine::valtype_name(value.type), value.bits);
+}
+
+std::string trap_text(const engine::Trap& trap) {
+    std::string kind = engine::trap_kind_name(trap.kind);
+    if (trap.message.empty() || trap.message == kind) return kind;
+    return kind + ": " + trap.message;
+}
+
+Result<engine::Value> parse_value(std::string_view text, engine::ValType type) {
+    using engine::ValType;
+    using engine::Value;
+    auto fail = [&](const Error& why) {
+        return make_error(ErrorKind::usage, fmt::format("\"{}\" is not a valid {}: {}", text,
+                                                        engine::valtype_name(type), why.message));
+    };
+    switch (type) {
+    case ValType::i32:
+    case ValType::i64: {
+        auto bits = parse_integer(text, type == ValType::i32 ? 32 : 64);
+        if (!bits) return fail(bits.error());
+        return Value{type, *bits};
+    }
+    case ValType::f32: {
+        auto bits = parse_float<float, uint32_t>(text);
+        if (!bits) return fail(bits.error());
+        return Value::f32_bits(*bits);
+    }
+    case ValType::f64: {
+        auto bits = parse_float<double, uint64_t>(text);
+        if (!bits) return fail(bits.error());
+        return Value::f64_bits(*bits);
+    }
+    case ValType::funcref:
+        if (text == "null") return Value::null(type);
+        return fail(Error{ErrorKind::usage, "only null can be passed"});
+    case ValType::externref: {
+        if (text == "null") return Value::null(type);
+        auto n = parse_integer(text, 64);
+        if (!n || text[0] == '-' || *n == UINT64_MAX)
+            return fail(Error{ErrorKind::usage, "expected null or a number"});
+        return Value::externref(externref_word(*n));
+    }
+    case ValType::v128: break;
+    }
+    return fail(Error{ErrorKind::usage, "values of this type cannot be given"});
+}
+
+} // namespace kiln::tool

@@ -1,0 +1,108 @@
+// kiln invoke FILE FUNC [ARGS...]: instantiates a module and calls one exported function.
+#include "cli_common.hpp"
+#include "commands.hpp"
+
+#include "engine/runtime/store.hpp"
+
+#include <fmt/format.h>
+
+namespace kiln::tool {
+
+namespace {
+
+struct InvokeOptions {
+    std::string file;
+    std::string function;
+    std::vector<std::string> args;
+};
+
+std::string type_list(const std::vector<engine::ValType>& types) {
+    std::string s;
+    for (auto t : types)
+        s += (s.empty() ? "" : " ") + std::string(engine::valtype_name(t));
+    return s;
+}
+
+std::string exported_functions(const engine::Module& module) {
+    std::string names;
+    for (const auto& e : module.exports)
+        if (e.kind == engine::ExternKind::func) names += (names.empty() ? "" : ", ") + e.name;
+    return names.empty() ? "none" : names;
+}
+
+int run_invoke(const InvokeOptions& options) {
+    const std::string& file = options.file;
+    auto bytes = read_file(file);
+    if (!bytes) {
+        print_error(file, bytes.error());
+        return exit_failure;
+    }
+    engine::Engine engine;
+    auto compiled = engine::compile(engine, *bytes);
+    if (!compiled) {
+        print_error(file, compiled.error());
+        return exit_failure;
+    }
+    const engine::Module& module = *(*compiled)->module;
+
+    // Resolve the function before instantiating, so a typo does not run the start function.
+    auto exported = std::find_if(module.exports.begin(), module.exports.end(), [&](auto& e) {
+        return e.name == options.function && e.kind == engine::ExternKind::func;
+    });
+    if (exported == module.exports.end()) {
+        print_error(fmt::format("{}: no exported function \"{}\" (exported functions: {})", file,
+                                options.function, exported_functions(module)));
+        return exit_usage;
+    }
+    const engine::FuncType& type = module.func_type(exported->index);
+    if (options.args.size() != type.params.size()) {
+        print_error(fmt::format("{}: {} takes {} argument{} ({}), got {}", file, options.function,
+                                type.params.size(), type.params.size() == 1 ? "" : "s",
+                                type_list(type.params), options.args.size()));
+        return exit_usage;
+    }
+    std::vector<engine::Value> args;
+    for (size_t i = 0; i < type.params.size(); ++i) {
+        auto value = parse_value(options.args[i], type.params[i]);
+        if (!value) {
+            print_error(fmt::format("{}: {}: argument {}: {}", file, options.function, i + 1,
+                                    value.error().message));
+            return exit_usage;
+        }
+        args.push_back(*value);
+    }
+
+    // No host functions are provided, so any import is reported as unlinkable by name.
+    engine::Store store(engine);
+    engine::Linker linker;
+    auto instance = linker.instantiate(store, *compiled);
+    if (!instance) {
+        print_error(file, instance.error());
+        return exit_failure;
+    }
+    auto results = store.call((*instance)->get_func(options.function), args);
+    if (!results) {
+        const engine::Trap& trap = results.error();
+        fmt::print(stderr, "trap: {}\n", trap_text(trap));
+        for (const auto& frame : trap.backtrace)
+            fmt::print(stderr, "  at {}\n", frame);
+        return exit_failure;
+    }
+    for (const auto& value : *results)
+        fmt::print("{}\n", format_value(value));
+    return exit_ok;
+}
+
+} // namespace
+
+void add_invoke_command(CLI::App& app, int& exit_code) {
+    auto* sub = app.add_subcommand("invoke", "Instantiate a module and call an exported function");
+    auto options = std::make_shared<InvokeOptions>();
+    sub->add_option("FILE", options->file, "WebAssembly binary (.wasm)")->required();
+    sub->add_option("FUNC", options->function, "exported function to call")->required();
+    sub->add_option("ARGS", options->args,
+                    "arguments, converted to the parameter types (use -- before -inf or -nan)");
+    sub->callback([options, &exit_code] { exit_code = run_invoke(*options); });
+}
+
+} // namespace kiln::tool
