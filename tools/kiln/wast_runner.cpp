@@ -372,7 +372,7 @@ Result<void> ScriptRun::define_spectest() {
     define_global("global_f32", ValType::f32, std::bit_cast<uint32_t>(666.6f));
     define_global("global_f64", ValType::f64, std::bit_cast<uint64_t>(666.6));
 
-    auto* table = m_store.create_table(engine::TableType{ValType::funcref, {10, 20}}, 0);
+    KILN_TRY(table, m_store.create_table(engine::TableType{ValType::funcref, {10, 20}}, 0));
     m_linker.define("spectest", "table", engine::Extern{ExternKind::table, table});
     KILN_TRY(memory, m_store.create_memory(engine::MemoryType{{1, 2}}));
     m_linker.define("spectest", "memory", engine::Extern{ExternKind::memory, memory});

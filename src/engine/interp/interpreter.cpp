@@ -22,8 +22,61 @@ Trap make_trap(TrapKind kind, const char* message, const FuncInst* cur, const Fr
     return t;
 }
 
-const void* const* run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* fp,
-                       std::optional<Trap>* out) {
+// Bulk memory operations longer than this are split to notice interrupts and deadlines.
+constexpr uint64_t bulk_piece = 16u << 20;
+
+// Fuel is handed to a running call in chunks; between chunks the slow path also checks for
+// interrupts and the deadline, so those are noticed within one chunk of work.
+constexpr int64_t fuel_chunk = 10000;
+
+/// Input and output registers of one interpreter run.
+struct RunState {
+    const Cell* pc = nullptr; ///< null: start by calling `callee` at `nfp`
+    uint64_t* fp = nullptr;
+    Frame* fsp = nullptr;
+    Frame* frames_bottom = nullptr;
+    FuncInst* cur = nullptr;
+    FuncInst* callee = nullptr;
+    uint64_t* nfp = nullptr;
+};
+
+/// Moves fuel between the store and the running call. Returns the budget to continue with, or
+/// the reason to stop.
+enum class Refill { ok, out_of_fuel, deadline, interrupt_trap, interrupt_suspend };
+
+Refill refill(ExecControl& c, int64_t& budget, int64_t cost) {
+    switch (c.interrupt->take()) {
+    case InterruptMode::trap: return Refill::interrupt_trap;
+    case InterruptMode::suspend: return Refill::interrupt_suspend;
+    case InterruptMode::none: break;
+    }
+    if (c.deadline && Clock::now() >= *c.deadline) return Refill::deadline;
+    if (!c.fuel_enabled) {
+        budget = std::max(fuel_chunk, cost);
+        return Refill::ok;
+    }
+    if (uint64_t(budget) + c.fuel < uint64_t(cost)) return Refill::out_of_fuel;
+    uint64_t take = std::min<uint64_t>(c.fuel, std::max(fuel_chunk, cost));
+    c.fuel -= take;
+    budget += int64_t(take);
+    return Refill::ok;
+}
+
+/// Takes the first budget of a run from the store.
+int64_t initial_budget(ExecControl& c) {
+    if (!c.fuel_enabled) return c.deadline || c.interrupt->raised() ? 0 : fuel_chunk;
+    uint64_t take = std::min<uint64_t>(c.fuel, fuel_chunk);
+    c.fuel -= take;
+    return int64_t(take);
+}
+
+/// Gives unspent budget back to the store when a run stops.
+void return_budget(ExecControl& c, int64_t budget) {
+    if (c.fuel_enabled && budget > 0) c.fuel += uint64_t(budget);
+}
+
+const void* const* run(Store* store, ExecStack* stack, RunState* rs, std::optional<Trap>* out,
+                       RunStatus* status) {
     static const void* const labels[] = {
 #define KILN_IOP_X(n) &&L_##n,
         KILN_IOPS_FIXED
@@ -34,17 +87,21 @@ const void* const* run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t
     static_assert(sizeof(labels) / sizeof(labels[0]) == size_t(IOp::count_));
     if (!store) return labels;
 
-    const Cell* pc;
-    Frame* fsp = stack->frames_free;
-    Frame* const frames_bottom = fsp;
+    ExecControl& control = *stack->control;
+    const Cell* pc = rs->pc;
+    uint64_t* fp = rs->fp;
+    Frame* fsp = rs->fsp;
+    Frame* const frames_bottom = rs->frames_bottom;
     Frame* const frames_end = stack->frames_end;
     uint64_t* const slots_end = stack->slots_end;
-    FuncInst* cur = nullptr;
-    FuncInst* callee = entry;
-    Instance* inst = nullptr;
+    FuncInst* cur = rs->cur;
+    FuncInst* callee = rs->callee;
+    Instance* inst = cur ? cur->instance : nullptr;
     uint8_t* mem = nullptr;
     uint64_t mem_size = 0;
-    uint64_t* nfp = fp;
+    uint64_t* nfp = rs->nfp;
+    int64_t budget = initial_budget(control);
+    int64_t charge = 0; // the last fuel charge, undone if it overdrew
     sem::NumTrap ntrap = sem::NumTrap::none;
     TrapKind trap_kind = TrapKind::unreachable;
     const char* trap_msg = "";
@@ -62,16 +119,37 @@ const void* const* run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t
         trap_msg = (msg);                                                                          \
         goto trap_exit;                                                                            \
     } while (0)
+// Charges fuel; when the budget runs out, the slow path refills it or stops, and the current
+// instruction runs again afterwards (also on resume), so a charge is never lost or doubled.
+#define CHARGE(cost)                                                                               \
+    do {                                                                                           \
+        charge = (cost);                                                                           \
+        budget -= charge;                                                                          \
+        if (budget < 0) [[unlikely]]                                                               \
+            goto fuel_slow;                                                                        \
+    } while (0)
 #define LOAD_MEM()                                                                                 \
     do {                                                                                           \
         MemoryInst* m0 = inst->memory0;                                                            \
         mem = m0 ? m0->base : nullptr;                                                             \
         mem_size = m0 ? m0->size : 0;                                                              \
     } while (0)
+// Long bulk operations run in pieces, checking for interrupts and the deadline in between.
+#define BULK_CHECK()                                                                               \
+    do {                                                                                           \
+        if (control.bulk_should_stop()) [[unlikely]] {                                             \
+            if (control.interrupt->take() == InterruptMode::trap)                                  \
+                TRAP(TrapKind::interrupted, "interrupted");                                        \
+            TRAP(TrapKind::deadline, "deadline exceeded");                                         \
+        }                                                                                          \
+    } while (0)
 
-    // The entry is a call from the host: a sentinel frame with no return address.
-    *fsp++ = Frame{nullptr, fp, nullptr};
-    pc = nullptr;
+    if (pc) {
+        LOAD_MEM();
+        DISPATCH;
+    }
+    // A call from the host: a sentinel frame with no return address.
+    *fsp++ = Frame{nullptr, nfp, nullptr};
     goto do_call;
 
 do_call: {
@@ -102,9 +180,15 @@ do_call: {
         for (const Frame* f = fsp; f > frames_bottom + 1; --f)
             (*out)->backtrace.push_back(frame_name((f - 1)->func));
         if (cur) (*out)->backtrace.insert((*out)->backtrace.begin(), frame_name(cur));
+        return_budget(control, budget);
+        *status = RunStatus::trapped;
         return nullptr;
     }
-    if (!cur) return nullptr; // the entry itself was a host function
+    if (!cur) { // the entry itself was a host function
+        return_budget(control, budget);
+        *status = RunStatus::done;
+        return nullptr;
+    }
     LOAD_MEM();
     DISPATCH;
 }
@@ -201,14 +285,25 @@ L_MemoryGrow: {
 L_MemoryFill: {
     uint64_t d = uint32_t(fp[W(0)]), n = uint32_t(fp[W(2)]);
     if (d + n > mem_size) TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
-    std::memset(mem + d, int(uint8_t(fp[W(1)])), n);
+    int v = int(uint8_t(fp[W(1)]));
+    for (uint64_t done = 0; done < n; done += bulk_piece) {
+        if (done) BULK_CHECK();
+        std::memset(mem + d + done, v, std::min(bulk_piece, n - done));
+    }
     NEXT(3);
 }
 L_MemoryCopy: {
     uint64_t d = uint32_t(fp[W(0)]), s = uint32_t(fp[W(1)]), n = uint32_t(fp[W(2)]);
     if (d + n > mem_size || s + n > mem_size)
         TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
-    std::memmove(mem + d, mem + s, n);
+    if (n <= bulk_piece || d + n <= s || s + n <= d) {
+        for (uint64_t done = 0; done < n; done += bulk_piece) {
+            if (done) BULK_CHECK();
+            std::memmove(mem + d + done, mem + s + done, std::min(bulk_piece, n - done));
+        }
+    } else {
+        std::memmove(mem + d, mem + s, n); // overlapping: one piece keeps memmove's semantics
+    }
     NEXT(3);
 }
 L_MemoryInit: {
@@ -298,10 +393,42 @@ L_GlobalSet:
     inst->globals[W(0)]->bits = fp[W(1)];
     NEXT(2);
 
+    // ---- metering: charged at function entry and loop heads
+L_Fuel:
+    CHARGE(W(0));
+    NEXT(2);
+fuel_slow: {
+    budget += charge;
+    Refill r = refill(control, budget, charge);
+    if (r == Refill::ok) DISPATCH;
+    if (r == Refill::deadline) TRAP(TrapKind::deadline, "deadline exceeded");
+    if (r == Refill::interrupt_trap) TRAP(TrapKind::interrupted, "interrupted");
+    bool want_suspend = r == Refill::interrupt_suspend || control.suspend_on_fuel;
+    // Only the outermost run can suspend: a nested one sits inside a host function's frame.
+    if (!want_suspend || stack->active_runs != 1 || stack->suspended) {
+        if (r == Refill::interrupt_suspend) TRAP(TrapKind::interrupted, "interrupted");
+        TRAP(TrapKind::out_of_fuel, "all fuel consumed");
+    }
+    return_budget(control, budget);
+    rs->pc = pc;
+    rs->fp = fp;
+    rs->fsp = fsp;
+    rs->cur = cur;
+    *status = RunStatus::suspended;
+    *out = Trap{r == Refill::interrupt_suspend ? TrapKind::interrupted : TrapKind::out_of_fuel,
+                r == Refill::interrupt_suspend ? "interrupted" : "all fuel consumed",
+                {}};
+    return nullptr;
+}
+
     // ---- control
 L_Unreachable:
     TRAP(TrapKind::unreachable, "unreachable");
 L_Br:
+    pc = pc[1].target;
+    DISPATCH;
+L_BrBack: // backward branches (loops) also charge fuel: the loop's instruction count
+    CHARGE(pc[2].u32[0]);
     pc = pc[1].target;
     DISPATCH;
 L_BrIfNz:
@@ -316,6 +443,19 @@ L_BrIfNz64:
 L_BrIfZ64:
     pc = fp[W(0)] ? pc + 3 : pc[2].target;
     DISPATCH;
+#define KILN_GEN_BRIF_BACK(name, cond)                                                             \
+    L_##name##Back:                                                                                \
+    if (cond) {                                                                                    \
+        CHARGE(W(1));                                                                              \
+        pc = pc[2].target;                                                                         \
+    } else {                                                                                       \
+        pc += 3;                                                                                   \
+    }                                                                                              \
+    DISPATCH;
+    KILN_GEN_BRIF_BACK(BrIfNz, uint32_t(fp[W(0)]) != 0)
+    KILN_GEN_BRIF_BACK(BrIfZ, uint32_t(fp[W(0)]) == 0)
+    KILN_GEN_BRIF_BACK(BrIfNz64, fp[W(0)] != 0)
+    KILN_GEN_BRIF_BACK(BrIfZ64, fp[W(0)] == 0)
 #define KILN_FUSED_TYPE_I32 uint32_t
 #define KILN_FUSED_TYPE_I64 uint64_t
 #define KILN_GEN_FUSED_HANDLER(P, n)                                                               \
@@ -327,6 +467,26 @@ L_BrIfZ64:
     L_BrIf_##P##n##_si : {                                                                         \
         using V = KILN_FUSED_TYPE_##P;                                                             \
         pc = sem::P##n(V(fp[W(0)]), V(pc[2].u64), ntrap) ? pc[3].target : pc + 4;                  \
+        DISPATCH;                                                                                  \
+    }                                                                                              \
+    L_BrIf_##P##n##_ss_back : {                                                                    \
+        using V = KILN_FUSED_TYPE_##P;                                                             \
+        if (sem::P##n(V(fp[W(0)]), V(fp[W(1)]), ntrap)) {                                          \
+            CHARGE(pc[3].u32[0]);                                                                  \
+            pc = pc[2].target;                                                                     \
+        } else {                                                                                   \
+            pc += 4;                                                                               \
+        }                                                                                          \
+        DISPATCH;                                                                                  \
+    }                                                                                              \
+    L_BrIf_##P##n##_si_back : {                                                                    \
+        using V = KILN_FUSED_TYPE_##P;                                                             \
+        if (sem::P##n(V(fp[W(0)]), V(pc[2].u64), ntrap)) {                                         \
+            CHARGE(W(1));                                                                          \
+            pc = pc[3].target;                                                                     \
+        } else {                                                                                   \
+            pc += 4;                                                                               \
+        }                                                                                          \
         DISPATCH;                                                                                  \
     }
     KILN_INT_CMPS(KILN_GEN_FUSED_HANDLER)
@@ -355,7 +515,11 @@ L_CallIndirect: {
 }
 L_Return: {
     Frame& f = *--fsp;
-    if (!f.ret_pc) return nullptr;
+    if (!f.ret_pc) {
+        return_budget(control, budget);
+        *status = RunStatus::done;
+        return nullptr;
+    }
     pc = f.ret_pc;
     fp = f.fp;
     cur = f.func;
@@ -378,6 +542,8 @@ num_trap:
     }
 trap_exit:
     *out = make_trap(trap_kind, trap_msg, cur ? cur : callee, fsp, frames_bottom);
+    return_budget(control, budget);
+    *status = RunStatus::trapped;
     return nullptr;
 
 #undef W
@@ -394,10 +560,62 @@ const void* const* interp_handlers() {
     return table;
 }
 
-std::optional<Trap> interp_run(Store& store, ExecStack& stack, FuncInst* f, uint64_t* fp) {
-    std::optional<Trap> trap;
-    run(&store, &stack, f, fp, &trap);
-    return trap;
+RunStatus interp_run(Store& store, ExecStack& stack, FuncInst* f, uint64_t* fp,
+                     std::optional<Trap>& trap) {
+    RunState rs;
+    rs.fsp = rs.frames_bottom = stack.frames_free;
+    rs.callee = f;
+    rs.nfp = fp;
+    RunStatus status = RunStatus::done;
+    ++stack.active_runs;
+    run(&store, &stack, &rs, &trap, &status);
+    --stack.active_runs;
+    if (status == RunStatus::suspended) {
+        Suspension s;
+        s.pc = rs.pc;
+        s.fp = rs.fp;
+        s.fsp = rs.fsp;
+        s.cur = rs.cur;
+        s.frames_bottom = rs.frames_bottom;
+        s.entry = f;
+        s.entry_fp = fp;
+        s.saved_slots_free = stack.slots_free;
+        s.saved_frames_free = stack.frames_free;
+        s.reason = trap->kind;
+        // Calls made while this one is suspended run above its frames.
+        stack.slots_free = rs.fp + rs.cur->code->frame_size;
+        stack.frames_free = rs.fsp;
+        stack.suspended = s;
+    }
+    return status;
+}
+
+RunStatus interp_resume(Store& store, ExecStack& stack, std::optional<Trap>& trap) {
+    Suspension s = *stack.suspended;
+    stack.suspended.reset();
+    stack.slots_free = s.saved_slots_free;
+    stack.frames_free = s.saved_frames_free;
+    RunState rs;
+    rs.pc = s.pc;
+    rs.fp = s.fp;
+    rs.fsp = s.fsp;
+    rs.frames_bottom = s.frames_bottom;
+    rs.cur = s.cur;
+    RunStatus status = RunStatus::done;
+    ++stack.active_runs;
+    run(&store, &stack, &rs, &trap, &status);
+    --stack.active_runs;
+    if (status == RunStatus::suspended) {
+        s.pc = rs.pc;
+        s.fp = rs.fp;
+        s.fsp = rs.fsp;
+        s.cur = rs.cur;
+        s.reason = trap->kind;
+        stack.slots_free = rs.fp + rs.cur->code->frame_size;
+        stack.frames_free = rs.fsp;
+        stack.suspended = s;
+    }
+    return status;
 }
 
 } // namespace kiln::engine

@@ -18,7 +18,7 @@ namespace {
 constexpr size_t npos = ~size_t(0);
 
 struct FusedCmp {
-    IOp ss, si;
+    IOp ss, si, ss_back, si_back;
     Opcode inverse;
 };
 
@@ -40,6 +40,7 @@ std::optional<FusedCmp> fused_cmp(Opcode op) {
 #define KILN_FUSED_CASE(P, n)                                                                      \
     case Opcode::P##n:                                                                             \
         return FusedCmp{IOp::BrIf_##P##n##_ss, IOp::BrIf_##P##n##_si,                              \
+                        IOp::BrIf_##P##n##_ss_back, IOp::BrIf_##P##n##_si_back,                    \
                         Opcode::KILN_CAT2(P, KILN_INV_##n)};
         KILN_INT_CMPS(KILN_FUSED_CASE)
     default: return std::nullopt;
@@ -82,6 +83,8 @@ private:
         std::vector<size_t> fixups; ///< target cells to point at the end
         size_t else_fixup = npos;   ///< if: the branch taken when the condition is false
         bool unreachable = false;
+        uint32_t instr_start = 0;        ///< loop: instruction count at its head
+        std::vector<size_t> fuel_words;  ///< loop: back-edge cost words (cell * 2 + half)
     };
 
     // ---- emission
@@ -222,9 +225,15 @@ private:
     void jump_to(Ctrl& t) {
         if (is_function_label(t)) return emit_return();
         branch_copies(t);
+        if (t.kind == Opcode::Loop) {
+            begin(IOp::BrBack);
+            target(t.loop_start);
+            imm(0);
+            t.fuel_words.push_back((m_code.size() - 1) * 2);
+            return;
+        }
         begin(IOp::Br);
-        if (t.kind == Opcode::Loop) target(t.loop_start);
-        else t.fixups.push_back(target(0));
+        t.fixups.push_back(target(0));
     }
     /// Results go to slots 0..r of the frame, where the caller finds them. Leaves the abstract
     /// stack as it is: other paths (br_if fallthrough, other br_table stubs) still use it.
@@ -255,21 +264,23 @@ private:
         }
         begin(IOp::Return);
     }
-    /// Pops a condition and emits a branch taken when (condition != 0) == when_true. Returns the
-    /// target cell to patch, or npos when the condition is a constant that never branches.
-    size_t cond_branch(bool when_true) {
+    /// Pops a condition and emits a branch taken when (condition != 0) == when_true. A branch
+    /// back to `loop` charges the loop's fuel and targets its head; otherwise the returned target
+    /// cell is for the caller to patch (npos when the condition is a constant that never
+    /// branches).
+    size_t cond_branch(bool when_true, Ctrl* loop = nullptr) {
         size_t pos = m_stack.size() - 1;
         Entry c = m_stack[pos];
         bool fresh = c.kind == Entry::Kind::slot && m_cmp_instr != npos &&
                      m_cmp_end == m_code.size() && m_cmp_pos == pos;
         pop(1);
+        size_t cell;
         if (fresh && m_cmp_is_eqz) {
             m_code.resize(m_cmp_instr);
-            begin(when_true ? (m_cmp_64 ? IOp::BrIfZ64 : IOp::BrIfZ)
-                            : (m_cmp_64 ? IOp::BrIfNz64 : IOp::BrIfNz));
-            words({m_cmp_a, 0});
             label();
-            return target(0);
+            IOp op = when_true ? (m_cmp_64 ? IOp::BrIfZ64 : IOp::BrIfZ)
+                               : (m_cmp_64 ? IOp::BrIfNz64 : IOp::BrIfNz);
+            return simple_cond_branch(op, m_cmp_a, loop);
         }
         if (fresh) {
             auto f = fused_cmp(m_cmp_op);
@@ -277,24 +288,51 @@ private:
             m_code.resize(m_cmp_instr);
             label();
             if (m_cmp_has_imm) {
-                begin(f->si);
+                begin(loop ? f->si_back : f->si);
                 words({m_cmp_a, 0});
+                if (loop) loop->fuel_words.push_back((m_code.size() - 1) * 2 + 1);
                 imm(m_cmp_b);
+                cell = target(0);
             } else {
-                begin(f->ss);
+                begin(loop ? f->ss_back : f->ss);
                 words({m_cmp_a, m_cmp_b32});
+                cell = target(0);
+                if (loop) {
+                    imm(0);
+                    loop->fuel_words.push_back((m_code.size() - 1) * 2);
+                }
             }
-            return target(0);
+            if (loop) m_code[cell].u64 = loop->loop_start;
+            return cell;
         }
         if (c.kind == Entry::Kind::konst) {
             if ((c.value != 0) != when_true) return npos;
+            if (loop) {
+                jump_to(*loop);
+                return npos;
+            }
             begin(IOp::Br);
             return target(0);
         }
         uint32_t s = c.kind == Entry::Kind::local ? c.local : slot_of(pos);
-        begin(when_true ? IOp::BrIfNz : IOp::BrIfZ);
-        words({s, 0});
-        return target(0);
+        return simple_cond_branch(when_true ? IOp::BrIfNz : IOp::BrIfZ, s, loop);
+    }
+    /// Branch on one slot; the backward forms keep the fuel cost in the spare operand word.
+    size_t simple_cond_branch(IOp op, uint32_t slot, Ctrl* loop) {
+        if (loop) {
+            switch (op) {
+            case IOp::BrIfNz: op = IOp::BrIfNzBack; break;
+            case IOp::BrIfZ: op = IOp::BrIfZBack; break;
+            case IOp::BrIfNz64: op = IOp::BrIfNz64Back; break;
+            default: op = IOp::BrIfZ64Back; break;
+            }
+        }
+        begin(op);
+        words({slot, 0});
+        if (loop) loop->fuel_words.push_back((m_code.size() - 1) * 2 + 1);
+        size_t cell = target(0);
+        if (loop) m_code[cell].u64 = loop->loop_start;
+        return cell;
     }
 
     // ---- instructions
@@ -385,12 +423,14 @@ private:
         if (kind == Opcode::Loop) {
             label();
             c.loop_start = m_code.size();
+            c.instr_start = m_instr_count;
         }
         m_ctrls.push_back(std::move(c));
     }
     void end_block() {
         Ctrl c = std::move(m_ctrls.back());
         m_ctrls.pop_back();
+        if (c.kind == Opcode::Loop) patch_loop_fuel(c);
         if (!c.unreachable)
             for (uint32_t k = 0; k < c.n_results; ++k) materialize(c.height + k);
         if (m_ctrls.empty()) {
@@ -403,6 +443,15 @@ private:
         for (size_t cell : c.fixups) bind_here(cell);
         m_stack.resize(c.height);
         for (uint32_t k = 0; k < c.n_results; ++k) push_slot();
+    }
+    /// At a loop's end its size is known: every back edge charges it as fuel.
+    void patch_loop_fuel(const Ctrl& c) {
+        uint32_t cost = std::max<uint32_t>(m_instr_count - c.instr_start, 1);
+        for (size_t w : c.fuel_words) m_code[w / 2].u32[w % 2] = cost;
+        bool outermost = true;
+        for (const Ctrl& o : m_ctrls)
+            if (o.kind == Opcode::Loop) outermost = false;
+        if (outermost) m_instrs_in_loops += cost;
     }
     Result<void> skip_unreachable(InstrReader& r);
     Result<void> lower_instr(const Instr& in, InstrReader& r);
@@ -417,6 +466,8 @@ private:
     std::vector<Cell> m_code;
     std::vector<size_t> m_targets;
     unsigned m_pending_words = 0;
+    uint32_t m_instr_count = 0;    ///< instructions lowered so far
+    uint32_t m_instrs_in_loops = 0;///< of which inside loops (charged by back edges)
     std::vector<Entry> m_stack;
     std::vector<Ctrl> m_ctrls;
     // The last instruction that produced the top of the stack, for retargeting.
@@ -500,11 +551,8 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         bool copies = needs_copies(t);
         m_stack.push_back(cond);
         if (!copies) {
-            size_t cell = cond_branch(true);
-            if (cell != npos) {
-                if (t.kind == Opcode::Loop) m_code[cell].u64 = t.loop_start;
-                else t.fixups.push_back(cell);
-            }
+            size_t cell = cond_branch(true, t.kind == Opcode::Loop ? &t : nullptr);
+            if (cell != npos && t.kind != Opcode::Loop) t.fixups.push_back(cell);
         } else {
             size_t skip = cond_branch(false);
             jump_to(t);
@@ -523,8 +571,8 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         for (uint32_t d : depths) {
             Ctrl& t = m_ctrls[m_ctrls.size() - 1 - d];
             size_t cell = target(0);
-            if (needs_copies(t)) stubs.push_back({cell, d});
-            else if (t.kind == Opcode::Loop) m_code[cell].u64 = t.loop_start;
+            // Loop targets go through a stub too, which charges the loop's fuel.
+            if (needs_copies(t) || t.kind == Opcode::Loop) stubs.push_back({cell, d});
             else t.fixups.push_back(cell);
         }
         for (auto [cell, d] : stubs) {
@@ -717,10 +765,15 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
 Result<std::unique_ptr<FuncCode>> Lowering::run() {
     InstrReader r(Reader(m_module.code(m_func), m_func.code_offset));
     m_ctrls.push_back(Ctrl{Opcode::Block, 0, 0, uint32_t(m_type.results.size())});
+    // Entering the function charges the instructions outside its loops.
+    begin(IOp::Fuel);
+    word(0);
     while (!r.at_end() && !m_ctrls.empty()) {
         KILN_TRY(in, r.next());
+        ++m_instr_count;
         KILN_CHECK(lower_instr(in, r));
     }
+    m_code[1].u32[0] = std::max<uint32_t>(m_instr_count - m_instrs_in_loops, 1);
     auto fc = std::make_unique<FuncCode>();
     fc->code = std::move(m_code);
     for (size_t cell : m_targets) fc->code[cell].target = fc->code.data() + fc->code[cell].u64;

@@ -12,16 +12,22 @@ namespace {
 constexpr uint64_t max_table_elems = 10'000'000;
 } // namespace
 
+TableInst::~TableInst() {
+    if (limiter) limiter->release_table(elems.size());
+}
+
 int64_t TableInst::grow(uint64_t delta, uint64_t init) {
     uint64_t old = elems.size();
     uint64_t limit = type.limits.max ? std::min<uint64_t>(*type.limits.max, 0xffffffffu) : 0xffffffffu;
     if (delta > limit - old || old + delta > max_table_elems) return -1;
+    if (limiter && !limiter->reserve_table(delta)) return -1;
     elems.resize(old + delta, init);
     return int64_t(old);
 }
 
 MemoryInst::~MemoryInst() {
     if (base) munmap(base, reserved);
+    if (limiter) limiter->release_memory(size);
 }
 
 Result<void> MemoryInst::init(const MemoryType& t) {
@@ -37,9 +43,16 @@ Result<void> MemoryInst::init(const MemoryType& t) {
     }
     base = static_cast<uint8_t*>(p);
     size = 0;
-    if (grow(t.limits.min) < 0)
+    if (grow(t.limits.min) < 0) {
+        if (limiter && t.limits.min * page_size > limiter->memory_bytes_max - limiter->memory_bytes_used)
+            return make_error(ErrorKind::limit,
+                              fmt::format("memory of {} pages ({} bytes) exceeds the store's "
+                                          "memory limit of {} bytes ({} in use)",
+                                          t.limits.min, t.limits.min * page_size,
+                                          limiter->memory_bytes_max, limiter->memory_bytes_used));
         return make_error(ErrorKind::limit,
                           fmt::format("cannot allocate memory of {} pages", t.limits.min));
+    }
     return {};
 }
 
@@ -49,7 +62,11 @@ int64_t MemoryInst::grow(uint64_t delta) {
     if (delta > max_p || old_pages + delta > max_p) return -1;
     uint64_t new_size = (old_pages + delta) * page_size;
     if (new_size > reserved) return -1;
-    if (delta && mprotect(base + size, new_size - size, PROT_READ | PROT_WRITE) != 0) return -1;
+    if (limiter && !limiter->reserve_memory(new_size - size)) return -1;
+    if (delta && mprotect(base + size, new_size - size, PROT_READ | PROT_WRITE) != 0) {
+        if (limiter) limiter->release_memory(new_size - size);
+        return -1;
+    }
     size = new_size;
     return int64_t(old_pages);
 }

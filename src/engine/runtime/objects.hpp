@@ -3,6 +3,7 @@
 
 #include "base/result.hpp"
 #include "engine/binary/module.hpp"
+#include "engine/runtime/control.hpp"
 #include "engine/runtime/value.hpp"
 
 #include <cstdint>
@@ -38,6 +39,11 @@ struct FuncInst {
 struct TableInst {
     TableType type;
     std::vector<uint64_t> elems; ///< references, 0 is null
+    ResourceLimiter* limiter = nullptr; ///< the owning store's budget, if any
+    TableInst() = default;
+    TableInst(const TableInst&) = delete;
+    TableInst& operator=(const TableInst&) = delete;
+    ~TableInst();
     size_t size() const { return elems.size(); }
     /// Grows by `delta` filled with `init`; returns the old size or -1.
     int64_t grow(uint64_t delta, uint64_t init);
@@ -50,11 +56,13 @@ struct MemoryInst {
     uint8_t* base = nullptr;
     uint64_t size = 0; ///< bytes
     uint64_t reserved = 0;
+    ResourceLimiter* limiter = nullptr; ///< the owning store's budget, if any
     MemoryInst() = default;
     MemoryInst(const MemoryInst&) = delete;
     MemoryInst& operator=(const MemoryInst&) = delete;
     ~MemoryInst();
-    /// Maps the initial pages; fails when the reservation cannot be made.
+    /// Maps the initial pages; fails when the reservation cannot be made or the initial size is
+    /// past the limiter's budget.
     Result<void> init(const MemoryType& t);
     uint64_t pages() const { return size / page_size; }
     /// Grows by `delta` pages; returns the old page count or -1.

@@ -3,6 +3,7 @@
 #include "engine/binary/decoder.hpp"
 #include "engine/interp/interpreter.hpp"
 #include "engine/interp/lower.hpp"
+#include "engine/runtime/control.hpp"
 #include "engine/validate/validator.hpp"
 
 #include <cstring>
@@ -44,6 +45,16 @@ struct Store::Impl {
     ExecStack stack;
     size_t stack_bytes = 0;
     std::vector<Frame> frames;
+    ExecControl control;
+    ResourceLimiter limiter;
+
+    CallResult finish(RunStatus status, std::optional<Trap>& trap, const FuncType& ft,
+                      uint64_t* fp) {
+        if (status != RunStatus::done) return tl::unexpected(std::move(*trap));
+        std::vector<Value> results(ft.results.size());
+        for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], fp[i]};
+        return results;
+    }
 };
 
 Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()) {
@@ -62,6 +73,40 @@ Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()
     m_impl->frames.resize(size_t(cfg.max_call_depth) + 1);
     s.frames_begin = s.frames_free = m_impl->frames.data();
     s.frames_end = s.frames_begin + m_impl->frames.size();
+    s.control = &m_impl->control;
+}
+
+ExecControl& Store::control() { return m_impl->control; }
+ResourceLimiter& Store::limiter() { return m_impl->limiter; }
+bool Store::has_suspended() const { return m_impl->stack.suspended.has_value(); }
+
+void Store::set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots) {
+    ExecStack& s = m_impl->stack;
+    const EngineConfig& cfg = m_engine.config();
+    s.frames_end = s.frames_begin + std::min<size_t>(max_call_depth, cfg.max_call_depth) + 1;
+    s.slots_end = s.slots_begin + std::min(max_stack_slots, cfg.max_stack_slots);
+}
+
+void Store::drop_suspended() {
+    ExecStack& s = m_impl->stack;
+    if (!s.suspended) return;
+    s.slots_free = s.suspended->saved_slots_free;
+    s.frames_free = s.suspended->saved_frames_free;
+    s.suspended.reset();
+}
+
+CallResult Store::resume() {
+    ExecStack& s = m_impl->stack;
+    if (!s.suspended)
+        return tl::unexpected(Trap{TrapKind::host_error, "no suspended call to resume", {}});
+    if (s.active_runs)
+        return tl::unexpected(
+            Trap{TrapKind::host_error, "a suspended call cannot be resumed from inside a call", {}});
+    FuncInst* entry = s.suspended->entry;
+    uint64_t* fp = s.suspended->entry_fp;
+    std::optional<Trap> trap;
+    RunStatus status = interp_resume(*this, s, trap);
+    return m_impl->finish(status, trap, *entry->type, fp);
 }
 
 Store::~Store() {
@@ -78,9 +123,16 @@ FuncInst* Store::create_host_func(FuncType type, HostFn fn) {
     return m_impl->funcs.back().get();
 }
 
-TableInst* Store::create_table(const TableType& type, uint64_t init) {
+Result<TableInst*> Store::create_table(const TableType& type, uint64_t init) {
     auto t = std::make_unique<TableInst>();
     t->type = type;
+    if (!m_impl->limiter.reserve_table(type.limits.min))
+        return make_error(ErrorKind::limit,
+                          fmt::format("table of {} elements exceeds the store's table limit of {} "
+                                      "elements ({} in use)",
+                                      type.limits.min, m_impl->limiter.table_elems_max,
+                                      m_impl->limiter.table_elems_used));
+    t->limiter = &m_impl->limiter;
     t->elems.assign(type.limits.min, init);
     m_impl->tables.push_back(std::move(t));
     return m_impl->tables.back().get();
@@ -88,6 +140,7 @@ TableInst* Store::create_table(const TableType& type, uint64_t init) {
 
 Result<MemoryInst*> Store::create_memory(const MemoryType& type) {
     auto m = std::make_unique<MemoryInst>();
+    m->limiter = &m_impl->limiter;
     KILN_CHECK(m->init(type));
     m_impl->memories.push_back(std::move(m));
     return m_impl->memories.back().get();
@@ -203,8 +256,11 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         inst.funcs.push_back(f.get());
         m_impl->funcs.push_back(std::move(f));
     }
-    for (size_t i = m.num_imported_tables; i < m.tables.size(); ++i)
-        inst.tables.push_back(create_table(m.tables[i], 0));
+    for (size_t i = m.num_imported_tables; i < m.tables.size(); ++i) {
+        auto t = create_table(m.tables[i], 0);
+        if (!t) return make_error(ErrorKind::uninstantiable, t.error().message);
+        inst.tables.push_back(*t);
+    }
     for (size_t i = m.num_imported_memories; i < m.memories.size(); ++i) {
         auto mem = create_memory(m.memories[i]);
         if (!mem) return make_error(ErrorKind::uninstantiable, mem.error().message);
@@ -292,20 +348,21 @@ CallResult Store::call(FuncInst* func, std::span<const Value> args) {
     size_t need = std::max(ft.params.size(), ft.results.size());
     if (!fp || fp + need > s.slots_end)
         return tl::unexpected(Trap{TrapKind::stack_exhausted, "call stack exhausted", {}});
+    // An interrupt targets the running call; one raised while idle is not kept for the next.
+    if (s.active_runs == 0) m_impl->control.interrupt->take();
     for (size_t i = 0; i < args.size(); ++i) fp[i] = args[i].bits;
     std::optional<Trap> trap;
+    RunStatus status = RunStatus::done;
     if (func->code) {
-        trap = interp_run(*this, s, func, fp);
+        status = interp_run(*this, s, func, fp, trap);
     } else {
         uint64_t* saved = s.slots_free;
         s.slots_free = fp + need;
         trap = func->host(*this, fp);
         s.slots_free = saved;
+        if (trap) status = RunStatus::trapped;
     }
-    if (trap) return tl::unexpected(std::move(*trap));
-    std::vector<Value> results(ft.results.size());
-    for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], fp[i]};
-    return results;
+    return m_impl->finish(status, trap, ft, fp);
 }
 
 void Linker::define(const std::string& module, const std::string& name, Extern value) {

@@ -58,7 +58,7 @@ public:
     Engine& engine() { return m_engine; }
 
     FuncInst* create_host_func(FuncType type, HostFn fn);
-    TableInst* create_table(const TableType& type, uint64_t init);
+    Result<TableInst*> create_table(const TableType& type, uint64_t init);
     Result<MemoryInst*> create_memory(const MemoryType& type);
     GlobalInst* create_global(const GlobalType& type, uint64_t bits);
 
@@ -67,8 +67,22 @@ public:
     Result<Instance*> instantiate(std::shared_ptr<const CompiledModule> compiled,
                                   std::span<const Extern> imports);
 
-    /// Calls a function; arguments must match its parameter types (checked).
+    /// Calls a function; arguments must match its parameter types (checked). When the call is
+    /// suspended (fuel exhausted with suspend_on_fuel, or a suspend-mode interrupt) the error
+    /// says why and has_suspended() is true until it is resumed or dropped.
     CallResult call(FuncInst* func, std::span<const Value> args);
+    /// Continues the suspended call; the result is as for call().
+    CallResult resume();
+    bool has_suspended() const;
+    /// Abandons the suspended call.
+    void drop_suspended();
+
+    /// Fuel, deadline and interrupts of this store's calls.
+    ExecControl& control();
+    /// Memory and table budgets of this store.
+    ResourceLimiter& limiter();
+    /// Wasm call depth and value-stack slots per call (at most the Engine's).
+    void set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots);
 
 private:
     struct Impl;

@@ -1,0 +1,45 @@
+// Helpers shared by the unit tests.
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace kiln::test {
+
+// Declared in test_util.hpp. --debug-names keeps names for the name-section tests.
+std::optional<std::vector<uint8_t>> wat_to_wasm(std::string_view wat) {
+    static const bool available = std::system("command -v wat2wasm >/dev/null 2>&1") == 0;
+    if (!available) return std::nullopt;
+    static int counter = 0;
+    const auto base = std::filesystem::temp_directory_path() /
+                      ("kiln-wat-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+    const auto wat_path = base.string() + ".wat";
+    const auto wasm_path = base.string() + ".wasm";
+    const auto err_path = base.string() + ".err";
+    std::ofstream(wat_path) << wat;
+    const std::string cmd = "wat2wasm --no-check --debug-names '" + wat_path + "' -o '" +
+                            wasm_path + "' 2>'" + err_path + "'";
+    std::vector<uint8_t> bytes;
+    if (std::system(cmd.c_str()) == 0) {
+        std::ifstream in(wasm_path, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    } else {
+        std::ifstream err(err_path);
+        ADD_FAILURE() << "wat2wasm failed:\n"
+                      << std::string(std::istreambuf_iterator<char>(err), {}) << "\n"
+                      << wat;
+    }
+    std::filesystem::remove(wat_path);
+    std::filesystem::remove(wasm_path);
+    std::filesystem::remove(err_path);
+    return bytes;
+}
+
+} // namespace kiln::test
