@@ -304,7 +304,8 @@ TEST(ValidatorInvalid, HandBuiltModules) {
     EXPECT_NE(unknown_type.error().message.find("unknown type 5"), std::string::npos)
         << unknown_type.error().message;
 
-    // memory.init without a data count section in a Module not made by decode().
+    // memory.init in a Module not made by decode(): without data segments the index is
+    // unknown; with one but no data count section the module is malformed.
     Module hand;
     hand.bytes = {0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x08, 0x00, 0x00, 0x0b};
     hand.types.push_back(FuncType{});
@@ -314,14 +315,18 @@ TEST(ValidatorInvalid, HandBuiltModules) {
     f.code_offset = 0;
     f.code_end = static_cast<uint32_t>(hand.bytes.size());
     hand.functions.push_back(f);
+    auto no_data = validate(hand);
+    ASSERT_FALSE(no_data);
+    EXPECT_EQ(no_data.error().kind, ErrorKind::invalid);
+    EXPECT_NE(no_data.error().message.find("unknown data segment 0"), std::string::npos);
+    DataSegment passive;
+    passive.mode = SegmentMode::passive;
+    hand.datas.push_back(passive);
     auto no_count = validate(hand);
     ASSERT_FALSE(no_count);
     EXPECT_EQ(no_count.error().kind, ErrorKind::malformed);
     EXPECT_NE(no_count.error().message.find("data count section required"), std::string::npos);
     hand.data_count = 1;
-    DataSegment passive;
-    passive.mode = SegmentMode::passive;
-    hand.datas.push_back(passive);
     EXPECT_TRUE(validate(hand));
 
     // A body whose recorded end lies past the module's bytes.

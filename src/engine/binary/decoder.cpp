@@ -110,6 +110,10 @@ private:
     // "constant expression required" is a validation error; it waits until the whole binary has
     // decoded, so that a malformed later section is still reported as malformed.
     std::optional<Error> m_deferred;
+    // memory.init/data.drop without a data count section: malformed when the module has data
+    // segments; with none, the index is simply unknown, which the validator reports (this is
+    // also how the reference interpreter classifies such a module written in text).
+    std::optional<uint32_t> m_data_use_without_count;
     bool m_seen_code = false;
     std::vector<uint8_t> m_blocks;                            // scratch of scan_expr
     std::vector<std::pair<uint32_t, ValType>> m_local_groups; // scratch of function_body
@@ -150,6 +154,8 @@ Result<void> Decoder::run() {
         return malformed_at(r.offset(), "function and code section have inconsistent lengths");
     if (m_module.data_count && *m_module.data_count != m_module.datas.size())
         return malformed_at(r.offset(), "data count and data section have inconsistent lengths");
+    if (m_data_use_without_count && !m_module.datas.empty())
+        return malformed_at(*m_data_use_without_count, "data count section required");
     if (m_deferred) return tl::unexpected<Error>(std::move(*m_deferred));
     return {};
 }
@@ -566,8 +572,9 @@ Result<void> Decoder::function_body(Reader& r, Function& f) {
 
     f.code_offset = static_cast<uint32_t>(body.offset());
     KILN_CHECK(scan_expr(body, [&](const Instr& in) -> Result<void> {
-        if ((in.op == Opcode::MemoryInit || in.op == Opcode::DataDrop) && !m_module.data_count)
-            return malformed_at(in.offset, "data count section required");
+        if ((in.op == Opcode::MemoryInit || in.op == Opcode::DataDrop) && !m_module.data_count &&
+            !m_data_use_without_count)
+            m_data_use_without_count = in.offset;
         return {};
     }));
     f.code_end = static_cast<uint32_t>(body.offset());

@@ -291,13 +291,13 @@ Result<const FuncType*> FunctionValidator::block_type(const BlockType& bt,
 }
 
 Result<void> FunctionValidator::need_data(uint32_t index) const {
-    // decode() rejects these instructions without a data count section; a Module built
-    // otherwise gets the same malformed error here.
+    // decode() rejects these instructions without a data count section when the module has
+    // data segments; without any, the index is unknown.
+    if (index >= m_module.datas.size()) return fail(fmt::format("unknown data segment {}", index));
     if (!m_module.data_count)
         return make_error(ErrorKind::malformed,
                           fmt::format("func {} at offset {:#x}: data count section required",
                                       m_func_index, m_offset));
-    if (index >= *m_module.data_count) return fail(fmt::format("unknown data segment {}", index));
     return {};
 }
 
