@@ -9,6 +9,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::unlinkable: return "unlinkable";
     case ErrorKind::uninstantiable: return "uninstantiable";
     case ErrorKind::trap: return "trap";
+    case ErrorKind::suspended: return "suspended";
     case ErrorKind::io: return "io";
     case ErrorKind::usage: return "usage";
     case ErrorKind::limit: return "limit";

@@ -118,7 +118,7 @@ std::string format_value(const engine::Value& value) {
     case ValType::f64: return format_float(value.as_f64(), value.bits);
     case ValType::funcref: {
         if (value.is_null()) return "ref.null func";
-        const engine::FuncInst* f = value.as_func();
+        const engine::FuncInst* f = engine::as_func(value);
         if (f->instance && f->instance->module)
             return "ref.func " + f->instance->module->func_display_name(f->index);
         return "ref.func <host>";
@@ -128,11 +128,11 @@ std::string format_value(const engine::Value& value) {
         return "ref.extern " + std::to_string(value.bits - 1);
     case ValType::v128: break;
     }
-    return fmt::format("{}:{:#x}", engine::valtype_name(value.type), value.bits);
+    return fmt::format("{}:{:#x}", valtype_name(value.type), value.bits);
 }
 
 std::string trap_text(const engine::Trap& trap) {
-    std::string kind = engine::trap_kind_name(trap.kind);
+    std::string kind = trap_kind_name(trap.kind);
     if (trap.message.empty() || trap.message == kind) return kind;
     return kind + ": " + trap.message;
 }
@@ -142,7 +142,7 @@ Result<engine::Value> parse_value(std::string_view text, engine::ValType type) {
     using engine::Value;
     auto fail = [&](const Error& why) {
         return make_error(ErrorKind::usage, fmt::format("\"{}\" is not a valid {}: {}", text,
-                                                        engine::valtype_name(type), why.message));
+                                                        valtype_name(type), why.message));
     };
     switch (type) {
     case ValType::i32:
@@ -163,17 +163,17 @@ Result<engine::Value> parse_value(std::string_view text, engine::ValType type) {
     }
     case ValType::funcref:
         if (text == "null") return Value::null(type);
-        return fail(Error{ErrorKind::usage, "only null can be passed"});
+        return fail(Error{ErrorKind::usage, "only null can be passed", {}});
     case ValType::externref: {
         if (text == "null") return Value::null(type);
         auto n = parse_integer(text, 64);
         if (!n || text[0] == '-' || *n == UINT64_MAX)
-            return fail(Error{ErrorKind::usage, "expected null or a number"});
+            return fail(Error{ErrorKind::usage, "expected null or a number", {}});
         return Value::externref(externref_word(*n));
     }
     case ValType::v128: break;
     }
-    return fail(Error{ErrorKind::usage, "values of this type cannot be given"});
+    return fail(Error{ErrorKind::usage, "values of this type cannot be given", {}});
 }
 
 } // namespace kiln::tool

@@ -55,15 +55,15 @@ std::string limits_string(const engine::Limits& limits) {
 }
 
 std::string global_type_string(const engine::GlobalType& type) {
-    return fmt::format("{}{}", type.mut ? "mut " : "", engine::valtype_name(type.type));
+    return fmt::format("{}{}", type.mut ? "mut " : "", valtype_name(type.type));
 }
 
 std::string import_desc(const Module& module, const engine::Import& import) {
     switch (import.kind) {
     case ExternKind::func:
-        return fmt::format("func {}", engine::functype_string(module.types[import.func_type]));
+        return fmt::format("func {}", functype_string(module.types[import.func_type]));
     case ExternKind::table:
-        return fmt::format("table {} {}", engine::valtype_name(import.table.elem),
+        return fmt::format("table {} {}", valtype_name(import.table.elem),
                            limits_string(import.table.limits));
     case ExternKind::memory:
         return fmt::format("memory {} pages", limits_string(import.memory.limits));
@@ -88,7 +88,7 @@ void print_module(const std::string& file, size_t file_size, const Module& modul
 
     fmt::print("types ({}):\n", module.types.size());
     for (size_t i = 0; i < module.types.size(); ++i)
-        fmt::print("  [{}] {}\n", i, engine::functype_string(module.types[i]));
+        fmt::print("  [{}] {}\n", i, functype_string(module.types[i]));
 
     fmt::print("imports ({}):\n", module.imports.size());
     for (const auto& import : module.imports)
@@ -99,7 +99,7 @@ void print_module(const std::string& file, size_t file_size, const Module& modul
 
     fmt::print("tables ({}):\n", module.tables.size());
     for (size_t i = 0; i < module.tables.size(); ++i)
-        fmt::print("  [{}] {} {}{}\n", i, engine::valtype_name(module.tables[i].elem),
+        fmt::print("  [{}] {} {}{}\n", i, valtype_name(module.tables[i].elem),
                    limits_string(module.tables[i].limits),
                    i < module.num_imported_tables ? " (imported)" : "");
 
@@ -115,9 +115,9 @@ void print_module(const std::string& file, size_t file_size, const Module& modul
 
     fmt::print("exports ({}):\n", module.exports.size());
     for (const auto& e : module.exports) {
-        fmt::print("  \"{}\" {} {}", e.name, engine::extern_kind_name(e.kind), e.index);
+        fmt::print("  \"{}\" {} {}", e.name, extern_kind_name(e.kind), e.index);
         if (e.kind == ExternKind::func && e.index < module.func_types.size())
-            fmt::print(" {}", engine::functype_string(module.func_type(e.index)));
+            fmt::print(" {}", functype_string(module.func_type(e.index)));
         fmt::print("\n");
     }
 

@@ -19,7 +19,7 @@ struct InvokeOptions {
 std::string type_list(const std::vector<engine::ValType>& types) {
     std::string s;
     for (auto t : types)
-        s += (s.empty() ? "" : " ") + std::string(engine::valtype_name(t));
+        s += (s.empty() ? "" : " ") + std::string(valtype_name(t));
     return s;
 }
 

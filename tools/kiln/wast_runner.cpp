@@ -162,7 +162,7 @@ std::optional<engine::ValType> valtype_from_name(std::string_view name) {
     using engine::ValType;
     for (auto t : {ValType::i32, ValType::i64, ValType::f32, ValType::f64, ValType::v128,
                    ValType::funcref, ValType::externref})
-        if (name == engine::valtype_name(t)) return t;
+        if (name == valtype_name(t)) return t;
     return std::nullopt;
 }
 
@@ -199,7 +199,7 @@ Result<engine::Value> json_value(const json& j) {
 
 /// "f32:1.5 (0x3fc00000)": floats show their bits, since NaN payloads and -0 matter.
 std::string describe(const engine::Value& v) {
-    std::string s = fmt::format("{}:{}", engine::valtype_name(v.type), format_value(v));
+    std::string s = fmt::format("{}:{}", valtype_name(v.type), format_value(v));
     if (v.type == engine::ValType::f32) s += fmt::format(" ({:#010x})", v.bits & 0xffffffffu);
     if (v.type == engine::ValType::f64) s += fmt::format(" ({:#018x})", v.bits);
     return s;
@@ -224,7 +224,7 @@ std::string describe_expected(const json& e) {
 
 bool matches(const json& e, const engine::Value& got) {
     using engine::ValType;
-    if (e.at("type").get_ref<const std::string&>() != engine::valtype_name(got.type)) return false;
+    if (e.at("type").get_ref<const std::string&>() != valtype_name(got.type)) return false;
     uint64_t bits =
         got.type == ValType::i32 || got.type == ValType::f32 ? got.bits & 0xffffffffu : got.bits;
     if (!e.contains("value")) return !engine::is_reftype(got.type) || !got.is_null();

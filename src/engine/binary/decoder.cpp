@@ -541,7 +541,8 @@ Result<ConstExpr> Decoder::const_expr(Reader& r) {
                 m_deferred = Error{ErrorKind::invalid,
                                    fmt::format("constant expression required, got {} at offset "
                                                "{:#x}",
-                                               opcode_name(in.op), in.offset)};
+                                               opcode_name(in.op), in.offset),
+                                   {}};
             return {};
         }
         expr.instrs.push_back(ci);

@@ -1,7 +1,7 @@
 #include "engine/binary/types.hpp"
 #include "engine/binary/module.hpp"
 
-namespace kiln::engine {
+namespace kiln {
 
 const char* valtype_name(ValType t) {
     switch (t) {
@@ -41,6 +41,10 @@ const char* extern_kind_name(ExternKind k) {
     }
     return "?";
 }
+
+} // namespace kiln
+
+namespace kiln::engine {
 
 std::string Module::func_display_name(uint32_t func_index) const {
     if (auto it = func_names.find(func_index); it != func_names.end()) return it->second;

@@ -82,6 +82,10 @@ FuncInst* Instance::get_func(const std::string& name) const {
     return e && e->kind == ExternKind::func ? e->func() : nullptr;
 }
 
+} // namespace kiln::engine
+
+namespace kiln {
+
 const char* trap_kind_name(TrapKind kind) {
     switch (kind) {
     case TrapKind::unreachable: return "unreachable";
@@ -116,4 +120,4 @@ std::string value_string(const Value& v) {
     }
 }
 
-} // namespace kiln::engine
+} // namespace kiln
