@@ -172,7 +172,10 @@ do_call: {
     Frame* saved_frames = stack->frames_free;
     stack->slots_free = nfp + std::max(ft.params.size(), ft.results.size());
     stack->frames_free = fsp;
+    Instance* saved_caller = stack->host_caller;
+    stack->host_caller = inst;
     std::optional<Trap> t = callee->host(*store, nfp);
+    stack->host_caller = saved_caller;
     stack->slots_free = saved_slots;
     stack->frames_free = saved_frames;
     if (t) [[unlikely]] {

@@ -41,6 +41,7 @@ struct ExecStack {
     Frame* frames_free = nullptr;
     ExecControl* control = nullptr;
     unsigned active_runs = 0;            ///< nested interpreter runs (host re-entry)
+    Instance* host_caller = nullptr;     ///< calling instance of the running host function
     std::optional<Suspension> suspended; ///< at most one suspended call per store
 };
 

@@ -31,6 +31,7 @@ struct ExecControl {
     uint64_t fuel = 0;              ///< fuel not handed to a running call
     bool suspend_on_fuel = false;   ///< out of fuel suspends instead of trapping
     std::optional<Clock::time_point> deadline;
+    std::optional<Clock::duration> timeout; ///< sets `deadline` when a call from the host starts
     std::shared_ptr<InterruptFlag> interrupt = std::make_shared<InterruptFlag>();
 
     /// Stops a bulk operation early: interrupt (trap mode) or a passed deadline.

@@ -96,6 +96,7 @@ struct Instance {
     std::vector<std::vector<uint64_t>> elem_items;///< element segments' references; empty once dropped
     std::vector<uint8_t> data_dropped;
     std::unordered_map<std::string, Extern> exports;
+    bool trapped = false; ///< a call from the host into this instance trapped
 
     std::optional<Extern> get_export(const std::string& name) const;
     FuncInst* get_func(const std::string& name) const;

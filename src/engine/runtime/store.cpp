@@ -104,8 +104,13 @@ CallResult Store::resume() {
             Trap{TrapKind::host_error, "a suspended call cannot be resumed from inside a call", {}});
     FuncInst* entry = s.suspended->entry;
     uint64_t* fp = s.suspended->entry_fp;
+    ExecControl& c = m_impl->control;
+    c.interrupt->take();
+    if (c.timeout) c.deadline = Clock::now() + *c.timeout;
+    else c.deadline.reset();
     std::optional<Trap> trap;
     RunStatus status = interp_resume(*this, s, trap);
+    if (status == RunStatus::trapped && entry->instance) entry->instance->trapped = true;
     return m_impl->finish(status, trap, *entry->type, fp);
 }
 
@@ -343,15 +348,34 @@ CallResult Store::call(FuncInst* func, std::span<const Value> args) {
                                                    valtype_name(args[i].type),
                                                    valtype_name(ft.params[i])),
                                        {}});
+    std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
+    for (size_t i = 0; i < args.size(); ++i) slots[i] = args[i].bits;
+    std::optional<Trap> trap;
+    if (call_raw(func, slots.data(), trap) != RunStatus::done)
+        return tl::unexpected(std::move(*trap));
+    std::vector<Value> results(ft.results.size());
+    for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], slots[i]};
+    return results;
+}
+
+RunStatus Store::call_raw(FuncInst* func, uint64_t* slots, std::optional<Trap>& trap) {
+    const FuncType& ft = *func->type;
     ExecStack& s = m_impl->stack;
     uint64_t* fp = s.slots_free;
-    size_t need = std::max(ft.params.size(), ft.results.size());
-    if (!fp || fp + need > s.slots_end)
-        return tl::unexpected(Trap{TrapKind::stack_exhausted, "call stack exhausted", {}});
-    // An interrupt targets the running call; one raised while idle is not kept for the next.
-    if (s.active_runs == 0) m_impl->control.interrupt->take();
-    for (size_t i = 0; i < args.size(); ++i) fp[i] = args[i].bits;
-    std::optional<Trap> trap;
+    size_t nparams = ft.params.size(), nresults = ft.results.size();
+    size_t need = std::max(nparams, nresults);
+    if (!fp || fp + need > s.slots_end) {
+        trap = Trap{TrapKind::stack_exhausted, "call stack exhausted", {}};
+        return RunStatus::trapped;
+    }
+    ExecControl& c = m_impl->control;
+    if (s.active_runs == 0) {
+        // An interrupt targets the running call; one raised while idle is not kept for the next.
+        c.interrupt->take();
+        if (c.timeout) c.deadline = Clock::now() + *c.timeout;
+        else c.deadline.reset();
+    }
+    std::copy_n(slots, nparams, fp);
     RunStatus status = RunStatus::done;
     if (func->code) {
         status = interp_run(*this, s, func, fp, trap);
@@ -362,8 +386,12 @@ CallResult Store::call(FuncInst* func, std::span<const Value> args) {
         s.slots_free = saved;
         if (trap) status = RunStatus::trapped;
     }
-    return m_impl->finish(status, trap, ft, fp);
+    if (status == RunStatus::done) std::copy_n(fp, nresults, slots);
+    else if (status == RunStatus::trapped && func->instance) func->instance->trapped = true;
+    return status;
 }
+
+Instance* Store::host_caller() const { return m_impl->stack.host_caller; }
 
 void Linker::define(const std::string& module, const std::string& name, Extern value) {
     m_defs[{module, name}] = value;

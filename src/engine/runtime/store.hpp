@@ -2,7 +2,10 @@
 #pragma once
 
 #include "base/result.hpp"
+#include "engine/interp/interpreter.hpp"
 #include "engine/runtime/objects.hpp"
+
+#include <kiln/engine.hpp>
 
 #include <map>
 #include <memory>
@@ -14,10 +17,7 @@
 
 namespace kiln::engine {
 
-struct EngineConfig {
-    uint32_t max_call_depth = 20000;       ///< wasm frames per call
-    uint64_t max_stack_slots = 1u << 21;   ///< 64-bit value-stack slots per call (16 MiB)
-};
+using kiln::EngineConfig;
 
 /// Shared by every module and store: configuration and the canonical function-type registry.
 class Engine {
@@ -67,6 +67,9 @@ public:
     Result<Instance*> instantiate(std::shared_ptr<const CompiledModule> compiled,
                                   std::span<const Extern> imports);
 
+    /// Calls `func` with its arguments in slots[0..params) and leaves its results in
+    /// slots[0..results) (the caller sizes `slots` for both). Types are not checked.
+    RunStatus call_raw(FuncInst* func, uint64_t* slots, std::optional<Trap>& trap);
     /// Calls a function; arguments must match its parameter types (checked). When the call is
     /// suspended (fuel exhausted with suspend_on_fuel, or a suspend-mode interrupt) the error
     /// says why and has_suspended() is true until it is resumed or dropped.
@@ -83,6 +86,8 @@ public:
     ResourceLimiter& limiter();
     /// Wasm call depth and value-stack slots per call (at most the Engine's).
     void set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots);
+    /// The instance whose code called the running host function (null when the host called it).
+    Instance* host_caller() const;
 
 private:
     struct Impl;

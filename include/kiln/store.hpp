@@ -1,0 +1,102 @@
+// Store: owns instances and their memories, tables and globals, and the limits of their calls.
+#pragma once
+
+#include <kiln/engine.hpp>
+#include <kiln/error.hpp>
+#include <kiln/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace kiln {
+
+namespace engine {
+class Store;
+struct InterruptFlag;
+struct FuncInst;
+} // namespace engine
+
+class Func;
+struct HostFunc;
+
+/// Stops the calls of one store from any thread. Cheap to copy; outlives its store safely.
+class InterruptHandle {
+public:
+    /// The running call traps with TrapKind::interrupted (an idle store ignores it).
+    void interrupt() const;
+    /// The running call stops resumably: it fails with ErrorKind::suspended and
+    /// Store::resume() continues it.
+    void suspend() const;
+
+private:
+    friend class Store;
+    explicit InterruptHandle(std::shared_ptr<engine::InterruptFlag> flag) : m_flag(std::move(flag)) {}
+    std::shared_ptr<engine::InterruptFlag> m_flag;
+};
+
+/// Owns everything instantiated in it. Used by one thread at a time; make one per thread.
+/// Limits are set before or between calls.
+class Store {
+public:
+    explicit Store(const Engine& engine);
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    /// Total bytes all memories of this store may use; memory.grow past it returns -1 and an
+    /// initial size past it fails instantiation.
+    void set_memory_limit(uint64_t bytes);
+    /// Total elements all tables of this store may hold; same rules as memory.
+    void set_table_limit(uint64_t elements);
+
+    /// Turns on deterministic metering with this much fuel: the same program and input always
+    /// stop at the same point. Each function entry and loop iteration costs its instruction count.
+    void set_fuel(uint64_t fuel);
+    /// Adds fuel (turning metering on).
+    void add_fuel(uint64_t fuel);
+    /// Fuel left, or nullopt when metering is off.
+    std::optional<uint64_t> fuel() const;
+    void disable_fuel();
+    /// When fuel runs out, suspend the call (resumable) instead of trapping.
+    void set_suspend_on_fuel(bool suspend);
+
+    /// Wall-clock limit of each call from the host (0 disables); past it the call traps with
+    /// TrapKind::deadline.
+    void set_timeout(std::chrono::nanoseconds timeout);
+    /// A handle that interrupts or suspends this store's running call from any thread.
+    InterruptHandle interrupt_handle() const;
+    /// Lowers the engine's limits on nested wasm calls and value-stack slots for this store.
+    void set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots);
+
+    /// After a call traps, its instance refuses further calls unless this is set.
+    void set_reuse_after_trap(bool allow);
+    bool reuse_after_trap() const { return m_reuse_after_trap; }
+
+    /// True while a call is suspended.
+    bool has_suspended_call() const;
+    /// Continues the suspended call; may suspend again.
+    Result<std::vector<Value>> resume();
+    /// Abandons the suspended call.
+    void drop_suspended_call();
+
+    /// A process-unique id; handles remember the store they belong to.
+    uint64_t id() const { return m_id; }
+    /// The store's internals, for Kiln's own layers.
+    engine::Store& raw() { return *m_store; }
+
+private:
+    friend class Linker;
+    friend Func create_func(Store& store, HostFunc fn);
+    struct HostFuncs;
+    /// Binds a host function definition to this store, once per definition.
+    engine::FuncInst* bind(std::shared_ptr<const HostFunc> def);
+    std::unique_ptr<engine::Store> m_store;
+    std::unique_ptr<HostFuncs> m_host_funcs; ///< host functions bound to this store
+    uint64_t m_id;
+    bool m_reuse_after_trap = false;
+};
+
+} // namespace kiln

@@ -1,0 +1,326 @@
+// Func, Caller, Memory, Table, Global, Extern and Instance handles over store-owned objects.
+#include "engine/api/internal.hpp"
+
+#include <kiln/func.hpp>
+#include <kiln/instance.hpp>
+
+#include <cstring>
+#include <fmt/format.h>
+
+namespace kiln {
+
+namespace {
+
+tl::unexpected<Error> wrong_store(const char* what) {
+    return make_error(ErrorKind::usage,
+                      fmt::format("{} belongs to another store than the one given", what));
+}
+
+/// The Error for a call that stopped: a trap, or a suspension the store can resume.
+Error call_error(engine::Store& store, Trap trap) {
+    bool suspended = store.has_suspended();
+    std::string message = suspended ? fmt::format("call suspended: {}", trap.message)
+                                    : fmt::format("trap: {}", trap.message);
+    if (!suspended && !trap.backtrace.empty()) message += fmt::format(" (in {})", trap.backtrace[0]);
+    return Error{suspended ? ErrorKind::suspended : ErrorKind::trap, std::move(message),
+                 std::move(trap)};
+}
+
+Result<void> check_callable(Store& store, const Func& f) {
+    if (f.store_id() != store.id()) return wrong_store("function");
+    const engine::Instance* inst = f.raw()->instance;
+    if (inst && inst->trapped && !store.reuse_after_trap())
+        return make_error(ErrorKind::usage,
+                          "the instance trapped in an earlier call and refuses further calls "
+                          "(Store::set_reuse_after_trap(true) allows them)");
+    return {};
+}
+
+engine::MemoryInst* memory_of(const engine::Instance* inst) {
+    return inst ? inst->memory0 : nullptr;
+}
+
+bool in_bounds(const engine::MemoryInst* m, uint64_t offset, uint64_t len) {
+    return m && offset <= m->size && len <= m->size - offset;
+}
+
+Extern extern_of(uint64_t store, const engine::Extern& e) { return Extern(e.kind, store, e.ptr); }
+
+} // namespace
+
+// ---- Caller
+
+uint64_t Caller::memory_size() const {
+    const engine::MemoryInst* m = memory_of(m_instance);
+    return m ? m->size : 0;
+}
+
+bool Caller::read(uint64_t offset, std::span<uint8_t> out) const {
+    const engine::MemoryInst* m = memory_of(m_instance);
+    if (!in_bounds(m, offset, out.size())) return false;
+    if (!out.empty()) std::memcpy(out.data(), m->base + offset, out.size());
+    return true;
+}
+
+bool Caller::write(uint64_t offset, std::span<const uint8_t> data) const {
+    engine::MemoryInst* m = memory_of(m_instance);
+    if (!in_bounds(m, offset, data.size())) return false;
+    if (!data.empty()) std::memcpy(m->base + offset, data.data(), data.size());
+    return true;
+}
+
+std::optional<std::string> Caller::read_string(uint64_t offset, uint64_t length) const {
+    const engine::MemoryInst* m = memory_of(m_instance);
+    if (!in_bounds(m, offset, length)) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(m->base + offset), length);
+}
+
+std::optional<Extern> Caller::get_export(const std::string& name) const {
+    if (!m_instance) return std::nullopt;
+    auto e = m_instance->get_export(name);
+    if (!e) return std::nullopt;
+    return extern_of(m_store.id(), *e);
+}
+
+// ---- host functions
+
+HostFunc host_func(FuncType type, RawHostFn fn) {
+    FuncType t = type;
+    SlotHostFn body = [t = std::move(t), fn = std::move(fn)](Caller& caller, uint64_t* slots) {
+        std::vector<Value> args(t.params.size()), results(t.results.size());
+        for (size_t i = 0; i < args.size(); ++i) args[i] = Value{t.params[i], slots[i]};
+        for (size_t i = 0; i < results.size(); ++i) results[i] = Value{t.results[i], 0};
+        fn(caller, args, results);
+        for (size_t i = 0; i < results.size(); ++i) {
+            if (results[i].type != t.results[i]) {
+                caller.trap(fmt::format("host function returned {} for result {}, expected {}",
+                                        valtype_name(results[i].type), i,
+                                        valtype_name(t.results[i])));
+                return;
+            }
+            slots[i] = results[i].bits;
+        }
+    };
+    return HostFunc{std::move(type), std::move(body)};
+}
+
+Func create_func(Store& store, HostFunc fn) {
+    return Func(store.id(), store.bind(std::make_shared<const HostFunc>(std::move(fn))));
+}
+
+// ---- calls
+
+Result<void> detail::call_slots(Store& store, const Func& func, uint64_t* slots) {
+    KILN_CHECK(check_callable(store, func));
+    std::optional<Trap> trap;
+    if (store.raw().call_raw(func.raw(), slots, trap) != engine::RunStatus::done)
+        return tl::unexpected(call_error(store.raw(), std::move(*trap)));
+    return {};
+}
+
+Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args) const {
+    KILN_CHECK(check_callable(store, *this));
+    const FuncType& ft = *m_func->type;
+    if (args.size() != ft.params.size())
+        return make_error(ErrorKind::usage, fmt::format("{} expects {} arguments, got {}",
+                                                        functype_string(ft), ft.params.size(),
+                                                        args.size()));
+    for (size_t i = 0; i < args.size(); ++i)
+        if (args[i].type != ft.params[i])
+            return make_error(ErrorKind::usage,
+                              fmt::format("argument {} has type {}, expected {}", i,
+                                          valtype_name(args[i].type), valtype_name(ft.params[i])));
+    std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
+    for (size_t i = 0; i < args.size(); ++i) slots[i] = args[i].bits;
+    std::optional<Trap> trap;
+    if (store.raw().call_raw(m_func, slots.data(), trap) != engine::RunStatus::done)
+        return tl::unexpected(call_error(store.raw(), std::move(*trap)));
+    std::vector<Value> results(ft.results.size());
+    for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], slots[i]};
+    return results;
+}
+
+Result<FuncType> Func::type(Store& store) const {
+    if (m_store != store.id()) return wrong_store("function");
+    return *m_func->type;
+}
+
+Result<std::vector<Value>> Store::resume() {
+    auto r = m_store->resume();
+    if (!r) return tl::unexpected(call_error(*m_store, std::move(r.error())));
+    return std::move(*r);
+}
+
+// ---- memories, tables, globals
+
+Result<Memory> Memory::create(Store& store, const MemoryType& type) {
+    KILN_TRY(m, store.raw().create_memory(type));
+    return Memory(store.id(), m);
+}
+
+Result<uint64_t> Memory::size(Store& store) const {
+    if (m_store != store.id()) return wrong_store("memory");
+    return m_mem->size;
+}
+
+Result<uint64_t> Memory::grow(Store& store, uint64_t pages) const {
+    if (m_store != store.id()) return wrong_store("memory");
+    int64_t old = m_mem->grow(pages);
+    if (old < 0)
+        return make_error(ErrorKind::limit, fmt::format("cannot grow memory of {} pages by {}",
+                                                        m_mem->pages(), pages));
+    return uint64_t(old);
+}
+
+Result<void> Memory::read(Store& store, uint64_t offset, std::span<uint8_t> out) const {
+    if (m_store != store.id()) return wrong_store("memory");
+    if (!in_bounds(m_mem, offset, out.size()))
+        return make_error(ErrorKind::usage, fmt::format("read of {} bytes at {} is outside the "
+                                                        "memory's {} bytes",
+                                                        out.size(), offset, m_mem->size));
+    if (!out.empty()) std::memcpy(out.data(), m_mem->base + offset, out.size());
+    return {};
+}
+
+Result<void> Memory::write(Store& store, uint64_t offset, std::span<const uint8_t> data) const {
+    if (m_store != store.id()) return wrong_store("memory");
+    if (!in_bounds(m_mem, offset, data.size()))
+        return make_error(ErrorKind::usage, fmt::format("write of {} bytes at {} is outside the "
+                                                        "memory's {} bytes",
+                                                        data.size(), offset, m_mem->size));
+    if (!data.empty()) std::memcpy(m_mem->base + offset, data.data(), data.size());
+    return {};
+}
+
+namespace {
+
+Result<void> check_ref(Store& store, ValType want, const Value& v) {
+    if (v.type != want)
+        return make_error(ErrorKind::usage, fmt::format("value of type {} where {} is needed",
+                                                        valtype_name(v.type), valtype_name(want)));
+    (void)store;
+    return {};
+}
+
+} // namespace
+
+Result<Table> Table::create(Store& store, const TableType& type, Value init) {
+    KILN_CHECK(check_ref(store, type.elem, init));
+    KILN_TRY(t, store.raw().create_table(type, init.bits));
+    return Table(store.id(), t);
+}
+
+Result<uint64_t> Table::size(Store& store) const {
+    if (m_store != store.id()) return wrong_store("table");
+    return m_table->elems.size();
+}
+
+Result<Value> Table::get(Store& store, uint64_t index) const {
+    if (m_store != store.id()) return wrong_store("table");
+    if (index >= m_table->elems.size())
+        return make_error(ErrorKind::usage, fmt::format("table index {} is past its size {}",
+                                                        index, m_table->elems.size()));
+    return Value{m_table->type.elem, m_table->elems[index]};
+}
+
+Result<void> Table::set(Store& store, uint64_t index, Value value) const {
+    if (m_store != store.id()) return wrong_store("table");
+    KILN_CHECK(check_ref(store, m_table->type.elem, value));
+    if (index >= m_table->elems.size())
+        return make_error(ErrorKind::usage, fmt::format("table index {} is past its size {}",
+                                                        index, m_table->elems.size()));
+    m_table->elems[index] = value.bits;
+    return {};
+}
+
+Result<uint64_t> Table::grow(Store& store, uint64_t delta, Value init) const {
+    if (m_store != store.id()) return wrong_store("table");
+    KILN_CHECK(check_ref(store, m_table->type.elem, init));
+    int64_t old = m_table->grow(delta, init.bits);
+    if (old < 0)
+        return make_error(ErrorKind::limit, fmt::format("cannot grow table of {} elements by {}",
+                                                        m_table->elems.size(), delta));
+    return uint64_t(old);
+}
+
+Result<Global> Global::create(Store& store, const GlobalType& type, Value init) {
+    if (init.type != type.type)
+        return make_error(ErrorKind::usage, fmt::format("initial value of type {} for a {} global",
+                                                        valtype_name(init.type),
+                                                        valtype_name(type.type)));
+    return Global(store.id(), store.raw().create_global(type, init.bits));
+}
+
+Result<Value> Global::get(Store& store) const {
+    if (m_store != store.id()) return wrong_store("global");
+    return Value{m_global->type.type, m_global->bits};
+}
+
+Result<void> Global::set(Store& store, Value value) const {
+    if (m_store != store.id()) return wrong_store("global");
+    if (!m_global->type.mut) return make_error(ErrorKind::usage, "global is immutable");
+    if (value.type != m_global->type.type)
+        return make_error(ErrorKind::usage, fmt::format("value of type {} for a {} global",
+                                                        valtype_name(value.type),
+                                                        valtype_name(m_global->type.type)));
+    m_global->bits = value.bits;
+    return {};
+}
+
+Result<GlobalType> Global::type(Store& store) const {
+    if (m_store != store.id()) return wrong_store("global");
+    return m_global->type;
+}
+
+std::optional<Func> Extern::func() const {
+    if (m_kind != ExternKind::func) return std::nullopt;
+    return Func(m_store, static_cast<engine::FuncInst*>(m_ptr));
+}
+std::optional<Memory> Extern::memory() const {
+    if (m_kind != ExternKind::memory) return std::nullopt;
+    return Memory(m_store, static_cast<engine::MemoryInst*>(m_ptr));
+}
+std::optional<Table> Extern::table() const {
+    if (m_kind != ExternKind::table) return std::nullopt;
+    return Table(m_store, static_cast<engine::TableInst*>(m_ptr));
+}
+std::optional<Global> Extern::global() const {
+    if (m_kind != ExternKind::global) return std::nullopt;
+    return Global(m_store, static_cast<engine::GlobalInst*>(m_ptr));
+}
+
+// ---- instances
+
+std::optional<Extern> Instance::get_export(Store& store, const std::string& name) const {
+    if (m_store != store.id()) return std::nullopt;
+    auto e = m_inst->get_export(name);
+    if (!e) return std::nullopt;
+    return extern_of(m_store, *e);
+}
+
+std::optional<Func> Instance::get_func(Store& store, const std::string& name) const {
+    auto e = get_export(store, name);
+    return e ? e->func() : std::nullopt;
+}
+std::optional<Memory> Instance::get_memory(Store& store, const std::string& name) const {
+    auto e = get_export(store, name);
+    return e ? e->memory() : std::nullopt;
+}
+std::optional<Table> Instance::get_table(Store& store, const std::string& name) const {
+    auto e = get_export(store, name);
+    return e ? e->table() : std::nullopt;
+}
+std::optional<Global> Instance::get_global(Store& store, const std::string& name) const {
+    auto e = get_export(store, name);
+    return e ? e->global() : std::nullopt;
+}
+
+std::vector<std::pair<std::string, Extern>> Instance::exports(Store& store) const {
+    std::vector<std::pair<std::string, Extern>> out;
+    if (m_store != store.id()) return out;
+    for (const auto& e : m_inst->module->exports)
+        out.emplace_back(e.name, extern_of(m_store, m_inst->exports.at(e.name)));
+    return out;
+}
+
+} // namespace kiln
