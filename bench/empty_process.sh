@@ -30,7 +30,17 @@ fi
 echo "command: ${cmd[*]}"
 
 if command -v hyperfine >/dev/null; then
-    hyperfine -N --warmup 50 --runs "$runs" "${cmd[*]}" "/bin/true"
+    json=$(mktemp)
+    trap 'rm -f "$json"' EXIT
+    hyperfine -N --warmup 50 --runs "$runs" --export-json "$json" "${cmd[*]}" "/bin/true"
+    # The minimum and median are steadier than the mean on a machine with other work.
+    python3 - "$json" <<'PY'
+import json, statistics, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    t = sorted(r["times"])
+    print(f"min {t[0] * 1e3:.3f} ms  median {statistics.median(t) * 1e3:.3f} ms  "
+          f"mean {r['mean'] * 1e3:.3f} ms: {r['command']}")
+PY
     exit 0
 fi
 

@@ -159,10 +159,14 @@ do_call: {
             TRAP(TrapKind::stack_exhausted, "call stack exhausted");
         if (cur) *fsp++ = Frame{pc, fp, cur};
         fp = nfp;
-        std::memset(fp + c->num_params, 0, (c->num_locals - c->num_params) * sizeof(uint64_t));
+        // Declared locals start at zero. Most functions have a few, so a plain loop beats a call
+        // to memset (this file is built without loop-to-memset conversion).
+        for (uint64_t *p = fp + c->num_params, *e = fp + c->num_locals; p < e; ++p) *p = 0;
         cur = callee;
-        inst = callee->instance;
-        LOAD_MEM();
+        if (inst != callee->instance) {
+            inst = callee->instance;
+            LOAD_MEM();
+        }
         pc = c->code.data();
         DISPATCH;
     }
@@ -386,9 +390,12 @@ L_Copy:
 L_Const:
     fp[W(0)] = pc[2].u64;
     NEXT(3);
-L_Select:
-    fp[W(0)] = uint32_t(fp[W(3)]) ? fp[W(1)] : fp[W(2)];
+L_Select: {
+    // Branch-free: select's condition is often unpredictable.
+    uint32_t mask = -uint32_t(uint32_t(fp[W(3)]) != 0);
+    fp[W(0)] = fp[(W(1) & mask) | (W(2) & ~mask)];
     NEXT(3);
+}
 L_GlobalGet:
     fp[W(0)] = inst->globals[W(1)]->bits;
     NEXT(2);
@@ -526,8 +533,12 @@ L_Return: {
     pc = f.ret_pc;
     fp = f.fp;
     cur = f.func;
-    inst = cur->instance;
-    LOAD_MEM();
+    // The memory registers follow `inst`: every grow and every host call reloads them, so only
+    // a change of instance needs a reload here.
+    if (inst != cur->instance) {
+        inst = cur->instance;
+        LOAD_MEM();
+    }
     DISPATCH;
 }
 

@@ -44,7 +44,7 @@ struct Store::Impl {
     std::vector<std::unique_ptr<Instance>> instances;
     ExecStack stack;
     size_t stack_bytes = 0;
-    std::vector<Frame> frames;
+    std::unique_ptr<Frame[]> frames; ///< not zero-filled: pages are touched only when used
     ExecControl control;
     ResourceLimiter limiter;
 
@@ -70,9 +70,10 @@ Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()
     ExecStack& s = m_impl->stack;
     s.slots_begin = s.slots_free = static_cast<uint64_t*>(p);
     s.slots_end = s.slots_begin + (p ? cfg.max_stack_slots : 0);
-    m_impl->frames.resize(size_t(cfg.max_call_depth) + 1);
-    s.frames_begin = s.frames_free = m_impl->frames.data();
-    s.frames_end = s.frames_begin + m_impl->frames.size();
+    size_t nframes = size_t(cfg.max_call_depth) + 1;
+    m_impl->frames.reset(new Frame[nframes]);
+    s.frames_begin = s.frames_free = m_impl->frames.get();
+    s.frames_end = s.frames_begin + nframes;
     s.control = &m_impl->control;
 }
 
@@ -105,7 +106,7 @@ CallResult Store::resume() {
     FuncInst* entry = s.suspended->entry;
     uint64_t* fp = s.suspended->entry_fp;
     ExecControl& c = m_impl->control;
-    c.interrupt->take();
+    if (c.interrupt->raised()) c.interrupt->take();
     if (c.timeout) c.deadline = Clock::now() + *c.timeout;
     else c.deadline.reset();
     std::optional<Trap> trap;
@@ -371,7 +372,7 @@ RunStatus Store::call_raw(FuncInst* func, uint64_t* slots, std::optional<Trap>& 
     ExecControl& c = m_impl->control;
     if (s.active_runs == 0) {
         // An interrupt targets the running call; one raised while idle is not kept for the next.
-        c.interrupt->take();
+        if (c.interrupt->raised()) c.interrupt->take();
         if (c.timeout) c.deadline = Clock::now() + *c.timeout;
         else c.deadline.reset();
     }
