@@ -13,6 +13,8 @@
 // the cost of the call alone.
 #include "engine/runtime/store.hpp"
 
+#include <kiln/kiln.hpp>
+
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -132,6 +134,73 @@ void run_call_loop(benchmark::State& state, const char* export_name) {
 void bm_host_from_wasm(benchmark::State& state) { run_call_loop(state, "host_loop"); }
 void bm_wasm_from_wasm(benchmark::State& state) { run_call_loop(state, "wasm_loop"); }
 void bm_bare_loop(benchmark::State& state) { run_call_loop(state, "bare_loop"); }
+// ---- the same through the public C++ API (what an embedder measures)
+
+kiln::Module api_module(const kiln::Engine& engine, const char* name) {
+    auto bytes = read_fixture(name);
+    auto m = kiln::Module::compile(engine, bytes);
+    if (!m) {
+        std::fprintf(stderr, "%s: %s\n", name, m.error().message.c_str());
+        std::exit(1);
+    }
+    return *m;
+}
+
+// Instantiating a compiled module (one page, a data segment) into an existing store.
+void bm_api_instantiate(benchmark::State& state) {
+    kiln::Engine engine;
+    kiln::Module module = api_module(engine, "instantiate.wasm");
+    kiln::Linker linker;
+    // A store accumulates instances; start a fresh one every 1000 to keep memory flat.
+    auto store = std::make_unique<kiln::Store>(engine);
+    int n = 0;
+    for (auto _ : state) {
+        auto inst = linker.instantiate(*store, module);
+        benchmark::DoNotOptimize(inst);
+        if (++n == 1000) {
+            state.PauseTiming();
+            store = std::make_unique<kiln::Store>(engine);
+            n = 0;
+            state.ResumeTiming();
+        }
+    }
+}
+BENCHMARK(bm_api_instantiate)->Name("api/instantiate");
+
+// An empty export called through a TypedFunc.
+void bm_api_call_empty(benchmark::State& state) {
+    kiln::Engine engine;
+    kiln::Module module = api_module(engine, "empty.wasm");
+    kiln::Store store(engine);
+    kiln::Linker linker;
+    auto inst = linker.instantiate(store, module);
+    auto f = inst->get_func(store, "f")->typed<void()>(store);
+    for (auto _ : state) {
+        auto r = f->call(store);
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(bm_api_call_empty)->Name("api/call_empty_export");
+
+// An empty host function defined with Linker::func_wrap, called from a wasm loop.
+void bm_api_host_from_wasm(benchmark::State& state) {
+    kiln::Engine engine;
+    kiln::Module module = api_module(engine, "calls.wasm");
+    kiln::Store store(engine);
+    kiln::Linker linker;
+    linker.func_wrap("bench", "nop", [] {});
+    auto inst = linker.instantiate(store, module);
+    auto f = inst->get_func(store, "host_loop")->typed<void(int32_t)>(store);
+    const int32_t n = int32_t(state.range(0));
+    for (auto _ : state) {
+        auto r = f->call(store, n);
+        benchmark::DoNotOptimize(r);
+    }
+    state.counters["per_call"] = benchmark::Counter(
+        double(state.iterations()) * double(n), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(bm_api_host_from_wasm)->Name("api/host_from_wasm")->Arg(10000);
+
 BENCHMARK(bm_host_from_wasm)->Name("call/host_from_wasm")->Arg(10000);
 BENCHMARK(bm_wasm_from_wasm)->Name("call/wasm_from_wasm")->Arg(10000);
 BENCHMARK(bm_bare_loop)->Name("call/bare_loop")->Arg(10000);

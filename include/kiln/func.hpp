@@ -159,8 +159,9 @@ decltype(auto) invoke_with(F& f, Caller&, const uint64_t* slots, std::tuple<A...
     return f(Scalar<A>::from(slots[I])...);
 }
 
-/// Calls `func` with arguments in slots[0..params); results land in slots[0..results).
-Result<void> call_slots(Store& store, const Func& func, uint64_t* slots);
+/// Calls `func` with arguments in slots[0..params); results land in slots[0..results). Returns
+/// false on failure, with the error in `error` (kept out of the fast path's return value).
+bool call_slots(Store& store, const Func& func, uint64_t* slots, Error& error);
 
 } // namespace detail
 
@@ -202,8 +203,8 @@ public:
         uint64_t slots[n];
         size_t i = 0;
         ((slots[i++] = detail::Scalar<A>::to(args)), ...);
-        auto r = detail::call_slots(store, m_func, slots);
-        if (!r) return tl::unexpected(std::move(r.error()));
+        if (!detail::call_slots(store, m_func, slots, m_error)) [[unlikely]]
+            return tl::unexpected(std::move(m_error));
         if constexpr (std::is_void_v<R>) return {};
         else return detail::Results<R>::read(slots);
     }
@@ -211,6 +212,7 @@ public:
 
 private:
     Func m_func;
+    mutable Error m_error{ErrorKind::trap, {}, {}}; ///< reused, so a successful call builds none
 };
 
 template <typename Sig> Result<TypedFunc<Sig>> Func::typed(Store& store) const {

@@ -110,12 +110,19 @@ Func create_func(Store& store, HostFunc fn) {
 
 // ---- calls
 
-Result<void> detail::call_slots(Store& store, const Func& func, uint64_t* slots) {
-    KILN_CHECK(check_callable(store, func));
+bool detail::call_slots(Store& store, const Func& func, uint64_t* slots, Error& error) {
+    const engine::Instance* inst = func.raw()->instance;
+    if (func.store_id() != store.id() || (inst && inst->trapped && !store.reuse_after_trap()))
+        [[unlikely]] {
+        error = check_callable(store, func).error();
+        return false;
+    }
     std::optional<Trap> trap;
-    if (store.raw().call_raw(func.raw(), slots, trap) != engine::RunStatus::done)
-        return tl::unexpected(call_error(store.raw(), std::move(*trap)));
-    return {};
+    if (store.raw().call_raw(func.raw(), slots, trap) != engine::RunStatus::done) [[unlikely]] {
+        error = call_error(store.raw(), std::move(*trap));
+        return false;
+    }
+    return true;
 }
 
 Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args) const {
