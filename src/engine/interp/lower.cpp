@@ -75,6 +75,8 @@ private:
         uint64_t value = 0;
     };
     struct Ctrl {
+        Ctrl(Opcode k, uint32_t h, uint32_t np, uint32_t nr)
+            : kind(k), height(h), n_params(np), n_results(nr) {}
         Opcode kind;
         uint32_t height;
         uint32_t n_params;
@@ -764,7 +766,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
 
 Result<std::unique_ptr<FuncCode>> Lowering::run() {
     InstrReader r(Reader(m_module.code(m_func), m_func.code_offset));
-    m_ctrls.push_back(Ctrl{Opcode::Block, 0, 0, uint32_t(m_type.results.size())});
+    m_ctrls.emplace_back(Opcode::Block, 0, 0, uint32_t(m_type.results.size()));
     // Entering the function charges the instructions outside its loops.
     begin(IOp::Fuel);
     word(0);
