@@ -1,6 +1,7 @@
 #include "engine/interp/interpreter.hpp"
 
 #include <algorithm>
+#include <pthread.h>
 #include <cstring>
 
 namespace kiln::engine {
@@ -148,7 +149,13 @@ const void* const* run(Store* store, ExecStack* stack, RunState* rs, std::option
         LOAD_MEM();
         DISPATCH;
     }
-    // A call from the host: a sentinel frame with no return address.
+    // A call from the host: a sentinel frame with no return address. A host function re-entering
+    // wasm when the frame stack is already full gets no room for it.
+    if (fsp == frames_end) [[unlikely]] {
+        *out = Trap{TrapKind::stack_exhausted, "call stack exhausted", {}};
+        *status = RunStatus::trapped;
+        return nullptr;
+    }
     *fsp++ = Frame{nullptr, nfp, nullptr};
     goto do_call;
 
@@ -303,13 +310,20 @@ L_MemoryCopy: {
     uint64_t d = uint32_t(fp[W(0)]), s = uint32_t(fp[W(1)]), n = uint32_t(fp[W(2)]);
     if (d + n > mem_size || s + n > mem_size)
         TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
-    if (n <= bulk_piece || d + n <= s || s + n <= d) {
+    if (d <= s) {
+        // Front to back: a piece never overwrites source bytes of a later piece.
         for (uint64_t done = 0; done < n; done += bulk_piece) {
             if (done) BULK_CHECK();
             std::memmove(mem + d + done, mem + s + done, std::min(bulk_piece, n - done));
         }
     } else {
-        std::memmove(mem + d, mem + s, n); // overlapping: one piece keeps memmove's semantics
+        // Back to front, for the same reason when the destination is above the source.
+        for (uint64_t left = n; left > 0;) {
+            if (left != n) BULK_CHECK();
+            uint64_t piece = std::min(bulk_piece, left);
+            left -= piece;
+            std::memmove(mem + d + left, mem + s + left, piece);
+        }
     }
     NEXT(3);
 }
@@ -574,8 +588,41 @@ const void* const* interp_handlers() {
     return table;
 }
 
+namespace {
+
+/// Lowest usable address of this thread's native stack (cached per thread).
+uintptr_t native_stack_low() {
+    thread_local uintptr_t low = 0;
+    if (!low) {
+        pthread_attr_t attr;
+        void* addr = nullptr;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            pthread_attr_getstack(&attr, &addr, &size);
+            pthread_attr_destroy(&attr);
+        }
+        low = reinterpret_cast<uintptr_t>(addr);
+    }
+    return low;
+}
+
+// Wasm calls never use the native stack, but a host function that calls back into wasm nests a
+// run inside its own native frames. Such re-entry stops this far from the end of the stack.
+constexpr uintptr_t native_stack_reserve = 256 * 1024;
+
+} // namespace
+
 RunStatus interp_run(Store& store, ExecStack& stack, FuncInst* f, uint64_t* fp,
                      std::optional<Trap>& trap) {
+    if (stack.active_runs) {
+        char probe;
+        uintptr_t here = reinterpret_cast<uintptr_t>(&probe);
+        uintptr_t low = native_stack_low();
+        if (low && here - low < native_stack_reserve) {
+            trap = Trap{TrapKind::stack_exhausted, "call stack exhausted (host re-entry)", {}};
+            return RunStatus::trapped;
+        }
+    }
     RunState rs;
     rs.fsp = rs.frames_bottom = stack.frames_free;
     rs.callee = f;

@@ -426,6 +426,7 @@ private:
             label();
             c.loop_start = m_code.size();
             c.instr_start = m_instr_count;
+            ++m_loop_depth;
         }
         m_ctrls.push_back(std::move(c));
     }
@@ -450,10 +451,7 @@ private:
     void patch_loop_fuel(const Ctrl& c) {
         uint32_t cost = std::max<uint32_t>(m_instr_count - c.instr_start, 1);
         for (size_t w : c.fuel_words) m_code[w / 2].u32[w % 2] = cost;
-        bool outermost = true;
-        for (const Ctrl& o : m_ctrls)
-            if (o.kind == Opcode::Loop) outermost = false;
-        if (outermost) m_instrs_in_loops += cost;
+        if (--m_loop_depth == 0) m_instrs_in_loops += cost;
     }
     Result<void> skip_unreachable(InstrReader& r);
     Result<void> lower_instr(const Instr& in, InstrReader& r);
@@ -470,6 +468,7 @@ private:
     unsigned m_pending_words = 0;
     uint32_t m_instr_count = 0;    ///< instructions lowered so far
     uint32_t m_instrs_in_loops = 0;///< of which inside loops (charged by back edges)
+    uint32_t m_loop_depth = 0;     ///< loops open at the current instruction
     std::vector<Entry> m_stack;
     std::vector<Ctrl> m_ctrls;
     // The last instruction that produced the top of the stack, for retargeting.
