@@ -33,11 +33,22 @@ wasm_opt_flags() {
     esac
 }
 
+# Kiln's options for a seed: a third of the seeds run with fuel, suspended and resumed every
+# 1000 units, and a third every 3 units, which must not change what they compute.
+kiln_flags() {
+    case $(($1 / 6 % 3)) in
+    0) echo "" ;;
+    1) echo "--fuel-slice 1000" ;;
+    2) echo "--fuel-slice 3" ;;
+    esac
+}
+
 # Writes the input bytes of seeds FIRST..FIRST+COUNT-1 to DIR/SEED.bin: 2 to 60 KB each from a
 # xorshift generator, so a seed means the same module on every machine with the same wasm-opt.
 gen_inputs() {
     node -e '
-        const [first, count, dir] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3]];
+        const [first, count] = [Number(process.argv[1]), Number(process.argv[2])];
+        const dir = process.argv[3];
         const mask = 0xffffffffffffffffn;
         for (let seed = first; seed < first + count; ++seed) {
             let s = (BigInt(seed) * 0x9E3779B97F4A7C15n + 1n) & mask;
@@ -59,7 +70,9 @@ build_and_run_kiln() {
     # shellcheck disable=SC2046
     wasm-opt -ttf "$dir/$seed.bin" -o "$dir/$seed.wasm" $(wasm_opt_flags "$seed") \
         > /dev/null 2>&1 || { rm -f "$dir/$seed.wasm"; return; }
-    timeout "$timeout_s" "$kiln_diff" "$dir/$seed.wasm" > "$dir/$seed.kiln.txt" \
+    # shellcheck disable=SC2046
+    timeout "$timeout_s" "$kiln_diff" $(kiln_flags "$seed") "$dir/$seed.wasm" \
+        > "$dir/$seed.kiln.txt" \
         2> "$dir/$seed.kiln.err"
     echo $? > "$dir/$seed.kiln.rc"
 }
@@ -90,6 +103,7 @@ classify() {
         cp "$base.kiln.txt" "$out_dir/seed-$seed.kiln.txt"
         cp "$base.kiln.err" "$out_dir/seed-$seed.kiln.err"
         cp "$base.wasm.node.txt" "$out_dir/seed-$seed.node.txt"
+        echo "kiln-diff $(kiln_flags "$seed") seed-$seed.wasm" > "$out_dir/seed-$seed.command"
         echo "$seed $verdict"
         return
     fi

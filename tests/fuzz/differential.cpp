@@ -1,10 +1,11 @@
 // kiln-diff: runs a module on Kiln the way binaryen's fuzzing harness would and prints a
 // normalized transcript, to be compared line by line with reference.mjs run on node.
 //
-// Transcript format (shared with reference.mjs, which is the specification of record):
+// Transcript format, printed the same way by reference.mjs:
 //   invalid                        the module failed to compile (decode or validation)
 //   instantiate-failed             linking, a segment or the start function failed
-//   call NAME                      each exported function, in export order
+//   call NAME                      each exported function, in export order, with zeros
+//   call NAME fixed                then again, if it has parameters, with fixed_arg values
 //   IMPORT(ARG, ...)               every call of an imported function, as it happens
 //   result VAL ...                 the call's results (nothing after "result" for none)
 //   trap                           the call trapped (which trap is not compared)
@@ -14,16 +15,23 @@
 // Values: i32:N, i64:N (signed decimal), f32:0xBITS, f64:0xBITS, with every NaN printed as
 // f32:nan / f64:nan, and references as ref:null or ref:nonnull.
 //
+// With --fuel-slice N, Kiln runs with fuel and suspend_on_fuel: every call is suspended each
+// time N units of fuel are spent and resumed with N more, which must not change the transcript.
+//
 // Before every exported function other than itself, hangLimitInitializer (which binaryen adds
 // to bound loops and recursion) is called silently, so each call gets the full budget.
 #include "engine/runtime/store.hpp"
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fmt/format.h>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -50,6 +58,25 @@ std::string format_value(ValType type, uint64_t bits) {
     }
 }
 
+/// The k-th argument of the second call of each export: extremes and ordinary values, cycled.
+uint64_t fixed_arg(ValType type, size_t k) {
+    static constexpr uint64_t i32s[] = {0xffffffff, 1, 0x7fffffff, 0x80000000, 0x10000, 17};
+    static constexpr uint64_t i64s[] = {~uint64_t(0), 1, 0x7fffffffffffffff, 0x8000000000000000,
+                                        0x100000000, 17};
+    static constexpr uint64_t f32s[] = {0x3fc00000, 0x80000000, 0x7f7fffff, 0x00000001,
+                                        0xc2c88000, 0x7f800000};
+    static constexpr uint64_t f64s[] = {0x3ff8000000000000, 0x8000000000000000,
+                                        0x7fefffffffffffff, 0x0000000000000001,
+                                        0xc059100000000000, 0xfff0000000000000};
+    switch (type) {
+    case ValType::i32: return i32s[k % 6];
+    case ValType::i64: return i64s[k % 6];
+    case ValType::f32: return f32s[k % 6];
+    case ValType::f64: return f64s[k % 6];
+    default: return 0;
+    }
+}
+
 uint32_t fnv1a(const uint8_t* data, uint64_t size) {
     uint32_t h = 2166136261u;
     for (uint64_t i = 0; i < size; ++i) h = (h ^ data[i]) * 16777619u;
@@ -70,7 +97,22 @@ FuncInst* make_logger(Store& store, const FuncType& type, std::string name) {
     });
 }
 
-int run(const std::vector<uint8_t>& bytes) {
+uint64_t suspensions = 0;
+
+/// Calls `f`; with a fuel slice, resumes it after every suspension until it finishes.
+CallResult call_sliced(Store& store, FuncInst* f, std::span<const Value> args,
+                       uint64_t fuel_slice) {
+    if (fuel_slice) store.control().fuel = fuel_slice;
+    CallResult r = store.call(f, args);
+    while (!r && store.has_suspended()) {
+        ++suspensions;
+        store.control().fuel += fuel_slice;
+        r = store.resume();
+    }
+    return r;
+}
+
+int run(const std::vector<uint8_t>& bytes, uint64_t fuel_slice) {
     Engine engine;
     auto compiled = compile(engine, bytes);
     if (!compiled) {
@@ -79,6 +121,12 @@ int run(const std::vector<uint8_t>& bytes) {
     }
     const Module& m = *(*compiled)->module;
     Store store(engine);
+    if (fuel_slice) {
+        store.control().fuel_enabled = true;
+        store.control().suspend_on_fuel = true;
+        // The start function, if any, runs inside instantiation, which cannot be resumed.
+        store.control().fuel = ~uint64_t(0) / 2;
+    }
     Linker linker;
     for (const Import& imp : m.imports) {
         if (imp.kind != ExternKind::func) {
@@ -100,22 +148,28 @@ int run(const std::vector<uint8_t>& bytes) {
     for (const Export& e : m.exports) {
         if (e.kind != ExternKind::func) continue;
         FuncInst* f = inst.funcs[e.index];
-        if (hang_limit && e.name != hang_limit_export) (void)store.call(hang_limit, {});
-        fmt::print("call {}\n", e.name);
-        std::vector<Value> args;
-        for (ValType t : f->type->params) args.push_back(Value{t, 0});
-        CallResult r = store.call(f, args);
-        if (!r) {
-            if (r.error().kind == TrapKind::stack_exhausted) {
-                fmt::print("exhausted\n");
-                return 0;
+        const auto& params = f->type->params;
+        for (bool fixed : {false, true}) {
+            if (fixed && params.empty()) break;
+            if (hang_limit && e.name != hang_limit_export)
+                (void)call_sliced(store, hang_limit, {}, fuel_slice);
+            fmt::print("call {}{}\n", e.name, fixed ? " fixed" : "");
+            std::vector<Value> args;
+            for (size_t k = 0; k < params.size(); ++k)
+                args.push_back(Value{params[k], fixed ? fixed_arg(params[k], k) : 0});
+            CallResult r = call_sliced(store, f, args, fuel_slice);
+            if (!r) {
+                if (r.error().kind == TrapKind::stack_exhausted) {
+                    fmt::print("exhausted\n");
+                    return 0;
+                }
+                fmt::print("trap\n");
+                continue;
             }
-            fmt::print("trap\n");
-            continue;
+            std::string line = "result";
+            for (const Value& v : *r) line += " " + format_value(v.type, v.bits);
+            fmt::print("{}\n", line);
         }
-        std::string line = "result";
-        for (const Value& v : *r) line += " " + format_value(v.type, v.bits);
-        fmt::print("{}\n", line);
     }
 
     for (const Export& e : m.exports) {
@@ -134,17 +188,31 @@ int run(const std::vector<uint8_t>& bytes) {
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        fmt::print(stderr, "usage: kiln-diff MODULE.wasm\n");
+    uint64_t fuel_slice = 0;
+    const char* path = nullptr;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--fuel-slice" && i + 1 < argc) {
+            fuel_slice = std::strtoull(argv[++i], nullptr, 10);
+        } else if (!path && !arg.starts_with("-")) {
+            path = argv[i];
+        } else {
+            path = nullptr;
+            break;
+        }
+    }
+    if (!path) {
+        fmt::print(stderr, "usage: kiln-diff [--fuel-slice N] MODULE.wasm\n");
         return 2;
     }
-    std::ifstream in(argv[1], std::ios::binary);
+    std::ifstream in(path, std::ios::binary);
     if (!in) {
-        fmt::print(stderr, "kiln-diff: cannot read {}\n", argv[1]);
+        fmt::print(stderr, "kiln-diff: cannot read {}\n", path);
         return 2;
     }
     std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
-    int rc = run(bytes);
+    int rc = run(bytes, fuel_slice);
+    if (fuel_slice) fmt::print(stderr, "kiln-diff: {} suspensions\n", suspensions);
     std::fflush(stdout);
     return rc;
 }

@@ -3,6 +3,8 @@
 # wasm-reduce, keeping only changes after which they still disagree; prints the result as text.
 #
 #   tests/fuzz/reduce.sh [-k KILN_DIFF] MODULE.wasm [OUT.wasm]
+#
+# KILN_DIFF_ARGS passes options to kiln-diff (diff.sh saves the ones it used in seed-N.command).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 # The verdict wasm-reduce compares with the original's: "differ" (or "crash") must persist.
 cat > "$work/verdict.sh" << EOF
 #!/usr/bin/env bash
-timeout 5 "$kiln_diff" test.wasm > kiln.txt 2> /dev/null
+timeout 5 "$kiln_diff" ${KILN_DIFF_ARGS:-} test.wasm > kiln.txt 2> /dev/null
 krc=\$?
 timeout 5 node "$here/reference.mjs" test.wasm > node.txt 2> /dev/null || { echo skip; exit 0; }
 if [ \$krc = 124 ] || grep -qx -e invalid -e exhausted node.txt kiln.txt; then echo skip

@@ -3,8 +3,9 @@
 // Usage: node reference.mjs MODULE.wasm              prints the transcript
 //        node reference.mjs --batch JOBS TIMEOUT_S MODULE.wasm...
 //                                                   writes MODULE.wasm.node.txt for each
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 
 const HANG_LIMIT_EXPORT = 'hangLimitInitializer';
 const VALTYPES = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128',
@@ -112,6 +113,18 @@ function zero(type) {
   return 0;
 }
 
+// The k-th argument of the second call of each export, as in differential.cpp's fixed_arg.
+const FIXED = {
+  i32: [-1, 1, 0x7fffffff, -0x80000000, 0x10000, 17],
+  i64: [-1n, 1n, 0x7fffffffffffffffn, -0x8000000000000000n, 0x100000000n, 17n],
+  f32: [1.5, -0, 3.4028234663852886e38, 1.401298464324817e-45, -100.25, Infinity],
+  f64: [1.5, -0, 1.7976931348623157e308, 5e-324, -100.25, -Infinity],
+};
+
+function fixed_arg(type, k) {
+  return FIXED[type] ? FIXED[type][k % 6] : null;
+}
+
 function fnv1a(bytes) {
   let h = 2166136261;
   for (let i = 0; i < bytes.length; ++i) h = Math.imul(h ^ bytes[i], 16777619) >>> 0;
@@ -161,22 +174,25 @@ function transcript(bytes) {
   for (const e of sig.exports) {
     if (e.kind !== 0) continue;
     const type = sig.func_types[e.index];
-    if (hang_limit && e.name !== HANG_LIMIT_EXPORT) hang_limit();
-    print(`call ${e.name}`);
-    let r;
-    try {
-      r = ex[e.name](...type.params.map(zero));
-    } catch (err) {
-      if (is_exhaustion(err)) {
-        print('exhausted');
-        return out;
+    for (const fixed of [false, true]) {
+      if (fixed && type.params.length === 0) break;
+      if (hang_limit && e.name !== HANG_LIMIT_EXPORT) hang_limit();
+      print(`call ${e.name}${fixed ? ' fixed' : ''}`);
+      let r;
+      try {
+        r = ex[e.name](...type.params.map((t, k) => (fixed ? fixed_arg(t, k) : zero(t))));
+      } catch (err) {
+        if (is_exhaustion(err)) {
+          print('exhausted');
+          return out;
+        }
+        if (!(err instanceof WebAssembly.RuntimeError)) throw err;
+        print('trap');
+        continue;
       }
-      if (!(err instanceof WebAssembly.RuntimeError)) throw err;
-      print('trap');
-      continue;
+      const values = type.results.length === 1 ? [r] : type.results.length === 0 ? [] : r;
+      print(['result', ...type.results.map((t, i) => format_value(t, values[i]))].join(' '));
     }
-    const values = type.results.length === 1 ? [r] : type.results.length === 0 ? [] : r;
-    print(['result', ...type.results.map((t, i) => format_value(t, values[i]))].join(' '));
   }
   for (const e of sig.exports) {
     if (e.kind === 3) {
@@ -191,31 +207,54 @@ function transcript(bytes) {
 
 const text = (lines) => (lines.length ? lines.join('\n') + '\n' : '');
 
-/// Runs each module in a worker (a pool of `jobs`), so that one that loops forever can be
-/// stopped after `timeout_s`; writes FILE.node.txt, or FILE.node.timeout, beside each module.
+/// Runs the modules on a pool of `jobs` workers, each taking one module at a time, so that one
+/// that loops forever can be stopped after `timeout_s` (its worker is replaced). Writes
+/// FILE.node.txt, FILE.node.timeout or FILE.node.error beside each module.
 async function run_batch(files, jobs, timeout_s) {
   let next = 0;
-  const run_one = (file) => new Promise((resolve) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: file });
-    const timer = setTimeout(() => {
-      writeFileSync(`${file}.node.timeout`, '');
-      worker.terminate();
-    }, timeout_s * 1000);
-    worker.on('message', (msg) => writeFileSync(`${file}.node.txt`, msg));
-    worker.on('error', (err) => writeFileSync(`${file}.node.error`, String(err)));
-    worker.on('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
   const lane = async () => {
-    while (next < files.length) await run_one(files[next++]);
+    let worker = null;
+    while (next < files.length) {
+      const file = files[next++];
+      if (!worker) {
+        // Starting a worker can take seconds on a busy machine: the clock starts once it is up.
+        worker = new Worker(new URL(import.meta.url));
+        await once(worker, 'message');
+      }
+      const w = worker;
+      const outcome = await new Promise((resolve) => {
+        const on = {
+          message: (text) => done({ kind: 'txt', text }),
+          error: (err) => done({ kind: 'error', text: String(err) }),
+          exit: () => done({ kind: 'error', text: 'worker exited' }),
+        };
+        const timer = setTimeout(() => done({ kind: 'timeout' }), timeout_s * 1000);
+        function done(result) {
+          clearTimeout(timer);
+          for (const [event, fn] of Object.entries(on)) w.off(event, fn);
+          resolve(result);
+        }
+        for (const [event, fn] of Object.entries(on)) w.on(event, fn);
+        w.postMessage(file);
+      });
+      if (outcome.kind === 'txt') {
+        writeFileSync(`${file}.node.txt`, outcome.text);
+        continue;
+      }
+      writeFileSync(`${file}.node.${outcome.kind}`, outcome.text ?? '');
+      await w.terminate();
+      worker = null;
+    }
+    if (worker) await worker.terminate();
   };
   await Promise.all(Array.from({ length: jobs }, lane));
 }
 
 if (!isMainThread) {
-  parentPort.postMessage(text(transcript(new Uint8Array(readFileSync(workerData)))));
+  parentPort.on('message', (file) => {
+    parentPort.postMessage(text(transcript(new Uint8Array(readFileSync(file)))));
+  });
+  parentPort.postMessage('ready');
 } else if (process.argv[2] === '--batch') {
   const [jobs, timeout_s, ...files] = process.argv.slice(3);
   await run_batch(files, Number(jobs), Number(timeout_s));

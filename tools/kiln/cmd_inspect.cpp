@@ -58,10 +58,15 @@ std::string global_type_string(const engine::GlobalType& type) {
     return fmt::format("{}{}", type.mut ? "mut " : "", valtype_name(type.type));
 }
 
+// The module is decoded but not validated, so a type index may point past the type section.
+std::string type_string(const Module& module, uint32_t type_index) {
+    if (type_index >= module.types.size()) return fmt::format("type {} (out of range)", type_index);
+    return functype_string(module.types[type_index]);
+}
+
 std::string import_desc(const Module& module, const engine::Import& import) {
     switch (import.kind) {
-    case ExternKind::func:
-        return fmt::format("func {}", functype_string(module.types[import.func_type]));
+    case ExternKind::func: return fmt::format("func {}", type_string(module, import.func_type));
     case ExternKind::table:
         return fmt::format("table {} {}", valtype_name(import.table.elem),
                            limits_string(import.table.limits));
@@ -117,7 +122,7 @@ void print_module(const std::string& file, size_t file_size, const Module& modul
     for (const auto& e : module.exports) {
         fmt::print("  \"{}\" {} {}", e.name, extern_kind_name(e.kind), e.index);
         if (e.kind == ExternKind::func && e.index < module.func_types.size())
-            fmt::print(" {}", functype_string(module.func_type(e.index)));
+            fmt::print(" {}", type_string(module, module.func_types[e.index]));
         fmt::print("\n");
     }
 

@@ -24,7 +24,7 @@ Trap make_trap(TrapKind kind, const char* message, const FuncInst* cur, const Fr
 }
 
 // Bulk memory operations longer than this are split to notice interrupts and deadlines.
-constexpr uint64_t bulk_piece = 16u << 20;
+constexpr uint64_t bulk_piece = 4u << 20;
 
 // Fuel is handed to a running call in chunks; between chunks the slow path also checks for
 // interrupts and the deadline, so those are noticed within one chunk of work.

@@ -1,0 +1,353 @@
+/* Kiln's C API: a thin layer over the C++ API in kiln.hpp, for C and other languages.
+ *
+ * Ownership: every `*_new` result is freed with its `*_delete`; every kiln_error_t* returned is
+ * the caller's and is freed with kiln_error_delete. Functions that can fail return a
+ * kiln_error_t* (NULL on success) and reject NULL handles and NULL required pointers with an error
+ * of kind KILN_ERROR_USAGE. Functions that cannot fail (setters, queries) do nothing, or return
+ * 0, false or NULL, when given a NULL handle.
+ *
+ * Objects of a store (instances, functions, memories, globals) are small copyable structs owned
+ * by their store: they stay valid until the store is deleted, are used only with that store (any
+ * other store refuses them), and need no delete.
+ *
+ * Threads: engines and modules may be shared by any number of threads. A store, and everything
+ * in it, is used by one thread at a time; make one store per thread. An interrupt handle may be
+ * used from any thread, even after its store was deleted.
+ */
+#ifndef KILN_KILN_H
+#define KILN_KILN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- handles ---------------------------------------------------------------------------- */
+
+/** Configuration shared by modules and stores; shareable across threads. */
+typedef struct kiln_engine kiln_engine_t;
+/** A compiled module: immutable, shareable across threads, instantiable many times. */
+typedef struct kiln_module kiln_module_t;
+/** Owns instances and their memories, tables and globals, and the limits of their calls. */
+typedef struct kiln_store kiln_store_t;
+/** Host functions and instances to resolve imports against; usable with any store. */
+typedef struct kiln_linker kiln_linker_t;
+/** What a host function sees of its caller; valid only during the callback. */
+typedef struct kiln_caller kiln_caller_t;
+/** An error: a kind, a message and, for traps, a trap kind and a wasm backtrace. */
+typedef struct kiln_error kiln_error_t;
+/** Stops the running call of one store from any thread. */
+typedef struct kiln_interrupt_handle kiln_interrupt_handle_t;
+
+/** An instantiated module, owned by its store (the fields are opaque). */
+typedef struct kiln_instance {
+    uint64_t store_id;
+    void* impl;
+} kiln_instance_t;
+/** A function of a store, exported by an instance (the fields are opaque). */
+typedef struct kiln_func {
+    uint64_t store_id;
+    void* impl;
+} kiln_func_t;
+/** A linear memory of a store (the fields are opaque). */
+typedef struct kiln_memory {
+    uint64_t store_id;
+    void* impl;
+} kiln_memory_t;
+/** A global of a store (the fields are opaque). */
+typedef struct kiln_global {
+    uint64_t store_id;
+    void* impl;
+} kiln_global_t;
+
+/* ---- values ----------------------------------------------------------------------------- */
+
+/** Value types, with their binary encodings. */
+typedef enum kiln_valkind {
+    KILN_I32 = 0x7f,
+    KILN_I64 = 0x7e,
+    KILN_F32 = 0x7d,
+    KILN_F64 = 0x7c,
+    KILN_FUNCREF = 0x70,
+    KILN_EXTERNREF = 0x6f,
+} kiln_valkind_t;
+
+/** A typed value. References are opaque words: 0 is null; a non-null funcref must come from
+ *  wasm, an externref is any non-zero word of the host's choosing. */
+typedef struct kiln_val {
+    kiln_valkind_t kind;
+    union {
+        int32_t i32;
+        int64_t i64;
+        float f32;
+        double f64;
+        uint64_t ref;
+    } of;
+} kiln_val_t;
+
+/** An i32 value. */
+static inline kiln_val_t kiln_val_i32(int32_t v) {
+    kiln_val_t r;
+    r.kind = KILN_I32;
+    r.of.i64 = 0;
+    r.of.i32 = v;
+    return r;
+}
+/** An i64 value. */
+static inline kiln_val_t kiln_val_i64(int64_t v) {
+    kiln_val_t r;
+    r.kind = KILN_I64;
+    r.of.i64 = v;
+    return r;
+}
+/** An f32 value. */
+static inline kiln_val_t kiln_val_f32(float v) {
+    kiln_val_t r;
+    r.kind = KILN_F32;
+    r.of.i64 = 0;
+    r.of.f32 = v;
+    return r;
+}
+/** An f64 value. */
+static inline kiln_val_t kiln_val_f64(double v) {
+    kiln_val_t r;
+    r.kind = KILN_F64;
+    r.of.f64 = v;
+    return r;
+}
+
+/** What an import or export is. */
+typedef enum kiln_externkind {
+    KILN_EXTERN_FUNC = 0,
+    KILN_EXTERN_TABLE = 1,
+    KILN_EXTERN_MEMORY = 2,
+    KILN_EXTERN_GLOBAL = 3,
+} kiln_externkind_t;
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+/** What went wrong, coarsely (mirrors kiln::ErrorKind). */
+typedef enum kiln_error_kind {
+    KILN_ERROR_MALFORMED = 0,      /**< the binary does not follow the format */
+    KILN_ERROR_INVALID = 1,        /**< the module fails validation */
+    KILN_ERROR_UNLINKABLE = 2,     /**< an import is missing or has the wrong type */
+    KILN_ERROR_UNINSTANTIABLE = 3, /**< instantiation failed (segments, start, limits) */
+    KILN_ERROR_TRAP = 4,           /**< execution trapped; see kiln_error_trap_kind */
+    KILN_ERROR_SUSPENDED = 5,      /**< the call stopped resumably; see kiln_store_resume */
+    KILN_ERROR_IO = 6,             /**< a file could not be read */
+    KILN_ERROR_USAGE = 7,          /**< the API was used wrongly (NULL handle, wrong type...) */
+    KILN_ERROR_LIMIT = 8,          /**< a resource limit was reached */
+} kiln_error_kind_t;
+
+/** Why execution stopped abnormally (mirrors kiln::TrapKind). */
+typedef enum kiln_trap_kind {
+    KILN_TRAP_UNREACHABLE = 0,
+    KILN_TRAP_MEMORY_OUT_OF_BOUNDS = 1,
+    KILN_TRAP_TABLE_OUT_OF_BOUNDS = 2,
+    KILN_TRAP_INTEGER_DIVIDE_BY_ZERO = 3,
+    KILN_TRAP_INTEGER_OVERFLOW = 4,
+    KILN_TRAP_INVALID_CONVERSION = 5,
+    KILN_TRAP_INDIRECT_CALL_TYPE_MISMATCH = 6,
+    KILN_TRAP_UNINITIALIZED_ELEMENT = 7,
+    KILN_TRAP_NULL_REFERENCE = 8,
+    KILN_TRAP_STACK_EXHAUSTED = 9,
+    KILN_TRAP_OUT_OF_FUEL = 10,
+    KILN_TRAP_DEADLINE = 11,
+    KILN_TRAP_INTERRUPTED = 12,
+    KILN_TRAP_HOST_ERROR = 13,
+} kiln_trap_kind_t;
+
+/** An error for a host callback to return: the guest traps (KILN_TRAP_HOST_ERROR) with
+ *  `message`. */
+kiln_error_t* kiln_error_new(const char* message);
+/** Frees an error; NULL is ignored. */
+void kiln_error_delete(kiln_error_t* error);
+/** The message, a sentence a person can act on; owned by the error. */
+const char* kiln_error_message(const kiln_error_t* error);
+/** The error's kind. */
+kiln_error_kind_t kiln_error_kind(const kiln_error_t* error);
+/** The kiln_trap_kind_t of a trap (or, for KILN_ERROR_SUSPENDED, why it stopped); else -1. */
+int kiln_error_trap_kind(const kiln_error_t* error);
+/** Wasm frames active at the trap, innermost first (0 when not a trap). */
+size_t kiln_error_backtrace_count(const kiln_error_t* error);
+/** Frame `index` of the backtrace: a name-section name, an export name or "func[N]"; NULL past
+ *  the end. Owned by the error. */
+const char* kiln_error_backtrace_frame(const kiln_error_t* error, size_t index);
+/** "malformed", "trap", ... */
+const char* kiln_error_kind_name(kiln_error_kind_t kind);
+/** "unreachable", "out of fuel", ... */
+const char* kiln_trap_kind_name(kiln_trap_kind_t kind);
+
+/* ---- engine and modules ----------------------------------------------------------------- */
+
+/** Limits that bound every store of an engine; a zero field keeps the default. */
+typedef struct kiln_engine_config {
+    uint32_t max_call_depth;  /**< nested wasm calls per call from the host (default 20000) */
+    uint64_t max_stack_slots; /**< 8-byte value-stack slots per store (default 2^21) */
+} kiln_engine_config_t;
+
+/** A new engine; `config` may be NULL for the defaults. NULL when out of memory. */
+kiln_engine_t* kiln_engine_new(const kiln_engine_config_t* config);
+/** Frees an engine; its modules and stores keep what they need and stay usable. */
+void kiln_engine_delete(kiln_engine_t* engine);
+
+/** Decodes, validates and compiles a binary module into `*out`. */
+kiln_error_t* kiln_module_new(const kiln_engine_t* engine, const uint8_t* bytes, size_t len,
+                              kiln_module_t** out);
+/** Reads and compiles a .wasm file into `*out`; errors name the file. */
+kiln_error_t* kiln_module_from_file(const kiln_engine_t* engine, const char* path,
+                                    kiln_module_t** out);
+/** Frees a module; instances made from it stay usable. */
+void kiln_module_delete(kiln_module_t* module);
+/** Number of imports. */
+size_t kiln_module_import_count(const kiln_module_t* module);
+/** Import `index`: its module and field names (owned by the module) and kind; each out pointer
+ *  may be NULL. False when `index` is out of range. */
+bool kiln_module_import(const kiln_module_t* module, size_t index, const char** module_name,
+                        const char** name, kiln_externkind_t* kind);
+/** Number of exports. */
+size_t kiln_module_export_count(const kiln_module_t* module);
+/** Export `index`: its name (owned by the module) and kind; each out pointer may be NULL. False
+ *  when `index` is out of range. */
+bool kiln_module_export(const kiln_module_t* module, size_t index, const char** name,
+                        kiln_externkind_t* kind);
+
+/* ---- stores and limits ------------------------------------------------------------------ */
+
+/** A new, empty store; NULL when `engine` is NULL or memory runs out. */
+kiln_store_t* kiln_store_new(const kiln_engine_t* engine);
+/** Frees a store and everything in it. */
+void kiln_store_delete(kiln_store_t* store);
+/** Total bytes all memories of the store may use: memory.grow past it returns -1, an initial
+ *  size past it fails instantiation. */
+void kiln_store_set_memory_limit(kiln_store_t* store, uint64_t bytes);
+/** Total elements all tables of the store may hold; same rules as memory. */
+void kiln_store_set_table_limit(kiln_store_t* store, uint64_t elements);
+/** Turns on deterministic fuel metering with this much fuel. */
+void kiln_store_set_fuel(kiln_store_t* store, uint64_t fuel);
+/** Adds fuel, turning metering on. */
+void kiln_store_add_fuel(kiln_store_t* store, uint64_t fuel);
+/** Fuel left into `*fuel`; false when metering is off. */
+bool kiln_store_get_fuel(const kiln_store_t* store, uint64_t* fuel);
+/** Turns fuel metering off. */
+void kiln_store_disable_fuel(kiln_store_t* store);
+/** When fuel runs out, suspend the call (KILN_ERROR_SUSPENDED, resumable) instead of trapping. */
+void kiln_store_set_suspend_on_fuel(kiln_store_t* store, bool suspend);
+/** Wall-clock limit of each call from the host in milliseconds (0 disables; values past about
+ *  30 years are clamped); past it the call traps with KILN_TRAP_DEADLINE. */
+void kiln_store_set_timeout_ms(kiln_store_t* store, uint64_t milliseconds);
+/** Lowers the engine's limits on nested wasm calls and value-stack slots for this store. */
+void kiln_store_set_stack_limits(kiln_store_t* store, uint32_t max_call_depth,
+                                 uint64_t max_stack_slots);
+/** After a call traps its instance refuses further calls (KILN_ERROR_USAGE) unless this is set. */
+void kiln_store_set_reuse_after_trap(kiln_store_t* store, bool allow);
+/** True while a call is suspended. */
+bool kiln_store_has_suspended(const kiln_store_t* store);
+/** Continues the suspended call; on completion writes its results, whose count must be the
+ *  suspended function's. It may suspend again. */
+kiln_error_t* kiln_store_resume(kiln_store_t* store, kiln_val_t* results, size_t nresults);
+/** Abandons the suspended call, if any. */
+void kiln_store_drop_suspended(kiln_store_t* store);
+
+/** A handle that stops the store's running call from any thread; NULL when `store` is NULL. */
+kiln_interrupt_handle_t* kiln_interrupt_handle_new(const kiln_store_t* store);
+/** The running call traps with KILN_TRAP_INTERRUPTED (an idle store ignores it). */
+void kiln_interrupt_handle_interrupt(const kiln_interrupt_handle_t* handle);
+/** The running call stops resumably with KILN_ERROR_SUSPENDED (see kiln_store_resume). */
+void kiln_interrupt_handle_suspend(const kiln_interrupt_handle_t* handle);
+/** Frees a handle; the store is not affected. */
+void kiln_interrupt_handle_delete(kiln_interrupt_handle_t* handle);
+
+/* ---- host functions and linking --------------------------------------------------------- */
+
+/** A host function: reads `nargs` typed arguments and writes `nresults` results (their kinds
+ *  are preset). Returning an error (e.g. from kiln_error_new) traps the guest with its message;
+ *  the engine frees it. */
+typedef kiln_error_t* (*kiln_func_callback_t)(void* env, kiln_caller_t* caller,
+                                              const kiln_val_t* args, size_t nargs,
+                                              kiln_val_t* results, size_t nresults);
+
+/** A new, empty linker. */
+kiln_linker_t* kiln_linker_new(void);
+/** Frees a linker; definitions still used by a live store are released with that store. */
+void kiln_linker_delete(kiln_linker_t* linker);
+/** Defines host function `module`.`name` with this type, replacing an earlier definition. The
+ *  linker then owns `env`: `finalizer` (may be NULL) is called on it exactly once, when neither
+ *  the linker nor any store instantiated with the definition uses it any more. On error `env`
+ *  stays the caller's. */
+kiln_error_t* kiln_linker_define_func(kiln_linker_t* linker, const char* module, const char* name,
+                                      const kiln_valkind_t* params, size_t nparams,
+                                      const kiln_valkind_t* results, size_t nresults,
+                                      kiln_func_callback_t callback, void* env,
+                                      void (*finalizer)(void* env));
+/** Makes every export of `instance` (of `store`) importable as `module`, for that store only. */
+kiln_error_t* kiln_linker_define_instance(kiln_linker_t* linker, kiln_store_t* store,
+                                          const char* module, const kiln_instance_t* instance);
+/** Resolves every import (an unlinkable error names the first missing one), instantiates into
+ *  `store` and runs the start function. */
+kiln_error_t* kiln_linker_instantiate(const kiln_linker_t* linker, kiln_store_t* store,
+                                      const kiln_module_t* module, kiln_instance_t* out);
+
+/** The store running the host function (for calls back into wasm); NULL when the call did not
+ *  come through the C API. */
+kiln_store_t* kiln_caller_store(kiln_caller_t* caller);
+/** Bytes in the calling instance's memory (0 when it has none). */
+uint64_t kiln_caller_memory_size(const kiln_caller_t* caller);
+/** Copies `len` bytes at `offset` of the caller's memory into `out`; false (nothing read) when
+ *  out of bounds. */
+bool kiln_caller_memory_read(const kiln_caller_t* caller, uint64_t offset, void* out, size_t len);
+/** Copies `len` bytes from `data` to the caller's memory at `offset`; false (nothing written)
+ *  when out of bounds. */
+bool kiln_caller_memory_write(kiln_caller_t* caller, uint64_t offset, const void* data, size_t len);
+/** The calling instance's exported function `name` into `*out`; false when there is none. */
+bool kiln_caller_get_func(kiln_caller_t* caller, const char* name, kiln_func_t* out);
+
+/* ---- instances and their exports -------------------------------------------------------- */
+
+/** Exported function `name` into `*out`; false when missing, not a function or another store's. */
+bool kiln_instance_get_func(kiln_store_t* store, const kiln_instance_t* instance, const char* name,
+                            kiln_func_t* out);
+/** Exported memory `name` into `*out`; false when missing, not a memory or another store's. */
+bool kiln_instance_get_memory(kiln_store_t* store, const kiln_instance_t* instance,
+                              const char* name, kiln_memory_t* out);
+/** Exported global `name` into `*out`; false when missing, not a global or another store's. */
+bool kiln_instance_get_global(kiln_store_t* store, const kiln_instance_t* instance,
+                              const char* name, kiln_global_t* out);
+
+/** Calls `func` with `nargs` arguments of its parameter kinds and room for exactly its result
+ *  count; a trap is an error of kind KILN_ERROR_TRAP, a suspension KILN_ERROR_SUSPENDED. */
+kiln_error_t* kiln_func_call(kiln_store_t* store, const kiln_func_t* func, const kiln_val_t* args,
+                             size_t nargs, kiln_val_t* results, size_t nresults);
+/** The function's type: `*nparams` and `*nresults` are capacities on entry and counts on return;
+ *  up to the capacity, kinds are written to `params` and `results` (NULL when the capacity is
+ *  0). False when `func` is not of this store. */
+bool kiln_func_type(kiln_store_t* store, const kiln_func_t* func, kiln_valkind_t* params,
+                    size_t* nparams, kiln_valkind_t* results, size_t* nresults);
+
+/** The memory's size in bytes into `*bytes`. */
+kiln_error_t* kiln_memory_size(kiln_store_t* store, const kiln_memory_t* memory, uint64_t* bytes);
+/** Copies `len` bytes at `offset` into `out`; out of bounds is an error and reads nothing. */
+kiln_error_t* kiln_memory_read(kiln_store_t* store, const kiln_memory_t* memory, uint64_t offset,
+                               void* out, size_t len);
+/** Copies `len` bytes from `data` to `offset`; out of bounds is an error and writes nothing. */
+kiln_error_t* kiln_memory_write(kiln_store_t* store, const kiln_memory_t* memory, uint64_t offset,
+                                const void* data, size_t len);
+/** Grows by `pages` 64 KiB pages (KILN_ERROR_LIMIT past the maximum or the store's limit);
+ *  `previous_pages` (may be NULL) receives the old size. */
+kiln_error_t* kiln_memory_grow(kiln_store_t* store, const kiln_memory_t* memory, uint64_t pages,
+                               uint64_t* previous_pages);
+
+/** The global's value into `*out`. */
+kiln_error_t* kiln_global_get(kiln_store_t* store, const kiln_global_t* global, kiln_val_t* out);
+/** Sets a mutable global; the value's kind must be the global's. */
+kiln_error_t* kiln_global_set(kiln_store_t* store, const kiln_global_t* global,
+                              const kiln_val_t* value);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* KILN_KILN_H */

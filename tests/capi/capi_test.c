@@ -1,0 +1,914 @@
+/* The C API (include/kiln/kiln.h), from C: compile and link errors, host functions with an env
+ * and its finalizer, caller memory access, host errors, typed argument checks, traps with
+ * backtraces, fuel and resumable calls, timeouts, interrupts from another thread, memory and
+ * table limits, and NULL arguments. Exits non-zero after printing each failed check. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <kiln/kiln.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            ++failures;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* Expects success; prints the error's message otherwise. */
+#define CHECK_OK(expr) check_ok((expr), #expr, __FILE__, __LINE__)
+static bool check_ok(kiln_error_t* error, const char* expr, const char* file, int line) {
+    if (!error) return true;
+    fprintf(stderr, "%s:%d: %s failed: %s\n", file, line, expr, kiln_error_message(error));
+    kiln_error_delete(error);
+    ++failures;
+    return false;
+}
+
+/* Expects an error of `kind` and returns it for more checks; the caller deletes it. */
+#define CHECK_ERROR(expr, kind) check_error((expr), (kind), #expr, __FILE__, __LINE__)
+static kiln_error_t* check_error(kiln_error_t* error, kiln_error_kind_t kind, const char* expr,
+                                 const char* file, int line) {
+    if (!error) {
+        fprintf(stderr, "%s:%d: %s succeeded, expected a %s error\n", file, line, expr,
+                kiln_error_kind_name(kind));
+        ++failures;
+    } else if (kiln_error_kind(error) != kind) {
+        fprintf(stderr, "%s:%d: %s gave a %s error (%s), expected %s\n", file, line, expr,
+                kiln_error_kind_name(kiln_error_kind(error)), kiln_error_message(error),
+                kiln_error_kind_name(kind));
+        ++failures;
+    }
+    return error;
+}
+
+/* Expects an error of `kind` whose message contains `text`, and deletes it. */
+#define CHECK_ERROR_HAS(expr, kind, text)                                                          \
+    check_error_has(check_error((expr), (kind), #expr, __FILE__, __LINE__), (text), __FILE__,      \
+                    __LINE__)
+static void check_error_has(kiln_error_t* error, const char* text, const char* file, int line) {
+    if (error && !strstr(kiln_error_message(error), text)) {
+        fprintf(stderr, "%s:%d: error message \"%s\" lacks \"%s\"\n", file, line,
+                kiln_error_message(error), text);
+        ++failures;
+    }
+    kiln_error_delete(error);
+}
+
+/* Expects a trap of `kind` and returns the error for more checks; the caller deletes it. */
+#define CHECK_TRAP(expr, kind) check_trap((expr), (kind), #expr, __FILE__, __LINE__)
+static kiln_error_t* check_trap(kiln_error_t* error, kiln_trap_kind_t kind, const char* expr,
+                                const char* file, int line) {
+    error = check_error(error, KILN_ERROR_TRAP, expr, file, line);
+    if (error && kiln_error_trap_kind(error) != (int)kind) {
+        fprintf(stderr, "%s:%d: %s trapped with %d (%s), expected %s\n", file, line, expr,
+                kiln_error_trap_kind(error), kiln_error_message(error), kiln_trap_kind_name(kind));
+        ++failures;
+    }
+    return error;
+}
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/* ---- modules ----------------------------------------------------------------------------- */
+
+/* wat2wasm --debug-names:
+   (module
+     (import "env" "add" (func $add (param i32 i64) (result i64)))
+     (import "env" "upper" (func $upper (param i32 i32) (result i32)))
+     (import "env" "twice" (func $twice (param i32) (result i32)))
+     (memory (export "memory") 1)
+     (data (i32.const 16) "hello")
+     (global (export "counter") (mut i32) (i32.const 7))
+     (func (export "call_add") (param i32 i64) (result i64)
+       (call $add (local.get 0) (local.get 1)))
+     (func (export "call_upper") (param i32 i32) (result i32)
+       (call $upper (local.get 0) (local.get 1)))
+     (func (export "call_twice") (param i32) (result i32) (call $twice (local.get 0)))
+     (func (export "dbl") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+     (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+     (func $inner unreachable)
+     (func (export "boom") (call $inner))
+     (func $rec (export "rec") (param i32) (result i32) (call $rec (local.get 0)))
+     (func (export "spin") (loop (br 0)))
+     (func (export "count") (param i32) (result i32) (local i32)
+       (block (loop
+         (br_if 1 (i32.ge_u (local.get 1) (local.get 0)))
+         (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+         (br 0)))
+       (local.get 1)))
+ */
+static const uint8_t host_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x15, 0x04, 0x60,
+    0x02, 0x7f, 0x7e, 0x01, 0x7e, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x60,
+    0x01, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x00, 0x02, 0x23, 0x03, 0x03, 0x65,
+    0x6e, 0x76, 0x03, 0x61, 0x64, 0x64, 0x00, 0x00, 0x03, 0x65, 0x6e, 0x76,
+    0x05, 0x75, 0x70, 0x70, 0x65, 0x72, 0x00, 0x01, 0x03, 0x65, 0x6e, 0x76,
+    0x05, 0x74, 0x77, 0x69, 0x63, 0x65, 0x00, 0x02, 0x03, 0x0b, 0x0a, 0x00,
+    0x01, 0x02, 0x02, 0x01, 0x03, 0x03, 0x02, 0x03, 0x02, 0x05, 0x03, 0x01,
+    0x00, 0x01, 0x06, 0x06, 0x01, 0x7f, 0x01, 0x41, 0x07, 0x0b, 0x07, 0x61,
+    0x0b, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x07, 0x63,
+    0x6f, 0x75, 0x6e, 0x74, 0x65, 0x72, 0x03, 0x00, 0x08, 0x63, 0x61, 0x6c,
+    0x6c, 0x5f, 0x61, 0x64, 0x64, 0x00, 0x03, 0x0a, 0x63, 0x61, 0x6c, 0x6c,
+    0x5f, 0x75, 0x70, 0x70, 0x65, 0x72, 0x00, 0x04, 0x0a, 0x63, 0x61, 0x6c,
+    0x6c, 0x5f, 0x74, 0x77, 0x69, 0x63, 0x65, 0x00, 0x05, 0x03, 0x64, 0x62,
+    0x6c, 0x00, 0x06, 0x03, 0x64, 0x69, 0x76, 0x00, 0x07, 0x04, 0x62, 0x6f,
+    0x6f, 0x6d, 0x00, 0x09, 0x03, 0x72, 0x65, 0x63, 0x00, 0x0a, 0x04, 0x73,
+    0x70, 0x69, 0x6e, 0x00, 0x0b, 0x05, 0x63, 0x6f, 0x75, 0x6e, 0x74, 0x00,
+    0x0c, 0x0a, 0x5f, 0x0a, 0x08, 0x00, 0x20, 0x00, 0x20, 0x01, 0x10, 0x00,
+    0x0b, 0x08, 0x00, 0x20, 0x00, 0x20, 0x01, 0x10, 0x01, 0x0b, 0x06, 0x00,
+    0x20, 0x00, 0x10, 0x02, 0x0b, 0x07, 0x00, 0x20, 0x00, 0x41, 0x02, 0x6c,
+    0x0b, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6d, 0x0b, 0x03, 0x00, 0x00,
+    0x0b, 0x04, 0x00, 0x10, 0x08, 0x0b, 0x06, 0x00, 0x20, 0x00, 0x10, 0x0a,
+    0x0b, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, 0x1c, 0x01, 0x01,
+    0x7f, 0x02, 0x40, 0x03, 0x40, 0x20, 0x01, 0x20, 0x00, 0x4f, 0x0d, 0x01,
+    0x20, 0x01, 0x41, 0x01, 0x6a, 0x21, 0x01, 0x0c, 0x00, 0x0b, 0x0b, 0x20,
+    0x01, 0x0b, 0x0b, 0x0b, 0x01, 0x00, 0x41, 0x10, 0x0b, 0x05, 0x68, 0x65,
+    0x6c, 0x6c, 0x6f, 0x00, 0x44, 0x04, 0x6e, 0x61, 0x6d, 0x65, 0x01, 0x20,
+    0x05, 0x00, 0x03, 0x61, 0x64, 0x64, 0x01, 0x05, 0x75, 0x70, 0x70, 0x65,
+    0x72, 0x02, 0x05, 0x74, 0x77, 0x69, 0x63, 0x65, 0x08, 0x05, 0x69, 0x6e,
+    0x6e, 0x65, 0x72, 0x0a, 0x03, 0x72, 0x65, 0x63, 0x02, 0x1b, 0x0d, 0x00,
+    0x00, 0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x04, 0x00, 0x05, 0x00, 0x06,
+    0x00, 0x07, 0x00, 0x08, 0x00, 0x09, 0x00, 0x0a, 0x00, 0x0b, 0x00, 0x0c,
+    0x00,
+};
+
+/* wat2wasm --no-check:
+   (module (func (result i32)))
+ */
+static const uint8_t invalid_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60,
+    0x00, 0x01, 0x7f, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x04, 0x01, 0x02, 0x00,
+    0x0b,
+};
+
+/* wat2wasm:
+   (module (import "env" "missing" (func)))
+ */
+static const uint8_t missing_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60,
+    0x00, 0x00, 0x02, 0x0f, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x07, 0x6d, 0x69,
+    0x73, 0x73, 0x69, 0x6e, 0x67, 0x00, 0x00,
+};
+
+/* wat2wasm:
+   (module (memory 2) (table 50 funcref)
+     (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+     (func (export "tgrow") (param i32) (result i32) (table.grow 0 (ref.null func) (local.get 0))))
+ */
+static const uint8_t limits_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60,
+    0x01, 0x7f, 0x01, 0x7f, 0x03, 0x03, 0x02, 0x00, 0x00, 0x04, 0x04, 0x01,
+    0x70, 0x00, 0x32, 0x05, 0x03, 0x01, 0x00, 0x02, 0x07, 0x10, 0x02, 0x04,
+    0x67, 0x72, 0x6f, 0x77, 0x00, 0x00, 0x05, 0x74, 0x67, 0x72, 0x6f, 0x77,
+    0x00, 0x01, 0x0a, 0x12, 0x02, 0x06, 0x00, 0x20, 0x00, 0x40, 0x00, 0x0b,
+    0x09, 0x00, 0xd0, 0x70, 0x20, 0x00, 0xfc, 0x0f, 0x00, 0x0b,
+};
+
+/* wat2wasm:
+   (module (memory 4))
+ */
+static const uint8_t big_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x03, 0x01, 0x00,
+    0x04,
+};
+
+/* wat2wasm:
+   (module (import "lib" "dbl" (func $dbl (param i32) (result i32)))
+     (func (export "quad") (param i32) (result i32) (call $dbl (call $dbl (local.get 0)))))
+ */
+static const uint8_t user_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60,
+    0x01, 0x7f, 0x01, 0x7f, 0x02, 0x0b, 0x01, 0x03, 0x6c, 0x69, 0x62, 0x03,
+    0x64, 0x62, 0x6c, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x07, 0x08, 0x01,
+    0x04, 0x71, 0x75, 0x61, 0x64, 0x00, 0x01, 0x0a, 0x0a, 0x01, 0x08, 0x00,
+    0x20, 0x00, 0x10, 0x00, 0x10, 0x00, 0x0b,
+};
+
+static kiln_engine_t* engine;
+static kiln_module_t* host_module;
+
+/* ---- host functions -------------------------------------------------------------------- */
+
+/* The env of "add": counts calls and finalizations; can misbehave on request. */
+typedef struct add_env {
+    int calls;
+    int finalized;
+    int64_t bias;
+    bool wrong_kind; /* return an i32 where an i64 is declared */
+} add_env;
+
+static void finalize_add_env(void* env) { ((add_env*)env)->finalized++; }
+
+/* add(i32 a, i64 b) -> i64: a + b + bias. */
+static kiln_error_t* host_add(void* env, kiln_caller_t* caller, const kiln_val_t* args,
+                              size_t nargs, kiln_val_t* results, size_t nresults) {
+    add_env* e = (add_env*)env;
+    (void)caller;
+    e->calls++;
+    if (nargs != 2 || args[0].kind != KILN_I32 || args[1].kind != KILN_I64 || nresults != 1 ||
+        results[0].kind != KILN_I64)
+        return kiln_error_new("add: unexpected signature");
+    results[0].of.i64 = args[0].of.i32 + args[1].of.i64 + e->bias;
+    if (e->wrong_kind) results[0].kind = KILN_I32;
+    return NULL;
+}
+
+/* What "upper" saw of its caller. */
+typedef struct upper_env {
+    uint64_t memory_size;
+    bool oob_read_refused;
+    bool oob_write_refused;
+} upper_env;
+
+/* upper(ptr, len) -> len: upper-cases memory[ptr, ptr + len) in place. */
+static kiln_error_t* host_upper(void* env, kiln_caller_t* caller, const kiln_val_t* args,
+                                size_t nargs, kiln_val_t* results, size_t nresults) {
+    upper_env* e = (upper_env*)env;
+    uint32_t ptr = (uint32_t)args[0].of.i32, len = (uint32_t)args[1].of.i32;
+    char buf[64];
+    uint8_t probe[4] = {0};
+    (void)nargs;
+    (void)nresults;
+    e->memory_size = kiln_caller_memory_size(caller);
+    e->oob_read_refused = !kiln_caller_memory_read(caller, e->memory_size - 2, probe, 4);
+    e->oob_write_refused = !kiln_caller_memory_write(caller, e->memory_size - 2, probe, 4);
+    if (len > sizeof buf || !kiln_caller_memory_read(caller, ptr, buf, len))
+        return kiln_error_new("upper: string out of bounds");
+    for (uint32_t i = 0; i < len; ++i)
+        if (buf[i] >= 'a' && buf[i] <= 'z') buf[i] = (char)(buf[i] - 'a' + 'A');
+    if (!kiln_caller_memory_write(caller, ptr, buf, len)) return kiln_error_new("upper: write");
+    results[0] = kiln_val_i32((int32_t)len);
+    return NULL;
+}
+
+/* twice(x) -> dbl(x) + 1, calling back into the caller's export "dbl". */
+static kiln_error_t* host_twice(void* env, kiln_caller_t* caller, const kiln_val_t* args,
+                                size_t nargs, kiln_val_t* results, size_t nresults) {
+    kiln_func_t dbl;
+    kiln_error_t* error;
+    (void)env;
+    if (!kiln_caller_get_func(caller, "dbl", &dbl)) return kiln_error_new("twice: no dbl");
+    error = kiln_func_call(kiln_caller_store(caller), &dbl, args, nargs, results, nresults);
+    if (error) return error;
+    results[0].of.i32 += 1;
+    return NULL;
+}
+
+static const kiln_valkind_t add_params[] = {KILN_I32, KILN_I64};
+static const kiln_valkind_t add_results[] = {KILN_I64};
+static const kiln_valkind_t i32x2[] = {KILN_I32, KILN_I32};
+
+/* A linker with the host module's imports; `add` owns `env`. */
+static kiln_linker_t* host_linker(add_env* env, upper_env* upper) {
+    kiln_linker_t* linker = kiln_linker_new();
+    CHECK(linker != NULL);
+    CHECK_OK(kiln_linker_define_func(linker, "env", "add", add_params, 2, add_results, 1, host_add,
+                                     env, finalize_add_env));
+    CHECK_OK(kiln_linker_define_func(linker, "env", "upper", i32x2, 2, i32x2, 1, host_upper, upper,
+                                     NULL));
+    CHECK_OK(kiln_linker_define_func(linker, "env", "twice", i32x2, 1, i32x2, 1, host_twice, NULL,
+                                     NULL));
+    return linker;
+}
+
+/* Calls export `name` of `instance`. */
+static kiln_error_t* call(kiln_store_t* store, const kiln_instance_t* instance, const char* name,
+                          const kiln_val_t* args, size_t nargs, kiln_val_t* results,
+                          size_t nresults) {
+    kiln_func_t func;
+    if (!kiln_instance_get_func(store, instance, name, &func)) {
+        fprintf(stderr, "no exported function %s\n", name);
+        ++failures;
+        return kiln_error_new("missing export");
+    }
+    return kiln_func_call(store, &func, args, nargs, results, nresults);
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void test_compile_errors(void) {
+    static const uint8_t garbage[] = {'n', 'o', 't', ' ', 'w', 'a', 's', 'm'};
+    kiln_module_t* module = (kiln_module_t*)&module; /* overwritten with NULL on error */
+    kiln_error_t* error = CHECK_ERROR(kiln_module_new(engine, garbage, sizeof garbage, &module),
+                                      KILN_ERROR_MALFORMED);
+    CHECK(module == NULL);
+    CHECK(error && strlen(kiln_error_message(error)) > 0);
+    CHECK(kiln_error_trap_kind(error) == -1);
+    kiln_error_delete(error);
+
+    kiln_error_delete(CHECK_ERROR(kiln_module_new(engine, invalid_wasm, sizeof invalid_wasm,
+                                                  &module),
+                                  KILN_ERROR_INVALID));
+    CHECK_ERROR_HAS(kiln_module_from_file(engine, "/nonexistent/x.wasm", &module), KILN_ERROR_IO,
+                    "/nonexistent/x.wasm");
+
+    /* A module from a file, and its imports and exports. */
+    char path[] = "/tmp/kiln-capi-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(write(fd, host_wasm, sizeof host_wasm) == (ssize_t)sizeof host_wasm);
+    close(fd);
+    if (CHECK_OK(kiln_module_from_file(engine, path, &module))) {
+        const char *mod = NULL, *name = NULL;
+        kiln_externkind_t kind = KILN_EXTERN_TABLE;
+        CHECK(kiln_module_import_count(module) == 3);
+        CHECK(kiln_module_import(module, 1, &mod, &name, &kind));
+        CHECK(mod && strcmp(mod, "env") == 0 && name && strcmp(name, "upper") == 0);
+        CHECK(kind == KILN_EXTERN_FUNC);
+        CHECK(!kiln_module_import(module, 3, &mod, &name, &kind));
+        CHECK(kiln_module_export_count(module) == 11);
+        CHECK(kiln_module_export(module, 0, &name, &kind));
+        CHECK(name && strcmp(name, "memory") == 0 && kind == KILN_EXTERN_MEMORY);
+        CHECK(kiln_module_export(module, 1, NULL, &kind) && kind == KILN_EXTERN_GLOBAL);
+        kiln_module_delete(module);
+    }
+    unlink(path);
+}
+
+static void test_unknown_import_is_named(void) {
+    kiln_module_t* module = NULL;
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = kiln_linker_new();
+    kiln_instance_t instance;
+    CHECK_OK(kiln_module_new(engine, missing_wasm, sizeof missing_wasm, &module));
+    CHECK_ERROR_HAS(kiln_linker_instantiate(linker, store, module, &instance),
+                    KILN_ERROR_UNLINKABLE, "env.missing");
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+    kiln_module_delete(module);
+}
+
+static void test_host_functions_and_finalizer(void) {
+    add_env env = {0, 0, 100, false};
+    upper_env upper = {0, false, false};
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = host_linker(&env, &upper);
+    kiln_instance_t instance;
+    kiln_val_t args[2] = {kiln_val_i32(2), kiln_val_i64(40)};
+    kiln_val_t result = kiln_val_i32(0);
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &instance));
+    CHECK_OK(call(store, &instance, "call_add", args, 2, &result, 1));
+    CHECK(result.kind == KILN_I64 && result.of.i64 == 142);
+    CHECK(env.calls == 1);
+
+    /* A result of the wrong kind traps the guest instead of reaching it. */
+    env.wrong_kind = true;
+    kiln_store_set_reuse_after_trap(store, true);
+    kiln_error_t* error = CHECK_TRAP(call(store, &instance, "call_add", args, 2, &result, 1),
+                                     KILN_TRAP_HOST_ERROR);
+    CHECK(error && strstr(kiln_error_message(error), "result 0"));
+    kiln_error_delete(error);
+    env.wrong_kind = false;
+
+    /* A host function calls back into its caller through kiln_caller_store. */
+    kiln_val_t x = kiln_val_i32(21);
+    CHECK_OK(call(store, &instance, "call_twice", &x, 1, &result, 1));
+    CHECK(result.kind == KILN_I32 && result.of.i32 == 43);
+
+    /* The store still uses the definition: the env lives until both are gone. */
+    CHECK(env.finalized == 0);
+    kiln_store_delete(store);
+    CHECK(env.finalized == 0);
+    kiln_linker_delete(linker);
+    CHECK(env.finalized == 1);
+
+    /* Deleted in the other order, the finalizer waits for the store. */
+    env.finalized = 0;
+    store = kiln_store_new(engine);
+    linker = host_linker(&env, &upper);
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &instance));
+    kiln_linker_delete(linker);
+    CHECK(env.finalized == 0);
+    CHECK_OK(call(store, &instance, "call_add", args, 2, &result, 1));
+    CHECK(result.of.i64 == 142);
+    kiln_store_delete(store);
+    CHECK(env.finalized == 1);
+
+    /* A replaced definition no store used is finalized at once; a failed define keeps env. */
+    env.finalized = 0;
+    linker = host_linker(&env, &upper);
+    CHECK_OK(kiln_linker_define_func(linker, "env", "add", add_params, 2, add_results, 1, host_add,
+                                     &env, finalize_add_env));
+    CHECK(env.finalized == 1);
+    kiln_error_delete(CHECK_ERROR(kiln_linker_define_func(linker, "env", "f", NULL, 0, NULL, 0,
+                                                          NULL, &env, finalize_add_env),
+                                  KILN_ERROR_USAGE));
+    CHECK(env.finalized == 1);
+    kiln_linker_delete(linker);
+    CHECK(env.finalized == 2);
+}
+
+static void test_caller_memory_and_host_errors(void) {
+    add_env env = {0, 0, 0, false};
+    upper_env upper = {0, false, false};
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = host_linker(&env, &upper);
+    kiln_instance_t instance;
+    kiln_memory_t memory;
+    kiln_val_t args[2] = {kiln_val_i32(16), kiln_val_i32(5)};
+    kiln_val_t result;
+    char text[6] = {0};
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &instance));
+    CHECK(kiln_instance_get_memory(store, &instance, "memory", &memory));
+    CHECK_OK(call(store, &instance, "call_upper", args, 2, &result, 1));
+    CHECK(result.of.i32 == 5);
+    CHECK(upper.memory_size == 65536);
+    CHECK(upper.oob_read_refused && upper.oob_write_refused);
+    CHECK_OK(kiln_memory_read(store, &memory, 16, text, 5));
+    CHECK(strcmp(text, "HELLO") == 0);
+
+    /* The host's error traps the guest with the host's message. */
+    args[0] = kiln_val_i32(65534);
+    kiln_error_t* error = CHECK_TRAP(call(store, &instance, "call_upper", args, 2, &result, 1),
+                                     KILN_TRAP_HOST_ERROR);
+    CHECK(error && strstr(kiln_error_message(error), "upper: string out of bounds"));
+    CHECK(kiln_error_backtrace_count(error) >= 1);
+    CHECK(error && strcmp(kiln_error_backtrace_frame(error, 0), "call_upper") == 0);
+    kiln_error_delete(error);
+
+    /* The trapped instance refuses further calls until reuse is allowed. */
+    args[0] = kiln_val_i32(16);
+    kiln_error_delete(CHECK_ERROR(call(store, &instance, "call_upper", args, 2, &result, 1),
+                                  KILN_ERROR_USAGE));
+    kiln_store_set_reuse_after_trap(store, true);
+    CHECK_OK(call(store, &instance, "call_upper", args, 2, &result, 1));
+
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+}
+
+static void test_typed_checks_and_handles(void) {
+    add_env env = {0, 0, 0, false};
+    upper_env upper = {0, false, false};
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_store_t* other = kiln_store_new(engine);
+    kiln_linker_t* linker = host_linker(&env, &upper);
+    kiln_instance_t instance;
+    kiln_func_t add;
+    kiln_val_t args[2] = {kiln_val_i32(1), kiln_val_i64(2)};
+    kiln_val_t result;
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &instance));
+    CHECK(kiln_instance_get_func(store, &instance, "call_add", &add));
+    CHECK(!kiln_instance_get_func(store, &instance, "nope", &add));
+    CHECK(!kiln_instance_get_func(store, &instance, "memory", &add));
+    CHECK(!kiln_instance_get_func(other, &instance, "call_add", &add));
+    CHECK(kiln_instance_get_func(store, &instance, "call_add", &add));
+
+    CHECK_ERROR_HAS(kiln_func_call(store, &add, args, 1, &result, 1), KILN_ERROR_USAGE,
+                    "expects 2 arguments");
+    args[0] = kiln_val_i64(1);
+    CHECK_ERROR_HAS(kiln_func_call(store, &add, args, 2, &result, 1), KILN_ERROR_USAGE,
+                    "argument 0");
+    args[0].kind = (kiln_valkind_t)5;
+    CHECK_ERROR_HAS(kiln_func_call(store, &add, args, 2, &result, 1), KILN_ERROR_USAGE,
+                    "invalid kind 5");
+    args[0] = kiln_val_i32(1);
+    CHECK_ERROR_HAS(kiln_func_call(store, &add, args, 2, NULL, 0), KILN_ERROR_USAGE,
+                    "returns 1 results");
+    CHECK_ERROR_HAS(kiln_func_call(other, &add, args, 2, &result, 1), KILN_ERROR_USAGE,
+                    "another store");
+    CHECK_OK(kiln_func_call(store, &add, args, 2, &result, 1));
+    CHECK(result.kind == KILN_I64 && result.of.i64 == 3);
+    CHECK(env.calls == 1);
+
+    kiln_valkind_t bad[] = {KILN_I32, (kiln_valkind_t)0x42};
+    CHECK_ERROR_HAS(kiln_linker_define_func(linker, "env", "bad", bad, 2, NULL, 0, host_add, NULL,
+                                            NULL),
+                    KILN_ERROR_USAGE, "parameter 1 has an invalid kind 66");
+
+    /* The function's type. */
+    kiln_valkind_t params[4], results[4];
+    size_t nparams = 4, nresults = 4;
+    CHECK(kiln_func_type(store, &add, params, &nparams, results, &nresults));
+    CHECK(nparams == 2 && params[0] == KILN_I32 && params[1] == KILN_I64);
+    CHECK(nresults == 1 && results[0] == KILN_I64);
+    nparams = nresults = 0;
+    CHECK(kiln_func_type(store, &add, NULL, &nparams, NULL, &nresults));
+    CHECK(nparams == 2 && nresults == 1);
+    CHECK(!kiln_func_type(other, &add, NULL, &nparams, NULL, &nresults));
+
+    /* Globals. */
+    kiln_global_t counter;
+    kiln_val_t value;
+    CHECK(kiln_instance_get_global(store, &instance, "counter", &counter));
+    CHECK_OK(kiln_global_get(store, &counter, &value));
+    CHECK(value.kind == KILN_I32 && value.of.i32 == 7);
+    value = kiln_val_i64(9);
+    kiln_error_delete(CHECK_ERROR(kiln_global_set(store, &counter, &value), KILN_ERROR_USAGE));
+    value = kiln_val_i32(9);
+    CHECK_OK(kiln_global_set(store, &counter, &value));
+    CHECK_OK(kiln_global_get(store, &counter, &value));
+    CHECK(value.of.i32 == 9);
+    kiln_error_delete(CHECK_ERROR(kiln_global_get(other, &counter, &value), KILN_ERROR_USAGE));
+
+    /* Memories. */
+    kiln_memory_t memory;
+    uint64_t size = 0, previous = 0;
+    uint8_t bytes[4] = {1, 2, 3, 4}, back[4] = {0};
+    CHECK(kiln_instance_get_memory(store, &instance, "memory", &memory));
+    CHECK_OK(kiln_memory_size(store, &memory, &size));
+    CHECK(size == 65536);
+    CHECK_OK(kiln_memory_write(store, &memory, 65532, bytes, 4));
+    CHECK_ERROR_HAS(kiln_memory_write(store, &memory, 65533, bytes, 4), KILN_ERROR_USAGE,
+                    "outside");
+    CHECK_ERROR_HAS(kiln_memory_read(store, &memory, 65533, back, 4), KILN_ERROR_USAGE, "outside");
+    CHECK_OK(kiln_memory_read(store, &memory, 65532, back, 4));
+    CHECK(memcmp(bytes, back, 4) == 0);
+    CHECK_OK(kiln_memory_grow(store, &memory, 1, &previous));
+    CHECK(previous == 1);
+    CHECK_OK(kiln_memory_size(store, &memory, &size));
+    CHECK(size == 131072);
+    kiln_error_delete(CHECK_ERROR(kiln_memory_grow(store, &memory, 70000, NULL), KILN_ERROR_LIMIT));
+
+    kiln_linker_delete(linker);
+    kiln_store_delete(other);
+    kiln_store_delete(store);
+}
+
+static void test_define_instance(void) {
+    add_env env = {0, 0, 0, false};
+    upper_env upper = {0, false, false};
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_store_t* other = kiln_store_new(engine);
+    kiln_linker_t* linker = host_linker(&env, &upper);
+    kiln_module_t* user = NULL;
+    kiln_instance_t lib, instance;
+    kiln_val_t x = kiln_val_i32(3), result;
+    CHECK_OK(kiln_module_new(engine, user_wasm, sizeof user_wasm, &user));
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &lib));
+    kiln_error_delete(
+        CHECK_ERROR(kiln_linker_define_instance(linker, other, "lib", &lib), KILN_ERROR_USAGE));
+    CHECK_OK(kiln_linker_define_instance(linker, store, "lib", &lib));
+    CHECK_OK(kiln_linker_instantiate(linker, store, user, &instance));
+    CHECK_OK(call(store, &instance, "quad", &x, 1, &result, 1));
+    CHECK(result.of.i32 == 12);
+    /* Another store cannot link against this store's instance. */
+    CHECK_ERROR_HAS(kiln_linker_instantiate(linker, other, user, &instance), KILN_ERROR_UNLINKABLE,
+                    "lib.dbl");
+    kiln_module_delete(user);
+    kiln_linker_delete(linker);
+    kiln_store_delete(other);
+    kiln_store_delete(store);
+}
+
+static void test_traps_and_backtraces(void) {
+    add_env env = {0, 0, 0, false};
+    upper_env upper = {0, false, false};
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = host_linker(&env, &upper);
+    kiln_instance_t instance;
+    kiln_val_t args[2] = {kiln_val_i32(1), kiln_val_i32(0)}, result;
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &instance));
+    kiln_store_set_reuse_after_trap(store, true);
+
+    kiln_error_t* error = CHECK_TRAP(call(store, &instance, "boom", NULL, 0, NULL, 0),
+                                     KILN_TRAP_UNREACHABLE);
+    CHECK(kiln_error_backtrace_count(error) == 2);
+    CHECK(error && strcmp(kiln_error_backtrace_frame(error, 0), "inner") == 0);
+    CHECK(error && strcmp(kiln_error_backtrace_frame(error, 1), "boom") == 0);
+    CHECK(kiln_error_backtrace_frame(error, 2) == NULL);
+    CHECK(strcmp(kiln_trap_kind_name((kiln_trap_kind_t)kiln_error_trap_kind(error)),
+                 "unreachable") == 0);
+    kiln_error_delete(error);
+
+    kiln_error_delete(CHECK_TRAP(call(store, &instance, "div", args, 2, &result, 1),
+                                 KILN_TRAP_INTEGER_DIVIDE_BY_ZERO));
+    args[1] = kiln_val_i32(1);
+    CHECK_OK(call(store, &instance, "div", args, 2, &result, 1));
+    CHECK(result.of.i32 == 1);
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+
+    /* The engine's call depth bounds recursion; the engine may go before its store. */
+    kiln_engine_config_t config = {100, 0};
+    kiln_engine_t* shallow = kiln_engine_new(&config);
+    kiln_module_t* module = NULL;
+    CHECK_OK(kiln_module_new(shallow, host_wasm, sizeof host_wasm, &module));
+    store = kiln_store_new(shallow);
+    linker = host_linker(&env, &upper);
+    kiln_engine_delete(shallow);
+    CHECK_OK(kiln_linker_instantiate(linker, store, module, &instance));
+    kiln_error_delete(
+        CHECK_TRAP(call(store, &instance, "rec", args, 1, &result, 1), KILN_TRAP_STACK_EXHAUSTED));
+    /* A module runs only in stores of its own engine. */
+    CHECK_ERROR_HAS(kiln_linker_instantiate(linker, store, host_module, &instance),
+                    KILN_ERROR_USAGE, "different engines");
+    kiln_module_delete(module);
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+}
+
+static void test_fuel_and_resumable_calls(void) {
+    add_env env = {0, 0, 0, false};
+    upper_env upper = {0, false, false};
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = host_linker(&env, &upper);
+    kiln_instance_t instance;
+    kiln_val_t n = kiln_val_i32(100000), result = kiln_val_i32(0);
+    uint64_t fuel = 0;
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &instance));
+    kiln_store_set_reuse_after_trap(store, true);
+
+    CHECK(!kiln_store_get_fuel(store, &fuel));
+    kiln_store_set_fuel(store, 10000);
+    CHECK(kiln_store_get_fuel(store, &fuel) && fuel == 10000);
+    kiln_error_delete(
+        CHECK_TRAP(call(store, &instance, "spin", NULL, 0, NULL, 0), KILN_TRAP_OUT_OF_FUEL));
+    CHECK(kiln_store_get_fuel(store, &fuel) && fuel < 10000);
+    CHECK(!kiln_store_has_suspended(store));
+
+    /* Suspended whenever fuel runs out, resumed with more until done. */
+    kiln_store_set_fuel(store, 500);
+    kiln_store_set_suspend_on_fuel(store, true);
+    kiln_error_t* error = CHECK_ERROR(call(store, &instance, "count", &n, 1, &result, 1),
+                                      KILN_ERROR_SUSPENDED);
+    CHECK(kiln_error_trap_kind(error) == KILN_TRAP_OUT_OF_FUEL);
+    CHECK(kiln_store_has_suspended(store));
+    /* The wrong result count is refused before anything runs. */
+    CHECK_ERROR_HAS(kiln_store_resume(store, NULL, 0), KILN_ERROR_USAGE, "returns 1 results");
+    CHECK(kiln_store_has_suspended(store));
+    int resumes = 0;
+    while (error && kiln_error_kind(error) == KILN_ERROR_SUSPENDED) {
+        kiln_error_delete(error);
+        kiln_store_add_fuel(store, 500);
+        error = kiln_store_resume(store, &result, 1);
+        ++resumes;
+    }
+    CHECK_OK(error);
+    CHECK(result.kind == KILN_I32 && result.of.i32 == 100000);
+    CHECK(resumes > 100);
+    CHECK(!kiln_store_has_suspended(store));
+    CHECK_ERROR_HAS(kiln_store_resume(store, &result, 1), KILN_ERROR_USAGE, "no suspended call");
+
+    /* A suspended call can be abandoned. */
+    kiln_store_set_fuel(store, 500);
+    kiln_error_delete(
+        CHECK_ERROR(call(store, &instance, "count", &n, 1, &result, 1), KILN_ERROR_SUSPENDED));
+    kiln_store_drop_suspended(store);
+    CHECK(!kiln_store_has_suspended(store));
+
+    kiln_store_disable_fuel(store);
+    CHECK(!kiln_store_get_fuel(store, &fuel));
+    CHECK_OK(call(store, &instance, "count", &n, 1, &result, 1));
+    CHECK(result.of.i32 == 100000);
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+}
+
+static void test_timeout(void) {
+    add_env env = {0, 0, 0, false};
+    upper_env upper = {0, false, false};
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = host_linker(&env, &upper);
+    kiln_instance_t instance;
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &instance));
+    kiln_store_set_timeout_ms(store, 50);
+    double start = now_ms();
+    kiln_error_delete(
+        CHECK_TRAP(call(store, &instance, "spin", NULL, 0, NULL, 0), KILN_TRAP_DEADLINE));
+    CHECK(now_ms() - start >= 50);
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+}
+
+typedef struct stopper {
+    kiln_interrupt_handle_t* handle;
+    bool suspend;
+} stopper;
+
+static void* stop_after_30ms(void* arg) {
+    stopper* s = (stopper*)arg;
+    sleep_ms(30);
+    if (s->suspend) kiln_interrupt_handle_suspend(s->handle);
+    else kiln_interrupt_handle_interrupt(s->handle);
+    return NULL;
+}
+
+static void test_interrupt_from_another_thread(void) {
+    add_env env = {0, 0, 0, false};
+    upper_env upper = {0, false, false};
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = host_linker(&env, &upper);
+    kiln_instance_t instance;
+    stopper s = {kiln_interrupt_handle_new(store), false};
+    pthread_t thread;
+    CHECK(s.handle != NULL);
+    CHECK_OK(kiln_linker_instantiate(linker, store, host_module, &instance));
+    kiln_store_set_reuse_after_trap(store, true);
+
+    CHECK(pthread_create(&thread, NULL, stop_after_30ms, &s) == 0);
+    kiln_error_delete(
+        CHECK_TRAP(call(store, &instance, "spin", NULL, 0, NULL, 0), KILN_TRAP_INTERRUPTED));
+    pthread_join(thread, NULL);
+
+    /* Suspended from another thread, then resumed until the deadline stops it for good. */
+    s.suspend = true;
+    CHECK(pthread_create(&thread, NULL, stop_after_30ms, &s) == 0);
+    kiln_error_t* error =
+        CHECK_ERROR(call(store, &instance, "spin", NULL, 0, NULL, 0), KILN_ERROR_SUSPENDED);
+    pthread_join(thread, NULL);
+    CHECK(kiln_error_trap_kind(error) == KILN_TRAP_INTERRUPTED);
+    kiln_error_delete(error);
+    CHECK(kiln_store_has_suspended(store));
+    kiln_store_set_timeout_ms(store, 20);
+    kiln_error_delete(CHECK_TRAP(kiln_store_resume(store, NULL, 0), KILN_TRAP_DEADLINE));
+    CHECK(!kiln_store_has_suspended(store));
+
+    /* The handle outlives its store harmlessly. */
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+    kiln_interrupt_handle_interrupt(s.handle);
+    kiln_interrupt_handle_suspend(s.handle);
+    kiln_interrupt_handle_delete(s.handle);
+}
+
+static void test_memory_and_table_limits(void) {
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = kiln_linker_new();
+    kiln_module_t *limits = NULL, *big = NULL;
+    kiln_instance_t instance;
+    kiln_val_t n, result;
+    kiln_store_set_memory_limit(store, 3 * 65536);
+    kiln_store_set_table_limit(store, 100);
+    CHECK_OK(kiln_module_new(engine, limits_wasm, sizeof limits_wasm, &limits));
+    CHECK_OK(kiln_module_new(engine, big_wasm, sizeof big_wasm, &big));
+    CHECK_OK(kiln_linker_instantiate(linker, store, limits, &instance));
+
+    n = kiln_val_i32(2);
+    CHECK_OK(call(store, &instance, "grow", &n, 1, &result, 1));
+    CHECK(result.of.i32 == -1);
+    n = kiln_val_i32(1);
+    CHECK_OK(call(store, &instance, "grow", &n, 1, &result, 1));
+    CHECK(result.of.i32 == 2);
+    CHECK_OK(call(store, &instance, "grow", &n, 1, &result, 1));
+    CHECK(result.of.i32 == -1);
+    n = kiln_val_i32(51);
+    CHECK_OK(call(store, &instance, "tgrow", &n, 1, &result, 1));
+    CHECK(result.of.i32 == -1);
+    n = kiln_val_i32(50);
+    CHECK_OK(call(store, &instance, "tgrow", &n, 1, &result, 1));
+    CHECK(result.of.i32 == 50);
+
+    /* An initial size past the limit fails instantiation. */
+    CHECK_ERROR_HAS(kiln_linker_instantiate(linker, store, big, &instance),
+                    KILN_ERROR_UNINSTANTIABLE, "memory limit");
+    kiln_module_delete(big);
+    kiln_module_delete(limits);
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+}
+
+static kiln_error_t* host_nothing(void* env, kiln_caller_t* caller, const kiln_val_t* args,
+                                  size_t nargs, kiln_val_t* results, size_t nresults) {
+    (void)env, (void)caller, (void)args, (void)nargs, (void)results, (void)nresults;
+    return NULL;
+}
+
+static void test_null_arguments(void) {
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_linker_t* linker = kiln_linker_new();
+    kiln_module_t* module = NULL;
+    kiln_instance_t instance = {0, NULL};
+    kiln_func_t func = {0, NULL};
+    kiln_memory_t memory = {0, NULL};
+    kiln_global_t global = {0, NULL};
+    kiln_val_t val = kiln_val_i32(0);
+    uint64_t u = 0;
+    size_t count = 0;
+    uint8_t byte = 0;
+
+#define CHECK_USAGE(expr) kiln_error_delete(CHECK_ERROR((expr), KILN_ERROR_USAGE))
+    CHECK_USAGE(kiln_module_new(NULL, host_wasm, sizeof host_wasm, &module));
+    CHECK_USAGE(kiln_module_new(engine, NULL, 8, &module));
+    CHECK_USAGE(kiln_module_new(engine, host_wasm, sizeof host_wasm, NULL));
+    CHECK_USAGE(kiln_module_from_file(NULL, "x.wasm", &module));
+    CHECK_USAGE(kiln_module_from_file(engine, NULL, &module));
+    CHECK_USAGE(kiln_linker_define_func(NULL, "env", "f", NULL, 0, NULL, 0, host_nothing, NULL,
+                                        NULL));
+    CHECK_USAGE(kiln_linker_define_func(linker, NULL, "f", NULL, 0, NULL, 0, host_nothing, NULL,
+                                        NULL));
+    CHECK_USAGE(kiln_linker_define_func(linker, "env", NULL, NULL, 0, NULL, 0, host_nothing, NULL,
+                                        NULL));
+    CHECK_USAGE(kiln_linker_define_func(linker, "env", "f", NULL, 1, NULL, 0, host_nothing, NULL,
+                                        NULL));
+    CHECK_USAGE(kiln_linker_define_instance(NULL, store, "lib", &instance));
+    CHECK_USAGE(kiln_linker_define_instance(linker, NULL, "lib", &instance));
+    CHECK_USAGE(kiln_linker_define_instance(linker, store, "lib", NULL));
+    CHECK_USAGE(kiln_linker_define_instance(linker, store, "lib", &instance));
+    CHECK_USAGE(kiln_linker_instantiate(NULL, store, host_module, &instance));
+    CHECK_USAGE(kiln_linker_instantiate(linker, NULL, host_module, &instance));
+    CHECK_USAGE(kiln_linker_instantiate(linker, store, NULL, &instance));
+    CHECK_USAGE(kiln_linker_instantiate(linker, store, host_module, NULL));
+    CHECK_USAGE(kiln_func_call(NULL, &func, NULL, 0, NULL, 0));
+    CHECK_USAGE(kiln_func_call(store, NULL, NULL, 0, NULL, 0));
+    CHECK_USAGE(kiln_func_call(store, &func, NULL, 0, NULL, 0)); /* zeroed handle */
+    CHECK_USAGE(kiln_store_resume(NULL, NULL, 0));
+    CHECK_USAGE(kiln_memory_size(NULL, &memory, &u));
+    CHECK_USAGE(kiln_memory_size(store, NULL, &u));
+    CHECK_USAGE(kiln_memory_size(store, &memory, &u));
+    CHECK_USAGE(kiln_memory_read(store, NULL, 0, &byte, 1));
+    CHECK_USAGE(kiln_memory_write(store, &memory, 0, &byte, 1));
+    CHECK_USAGE(kiln_memory_grow(NULL, &memory, 1, NULL));
+    CHECK_USAGE(kiln_global_get(store, &global, &val));
+    CHECK_USAGE(kiln_global_get(store, NULL, &val));
+    CHECK_USAGE(kiln_global_set(NULL, &global, &val));
+#undef CHECK_USAGE
+
+    /* Functions that cannot fail ignore NULL. */
+    CHECK(kiln_store_new(NULL) == NULL);
+    CHECK(kiln_interrupt_handle_new(NULL) == NULL);
+    kiln_store_set_memory_limit(NULL, 1);
+    kiln_store_set_table_limit(NULL, 1);
+    kiln_store_set_fuel(NULL, 1);
+    kiln_store_add_fuel(NULL, 1);
+    kiln_store_disable_fuel(NULL);
+    kiln_store_set_suspend_on_fuel(NULL, true);
+    kiln_store_set_timeout_ms(NULL, 1);
+    kiln_store_set_stack_limits(NULL, 1, 1);
+    kiln_store_set_reuse_after_trap(NULL, true);
+    kiln_store_drop_suspended(NULL);
+    CHECK(!kiln_store_get_fuel(NULL, &u));
+    CHECK(!kiln_store_has_suspended(NULL));
+    kiln_interrupt_handle_interrupt(NULL);
+    kiln_interrupt_handle_suspend(NULL);
+    CHECK(kiln_module_import_count(NULL) == 0 && kiln_module_export_count(NULL) == 0);
+    CHECK(!kiln_module_import(NULL, 0, NULL, NULL, NULL));
+    CHECK(!kiln_module_export(NULL, 0, NULL, NULL));
+    CHECK(!kiln_instance_get_func(NULL, &instance, "f", &func));
+    CHECK(!kiln_instance_get_func(store, NULL, "f", &func));
+    CHECK(!kiln_instance_get_func(store, &instance, "f", &func));
+    CHECK(!kiln_instance_get_memory(store, &instance, NULL, &memory));
+    CHECK(!kiln_instance_get_global(store, &instance, "g", NULL));
+    CHECK(!kiln_func_type(store, &func, NULL, &count, NULL, &count));
+    CHECK(kiln_caller_store(NULL) == NULL);
+    CHECK(kiln_caller_memory_size(NULL) == 0);
+    CHECK(!kiln_caller_memory_read(NULL, 0, &byte, 1));
+    CHECK(!kiln_caller_memory_write(NULL, 0, &byte, 1));
+    CHECK(!kiln_caller_get_func(NULL, "f", &func));
+    CHECK(strcmp(kiln_error_message(NULL), "") == 0);
+    CHECK(kiln_error_trap_kind(NULL) == -1);
+    CHECK(kiln_error_backtrace_count(NULL) == 0 && kiln_error_backtrace_frame(NULL, 0) == NULL);
+    CHECK(strcmp(kiln_error_kind_name((kiln_error_kind_t)99), "unknown") == 0);
+    kiln_error_delete(NULL);
+    kiln_engine_delete(NULL);
+    kiln_module_delete(NULL);
+    kiln_store_delete(NULL);
+    kiln_linker_delete(NULL);
+    kiln_interrupt_handle_delete(NULL);
+
+    /* kiln_error_new makes a host-error trap; NULL gives a generic message. */
+    kiln_error_t* error = kiln_error_new(NULL);
+    CHECK(kiln_error_kind(error) == KILN_ERROR_TRAP);
+    CHECK(kiln_error_trap_kind(error) == KILN_TRAP_HOST_ERROR);
+    CHECK(strlen(kiln_error_message(error)) > 0);
+    kiln_error_delete(error);
+
+    kiln_linker_delete(linker);
+    kiln_store_delete(store);
+}
+
+int main(void) {
+    engine = kiln_engine_new(NULL);
+    CHECK(engine != NULL);
+    if (!CHECK_OK(kiln_module_new(engine, host_wasm, sizeof host_wasm, &host_module))) return 1;
+
+    test_compile_errors();
+    test_unknown_import_is_named();
+    test_host_functions_and_finalizer();
+    test_caller_memory_and_host_errors();
+    test_typed_checks_and_handles();
+    test_define_instance();
+    test_traps_and_backtraces();
+    test_fuel_and_resumable_calls();
+    test_timeout();
+    test_interrupt_from_another_thread();
+    test_memory_and_table_limits();
+    test_null_arguments();
+
+    kiln_module_delete(host_module);
+    kiln_engine_delete(engine);
+    if (failures) {
+        fprintf(stderr, "capi_test: %d checks failed\n", failures);
+        return 1;
+    }
+    printf("capi_test: all checks passed\n");
+    return 0;
+}
