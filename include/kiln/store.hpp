@@ -93,6 +93,7 @@ private:
     struct HostFuncs;
     /// Binds a host function definition to this store, once per definition.
     engine::FuncInst* bind(std::shared_ptr<const HostFunc> def);
+    Engine m_engine; ///< kept alive for as long as the store
     std::unique_ptr<engine::Store> m_store;
     std::unique_ptr<HostFuncs> m_host_funcs; ///< host functions bound to this store
     uint64_t m_id;

@@ -46,6 +46,7 @@ kiln_flags() {
 # Writes the input bytes of seeds FIRST..FIRST+COUNT-1 to DIR/SEED.bin: 2 to 60 KB each from a
 # xorshift generator, so a seed means the same module on every machine with the same wasm-opt.
 gen_inputs() {
+    # shellcheck disable=SC2016
     node -e '
         const [first, count] = [Number(process.argv[1]), Number(process.argv[2])];
         const dir = process.argv[3];
@@ -72,8 +73,7 @@ build_and_run_kiln() {
         > /dev/null 2>&1 || { rm -f "$dir/$seed.wasm"; return; }
     # shellcheck disable=SC2046
     timeout "$timeout_s" "$kiln_diff" $(kiln_flags "$seed") "$dir/$seed.wasm" \
-        > "$dir/$seed.kiln.txt" \
-        2> "$dir/$seed.kiln.err"
+        > "$dir/$seed.kiln.txt" 2> "$dir/$seed.kiln.err"
     echo $? > "$dir/$seed.kiln.rc"
 }
 

@@ -181,8 +181,8 @@ TEST_F(Limits, RunawayShapesRunOutOfFuelAtTheSamePointEveryTime) {
 TEST_F(Limits, MemoryBombHitsTheStoreLimit) {
     KILN_MODULE(module, m_engine, R"((module
       (memory 1)
-      ;; Grows one page at a time, touching each new page, until growth fails 100 times in a
-      ;; row (also asking for 65535 pages and for 2^32-1 pages); returns the final page count.
+      ;; Grows one page at a time, filling each new page, until growth fails 100 times (also
+      ;; asking for 65535 pages and for 2^32-1 pages each time); returns the final page count.
       (func (export "bomb") (result i32) (local $old i32) (local $fails i32)
         (loop $again
           (local.set $old (memory.grow (i32.const 1)))
@@ -192,6 +192,8 @@ TEST_F(Limits, MemoryBombHitsTheStoreLimit) {
               (if (i32.ne (memory.grow (i32.const 65535)) (i32.const -1)) (then unreachable))
               (if (i32.ne (memory.grow (i32.const -1)) (i32.const -1)) (then unreachable)))
             (else
+              (memory.fill (i32.mul (local.get $old) (i32.const 65536)) (i32.const 0x5a)
+                           (i32.const 65536))
               (i32.store (i32.mul (local.get $old) (i32.const 65536)) (local.get $old))))
           (br_if $again (i32.lt_u (local.get $fails) (i32.const 100))))
         (memory.size))

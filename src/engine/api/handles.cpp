@@ -153,6 +153,7 @@ Result<FuncType> Func::type(Store& store) const {
 }
 
 Result<std::vector<Value>> Store::resume() {
+    if (!m_store->has_suspended()) return make_error(ErrorKind::usage, "no suspended call to resume");
     auto r = m_store->resume();
     if (!r) return tl::unexpected(call_error(*m_store, std::move(r.error())));
     return std::move(*r);

@@ -17,7 +17,7 @@ void InterruptHandle::interrupt() const { m_flag->raise(engine::InterruptMode::t
 void InterruptHandle::suspend() const { m_flag->raise(engine::InterruptMode::suspend); }
 
 Store::Store(const Engine& engine)
-    : m_store(std::make_unique<engine::Store>(engine.raw())),
+    : m_engine(engine), m_store(std::make_unique<engine::Store>(engine.raw())),
       m_host_funcs(std::make_unique<HostFuncs>()), m_id(next_store_id++) {}
 
 Store::~Store() = default;

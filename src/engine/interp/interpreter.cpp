@@ -177,26 +177,29 @@ do_call: {
         pc = c->code.data();
         DISPATCH;
     }
-    // Host function: nested wasm calls it makes start above this frame.
-    const FuncType& ft = *callee->type;
-    uint64_t* saved_slots = stack->slots_free;
-    Frame* saved_frames = stack->frames_free;
-    stack->slots_free = nfp + std::max(ft.params.size(), ft.results.size());
-    stack->frames_free = fsp;
-    Instance* saved_caller = stack->host_caller;
-    stack->host_caller = inst;
-    std::optional<Trap> t = callee->host(*store, nfp);
-    stack->host_caller = saved_caller;
-    stack->slots_free = saved_slots;
-    stack->frames_free = saved_frames;
-    if (t) [[unlikely]] {
-        *out = std::move(*t);
-        for (const Frame* f = fsp; f > frames_bottom + 1; --f)
-            (*out)->backtrace.push_back(frame_name((f - 1)->func));
-        if (cur) (*out)->backtrace.insert((*out)->backtrace.begin(), frame_name(cur));
-        return_budget(control, budget);
-        *status = RunStatus::trapped;
-        return nullptr;
+    // Host function: nested wasm calls it makes start above this frame. The trap lives in its
+    // own scope: no object with a destructor may be alive across a computed goto.
+    {
+        const FuncType& ft = *callee->type;
+        uint64_t* saved_slots = stack->slots_free;
+        Frame* saved_frames = stack->frames_free;
+        stack->slots_free = nfp + std::max(ft.params.size(), ft.results.size());
+        stack->frames_free = fsp;
+        Instance* saved_caller = stack->host_caller;
+        stack->host_caller = inst;
+        std::optional<Trap> t = callee->host(*store, nfp);
+        stack->host_caller = saved_caller;
+        stack->slots_free = saved_slots;
+        stack->frames_free = saved_frames;
+        if (t) [[unlikely]] {
+            *out = std::move(*t);
+            for (const Frame* f = fsp; f > frames_bottom + 1; --f)
+                (*out)->backtrace.push_back(frame_name((f - 1)->func));
+            if (cur) (*out)->backtrace.insert((*out)->backtrace.begin(), frame_name(cur));
+            return_budget(control, budget);
+            *status = RunStatus::trapped;
+            return nullptr;
+        }
     }
     if (!cur) { // the entry itself was a host function
         return_budget(control, budget);

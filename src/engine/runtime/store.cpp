@@ -26,6 +26,7 @@ Result<std::shared_ptr<const CompiledModule>> compile(Engine& engine,
     KILN_TRY(module, decode(bytes));
     KILN_CHECK(validate(*module));
     auto cm = std::make_shared<CompiledModule>();
+    cm->engine = &engine;
     for (const FuncType& t : module->types) cm->type_ids.push_back(engine.intern(t));
     cm->code.reserve(module->functions.size());
     for (uint32_t i = 0; i < module->functions.size(); ++i) {
@@ -195,6 +196,9 @@ std::string import_name(const Import& imp) { return imp.module + "." + imp.name;
 Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compiled,
                                      std::span<const Extern> imports) {
     const Module& m = *compiled->module;
+    if (compiled->engine != &m_engine)
+        return make_error(ErrorKind::usage,
+                          "the module was compiled by another engine than the store's");
     if (imports.size() != m.imports.size())
         return make_error(ErrorKind::unlinkable,
                           fmt::format("module needs {} imports, {} given", m.imports.size(),

@@ -35,6 +35,7 @@ private:
 
 /// A decoded, validated and lowered module: immutable and shareable across threads.
 struct CompiledModule {
+    const Engine* engine = nullptr;           ///< type ids below are this engine's
     std::shared_ptr<const Module> module;
     std::vector<uint32_t> type_ids;           ///< canonical id of each type index
     std::vector<std::unique_ptr<FuncCode>> code; ///< one per module-defined function
