@@ -84,6 +84,9 @@ bool Store::has_suspended() const { return m_impl->stack.suspended.has_value(); 
 
 void Store::set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots) {
     ExecStack& s = m_impl->stack;
+    // Frames of a running or suspended call may lie past new, lower limits: change them only
+    // between calls.
+    if (s.active_runs || s.suspended) return;
     const EngineConfig& cfg = m_engine.config();
     s.frames_end = s.frames_begin + std::min<size_t>(max_call_depth, cfg.max_call_depth) + 1;
     s.slots_end = s.slots_begin + std::min(max_stack_slots, cfg.max_stack_slots);
