@@ -94,7 +94,8 @@ void Store::set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots) 
 
 void Store::drop_suspended() {
     ExecStack& s = m_impl->stack;
-    if (!s.suspended) return;
+    // From inside a call (a host function) the running frames sit above the suspended ones.
+    if (!s.suspended || s.active_runs) return;
     s.slots_free = s.suspended->saved_slots_free;
     s.frames_free = s.suspended->saved_frames_free;
     s.suspended.reset();
