@@ -94,8 +94,13 @@ void Store::set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots) 
 
 void Store::drop_suspended() {
     ExecStack& s = m_impl->stack;
-    // From inside a call (a host function) the running frames sit above the suspended ones.
-    if (!s.suspended || s.active_runs) return;
+    if (!s.suspended) return;
+    // From inside a call (a host function) the running frames sit above the suspended ones:
+    // forget the suspension now, free its part of the stack when the outermost call ends.
+    if (s.active_runs) {
+        s.suspended.reset();
+        return;
+    }
     s.slots_free = s.suspended->saved_slots_free;
     s.frames_free = s.suspended->saved_frames_free;
     s.suspended.reset();
@@ -397,6 +402,10 @@ RunStatus Store::call_raw(FuncInst* func, uint64_t* slots, std::optional<Trap>& 
     }
     if (status == RunStatus::done) std::copy_n(fp, nresults, slots);
     else if (status == RunStatus::trapped && func->instance) func->instance->trapped = true;
+    if (s.active_runs == 0 && !s.suspended) { // nothing lives on the stacks any more
+        s.slots_free = s.slots_begin;
+        s.frames_free = s.frames_begin;
+    }
     return status;
 }
 
