@@ -166,8 +166,7 @@ TEST_F(StoreState, ResumingFromInsideACallIsRefused) {
 
 // A funcref is a raw word in kiln::Value: one naming a function of another store (which may be
 // gone by the time it is called) or no function at all must be refused where it enters a store.
-// Open: Table::set/Global::set do not yet check that a funcref belongs to the store.
-TEST_F(StoreState, DISABLED_FuncrefsFromAnotherStoreOrForgedAreRefused) {
+TEST_F(StoreState, FuncrefsFromAnotherStoreOrForgedAreRefused) {
     KILN_MODULE(module, m_engine, state_wat);
     Store store(m_engine);
     auto inst = instantiate(module, store, [](Caller&, int32_t x) { return x; });
@@ -191,8 +190,9 @@ TEST_F(StoreState, DISABLED_FuncrefsFromAnotherStoreOrForgedAreRefused) {
         EXPECT_NE(outcome(set_slot->call(store, {Value::i32(1), ref})), "ok")
             << "Func::call passed a function of another store to wasm";
         m_give = ref;
-        EXPECT_NE(outcome(inst->get_func(store, "set_slot_from_host")->call(store, {Value::i32(1)})),
-                  "ok")
+        EXPECT_NE(
+            outcome(inst->get_func(store, "set_slot_from_host")->call(store, {Value::i32(1)})),
+            "ok")
             << "a host function returned a function of another store to wasm";
         m_give = Value::null(ValType::funcref);
         store.set_reuse_after_trap(true);
@@ -209,6 +209,75 @@ TEST_F(StoreState, DISABLED_FuncrefsFromAnotherStoreOrForgedAreRefused) {
     EXPECT_FALSE(table->grow(store, 1, Value::funcref(&not_a_function)))
         << "a forged funcref was accepted by Table::grow";
     store.set_reuse_after_trap(true);
+    expect_recovers(m_engine, store);
+}
+
+// A timeout too long to add to the clock means "no deadline", not one already passed (nor a
+// signed overflow, which UBSan reports).
+TEST_F(StoreState, HugeTimeoutsDoNotOverflowTheDeadline) {
+    KILN_MODULE(module, m_engine, state_wat);
+    Store store(m_engine);
+    auto inst = instantiate(module, store, [](Caller&, int32_t x) { return x; });
+    ASSERT_TRUE(inst);
+    auto keep = inst->get_func(store, "keep");
+    for (auto timeout : {std::chrono::nanoseconds::max(), std::chrono::nanoseconds::max() / 2,
+                         std::chrono::nanoseconds(std::chrono::hours(24 * 365 * 200))}) {
+        SCOPED_TRACE(timeout.count());
+        store.set_timeout(timeout);
+        auto r = keep->call(store, {Value::i32(1)});
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ((*r)[0].as_i32(), 4);
+    }
+    expect_recovers(m_engine, store);
+}
+
+// Fuel set to the maximum by a host function while the call holds part of it: the call goes on
+// and the fuel left afterwards is still about the maximum, not wrapped around to nearly none.
+TEST_F(StoreState, MaximumFuelSetDuringACallDoesNotWrap) {
+    KILN_MODULE(module, m_engine, R"((module
+      (import "env" "host" (func $host))
+      (func (export "run") (param i32) (result i32) (local i32)
+        (call $host)
+        (block (loop
+          (br_if 1 (i32.eqz (local.get 0)))
+          (local.set 1 (i32.add (local.get 1) (local.get 0)))
+          (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+          (br 0)))
+        (local.get 1))))");
+    Store store(m_engine);
+    Linker linker;
+    linker.func_wrap("env", "host", [](Caller& c) { c.store().set_fuel(~uint64_t(0)); });
+    KILN_ASSERT_OK(inst, linker.instantiate(store, module));
+    store.set_fuel(1'000'000);
+    auto r = inst.get_func(store, "run")->call(store, {Value::i32(100'000)});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ((*r)[0].as_i32(), int32_t(uint32_t(uint64_t(100'000) * 100'001 / 2)));
+    ASSERT_TRUE(store.fuel());
+    EXPECT_GT(*store.fuel(), ~uint64_t(0) - 100'000'000) << "fuel wrapped around";
+    // The same through add_fuel, which saturates.
+    linker.func_wrap("env", "host", [](Caller& c) { c.store().add_fuel(~uint64_t(0)); });
+    KILN_ASSERT_OK(inst2, linker.instantiate(store, module));
+    store.set_fuel(1'000'000);
+    r = inst2.get_func(store, "run")->call(store, {Value::i32(100'000)});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_GT(*store.fuel(), ~uint64_t(0) - 100'000'000) << "fuel wrapped around";
+    expect_recovers(m_engine, store);
+}
+
+// A start function stopped by fuel (with suspend-on-fuel) fails instantiation; the store is not
+// left holding a suspended call of an instance the host never got.
+TEST_F(StoreState, StartFunctionOutOfFuelLeavesNoSuspendedCall) {
+    KILN_MODULE(module, m_engine, "(module (func $s (loop (br 0))) (start $s))");
+    Store store(m_engine);
+    store.set_fuel(10'000);
+    store.set_suspend_on_fuel(true);
+    Linker linker;
+    auto inst = linker.instantiate(store, module);
+    ASSERT_FALSE(inst);
+    EXPECT_EQ(inst.error().kind, ErrorKind::uninstantiable) << inst.error().message;
+    EXPECT_FALSE(store.has_suspended_call());
+    store.drop_suspended_call();
+    store.set_suspend_on_fuel(false);
     expect_recovers(m_engine, store);
 }
 

@@ -5,6 +5,7 @@
 #include <kiln/instance.hpp>
 
 #include <cstring>
+#include <string_view>
 #include <fmt/format.h>
 
 namespace kiln {
@@ -82,6 +83,29 @@ std::optional<Extern> Caller::get_export(const std::string& name) const {
     return extern_of(m_store.id(), *e);
 }
 
+// ---- values entering a store
+
+namespace {
+
+/// A funcref word names a function of this store, or is null. Anything else (a function of
+/// another store, which may be gone, or a forged word) would be called as if it were one.
+Result<void> check_owned(Store& store, const Value& v, std::string_view what) {
+    if (v.type != ValType::funcref || v.bits == 0 ||
+        store.raw().owns_func(reinterpret_cast<const void*>(v.bits)))
+        return {};
+    return make_error(ErrorKind::usage,
+                      fmt::format("{} is a funcref that is not a function of this store", what));
+}
+
+Result<void> check_ref(Store& store, ValType want, const Value& v) {
+    if (v.type != want)
+        return make_error(ErrorKind::usage, fmt::format("value of type {} where {} is needed",
+                                                        valtype_name(v.type), valtype_name(want)));
+    return check_owned(store, v, "the value");
+}
+
+} // namespace
+
 // ---- host functions
 
 HostFunc host_func(FuncType type, RawHostFn fn) {
@@ -96,6 +120,11 @@ HostFunc host_func(FuncType type, RawHostFn fn) {
                 caller.trap(fmt::format("host function returned {} for result {}, expected {}",
                                         valtype_name(results[i].type), i,
                                         valtype_name(t.results[i])));
+                return;
+            }
+            if (auto ok = check_owned(caller.store(), results[i], fmt::format("result {}", i));
+                !ok) {
+                caller.trap(fmt::format("host function returned {}", ok.error().message));
                 return;
             }
             slots[i] = results[i].bits;
@@ -137,6 +166,8 @@ Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args)
             return make_error(ErrorKind::usage,
                               fmt::format("argument {} has type {}, expected {}", i,
                                           valtype_name(args[i].type), valtype_name(ft.params[i])));
+    for (size_t i = 0; i < args.size(); ++i)
+        KILN_CHECK(check_owned(store, args[i], fmt::format("argument {}", i)));
     std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
     for (size_t i = 0; i < args.size(); ++i) slots[i] = args[i].bits;
     std::optional<Trap> trap;
@@ -202,14 +233,6 @@ Result<void> Memory::write(Store& store, uint64_t offset, std::span<const uint8_
 
 namespace {
 
-Result<void> check_ref(Store& store, ValType want, const Value& v) {
-    if (v.type != want)
-        return make_error(ErrorKind::usage, fmt::format("value of type {} where {} is needed",
-                                                        valtype_name(v.type), valtype_name(want)));
-    (void)store;
-    return {};
-}
-
 } // namespace
 
 Result<Table> Table::create(Store& store, const TableType& type, Value init) {
@@ -256,6 +279,7 @@ Result<Global> Global::create(Store& store, const GlobalType& type, Value init) 
         return make_error(ErrorKind::usage, fmt::format("initial value of type {} for a {} global",
                                                         valtype_name(init.type),
                                                         valtype_name(type.type)));
+    KILN_CHECK(check_owned(store, init, "the initial value"));
     return Global(store.id(), store.raw().create_global(type, init.bits));
 }
 
@@ -271,6 +295,7 @@ Result<void> Global::set(Store& store, Value value) const {
         return make_error(ErrorKind::usage, fmt::format("value of type {} for a {} global",
                                                         valtype_name(value.type),
                                                         valtype_name(m_global->type.type)));
+    KILN_CHECK(check_owned(store, value, "the value"));
     m_global->bits = value.bits;
     return {};
 }

@@ -56,7 +56,9 @@ Refill refill(ExecControl& c, int64_t& budget, int64_t cost) {
         budget = std::max(fuel_chunk, cost);
         return Refill::ok;
     }
-    if (uint64_t(budget) + c.fuel < uint64_t(cost)) return Refill::out_of_fuel;
+    // budget >= 0 here; c.fuel may be as large as 2^64-1, so compare without adding.
+    if (c.fuel < uint64_t(cost) && uint64_t(budget) < uint64_t(cost) - c.fuel)
+        return Refill::out_of_fuel;
     uint64_t take = std::min<uint64_t>(c.fuel, std::max(fuel_chunk, cost));
     c.fuel -= take;
     budget += int64_t(take);
@@ -73,7 +75,9 @@ int64_t initial_budget(ExecControl& c) {
 
 /// Gives unspent budget back to the store when a run stops.
 void return_budget(ExecControl& c, int64_t budget) {
-    if (c.fuel_enabled && budget > 0) c.fuel += uint64_t(budget);
+    if (!c.fuel_enabled || budget <= 0) return;
+    // Saturates: the host may have set the store's fuel to the maximum during the call.
+    c.fuel = uint64_t(budget) > ~uint64_t(0) - c.fuel ? ~uint64_t(0) : c.fuel + uint64_t(budget);
 }
 
 const void* const* run(Store* store, ExecStack* stack, RunState* rs, std::optional<Trap>* out,
@@ -210,7 +214,9 @@ do_call: {
     DISPATCH;
 }
 
-    // ---- numeric instructions, generated from opcodes.def
+    // ---- numeric instructions, generated from opcodes.def (code.hpp's generators are replaced)
+#undef KILN_GEN_UN
+#undef KILN_GEN_BIN
 #define KILN_GEN_UN(n, a, r)                                                                       \
     L_##n : {                                                                                      \
         auto v = sem::n(sem::from_slot<KILN_CTYPE_##a>(fp[W(1)]), ntrap);                          \

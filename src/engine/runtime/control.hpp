@@ -34,6 +34,15 @@ struct ExecControl {
     std::optional<Clock::duration> timeout; ///< sets `deadline` when a call from the host starts
     std::shared_ptr<InterruptFlag> interrupt = std::make_shared<InterruptFlag>();
 
+    /// Sets the deadline of a call from the host that starts now; a timeout too long to add to
+    /// the clock means no deadline.
+    void start_deadline() {
+        deadline.reset();
+        if (!timeout) return;
+        Clock::time_point now = Clock::now();
+        if (*timeout < Clock::time_point::max() - now) deadline = now + *timeout;
+    }
+
     /// Stops a bulk operation early: interrupt (trap mode) or a passed deadline.
     bool bulk_should_stop() const {
         if (interrupt->mode.load(std::memory_order_relaxed) == uint32_t(InterruptMode::trap))

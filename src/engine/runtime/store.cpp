@@ -38,7 +38,17 @@ Result<std::shared_ptr<const CompiledModule>> compile(Engine& engine,
 }
 
 struct Store::Impl {
-    std::vector<std::unique_ptr<FuncInst>> funcs;
+    /// Functions in blocks (one per instance, one per host function); `func_blocks` maps each
+    /// block's first function to its length, so that a funcref word from outside can be checked.
+    std::vector<std::unique_ptr<FuncInst[]>> funcs;
+    std::map<const FuncInst*, size_t, std::greater<>> func_blocks;
+
+    FuncInst* new_funcs(size_t n) {
+        funcs.push_back(std::make_unique<FuncInst[]>(n));
+        FuncInst* block = funcs.back().get();
+        func_blocks.emplace(block, n);
+        return block;
+    }
     std::vector<std::unique_ptr<TableInst>> tables;
     std::vector<std::unique_ptr<MemoryInst>> memories;
     std::vector<std::unique_ptr<GlobalInst>> globals;
@@ -117,8 +127,7 @@ CallResult Store::resume() {
     uint64_t* fp = s.suspended->entry_fp;
     ExecControl& c = m_impl->control;
     if (c.interrupt->raised()) c.interrupt->take();
-    if (c.timeout) c.deadline = Clock::now() + *c.timeout;
-    else c.deadline.reset();
+    c.start_deadline();
     std::optional<Trap> trap;
     RunStatus status = interp_resume(*this, s, trap);
     if (status == RunStatus::trapped && entry->instance) entry->instance->trapped = true;
@@ -130,13 +139,22 @@ Store::~Store() {
 }
 
 FuncInst* Store::create_host_func(FuncType type, HostFn fn) {
-    auto f = std::make_unique<FuncInst>();
+    FuncInst* f = m_impl->new_funcs(1);
     f->host_type = std::move(type);
     f->type = &f->host_type;
     f->type_id = m_engine.intern(f->host_type);
     f->host = std::move(fn);
-    m_impl->funcs.push_back(std::move(f));
-    return m_impl->funcs.back().get();
+    return f;
+}
+
+bool Store::owns_func(const void* p) const {
+    // Compares addresses as integers: `p` may point anywhere, or nowhere.
+    auto addr = reinterpret_cast<uintptr_t>(p);
+    auto it = m_impl->func_blocks.lower_bound(static_cast<const FuncInst*>(p));
+    if (it == m_impl->func_blocks.end()) return false;
+    auto begin = reinterpret_cast<uintptr_t>(it->first);
+    uintptr_t offset = addr - begin;
+    return offset < it->second * sizeof(FuncInst) && offset % sizeof(FuncInst) == 0;
 }
 
 Result<TableInst*> Store::create_table(const TableType& type, uint64_t init) {
@@ -264,16 +282,16 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         }
     }
 
+    FuncInst* defined = m.functions.empty() ? nullptr : m_impl->new_funcs(m.functions.size());
     for (uint32_t i = 0; i < m.functions.size(); ++i) {
-        auto f = std::make_unique<FuncInst>();
+        FuncInst* f = &defined[i];
         uint32_t type_index = m.functions[i].type;
         f->type = &m.types[type_index];
         f->type_id = compiled->type_ids[type_index];
         f->instance = &inst;
         f->index = m.num_imported_funcs + i;
         f->code = compiled->code[i].get();
-        inst.funcs.push_back(f.get());
-        m_impl->funcs.push_back(std::move(f));
+        inst.funcs.push_back(f);
     }
     for (size_t i = m.num_imported_tables; i < m.tables.size(); ++i) {
         auto t = create_table(m.tables[i], 0);
@@ -340,7 +358,11 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         inst.data_dropped[i] = 1;
     }
     if (m.start) {
+        bool suspended_before = has_suspended();
         auto r = call(inst.funcs[*m.start], {});
+        // A start function stopped in suspend mode fails instantiation: the host never gets the
+        // instance, so there is nothing to resume.
+        if (!r && !suspended_before && has_suspended()) drop_suspended();
         if (!r)
             return make_error(ErrorKind::uninstantiable,
                               fmt::format("start function trapped: {}", r.error().message));
@@ -386,8 +408,7 @@ RunStatus Store::call_raw(FuncInst* func, uint64_t* slots, std::optional<Trap>& 
     if (s.active_runs == 0) {
         // An interrupt targets the running call; one raised while idle is not kept for the next.
         if (c.interrupt->raised()) c.interrupt->take();
-        if (c.timeout) c.deadline = Clock::now() + *c.timeout;
-        else c.deadline.reset();
+        c.start_deadline();
     }
     std::copy_n(slots, nparams, fp);
     RunStatus status = RunStatus::done;

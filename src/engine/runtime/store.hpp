@@ -59,6 +59,8 @@ public:
     Engine& engine() { return m_engine; }
 
     FuncInst* create_host_func(FuncType type, HostFn fn);
+    /// True when `p` is the address of one of this store's functions (`p` may be any word).
+    bool owns_func(const void* p) const;
     Result<TableInst*> create_table(const TableType& type, uint64_t init);
     Result<MemoryInst*> create_memory(const MemoryType& type);
     GlobalInst* create_global(const GlobalType& type, uint64_t bits);
