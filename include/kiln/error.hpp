@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tl/expected.hpp>
@@ -59,7 +60,9 @@ struct Trap {
 struct Error {
     ErrorKind kind;
     std::string message;
-    std::optional<Trap> trap; ///< for kind trap and suspended
+    /// For kind trap and suspended. Shared and out of line, so that Result<T> stays small and a
+    /// successful call pays nothing for the error it did not have.
+    std::shared_ptr<const Trap> trap;
 };
 
 /// A value or an Error.
@@ -67,7 +70,7 @@ template <typename T> using Result = tl::expected<T, Error>;
 
 /// Builds the unexpected side of a Result.
 inline tl::unexpected<Error> make_error(ErrorKind kind, std::string message) {
-    return tl::unexpected<Error>(Error{kind, std::move(message), std::nullopt});
+    return tl::unexpected<Error>(Error{kind, std::move(message), nullptr});
 }
 
 } // namespace kiln

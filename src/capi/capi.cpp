@@ -101,7 +101,7 @@ struct kiln_caller {
 namespace {
 
 // Returned when not even an error can be allocated; kiln_error_delete never frees it.
-kiln_error out_of_memory{kiln::Error{kiln::ErrorKind::limit, "out of memory", std::nullopt}};
+kiln_error out_of_memory{kiln::Error{kiln::ErrorKind::limit, "out of memory", nullptr}};
 
 kiln_error* new_error(kiln::Error e) noexcept {
     try {
@@ -112,7 +112,7 @@ kiln_error* new_error(kiln::Error e) noexcept {
 }
 
 kiln_error* usage(std::string message) {
-    return new_error(kiln::Error{kiln::ErrorKind::usage, std::move(message), std::nullopt});
+    return new_error(kiln::Error{kiln::ErrorKind::usage, std::move(message), nullptr});
 }
 
 kiln_error* unexpected_exception(const char* what) noexcept {
@@ -307,7 +307,7 @@ kiln_error_t* kiln_error_new(const char* message) {
     return guarded([&] {
         std::string m = message ? message : "host error";
         return new_error(
-            kiln::Error{kiln::ErrorKind::trap, m, kiln::Trap{kiln::TrapKind::host_error, m, {}}});
+            kiln::Error{kiln::ErrorKind::trap, m, std::make_shared<const kiln::Trap>(kiln::Trap{kiln::TrapKind::host_error, m, {}})});
     });
 }
 

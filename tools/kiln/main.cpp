@@ -4,6 +4,24 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstring>
+#include <iterator>
+
+namespace {
+
+struct Command {
+    const char* name;
+    void (*add)(CLI::App&, int&);
+};
+
+const Command commands[] = {
+    {"version", kiln::tool::add_version_command}, {"validate", kiln::tool::add_validate_command},
+    {"inspect", kiln::tool::add_inspect_command}, {"invoke", kiln::tool::add_invoke_command},
+    {"wast", kiln::tool::add_wast_command},
+};
+
+} // namespace
+
 int main(int argc, char** argv) {
     using namespace kiln::tool;
     CLI::App app{"Kiln, a WebAssembly engine", "kiln"};
@@ -11,11 +29,18 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
 
     int exit_code = exit_ok;
-    add_version_command(app, exit_code);
-    add_validate_command(app, exit_code);
-    add_inspect_command(app, exit_code);
-    add_invoke_command(app, exit_code);
-    add_wast_command(app, exit_code);
+    // A command starts often and briefly: when the first argument names a subcommand, only that
+    // one is set up. Anything else (no argument, --help, a typo) sees them all.
+    const Command* chosen = nullptr;
+    for (const Command& c : commands)
+        if (argc > 1 && std::strcmp(argv[1], c.name) == 0) chosen = &c;
+    if (!chosen && argc > 1 && argv[1][0] != '-') {
+        print_error(std::string("unknown command '") + argv[1] + "' (see kiln --help)");
+        return exit_usage;
+    }
+    if (chosen) chosen->add(app, exit_code);
+    else
+        for (const Command& c : commands) c.add(app, exit_code);
 
     try {
         app.parse(argc, argv);

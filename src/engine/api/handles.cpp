@@ -24,7 +24,7 @@ Error call_error(engine::Store& store, Trap trap) {
                                     : fmt::format("trap: {}", trap.message);
     if (!suspended && !trap.backtrace.empty()) message += fmt::format(" (in {})", trap.backtrace[0]);
     return Error{suspended ? ErrorKind::suspended : ErrorKind::trap, std::move(message),
-                 std::move(trap)};
+                 std::make_shared<const Trap>(std::move(trap))};
 }
 
 Result<void> check_callable(Store& store, const Func& f) {
@@ -146,9 +146,8 @@ bool detail::call_slots(Store& store, const Func& func, uint64_t* slots, Error& 
         error = check_callable(store, func).error();
         return false;
     }
-    std::optional<Trap> trap;
-    if (store.raw().call_raw(func.raw(), slots, trap) != engine::RunStatus::done) [[unlikely]] {
-        error = call_error(store.raw(), std::move(*trap));
+    if (store.raw().call_raw(func.raw(), slots) != engine::RunStatus::done) [[unlikely]] {
+        error = call_error(store.raw(), store.raw().take_trap());
         return false;
     }
     return true;
@@ -170,9 +169,8 @@ Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args)
         KILN_CHECK(check_owned(store, args[i], fmt::format("argument {}", i)));
     std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
     for (size_t i = 0; i < args.size(); ++i) slots[i] = args[i].bits;
-    std::optional<Trap> trap;
-    if (store.raw().call_raw(m_func, slots.data(), trap) != engine::RunStatus::done)
-        return tl::unexpected(call_error(store.raw(), std::move(*trap)));
+    if (store.raw().call_raw(m_func, slots.data()) != engine::RunStatus::done)
+        return tl::unexpected(call_error(store.raw(), store.raw().take_trap()));
     std::vector<Value> results(ft.results.size());
     for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], slots[i]};
     return results;

@@ -30,16 +30,6 @@ constexpr uint64_t bulk_piece = 4u << 20;
 // interrupts and the deadline, so those are noticed within one chunk of work.
 constexpr int64_t fuel_chunk = 10000;
 
-/// Input and output registers of one interpreter run.
-struct RunState {
-    const Cell* pc = nullptr; ///< null: start by calling `callee` at `nfp`
-    uint64_t* fp = nullptr;
-    Frame* fsp = nullptr;
-    Frame* frames_bottom = nullptr;
-    FuncInst* cur = nullptr;
-    FuncInst* callee = nullptr;
-    uint64_t* nfp = nullptr;
-};
 
 /// Moves fuel between the store and the running call. Returns the budget to continue with, or
 /// the reason to stop.
@@ -80,8 +70,41 @@ void return_budget(ExecControl& c, int64_t budget) {
     c.fuel = uint64_t(budget) > ~uint64_t(0) - c.fuel ? ~uint64_t(0) : c.fuel + uint64_t(budget);
 }
 
-const void* const* run(Store* store, ExecStack* stack, RunState* rs, std::optional<Trap>* out,
-                       RunStatus* status) {
+/// Lowest usable address of this thread's native stack (cached per thread).
+uintptr_t native_stack_low() {
+    thread_local uintptr_t low = 0;
+    if (!low) {
+        pthread_attr_t attr;
+        void* addr = nullptr;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            pthread_attr_getstack(&attr, &addr, &size);
+            pthread_attr_destroy(&attr);
+        }
+        low = reinterpret_cast<uintptr_t>(addr);
+    }
+    return low;
+}
+
+// Wasm calls never use the native stack, but a host function that calls back into wasm nests a
+// run inside its own native frames. Such re-entry stops this far from the end of the stack.
+constexpr uintptr_t native_stack_reserve = 256 * 1024;
+
+[[gnu::noinline]] bool native_stack_exhausted() {
+    char probe;
+    uintptr_t here = reinterpret_cast<uintptr_t>(&probe);
+    uintptr_t low = native_stack_low();
+    return low && here - low < native_stack_reserve;
+}
+
+const void* const* g_handlers = nullptr;
+
+/// Runs a call from the host (`resume` null): `entry` with its arguments in slots[0..params),
+/// its results left in slots[0..results); or continues the suspended call `*resume`, whose
+/// results land in `slots`. Everything a call from the host needs, from the limits to the
+/// bookkeeping of the stacks, happens here, so that a call costs one native frame.
+RunStatus run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* slots,
+              const Suspension* resume) {
     static const void* const labels[] = {
 #define KILN_IOP_X(n) &&L_##n,
         KILN_IOPS_FIXED
@@ -90,26 +113,30 @@ const void* const* run(Store* store, ExecStack* stack, RunState* rs, std::option
 #undef KILN_IOP_X
     };
     static_assert(sizeof(labels) / sizeof(labels[0]) == size_t(IOp::count_));
-    if (!store) return labels;
+    if (!store) {
+        g_handlers = labels;
+        return RunStatus::done;
+    }
 
     ExecControl& control = *stack->control;
-    const Cell* pc = rs->pc;
-    uint64_t* fp = rs->fp;
-    Frame* fsp = rs->fsp;
-    Frame* const frames_bottom = rs->frames_bottom;
+    const Cell* pc = nullptr;
+    uint64_t* fp = nullptr;
+    Frame* fsp = stack->frames_free;
+    Frame* frames_bottom = fsp; // the host entry's sentinel frame
     Frame* const frames_end = stack->frames_end;
     uint64_t* const slots_end = stack->slots_end;
-    FuncInst* cur = rs->cur;
-    FuncInst* callee = rs->callee;
-    Instance* inst = cur ? cur->instance : nullptr;
+    FuncInst* cur = nullptr;
+    FuncInst* callee = entry;
+    Instance* inst = nullptr;
     uint8_t* mem = nullptr;
     uint64_t mem_size = 0;
-    uint64_t* nfp = rs->nfp;
-    int64_t budget = initial_budget(control);
+    uint64_t* nfp = stack->slots_free;
+    int64_t budget = 0;
     int64_t charge = 0; // the last fuel charge, undone if it overdrew
     sem::NumTrap ntrap = sem::NumTrap::none;
     TrapKind trap_kind = TrapKind::unreachable;
     const char* trap_msg = "";
+    RunStatus status = RunStatus::done;
 
 #define W(k) (reinterpret_cast<const uint32_t*>(pc + 1)[k])
 #define DISPATCH goto* pc->handler
@@ -149,18 +176,38 @@ const void* const* run(Store* store, ExecStack* stack, RunState* rs, std::option
         }                                                                                          \
     } while (0)
 
-    if (pc) {
+    if (stack->active_runs == 0) {
+        // An interrupt targets the running call; one raised while idle is not kept for it.
+        if (control.interrupt->raised()) [[unlikely]]
+            control.interrupt->take();
+        if (control.timeout || control.deadline) [[unlikely]]
+            control.start_deadline();
+    } else if (native_stack_exhausted()) [[unlikely]] {
+        ++stack->active_runs;
+        TRAP(TrapKind::stack_exhausted, "call stack exhausted (host re-entry)");
+    }
+    ++stack->active_runs;
+    budget = initial_budget(control);
+    if (resume) {
+        entry = resume->entry;
+        pc = resume->pc;
+        fp = resume->fp;
+        fsp = resume->fsp;
+        cur = resume->cur;
+        frames_bottom = resume->frames_bottom;
+        inst = cur->instance;
         LOAD_MEM();
         DISPATCH;
     }
-    // A call from the host: a sentinel frame with no return address. A host function re-entering
-    // wasm when the frame stack is already full gets no room for it.
-    if (fsp == frames_end) [[unlikely]] {
-        *out = Trap{TrapKind::stack_exhausted, "call stack exhausted", {}};
-        *status = RunStatus::trapped;
-        return nullptr;
+    {
+        // A call from the host: a sentinel frame with no return address holds the entry's frame
+        // pointer. A host function re-entering wasm when a stack is already full gets no room.
+        uint32_t np = entry->num_params, nr = entry->num_results;
+        if (fsp == frames_end || !nfp || nfp + (np > nr ? np : nr) > slots_end) [[unlikely]]
+            TRAP(TrapKind::stack_exhausted, "call stack exhausted");
+        for (uint32_t i = 0; i < np; ++i) nfp[i] = slots[i];
+        *fsp++ = Frame{nullptr, nfp, entry};
     }
-    *fsp++ = Frame{nullptr, nfp, nullptr};
     goto do_call;
 
 do_call: {
@@ -196,20 +243,16 @@ do_call: {
         stack->slots_free = saved_slots;
         stack->frames_free = saved_frames;
         if (t) [[unlikely]] {
-            *out = std::move(*t);
+            std::optional<Trap>& out = stack->trap;
+            out = std::move(*t);
             for (const Frame* f = fsp; f > frames_bottom + 1; --f)
-                (*out)->backtrace.push_back(frame_name((f - 1)->func));
-            if (cur) (*out)->backtrace.insert((*out)->backtrace.begin(), frame_name(cur));
-            return_budget(control, budget);
-            *status = RunStatus::trapped;
-            return nullptr;
+                out->backtrace.push_back(frame_name((f - 1)->func));
+            if (cur) out->backtrace.insert(out->backtrace.begin(), frame_name(cur));
+            goto trapped_exit;
         }
     }
-    if (!cur) { // the entry itself was a host function
-        return_budget(control, budget);
-        *status = RunStatus::done;
-        return nullptr;
-    }
+    if (!cur) // the entry itself was a host function
+        goto entry_returned;
     LOAD_MEM();
     DISPATCH;
 }
@@ -442,16 +485,15 @@ fuel_slow: {
         if (r == Refill::interrupt_suspend) TRAP(TrapKind::interrupted, "interrupted");
         TRAP(TrapKind::out_of_fuel, "all fuel consumed");
     }
-    return_budget(control, budget);
-    rs->pc = pc;
-    rs->fp = fp;
-    rs->fsp = fsp;
-    rs->cur = cur;
-    *status = RunStatus::suspended;
-    *out = Trap{r == Refill::interrupt_suspend ? TrapKind::interrupted : TrapKind::out_of_fuel,
-                r == Refill::interrupt_suspend ? "interrupted" : "all fuel consumed",
-                {}};
-    return nullptr;
+    TrapKind reason = r == Refill::interrupt_suspend ? TrapKind::interrupted : TrapKind::out_of_fuel;
+    stack->trap = Trap{reason, reason == TrapKind::interrupted ? "interrupted" : "all fuel consumed",
+                       {}};
+    stack->suspended = Suspension{pc, fp, fsp, cur, frames_bottom, entry, frames_bottom->fp, reason};
+    // Calls made while this one is suspended run above its frames.
+    stack->slots_free = fp + cur->code->frame_size;
+    stack->frames_free = fsp;
+    status = RunStatus::suspended;
+    goto finish;
 }
 
     // ---- control
@@ -548,11 +590,8 @@ L_CallIndirect: {
 }
 L_Return: {
     Frame& f = *--fsp;
-    if (!f.ret_pc) {
-        return_budget(control, budget);
-        *status = RunStatus::done;
-        return nullptr;
-    }
+    if (!f.ret_pc) [[unlikely]]
+        goto entry_returned;
     pc = f.ret_pc;
     fp = f.fp;
     cur = f.func;
@@ -578,10 +617,24 @@ num_trap:
         break;
     }
 trap_exit:
-    *out = make_trap(trap_kind, trap_msg, cur ? cur : callee, fsp, frames_bottom);
+    stack->trap = make_trap(trap_kind, trap_msg, cur ? cur : callee, fsp, frames_bottom);
+trapped_exit:
+    // The instance the host called into refuses further calls unless the embedder opts in.
+    if (entry->instance) entry->instance->trapped = true;
+    status = RunStatus::trapped;
+    goto finish;
+
+entry_returned: { // the entry's results are at its frame pointer, the sentinel's
+    const uint64_t* results = frames_bottom->fp;
+    for (uint32_t i = 0, n = entry->num_results; i < n; ++i) slots[i] = results[i];
+}
+finish:
     return_budget(control, budget);
-    *status = RunStatus::trapped;
-    return nullptr;
+    if (--stack->active_runs == 0 && !stack->suspended) { // nothing lives on the stacks any more
+        stack->slots_free = stack->slots_begin;
+        stack->frames_free = stack->frames_begin;
+    }
+    return status;
 
 #undef W
 #undef DISPATCH
@@ -593,99 +646,24 @@ trap_exit:
 } // namespace
 
 const void* const* interp_handlers() {
-    static const void* const* table = run(nullptr, nullptr, nullptr, nullptr, nullptr);
+    static const void* const* table = [] {
+        run(nullptr, nullptr, nullptr, nullptr, nullptr);
+        return g_handlers;
+    }();
     return table;
 }
 
-namespace {
-
-/// Lowest usable address of this thread's native stack (cached per thread).
-uintptr_t native_stack_low() {
-    thread_local uintptr_t low = 0;
-    if (!low) {
-        pthread_attr_t attr;
-        void* addr = nullptr;
-        size_t size = 0;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            pthread_attr_getstack(&attr, &addr, &size);
-            pthread_attr_destroy(&attr);
-        }
-        low = reinterpret_cast<uintptr_t>(addr);
-    }
-    return low;
+RunStatus interp_call(Store& store, ExecStack& stack, FuncInst* f, uint64_t* slots) {
+    return run(&store, &stack, f, slots, nullptr);
 }
 
-// Wasm calls never use the native stack, but a host function that calls back into wasm nests a
-// run inside its own native frames. Such re-entry stops this far from the end of the stack.
-constexpr uintptr_t native_stack_reserve = 256 * 1024;
-
-} // namespace
-
-RunStatus interp_run(Store& store, ExecStack& stack, FuncInst* f, uint64_t* fp,
-                     std::optional<Trap>& trap) {
-    if (stack.active_runs) {
-        char probe;
-        uintptr_t here = reinterpret_cast<uintptr_t>(&probe);
-        uintptr_t low = native_stack_low();
-        if (low && here - low < native_stack_reserve) {
-            trap = Trap{TrapKind::stack_exhausted, "call stack exhausted (host re-entry)", {}};
-            return RunStatus::trapped;
-        }
-    }
-    RunState rs;
-    rs.fsp = rs.frames_bottom = stack.frames_free;
-    rs.callee = f;
-    rs.nfp = fp;
-    RunStatus status = RunStatus::done;
-    ++stack.active_runs;
-    run(&store, &stack, &rs, &trap, &status);
-    --stack.active_runs;
-    if (status == RunStatus::suspended) {
-        Suspension s;
-        s.pc = rs.pc;
-        s.fp = rs.fp;
-        s.fsp = rs.fsp;
-        s.cur = rs.cur;
-        s.frames_bottom = rs.frames_bottom;
-        s.entry = f;
-        s.entry_fp = fp;
-        s.saved_slots_free = stack.slots_free;
-        s.saved_frames_free = stack.frames_free;
-        s.reason = trap->kind;
-        // Calls made while this one is suspended run above its frames.
-        stack.slots_free = rs.fp + rs.cur->code->frame_size;
-        stack.frames_free = rs.fsp;
-        stack.suspended = s;
-    }
-    return status;
-}
-
-RunStatus interp_resume(Store& store, ExecStack& stack, std::optional<Trap>& trap) {
+RunStatus interp_resume(Store& store, ExecStack& stack, uint64_t* results) {
     Suspension s = *stack.suspended;
     stack.suspended.reset();
-    stack.slots_free = s.saved_slots_free;
-    stack.frames_free = s.saved_frames_free;
-    RunState rs;
-    rs.pc = s.pc;
-    rs.fp = s.fp;
-    rs.fsp = s.fsp;
-    rs.frames_bottom = s.frames_bottom;
-    rs.cur = s.cur;
-    RunStatus status = RunStatus::done;
-    ++stack.active_runs;
-    run(&store, &stack, &rs, &trap, &status);
-    --stack.active_runs;
-    if (status == RunStatus::suspended) {
-        s.pc = rs.pc;
-        s.fp = rs.fp;
-        s.fsp = rs.fsp;
-        s.cur = rs.cur;
-        s.reason = trap->kind;
-        stack.slots_free = rs.fp + rs.cur->code->frame_size;
-        stack.frames_free = rs.fsp;
-        stack.suspended = s;
-    }
-    return status;
+    // The stacks are as they were when the suspended call started.
+    stack.slots_free = s.entry_fp;
+    stack.frames_free = s.frames_bottom;
+    return run(&store, &stack, s.entry, results, &s);
 }
 
 } // namespace kiln::engine

@@ -22,11 +22,9 @@ struct Suspension {
     uint64_t* fp = nullptr;
     Frame* fsp = nullptr;
     FuncInst* cur = nullptr;
-    Frame* frames_bottom = nullptr;
-    FuncInst* entry = nullptr;    ///< the function the host called
-    uint64_t* entry_fp = nullptr; ///< where its arguments were and its results will be
-    uint64_t* saved_slots_free = nullptr;
-    Frame* saved_frames_free = nullptr;
+    Frame* frames_bottom = nullptr; ///< its host entry's sentinel frame (frames_free at its start)
+    FuncInst* entry = nullptr;      ///< the function the host called
+    uint64_t* entry_fp = nullptr;   ///< that function's frame (slots_free at its start)
     TrapKind reason = TrapKind::out_of_fuel;
 };
 
@@ -43,6 +41,7 @@ struct ExecStack {
     unsigned active_runs = 0;            ///< nested interpreter runs (host re-entry)
     Instance* host_caller = nullptr;     ///< calling instance of the running host function
     std::optional<Suspension> suspended; ///< at most one suspended call per store
+    std::optional<Trap> trap;            ///< why the last call trapped or was suspended
 };
 
 enum class RunStatus { done, trapped, suspended };
@@ -50,12 +49,15 @@ enum class RunStatus { done, trapped, suspended };
 /// Handler addresses, indexed by IOp.
 const void* const* interp_handlers();
 
-/// Runs the wasm function `f` whose arguments are in fp[0..params); leaves its results in
-/// fp[0..results). On `trapped`, `trap` says why; on `suspended`, stack.suspended holds the state.
-RunStatus interp_run(Store& store, ExecStack& stack, FuncInst* f, uint64_t* fp,
-                     std::optional<Trap>& trap);
+/// Calls `f` (wasm or host) from the host: arguments in slots[0..params), results written to
+/// slots[0..results) (the caller sizes `slots` for both; types are not checked). Sets up the
+/// call's deadline when no other call is running. On `trapped`, stack.trap says why and the
+/// instance of `f` is marked trapped; on `suspended`, stack.suspended holds the state and
+/// stack.trap the reason.
+RunStatus interp_call(Store& store, ExecStack& stack, FuncInst* f, uint64_t* slots);
 
-/// Continues the suspended call in stack.suspended (results land at its entry_fp).
-RunStatus interp_resume(Store& store, ExecStack& stack, std::optional<Trap>& trap);
+/// Continues the suspended call in stack.suspended (none may be running); its results land in
+/// `results`, sized for them. The outcome is as for interp_call.
+RunStatus interp_resume(Store& store, ExecStack& stack, uint64_t* results);
 
 } // namespace kiln::engine

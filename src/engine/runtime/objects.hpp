@@ -31,6 +31,8 @@ struct FuncInst {
     uint32_t type_id = 0;          ///< canonical id (Engine-wide); equal ids mean equal types
     Instance* instance = nullptr;  ///< owner for wasm functions, null for host functions
     uint32_t index = 0;            ///< function index within its module
+    uint32_t num_params = 0;       ///< type->params.size()
+    uint32_t num_results = 0;      ///< type->results.size()
     const FuncCode* code = nullptr;///< lowered body for wasm functions
     HostFn host;                   ///< set for host functions
     FuncType host_type;            ///< storage for a host function's type

@@ -53,19 +53,10 @@ struct Store::Impl {
     std::vector<std::unique_ptr<MemoryInst>> memories;
     std::vector<std::unique_ptr<GlobalInst>> globals;
     std::vector<std::unique_ptr<Instance>> instances;
-    ExecStack stack;
     size_t stack_bytes = 0;
     std::unique_ptr<Frame[]> frames; ///< not zero-filled: pages are touched only when used
     ExecControl control;
     ResourceLimiter limiter;
-
-    CallResult finish(RunStatus status, std::optional<Trap>& trap, const FuncType& ft,
-                      uint64_t* fp) {
-        if (status != RunStatus::done) return tl::unexpected(std::move(*trap));
-        std::vector<Value> results(ft.results.size());
-        for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], fp[i]};
-        return results;
-    }
 };
 
 Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()) {
@@ -78,7 +69,7 @@ Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()
         m_impl->stack_bytes = 0;
         p = nullptr;
     }
-    ExecStack& s = m_impl->stack;
+    ExecStack& s = m_stack;
     s.slots_begin = s.slots_free = static_cast<uint64_t*>(p);
     s.slots_end = s.slots_begin + (p ? cfg.max_stack_slots : 0);
     size_t nframes = size_t(cfg.max_call_depth) + 1;
@@ -90,10 +81,10 @@ Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()
 
 ExecControl& Store::control() { return m_impl->control; }
 ResourceLimiter& Store::limiter() { return m_impl->limiter; }
-bool Store::has_suspended() const { return m_impl->stack.suspended.has_value(); }
+bool Store::has_suspended() const { return m_stack.suspended.has_value(); }
 
 void Store::set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots) {
-    ExecStack& s = m_impl->stack;
+    ExecStack& s = m_stack;
     // Frames of a running or suspended call may lie past new, lower limits: change them only
     // between calls.
     if (s.active_runs || s.suspended) return;
@@ -103,7 +94,7 @@ void Store::set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots) 
 }
 
 void Store::drop_suspended() {
-    ExecStack& s = m_impl->stack;
+    ExecStack& s = m_stack;
     if (!s.suspended) return;
     // From inside a call (a host function) the running frames sit above the suspended ones:
     // forget the suspension now, free its part of the stack when the outermost call ends.
@@ -111,31 +102,29 @@ void Store::drop_suspended() {
         s.suspended.reset();
         return;
     }
-    s.slots_free = s.suspended->saved_slots_free;
-    s.frames_free = s.suspended->saved_frames_free;
+    s.slots_free = s.suspended->entry_fp;
+    s.frames_free = s.suspended->frames_bottom;
     s.suspended.reset();
 }
 
 CallResult Store::resume() {
-    ExecStack& s = m_impl->stack;
+    ExecStack& s = m_stack;
     if (!s.suspended)
         return tl::unexpected(Trap{TrapKind::host_error, "no suspended call to resume", {}});
     if (s.active_runs)
         return tl::unexpected(
             Trap{TrapKind::host_error, "a suspended call cannot be resumed from inside a call", {}});
-    FuncInst* entry = s.suspended->entry;
-    uint64_t* fp = s.suspended->entry_fp;
-    ExecControl& c = m_impl->control;
-    if (c.interrupt->raised()) c.interrupt->take();
-    c.start_deadline();
-    std::optional<Trap> trap;
-    RunStatus status = interp_resume(*this, s, trap);
-    if (status == RunStatus::trapped && entry->instance) entry->instance->trapped = true;
-    return m_impl->finish(status, trap, *entry->type, fp);
+    const FuncType& ft = *s.suspended->entry->type;
+    std::vector<uint64_t> slots(std::max<size_t>(ft.results.size(), 1));
+    if (interp_resume(*this, s, slots.data()) != RunStatus::done)
+        return tl::unexpected(take_trap());
+    std::vector<Value> results(ft.results.size());
+    for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], slots[i]};
+    return results;
 }
 
 Store::~Store() {
-    if (m_impl->stack.slots_begin) munmap(m_impl->stack.slots_begin, m_impl->stack_bytes);
+    if (m_stack.slots_begin) munmap(m_stack.slots_begin, m_impl->stack_bytes);
 }
 
 FuncInst* Store::create_host_func(FuncType type, HostFn fn) {
@@ -143,6 +132,8 @@ FuncInst* Store::create_host_func(FuncType type, HostFn fn) {
     f->host_type = std::move(type);
     f->type = &f->host_type;
     f->type_id = m_engine.intern(f->host_type);
+    f->num_params = uint32_t(f->host_type.params.size());
+    f->num_results = uint32_t(f->host_type.results.size());
     f->host = std::move(fn);
     return f;
 }
@@ -288,6 +279,8 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         uint32_t type_index = m.functions[i].type;
         f->type = &m.types[type_index];
         f->type_id = compiled->type_ids[type_index];
+        f->num_params = uint32_t(f->type->params.size());
+        f->num_results = uint32_t(f->type->results.size());
         f->instance = &inst;
         f->index = m.num_imported_funcs + i;
         f->code = compiled->code[i].get();
@@ -386,51 +379,13 @@ CallResult Store::call(FuncInst* func, std::span<const Value> args) {
                                        {}});
     std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
     for (size_t i = 0; i < args.size(); ++i) slots[i] = args[i].bits;
-    std::optional<Trap> trap;
-    if (call_raw(func, slots.data(), trap) != RunStatus::done)
-        return tl::unexpected(std::move(*trap));
+    if (call_raw(func, slots.data()) != RunStatus::done) return tl::unexpected(take_trap());
     std::vector<Value> results(ft.results.size());
     for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], slots[i]};
     return results;
 }
 
-RunStatus Store::call_raw(FuncInst* func, uint64_t* slots, std::optional<Trap>& trap) {
-    const FuncType& ft = *func->type;
-    ExecStack& s = m_impl->stack;
-    uint64_t* fp = s.slots_free;
-    size_t nparams = ft.params.size(), nresults = ft.results.size();
-    size_t need = std::max(nparams, nresults);
-    if (!fp || fp + need > s.slots_end) {
-        trap = Trap{TrapKind::stack_exhausted, "call stack exhausted", {}};
-        return RunStatus::trapped;
-    }
-    ExecControl& c = m_impl->control;
-    if (s.active_runs == 0) {
-        // An interrupt targets the running call; one raised while idle is not kept for the next.
-        if (c.interrupt->raised()) c.interrupt->take();
-        c.start_deadline();
-    }
-    std::copy_n(slots, nparams, fp);
-    RunStatus status = RunStatus::done;
-    if (func->code) {
-        status = interp_run(*this, s, func, fp, trap);
-    } else {
-        uint64_t* saved = s.slots_free;
-        s.slots_free = fp + need;
-        trap = func->host(*this, fp);
-        s.slots_free = saved;
-        if (trap) status = RunStatus::trapped;
-    }
-    if (status == RunStatus::done) std::copy_n(fp, nresults, slots);
-    else if (status == RunStatus::trapped && func->instance) func->instance->trapped = true;
-    if (s.active_runs == 0 && !s.suspended) { // nothing lives on the stacks any more
-        s.slots_free = s.slots_begin;
-        s.frames_free = s.frames_begin;
-    }
-    return status;
-}
-
-Instance* Store::host_caller() const { return m_impl->stack.host_caller; }
+Instance* Store::host_caller() const { return m_stack.host_caller; }
 
 void Linker::define(const std::string& module, const std::string& name, Extern value) {
     m_defs[{module, name}] = value;

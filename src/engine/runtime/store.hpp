@@ -71,8 +71,17 @@ public:
                                   std::span<const Extern> imports);
 
     /// Calls `func` with its arguments in slots[0..params) and leaves its results in
-    /// slots[0..results) (the caller sizes `slots` for both). Types are not checked.
-    RunStatus call_raw(FuncInst* func, uint64_t* slots, std::optional<Trap>& trap);
+    /// slots[0..results) (the caller sizes `slots` for both). Types are not checked. Unless
+    /// `done`, take_trap() says why.
+    RunStatus call_raw(FuncInst* func, uint64_t* slots) {
+        return interp_call(*this, m_stack, func, slots);
+    }
+    /// Why the last call trapped or was suspended.
+    Trap take_trap() {
+        Trap t = m_stack.trap ? std::move(*m_stack.trap) : Trap{TrapKind::host_error, "no trap", {}};
+        m_stack.trap.reset();
+        return t;
+    }
     /// Calls a function; arguments must match its parameter types (checked). When the call is
     /// suspended (fuel exhausted with suspend_on_fuel, or a suspend-mode interrupt) the error
     /// says why and has_suspended() is true until it is resumed or dropped.
@@ -95,6 +104,7 @@ public:
 private:
     struct Impl;
     Engine& m_engine;
+    ExecStack m_stack; ///< first, with the call path's other hot data
     std::unique_ptr<Impl> m_impl;
 };
 
