@@ -160,8 +160,10 @@ decltype(auto) invoke_with(F& f, Caller&, const uint64_t* slots, std::tuple<A...
 }
 
 /// Calls `func` with arguments in slots[0..params); results land in slots[0..results). Returns
-/// false on failure, with the error in `error` (kept out of the fast path's return value).
-bool call_slots(Store& store, const Func& func, uint64_t* slots, Error& error);
+/// 0 on success, else a code for call_failure(), which builds the error off the fast path.
+int call_slots(Store& store, const Func& func, uint64_t* slots);
+/// The error of a call for which call_slots() returned `code`.
+Error call_failure(Store& store, const Func& func, int code);
 
 } // namespace detail
 
@@ -203,8 +205,8 @@ public:
         uint64_t slots[n];
         size_t i = 0;
         ((slots[i++] = detail::Scalar<A>::to(args)), ...);
-        if (!detail::call_slots(store, m_func, slots, m_error)) [[unlikely]]
-            return tl::unexpected(std::move(m_error));
+        if (int code = detail::call_slots(store, m_func, slots); code != 0) [[unlikely]]
+            return tl::unexpected(detail::call_failure(store, m_func, code));
         if constexpr (std::is_void_v<R>) return {};
         else return detail::Results<R>::read(slots);
     }
@@ -212,7 +214,6 @@ public:
 
 private:
     Func m_func;
-    mutable Error m_error{ErrorKind::trap, {}, {}}; ///< reused, so a successful call builds none
 };
 
 template <typename Sig> Result<TypedFunc<Sig>> Func::typed(Store& store) const {

@@ -139,18 +139,22 @@ Func create_func(Store& store, HostFunc fn) {
 
 // ---- calls
 
-bool detail::call_slots(Store& store, const Func& func, uint64_t* slots, Error& error) {
+namespace {
+constexpr int call_refused = -1; ///< call_slots: wrong store, or the instance trapped before
+}
+
+int detail::call_slots(Store& store, const Func& func, uint64_t* slots) {
     const engine::Instance* inst = func.raw()->instance;
     if (func.store_id() != store.id() || (inst && inst->trapped && !store.reuse_after_trap()))
-        [[unlikely]] {
-        error = check_callable(store, func).error();
-        return false;
-    }
-    if (store.raw().call_raw(func.raw(), slots) != engine::RunStatus::done) [[unlikely]] {
-        error = call_error(store.raw(), store.raw().take_trap());
-        return false;
-    }
-    return true;
+        [[unlikely]]
+        return call_refused;
+    static_assert(int(engine::RunStatus::done) == 0);
+    return int(store.raw().call_raw(func.raw(), slots));
+}
+
+Error detail::call_failure(Store& store, const Func& func, int code) {
+    if (code == call_refused) return check_callable(store, func).error();
+    return call_error(store.raw(), store.raw().take_trap());
 }
 
 Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args) const {

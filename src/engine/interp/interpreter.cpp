@@ -57,7 +57,9 @@ Refill refill(ExecControl& c, int64_t& budget, int64_t cost) {
 
 /// Takes the first budget of a run from the store.
 int64_t initial_budget(ExecControl& c) {
-    if (!c.fuel_enabled) return c.deadline || c.interrupt->raised() ? 0 : fuel_chunk;
+    // Without fuel the budget only paces checks for a deadline and interrupts: with a deadline,
+    // check at once; an interrupt is noticed within a chunk.
+    if (!c.fuel_enabled) return c.deadline ? 0 : fuel_chunk;
     uint64_t take = std::min<uint64_t>(c.fuel, fuel_chunk);
     c.fuel -= take;
     return int64_t(take);
@@ -231,10 +233,10 @@ do_call: {
     // Host function: nested wasm calls it makes start above this frame. The trap lives in its
     // own scope: no object with a destructor may be alive across a computed goto.
     {
-        const FuncType& ft = *callee->type;
+        uint32_t np = callee->num_params, nr = callee->num_results;
         uint64_t* saved_slots = stack->slots_free;
         Frame* saved_frames = stack->frames_free;
-        stack->slots_free = nfp + std::max(ft.params.size(), ft.results.size());
+        stack->slots_free = nfp + (np > nr ? np : nr);
         stack->frames_free = fsp;
         Instance* saved_caller = stack->host_caller;
         stack->host_caller = inst;

@@ -385,7 +385,6 @@ CallResult Store::call(FuncInst* func, std::span<const Value> args) {
     return results;
 }
 
-Instance* Store::host_caller() const { return m_stack.host_caller; }
 
 void Linker::define(const std::string& module, const std::string& name, Extern value) {
     m_defs[{module, name}] = value;

@@ -99,7 +99,7 @@ public:
     /// Wasm call depth and value-stack slots per call (at most the Engine's).
     void set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots);
     /// The instance whose code called the running host function (null when the host called it).
-    Instance* host_caller() const;
+    Instance* host_caller() const { return m_stack.host_caller; }
 
 private:
     struct Impl;
