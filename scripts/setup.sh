@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build g++ clang lld-14  # toolchain
   wabt binaryen                                       # wat2wasm/wast2json, wasm-opt
   wasi-libc libc++-14-dev-wasm32 libclang-rt-14-dev-wasm32  # clang --target=wasm32-wasi
+  rustc libstd-rust-dev-wasm32 nodejs                 # Rust guests; node's WASI to compare with
   libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev
 )
 missing=()
