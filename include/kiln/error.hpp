@@ -22,6 +22,7 @@ enum class ErrorKind {
     io,             ///< a file could not be read or written
     usage,          ///< an API or command line was used wrongly
     limit,          ///< a resource limit was reached
+    exit,           ///< the program ended itself (WASI proc_exit); Error::trap->exit_code
 };
 
 /// "malformed", "invalid", ...
@@ -43,6 +44,7 @@ enum class TrapKind : uint8_t {
     deadline,
     interrupted,
     host_error,
+    exit, ///< not a fault: the program asked to end (Trap::exit_code)
 };
 
 /// "unreachable", "out of fuel", ...
@@ -54,6 +56,7 @@ struct Trap {
     TrapKind kind = TrapKind::unreachable;
     std::string message;
     std::vector<std::string> backtrace;
+    int32_t exit_code = 0; ///< for TrapKind::exit
 };
 
 /// An error with its kind and a message a person can act on; traps carry their details.

@@ -2,6 +2,7 @@
 // typed calls into wasm.
 #pragma once
 
+#include <kiln/error.hpp>
 #include <kiln/extern.hpp>
 
 #include <algorithm>
@@ -55,13 +56,25 @@ public:
     std::optional<Extern> get_export(const std::string& name) const;
     /// Makes the guest trap (TrapKind::host_error, with this message) once the host function
     /// returns; its results are ignored.
-    void trap(std::string message) { m_trap = std::move(message); }
-    const std::optional<std::string>& pending_trap() const { return m_trap; }
+    void trap(std::string message) { stop(TrapKind::host_error, std::move(message)); }
+    /// Ends the program once the host function returns (WASI proc_exit): the call from the host
+    /// fails with ErrorKind::exit and this code in Error::trap->exit_code; not a fault, so the
+    /// instance is not marked trapped.
+    void exit(int32_t code);
+    /// For host functions that block (sleeps, reads): true when the call must stop waiting
+    /// because its deadline passed or an interrupt came. The guest then traps with that kind
+    /// once the host function returns, which should be at once.
+    bool should_stop();
+    /// The trap the host function asked for, if any.
+    const std::optional<Trap>& pending_trap() const { return m_trap; }
 
 private:
+    void stop(TrapKind kind, std::string message) {
+        if (!m_trap) m_trap = Trap{kind, std::move(message), {}};
+    }
     Store& m_store;
     engine::Instance* m_instance;
-    std::optional<std::string> m_trap;
+    std::optional<Trap> m_trap;
 };
 
 /// The slot-level body of a host function: arguments in slots[0..params), results written to

@@ -140,6 +140,7 @@ typedef enum kiln_error_kind {
     KILN_ERROR_IO = 6,             /**< a file could not be read */
     KILN_ERROR_USAGE = 7,          /**< the API was used wrongly (NULL handle, wrong type...) */
     KILN_ERROR_LIMIT = 8,          /**< a resource limit was reached */
+    KILN_ERROR_EXIT = 9,           /**< the program ended itself; see kiln_error_exit_code */
 } kiln_error_kind_t;
 
 /** Why execution stopped abnormally (mirrors kiln::TrapKind). */
@@ -158,6 +159,7 @@ typedef enum kiln_trap_kind {
     KILN_TRAP_DEADLINE = 11,
     KILN_TRAP_INTERRUPTED = 12,
     KILN_TRAP_HOST_ERROR = 13,
+    KILN_TRAP_EXIT = 14, /**< not a fault: the program asked to end */
 } kiln_trap_kind_t;
 
 /** An error for a host callback to return: the guest traps (KILN_TRAP_HOST_ERROR) with
@@ -171,6 +173,8 @@ const char* kiln_error_message(const kiln_error_t* error);
 kiln_error_kind_t kiln_error_kind(const kiln_error_t* error);
 /** The kiln_trap_kind_t of a trap (or, for KILN_ERROR_SUSPENDED, why it stopped); else -1. */
 int kiln_error_trap_kind(const kiln_error_t* error);
+/** For KILN_ERROR_EXIT, the code the program exited with; else 0. */
+int32_t kiln_error_exit_code(const kiln_error_t* error);
 /** Wasm frames active at the trap, innermost first (0 when not a trap). */
 size_t kiln_error_backtrace_count(const kiln_error_t* error);
 /** Frame `index` of the backtrace: a name-section name, an export name or "func[N]"; NULL past

@@ -13,6 +13,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::io: return "io";
     case ErrorKind::usage: return "usage";
     case ErrorKind::limit: return "limit";
+    case ErrorKind::exit: return "exit";
     }
     return "unknown";
 }

@@ -30,6 +30,8 @@ KILN_SAME(KILN_ERROR_SUSPENDED, kiln::ErrorKind::suspended);
 KILN_SAME(KILN_ERROR_IO, kiln::ErrorKind::io);
 KILN_SAME(KILN_ERROR_USAGE, kiln::ErrorKind::usage);
 KILN_SAME(KILN_ERROR_LIMIT, kiln::ErrorKind::limit);
+KILN_SAME(KILN_ERROR_EXIT, kiln::ErrorKind::exit);
+KILN_SAME(KILN_TRAP_EXIT, kiln::TrapKind::exit);
 KILN_SAME(KILN_TRAP_UNREACHABLE, kiln::TrapKind::unreachable);
 KILN_SAME(KILN_TRAP_MEMORY_OUT_OF_BOUNDS, kiln::TrapKind::memory_out_of_bounds);
 KILN_SAME(KILN_TRAP_TABLE_OUT_OF_BOUNDS, kiln::TrapKind::table_out_of_bounds);
@@ -325,6 +327,12 @@ kiln_error_kind_t kiln_error_kind(const kiln_error_t* error) {
 
 int kiln_error_trap_kind(const kiln_error_t* error) {
     return error && error->error.trap ? int(error->error.trap->kind) : -1;
+}
+
+int32_t kiln_error_exit_code(const kiln_error_t* error) {
+    return error && error->error.kind == kiln::ErrorKind::exit && error->error.trap
+               ? error->error.trap->exit_code
+               : 0;
 }
 
 size_t kiln_error_backtrace_count(const kiln_error_t* error) {

@@ -19,6 +19,11 @@ tl::unexpected<Error> wrong_store(const char* what) {
 
 /// The Error for a call that stopped: a trap, or a suspension the store can resume.
 Error call_error(engine::Store& store, Trap trap) {
+    if (trap.kind == TrapKind::exit) {
+        std::string message = fmt::format("exit with code {}", trap.exit_code);
+        return Error{ErrorKind::exit, std::move(message),
+                     std::make_shared<const Trap>(std::move(trap))};
+    }
     bool suspended = store.has_suspended();
     std::string message = suspended ? fmt::format("call suspended: {}", trap.message)
                                     : fmt::format("trap: {}", trap.message);
@@ -74,6 +79,27 @@ std::optional<std::string> Caller::read_string(uint64_t offset, uint64_t length)
     const engine::MemoryInst* m = memory_of(m_instance);
     if (!in_bounds(m, offset, length)) return std::nullopt;
     return std::string(reinterpret_cast<const char*>(m->base + offset), length);
+}
+
+void Caller::exit(int32_t code) {
+    if (m_trap) return;
+    m_trap = Trap{TrapKind::exit, fmt::format("exit with code {}", code), {}};
+    m_trap->exit_code = code;
+}
+
+bool Caller::should_stop() {
+    if (m_trap) return true;
+    engine::ExecControl& c = m_store.raw().control();
+    if (c.interrupt->mode.load(std::memory_order_relaxed) == uint32_t(engine::InterruptMode::trap)) {
+        c.interrupt->take();
+        stop(TrapKind::interrupted, "interrupted");
+        return true;
+    }
+    if (c.deadline && engine::Clock::now() >= *c.deadline) {
+        stop(TrapKind::deadline, "deadline exceeded");
+        return true;
+    }
+    return false;
 }
 
 std::optional<Extern> Caller::get_export(const std::string& name) const {

@@ -621,8 +621,9 @@ num_trap:
 trap_exit:
     stack->trap = make_trap(trap_kind, trap_msg, cur ? cur : callee, fsp, frames_bottom);
 trapped_exit:
-    // The instance the host called into refuses further calls unless the embedder opts in.
-    if (entry->instance) entry->instance->trapped = true;
+    // The instance the host called into refuses further calls unless the embedder opts in. A
+    // program that asked to end did not fault.
+    if (entry->instance && stack->trap->kind != TrapKind::exit) entry->instance->trapped = true;
     status = RunStatus::trapped;
     goto finish;
 

@@ -102,6 +102,7 @@ const char* trap_kind_name(TrapKind kind) {
     case TrapKind::deadline: return "deadline";
     case TrapKind::interrupted: return "interrupted";
     case TrapKind::host_error: return "host error";
+    case TrapKind::exit: return "exit";
     }
     return "unknown";
 }

@@ -1,0 +1,95 @@
+// WASI preview 1 (wasi_snapshot_preview1) as host functions added to a Linker, with explicit
+// capabilities: nothing from the host reaches the guest unless the embedder grants it.
+#pragma once
+
+#include <kiln/error.hpp>
+#include <kiln/linker.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kiln {
+
+/// Where one of the standard streams goes.
+class WasiStream {
+public:
+    enum class Kind { closed, inherit, buffer, callback };
+
+    /// The descriptor is closed: reads and writes fail with EBADF.
+    static WasiStream closed() { return WasiStream(Kind::closed); }
+    /// The host process's own stream (0, 1 or 2).
+    static WasiStream inherit() { return WasiStream(Kind::inherit); }
+    /// stdin: reads come from `input`, then end of file. stdout/stderr: writes are kept, see
+    /// Wasi::output().
+    static WasiStream buffer(std::string input = {}) {
+        WasiStream s(Kind::buffer);
+        s.m_input = std::move(input);
+        return s;
+    }
+    /// stdout/stderr only: each write is handed to `sink` as it happens.
+    static WasiStream callback(std::function<void(std::string_view)> sink) {
+        WasiStream s(Kind::callback);
+        s.m_sink = std::move(sink);
+        return s;
+    }
+
+    Kind kind() const { return m_kind; }
+    const std::string& input() const { return m_input; }
+    const std::function<void(std::string_view)>& sink() const { return m_sink; }
+
+private:
+    explicit WasiStream(Kind kind) : m_kind(kind) {}
+    Kind m_kind;
+    std::string m_input;
+    std::function<void(std::string_view)> m_sink;
+};
+
+/// A host directory the guest sees under `guest` (e.g. "/data" or "."). No path reaches
+/// outside it: `..`, absolute paths and symlinks that leave it are refused (ENOTCAPABLE).
+struct WasiPreopen {
+    std::string host;
+    std::string guest;
+    bool read_only = false; ///< refuse every write, create, remove, rename, link, truncate, utime
+};
+
+/// Everything a WASI program may see. The default grants nothing: no args, no environment, no
+/// directories, closed streams.
+struct WasiConfig {
+    std::vector<std::string> args; ///< argv, including argv[0]
+    std::vector<std::pair<std::string, std::string>> env;
+    std::vector<WasiPreopen> preopens;
+    WasiStream stdin_stream = WasiStream::closed();
+    WasiStream stdout_stream = WasiStream::closed();
+    WasiStream stderr_stream = WasiStream::closed();
+};
+
+/// The WASI state of one program: its descriptors, arguments and environment. Define it in a
+/// Linker, instantiate the program with that Linker in one Store, and call `_start`; a call that
+/// ends with ErrorKind::exit is the program exiting (Error::trap->exit_code).
+class Wasi {
+public:
+    /// Opens the preopened directories (an io error names one that cannot be opened).
+    static Result<std::shared_ptr<Wasi>> create(WasiConfig config);
+    ~Wasi();
+    Wasi(const Wasi&) = delete;
+    Wasi& operator=(const Wasi&) = delete;
+
+    /// Defines every wasi_snapshot_preview1 function in `linker`, bound to this state.
+    void define(Linker& linker);
+    /// What the program wrote to a buffered stdout (1) or stderr (2).
+    const std::string& output(int fd) const;
+
+    struct State;
+
+private:
+    explicit Wasi(std::shared_ptr<State> state);
+    std::shared_ptr<State> m_state; ///< shared with the host functions defined from it
+};
+
+} // namespace kiln

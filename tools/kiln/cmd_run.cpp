@@ -1,0 +1,174 @@
+// kiln run [flags] FILE.wasm [ARGS...]: runs a WASI command (its _start, or one export) with the
+// capabilities the flags grant, and exits with the program's exit code.
+#include "cli_common.hpp"
+#include "commands.hpp"
+
+#include <kiln/kiln.hpp>
+#include <kiln/wasi.hpp>
+
+#include <cstdlib>
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace kiln::tool {
+
+namespace {
+
+/// Exit status of a run that trapped, as a process killed by SIGABRT reports it.
+constexpr int exit_trap = 134;
+
+struct RunOptions {
+    std::vector<std::string> dirs, ro_dirs, env;
+    bool inherit_env = false;
+    std::optional<uint64_t> fuel;
+    std::optional<uint64_t> timeout_ms;
+    std::optional<uint64_t> max_memory;
+    std::string invoke;
+    std::string file;
+    std::vector<std::string> args;
+};
+
+/// HOST[::GUEST] as a preopen.
+WasiPreopen preopen_of(const std::string& spec, bool read_only) {
+    size_t sep = spec.find("::");
+    if (sep == std::string::npos) return {spec, spec, read_only};
+    return {spec.substr(0, sep), spec.substr(sep + 2), read_only};
+}
+
+void print_trap(const Error& error) {
+    fmt::print(stderr, "kiln: {}\n", error.message);
+    if (error.trap)
+        for (const std::string& frame : error.trap->backtrace)
+            fmt::print(stderr, "  at {}\n", frame);
+}
+
+int run(const RunOptions& o) {
+    WasiConfig config;
+    config.args.push_back(o.file);
+    config.args.insert(config.args.end(), o.args.begin(), o.args.end());
+    if (o.inherit_env)
+        for (char** e = environ; *e; ++e) {
+            std::string kv = *e;
+            size_t eq = kv.find('=');
+            if (eq != std::string::npos) config.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+        }
+    for (const std::string& kv : o.env) {
+        size_t eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            print_error(fmt::format("--env {}: expected KEY=VALUE", kv));
+            return exit_usage;
+        }
+        config.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    for (const std::string& d : o.dirs) config.preopens.push_back(preopen_of(d, false));
+    for (const std::string& d : o.ro_dirs) config.preopens.push_back(preopen_of(d, true));
+    for (const WasiPreopen& p : config.preopens)
+        if (p.host.empty() || p.guest.empty()) {
+            print_error("--dir/--ro-dir: expected HOST or HOST::GUEST");
+            return exit_usage;
+        }
+    config.stdin_stream = WasiStream::inherit();
+    config.stdout_stream = WasiStream::inherit();
+    config.stderr_stream = WasiStream::inherit();
+    auto wasi = Wasi::create(std::move(config));
+    if (!wasi) {
+        print_error(wasi.error().message);
+        return exit_usage;
+    }
+
+    Engine engine;
+    auto module = Module::from_file(engine, o.file);
+    if (!module) {
+        print_error(o.file, module.error());
+        return module.error().kind == ErrorKind::io ? exit_usage : exit_failure;
+    }
+    std::string entry = o.invoke.empty() ? "_start" : o.invoke;
+    const ExportType* exported = nullptr;
+    auto exports = module->exports();
+    for (const ExportType& e : exports)
+        if (e.name == entry && e.type.kind == ExternKind::func) exported = &e;
+    if (!exported) {
+        print_error(fmt::format("{}: no exported function \"{}\"", o.file, entry));
+        return exit_usage;
+    }
+    // With --invoke the ARGS are the function's arguments, typed by its parameters.
+    std::vector<Value> call_args;
+    if (!o.invoke.empty()) {
+        const auto& params = exported->type.func.params;
+        if (o.args.size() != params.size()) {
+            print_error(fmt::format("{}: {} takes {} argument{}, got {}", o.file, entry,
+                                    params.size(), params.size() == 1 ? "" : "s", o.args.size()));
+            return exit_usage;
+        }
+        for (size_t i = 0; i < params.size(); ++i) {
+            auto v = parse_value(o.args[i], params[i]);
+            if (!v) {
+                print_error(fmt::format("{}: {}: argument {}: {}", o.file, entry, i + 1,
+                                        v.error().message));
+                return exit_usage;
+            }
+            call_args.push_back(*v);
+        }
+    }
+
+    Store store(engine);
+    if (o.max_memory) store.set_memory_limit(*o.max_memory);
+    if (o.fuel) store.set_fuel(*o.fuel);
+    if (o.timeout_ms) store.set_timeout(std::chrono::milliseconds(*o.timeout_ms));
+    Linker linker;
+    (*wasi)->define(linker);
+    auto instance = linker.instantiate(store, *module);
+    if (!instance) {
+        if (instance.error().kind == ErrorKind::exit) // proc_exit from a start function
+            return instance.error().trap ? instance.error().trap->exit_code : 0;
+        print_error(o.file, instance.error());
+        return exit_failure;
+    }
+    auto func = instance->get_func(store, entry);
+    auto results = func->call(store, call_args);
+    if (!results) {
+        const Error& e = results.error();
+        if (e.kind == ErrorKind::exit) return e.trap ? e.trap->exit_code : 0;
+        print_trap(e);
+        return exit_trap;
+    }
+    for (const Value& v : *results) fmt::print("{}\n", format_value(v));
+    return exit_ok;
+}
+
+} // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+    auto* sub = app.add_subcommand("run", "Run a WASI program with the capabilities given");
+    auto o = std::make_shared<RunOptions>();
+    sub->add_option("--dir", o->dirs, "give the program a directory, read-write (HOST[::GUEST])")
+        ->allow_extra_args(false);
+    sub->add_option("--ro-dir", o->ro_dirs,
+                    "give the program a directory, read-only (HOST[::GUEST])")
+        ->allow_extra_args(false);
+    sub->add_option("--env", o->env, "set an environment variable (KEY=VALUE)")->allow_extra_args(false);
+    sub->add_flag("--inherit-env", o->inherit_env, "pass this process's environment through");
+    sub->add_option("--fuel", o->fuel, "stop after this much fuel (about one unit per instruction)");
+    sub->add_option("--timeout", o->timeout_ms, "stop after this many milliseconds");
+    sub->add_option("--max-memory", o->max_memory, "limit linear memory to this many bytes");
+    sub->add_option("--invoke", o->invoke, "call this export instead of _start; ARGS are its "
+                                           "arguments");
+    // FILE and everything after it belong to the program, flags included: CLI11 leaves them
+    // unparsed (prefix command) and they are taken from remaining().
+    sub->prefix_command();
+    sub->footer("FILE.wasm [ARGS...] follow the flags; ARGS go to the program unparsed.");
+    sub->callback([o, sub, &exit_code] {
+        std::vector<std::string> rest = sub->remaining();
+        if (rest.empty()) {
+            print_error("run: a FILE.wasm to run is required (see kiln run --help)");
+            exit_code = exit_usage;
+            return;
+        }
+        o->file = rest[0];
+        o->args.assign(rest.begin() + 1, rest.end());
+        exit_code = run(*o);
+    });
+}
+
+} // namespace kiln::tool
