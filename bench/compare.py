@@ -25,7 +25,7 @@ import sys
 import time
 
 PROGRAMS = ["fib", "loop", "hash", "matmul", "memcpy", "copyloop", "sieve"]
-ENGINES = ["kiln", "node", "wasm-interp"]
+ENGINES = ["kiln", "kiln-run", "node", "wasm-interp"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -79,6 +79,10 @@ def measure(engine, program, args):
         cmd, parse = [os.path.join(out_dir, program + "-native")], parse_runner
     elif engine == "kiln":
         cmd, parse = [os.path.join(args.build_dir, "bench", "kiln-bench-run"), wasm], parse_runner
+    elif engine == "kiln-run":  # the WASI command build through `kiln run`
+        kiln = os.path.join(args.build_dir, "tools", "kiln", "kiln")
+        cmd = [kiln, "run", os.path.join(out_dir, program + "-wasi.wasm")]
+        parse = parse_runner
     elif engine == "node":
         cmd = [args.node, *args.node_flag, os.path.join(HERE, "run_node.mjs"), wasm]
         parse = parse_runner

@@ -1,11 +1,12 @@
 // Shared by every benchmark program: the checksum import and a small deterministic PRNG.
-// Compiled for wasm32 the checksum is the import (bench.checksum: [i64] -> []); compiled
-// natively it is defined by native_main.c. Each program exports `run` and reports one checksum.
+// Compiled for wasm32 as a bare module the checksum is the import (bench.checksum: [i64] -> []);
+// compiled natively or as a WASI command (BENCH_COMMAND) it is defined by native_main.c. Each
+// program exports `run` and reports one checksum.
 #pragma once
 
 #include <stdint.h>
 
-#ifdef __wasm__
+#if defined(__wasm__) && !defined(BENCH_COMMAND)
 __attribute__((import_module("bench"), import_name("checksum")))
 #endif
 void bench_checksum(uint64_t value);

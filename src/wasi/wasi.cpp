@@ -52,6 +52,7 @@ struct Fd {
     uint64_t base = 0, inheriting = 0; ///< rights
     std::string preopen;        ///< the guest path, for preopened directories
     bool is_preopen = false;
+    bool read_only = false;     ///< below a read-only preopen: nothing opened here may write
     std::vector<DirEntry> listing; ///< fd_readdir's snapshot, taken at cookie 0
 };
 
@@ -241,8 +242,9 @@ Errno stream_write(State& s, Caller& c, Fd& f, std::string_view data, size_t& do
 int32_t do_write(State& s, Caller& c, uint32_t fd, uint32_t iovs, uint32_t n, uint32_t nwritten,
                  std::optional<uint64_t> offset) {
     Mem m{c};
+    // Writing to a descriptor not opened for writing is EBADF, as in POSIX.
     auto [f, e] = s.with(fd, right::fd_write | (offset ? right::fd_seek : 0));
-    if (!f) return e;
+    if (!f) return e == enotcapable && s.get(fd) && !(s.get(fd)->base & right::fd_write) ? ebadf : e;
     std::vector<Iovec> v;
     if (Errno ie = read_iovecs(m, iovs, n, v); ie != ok) return ie;
     size_t done = 0;
@@ -282,7 +284,7 @@ int32_t do_read(State& s, Caller& c, uint32_t fd, uint32_t iovs, uint32_t n, uin
                 std::optional<uint64_t> offset) {
     Mem m{c};
     auto [f, e] = s.with(fd, right::fd_read | (offset ? right::fd_seek : 0));
-    if (!f) return e;
+    if (!f) return e == enotcapable && s.get(fd) && !(s.get(fd)->base & right::fd_read) ? ebadf : e;
     std::vector<Iovec> v;
     if (Errno ie = read_iovecs(m, iovs, n, v); ie != ok) return ie;
     size_t done = 0;
@@ -461,11 +463,18 @@ int32_t path_open(State& s, Caller& c, uint32_t dirfd, uint32_t lookup, uint32_t
     if ((oflags & oflag_creat) && !(d->base & right::path_create_file)) return enotcapable;
     if ((oflags & oflag_trunc) && !(d->base & right::path_filestat_set_size)) return enotcapable;
     // Rights come from the directory's inheriting set: asking for a writing right it lacks
-    // is refused (wasi-libc masks its request first; then writes fail at fd_write).
+    // is refused. Below a read-only preopen the inheriting set still lists the writing rights
+    // (libc masks its request with it, and would otherwise open for reading and fail only at
+    // the first write), so asking to open for writing is refused here, and the other writing
+    // rights, which a read-only open asks for in passing, are just not granted.
+    constexpr uint64_t write_access = right::fd_write | right::fd_allocate |
+                                      right::fd_filestat_set_size;
     if (base & right::writes & ~d->inheriting) return enotcapable;
     if ((fdflags & fdflag_append) && !(d->inheriting & right::fd_write)) return enotcapable;
+    if (d->read_only && ((base & write_access) || (fdflags & fdflag_append))) return enotcapable;
     base &= d->inheriting;
     inheriting &= d->inheriting;
+    if (d->read_only) base &= ~right::writes;
 
     bool want_write = base & (right::fd_write | right::fd_allocate | right::fd_filestat_set_size);
     bool want_read = base & (right::fd_read | right::fd_readdir);
@@ -489,6 +498,7 @@ int32_t path_open(State& s, Caller& c, uint32_t dirfd, uint32_t lookup, uint32_t
     if (!(fdflags & fdflag_nonblock)) ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) &
                                                                       ~O_NONBLOCK);
     Fd nf;
+    nf.read_only = d->read_only;
     nf.filetype = filetype_of(st.st_mode);
     nf.type = S_ISDIR(st.st_mode) ? Fd::Type::dir : Fd::Type::file;
     nf.host = std::move(fd);
@@ -882,8 +892,8 @@ Result<std::shared_ptr<Wasi>> Wasi::create(WasiConfig config) {
         f.host = UniqueFd(fd);
         f.filetype = filetype_directory;
         f.base = p.read_only ? right::dir_read_only : right::dir_all;
-        f.inheriting = p.read_only ? (right::dir_all | right::file_all) & ~right::writes
-                                   : right::dir_all | right::file_all;
+        f.inheriting = right::dir_all | right::file_all;
+        f.read_only = p.read_only;
         f.is_preopen = true;
         f.preopen = p.guest.empty() ? p.host : p.guest;
         state->fds.push_back(std::move(f));

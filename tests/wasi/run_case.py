@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """Runs one WASI conformance case and compares its stdout and exit code with the expected ones.
 
-    run_case.py --expected=FILE.out --work=DIR [--exit=N] [--stdin=FILE] [--timeout=SECONDS]
-                [--dir=GUEST[=FIXTURE]]... [--ro-dir=GUEST[=FIXTURE]]... [--env=K=V]...
-                [--arg=ARG]... [--known-different=REASON] [--update]
+    run_case.py --expected=FILE.out --work=DIR [--exit=N] [--stdin=FILE] [--stderr=REGEX]
+                [--timeout=SECONDS] [--dir=GUEST[=FIXTURE]]... [--ro-dir=GUEST[=FIXTURE]]...
+                [--env=K=V]... [--arg=ARG]... [--known-different=REASON] [--update]
                 -- RUNNER... FILE.wasm
 
 RUNNER is the command that takes `kiln run`'s flags: `kiln run` itself, or node with
 node_wasi.mjs. Each --dir/--ro-dir becomes a fresh host directory under --work (a copy of FIXTURE,
 else empty) preopened as GUEST. Stdin is a pipe that the harness fills with FILE (or nothing) and
 closes. The program runs in the directory of FILE.wasm and is named by its base name, so argv[0] is
-the same on every machine. Options take the form --name=VALUE so that empty values and values
-starting with dashes survive CMake and the parsing here.
+the same on every machine. Stderr is not compared, only searched for REGEX when one is given.
+Options take the form --name=VALUE so that empty values and values starting with dashes survive
+CMake and the parsing here.
 
 A read-only preopen whose contents change fails the case even when the output matches.
 --known-different marks a runner known to deviate from the spec on this case: a mismatch (or a
@@ -20,6 +21,7 @@ file from this run, for use by hand after checking the output.
 """
 import difflib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -53,11 +55,11 @@ def snapshot(root):
 
 class Options:
     """The command line, parsed by hand: argparse would take an --arg=-- apart."""
-    KEYS = ("expected", "work", "stdin", "known_different", "exit", "timeout", "update", "dir",
-            "ro_dir", "env", "arg")
+    KEYS = ("expected", "work", "stdin", "stderr", "known_different", "exit", "timeout", "update",
+            "dir", "ro_dir", "env", "arg")
 
     def __init__(self, argv):
-        self.expected = self.work = self.stdin = self.known_different = None
+        self.expected = self.work = self.stdin = self.stderr = self.known_different = None
         self.exit, self.timeout, self.update = 0, 60.0, False
         self.dir, self.ro_dir, self.env, self.arg = [], [], [], []
         while argv and argv[0] != "--":
@@ -137,6 +139,9 @@ def main():
             result.stdout.decode("utf-8", "replace").splitlines(keepends=True),
             fromfile=opts.expected, tofile="stdout")
         problems.append("stdout differs:\n" + "".join(diff).rstrip("\n"))
+    stderr = result.stderr.decode("utf-8", "replace")
+    if opts.stderr is not None and not re.search(opts.stderr, stderr, re.MULTILINE):
+        problems.append(f"stderr does not match: {opts.stderr}")
     for guest, (host, before) in read_only.items():
         if snapshot(host) != before:
             problems.append(f"read-only preopen {guest} was modified")
@@ -149,9 +154,8 @@ def main():
         print("ok")
         return 0
     print("\n".join(problems))
-    stderr = result.stderr.decode("utf-8", "replace").rstrip("\n")
     if stderr:
-        print("--- stderr:\n" + stderr)
+        print("--- stderr:\n" + stderr.rstrip("\n"))
     if opts.known_different:
         print(f"SKIP: known difference: {opts.known_different}")
         return SKIP

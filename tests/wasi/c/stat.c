@@ -70,16 +70,17 @@ int main(void) {
   printf("fstat closed fd: %s\n", fstat(fd, &st2) == 0 ? "ok" : errno_name(errno));
 
   puts("-- times the program sets");
-  struct timespec times[2] = {{1000000000, 0}, {1500000000, 250000000}};
+  /* Whole seconds: how finely the host filesystem keeps times is not WASI's business. */
+  struct timespec times[2] = {{1000000000, 0}, {1500000000, 0}};
   step("utimensat f.txt", utimensat(AT_FDCWD, "/sandbox/f.txt", times, 0));
   stat("/sandbox/f.txt", &st);
-  printf("atime: %lld.%09ld\n", (long long)st.st_atim.tv_sec, st.st_atim.tv_nsec);
-  printf("mtime: %lld.%09ld\n", (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  printf("atime: %lld\n", (long long)st.st_atim.tv_sec);
+  printf("mtime: %lld\n", (long long)st.st_mtim.tv_sec);
   fd = open("/sandbox/empty.txt", O_RDWR);
   struct timespec only_mtime[2] = {{0, UTIME_OMIT}, {1600000000, 0}};
   step("futimens empty.txt (atime omitted)", futimens(fd, only_mtime));
   fstat(fd, &st2);
-  printf("mtime: %lld.%09ld\n", (long long)st2.st_mtim.tv_sec, st2.st_mtim.tv_nsec);
+  printf("mtime: %lld\n", (long long)st2.st_mtim.tv_sec);
   /* The "now" flags go straight to WASI: in Debian's wasi-libc (built with clang 14),
    * futimens(fd, NULL) sends fstflags atim|mtim with zero times instead of atim_now|mtim_now, and
    * UTIME_NOW or UTIME_OMIT in the mtime slot fails with EINVAL before reaching the host. */

@@ -1,6 +1,6 @@
 /* The standard streams: stdin read to the end (fd_read until 0), stdout through stdio and plain
  * write(1), many small unbuffered writes in order, and stderr kept apart from stdout. The harness
- * feeds stdin from tests/wasi/fixtures/stdin.txt and compares stdout only. */
+ * feeds stdin from tests/wasi/fixtures/stdin.txt, compares stdout and looks for the stderr line. */
 #include <ctype.h>
 
 #include "wasi_test.h"
@@ -29,7 +29,7 @@ int main(void) {
     buf[i] = (char)toupper((unsigned char)buf[i]);
   fputs(buf, stdout);
 
-  fputs("this goes to stderr and is not compared\n", stderr);
+  fputs("this goes to stderr, not stdout\n", stderr);
   fflush(stdout);
   printf("write(1): %zd\n", write(1, "raw write to fd 1\n", 18));
   fflush(stdout);

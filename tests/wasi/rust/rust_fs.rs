@@ -71,8 +71,8 @@ fn main() -> io::Result<()> {
     f.write_all(b"appended\n")?;
     drop(f);
     println!("after append: {:?}", fs::read_to_string("/sandbox/a.txt")?);
-    must_fail("create_new existing", OpenOptions::new().write(true).create_new(true)
-        .open("/sandbox/a.txt"));
+    let create_new = OpenOptions::new().write(true).create_new(true).open("/sandbox/a.txt");
+    must_fail("create_new existing", create_new);
     must_fail("open missing", File::open("/sandbox/missing.txt"));
     must_fail("open escaping the preopen", File::open("/sandbox/../outside.txt"));
 
