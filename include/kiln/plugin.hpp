@@ -1,0 +1,213 @@
+// Plugins speaking the Extism ABI: bytes in, bytes out, with a manifest of permissions and
+// limits. Plugins built with Extism's guest kits run unmodified.
+//
+//   kiln::Engine engine;
+//   auto plugin = kiln::Plugin::create(engine, kiln::Manifest::from_file("p.json").value());
+//   auto out = plugin->call("count_vowels", "Hello, world!");   // Result<std::string>
+#pragma once
+
+#include <kiln/engine.hpp>
+#include <kiln/error.hpp>
+#include <kiln/func.hpp>
+#include <kiln/types.hpp>
+#include <kiln/value.hpp>
+#include <kiln/wasi.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+/// Extism's manifest (JSON, or the same structure in TOML), plus Kiln's own fields.
+struct Manifest {
+    /// One module: from a file, inline bytes, or a URL; `hash` (sha256, hex) is checked before
+    /// compiling. Several modules are linked by name; the main one is named "main", else it is
+    /// the last.
+    struct Wasm {
+        std::string path;
+        std::vector<uint8_t> data;
+        std::string url;
+        std::string name;
+        std::string hash;
+    };
+    std::vector<Wasm> wasm;
+    /// Pages of 64 KiB for all the memory a plugin uses (linear and kernel); none: no limit.
+    std::optional<uint32_t> max_pages;
+    uint64_t max_http_response_bytes = 50u << 20;
+    uint64_t max_var_bytes = 1u << 20; ///< 0 disables vars
+    std::map<std::string, std::string> config;
+    /// Hosts an HTTP request may reach, as globs ("*.example.com"); empty denies all.
+    std::vector<std::string> allowed_hosts;
+    std::vector<WasiPreopen> allowed_paths; ///< needs WASI; "ro:HOST" in files is read-only
+    std::optional<uint64_t> timeout_ms;     ///< per call
+    std::optional<uint64_t> fuel;           ///< Kiln: fuel per call
+
+    /// Parses a JSON manifest. Unknown fields and wrong types are errors naming the field's path
+    /// (e.g. `wasm[0].hash: expected a string`). Relative paths are taken from `base_dir`.
+    static Result<Manifest> from_json(std::string_view text, const std::string& base_dir = "");
+    /// The same structure written in TOML.
+    static Result<Manifest> from_toml(std::string_view text, const std::string& base_dir = "");
+    /// A .json or .toml manifest file, or a .wasm module (a manifest with just that module).
+    static Result<Manifest> from_file(const std::string& path);
+    /// A manifest with one module given as bytes.
+    static Manifest from_bytes(std::vector<uint8_t> wasm);
+};
+
+class CurrentPlugin;
+
+/// A host function plugins may import: in `ns` (default "extism:host/user") under `name`,
+/// with a wasm signature; `fn` gets the calling plugin and the arguments, and writes results.
+/// User data is whatever the callable captures.
+struct PluginFunction {
+    std::string ns = "extism:host/user";
+    std::string name;
+    FuncType type;
+    std::function<void(CurrentPlugin&, std::span<const Value> args, std::span<Value> results)> fn;
+};
+
+/// How plugins are built from a manifest.
+struct PluginOptions {
+    bool wasi = false;                        ///< link WASI preview 1 (no env, no args)
+    std::vector<PluginFunction> functions;    ///< host functions offered to the plugin
+    bool http_response_headers = false;       ///< let http_headers() return the headers
+    /// Log level name for the plugin's log_* calls: trace, debug, info, warn, error, off.
+    std::string log_level = "info";
+};
+
+/// What a host function sees of the plugin calling it: its kernel memory (blocks addressed by
+/// i64 handles), vars and config, and its error.
+class CurrentPlugin {
+public:
+    /// The bytes of the block starting at `handle`; nullopt when it is not a live block.
+    std::optional<std::string> read(uint64_t handle) const;
+    /// Allocates a block holding `bytes`; 0 when out of memory.
+    uint64_t write(std::string_view bytes);
+    uint64_t alloc(uint64_t size);
+    void free(uint64_t handle);
+    /// The length of the block starting at `handle`, 0 for anything else.
+    uint64_t length(uint64_t handle) const;
+    std::optional<std::string> config(const std::string& key) const;
+    std::optional<std::string> var(const std::string& key) const;
+    /// Sets (or with nullopt deletes) a var; false when it would exceed max_var_bytes.
+    bool set_var(const std::string& key, std::optional<std::string_view> value);
+    /// Makes the current call fail with this message once the host function returns.
+    void set_error(std::string message);
+    /// The wasm-level caller, for linear memory access.
+    Caller& caller() { return m_caller; }
+
+    struct State;
+    CurrentPlugin(State& state, Caller& caller) : m_state(state), m_caller(caller) {}
+
+private:
+    State& m_state;
+    Caller& m_caller;
+};
+
+/// Manifest and modules compiled once; shareable across threads; instantiated by Plugin.
+class CompiledPlugin {
+public:
+    static Result<std::shared_ptr<const CompiledPlugin>> create(const Engine& engine,
+                                                                Manifest manifest,
+                                                                PluginOptions options = {});
+    ~CompiledPlugin();
+    const Manifest& manifest() const;
+
+    struct Impl;
+    explicit CompiledPlugin(std::unique_ptr<Impl> impl);
+    const Impl& impl() const { return *m_impl; }
+
+private:
+    std::unique_ptr<Impl> m_impl;
+};
+
+/// Stops a plugin's running call from any thread (the call fails as cancelled).
+class CancelHandle {
+public:
+    void cancel() const { m_handle.interrupt(); }
+    explicit CancelHandle(InterruptHandle h) : m_handle(std::move(h)) {}
+
+private:
+    InterruptHandle m_handle;
+};
+
+/// One instance of a plugin: memory, globals, vars and config persist across its calls. Use it
+/// from one thread at a time.
+class Plugin {
+public:
+    static Result<Plugin> create(std::shared_ptr<const CompiledPlugin> compiled);
+    static Result<Plugin> create(const Engine& engine, Manifest manifest,
+                                 PluginOptions options = {});
+    Plugin(Plugin&&) noexcept;
+    Plugin& operator=(Plugin&&) noexcept;
+    ~Plugin();
+
+    /// Calls the export `function` (type () -> i32 or () -> ()) with `input`; the output is
+    /// what the plugin set. Fails on a trap, a set error, a non-zero return code, fuel, timeout,
+    /// cancellation or the memory limit, with the plugin's message where it gave one.
+    Result<std::string> call(std::string_view function, std::string_view input);
+    /// The same, for bytes.
+    Result<std::vector<uint8_t>> call(std::string_view function, std::span<const uint8_t> input);
+    bool function_exists(std::string_view function) const;
+    CancelHandle cancel_handle() const;
+    /// Merges `updates` into the config between calls: a value sets a key, nullopt deletes it.
+    void update_config(const std::map<std::string, std::optional<std::string>>& updates);
+    /// A fresh instance (memory, globals, vars cleared; config kept).
+    Result<void> reset();
+    /// trace, debug, info, warn, error or off.
+    Result<void> set_log_level(std::string_view level);
+    /// The return code of the last call (0 on success).
+    int32_t last_rc() const;
+
+    struct Impl;
+
+private:
+    explicit Plugin(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+/// Hands out instances of one compiled plugin, creating up to `max` and reusing returned ones.
+class PluginPool {
+public:
+    PluginPool(std::shared_ptr<const CompiledPlugin> compiled, size_t max);
+    ~PluginPool();
+
+    /// An instance, given back to the pool when the lease is destroyed.
+    class Lease {
+    public:
+        Plugin& operator*() { return *m_plugin; }
+        Plugin* operator->() { return m_plugin.get(); }
+        Lease(Lease&&) noexcept = default;
+        ~Lease();
+
+    private:
+        friend class PluginPool;
+        Lease(PluginPool* pool, std::unique_ptr<Plugin> plugin)
+            : m_pool(pool), m_plugin(std::move(plugin)) {}
+        PluginPool* m_pool;
+        std::unique_ptr<Plugin> m_plugin;
+    };
+
+    /// Waits up to `timeout` for a free instance (a limit error when none came).
+    Result<Lease> get(std::chrono::milliseconds timeout);
+
+private:
+    void give_back(std::unique_ptr<Plugin> plugin);
+    std::shared_ptr<const CompiledPlugin> m_compiled;
+    size_t m_max;
+    size_t m_created = 0;
+    std::vector<std::unique_ptr<Plugin>> m_free;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+};
+
+} // namespace kiln
