@@ -328,6 +328,9 @@ static void symlinks_outward(void)
     sb_read("symlink_file_trailing_dot", FOLLOW, "rel_link/.");
     sb_opendir("symlink_dir_open", FOLLOW, "rel_dirlink");
     sb_opendir("symlink_dir_abs_open", FOLLOW, "abs_dirlink");
+    // O_DIRECTORY without FOLLOW on a link to an outside directory: ELOOP or ENOTDIR as Linux
+    // would say, or a refusal of the target; never the directory.
+    sb_opendir("symlink_dir_open_nofollow", 0, "rel_dirlink");
     sb_read("symlink_to_dotdot", FOLLOW, "dotdot_link/outside/canary.txt");
     sb_read("symlink_chain", FOLLOW, "chain1");
     sb_read("symlink_chain_mid", FOLLOW, "chain2");
@@ -347,6 +350,8 @@ static void symlinks_outward(void)
     sb_open("symlink_creat_dangling_trunc", FOLLOW, "dangle_rel", O_NEW | O_TR, FILE_W, 0);
     // O_EXCL never follows the final link, so EEXIST is as good an answer as ENOTCAPABLE.
     sb_open("symlink_creat_excl_dangling", FOLLOW, "dangle_rel", O_NEW | O_EX, FILE_W, 0);
+    // Creating "link/" where the link dangles outside: EISDIR on Linux, or a refusal.
+    sb_open("symlink_creat_trailing_slash", FOLLOW, "dangle_rel/", O_NEW, FILE_W, 0);
     sb_open("symlink_creat_through_dirlink", FOLLOW, "rel_dirlink/created_via_dirlink.txt",
             O_NEW, FILE_W, 0);
     sb_open("symlink_to_ro_write", FOLLOW, "ro_abs_link", 0, FILE_W, 0);
@@ -363,6 +368,31 @@ static void symlink_loops(void)
     __wasi_filestat_t st;
     verdict("loop_stat", __wasi_path_filestat_get(sb, FOLLOW, "loop_b", &st), "stat succeeded");
     verdict("loop_mkdir_below", __wasi_path_create_directory(sb, "self_loop/d"), "mkdir ran");
+}
+
+// Make LINK -> "../../outside/canary.txt" (inside: it names sub/outside/canary.txt from
+// sub/mover/), then move it one level up (how 0: rename, 1: hard link, 2: rename its directory
+// sub/mover2 to mover2), where the same text leaves the sandbox; then try to read through it.
+static void moved_link(const char *name, const char *link, int how, const char *to)
+{
+    __wasi_errno_t e = __wasi_path_symlink("../../outside/canary.txt", sb, link);
+    if (e) {
+        refused(name, e);
+        return;
+    }
+    if (how == 0)
+        e = __wasi_path_rename(sb, link, sb, to);
+    else if (how == 1)
+        e = __wasi_path_link(sb, 0, link, sb, to);
+    else
+        e = __wasi_path_rename(sb, "sub/mover2", sb, "mover2");
+    if (e) {
+        // Moving a link within the sandbox is allowed, so this is unexpected; say so.
+        printf("%s: FAILED errno=%d (%s) moving the link inside the sandbox\n", name, e,
+               errno_name(e));
+        return;
+    }
+    sb_read(name, FOLLOW, how == 2 ? "mover2/dmv_link" : to);
 }
 
 // Symlinks the guest makes itself. Creating one whose text points outside may be refused or
@@ -413,6 +443,16 @@ static void guest_symlinks(void)
     verdict("guest_symlink_placed_outside",
             __wasi_path_symlink("whatever", sb, "../outside/placed_link"),
             "created a symlink outside");
+    verdict("guest_symlink_via_dirlink_name",
+            __wasi_path_symlink("whatever", sb, "rel_dirlink/placed_link2"),
+            "created a symlink outside");
+
+    // A relative target that stays inside where the link is made, but leaves once the link (or
+    // its directory) is moved or hard-linked one level up: checking the text at creation time
+    // is not enough, the check must happen when the link is followed.
+    moved_link("guest_symlink_moved_then_follow", "sub/mover/mv_link", 0, "sub/mv_link");
+    moved_link("guest_symlink_linked_up_then_follow", "sub/mover/ln_link", 1, "sub/ln_link");
+    moved_link("guest_symlink_dir_moved_then_follow", "sub/mover2/dmv_link", 2, NULL);
 }
 
 static void hard_links(void)
@@ -843,6 +883,12 @@ static void read_only(void)
     verdict("ro_link_in", __wasi_path_link(sb, 0, "file.txt", ro, "hl_into_ro"),
             "created a hard link in the read-only dir");
     try_open("ro_dotdot_escape", ro, FOLLOW, "../outside/canary.txt", 0, FILE_R & ro_inherit, 0);
+    // Links the host left in the read-only dir that point outside it (or into the sandbox).
+    try_open("ro_symlink_out_read", ro, FOLLOW, "ro_out_link", 0, FILE_R & ro_inherit, 0);
+    try_open("ro_symlink_abs_read", ro, FOLLOW, "ro_abs_out_link", 0, FILE_R & ro_inherit, 0);
+    try_open("ro_symlink_to_sandbox", ro, FOLLOW, "ro_sandbox_link", 0, FILE_R & ro_inherit, 0);
+    try_open("cross_preopen_dotdot", ro, FOLLOW, "../sandbox/file.txt", 0, FILE_R & ro_inherit,
+             0);
 
     // Rights must not grow: not by asking, not by reopening, not by going through a subdir.
     (void)__wasi_fd_fdstat_set_rights(ro, ~(__wasi_rights_t)0, ~(__wasi_rights_t)0);

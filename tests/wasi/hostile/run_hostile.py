@@ -18,7 +18,8 @@ stands between the guest and them (a host-side chmod would hide a missing check 
 Usage: run_hostile.py --wasm escape.wasm -- KILN run
        run_hostile.py --wasm escape.wasm --expect-escapes -- node node_run.mjs
 The second form is the harness self-test: node:wasi is not a sandbox, so the set must fail under
-it, and --expect-escapes succeeds only if the checks caught both an escape and a changed file.
+it, and --expect-escapes succeeds only if the checks caught an ESCAPED attempt and a change in
+ro/ (node has no read-only directories).
 """
 
 import argparse
@@ -35,17 +36,16 @@ import sys
 import tempfile
 
 # wasi errno numbers (the guest prints them raw).
-EBADF, EBUSY, EEXIST, EINVAL, ELOOP, ENOTDIR, ENOTSUP, EPERM, ENOTCAPABLE = (
-    8, 10, 20, 28, 32, 54, 58, 63, 76)
+EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENOTDIR, ENOTSUP, EPERM, ENOTCAPABLE = (
+    8, 10, 20, 28, 31, 32, 54, 58, 63, 76)
 
 OLD_TIME = 1_000_000_000  # 2001-09-09: canary times, so a set-times attempt stands out
 MARKER = "KILN-CANARY-" + secrets.token_hex(8)
 
 CAP = {ENOTCAPABLE}
 # Attempt name -> accepted errno values, "ok" for positive controls, or ("either", errnos) when
-# success is as safe as a refusal. Everything not listed
-# with a wider set must be refused with ENOTCAPABLE: the path leaves the preopen, or the
-# operation needs a right the read-only preopen does not grant.
+# success is as safe as a refusal. Everything not given a wider set below must be refused with
+# ENOTCAPABLE: its path leaves the preopen, or it needs a right the read-only preopen lacks.
 CONTROLS = """
     control_open_dot control_open_sub
     control_read_file control_inside_symlink control_inside_dirlink control_inside_chain
@@ -68,7 +68,7 @@ ESCAPES = """
     symlink_deeplinkdir_dotdot symlink_trunc symlink_trunc_abs symlink_write symlink_append
     symlink_creat_dangling_rel symlink_creat_dangling_abs symlink_creat_dangling_trunc
     symlink_creat_through_dirlink symlink_to_ro_write dotdot_to_ro_trunc
-    guest_symlink_placed_outside
+    guest_symlink_placed_outside guest_symlink_via_dirlink_name
     link_dotdot_source link_abs_source link_dirlink_source link_follow_symlink link_dest_outside
     link_dest_dirlink link_dest_abs link_of_symlink_then_open
     rename_file_out rename_file_out_abs rename_file_via_dirlink rename_over_canary rename_dir_out
@@ -88,6 +88,7 @@ ESCAPES = """
     ro_rename_within ro_rename_dir_within ro_rename_out ro_rename_in ro_rename_over ro_symlink
     ro_link_within ro_link_out ro_link_in ro_dotdot_escape ro_raise_rights_then_mkdir
     ro_subdir_all_rights ro_subdir_trunc ro_subdir_mkdir ro_subdir_unlink ro_reopen_dot_creat
+    ro_symlink_out_read ro_symlink_abs_read ro_symlink_to_sandbox cross_preopen_dotdot
 """.split()
 EXPECT = {name: "ok" for name in CONTROLS}
 EXPECT.update({name: CAP for name in ESCAPES})
@@ -118,6 +119,14 @@ EXPECT.update({
     "guest_symlink_canary_trunc": {ENOTCAPABLE, EPERM},
     "guest_symlink_ro_write": {ENOTCAPABLE, EPERM},
     "guest_symlink_dir_mkdir": {ENOTCAPABLE, EPERM}, "guest_symlink_sub_read": {ENOTCAPABLE, EPERM},
+    # The same for links whose text is harmless where they are made, then moved up a level.
+    "guest_symlink_moved_then_follow": {ENOTCAPABLE, EPERM},
+    "guest_symlink_linked_up_then_follow": {ENOTCAPABLE, EPERM},
+    "guest_symlink_dir_moved_then_follow": {ENOTCAPABLE, EPERM},
+    # O_DIRECTORY without FOLLOW on a symlink: Linux says ELOOP (or ENOTDIR); creating "link/"
+    # through a dangling link: Linux says EISDIR.
+    "symlink_dir_open_nofollow": {ELOOP, ENOTDIR, ENOTCAPABLE},
+    "symlink_creat_trailing_slash": {EISDIR, ENOTCAPABLE},
     # ".." from a descriptor opened on a subdirectory of the preopen, staying inside the preopen:
     # allowed, or refused by a host that makes each directory descriptor its own root.
     "subfd_dotdot_inside": ("either", CAP), "subfd_open_dotdot": ("either", CAP),
@@ -150,6 +159,9 @@ def build_tree(base):
     os.makedirs(f"{ro}/subdir")
     write(f"{ro}/subdir/inner.txt", "read-only inner file\n")
     os.makedirs(f"{ro}/emptydir")
+    os.symlink("../outside/canary.txt", f"{ro}/ro_out_link")
+    os.symlink(f"{out}/canary.txt", f"{ro}/ro_abs_out_link")
+    os.symlink("../sandbox/file.txt", f"{ro}/ro_sandbox_link")
 
     write(f"{sb}/file.txt", "inside file\n")
     os.makedirs(f"{sb}/sub/deeper")
@@ -159,6 +171,8 @@ def build_tree(base):
     os.makedirs(f"{sb}/movdir")
     write(f"{sb}/movdir/x.txt", "x\n")
     os.makedirs(f"{sb}/movdir2/inner")
+    os.makedirs(f"{sb}/sub/mover")
+    os.makedirs(f"{sb}/sub/mover2")
     # The attack links: each name is used by the attempts in escape.c that mention it.
     links = {
         "abs_link": f"{out}/canary.txt",
