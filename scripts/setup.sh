@@ -10,6 +10,8 @@ packages=(
   wasi-libc libc++-14-dev-wasm32 libclang-rt-14-dev-wasm32  # clang --target=wasm32-wasi
   rustc libstd-rust-dev-wasm32 nodejs                 # Rust guests; node's WASI to compare with
   libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev
+  libcurl4-openssl-dev libspdlog-dev libsodium-dev libtomlplusplus-dev  # plugin runtime
+  libcpp-httplib-dev                                  # loopback HTTP servers in tests
 )
 missing=()
 for package in "${packages[@]}"; do

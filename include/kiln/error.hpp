@@ -23,6 +23,7 @@ enum class ErrorKind {
     usage,          ///< an API or command line was used wrongly
     limit,          ///< a resource limit was reached
     exit,           ///< the program ended itself (WASI proc_exit); Error::trap->exit_code
+    plugin,         ///< a plugin call failed: the plugin set an error or returned non-zero
 };
 
 /// "malformed", "invalid", ...

@@ -141,6 +141,7 @@ typedef enum kiln_error_kind {
     KILN_ERROR_USAGE = 7,          /**< the API was used wrongly (NULL handle, wrong type...) */
     KILN_ERROR_LIMIT = 8,          /**< a resource limit was reached */
     KILN_ERROR_EXIT = 9,           /**< the program ended itself; see kiln_error_exit_code */
+    KILN_ERROR_PLUGIN = 10,        /**< a plugin call failed (error set or non-zero return) */
 } kiln_error_kind_t;
 
 /** Why execution stopped abnormally (mirrors kiln::TrapKind). */

@@ -14,6 +14,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::usage: return "usage";
     case ErrorKind::limit: return "limit";
     case ErrorKind::exit: return "exit";
+    case ErrorKind::plugin: return "plugin";
     }
     return "unknown";
 }

@@ -31,6 +31,7 @@ KILN_SAME(KILN_ERROR_IO, kiln::ErrorKind::io);
 KILN_SAME(KILN_ERROR_USAGE, kiln::ErrorKind::usage);
 KILN_SAME(KILN_ERROR_LIMIT, kiln::ErrorKind::limit);
 KILN_SAME(KILN_ERROR_EXIT, kiln::ErrorKind::exit);
+KILN_SAME(KILN_ERROR_PLUGIN, kiln::ErrorKind::plugin);
 KILN_SAME(KILN_TRAP_EXIT, kiln::TrapKind::exit);
 KILN_SAME(KILN_TRAP_UNREACHABLE, kiln::TrapKind::unreachable);
 KILN_SAME(KILN_TRAP_MEMORY_OUT_OF_BOUNDS, kiln::TrapKind::memory_out_of_bounds);

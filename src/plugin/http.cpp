@@ -1,0 +1,253 @@
+#include "plugin/http.hpp"
+
+#include "base/result.hpp"
+
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+namespace kiln::plugin {
+
+namespace {
+
+/// The libcurl functions used, resolved once from libcurl.so.4.
+struct Curl {
+    CURL* (*easy_init)();
+    void (*easy_cleanup)(CURL*);
+    CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL*);
+    CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+    const char* (*easy_strerror)(CURLcode);
+    curl_slist* (*slist_append)(curl_slist*, const char*);
+    void (*slist_free_all)(curl_slist*);
+    CURLU* (*url)();
+    CURLUcode (*url_set)(CURLU*, CURLUPart, const char*, unsigned int);
+    CURLUcode (*url_get)(CURLU*, CURLUPart, char**, unsigned int);
+    void (*url_cleanup)(CURLU*);
+    void (*free)(void*);
+    CURLcode (*global_init)(long);
+};
+
+const Curl* curl() {
+    static std::once_flag once;
+    static Curl c;
+    static bool ok = false;
+    std::call_once(once, [] {
+        void* h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (!h) return;
+        bool all = true;
+        auto get = [&](auto& fn, const char* name) {
+            fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+            all = all && fn;
+        };
+        get(c.easy_init, "curl_easy_init");
+        get(c.easy_cleanup, "curl_easy_cleanup");
+        get(c.easy_setopt, "curl_easy_setopt");
+        get(c.easy_perform, "curl_easy_perform");
+        get(c.easy_getinfo, "curl_easy_getinfo");
+        get(c.easy_strerror, "curl_easy_strerror");
+        get(c.slist_append, "curl_slist_append");
+        get(c.slist_free_all, "curl_slist_free_all");
+        get(c.url, "curl_url");
+        get(c.url_set, "curl_url_set");
+        get(c.url_get, "curl_url_get");
+        get(c.url_cleanup, "curl_url_cleanup");
+        get(c.free, "curl_free");
+        get(c.global_init, "curl_global_init");
+        if (all) ok = c.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    });
+    return ok ? &c : nullptr;
+}
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+    size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() &&
+            (pattern[p] == '?' || std::tolower(uint8_t(pattern[p])) ==
+                                      std::tolower(uint8_t(text[t])))) {
+            ++p, ++t;
+        } else if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            mark = t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+}
+
+struct Transfer {
+    HttpResponse* response;
+    uint64_t max_body;
+    bool too_large = false;
+    const HttpLimits* limits;
+    bool stopped = false;
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    size_t len = size * n;
+    if (len > t->max_body - std::min<uint64_t>(t->max_body, t->response->body.size())) {
+        t->too_large = true;
+        return 0; // aborts the transfer
+    }
+    t->response->body.append(data, len);
+    return len;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    std::string_view line(data, size * n);
+    if (line.rfind("HTTP/", 0) == 0) t->response->headers.clear(); // a new response begins
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos) {
+        auto trim = [](std::string_view s) {
+            while (!s.empty() && std::isspace(uint8_t(s.front()))) s.remove_prefix(1);
+            while (!s.empty() && std::isspace(uint8_t(s.back()))) s.remove_suffix(1);
+            return std::string(s);
+        };
+        std::string name = trim(line.substr(0, colon));
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return char(std::tolower(c)); });
+        t->response->headers.emplace_back(name, trim(line.substr(colon + 1)));
+    }
+    return size * n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto* t = static_cast<Transfer*>(user);
+    if (t->limits->should_stop && t->limits->should_stop()) {
+        t->stopped = true;
+        return 1;
+    }
+    return 0;
+}
+
+/// The host of an absolute http(s) URL, or an error.
+Result<std::string> url_host(const Curl& c, const std::string& url) {
+    CURLU* u = c.url();
+    if (!u) return make_error(ErrorKind::limit, "out of memory");
+    std::string host, scheme;
+    bool ok = c.url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK;
+    char* part = nullptr;
+    if (ok && c.url_get(u, CURLUPART_SCHEME, &part, 0) == CURLUE_OK) {
+        scheme = part;
+        c.free(part);
+    }
+    if (ok && c.url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK) {
+        host = part;
+        c.free(part);
+    }
+    c.url_cleanup(u);
+    if (!ok || host.empty()) return make_error(ErrorKind::usage, fmt::format("bad URL {}", url));
+    if (scheme != "http" && scheme != "https")
+        return make_error(ErrorKind::usage,
+                          fmt::format("URL scheme {} is not allowed (http and https are)", scheme));
+    return host;
+}
+
+} // namespace
+
+bool host_allowed(const std::string& host, const std::vector<std::string>& globs) {
+    for (const std::string& g : globs)
+        if (glob_match(g, host)) return true;
+    return false;
+}
+
+Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& limits) {
+    const Curl* c = curl();
+    if (!c) return make_error(ErrorKind::io, "HTTP is unavailable: libcurl.so.4 cannot be loaded");
+    std::string url = request.url;
+    std::string method = request.method.empty() ? "GET" : request.method;
+    std::string body = request.body;
+    static const std::vector<std::string> none;
+    const std::vector<std::string>& allowed = limits.allowed_hosts ? *limits.allowed_hosts : none;
+    for (int hop = 0; hop <= 10; ++hop) {
+        KILN_TRY(host, url_host(*c, url));
+        if (!host_allowed(host, allowed))
+            return make_error(ErrorKind::usage,
+                              fmt::format("HTTP request to {} denied: host {} is not in "
+                                          "allowed_hosts",
+                                          url, host));
+        HttpResponse response;
+        Transfer t{&response, limits.max_body, false, &limits};
+        CURL* h = c->easy_init();
+        if (!h) return make_error(ErrorKind::limit, "out of memory");
+        curl_slist* headers = nullptr;
+        for (const auto& [k, v] : request.headers)
+            headers = c->slist_append(headers, fmt::format("{}: {}", k, v).c_str());
+        c->easy_setopt(h, CURLOPT_URL, url.c_str());
+        c->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+        c->easy_setopt(h, CURLOPT_PROXY, ""); // never through a proxy from the environment
+        c->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        c->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        c->easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+        if (!body.empty()) {
+            c->easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+            c->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
+        } else if (method == "HEAD") {
+            c->easy_setopt(h, CURLOPT_NOBODY, 1L);
+        }
+        if (headers) c->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+        c->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        c->easy_setopt(h, CURLOPT_WRITEDATA, &t);
+        c->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        c->easy_setopt(h, CURLOPT_HEADERDATA, &t);
+        c->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        c->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        c->easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+        if (limits.deadline) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                *limits.deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                c->slist_free_all(headers);
+                c->easy_cleanup(h);
+                return make_error(ErrorKind::limit, "HTTP request: the call's time is up");
+            }
+            c->easy_setopt(h, CURLOPT_TIMEOUT_MS, long(left.count()));
+        }
+        CURLcode rc = c->easy_perform(h);
+        long status = 0;
+        char* location = nullptr;
+        c->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        c->easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
+        std::string next = location ? location : "";
+        c->slist_free_all(headers);
+        c->easy_cleanup(h);
+        if (t.too_large)
+            return make_error(ErrorKind::limit,
+                              fmt::format("HTTP response body exceeds max_http_response_bytes "
+                                          "({} bytes)",
+                                          limits.max_body));
+        if (t.stopped) return make_error(ErrorKind::limit, "HTTP request cancelled");
+        if (rc == CURLE_OPERATION_TIMEDOUT)
+            return make_error(ErrorKind::limit, "HTTP request timed out (the call's time is up)");
+        if (rc != CURLE_OK)
+            return make_error(ErrorKind::io,
+                              fmt::format("HTTP request to {} failed: {}", url,
+                                          c->easy_strerror(rc)));
+        response.status = int(status);
+        bool redirect = status == 301 || status == 302 || status == 303 || status == 307 ||
+                        status == 308;
+        if (!redirect || next.empty()) return response;
+        // Each hop is checked again before connecting; a 303 (and a POST answered with 301 or
+        // 302) continues as GET without the body, as browsers and curl do.
+        if (status == 303 || ((status == 301 || status == 302) && method == "POST")) {
+            method = "GET";
+            body.clear();
+        }
+        url = next;
+    }
+    return make_error(ErrorKind::io, fmt::format("HTTP request to {}: too many redirects",
+                                                 request.url));
+}
+
+} // namespace kiln::plugin

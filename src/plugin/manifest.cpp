@@ -1,0 +1,272 @@
+// Manifest parsing: JSON through nlohmann::json, TOML by converting toml++'s table to the same
+// JSON value, so both are checked by one walker that names the path of every bad field.
+#include <kiln/plugin.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace kiln {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct Walker {
+    std::string base_dir;
+    std::string error;
+
+    bool fail(const std::string& path, const std::string& what) {
+        if (error.empty()) error = fmt::format("{}: {}", path, what);
+        return false;
+    }
+    bool string(const json& v, const std::string& path, std::string& out) {
+        if (!v.is_string()) return fail(path, "expected a string");
+        out = v.get<std::string>();
+        return true;
+    }
+    bool unsigned_int(const json& v, const std::string& path, uint64_t& out) {
+        if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+            return fail(path, "expected a non-negative integer");
+        out = v.get<uint64_t>();
+        return true;
+    }
+    bool object(const json& v, const std::string& path) {
+        return v.is_object() ? true : fail(path, "expected an object");
+    }
+    /// Rejects keys outside `known`.
+    bool only(const json& v, const std::string& path, std::initializer_list<const char*> known) {
+        for (const auto& [k, _] : v.items()) {
+            bool ok = false;
+            for (const char* n : known) ok = ok || k == n;
+            if (!ok) return fail(path.empty() ? k : path + "." + k, "unknown field");
+        }
+        return true;
+    }
+
+    bool wasm(const json& v, const std::string& path, Manifest::Wasm& w);
+    bool manifest(const json& v, Manifest& m);
+};
+
+bool base64_decode(std::string_view in, std::vector<uint8_t>& out) {
+    auto val = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+' || c == '-') return 62;
+        if (c == '/' || c == '_') return 63;
+        return -1;
+    };
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
+        int d = val(c);
+        if (d < 0) return false;
+        acc = (acc << 6) | uint32_t(d);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(uint8_t(acc >> bits));
+        }
+    }
+    return true;
+}
+
+bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
+    if (!object(v, path) || !only(v, path, {"path", "data", "url", "name", "hash", "headers",
+                                             "method"}))
+        return false;
+    int sources = 0;
+    if (v.contains("path")) {
+        if (!string(v["path"], path + ".path", w.path)) return false;
+        if (!base_dir.empty() && !std::filesystem::path(w.path).is_absolute())
+            w.path = (std::filesystem::path(base_dir) / w.path).string();
+        ++sources;
+    }
+    if (v.contains("data")) {
+        std::string data;
+        if (!string(v["data"], path + ".data", data)) return false;
+        if (!base64_decode(data, w.data)) return fail(path + ".data", "not valid base64");
+        ++sources;
+    }
+    if (v.contains("url")) {
+        if (!string(v["url"], path + ".url", w.url)) return false;
+        ++sources;
+    }
+    if (sources != 1) return fail(path, "expected exactly one of path, data, url");
+    if (v.contains("name") && !string(v["name"], path + ".name", w.name)) return false;
+    if (v.contains("hash")) {
+        if (!string(v["hash"], path + ".hash", w.hash)) return false;
+        bool hex = w.hash.size() == 64 &&
+                   w.hash.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+        if (!hex) return fail(path + ".hash", "expected a sha256 as 64 hex digits");
+    }
+    if (v.contains("headers") && !object(v["headers"], path + ".headers")) return false;
+    if (v.contains("method")) {
+        std::string method;
+        if (!string(v["method"], path + ".method", method)) return false;
+    }
+    return true;
+}
+
+bool Walker::manifest(const json& v, Manifest& m) {
+    if (!v.is_object()) return fail("manifest", "expected an object");
+    if (!only(v, "", {"wasm", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms",
+                      "fuel"}))
+        return false;
+    if (!v.contains("wasm")) return fail("wasm", "required");
+    const json& ws = v["wasm"];
+    if (!ws.is_array() || ws.empty()) return fail("wasm", "expected a non-empty array");
+    for (size_t i = 0; i < ws.size(); ++i) {
+        Manifest::Wasm w;
+        if (!wasm(ws[i], fmt::format("wasm[{}]", i), w)) return false;
+        m.wasm.push_back(std::move(w));
+    }
+    if (v.contains("memory") && !v["memory"].is_null()) {
+        const json& mem = v["memory"];
+        if (!object(mem, "memory") ||
+            !only(mem, "memory", {"max_pages", "max_http_response_bytes", "max_var_bytes"}))
+            return false;
+        uint64_t n = 0;
+        if (mem.contains("max_pages")) {
+            if (!unsigned_int(mem["max_pages"], "memory.max_pages", n)) return false;
+            if (n > 65536) return fail("memory.max_pages", "at most 65536");
+            m.max_pages = uint32_t(n);
+        }
+        if (mem.contains("max_http_response_bytes") &&
+            !unsigned_int(mem["max_http_response_bytes"], "memory.max_http_response_bytes",
+                          m.max_http_response_bytes))
+            return false;
+        if (mem.contains("max_var_bytes") &&
+            !unsigned_int(mem["max_var_bytes"], "memory.max_var_bytes", m.max_var_bytes))
+            return false;
+    }
+    if (v.contains("config") && !v["config"].is_null()) {
+        if (!object(v["config"], "config")) return false;
+        for (const auto& [k, val] : v["config"].items()) {
+            std::string s;
+            if (!string(val, "config." + k, s)) return false;
+            m.config[k] = s;
+        }
+    }
+    if (v.contains("allowed_hosts") && !v["allowed_hosts"].is_null()) {
+        const json& hs = v["allowed_hosts"];
+        if (!hs.is_array()) return fail("allowed_hosts", "expected an array of strings");
+        for (size_t i = 0; i < hs.size(); ++i) {
+            std::string h;
+            if (!string(hs[i], fmt::format("allowed_hosts[{}]", i), h)) return false;
+            m.allowed_hosts.push_back(h);
+        }
+    }
+    if (v.contains("allowed_paths") && !v["allowed_paths"].is_null()) {
+        if (!object(v["allowed_paths"], "allowed_paths")) return false;
+        for (const auto& [host, guest] : v["allowed_paths"].items()) {
+            WasiPreopen p;
+            std::string path = host;
+            if (path.rfind("ro:", 0) == 0) {
+                p.read_only = true;
+                path = path.substr(3);
+            }
+            if (!base_dir.empty() && !std::filesystem::path(path).is_absolute())
+                path = (std::filesystem::path(base_dir) / path).string();
+            p.host = path;
+            if (!string(guest, "allowed_paths." + host, p.guest)) return false;
+            m.allowed_paths.push_back(p);
+        }
+    }
+    uint64_t n = 0;
+    if (v.contains("timeout_ms") && !v["timeout_ms"].is_null()) {
+        if (!unsigned_int(v["timeout_ms"], "timeout_ms", n)) return false;
+        m.timeout_ms = n;
+    }
+    if (v.contains("fuel") && !v["fuel"].is_null()) {
+        if (!unsigned_int(v["fuel"], "fuel", n)) return false;
+        m.fuel = n;
+    }
+    return true;
+}
+
+Result<Manifest> walk(const json& v, const std::string& base_dir, const char* format) {
+    Walker w{base_dir, {}};
+    Manifest m;
+    if (!w.manifest(v, m))
+        return make_error(ErrorKind::invalid, fmt::format("{} manifest: {}", format, w.error));
+    return m;
+}
+
+json toml_to_json(const toml::node& n) {
+    if (auto t = n.as_table()) {
+        json o = json::object();
+        for (const auto& [k, v] : *t) o[std::string(k.str())] = toml_to_json(v);
+        return o;
+    }
+    if (auto a = n.as_array()) {
+        json arr = json::array();
+        for (const auto& v : *a) arr.push_back(toml_to_json(v));
+        return arr;
+    }
+    if (auto s = n.as_string()) return s->get();
+    if (auto i = n.as_integer()) return i->get();
+    if (auto f = n.as_floating_point()) return f->get();
+    if (auto b = n.as_boolean()) return b->get();
+    return json(); // dates and times: not used by manifests, rejected as wrong types
+}
+
+} // namespace
+
+Result<Manifest> Manifest::from_json(std::string_view text, const std::string& base_dir) {
+    json v = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (v.is_discarded()) return make_error(ErrorKind::invalid, "JSON manifest: not valid JSON");
+    return walk(v, base_dir, "JSON");
+}
+
+Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& base_dir) {
+    toml::parse_result r = toml::parse(text);
+    if (!r) {
+        const auto& e = r.error();
+        return make_error(ErrorKind::invalid,
+                          fmt::format("TOML manifest: line {}: {}", e.source().begin.line,
+                                      e.description()));
+    }
+    return walk(toml_to_json(r.table()), base_dir, "TOML");
+}
+
+Manifest Manifest::from_bytes(std::vector<uint8_t> wasm) {
+    Manifest m;
+    Wasm w;
+    w.data = std::move(wasm);
+    m.wasm.push_back(std::move(w));
+    return m;
+}
+
+Result<Manifest> Manifest::from_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(ErrorKind::io, fmt::format("{}: cannot open", path));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    std::string base = std::filesystem::path(path).parent_path().string();
+    auto named = [&](Result<Manifest> r) -> Result<Manifest> {
+        if (!r) return make_error(r.error().kind, fmt::format("{}: {}", path, r.error().message));
+        return r;
+    };
+    if (text.size() >= 4 && text.compare(0, 4, std::string("\0asm", 4)) == 0) {
+        Manifest m;
+        Wasm w;
+        w.path = path;
+        m.wasm.push_back(std::move(w));
+        return m;
+    }
+    std::string ext = std::filesystem::path(path).extension().string();
+    if (ext == ".toml") return named(from_toml(text, base));
+    return named(from_json(text, base));
+}
+
+} // namespace kiln
