@@ -12,6 +12,7 @@ void add_inspect_command(CLI::App& app, int& exit_code);
 void add_invoke_command(CLI::App& app, int& exit_code);
 void add_wast_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
+void add_call_command(CLI::App& app, int& exit_code);
 
 /// "kiln 0.1.0"
 const char* version_string();
