@@ -15,6 +15,8 @@
 
 #include <kiln/kiln.hpp>
 
+#include <kiln/plugin.hpp>
+
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -204,6 +206,46 @@ BENCHMARK(bm_api_host_from_wasm)->Name("api/host_from_wasm")->Arg(10000);
 BENCHMARK(bm_host_from_wasm)->Name("call/host_from_wasm")->Arg(10000);
 BENCHMARK(bm_wasm_from_wasm)->Name("call/wasm_from_wasm")->Arg(10000);
 BENCHMARK(bm_bare_loop)->Name("call/bare_loop")->Arg(10000);
+
+// ---- plugins (Extism ABI): count_vowels per call, and creating a plugin from a compiled one
+
+std::shared_ptr<const kiln::CompiledPlugin> vowels_plugin(const kiln::Engine& engine) {
+    auto compiled = kiln::CompiledPlugin::create(
+        engine, kiln::Manifest::from_bytes(read_fixture("count_vowels.wasm")));
+    if (!compiled) {
+        std::fprintf(stderr, "count_vowels.wasm: %s\n", compiled.error().message.c_str());
+        std::exit(1);
+    }
+    return *compiled;
+}
+
+void bm_plugin_call(benchmark::State& state) {
+    kiln::Engine engine;
+    auto plugin = kiln::Plugin::create(vowels_plugin(engine));
+    std::string input = state.range(0) == 11 ? "Hello World" : std::string(size_t(state.range(0)), 'a');
+    for (size_t i = 0; i < input.size(); i += 7) input[i] = 'x';
+    auto expect = plugin->call("count_vowels", input);
+    if (!expect) {
+        state.SkipWithError(expect.error().message.c_str());
+        return;
+    }
+    for (auto _ : state) {
+        auto out = plugin->call("count_vowels", input);
+        benchmark::DoNotOptimize(out);
+    }
+    state.SetLabel("output " + *expect);
+}
+BENCHMARK(bm_plugin_call)->Name("plugin/call_count_vowels")->Arg(11)->Arg(64 * 1024);
+
+void bm_plugin_create(benchmark::State& state) {
+    kiln::Engine engine;
+    auto compiled = vowels_plugin(engine);
+    for (auto _ : state) {
+        auto plugin = kiln::Plugin::create(compiled);
+        benchmark::DoNotOptimize(plugin);
+    }
+}
+BENCHMARK(bm_plugin_create)->Name("plugin/create_from_compiled");
 
 } // namespace
 

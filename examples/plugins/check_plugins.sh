@@ -1,0 +1,124 @@
+#!/bin/sh
+# Smoke test of the example plugins through `kiln call`: expected outputs, errors and exit codes,
+# and count_vowels in C and Rust giving identical outputs. Plugins whose toolchain was missing
+# (no .wasm) are skipped. greeter is left out: `kiln call` offers no host function `hello`.
+#   usage: check_plugins.sh KILN BUILD_DIR/examples/plugins
+# Ends with "N passed, N failed"; exits 1 when something failed.
+set -u
+kiln=$1
+cd "$2" || exit 2
+passed=0
+failed=0
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; printf '%s\n' "$2" | sed 's/^/     /'; }
+have() { [ -f "$1.wasm" ] || { echo "skip $1 (not built)"; return 1; }; }
+
+# expect NAME WANT_RC WANT_OUTPUT [kiln call args...]: stdout must equal WANT_OUTPUT.
+expect() {
+    name=$1 want_rc=$2 want=$3
+    shift 3
+    got=$("$kiln" call "$@" 2>"$tmp/err")
+    rc=$?
+    if [ "$rc" = "$want_rc" ] && [ "$got" = "$want" ]; then
+        ok "$name"
+    else
+        bad "$name" "rc $rc (want $want_rc), output: $got
+stderr: $(cat "$tmp/err")"
+    fi
+}
+
+# expect_error NAME TEXT [kiln call args...]: exit code 1 and TEXT in stderr.
+expect_error() {
+    name=$1 text=$2
+    shift 2
+    "$kiln" call "$@" >/dev/null 2>"$tmp/err"
+    rc=$?
+    if [ "$rc" = 1 ] && grep -qF -- "$text" "$tmp/err"; then
+        ok "$name"
+    else
+        bad "$name" "rc $rc, stderr: $(cat "$tmp/err")"
+    fi
+}
+
+if have count_vowels; then
+    expect "count_vowels counts and totals" 0 '{"count":3,"total":3,"vowels":"aeiouAEIOU"}
+{"count":3,"total":6,"vowels":"aeiouAEIOU"}' count_vowels.json count_vowels \
+        --input "Hello, World!" --loop 2
+    expect "count_vowels escapes its config" 0 '{"count":5,"total":5,"vowels":"lo\"\\"}' \
+        count_vowels.json count_vowels --input "Hello, World!" --config 'vowels=lo"\'
+    expect_error "count_vowels rejects a long config" "longer than 1024 bytes" \
+        count_vowels.json count_vowels --config "vowels=$(printf '%01100d' 0)"
+fi
+
+if have count_vowels && have count_vowels_rust; then
+    same=1
+    for input in "" "a" "Hello, World!" "$(printf 'tab\there \001 é')"; do
+        for cfg in "vowels=aeiouAEIOU" "vowels=xyz" "vowels=$(printf 'q"\\\037é')"; do
+            c=$("$kiln" call count_vowels.json count_vowels --input "$input" --config "$cfg" \
+                --loop 2 2>&1)
+            r=$("$kiln" call count_vowels_rust.json count_vowels --input "$input" \
+                --config "$cfg" --loop 2 2>&1)
+            [ "$c" = "$r" ] || { same=0; bad "count_vowels C = Rust" "C:    $c
+Rust: $r"; }
+        done
+    done
+    [ $same = 1 ] && ok "count_vowels C = Rust"
+fi
+
+if have counter; then
+    expect "counter increments from initial_value" 0 "11
+12
+13" counter.json increment --loop 3
+    expect "counter decrements" 0 "9" counter.json decrement
+    expect "counter resets" 0 "10" counter.json reset
+    expect "counter defaults to 0" 0 "-1" counter.wasm decrement
+    expect_error "counter rejects a bad initial_value" "not a decimal integer" \
+        counter.json increment --config initial_value=ten
+fi
+
+if have fail; then
+    expect_error "fail fails with its message" "this plugin fails on purpose" fail.json fail
+fi
+
+if have wasi_read; then
+    expect "wasi_read reads an allowed file" 0 \
+        "Hello from a file that wasi_read was allowed to open." \
+        wasi_read.json read_file --input /data/hello.txt
+    expect_error "wasi_read cannot leave allowed_paths" "/etc/passwd:" \
+        wasi_read.json read_file --input /etc/passwd
+    expect_error "wasi_read reports a missing file" "No such file" \
+        wasi_read.json read_file --input /data/missing.txt
+fi
+
+if have http_fetch; then
+    expect_error "http_fetch is denied hosts not allowed" "not in allowed_hosts" \
+        http_fetch.wasm fetch --input http://127.0.0.1:9/
+    # A server on the loopback only, for at most 60 s, on a port the system picks.
+    if command -v python3 >/dev/null 2>&1; then
+        echo "fetched body" >"$tmp/page.txt"
+        python3 - "$tmp" >"$tmp/port" 2>/dev/null <<'EOF' &
+import functools, http.server, sys, threading
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+handler.log_message = lambda *a: None
+server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+print(server.server_address[1], flush=True)
+threading.Timer(60, server.shutdown).start()
+server.serve_forever()
+EOF
+        server_pid=$!
+        for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$tmp/port" ] && break; sleep 0.3; done
+        expect "http_fetch returns the body" 0 "fetched body" \
+            http_fetch.json fetch --input "http://127.0.0.1:$(cat "$tmp/port")/page.txt"
+    fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
