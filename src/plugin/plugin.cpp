@@ -390,8 +390,21 @@ struct Plugin::Impl {
     std::unique_ptr<CurrentPlugin::State> state;
     int32_t last_rc = 0;
     bool needs_fresh = false;
+    /// Exports looked up by name, with whether they return an rc; cleared with the instance.
+    struct Export {
+        std::optional<TypedFunc<int32_t()>> with_rc; ///< () -> i32
+        std::optional<TypedFunc<void()>> without;    ///< () -> ()
+        /// Calls without boxing values: the rc, 0 for a function without one.
+        Result<int32_t> call(Store& store) const {
+            if (with_rc) return with_rc->call(store);
+            KILN_CHECK(without->call(store));
+            return 0;
+        }
+    };
+    std::map<std::string, Export, std::less<>> exports;
 
     Result<void> instantiate();
+    Result<Export> lookup(std::string_view name);
     Result<void> init(Instance& inst, bool command_side_module);
 };
 
@@ -474,7 +487,27 @@ Result<void> Plugin::Impl::instantiate() {
         if (!is_main) linker.define_instance(*store, name, *inst);
     }
     needs_fresh = false;
+    exports.clear();
     return {};
+}
+
+Result<Plugin::Impl::Export> Plugin::Impl::lookup(std::string_view name) {
+    if (auto it = exports.find(name); it != exports.end()) return it->second;
+    std::string n(name);
+    auto func = main->get_func(*store, n);
+    if (!func) return make_error(ErrorKind::usage, fmt::format("no exported function \"{}\"", n));
+    KILN_TRY(type, func->type(*store));
+    bool returns_rc = type.results.size() == 1 && type.results[0] == ValType::i32;
+    if (!type.params.empty() || !(type.results.empty() || returns_rc))
+        return make_error(ErrorKind::usage,
+                          fmt::format("{} has type {}; plugin functions take nothing and return "
+                                      "an i32 or nothing",
+                                      n, functype_string(type)));
+    Export e;
+    if (returns_rc) e.with_rc = *func->typed<int32_t()>(*store);
+    else e.without = *func->typed<void()>(*store);
+    exports.emplace(n, e);
+    return e;
 }
 
 Plugin::Plugin(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -543,17 +576,8 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
                                       "call (re-entrant call refused)",
                                       function));
     if (p.needs_fresh) KILN_CHECK(p.instantiate());
-    std::string name(function);
-    auto func = p.main->get_func(*p.store, name);
-    if (!func)
-        return make_error(ErrorKind::usage, fmt::format("no exported function \"{}\"", name));
-    KILN_TRY(type, func->type(*p.store));
-    bool returns_rc = type.results.size() == 1 && type.results[0] == ValType::i32;
-    if (!type.params.empty() || !(type.results.empty() || returns_rc))
-        return make_error(ErrorKind::usage,
-                          fmt::format("{} has type {}; plugin functions take nothing and return "
-                                      "an i32 or nothing",
-                                      name, functype_string(type)));
+    KILN_TRY(exported, p.lookup(function));
+    std::string_view name = function;
     s.reset_call();
     if (!input.empty()) {
         s.input = s.put(input);
@@ -568,7 +592,7 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
     CurrentPlugin::State* saved = t_current;
     t_current = &s;
     s.in_call = true;
-    auto r = func->call(*p.store, {});
+    auto r = exported.call(*p.store);
     s.in_call = false;
     t_current = saved;
     if (name == "_start") p.needs_fresh = true; // a command's instance is finished
@@ -576,7 +600,7 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
     int32_t rc = 0;
     std::optional<std::string> failure;
     if (r) {
-        if (returns_rc) rc = (*r)[0].as_i32();
+        rc = *r;
     } else if (r.error().kind == ErrorKind::exit) {
         rc = r.error().trap->exit_code;
     } else {
@@ -601,8 +625,8 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
     }
     if (failure) {
         std::string text = message ? fmt::format("{} ({})", *failure, *message) : *failure;
-        return make_error(r.error().kind == ErrorKind::trap ? ErrorKind::trap : r.error().kind,
-                          std::move(text));
+        // The trap stays attached: its kind says which limit stopped the call.
+        return tl::unexpected(Error{r.error().kind, std::move(text), r.error().trap});
     }
     if (message) return make_error(ErrorKind::plugin, *message);
     if (rc != 0)
