@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,22 +33,31 @@ public:
         s.m_input = std::move(input);
         return s;
     }
-    /// stdout/stderr only: each write is handed to `sink` as it happens.
+    /// stdout/stderr: each write is handed to `sink` as it happens.
     static WasiStream callback(std::function<void(std::string_view)> sink) {
         WasiStream s(Kind::callback);
         s.m_sink = std::move(sink);
+        return s;
+    }
+    /// stdin: each read asks `source` to fill up to out.size() bytes; it returns how many it
+    /// wrote, 0 meaning end of file.
+    static WasiStream callback(std::function<size_t(std::span<char> out)> source) {
+        WasiStream s(Kind::callback);
+        s.m_source = std::move(source);
         return s;
     }
 
     Kind kind() const { return m_kind; }
     const std::string& input() const { return m_input; }
     const std::function<void(std::string_view)>& sink() const { return m_sink; }
+    const std::function<size_t(std::span<char>)>& source() const { return m_source; }
 
 private:
     explicit WasiStream(Kind kind) : m_kind(kind) {}
     Kind m_kind;
     std::string m_input;
     std::function<void(std::string_view)> m_sink;
+    std::function<size_t(std::span<char>)> m_source;
 };
 
 /// A host directory the guest sees under `guest` (e.g. "/data" or "."). No path reaches

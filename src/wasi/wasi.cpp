@@ -302,6 +302,10 @@ int32_t do_read(State& s, Caller& c, uint32_t fd, uint32_t iovs, uint32_t n, uin
                     got = std::min(want, in.size() - std::min(in.size(), s.stdin_pos));
                     std::memcpy(chunk.data(), in.data() + s.stdin_pos, got);
                     s.stdin_pos += got;
+                } else if (st.kind() == WasiStream::Kind::callback) {
+                    if (done) goto finished; // one read per call, as from a pipe
+                    got = std::min(want, st.source()({reinterpret_cast<char*>(chunk.data()),
+                                                      want}));
                 } else if (st.kind() == WasiStream::Kind::inherit) {
                     // Reads block: wait in slices so the deadline and interrupts still work.
                     // Once something was read, return it rather than wait for more.
@@ -878,8 +882,10 @@ Result<std::shared_ptr<Wasi>> Wasi::create(WasiConfig config) {
             if (::fstat(i, &hs) == 0) f.filetype = filetype_of(hs.st_mode);
             f.base |= right::fd_seek | right::fd_tell;
         }
-        if (i == 0 && st.kind() == WasiStream::Kind::callback)
-            return make_error(ErrorKind::usage, "stdin cannot be a callback stream");
+        if (st.kind() == WasiStream::Kind::callback && (i == 0 ? !st.source() : !st.sink()))
+            return make_error(ErrorKind::usage,
+                              i == 0 ? "stdin's callback must be a source (it reads)"
+                                     : "stdout's and stderr's callbacks must be sinks (they write)");
         state->fds.push_back(std::move(f));
     }
     for (const WasiPreopen& p : config.preopens) {

@@ -159,6 +159,35 @@ TEST_F(WasiApi, BufferedStdinIsReadThenEndOfFile) {
     EXPECT_EQ(result_at(0), 0);
 }
 
+TEST_F(WasiApi, CallbackStdinIsAskedForEachRead) {
+    int asked = 0;
+    WasiConfig config;
+    config.stdin_stream = WasiStream::callback([&](std::span<char> out) -> size_t {
+        ++asked;
+        if (asked > 2) return 0; // end of file
+        out[0] = char('0' + asked);
+        return 1;
+    });
+    LOAD_OR_SKIP(config);
+    EXPECT_EQ(*call<int32_t(int32_t)>("read", 8), 0);
+    EXPECT_EQ(result_at(0), 1);
+    EXPECT_EQ(*call<int32_t(int32_t)>("byte", 1024), '1');
+    EXPECT_EQ(*call<int32_t(int32_t)>("read", 8), 0);
+    EXPECT_EQ(*call<int32_t(int32_t)>("byte", 1024), '2');
+    EXPECT_EQ(*call<int32_t(int32_t)>("read", 8), 0);
+    EXPECT_EQ(result_at(0), 0);
+    EXPECT_EQ(asked, 3);
+}
+
+TEST(Wasi, CallbacksMustFitTheirStream) {
+    WasiConfig config;
+    config.stdin_stream = WasiStream::callback([](std::string_view) {});
+    EXPECT_FALSE(Wasi::create(config));
+    config.stdin_stream = WasiStream::closed();
+    config.stdout_stream = WasiStream::callback([](std::span<char>) -> size_t { return 0; });
+    EXPECT_FALSE(Wasi::create(config));
+}
+
 TEST_F(WasiApi, ArgsAndEnvironmentAreOnlyWhatWasGiven) {
     WasiConfig config;
     config.args = {"prog", "x"};
