@@ -351,6 +351,29 @@ kiln_error_t* kiln_global_get(kiln_store_t* store, const kiln_global_t* global, 
 kiln_error_t* kiln_global_set(kiln_store_t* store, const kiln_global_t* global,
                               const kiln_val_t* value);
 
+/* ---- plugins (Extism ABI; see docs/plugins.md) ----------------------------------------- */
+
+/** A plugin instance: bytes in, bytes out. Used by one thread at a time. */
+typedef struct kiln_plugin kiln_plugin_t;
+
+/** Loads a plugin from a manifest file (.json or .toml) or a .wasm module; `wasi` links WASI
+ *  (needed by plugins built with wasi-libc that import it). */
+kiln_error_t* kiln_plugin_from_file(const kiln_engine_t* engine, const char* path, bool wasi,
+                                    kiln_plugin_t** out);
+/** Loads a plugin from the bytes of one module. */
+kiln_error_t* kiln_plugin_new(const kiln_engine_t* engine, const uint8_t* wasm, size_t len,
+                              bool wasi, kiln_plugin_t** out);
+void kiln_plugin_delete(kiln_plugin_t* plugin);
+/** Calls `function` with `input`. On success `*output`/`*output_len` hold the output, owned by
+ *  the plugin and valid until its next call or delete; a failed call (trap, error set by the
+ *  plugin: KILN_ERROR_PLUGIN, non-zero return, limit) returns the error. */
+kiln_error_t* kiln_plugin_call(kiln_plugin_t* plugin, const char* function, const uint8_t* input,
+                               size_t input_len, const uint8_t** output, size_t* output_len);
+/** True when the plugin exports `function`. */
+bool kiln_plugin_function_exists(const kiln_plugin_t* plugin, const char* function);
+/** Sets a config key between calls; a NULL value deletes it. */
+void kiln_plugin_set_config(kiln_plugin_t* plugin, const char* key, const char* value);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

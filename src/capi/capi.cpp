@@ -3,6 +3,7 @@
 // none crosses into C.
 #include <kiln/kiln.h>
 #include <kiln/kiln.hpp>
+#include <kiln/plugin.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -776,3 +777,84 @@ kiln_error_t* kiln_global_set(kiln_store_t* store, const kiln_global_t* global,
     });
 }
 
+// ---- plugins
+
+struct kiln_plugin {
+    kiln::Plugin plugin;
+    std::string output; ///< the last call's output, handed out until the next call
+};
+
+namespace {
+
+kiln_error* finish_plugin(const kiln_engine_t* engine, kiln::Result<kiln::Manifest> manifest,
+                          bool wasi, kiln_plugin_t** out) {
+    if (!manifest) return new_error(std::move(manifest.error()));
+    kiln::PluginOptions options;
+    options.wasi = wasi;
+    auto p = kiln::Plugin::create(engine->engine, std::move(*manifest), options);
+    if (!p) return new_error(std::move(p.error()));
+    *out = new kiln_plugin{std::move(*p), {}};
+    return nullptr;
+}
+
+} // namespace
+
+kiln_error_t* kiln_plugin_from_file(const kiln_engine_t* engine, const char* path, bool wasi,
+                                    kiln_plugin_t** out) {
+    return guarded([&]() -> kiln_error* {
+        if (!engine) return usage("engine is NULL");
+        if (!path) return usage("path is NULL");
+        if (!out) return usage("out is NULL");
+        *out = nullptr;
+        return finish_plugin(engine, kiln::Manifest::from_file(path), wasi, out);
+    });
+}
+
+kiln_error_t* kiln_plugin_new(const kiln_engine_t* engine, const uint8_t* wasm, size_t len,
+                              bool wasi, kiln_plugin_t** out) {
+    return guarded([&]() -> kiln_error* {
+        if (!engine) return usage("engine is NULL");
+        if (!wasm && len) return usage("wasm is NULL");
+        if (!out) return usage("out is NULL");
+        *out = nullptr;
+        std::vector<uint8_t> bytes(wasm, wasm + len);
+        return finish_plugin(engine, kiln::Manifest::from_bytes(std::move(bytes)), wasi, out);
+    });
+}
+
+void kiln_plugin_delete(kiln_plugin_t* plugin) { delete plugin; }
+
+kiln_error_t* kiln_plugin_call(kiln_plugin_t* plugin, const char* function, const uint8_t* input,
+                               size_t input_len, const uint8_t** output, size_t* output_len) {
+    return guarded([&]() -> kiln_error* {
+        if (!plugin) return usage("plugin is NULL");
+        if (!function) return usage("function is NULL");
+        if (!input && input_len) return usage("input is NULL");
+        if (!output || !output_len) return usage("output is NULL");
+        *output = nullptr;
+        *output_len = 0;
+        auto r = plugin->plugin.call(
+            function, std::string_view(reinterpret_cast<const char*>(input), input_len));
+        if (!r) return new_error(std::move(r.error()));
+        plugin->output = std::move(*r);
+        *output = reinterpret_cast<const uint8_t*>(plugin->output.data());
+        *output_len = plugin->output.size();
+        return nullptr;
+    });
+}
+
+bool kiln_plugin_function_exists(const kiln_plugin_t* plugin, const char* function) {
+    return guarded_value(false, [&] {
+        return plugin && function && plugin->plugin.function_exists(function);
+    });
+}
+
+void kiln_plugin_set_config(kiln_plugin_t* plugin, const char* key, const char* value) {
+    guarded_value(0, [&] {
+        if (!plugin || !key) return 0;
+        std::map<std::string, std::optional<std::string>> update;
+        update[key] = value ? std::optional<std::string>(value) : std::nullopt;
+        plugin->plugin.update_config(update);
+        return 0;
+    });
+}
