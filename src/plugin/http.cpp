@@ -30,6 +30,13 @@ struct Curl {
     void (*url_cleanup)(CURLU*);
     void (*free)(void*);
     CURLcode (*global_init)(long);
+    CURLM* (*multi_init)();
+    CURLMcode (*multi_add_handle)(CURLM*, CURL*);
+    CURLMcode (*multi_remove_handle)(CURLM*, CURL*);
+    CURLMcode (*multi_perform)(CURLM*, int*);
+    CURLMcode (*multi_poll)(CURLM*, curl_waitfd[], unsigned int, int, int*);
+    CURLMsg* (*multi_info_read)(CURLM*, int*);
+    CURLMcode (*multi_cleanup)(CURLM*);
 };
 
 const Curl* curl() {
@@ -58,6 +65,13 @@ const Curl* curl() {
         get(c.url_cleanup, "curl_url_cleanup");
         get(c.free, "curl_free");
         get(c.global_init, "curl_global_init");
+        get(c.multi_init, "curl_multi_init");
+        get(c.multi_add_handle, "curl_multi_add_handle");
+        get(c.multi_remove_handle, "curl_multi_remove_handle");
+        get(c.multi_perform, "curl_multi_perform");
+        get(c.multi_poll, "curl_multi_poll");
+        get(c.multi_info_read, "curl_multi_info_read");
+        get(c.multi_cleanup, "curl_multi_cleanup");
         if (all) ok = c.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
     });
     return ok ? &c : nullptr;
@@ -129,6 +143,35 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
         return 1;
     }
     return 0;
+}
+
+/// Runs the transfer, looking for cancellation every 20 ms (curl's progress callback alone may
+/// be a second apart while a server sends nothing).
+CURLcode perform(const Curl& c, CURL* h, Transfer& t) {
+    CURLM* m = c.multi_init();
+    if (!m) return c.easy_perform(h);
+    c.multi_add_handle(m, h);
+    CURLcode result = CURLE_OK;
+    int running = 1;
+    while (running) {
+        if (c.multi_perform(m, &running) != CURLM_OK) {
+            result = CURLE_FAILED_INIT;
+            break;
+        }
+        if (!running) break;
+        if (t.limits->should_stop && t.limits->should_stop()) {
+            t.stopped = true;
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        c.multi_poll(m, nullptr, 0, 20, nullptr);
+    }
+    int left = 0;
+    while (CURLMsg* msg = c.multi_info_read(m, &left))
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) result = msg->data.result;
+    c.multi_remove_handle(m, h);
+    c.multi_cleanup(m);
+    return result;
 }
 
 /// The host of an absolute http(s) URL, or an error.
@@ -214,7 +257,7 @@ Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& 
             }
             c->easy_setopt(h, CURLOPT_TIMEOUT_MS, long(left.count()));
         }
-        CURLcode rc = c->easy_perform(h);
+        CURLcode rc = perform(*c, h, t);
         long status = 0;
         char* location = nullptr;
         c->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -67,6 +67,8 @@ struct CurrentPlugin::State {
     int http_status = 0;
     std::string http_headers;
     bool in_call = false;
+    /// When the running call must end (timeout_ms from its start); HTTP gets what is left.
+    std::optional<std::chrono::steady_clock::time_point> call_deadline;
     // Memory accounting across linear and kernel memory.
     Store* store = nullptr;
     std::optional<Memory> memory;
@@ -293,13 +295,12 @@ void define_env(Linker& l) {
         plugin::HttpLimits limits;
         limits.allowed_hosts = &s.manifest->allowed_hosts;
         limits.max_body = s.manifest->max_http_response_bytes;
-        if (s.manifest->timeout_ms)
-            limits.deadline = std::chrono::steady_clock::now() +
-                              std::chrono::milliseconds(*s.manifest->timeout_ms);
+        limits.deadline = s.call_deadline;
         limits.should_stop = [&c] { return c.should_stop(); };
         auto resp = plugin::http_request(r, limits);
         if (!resp) {
-            c.trap(resp.error().message);
+            // Out of time or cancelled: report it as the call's timeout or cancellation.
+            if (!c.should_stop()) c.trap(resp.error().message);
             return 0;
         }
         s.http_status = resp->status;
@@ -592,6 +593,9 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
     CurrentPlugin::State* saved = t_current;
     t_current = &s;
     s.in_call = true;
+    s.call_deadline.reset();
+    if (m.timeout_ms)
+        s.call_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*m.timeout_ms);
     auto r = exported.call(*p.store);
     s.in_call = false;
     t_current = saved;
