@@ -201,9 +201,25 @@ RunStatus run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* slots,
         LOAD_MEM();
         DISPATCH;
     }
+    if (const FuncCode* c = entry->code) [[likely]] {
+        // A call from the host into wasm: the sentinel frame (no return address; it holds the
+        // entry's frame pointer) and the entry's frame are set up in one step. The frame has
+        // room for the params and the results (lower.cpp). A host function re-entering wasm
+        // when a stack is already full gets no room.
+        if (fsp == frames_end || !nfp || nfp + c->frame_size > slots_end) [[unlikely]]
+            TRAP(TrapKind::stack_exhausted, "call stack exhausted");
+        for (uint32_t i = 0, np = c->num_params; i < np; ++i) nfp[i] = slots[i];
+        *fsp++ = Frame{nullptr, nfp, entry};
+        fp = nfp;
+        for (uint64_t *p = fp + c->num_params, *e = fp + c->num_locals; p < e; ++p) *p = 0;
+        cur = entry;
+        inst = entry->instance;
+        LOAD_MEM();
+        pc = c->code.data();
+        DISPATCH;
+    }
     {
-        // A call from the host: a sentinel frame with no return address holds the entry's frame
-        // pointer. A host function re-entering wasm when a stack is already full gets no room.
+        // A host function called from the host, on the same terms.
         uint32_t np = entry->num_params, nr = entry->num_results;
         if (fsp == frames_end || !nfp || nfp + (np > nr ? np : nr) > slots_end) [[unlikely]]
             TRAP(TrapKind::stack_exhausted, "call stack exhausted");

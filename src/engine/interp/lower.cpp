@@ -781,7 +781,8 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     fc->num_params = uint32_t(m_type.params.size());
     fc->num_locals = m_num_locals;
     fc->num_results = uint32_t(m_type.results.size());
-    fc->frame_size = m_num_locals + m_max_height;
+    // The results land in the first slots: a frame always has room for them (and the params).
+    fc->frame_size = std::max<uint32_t>(m_num_locals + m_max_height, fc->num_results);
     return fc;
 }
 
