@@ -1,7 +1,8 @@
 #!/bin/sh
 # Smoke test of the example plugins through `kiln call`: expected outputs, errors and exit codes,
-# and count_vowels in C and Rust giving identical outputs. Plugins whose toolchain was missing
-# (no .wasm) are skipped. greeter is left out: `kiln call` offers no host function `hello`.
+# and count_vowels in C, Rust and AssemblyScript giving identical outputs. Plugins whose toolchain
+# was missing (no .wasm) are skipped. greeter is left out: `kiln call` offers no host function
+# `hello`.
 #   usage: check_plugins.sh KILN BUILD_DIR/examples/plugins
 # Ends with "N passed, N failed"; exits 1 when something failed.
 set -u
@@ -58,19 +59,41 @@ if have count_vowels; then
         count_vowels.json count_vowels --config "vowels=$(printf '%01100d' 0)"
 fi
 
-if have count_vowels && have count_vowels_rust; then
+# same_as_c NAME LABEL: count_vowels built as NAME gives the C version's outputs, byte for byte,
+# for inputs and vowel sets with ASCII, control bytes, quotes, backslashes and UTF-8, over two
+# calls (so the var `total` is read back too).
+same_as_c() {
+    other=$1 label=$2
     same=1
     for input in "" "a" "Hello, World!" "$(printf 'tab\there \001 é')"; do
         for cfg in "vowels=aeiouAEIOU" "vowels=xyz" "vowels=$(printf 'q"\\\037é')"; do
             c=$("$kiln" call count_vowels.json count_vowels --input "$input" --config "$cfg" \
                 --loop 2 2>&1)
-            r=$("$kiln" call count_vowels_rust.json count_vowels --input "$input" \
-                --config "$cfg" --loop 2 2>&1)
-            [ "$c" = "$r" ] || { same=0; bad "count_vowels C = Rust" "C:    $c
-Rust: $r"; }
+            o=$("$kiln" call "$other.json" count_vowels --input "$input" --config "$cfg" \
+                --loop 2 2>&1)
+            [ "$c" = "$o" ] || { same=0; bad "count_vowels C = $label" "C: $c
+$label: $o"; }
         done
     done
-    [ $same = 1 ] && ok "count_vowels C = Rust"
+    # An input read in several chunks, and the error for an over-long vowel set.
+    head -c 20000 /dev/urandom >"$tmp/big"
+    c=$("$kiln" call count_vowels.json count_vowels --stdin <"$tmp/big" 2>&1)
+    o=$("$kiln" call "$other.json" count_vowels --stdin <"$tmp/big" 2>&1)
+    [ "$c" = "$o" ] || { same=0; bad "count_vowels C = $label" "C: $c
+$label: $o"; }
+    long="vowels=$(printf '%01100d' 0)"
+    c=$("$kiln" call count_vowels.json count_vowels --config "$long" 2>&1)
+    o=$("$kiln" call "$other.json" count_vowels --config "$long" 2>&1)
+    [ "$c" = "$o" ] || { same=0; bad "count_vowels C = $label" "C: $c
+$label: $o"; }
+    [ $same = 1 ] && ok "count_vowels C = $label"
+}
+
+if have count_vowels && have count_vowels_rust; then
+    same_as_c count_vowels_rust Rust
+fi
+if have count_vowels && have count_vowels_as; then
+    same_as_c count_vowels_as AssemblyScript
 fi
 
 if have counter; then

@@ -18,7 +18,7 @@ const Command commands[] = {
     {"version", kiln::tool::add_version_command}, {"validate", kiln::tool::add_validate_command},
     {"inspect", kiln::tool::add_inspect_command}, {"invoke", kiln::tool::add_invoke_command},
     {"wast", kiln::tool::add_wast_command},       {"run", kiln::tool::add_run_command},
-    {"call", kiln::tool::add_call_command},
+    {"call", kiln::tool::add_call_command},       {"new", kiln::tool::add_new_command},
 };
 
 } // namespace

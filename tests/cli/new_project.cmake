@@ -1,0 +1,38 @@
+# Test of `kiln new`: creates a project for LANG in a fresh WORK folder, builds it with the
+# command its README gives, and calls it as the README says: the output must be exactly
+# "Hello, World!".
+#   cmake -DKILN=path -DLANG=c|cpp|rust|assemblyscript -DWORK=dir [-DASC_MODULES=dir]
+#         -P new_project.cmake
+# For AssemblyScript, `npm install` would need the network, which a test must not: the project
+# gets the kit's node_modules (ASC_MODULES, from `npm install` in pdk/assemblyscript) as a link
+# instead, so that `npm run build` runs offline.
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+
+# run(WHAT DIR command...): runs the command in DIR; fails the test, with its output, unless it
+# exits 0. Sets `out` to its stdout.
+function(run what dir)
+  execute_process(COMMAND ${ARGN} WORKING_DIRECTORY ${dir} RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
+  if(NOT rc EQUAL 0)
+    string(JOIN " " command ${ARGN})
+    message(FATAL_ERROR "${what} failed (${rc}): ${command}\n--- stdout:\n${stdout}\n"
+                        "--- stderr:\n${stderr}")
+  endif()
+  set(out "${stdout}" PARENT_SCOPE)
+endfunction()
+
+run("kiln new" ${WORK} ${KILN} new --lang ${LANG} hello)
+set(project ${WORK}/hello)
+if(LANG STREQUAL "assemblyscript")
+  file(CREATE_LINK ${ASC_MODULES} ${project}/node_modules SYMBOLIC)
+  run("npm run build" ${project} ${CMAKE_COMMAND} -E env npm_config_update_notifier=false
+      npm run build)
+else()
+  run("make" ${project} make)
+endif()
+run("kiln call" ${project} ${KILN} call hello.json greet --input World)
+if(NOT out STREQUAL "Hello, World!\n")
+  message(FATAL_ERROR "kiln call hello.json greet --input World printed \"${out}\", expected "
+                      "\"Hello, World!\" and a newline")
+endif()
