@@ -54,12 +54,6 @@ uint64_t Kernel::length(uint64_t handle) const {
     return it == m_blocks.end() ? 0 : it->second.size;
 }
 
-uint64_t Kernel::length_from(uint64_t address) const {
-    uint64_t off = 0;
-    const Block* b = find(address, off);
-    return b ? b->size - off : 0;
-}
-
 uint8_t Kernel::load_u8(uint64_t address) const {
     uint64_t off = 0;
     const Block* b = find(address, off);

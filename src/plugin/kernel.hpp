@@ -21,8 +21,6 @@ public:
     void free(uint64_t handle);
     /// The length of the block starting exactly at `handle`, else 0.
     uint64_t length(uint64_t handle) const;
-    /// The length of the block containing `address` from that address on (0 if none).
-    uint64_t length_from(uint64_t address) const;
     uint8_t load_u8(uint64_t address) const;
     uint64_t load_u64(uint64_t address) const; ///< 0 unless all 8 bytes are in one block
     void store_u8(uint64_t address, uint8_t v);

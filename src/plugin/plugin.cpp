@@ -169,7 +169,7 @@ const Manifest& CompiledPlugin::manifest() const { return m_impl->manifest; }
 
 namespace {
 
-Result<std::vector<uint8_t>> wasm_bytes(const Manifest::Wasm& w, const Manifest& m) {
+Result<std::vector<uint8_t>> wasm_bytes(const Manifest::Wasm& w) {
     std::vector<uint8_t> bytes;
     std::string what;
     if (!w.path.empty()) {
@@ -207,15 +207,12 @@ Result<std::vector<uint8_t>> wasm_bytes(const Manifest::Wasm& w, const Manifest&
                                           "sha256 is {}",
                                           what, w.hash, hex));
     }
-    (void)m;
     return bytes;
 }
 
-std::optional<Value> zero_of(ValType t) { return Value{t, 0}; }
 
 /// Defines the kernel and host functions of extism:host/env.
 void define_env(Linker& l) {
-    using i64 = int64_t;
     using u64 = uint64_t;
     auto def = [&](const char* name, auto f) { l.func_wrap(env_ns, name, f); };
     def("alloc", [](u64 n) -> u64 { return current().alloc(n); });
@@ -330,7 +327,6 @@ void define_env(Linker& l) {
             if (lv >= s.log_level) plugin_logger().log(levels[lv], "{}", text);
         });
     def("get_log_level", []() -> int32_t { return current().log_level; });
-    (void)sizeof(i64);
 }
 
 /// Wraps an embedder's host function for the Linker.
@@ -365,7 +361,7 @@ Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::create(const Engin
     for (size_t i = 0; i <= m.wasm.size(); ++i) {
         if (i == m.wasm.size()) i = main; // main last
         else if (i == main) continue;
-        KILN_TRY(bytes, wasm_bytes(m.wasm[i], m));
+        KILN_TRY(bytes, wasm_bytes(m.wasm[i]));
         auto module = Module::compile(engine, bytes);
         std::string name = m.wasm[i].name.empty() ? (i == main ? "main" : fmt::format("wasm{}", i))
                                                   : m.wasm[i].name;
@@ -417,7 +413,7 @@ Result<void> call_if_exported(Store& store, Instance& inst, const char* name) {
     if (!f) return {};
     KILN_TRY(type, f->type(store));
     std::vector<Value> args;
-    for (ValType t : type.params) args.push_back(*zero_of(t));
+    for (ValType t : type.params) args.push_back(Value{t, 0});
     auto r = f->call(store, args);
     if (!r && r.error().kind == ErrorKind::exit && r.error().trap->exit_code == 0) return {};
     if (!r)

@@ -695,6 +695,16 @@ struct Sub {
     uint32_t fd = 0;
 };
 
+/// clock_getres or clock_gettime of a WASI clock id, written to `out` in nanoseconds.
+int32_t clock_query(Caller& c, uint32_t id, uint32_t out, int (*query)(clockid_t, timespec*)) {
+    static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+                                    CLOCK_THREAD_CPUTIME_ID};
+    if (id > clock_thread_cputime) return einval;
+    timespec t{};
+    if (query(ids[id], &t) != 0) return host_errno();
+    return Mem{c}.put<uint64_t>(out, ns_of(t)) ? ok : efault;
+}
+
 int64_t clock_now(uint32_t id) {
     timespec t{};
     clockid_t host = id == clock_realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC;
@@ -750,6 +760,14 @@ int32_t poll_oneoff(State& s, Caller& c, uint32_t in, uint32_t out, uint32_t nsu
             due[i] = start + t;
         }
     }
+    // Whether some subscription waits for an inherited stdin (then the wait polls it).
+    bool has_stdin = false;
+    for (const Sub& sub : subs) {
+        Fd* f = s.get(sub.fd);
+        if (sub.type == event_fd_read && f && f->type == Fd::Type::stream &&
+            s.stream(f->stream).kind() == WasiStream::Kind::inherit)
+            has_stdin = true;
+    }
     for (;;) {
         // Descriptors: files and output streams are always ready; an inherited stdin is
         // ready when poll(2) says so; a buffered one always (data or end of file).
@@ -804,13 +822,6 @@ int32_t poll_oneoff(State& s, Caller& c, uint32_t in, uint32_t out, uint32_t nsu
         }
         if (!events.empty()) break;
         if (c.should_stop()) return ok;
-        bool has_stdin = false;
-        for (const Sub& sub : subs) {
-            Fd* f = s.get(sub.fd);
-            if (sub.type == event_fd_read && f && f->type == Fd::Type::stream &&
-                s.stream(f->stream).kind() == WasiStream::Kind::inherit)
-                has_stdin = true;
-        }
         if (next == INT64_MAX && !has_stdin) return enotsup; // nothing could ever happen
         int64_t wait_ns = std::min<int64_t>(next - now, 1'000'000); // a slice of at most 1 ms
         if (has_stdin) {
@@ -940,20 +951,10 @@ void Wasi::define(Linker& linker) {
         return write_strings(m, env_strings(*sp), ptrs, buf);
     });
     def("clock_res_get", [](Caller& c, u32 id, u32 out) -> int32_t {
-        static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
-                                        CLOCK_THREAD_CPUTIME_ID};
-        if (id > 3) return einval;
-        timespec t{};
-        if (clock_getres(ids[id], &t) != 0) return host_errno();
-        return Mem{c}.put<u64>(out, ns_of(t)) ? ok : efault;
+        return clock_query(c, id, out, clock_getres);
     });
     def("clock_time_get", [](Caller& c, u32 id, u64, u32 out) -> int32_t {
-        static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
-                                        CLOCK_THREAD_CPUTIME_ID};
-        if (id > 3) return einval;
-        timespec t{};
-        if (clock_gettime(ids[id], &t) != 0) return host_errno();
-        return Mem{c}.put<u64>(out, ns_of(t)) ? ok : efault;
+        return clock_query(c, id, out, clock_gettime);
     });
     def("fd_advise", [sp](Caller&, u32 fd, u64 offset, u64 len, u32 advice) -> int32_t {
         auto [f, e] = sp->with(fd, right::fd_advise);
