@@ -172,6 +172,13 @@ struct Wasi::State {
         if ((f->base & need) != need) return {nullptr, enotcapable};
         return {f, ok};
     }
+    /// The descriptor for a read or write (`access` is fd_read or fd_write): one not opened for
+    /// that access is EBADF, as in POSIX; a positioned one also needs fd_seek (ENOTCAPABLE).
+    std::pair<Fd*, Errno> for_io(uint32_t fd, uint64_t access, bool positioned) {
+        Fd* f = get(fd);
+        if (!f || !(f->base & access)) return {nullptr, ebadf};
+        return with(fd, access | (positioned ? right::fd_seek : 0));
+    }
     std::optional<uint32_t> add(Fd f) {
         for (uint32_t i = 0; i < fds.size(); ++i)
             if (!fds[i]) {
@@ -242,9 +249,8 @@ Errno stream_write(State& s, Caller& c, Fd& f, std::string_view data, size_t& do
 int32_t do_write(State& s, Caller& c, uint32_t fd, uint32_t iovs, uint32_t n, uint32_t nwritten,
                  std::optional<uint64_t> offset) {
     Mem m{c};
-    // Writing to a descriptor not opened for writing is EBADF, as in POSIX.
-    auto [f, e] = s.with(fd, right::fd_write | (offset ? right::fd_seek : 0));
-    if (!f) return e == enotcapable && s.get(fd) && !(s.get(fd)->base & right::fd_write) ? ebadf : e;
+    auto [f, e] = s.for_io(fd, right::fd_write, offset.has_value());
+    if (!f) return e;
     std::vector<Iovec> v;
     if (Errno ie = read_iovecs(m, iovs, n, v); ie != ok) return ie;
     size_t done = 0;
@@ -283,8 +289,8 @@ finished:
 int32_t do_read(State& s, Caller& c, uint32_t fd, uint32_t iovs, uint32_t n, uint32_t nread,
                 std::optional<uint64_t> offset) {
     Mem m{c};
-    auto [f, e] = s.with(fd, right::fd_read | (offset ? right::fd_seek : 0));
-    if (!f) return e == enotcapable && s.get(fd) && !(s.get(fd)->base & right::fd_read) ? ebadf : e;
+    auto [f, e] = s.for_io(fd, right::fd_read, offset.has_value());
+    if (!f) return e;
     std::vector<Iovec> v;
     if (Errno ie = read_iovecs(m, iovs, n, v); ie != ok) return ie;
     size_t done = 0;
