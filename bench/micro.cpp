@@ -128,14 +128,20 @@ void run_call_loop(benchmark::State& state, const char* export_name) {
         auto result = store.call(f, {&arg, 1});
         benchmark::DoNotOptimize(result);
     }
-    state.counters["per_call"] = benchmark::Counter(
-        double(state.iterations()) * double(state.range(0)),
-        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["per_call"] =
+        benchmark::Counter(double(state.iterations()) * double(state.range(0)),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void bm_host_from_wasm(benchmark::State& state) { run_call_loop(state, "host_loop"); }
-void bm_wasm_from_wasm(benchmark::State& state) { run_call_loop(state, "wasm_loop"); }
-void bm_bare_loop(benchmark::State& state) { run_call_loop(state, "bare_loop"); }
+void bm_host_from_wasm(benchmark::State& state) {
+    run_call_loop(state, "host_loop");
+}
+void bm_wasm_from_wasm(benchmark::State& state) {
+    run_call_loop(state, "wasm_loop");
+}
+void bm_bare_loop(benchmark::State& state) {
+    run_call_loop(state, "bare_loop");
+}
 // ---- the same through the public C++ API (what an embedder measures)
 
 kiln::Module api_module(const kiln::Engine& engine, const char* name) {
@@ -198,8 +204,9 @@ void bm_api_host_from_wasm(benchmark::State& state) {
         auto r = f->call(store, n);
         benchmark::DoNotOptimize(r);
     }
-    state.counters["per_call"] = benchmark::Counter(
-        double(state.iterations()) * double(n), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["per_call"] =
+        benchmark::Counter(double(state.iterations()) * double(n),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(bm_api_host_from_wasm)->Name("api/host_from_wasm")->Arg(10000);
 
@@ -222,8 +229,10 @@ std::shared_ptr<const kiln::CompiledPlugin> vowels_plugin(const kiln::Engine& en
 void bm_plugin_call(benchmark::State& state) {
     kiln::Engine engine;
     auto plugin = kiln::Plugin::create(vowels_plugin(engine));
-    std::string input = state.range(0) == 11 ? "Hello World" : std::string(size_t(state.range(0)), 'a');
-    for (size_t i = 0; i < input.size(); i += 7) input[i] = 'x';
+    std::string input =
+        state.range(0) == 11 ? "Hello World" : std::string(size_t(state.range(0)), 'a');
+    for (size_t i = 0; i < input.size(); i += 7)
+        input[i] = 'x';
     auto expect = plugin->call("count_vowels", input);
     if (!expect) {
         state.SkipWithError(expect.error().message.c_str());

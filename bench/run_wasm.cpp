@@ -10,9 +10,9 @@
 #include "engine/runtime/store.hpp"
 
 #include <chrono>
-#include <ctime>
 #include <cinttypes>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -87,9 +87,10 @@ int main(int argc, char** argv) {
     const double run_s = seconds_since(t0);
     const double run_cpu_s = cpu_now() - c0;
     if (!result) {
-        std::string msg = path + ": trap (" + trap_kind_name(result.error().kind) + "): " +
-                          result.error().message;
-        for (const auto& frame : result.error().backtrace) msg += "\n  at " + frame;
+        std::string msg = path + ": trap (" + trap_kind_name(result.error().kind) +
+                          "): " + result.error().message;
+        for (const auto& frame : result.error().backtrace)
+            msg += "\n  at " + frame;
         return fail(msg);
     }
 

@@ -6,13 +6,15 @@
 static uint64_t src[WORDS], dst[WORDS];
 
 __attribute__((noinline)) static void copy_words(uint64_t* d, const uint64_t* s, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++) d[i] = s[i];
+    for (uint32_t i = 0; i < n; i++)
+        d[i] = s[i];
 }
 
 void run(void) {
     uint32_t words = bench_opaque(WORDS);
     uint64_t seed = 99;
-    for (uint32_t i = 0; i < words; i++) src[i] = bench_next(&seed);
+    for (uint32_t i = 0; i < words; i++)
+        src[i] = bench_next(&seed);
     uint64_t h = 0;
     uint32_t rounds = bench_opaque(64);
     for (uint32_t r = 0; r < rounds; r++) {

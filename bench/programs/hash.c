@@ -5,7 +5,9 @@
 #define BUF_SIZE (32u << 20)
 static uint8_t buf[BUF_SIZE];
 
-static inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t rotl(uint64_t x, int r) {
+    return (x << r) | (x >> (64 - r));
+}
 
 void run(void) {
     uint32_t size = bench_opaque(BUF_SIZE);
@@ -17,7 +19,8 @@ void run(void) {
 
     uint64_t fnv = 0xcbf29ce484222325ULL;
     for (int pass = 0; pass < 4; pass++)
-        for (uint32_t i = 0; i < size; i++) fnv = (fnv ^ buf[i]) * 0x100000001b3ULL;
+        for (uint32_t i = 0; i < size; i++)
+            fnv = (fnv ^ buf[i]) * 0x100000001b3ULL;
 
     const uint64_t p1 = 0x9E3779B185EBCA87ULL, p2 = 0xC2B2AE3D27D4EB4FULL;
     uint64_t acc[4] = {p1 + p2, p2, 0, (uint64_t)0 - p1};

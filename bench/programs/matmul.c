@@ -13,13 +13,15 @@ void run(void) {
         b[i] = (double)(bench_next(&seed) >> 11) * 0x1.0p-53 - 0.5;
     }
     for (uint32_t i = 0; i < n; i++)
-        for (uint32_t j = 0; j < n; j++) bt[j * n + i] = b[i * n + j];
+        for (uint32_t j = 0; j < n; j++)
+            bt[j * n + i] = b[i * n + j];
     for (uint32_t i = 0; i < n; i++) {
         for (uint32_t j = 0; j < n; j++) {
             double s = 0.0;
             const double* ra = a + i * n;
             const double* rb = bt + j * n;
-            for (uint32_t k = 0; k < n; k++) s += ra[k] * rb[k];
+            for (uint32_t k = 0; k < n; k++)
+                s += ra[k] * rb[k];
             c[i * n + j] = s;
         }
     }

@@ -50,7 +50,8 @@ public:
     /// Stores a trivially copyable value, if in bounds.
     template <typename T> bool store(uint64_t offset, const T& v) const {
         static_assert(std::is_trivially_copyable_v<T>);
-        return write(offset, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&v), sizeof v));
+        return write(offset,
+                     std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&v), sizeof v));
     }
     /// An export of the calling instance.
     std::optional<Extern> get_export(const std::string& name) const;
@@ -81,7 +82,8 @@ private:
 /// slots[0..results), encoded as in Value::bits.
 using SlotHostFn = std::function<void(Caller&, uint64_t* slots)>;
 /// The raw form of a host function: typed values in, typed values out.
-using RawHostFn = std::function<void(Caller&, std::span<const Value> args, std::span<Value> results)>;
+using RawHostFn =
+    std::function<void(Caller&, std::span<const Value> args, std::span<Value> results)>;
 
 /// A host function not yet bound to a store: its type and body.
 struct HostFunc {
@@ -130,7 +132,8 @@ template <typename... T> struct Results<std::tuple<T...>> {
     static void write_at(uint64_t* slots, const std::tuple<T...>& v, std::index_sequence<I...>) {
         ((slots[I] = Scalar<T>::to(std::get<I>(v))), ...);
     }
-    template <size_t... I> static std::tuple<T...> read_at(const uint64_t* s, std::index_sequence<I...>) {
+    template <size_t... I>
+    static std::tuple<T...> read_at(const uint64_t* s, std::index_sequence<I...>) {
         return std::tuple<T...>(Scalar<T>::from(s[I])...);
     }
 };
@@ -220,8 +223,10 @@ public:
         ((slots[i++] = detail::Scalar<A>::to(args)), ...);
         if (int code = detail::call_slots(store, m_func, slots); code != 0) [[unlikely]]
             return tl::unexpected(detail::call_failure(store, m_func, code));
-        if constexpr (std::is_void_v<R>) return {};
-        else return detail::Results<R>::read(slots);
+        if constexpr (std::is_void_v<R>)
+            return {};
+        else
+            return detail::Results<R>::read(slots);
     }
     const Func& func() const { return m_func; }
 
@@ -237,8 +242,8 @@ template <typename Sig> Result<TypedFunc<Sig>> Func::typed(Store& store) const {
     FuncType want{detail::param_types(static_cast<Scalars*>(nullptr)),
                   detail::Results<typename Traits::Ret>::types()};
     if (!(want == *t))
-        return make_error(ErrorKind::usage, "function has type " + functype_string(*t) +
-                                                ", not " + functype_string(want));
+        return make_error(ErrorKind::usage, "function has type " + functype_string(*t) + ", not " +
+                                                functype_string(want));
     return TypedFunc<Sig>(*this);
 }
 

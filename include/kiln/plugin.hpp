@@ -77,9 +77,9 @@ struct PluginFunction {
 
 /// How plugins are built from a manifest.
 struct PluginOptions {
-    bool wasi = false;                        ///< link WASI preview 1 (no env, no args)
-    std::vector<PluginFunction> functions;    ///< host functions offered to the plugin
-    bool http_response_headers = false;       ///< let http_headers() return the headers
+    bool wasi = false;                     ///< link WASI preview 1 (no env, no args)
+    std::vector<PluginFunction> functions; ///< host functions offered to the plugin
+    bool http_response_headers = false;    ///< let http_headers() return the headers
     /// Log level name for the plugin's log_* calls: trace, debug, info, warn, error, off.
     std::string log_level = "info";
 };
@@ -116,9 +116,8 @@ private:
 /// Manifest and modules compiled once; shareable across threads; instantiated by Plugin.
 class CompiledPlugin {
 public:
-    static Result<std::shared_ptr<const CompiledPlugin>> create(const Engine& engine,
-                                                                Manifest manifest,
-                                                                PluginOptions options = {});
+    static Result<std::shared_ptr<const CompiledPlugin>>
+    create(const Engine& engine, Manifest manifest, PluginOptions options = {});
     ~CompiledPlugin();
     const Manifest& manifest() const;
 

@@ -33,7 +33,8 @@ public:
 
 private:
     friend class Store;
-    explicit InterruptHandle(std::shared_ptr<engine::InterruptFlag> flag) : m_flag(std::move(flag)) {}
+    explicit InterruptHandle(std::shared_ptr<engine::InterruptFlag> flag)
+        : m_flag(std::move(flag)) {}
     std::shared_ptr<engine::InterruptFlag> m_flag;
 };
 

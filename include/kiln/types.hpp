@@ -22,7 +22,9 @@ enum class ValType : uint8_t {
 /// "i32", "funcref", ...
 const char* valtype_name(ValType t);
 /// True for funcref and externref.
-inline bool is_reftype(ValType t) { return t == ValType::funcref || t == ValType::externref; }
+inline bool is_reftype(ValType t) {
+    return t == ValType::funcref || t == ValType::externref;
+}
 /// Decodes a value-type byte; nullopt when it is not one.
 std::optional<ValType> valtype_from_byte(uint8_t b);
 

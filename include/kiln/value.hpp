@@ -22,7 +22,9 @@ struct Value {
     static Value f64(double v) { return {ValType::f64, std::bit_cast<uint64_t>(v)}; }
     static Value f32_bits(uint32_t b) { return {ValType::f32, b}; }
     static Value f64_bits(uint64_t b) { return {ValType::f64, b}; }
-    static Value funcref(const void* f) { return {ValType::funcref, reinterpret_cast<uint64_t>(f)}; }
+    static Value funcref(const void* f) {
+        return {ValType::funcref, reinterpret_cast<uint64_t>(f)};
+    }
     /// An externref; `word` must not be 0, which is null.
     static Value externref(uint64_t word) { return {ValType::externref, word}; }
     static Value null(ValType t) { return {t, 0}; }

@@ -14,10 +14,14 @@ bool is_valid_utf8(std::string_view s) {
         }
         size_t len;
         uint32_t cp;
-        if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
-        else return false;
+        if ((c & 0xe0) == 0xc0)
+            len = 2, cp = c & 0x1f;
+        else if ((c & 0xf0) == 0xe0)
+            len = 3, cp = c & 0x0f;
+        else if ((c & 0xf8) == 0xf0)
+            len = 4, cp = c & 0x07;
+        else
+            return false;
         if (i + len > n) return false;
         for (size_t k = 1; k < len; ++k) {
             uint8_t cc = static_cast<uint8_t>(s[i + k]);
@@ -115,9 +119,13 @@ Result<int32_t> Reader::leb_s32() {
     return static_cast<int32_t>(v);
 }
 
-Result<int64_t> Reader::leb_s64() { return leb_signed(64); }
+Result<int64_t> Reader::leb_s64() {
+    return leb_signed(64);
+}
 
-Result<int64_t> Reader::leb_s33() { return leb_signed(33); }
+Result<int64_t> Reader::leb_s33() {
+    return leb_signed(33);
+}
 
 Result<std::span<const uint8_t>> Reader::bytes(size_t count) {
     if (count > remaining()) return fail("unexpected end");

@@ -6,7 +6,7 @@
 /// Propagates the error of a Result-returning expression, else yields its value.
 #define KILN_TRY(var, expr)                                                                        \
     auto var##_result_ = (expr);                                                                   \
-    if (!var##_result_) return tl::unexpected<::kiln::Error>(std::move(var##_result_.error()));   \
+    if (!var##_result_) return tl::unexpected<::kiln::Error>(std::move(var##_result_.error()));    \
     auto var = std::move(*var##_result_)
 
 /// Propagates the error of a Result<void>-returning expression.

@@ -252,7 +252,9 @@ template <typename H> bool usable(const kiln_store* store, const H* h) {
     return store && h && h->impl && h->store_id == store->store.id();
 }
 
-kiln_func_t c_func(const kiln::Func& f) { return kiln_func_t{f.store_id(), f.raw()}; }
+kiln_func_t c_func(const kiln::Func& f) {
+    return kiln_func_t{f.store_id(), f.raw()};
+}
 
 /// A host function's env: shared by every copy of the definition (the linker's and each
 /// store's), finalized once when the last goes. Armed only once the definition is in place, so
@@ -281,8 +283,10 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
         args = large.data();
     }
     kiln_val_t* results = args + np;
-    for (size_t i = 0; i < np; ++i) args[i] = val_of(kiln::Value{type.params[i], slots[i]});
-    for (size_t i = 0; i < nr; ++i) results[i] = val_of(kiln::Value{type.results[i], 0});
+    for (size_t i = 0; i < np; ++i)
+        args[i] = val_of(kiln::Value{type.params[i], slots[i]});
+    for (size_t i = 0; i < nr; ++i)
+        results[i] = val_of(kiln::Value{type.results[i], 0});
     kiln_store* store =
         running_store && &running_store->store == &caller.store() ? running_store : nullptr;
     kiln_caller c{caller, store};
@@ -298,7 +302,8 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
                                            "expected {}",
                                            int(results[i].kind), i,
                                            kiln::valtype_name(type.results[i])));
-    for (size_t i = 0; i < nr; ++i) slots[i] = value_of(results[i])->bits;
+    for (size_t i = 0; i < nr; ++i)
+        slots[i] = value_of(results[i])->bits;
 }
 
 } // namespace
@@ -310,8 +315,9 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
 kiln_error_t* kiln_error_new(const char* message) {
     return guarded([&] {
         std::string m = message ? message : "host error";
-        return new_error(
-            kiln::Error{kiln::ErrorKind::trap, m, std::make_shared<const kiln::Trap>(kiln::Trap{kiln::TrapKind::host_error, m, {}})});
+        return new_error(kiln::Error{
+            kiln::ErrorKind::trap, m,
+            std::make_shared<const kiln::Trap>(kiln::Trap{kiln::TrapKind::host_error, m, {}})});
     });
 }
 
@@ -367,7 +373,9 @@ kiln_engine_t* kiln_engine_new(const kiln_engine_config_t* config) {
     });
 }
 
-void kiln_engine_delete(kiln_engine_t* engine) { delete engine; }
+void kiln_engine_delete(kiln_engine_t* engine) {
+    delete engine;
+}
 
 namespace {
 
@@ -403,7 +411,9 @@ kiln_error_t* kiln_module_from_file(const kiln_engine_t* engine, const char* pat
     });
 }
 
-void kiln_module_delete(kiln_module_t* module) { delete module; }
+void kiln_module_delete(kiln_module_t* module) {
+    delete module;
+}
 
 size_t kiln_module_import_count(const kiln_module_t* module) {
     return module ? module->imports.size() : 0;
@@ -439,7 +449,9 @@ kiln_store_t* kiln_store_new(const kiln_engine_t* engine) {
     return guarded_value<kiln_store_t*>(nullptr, [&] { return new kiln_store(engine->engine); });
 }
 
-void kiln_store_delete(kiln_store_t* store) { delete store; }
+void kiln_store_delete(kiln_store_t* store) {
+    delete store;
+}
 
 void kiln_store_set_memory_limit(kiln_store_t* store, uint64_t bytes) {
     if (store) store->store.set_memory_limit(bytes);
@@ -476,8 +488,7 @@ void kiln_store_set_suspend_on_fuel(kiln_store_t* store, bool suspend) {
 void kiln_store_set_timeout_ms(kiln_store_t* store, uint64_t milliseconds) {
     // Clamped so that "now + timeout" cannot overflow the clock's nanoseconds.
     constexpr uint64_t max_ms = 1'000'000'000'000; // about 31 years
-    if (store)
-        store->store.set_timeout(std::chrono::milliseconds(std::min(milliseconds, max_ms)));
+    if (store) store->store.set_timeout(std::chrono::milliseconds(std::min(milliseconds, max_ms)));
 }
 
 void kiln_store_set_stack_limits(kiln_store_t* store, uint32_t max_call_depth,
@@ -505,7 +516,8 @@ kiln_error* finish_call(kiln_store* store, kiln::Result<std::vector<kiln::Value>
     if (r->size() != nresults)
         return usage(fmt::format("the call returned {} results, room was given for {}", r->size(),
                                  nresults));
-    for (size_t i = 0; i < nresults; ++i) results[i] = val_of((*r)[i]);
+    for (size_t i = 0; i < nresults; ++i)
+        results[i] = val_of((*r)[i]);
     return nullptr;
 }
 
@@ -543,7 +555,9 @@ void kiln_interrupt_handle_suspend(const kiln_interrupt_handle_t* handle) {
     if (handle) handle->handle.suspend();
 }
 
-void kiln_interrupt_handle_delete(kiln_interrupt_handle_t* handle) { delete handle; }
+void kiln_interrupt_handle_delete(kiln_interrupt_handle_t* handle) {
+    delete handle;
+}
 
 // ---- host functions and linking
 
@@ -551,7 +565,9 @@ kiln_linker_t* kiln_linker_new(void) {
     return guarded_value<kiln_linker_t*>(nullptr, [] { return new kiln_linker{}; });
 }
 
-void kiln_linker_delete(kiln_linker_t* linker) { delete linker; }
+void kiln_linker_delete(kiln_linker_t* linker) {
+    delete linker;
+}
 
 kiln_error_t* kiln_linker_define_func(kiln_linker_t* linker, const char* module, const char* name,
                                       const kiln_valkind_t* params, size_t nparams,
@@ -604,7 +620,9 @@ kiln_error_t* kiln_linker_instantiate(const kiln_linker_t* linker, kiln_store_t*
     });
 }
 
-kiln_store_t* kiln_caller_store(kiln_caller_t* caller) { return caller ? caller->store : nullptr; }
+kiln_store_t* kiln_caller_store(kiln_caller_t* caller) {
+    return caller ? caller->store : nullptr;
+}
 
 uint64_t kiln_caller_memory_size(const kiln_caller_t* caller) {
     return caller ? caller->caller.memory_size() : 0;
@@ -677,8 +695,7 @@ kiln_error_t* kiln_func_call(kiln_store_t* store, const kiln_func_t* func, const
         if (type->results.size() != nresults)
             return usage(fmt::format("function of type {} returns {} results, room was given "
                                      "for {}",
-                                     kiln::functype_string(*type), type->results.size(),
-                                     nresults));
+                                     kiln::functype_string(*type), type->results.size(), nresults));
         std::vector<kiln::Value> values;
         values.reserve(nargs);
         for (size_t i = 0; i < nargs; ++i) {
@@ -822,7 +839,9 @@ kiln_error_t* kiln_plugin_new(const kiln_engine_t* engine, const uint8_t* wasm, 
     });
 }
 
-void kiln_plugin_delete(kiln_plugin_t* plugin) { delete plugin; }
+void kiln_plugin_delete(kiln_plugin_t* plugin) {
+    delete plugin;
+}
 
 kiln_error_t* kiln_plugin_call(kiln_plugin_t* plugin, const char* function, const uint8_t* input,
                                size_t input_len, const uint8_t** output, size_t* output_len) {
@@ -844,9 +863,8 @@ kiln_error_t* kiln_plugin_call(kiln_plugin_t* plugin, const char* function, cons
 }
 
 bool kiln_plugin_function_exists(const kiln_plugin_t* plugin, const char* function) {
-    return guarded_value(false, [&] {
-        return plugin && function && plugin->plugin.function_exists(function);
-    });
+    return guarded_value(
+        false, [&] { return plugin && function && plugin->plugin.function_exists(function); });
 }
 
 void kiln_plugin_set_config(kiln_plugin_t* plugin, const char* key, const char* value) {

@@ -80,9 +80,8 @@ const Curl* curl() {
 bool glob_match(std::string_view pattern, std::string_view text) {
     size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
     while (t < text.size()) {
-        if (p < pattern.size() &&
-            (pattern[p] == '?' || std::tolower(uint8_t(pattern[p])) ==
-                                      std::tolower(uint8_t(text[t])))) {
+        if (p < pattern.size() && (pattern[p] == '?' || std::tolower(uint8_t(pattern[p])) ==
+                                                            std::tolower(uint8_t(text[t])))) {
             ++p, ++t;
         } else if (p < pattern.size() && pattern[p] == '*') {
             star = p++;
@@ -94,7 +93,8 @@ bool glob_match(std::string_view pattern, std::string_view text) {
             return false;
         }
     }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
+    while (p < pattern.size() && pattern[p] == '*')
+        ++p;
     return p == pattern.size();
 }
 
@@ -124,8 +124,10 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
         auto trim = [](std::string_view s) {
-            while (!s.empty() && std::isspace(uint8_t(s.front()))) s.remove_prefix(1);
-            while (!s.empty() && std::isspace(uint8_t(s.back()))) s.remove_suffix(1);
+            while (!s.empty() && std::isspace(uint8_t(s.front())))
+                s.remove_prefix(1);
+            while (!s.empty() && std::isspace(uint8_t(s.back())))
+                s.remove_suffix(1);
             return std::string(s);
         };
         std::string name = trim(line.substr(0, colon));
@@ -274,12 +276,11 @@ Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& 
         if (rc == CURLE_OPERATION_TIMEDOUT)
             return make_error(ErrorKind::limit, "HTTP request timed out (the call's time is up)");
         if (rc != CURLE_OK)
-            return make_error(ErrorKind::io,
-                              fmt::format("HTTP request to {} failed: {}", url,
-                                          c->easy_strerror(rc)));
+            return make_error(ErrorKind::io, fmt::format("HTTP request to {} failed: {}", url,
+                                                         c->easy_strerror(rc)));
         response.status = int(status);
-        bool redirect = status == 301 || status == 302 || status == 303 || status == 307 ||
-                        status == 308;
+        bool redirect =
+            status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
         if (!redirect || next.empty()) return response;
         // Each hop is checked again before connecting; a 303 (and a POST answered with 301 or
         // 302) continues as GET without the body, as browsers and curl do.
@@ -289,8 +290,8 @@ Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& 
         }
         url = next;
     }
-    return make_error(ErrorKind::io, fmt::format("HTTP request to {}: too many redirects",
-                                                 request.url));
+    return make_error(ErrorKind::io,
+                      fmt::format("HTTP request to {}: too many redirects", request.url));
 }
 
 } // namespace kiln::plugin

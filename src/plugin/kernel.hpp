@@ -28,7 +28,9 @@ public:
     /// The bytes of block `handle` from its start, limited to `len` (nullopt when it is not a
     /// block or `len` exceeds it).
     std::optional<std::string_view> view(uint64_t handle, uint64_t len) const;
-    std::optional<std::string_view> view(uint64_t handle) const { return view(handle, length(handle)); }
+    std::optional<std::string_view> view(uint64_t handle) const {
+        return view(handle, length(handle));
+    }
     /// A new block holding `bytes` (0 when out of budget; an empty string gives 0 too).
     uint64_t put(std::string_view bytes);
     /// Frees every block.
@@ -52,7 +54,7 @@ private:
     uint64_t m_next = 1;                ///< addresses are never reused within one call
     uint64_t m_in_use = 0;
     uint64_t m_budget = ~uint64_t(0);
-    mutable uint64_t m_last_start = 0;  ///< the block found last: most accesses are sequential
+    mutable uint64_t m_last_start = 0; ///< the block found last: most accesses are sequential
     mutable const Block* m_last = nullptr;
 };
 

@@ -44,7 +44,8 @@ struct Walker {
     bool only(const json& v, const std::string& path, std::initializer_list<const char*> known) {
         for (const auto& [k, _] : v.items()) {
             bool ok = false;
-            for (const char* n : known) ok = ok || k == n;
+            for (const char* n : known)
+                ok = ok || k == n;
             if (!ok) return fail(path.empty() ? k : path + "." + k, "unknown field");
         }
         return true;
@@ -80,8 +81,8 @@ bool base64_decode(std::string_view in, std::vector<uint8_t>& out) {
 }
 
 bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
-    if (!object(v, path) || !only(v, path, {"path", "data", "url", "name", "hash", "headers",
-                                             "method"}))
+    if (!object(v, path) ||
+        !only(v, path, {"path", "data", "url", "name", "hash", "headers", "method"}))
         return false;
     int sources = 0;
     if (v.contains("path")) {
@@ -118,8 +119,8 @@ bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
 
 bool Walker::manifest(const json& v, Manifest& m) {
     if (!v.is_object()) return fail("manifest", "expected an object");
-    if (!only(v, "", {"wasm", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms",
-                      "fuel"}))
+    if (!only(v, "",
+              {"wasm", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms", "fuel"}))
         return false;
     if (!v.contains("wasm")) return fail("wasm", "required");
     const json& ws = v["wasm"];
@@ -204,12 +205,14 @@ Result<Manifest> walk(const json& v, const std::string& base_dir, const char* fo
 json toml_to_json(const toml::node& n) {
     if (auto t = n.as_table()) {
         json o = json::object();
-        for (const auto& [k, v] : *t) o[std::string(k.str())] = toml_to_json(v);
+        for (const auto& [k, v] : *t)
+            o[std::string(k.str())] = toml_to_json(v);
         return o;
     }
     if (auto a = n.as_array()) {
         json arr = json::array();
-        for (const auto& v : *a) arr.push_back(toml_to_json(v));
+        for (const auto& v : *a)
+            arr.push_back(toml_to_json(v));
         return arr;
     }
     if (auto s = n.as_string()) return s->get();
@@ -231,9 +234,8 @@ Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& b
     toml::parse_result r = toml::parse(text);
     if (!r) {
         const auto& e = r.error();
-        return make_error(ErrorKind::invalid,
-                          fmt::format("TOML manifest: line {}: {}", e.source().begin.line,
-                                      e.description()));
+        return make_error(ErrorKind::invalid, fmt::format("TOML manifest: line {}: {}",
+                                                          e.source().begin.line, e.description()));
     }
     return walk(toml_to_json(r.table()), base_dir, "TOML");
 }

@@ -56,8 +56,8 @@ struct CurrentPlugin::State {
     plugin::Kernel kernel;
     uint64_t input = 0, input_len = 0;
     uint64_t output = 0, output_len = 0;
-    uint64_t error = 0;                     ///< block set by error_set
-    std::optional<std::string> host_error;  ///< set by a host function
+    uint64_t error = 0;                    ///< block set by error_set
+    std::optional<std::string> host_error; ///< set by a host function
     std::map<std::string, std::string> vars;
     uint64_t var_bytes = 0;
     std::map<std::string, std::string> config;
@@ -107,8 +107,10 @@ struct CurrentPlugin::State {
         uint64_t add = value ? key.size() + value->size() : 0;
         if (value && var_bytes - old + add > manifest->max_var_bytes) return false;
         var_bytes = var_bytes - old + add;
-        if (value) vars[key] = std::string(*value);
-        else if (it != vars.end()) vars.erase(it);
+        if (value)
+            vars[key] = std::string(*value);
+        else if (it != vars.end())
+            vars.erase(it);
         return true;
     }
     void reset_call() {
@@ -123,7 +125,9 @@ namespace {
 thread_local CurrentPlugin::State* t_current = nullptr;
 
 /// The state of the plugin whose call is running on this thread.
-CurrentPlugin::State& current() { return *t_current; }
+CurrentPlugin::State& current() {
+    return *t_current;
+}
 
 } // namespace
 
@@ -134,10 +138,18 @@ std::optional<std::string> CurrentPlugin::read(uint64_t handle) const {
     if (!v) return std::nullopt;
     return std::string(*v);
 }
-uint64_t CurrentPlugin::write(std::string_view bytes) { return m_state.put(bytes); }
-uint64_t CurrentPlugin::alloc(uint64_t size) { return m_state.alloc(size); }
-void CurrentPlugin::free(uint64_t handle) { m_state.kernel.free(handle); }
-uint64_t CurrentPlugin::length(uint64_t handle) const { return m_state.kernel.length(handle); }
+uint64_t CurrentPlugin::write(std::string_view bytes) {
+    return m_state.put(bytes);
+}
+uint64_t CurrentPlugin::alloc(uint64_t size) {
+    return m_state.alloc(size);
+}
+void CurrentPlugin::free(uint64_t handle) {
+    m_state.kernel.free(handle);
+}
+uint64_t CurrentPlugin::length(uint64_t handle) const {
+    return m_state.kernel.length(handle);
+}
 std::optional<std::string> CurrentPlugin::config(const std::string& key) const {
     auto it = m_state.config.find(key);
     if (it == m_state.config.end()) return std::nullopt;
@@ -151,7 +163,9 @@ std::optional<std::string> CurrentPlugin::var(const std::string& key) const {
 bool CurrentPlugin::set_var(const std::string& key, std::optional<std::string_view> value) {
     return m_state.set_var(key, value);
 }
-void CurrentPlugin::set_error(std::string message) { m_state.host_error = std::move(message); }
+void CurrentPlugin::set_error(std::string message) {
+    m_state.host_error = std::move(message);
+}
 
 // ---- CompiledPlugin
 
@@ -165,7 +179,9 @@ struct CompiledPlugin::Impl {
 
 CompiledPlugin::CompiledPlugin(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 CompiledPlugin::~CompiledPlugin() = default;
-const Manifest& CompiledPlugin::manifest() const { return m_impl->manifest; }
+const Manifest& CompiledPlugin::manifest() const {
+    return m_impl->manifest;
+}
 
 namespace {
 
@@ -197,7 +213,8 @@ Result<std::vector<uint8_t>> wasm_bytes(const Manifest::Wasm& w) {
         unsigned char digest[crypto_hash_sha256_BYTES];
         crypto_hash_sha256(digest, bytes.data(), bytes.size());
         std::string hex;
-        for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
+        for (unsigned char b : digest)
+            hex += fmt::format("{:02x}", b);
         std::string want = w.hash;
         std::transform(want.begin(), want.end(), want.begin(),
                        [](unsigned char c) { return char(std::tolower(c)); });
@@ -209,7 +226,6 @@ Result<std::vector<uint8_t>> wasm_bytes(const Manifest::Wasm& w) {
     }
     return bytes;
 }
-
 
 /// Defines the kernel and host functions of extism:host/env.
 void define_env(Linker& l) {
@@ -303,7 +319,8 @@ void define_env(Linker& l) {
         s.http_status = resp->status;
         if (s.http_headers_enabled) {
             nlohmann::json h = nlohmann::json::object();
-            for (const auto& [k, v] : resp->headers) h[k] = v;
+            for (const auto& [k, v] : resp->headers)
+                h[k] = v;
             s.http_headers = h.dump();
         }
         if (resp->body.empty()) return 0;
@@ -317,8 +334,8 @@ void define_env(Linker& l) {
         return s.http_headers_enabled && !s.http_headers.empty() ? s.put(s.http_headers) : 0;
     });
     static const spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug,
-                                                        spdlog::level::info, spdlog::level::warn,
-                                                        spdlog::level::err};
+                                                       spdlog::level::info, spdlog::level::warn,
+                                                       spdlog::level::err};
     static const char* names[] = {"log_trace", "log_debug", "log_info", "log_warn", "log_error"};
     for (int lv = 0; lv < 5; ++lv)
         def(names[lv], [lv](u64 msg) {
@@ -332,35 +349,36 @@ void define_env(Linker& l) {
 /// Wraps an embedder's host function for the Linker.
 HostFunc wrap(const PluginFunction& f) {
     auto fn = f.fn;
-    return host_func(f.type, [fn](Caller& caller, std::span<const Value> args,
-                                  std::span<Value> results) {
-        CurrentPlugin cp(current(), caller);
-        fn(cp, args, results);
-        if (current().host_error && !caller.pending_trap())
-            caller.trap(*current().host_error);
-    });
+    return host_func(f.type,
+                     [fn](Caller& caller, std::span<const Value> args, std::span<Value> results) {
+                         CurrentPlugin cp(current(), caller);
+                         fn(cp, args, results);
+                         if (current().host_error && !caller.pending_trap())
+                             caller.trap(*current().host_error);
+                     });
 }
 
 } // namespace
 
-Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::create(const Engine& engine,
-                                                                     Manifest manifest,
-                                                                     PluginOptions options) {
+Result<std::shared_ptr<const CompiledPlugin>>
+CompiledPlugin::create(const Engine& engine, Manifest manifest, PluginOptions options) {
     if (manifest.wasm.empty()) return make_error(ErrorKind::usage, "manifest: no wasm modules");
     if (!log_level_of(options.log_level))
         return make_error(ErrorKind::usage, fmt::format("unknown log level \"{}\" (trace, debug, "
                                                         "info, warn, error, off)",
                                                         options.log_level));
-    auto impl = std::make_unique<Impl>(Impl{engine, std::move(manifest), std::move(options), {},
-                                            Linker()});
+    auto impl =
+        std::make_unique<Impl>(Impl{engine, std::move(manifest), std::move(options), {}, Linker()});
     const Manifest& m = impl->manifest;
     // The main module is the one named "main", else the last.
     size_t main = m.wasm.size() - 1;
     for (size_t i = 0; i < m.wasm.size(); ++i)
         if (m.wasm[i].name == "main") main = i;
     for (size_t i = 0; i <= m.wasm.size(); ++i) {
-        if (i == m.wasm.size()) i = main; // main last
-        else if (i == main) continue;
+        if (i == m.wasm.size())
+            i = main; // main last
+        else if (i == main)
+            continue;
         KILN_TRY(bytes, wasm_bytes(m.wasm[i]));
         auto module = Module::compile(engine, bytes);
         std::string name = m.wasm[i].name.empty() ? (i == main ? "main" : fmt::format("wasm{}", i))
@@ -413,7 +431,8 @@ Result<void> call_if_exported(Store& store, Instance& inst, const char* name) {
     if (!f) return {};
     KILN_TRY(type, f->type(store));
     std::vector<Value> args;
-    for (ValType t : type.params) args.push_back(Value{t, 0});
+    for (ValType t : type.params)
+        args.push_back(Value{t, 0});
     auto r = f->call(store, args);
     if (!r && r.error().kind == ErrorKind::exit && r.error().trap->exit_code == 0) return {};
     if (!r)
@@ -429,11 +448,13 @@ Result<void> Plugin::Impl::init(Instance& inst, bool command_side_module) {
     t_current = state.get();
     state->in_call = true;
     Result<void> r;
-    if (inst.get_func(*store, "_initialize")) r = call_if_exported(*store, inst, "_initialize");
+    if (inst.get_func(*store, "_initialize"))
+        r = call_if_exported(*store, inst, "_initialize");
     else if (inst.get_func(*store, "__wasm_call_ctors"))
         r = call_if_exported(*store, inst, "__wasm_call_ctors");
     // A command-style side module (TinyGo builds them) is set up by its _start, run once.
-    else if (command_side_module) r = call_if_exported(*store, inst, "_start");
+    else if (command_side_module)
+        r = call_if_exported(*store, inst, "_start");
     if (r) r = call_if_exported(*store, inst, "hs_init");
     state->in_call = false;
     t_current = saved;
@@ -458,7 +479,8 @@ Result<void> Plugin::Impl::instantiate() {
         wc.preopens = c.manifest.allowed_paths;
         auto to_log = [](spdlog::level::level_enum lv) {
             return WasiStream::callback([lv](std::string_view s) {
-                while (!s.empty() && s.back() == '\n') s.remove_suffix(1);
+                while (!s.empty() && s.back() == '\n')
+                    s.remove_suffix(1);
                 if (!s.empty()) plugin_logger().log(lv, "{}", s);
             });
         };
@@ -501,8 +523,10 @@ Result<Plugin::Impl::Export> Plugin::Impl::lookup(std::string_view name) {
                                       "an i32 or nothing",
                                       n, functype_string(type)));
     Export e;
-    if (returns_rc) e.with_rc = *func->typed<int32_t()>(*store);
-    else e.without = *func->typed<void()>(*store);
+    if (returns_rc)
+        e.with_rc = *func->typed<int32_t()>(*store);
+    else
+        e.without = *func->typed<void()>(*store);
     exports.emplace(n, e);
     return e;
 }
@@ -534,12 +558,16 @@ bool Plugin::function_exists(std::string_view function) const {
     return m_impl->main && m_impl->main->get_func(*m_impl->store, std::string(function));
 }
 
-CancelHandle Plugin::cancel_handle() const { return CancelHandle(m_impl->store->interrupt_handle()); }
+CancelHandle Plugin::cancel_handle() const {
+    return CancelHandle(m_impl->store->interrupt_handle());
+}
 
 void Plugin::update_config(const std::map<std::string, std::optional<std::string>>& updates) {
     for (const auto& [k, v] : updates) {
-        if (v) m_impl->state->config[k] = *v;
-        else m_impl->state->config.erase(k);
+        if (v)
+            m_impl->state->config[k] = *v;
+        else
+            m_impl->state->config.erase(k);
     }
 }
 
@@ -562,7 +590,9 @@ Result<void> Plugin::set_log_level(std::string_view level) {
     return {};
 }
 
-int32_t Plugin::last_rc() const { return m_impl->last_rc; }
+int32_t Plugin::last_rc() const {
+    return m_impl->last_rc;
+}
 
 Result<std::string> Plugin::call(std::string_view function, std::string_view input) {
     Impl& p = *m_impl;
@@ -579,9 +609,9 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
     if (!input.empty()) {
         s.input = s.put(input);
         if (!s.input)
-            return make_error(ErrorKind::limit,
-                              fmt::format("no kernel memory for an input of {} bytes (max_pages)",
-                                          input.size()));
+            return make_error(
+                ErrorKind::limit,
+                fmt::format("no kernel memory for an input of {} bytes (max_pages)", input.size()));
         s.input_len = input.size();
     }
     const Manifest& m = p.compiled->manifest();
@@ -591,7 +621,8 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
     s.in_call = true;
     s.call_deadline.reset();
     if (m.timeout_ms)
-        s.call_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*m.timeout_ms);
+        s.call_deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(*m.timeout_ms);
     auto r = exported.call(*p.store);
     s.in_call = false;
     t_current = saved;
@@ -611,9 +642,12 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
         TrapKind k = e.trap ? e.trap->kind : TrapKind::host_error;
         if (k == TrapKind::deadline)
             failure = fmt::format("{}: timeout after {} ms", name, m.timeout_ms.value_or(0));
-        else if (k == TrapKind::interrupted) failure = fmt::format("{}: cancelled", name);
-        else if (k == TrapKind::out_of_fuel) failure = fmt::format("{}: fuel exhausted", name);
-        else failure = fmt::format("{}: {}", name, e.message);
+        else if (k == TrapKind::interrupted)
+            failure = fmt::format("{}: cancelled", name);
+        else if (k == TrapKind::out_of_fuel)
+            failure = fmt::format("{}: fuel exhausted", name);
+        else
+            failure = fmt::format("{}: {}", name, e.message);
     }
     p.last_rc = rc;
     std::optional<std::string> message;
@@ -629,14 +663,12 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
         return tl::unexpected(Error{r.error().kind, std::move(text), r.error().trap});
     }
     if (message) return make_error(ErrorKind::plugin, *message);
-    if (rc != 0)
-        return make_error(ErrorKind::plugin,
-                          fmt::format("{} returned {}", name, rc));
+    if (rc != 0) return make_error(ErrorKind::plugin, fmt::format("{} returned {}", name, rc));
     if (!s.output) {
         if (s.output_len)
-            return make_error(ErrorKind::plugin,
-                              fmt::format("{} set an output of {} bytes with a null handle", name,
-                                          s.output_len));
+            return make_error(
+                ErrorKind::plugin,
+                fmt::format("{} set an output of {} bytes with a null handle", name, s.output_len));
         return std::string();
     }
     auto out = s.kernel.view(s.output, s.output_len);

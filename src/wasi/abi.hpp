@@ -101,16 +101,14 @@ constexpr uint64_t file_all = fd_datasync | fd_read | fd_seek | fd_fdstat_set_fl
                               fd_filestat_set_size | fd_filestat_set_times | poll_fd_readwrite;
 /// File rights that change nothing.
 constexpr uint64_t file_read_only = fd_read | fd_seek | fd_tell | fd_advise | fd_filestat_get |
-                                    poll_fd_readwrite | fd_fdstat_set_flags | fd_sync |
-                                    fd_datasync;
+                                    poll_fd_readwrite | fd_fdstat_set_flags | fd_sync | fd_datasync;
 /// What a directory descriptor may be granted at most.
-constexpr uint64_t dir_all = fd_fdstat_set_flags | fd_sync | fd_datasync | fd_advise |
-                             path_create_directory | path_create_file | path_link_source |
-                             path_link_target | path_open | fd_readdir | path_readlink |
-                             path_rename_source | path_rename_target | path_filestat_get |
-                             path_filestat_set_size | path_filestat_set_times | fd_filestat_get |
-                             fd_filestat_set_times | path_symlink | path_remove_directory |
-                             path_unlink_file;
+constexpr uint64_t dir_all =
+    fd_fdstat_set_flags | fd_sync | fd_datasync | fd_advise | path_create_directory |
+    path_create_file | path_link_source | path_link_target | path_open | fd_readdir |
+    path_readlink | path_rename_source | path_rename_target | path_filestat_get |
+    path_filestat_set_size | path_filestat_set_times | fd_filestat_get | fd_filestat_set_times |
+    path_symlink | path_remove_directory | path_unlink_file;
 /// Directory rights that change nothing.
 constexpr uint64_t dir_read_only = fd_fdstat_set_flags | fd_sync | fd_datasync | fd_advise |
                                    path_open | fd_readdir | path_readlink | path_filestat_get |
@@ -124,16 +122,16 @@ constexpr uint64_t writes = fd_write | fd_allocate | fd_filestat_set_size | fd_f
 } // namespace right
 
 // Sizes and field offsets of the structures in guest memory.
-constexpr uint32_t iovec_size = 8;           // buf u32 @0, len u32 @4
-constexpr uint32_t fdstat_size = 24;         // filetype u8 @0, flags u16 @2, base u64 @8, inh @16
-constexpr uint32_t filestat_size = 64;       // dev @0 ino @8 type u8 @16 nlink @24 size @32
-                                             // atim @40 mtim @48 ctim @56
-constexpr uint32_t prestat_size = 8;         // tag u8 @0 (0: dir), name_len u32 @4
-constexpr uint32_t dirent_size = 24;         // next @0 ino @8 namlen u32 @16 type u8 @20
-constexpr uint32_t subscription_size = 48;   // userdata @0 tag u8 @8; clock: id u32 @16
-                                             // timeout u64 @24 precision @32 flags u16 @40;
-                                             // fd_read/fd_write: fd u32 @16
-constexpr uint32_t event_size = 32;          // userdata @0 error u16 @8 type u8 @10
-                                             // nbytes u64 @16 flags u16 @24
+constexpr uint32_t iovec_size = 8;         // buf u32 @0, len u32 @4
+constexpr uint32_t fdstat_size = 24;       // filetype u8 @0, flags u16 @2, base u64 @8, inh @16
+constexpr uint32_t filestat_size = 64;     // dev @0 ino @8 type u8 @16 nlink @24 size @32
+                                           // atim @40 mtim @48 ctim @56
+constexpr uint32_t prestat_size = 8;       // tag u8 @0 (0: dir), name_len u32 @4
+constexpr uint32_t dirent_size = 24;       // next @0 ino @8 namlen u32 @16 type u8 @20
+constexpr uint32_t subscription_size = 48; // userdata @0 tag u8 @8; clock: id u32 @16
+                                           // timeout u64 @24 precision @32 flags u16 @40;
+                                           // fd_read/fd_write: fd u32 @16
+constexpr uint32_t event_size = 32;        // userdata @0 error u16 @8 type u8 @10
+                                           // nbytes u64 @16 flags u16 @24
 
 } // namespace kiln::wasi

@@ -81,8 +81,7 @@ Errno check_path(std::string_view path) {
     return ok;
 }
 
-std::pair<UniqueFd, Errno> open_beneath(int dir, std::string_view path, int flags,
-                                        unsigned mode) {
+std::pair<UniqueFd, Errno> open_beneath(int dir, std::string_view path, int flags, unsigned mode) {
     if (Errno e = check_path(path); e != ok) return {UniqueFd(), e};
     std::string p(path);
     long fd = openat2_call(dir, p.c_str(), flags, mode);

@@ -42,9 +42,9 @@ std::pair<UniqueFd, Errno> open_beneath(int dir, std::string_view path, int flag
 /// linkat, symlinkat, readlinkat, fstatat.
 struct ParentAndName {
     UniqueFd parent;
-    std::string name;     ///< never empty; "." or ".." only as `dot`
+    std::string name; ///< never empty; "." or ".." only as `dot`
     bool trailing_slash = false;
-    bool dot = false;     ///< the last component is "." or ".." (no name to act on)
+    bool dot = false; ///< the last component is "." or ".." (no name to act on)
 };
 
 /// Splits and resolves `path` below `dir`. A trailing slash also checks that the whole path

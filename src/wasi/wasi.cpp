@@ -31,10 +31,10 @@ using namespace wasi;
 
 namespace {
 
-constexpr uint32_t max_fds = 1024;            ///< open descriptors per program
-constexpr uint32_t max_iovecs = 1024;         ///< as IOV_MAX
-constexpr size_t io_chunk = 1 << 20;          ///< bytes copied per host read/write
-constexpr size_t max_buffered = 64u << 20;    ///< captured stdout/stderr, each
+constexpr uint32_t max_fds = 1024;         ///< open descriptors per program
+constexpr uint32_t max_iovecs = 1024;      ///< as IOV_MAX
+constexpr size_t io_chunk = 1 << 20;       ///< bytes copied per host read/write
+constexpr size_t max_buffered = 64u << 20; ///< captured stdout/stderr, each
 constexpr auto wait_slice = std::chrono::milliseconds(1);
 
 struct DirEntry {
@@ -45,14 +45,14 @@ struct DirEntry {
 
 struct Fd {
     enum class Type { stream, file, dir } type = Type::file;
-    UniqueFd host;              ///< files and directories
-    int stream = -1;            ///< 0, 1, 2 for the standard streams
+    UniqueFd host;   ///< files and directories
+    int stream = -1; ///< 0, 1, 2 for the standard streams
     uint8_t filetype = filetype_unknown;
     uint16_t fdflags = 0;
     uint64_t base = 0, inheriting = 0; ///< rights
-    std::string preopen;        ///< the guest path, for preopened directories
+    std::string preopen;               ///< the guest path, for preopened directories
     bool is_preopen = false;
-    bool read_only = false;     ///< below a read-only preopen: nothing opened here may write
+    bool read_only = false;        ///< below a read-only preopen: nothing opened here may write
     std::vector<DirEntry> listing; ///< fd_readdir's snapshot, taken at cookie 0
 };
 
@@ -80,7 +80,9 @@ uint8_t filetype_of_dirent(unsigned char t) {
     }
 }
 
-uint64_t ns_of(const timespec& t) { return uint64_t(t.tv_sec) * 1'000'000'000u + t.tv_nsec; }
+uint64_t ns_of(const timespec& t) {
+    return uint64_t(t.tv_sec) * 1'000'000'000u + t.tv_nsec;
+}
 
 /// Guest memory through the Caller's checked copies; every failure is EFAULT.
 struct Mem {
@@ -135,16 +137,21 @@ Errno to_timespecs(uint64_t atim, uint64_t mtim, uint16_t flags, timespec ts[2])
         ((flags & fst_mtim) && (flags & fst_mtim_now)))
         return einval;
     auto one = [](uint64_t t, bool set, bool now, timespec& out) {
-        if (now) out = {0, UTIME_NOW};
-        else if (set) out = {time_t(t / 1'000'000'000u), long(t % 1'000'000'000u)};
-        else out = {0, UTIME_OMIT};
+        if (now)
+            out = {0, UTIME_NOW};
+        else if (set)
+            out = {time_t(t / 1'000'000'000u), long(t % 1'000'000'000u)};
+        else
+            out = {0, UTIME_OMIT};
     };
     one(atim, flags & fst_atim, flags & fst_atim_now, ts[0]);
     one(mtim, flags & fst_mtim, flags & fst_mtim_now, ts[1]);
     return ok;
 }
 
-Errno host_errno() { return errno_from_host(errno); }
+Errno host_errno() {
+    return errno_from_host(errno);
+}
 
 /// Sets the times of what an O_PATH descriptor names (following it).
 Errno set_times_of_path_fd(int fd, const timespec ts[2]) {
@@ -263,14 +270,14 @@ int32_t do_write(State& s, Caller& c, uint32_t fd, uint32_t iovs, uint32_t n, ui
             if (f->type == Fd::Type::stream) {
                 if (offset) return espipe;
                 size_t before = done;
-                Errno we = stream_write(s, c, *f, {reinterpret_cast<char*>(chunk.data()), len},
-                                        done);
+                Errno we =
+                    stream_write(s, c, *f, {reinterpret_cast<char*>(chunk.data()), len}, done);
                 if (we != ok && !done) return we;
                 if (we != ok || done - before < len) goto finished;
             } else {
-                ssize_t w = offset ? ::pwrite(f->host.get(), chunk.data(), len,
-                                              off_t(*offset + done))
-                                   : ::write(f->host.get(), chunk.data(), len);
+                ssize_t w = offset
+                                ? ::pwrite(f->host.get(), chunk.data(), len, off_t(*offset + done))
+                                : ::write(f->host.get(), chunk.data(), len);
                 if (w < 0) {
                     if (errno == EINTR) continue;
                     if (done) break;
@@ -310,8 +317,8 @@ int32_t do_read(State& s, Caller& c, uint32_t fd, uint32_t iovs, uint32_t n, uin
                     s.stdin_pos += got;
                 } else if (st.kind() == WasiStream::Kind::callback) {
                     if (done) goto finished; // one read per call, as from a pipe
-                    got = std::min(want, st.source()({reinterpret_cast<char*>(chunk.data()),
-                                                      want}));
+                    got =
+                        std::min(want, st.source()({reinterpret_cast<char*>(chunk.data()), want}));
                 } else if (st.kind() == WasiStream::Kind::inherit) {
                     // Reads block: wait in slices so the deadline and interrupts still work.
                     // Once something was read, return it rather than wait for more.
@@ -327,9 +334,9 @@ int32_t do_read(State& s, Caller& c, uint32_t fd, uint32_t iovs, uint32_t n, uin
                     return ebadf;
                 }
             } else {
-                ssize_t r = offset ? ::pread(f->host.get(), chunk.data(), want,
-                                             off_t(*offset + done))
-                                   : ::read(f->host.get(), chunk.data(), want);
+                ssize_t r = offset
+                                ? ::pread(f->host.get(), chunk.data(), want, off_t(*offset + done))
+                                : ::read(f->host.get(), chunk.data(), want);
                 if (r < 0) {
                     if (errno == EINTR) continue;
                     if (done) goto finished;
@@ -477,8 +484,8 @@ int32_t path_open(State& s, Caller& c, uint32_t dirfd, uint32_t lookup, uint32_t
     // (libc masks its request with it, and would otherwise open for reading and fail only at
     // the first write), so asking to open for writing is refused here, and the other writing
     // rights, which a read-only open asks for in passing, are just not granted.
-    constexpr uint64_t write_access = right::fd_write | right::fd_allocate |
-                                      right::fd_filestat_set_size;
+    constexpr uint64_t write_access =
+        right::fd_write | right::fd_allocate | right::fd_filestat_set_size;
     if (base & right::writes & ~d->inheriting) return enotcapable;
     if ((fdflags & fdflag_append) && !(d->inheriting & right::fd_write)) return enotcapable;
     if (d->read_only && ((base & write_access) || (fdflags & fdflag_append))) return enotcapable;
@@ -505,23 +512,23 @@ int32_t path_open(State& s, Caller& c, uint32_t dirfd, uint32_t lookup, uint32_t
     if (oe != ok) return oe;
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return host_errno();
-    if (!(fdflags & fdflag_nonblock)) ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) &
-                                                                      ~O_NONBLOCK);
+    if (!(fdflags & fdflag_nonblock))
+        ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
     Fd nf;
     nf.read_only = d->read_only;
     nf.filetype = filetype_of(st.st_mode);
     nf.type = S_ISDIR(st.st_mode) ? Fd::Type::dir : Fd::Type::file;
     nf.host = std::move(fd);
-    nf.fdflags = uint16_t(fdflags & (fdflag_append | fdflag_nonblock | fdflag_dsync |
-                                     fdflag_sync | fdflag_rsync));
+    nf.fdflags = uint16_t(
+        fdflags & (fdflag_append | fdflag_nonblock | fdflag_dsync | fdflag_sync | fdflag_rsync));
     if (nf.type == Fd::Type::dir) {
         nf.base = base & right::dir_all;
         nf.inheriting = inheriting;
     } else {
         nf.base = base & right::file_all;
         // A descriptor opened without write access cannot write, whatever the rights say.
-        if (!want_write) nf.base &= ~(right::fd_write | right::fd_allocate |
-                                        right::fd_filestat_set_size);
+        if (!want_write)
+            nf.base &= ~(right::fd_write | right::fd_allocate | right::fd_filestat_set_size);
         nf.inheriting = 0;
     }
     auto slot = s.add(std::move(nf));
@@ -592,8 +599,8 @@ int32_t path_create_directory(State& s, Caller& c, uint32_t fd, uint32_t ptr, ui
 
 int32_t path_remove(State& s, Caller& c, uint32_t fd, uint32_t ptr, uint32_t len, bool dir) {
     Mem m{c};
-    auto [p, e] = parent_of(s, m, fd, dir ? right::path_remove_directory : right::path_unlink_file,
-                            ptr, len);
+    auto [p, e] =
+        parent_of(s, m, fd, dir ? right::path_remove_directory : right::path_unlink_file, ptr, len);
     if (e != ok) return e;
     if (p.dot) return dir ? (p.name == "." ? einval : enotempty) : eisdir;
     std::string name = p.trailing_slash && dir ? p.name + "/" : p.name;
@@ -648,8 +655,8 @@ int32_t path_link(State& s, Caller& c, uint32_t old_fd, uint32_t lookup, uint32_
         auto [h, oe] = open_beneath(d->host.get(), *path, O_PATH);
         if (oe != ok) return oe;
         std::string proc = fmt::format("/proc/self/fd/{}", h.get());
-        if (::linkat(AT_FDCWD, proc.c_str(), to.parent.get(), to.name.c_str(),
-                     AT_SYMLINK_FOLLOW) != 0)
+        if (::linkat(AT_FDCWD, proc.c_str(), to.parent.get(), to.name.c_str(), AT_SYMLINK_FOLLOW) !=
+            0)
             return host_errno();
         return ok;
     }
@@ -726,8 +733,7 @@ int32_t poll_oneoff(State& s, Caller& c, uint32_t in, uint32_t out, uint32_t nsu
     std::vector<Sub> subs(nsubs);
     for (uint32_t i = 0; i < nsubs; ++i) {
         uint8_t raw[subscription_size];
-        if (!m.read(uint64_t(in) + uint64_t(i) * subscription_size, raw, sizeof raw))
-            return efault;
+        if (!m.read(uint64_t(in) + uint64_t(i) * subscription_size, raw, sizeof raw)) return efault;
         Sub& sub = subs[i];
         std::memcpy(&sub.userdata, raw, 8);
         sub.type = raw[8];
@@ -759,8 +765,8 @@ int32_t poll_oneoff(State& s, Caller& c, uint32_t in, uint32_t out, uint32_t nsu
         }
         int64_t t = int64_t(std::min<uint64_t>(sub.timeout, INT64_MAX / 2));
         if (sub.flags & subclock_abstime) {
-            int64_t now = clock_now(sub.clock_id == clock_realtime ? clock_realtime
-                                                                   : clock_monotonic);
+            int64_t now =
+                clock_now(sub.clock_id == clock_realtime ? clock_realtime : clock_monotonic);
             due[i] = start + std::max<int64_t>(0, t - now);
         } else {
             due[i] = start + t;
@@ -823,12 +829,14 @@ int32_t poll_oneoff(State& s, Caller& c, uint32_t in, uint32_t out, uint32_t nsu
         int64_t next = INT64_MAX;
         for (uint32_t i = 0; i < nsubs; ++i) {
             if (subs[i].type != event_clock || subs[i].clock_id > clock_thread_cputime) continue;
-            if (due[i] <= now) events.push_back({subs[i].userdata, ok, event_clock, 0, 0});
-            else next = std::min(next, due[i]);
+            if (due[i] <= now)
+                events.push_back({subs[i].userdata, ok, event_clock, 0, 0});
+            else
+                next = std::min(next, due[i]);
         }
         if (!events.empty()) break;
         if (c.should_stop()) return ok;
-        if (next == INT64_MAX && !has_stdin) return enotsup; // nothing could ever happen
+        if (next == INT64_MAX && !has_stdin) return enotsup;        // nothing could ever happen
         int64_t wait_ns = std::min<int64_t>(next - now, 1'000'000); // a slice of at most 1 ms
         if (has_stdin) {
             pollfd p{0, POLLIN, 0};
@@ -852,8 +860,7 @@ int32_t poll_oneoff(State& s, Caller& c, uint32_t in, uint32_t out, uint32_t nsu
 // ---- args and environment
 
 /// Writes `items` as NUL-terminated strings to `buf` and their addresses to `ptrs`.
-int32_t write_strings(Mem& m, const std::vector<std::string>& items, uint32_t ptrs,
-                      uint32_t buf) {
+int32_t write_strings(Mem& m, const std::vector<std::string>& items, uint32_t ptrs, uint32_t buf) {
     uint64_t at = buf;
     for (size_t i = 0; i < items.size(); ++i) {
         if (!m.put<uint32_t>(uint64_t(ptrs) + 4 * i, uint32_t(at))) return efault;
@@ -866,7 +873,8 @@ int32_t write_strings(Mem& m, const std::vector<std::string>& items, uint32_t pt
 int32_t write_sizes(Mem& m, const std::vector<std::string>& items, uint32_t count_out,
                     uint32_t size_out) {
     uint64_t size = 0;
-    for (const std::string& s : items) size += s.size() + 1;
+    for (const std::string& s : items)
+        size += s.size() + 1;
     if (size > UINT32_MAX) return eoverflow;
     if (!m.put<uint32_t>(count_out, uint32_t(items.size())) ||
         !m.put<uint32_t>(size_out, uint32_t(size)))
@@ -876,7 +884,8 @@ int32_t write_sizes(Mem& m, const std::vector<std::string>& items, uint32_t coun
 
 std::vector<std::string> env_strings(const State& s) {
     std::vector<std::string> out;
-    for (const auto& [k, v] : s.config.env) out.push_back(k + "=" + v);
+    for (const auto& [k, v] : s.config.env)
+        out.push_back(k + "=" + v);
     return out;
 }
 
@@ -891,7 +900,7 @@ Result<std::shared_ptr<Wasi>> Wasi::create(WasiConfig config) {
         f.filetype = filetype_character_device;
         f.base = (i == 0 ? right::fd_read : right::fd_write) | right::poll_fd_readwrite |
                  right::fd_filestat_get | right::fd_fdstat_set_flags;
-        const WasiStream& st = i == 0 ? config.stdin_stream
+        const WasiStream& st = i == 0   ? config.stdin_stream
                                : i == 1 ? config.stdout_stream
                                         : config.stderr_stream;
         if (st.kind() == WasiStream::Kind::inherit) {
@@ -901,8 +910,9 @@ Result<std::shared_ptr<Wasi>> Wasi::create(WasiConfig config) {
         }
         if (st.kind() == WasiStream::Kind::callback && (i == 0 ? !st.source() : !st.sink()))
             return make_error(ErrorKind::usage,
-                              i == 0 ? "stdin's callback must be a source (it reads)"
-                                     : "stdout's and stderr's callbacks must be sinks (they write)");
+                              i == 0
+                                  ? "stdin's callback must be a source (it reads)"
+                                  : "stdout's and stderr's callbacks must be sinks (they write)");
         state->fds.push_back(std::move(f));
     }
     for (const WasiPreopen& p : config.preopens) {
@@ -967,8 +977,8 @@ void Wasi::define(Linker& linker) {
         if (!f) return e;
         if (advice > 5) return einval;
         if (f->type != Fd::Type::file) return f->type == Fd::Type::dir ? ebadf : espipe;
-        static const int host[] = {POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
-                                   POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
+        static const int host[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
+                                   POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE};
         int r = ::posix_fadvise(f->host.get(), off_t(offset), off_t(len), host[advice]);
         return r ? errno_from_host(r) : ok;
     });
@@ -1081,9 +1091,8 @@ void Wasi::define(Linker& linker) {
     def("fd_seek", [sp](Caller& c, u32 fd, int64_t offset, u32 whence, u32 out) -> int32_t {
         return seek(*sp, c, fd, offset, whence, out);
     });
-    def("fd_tell", [sp](Caller& c, u32 fd, u32 out) -> int32_t {
-        return seek(*sp, c, fd, 0, 1, out);
-    });
+    def("fd_tell",
+        [sp](Caller& c, u32 fd, u32 out) -> int32_t { return seek(*sp, c, fd, 0, 1, out); });
     def("path_create_directory", [sp](Caller& c, u32 fd, u32 p, u32 l) -> int32_t {
         return path_create_directory(*sp, c, fd, p, l);
     });
@@ -1094,14 +1103,15 @@ void Wasi::define(Linker& linker) {
         [sp](Caller& c, u32 fd, u32 flags, u32 p, u32 l, u64 atim, u64 mtim, u32 fst) -> int32_t {
             return path_filestat_set_times(*sp, c, fd, flags, p, l, atim, mtim, fst);
         });
-    def("path_link", [sp](Caller& c, u32 ofd, u32 flags, u32 op, u32 ol, u32 nfd, u32 np,
-                          u32 nl) -> int32_t {
-        return path_link(*sp, c, ofd, flags, op, ol, nfd, np, nl);
-    });
-    def("path_open", [sp](Caller& c, u32 fd, u32 lookup, u32 p, u32 l, u32 oflags, u64 base,
-                          u64 inheriting, u32 fdflags, u32 out) -> int32_t {
-        return path_open(*sp, c, fd, lookup, p, l, oflags, base, inheriting, fdflags, out);
-    });
+    def("path_link",
+        [sp](Caller& c, u32 ofd, u32 flags, u32 op, u32 ol, u32 nfd, u32 np, u32 nl) -> int32_t {
+            return path_link(*sp, c, ofd, flags, op, ol, nfd, np, nl);
+        });
+    def("path_open",
+        [sp](Caller& c, u32 fd, u32 lookup, u32 p, u32 l, u32 oflags, u64 base, u64 inheriting,
+             u32 fdflags, u32 out) -> int32_t {
+            return path_open(*sp, c, fd, lookup, p, l, oflags, base, inheriting, fdflags, out);
+        });
     def("path_readlink",
         [sp](Caller& c, u32 fd, u32 p, u32 l, u32 buf, u32 len, u32 used) -> int32_t {
             return path_readlink(*sp, c, fd, p, l, buf, len, used);
@@ -1109,10 +1119,9 @@ void Wasi::define(Linker& linker) {
     def("path_remove_directory", [sp](Caller& c, u32 fd, u32 p, u32 l) -> int32_t {
         return path_remove(*sp, c, fd, p, l, true);
     });
-    def("path_rename",
-        [sp](Caller& c, u32 fd, u32 op, u32 ol, u32 nfd, u32 np, u32 nl) -> int32_t {
-            return path_rename(*sp, c, fd, op, ol, nfd, np, nl);
-        });
+    def("path_rename", [sp](Caller& c, u32 fd, u32 op, u32 ol, u32 nfd, u32 np, u32 nl) -> int32_t {
+        return path_rename(*sp, c, fd, op, ol, nfd, np, nl);
+    });
     def("path_symlink", [sp](Caller& c, u32 op, u32 ol, u32 fd, u32 np, u32 nl) -> int32_t {
         return path_symlink(*sp, c, op, ol, fd, np, nl);
     });
@@ -1151,11 +1160,9 @@ void Wasi::define(Linker& linker) {
     // No sockets can be granted: every descriptor answers as a non-socket.
     auto not_socket = [sp](u32 fd) -> int32_t { return sp->get(fd) ? enotsock : ebadf; };
     def("sock_accept", [not_socket](Caller&, u32 fd, u32, u32) { return not_socket(fd); });
-    def("sock_recv", [not_socket](Caller&, u32 fd, u32, u32, u32, u32, u32) {
-        return not_socket(fd);
-    });
-    def("sock_send",
-        [not_socket](Caller&, u32 fd, u32, u32, u32, u32) { return not_socket(fd); });
+    def("sock_recv",
+        [not_socket](Caller&, u32 fd, u32, u32, u32, u32, u32) { return not_socket(fd); });
+    def("sock_send", [not_socket](Caller&, u32 fd, u32, u32, u32, u32) { return not_socket(fd); });
     def("sock_shutdown", [not_socket](Caller&, u32 fd, u32) { return not_socket(fd); });
 }
 

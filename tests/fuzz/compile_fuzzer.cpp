@@ -26,7 +26,8 @@ std::optional<Extern> make_import(Store& store, const Module& m, const Import& i
         const FuncType& type = m.types[imp.func_type];
         size_t results = type.results.size();
         FuncInst* f = store.create_host_func(type, [results](Store&, uint64_t* slots) {
-            for (size_t i = 0; i < results; ++i) slots[i] = 0;
+            for (size_t i = 0; i < results; ++i)
+                slots[i] = 0;
             return std::optional<Trap>{};
         });
         return Extern{ExternKind::func, f};
@@ -41,8 +42,7 @@ std::optional<Extern> make_import(Store& store, const Module& m, const Import& i
         if (!mem) return std::nullopt;
         return Extern{ExternKind::memory, *mem};
     }
-    case ExternKind::global:
-        return Extern{ExternKind::global, store.create_global(imp.global, 0)};
+    case ExternKind::global: return Extern{ExternKind::global, store.create_global(imp.global, 0)};
     }
     return std::nullopt;
 }
@@ -71,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (e.kind != ExternKind::func) continue;
         FuncInst* f = (*instance)->funcs[e.index];
         std::vector<Value> args;
-        for (ValType t : f->type->params) args.push_back(Value{t, 0});
+        for (ValType t : f->type->params)
+            args.push_back(Value{t, 0});
         store.control().fuel = fuel_per_call;
         (void)store.call(f, args);
     }

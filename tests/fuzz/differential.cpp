@@ -61,13 +61,12 @@ std::string format_value(ValType type, uint64_t bits) {
 /// The k-th argument of the second call of each export: extremes and ordinary values, cycled.
 uint64_t fixed_arg(ValType type, size_t k) {
     static constexpr uint64_t i32s[] = {0xffffffff, 1, 0x7fffffff, 0x80000000, 0x10000, 17};
-    static constexpr uint64_t i64s[] = {~uint64_t(0), 1, 0x7fffffffffffffff, 0x8000000000000000,
-                                        0x100000000, 17};
-    static constexpr uint64_t f32s[] = {0x3fc00000, 0x80000000, 0x7f7fffff, 0x00000001,
-                                        0xc2c88000, 0x7f800000};
-    static constexpr uint64_t f64s[] = {0x3ff8000000000000, 0x8000000000000000,
-                                        0x7fefffffffffffff, 0x0000000000000001,
-                                        0xc059100000000000, 0xfff0000000000000};
+    static constexpr uint64_t i64s[] = {~uint64_t(0),       1,           0x7fffffffffffffff,
+                                        0x8000000000000000, 0x100000000, 17};
+    static constexpr uint64_t f32s[] = {0x3fc00000, 0x80000000, 0x7f7fffff,
+                                        0x00000001, 0xc2c88000, 0x7f800000};
+    static constexpr uint64_t f64s[] = {0x3ff8000000000000, 0x8000000000000000, 0x7fefffffffffffff,
+                                        0x0000000000000001, 0xc059100000000000, 0xfff0000000000000};
     switch (type) {
     case ValType::i32: return i32s[k % 6];
     case ValType::i64: return i64s[k % 6];
@@ -79,7 +78,8 @@ uint64_t fixed_arg(ValType type, size_t k) {
 
 uint32_t fnv1a(const uint8_t* data, uint64_t size) {
     uint32_t h = 2166136261u;
-    for (uint64_t i = 0; i < size; ++i) h = (h ^ data[i]) * 16777619u;
+    for (uint64_t i = 0; i < size; ++i)
+        h = (h ^ data[i]) * 16777619u;
     return h;
 }
 
@@ -92,7 +92,8 @@ FuncInst* make_logger(Store& store, const FuncType& type, std::string name) {
             line += format_value(type.params[i], slots[i]);
         }
         fmt::print("{})\n", line);
-        for (size_t i = 0; i < type.results.size(); ++i) slots[i] = 0;
+        for (size_t i = 0; i < type.results.size(); ++i)
+            slots[i] = 0;
         return std::optional<Trap>{};
     });
 }
@@ -133,9 +134,9 @@ int run(const std::vector<uint8_t>& bytes, uint64_t fuel_slice) {
             fmt::print("unsupported-import {}.{}\n", imp.module, imp.name);
             return 0;
         }
-        linker.define(imp.module, imp.name,
-                      Extern{ExternKind::func, make_logger(store, m.types[imp.func_type],
-                                                           imp.name)});
+        linker.define(
+            imp.module, imp.name,
+            Extern{ExternKind::func, make_logger(store, m.types[imp.func_type], imp.name)});
     }
     auto instance = linker.instantiate(store, *compiled);
     if (!instance) {
@@ -167,7 +168,8 @@ int run(const std::vector<uint8_t>& bytes, uint64_t fuel_slice) {
                 continue;
             }
             std::string line = "result";
-            for (const Value& v : *r) line += " " + format_value(v.type, v.bits);
+            for (const Value& v : *r)
+                line += " " + format_value(v.type, v.bits);
             fmt::print("{}\n", line);
         }
     }

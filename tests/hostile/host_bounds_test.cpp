@@ -45,8 +45,8 @@ public:
     static constexpr uint64_t reserved = uint64_t(8) << 30;
     static constexpr uint64_t usable = 128 << 10;
     HostBuffer() {
-        void* p = mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                       -1, 0);
+        void* p =
+            mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) return;
         m_base = static_cast<uint8_t*>(p);
         mprotect(m_base, usable, PROT_READ | PROT_WRITE);
@@ -90,18 +90,18 @@ const std::vector<Case> cases = {
     {0xffffffff, 0},
     {0xffffffff, 1},
     {0, 0xffffffff},
-    {1, 0xffffffff},               // 2^32: 0 in 32 bits
-    {0xfffffff0, 0x20},            // wraps 2^32 to 0x10
-    {0x10, 0xfffffff0},            // 2^32
-    {uint64_t(1) << 32, 0},        // 0 when truncated to 32 bits
+    {1, 0xffffffff},        // 2^32: 0 in 32 bits
+    {0xfffffff0, 0x20},     // wraps 2^32 to 0x10
+    {0x10, 0xfffffff0},     // 2^32
+    {uint64_t(1) << 32, 0}, // 0 when truncated to 32 bits
     {uint64_t(1) << 32, 8},
     {(uint64_t(1) << 32) + 5, 4},
     {~uint64_t(0), 1},
     {~uint64_t(0), 0},
-    {~uint64_t(0) - 0xf, 0x20},    // wraps 2^64 to 0x10
-    {1, ~uint64_t(0)},             // 2^64: 0
-    {0x10, ~uint64_t(0) - 0xf},    // 2^64: 0
-    {0, uint64_t(1) << 33},        // within the host buffer's reservation
+    {~uint64_t(0) - 0xf, 0x20}, // wraps 2^64 to 0x10
+    {1, ~uint64_t(0)},          // 2^64: 0
+    {0x10, ~uint64_t(0) - 0xf}, // 2^64: 0
+    {0, uint64_t(1) << 33},     // within the host buffer's reservation
     {0, ~uint64_t(0)},
     {page / 2, ~uint64_t(0) - page / 2 + 1},
 };
@@ -116,12 +116,13 @@ protected:
             bool str_ok = c.read_string(off, len).has_value();
             return span_ok < 0 ? str_ok : (span_ok == str_ok ? span_ok : 7);
         });
-        m_linker.func_wrap("env", "write", [this](Caller& c, uint64_t off, uint64_t len) -> int32_t {
-            auto s = m_buffer.span(len);
-            if (!s) return -1;
-            m_buffer.refill();
-            return c.write(off, *s);
-        });
+        m_linker.func_wrap("env", "write",
+                           [this](Caller& c, uint64_t off, uint64_t len) -> int32_t {
+                               auto s = m_buffer.span(len);
+                               if (!s) return -1;
+                               m_buffer.refill();
+                               return c.write(off, *s);
+                           });
         m_linker.func_wrap("env", "string", [](Caller& c, uint64_t off, uint64_t len) -> int32_t {
             auto s = c.read_string(off, len);
             if (s && s->size() != len) return 7;
@@ -163,8 +164,8 @@ TEST_F(HostBounds, CallerRefusesOutOfRangePointersAndLengths) {
     std::vector<uint8_t> expected(page, 0);
     int accepted = 0, refused = 0;
     for (const Case& c : cases) {
-        SCOPED_TRACE(testing::Message() << "offset " << std::hex << c.offset << " length "
-                                        << c.len);
+        SCOPED_TRACE(testing::Message()
+                     << "offset " << std::hex << c.offset << " length " << c.len);
         bool ok = fits(c.offset, c.len, page);
         Value off = Value::i64(int64_t(c.offset)), len = Value::i64(int64_t(c.len));
         int r = call("read", {off, len});
@@ -195,10 +196,10 @@ TEST_F(HostBounds, CallerRefusesOutOfRangePointersAndLengths) {
     std::vector<uint8_t> actual(page);
     auto mem = inst.get_memory(m_store, "memory");
     ASSERT_TRUE(mem->read(m_store, 0, actual));
-    size_t diff = std::mismatch(actual.begin(), actual.end(), expected.begin()).first -
-                  actual.begin();
-    EXPECT_EQ(diff, actual.size()) << "memory differs from what the accepted writes wrote at "
-                                   << diff;
+    size_t diff =
+        std::mismatch(actual.begin(), actual.end(), expected.begin()).first - actual.begin();
+    EXPECT_EQ(diff, actual.size())
+        << "memory differs from what the accepted writes wrote at " << diff;
     // A host function that grows the memory (to at most 4 pages) sees the new size.
     EXPECT_EQ(call("grow_and_read", {Value::i64(int64_t(2 * page - 4))}), 1);
     EXPECT_EQ(call("grow_and_read", {Value::i64(int64_t(3 * page - 4))}), 1);
@@ -213,8 +214,8 @@ TEST_F(HostBounds, MemoryHandleRefusesOutOfRangeAccess) {
     auto mem = inst.get_memory(m_store, "memory");
     ASSERT_TRUE(mem);
     for (const Case& c : cases) {
-        SCOPED_TRACE(testing::Message() << "offset " << std::hex << c.offset << " length "
-                                        << c.len);
+        SCOPED_TRACE(testing::Message()
+                     << "offset " << std::hex << c.offset << " length " << c.len);
         auto s = m_buffer.span(c.len);
         if (!s) continue;
         bool ok = fits(c.offset, c.len, page);

@@ -105,6 +105,8 @@ template <typename T> std::string outcome(const Result<T>& r) {
 }
 
 /// "trap:<kind>" for a trap of that kind.
-inline std::string trapped(TrapKind kind) { return std::string("trap:") + trap_kind_name(kind); }
+inline std::string trapped(TrapKind kind) {
+    return std::string("trap:") + trap_kind_name(kind);
+}
 
 } // namespace kiln::hostile

@@ -71,7 +71,8 @@ public:
     template <typename F>
     Watchdog(std::atomic<bool>& marked, std::chrono::milliseconds delay, F fire)
         : m_thread([this, &marked, delay, fire] {
-              while (!marked.load() && !m_stop.load()) std::this_thread::sleep_for(100us);
+              while (!marked.load() && !m_stop.load())
+                  std::this_thread::sleep_for(100us);
               if (m_stop.load()) return;
               std::this_thread::sleep_for(delay);
               m_fired_at = Clock::now();
@@ -149,7 +150,8 @@ TEST_F(Limits, RunawayShapesRunOutOfFuelAtTheSamePointEveryTime) {
     };
     // Recursion gets little fuel so that fuel, not the call depth, stops it.
     std::vector<Shape> shapes;
-    for (const std::string& s : loop_shapes) shapes.push_back({s, 1'000'000});
+    for (const std::string& s : loop_shapes)
+        shapes.push_back({s, 1'000'000});
     shapes.push_back({"recurse", 10'000});
     shapes.push_back({"ping", 10'000});
     for (const Shape& shape : shapes) {
@@ -169,7 +171,8 @@ TEST_F(Limits, RunawayShapesRunOutOfFuelAtTheSamePointEveryTime) {
             left.push_back(*store.fuel());
             expect_recovers(m_engine, store);
         }
-        for (uint64_t l : left) EXPECT_EQ(l, left[0]);
+        for (uint64_t l : left)
+            EXPECT_EQ(l, left[0]);
         // What is left is less than one charge (a loop iteration or a function entry).
         EXPECT_LT(left[0], 100u);
         std::printf("[ measure  ] fuel %s: %llu given, %llu left on each of 5 runs\n",
@@ -210,8 +213,8 @@ TEST_F(Limits, MemoryBombHitsTheStoreLimit) {
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(uint64_t(*r), limit / page_size);
     uint64_t rss_growth = rss_bytes() - std::min(rss_before, rss_bytes());
-    std::printf("[ measure  ] memory bomb: %d pages, RSS grew by %.1f MiB (limit %llu MiB)\n",
-                *r, rss_growth / 1048576.0, (unsigned long long)(limit >> 20));
+    std::printf("[ measure  ] memory bomb: %d pages, RSS grew by %.1f MiB (limit %llu MiB)\n", *r,
+                rss_growth / 1048576.0, (unsigned long long)(limit >> 20));
     EXPECT_LT(rss_growth, limit + (32 << 20));
     // The memory works up to its last byte and refuses past it.
     auto peek = inst.get_func(store, "peek")->typed<int32_t(int32_t)>(store);
@@ -295,8 +298,7 @@ constexpr const char* bulk_wat = R"((module
                                                       (i32.const 1))))))";
 
 struct BulkGuest {
-    BulkGuest(const Module& module, Store& store, uint32_t pages)
-        : store(store) {
+    BulkGuest(const Module& module, Store& store, uint32_t pages) : store(store) {
         linker.func_wrap("env", "mark", [this] { marked.store(true); });
         auto inst = linker.instantiate(store, module);
         EXPECT_TRUE(inst) << inst.error().message;

@@ -101,7 +101,8 @@ int exercise(const Engine& engine, const Module& module) {
     for (const ExportType& e : module.exports()) {
         if (e.type.kind != ExternKind::func) continue;
         std::vector<Value> args;
-        for (ValType t : e.type.func.params) args.push_back(Value{t, 0});
+        for (ValType t : e.type.func.params)
+            args.push_back(Value{t, 0});
         store.set_fuel(20'000);
         auto f = inst->get_func(store, e.name);
         if (!f) continue;
@@ -193,7 +194,8 @@ TEST(Malformed, RandomBytesNeverCrash) {
     for (int i = 0; i < 2000; ++i) {
         size_t len = std::uniform_int_distribution<size_t>(0, 300)(rng);
         Bytes b = i % 2 ? header : Bytes{};
-        for (size_t k = 0; k < len; ++k) b.push_back(uint8_t(rng()));
+        for (size_t k = 0; k < len; ++k)
+            b.push_back(uint8_t(rng()));
         // Half of the headed ones get plausible section ids.
         if (i % 4 == 1 && b.size() > 8) b[8] = uint8_t(rng() % 13);
         try_bytes(engine, b, stats);
@@ -269,22 +271,28 @@ TEST(Malformed, PathologicalModulesAreRefusedOrRun) {
     }
     for (int depth : {1000, 100'000}) {
         Bytes code;
-        for (int i = 0; i < depth; ++i) code.insert(code.end(), {0x02, 0x40}); // block
-        for (int i = 0; i < depth; ++i) code.push_back(0x0b);
+        for (int i = 0; i < depth; ++i)
+            code.insert(code.end(), {0x02, 0x40}); // block
+        for (int i = 0; i < depth; ++i)
+            code.push_back(0x0b);
         code.push_back(0x0b);
         inputs.emplace_back(std::to_string(depth) + " nested blocks", one_function({0x00}, code));
     }
     {
         Bytes code;
-        for (int i = 0; i < 100'000; ++i) code.insert(code.end(), {0x03, 0x40}); // loop
-        code.insert(code.end(), {0x0c, 0x00}); // br 0: the innermost loop spins
-        for (int i = 0; i <= 100'000; ++i) code.push_back(0x0b);
+        for (int i = 0; i < 100'000; ++i)
+            code.insert(code.end(), {0x03, 0x40}); // loop
+        code.insert(code.end(), {0x0c, 0x00});     // br 0: the innermost loop spins
+        for (int i = 0; i <= 100'000; ++i)
+            code.push_back(0x0b);
         inputs.emplace_back("100,000 nested loops", one_function({0x00}, code));
     }
     {
         Bytes code;
-        for (int i = 0; i < 100'000; ++i) code.insert(code.end(), {0x41, 0x00}); // i32.const 0
-        for (int i = 0; i < 100'000; ++i) code.push_back(0x1a);                 // drop
+        for (int i = 0; i < 100'000; ++i)
+            code.insert(code.end(), {0x41, 0x00}); // i32.const 0
+        for (int i = 0; i < 100'000; ++i)
+            code.push_back(0x1a); // drop
         code.push_back(0x0b);
         inputs.emplace_back("100,000 values on the operand stack", one_function({0x00}, code));
     }

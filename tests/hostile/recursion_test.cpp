@@ -66,7 +66,8 @@ constexpr const char* recursion_wat = R"((module
 /// recursion_wat instantiated in a store, with env.reenter calling `reenter_target` again and
 /// recording the innermost failure it saw.
 struct RecursionGuest {
-    RecursionGuest(const Module& module, Store& store, const std::string& reenter_target = "via_host")
+    RecursionGuest(const Module& module, Store& store,
+                   const std::string& reenter_target = "via_host")
         : store(store) {
         linker.func_wrap("env", "reenter", [this](Caller& caller, int32_t n) -> int32_t {
             lowest = std::min(lowest, n);

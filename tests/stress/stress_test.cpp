@@ -52,9 +52,13 @@ constexpr const char* shared_wat = R"((module
     (call $sum (local.get 0)))
 ))";
 
-int32_t sum_to(int32_t n) { return int32_t(uint32_t(int64_t(n) * (n + 1) / 2)); }
+int32_t sum_to(int32_t n) {
+    return int32_t(uint32_t(int64_t(n) * (n + 1) / 2));
+}
 
-int32_t fib(int32_t n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
+int32_t fib(int32_t n) {
+    return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
 
 TEST(Stress, EightThreadsShareOneModule) {
     constexpr int threads = 8, calls = 10'000;
@@ -94,7 +98,8 @@ TEST(Stress, EightThreadsShareOneModule) {
                 want = fib(a % 15);
                 break;
             case 2:
-                r = inst->get_func(store, "mixed")->call(store, {Value::i32(a * 4), Value::i32(a + id)});
+                r = inst->get_func(store, "mixed")
+                        ->call(store, {Value::i32(a * 4), Value::i32(a + id)});
                 want = (a + id) * 8;
                 break;
             default:
@@ -116,8 +121,10 @@ TEST(Stress, EightThreadsShareOneModule) {
     };
     auto t0 = Clock::now();
     std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker, t);
-    for (auto& t : pool) t.join();
+    for (int t = 0; t < threads; ++t)
+        pool.emplace_back(worker, t);
+    for (auto& t : pool)
+        t.join();
     EXPECT_EQ(failures.load(), 0);
     EXPECT_EQ(done.load(), threads * calls);
     EXPECT_EQ(host_calls.load(), uint64_t(threads * calls / 2));
@@ -133,8 +140,8 @@ struct Tally {
 /// Calls `name` (sum or sum_via_host) `calls` times on `store` while another thread fires
 /// interrupt() and suspend() at random moments. Every call must return the right sum, trap with
 /// interrupted or be suspended (then resumed to the right sum or dropped).
-void race_interrupts(const Engine& engine, const Module& module, const std::string& name,
-                     int calls, Tally& tally) {
+void race_interrupts(const Engine& engine, const Module& module, const std::string& name, int calls,
+                     Tally& tally) {
     Store store(engine);
     store.set_reuse_after_trap(true);
     Linker linker;
@@ -159,16 +166,20 @@ void race_interrupts(const Engine& engine, const Module& module, const std::stri
         std::mt19937 rng(42);
         while (!stop.load(std::memory_order_relaxed)) {
             std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
-            if (rng() % 2) handle.interrupt();
-            else handle.suspend();
+            if (rng() % 2)
+                handle.interrupt();
+            else
+                handle.suspend();
         }
     });
     std::mt19937 rng(1);
     auto check = [&](const Result<std::vector<Value>>& r, int32_t want, bool resumed) {
         std::string o = outcome(r);
         if (o == "ok") {
-            if ((*r)[0].as_i32() == want) ++(resumed ? tally.resumed_ok : tally.ok);
-            else ++tally.other;
+            if ((*r)[0].as_i32() == want)
+                ++(resumed ? tally.resumed_ok : tally.ok);
+            else
+                ++tally.other;
         } else if (o == trapped(TrapKind::interrupted) ||
                    (o == trapped(TrapKind::host_error) &&
                     r.error().message.find("interrupted") != std::string::npos)) {
@@ -240,11 +251,14 @@ TEST(Stress, InterruptHandlesOutliveTheirStores) {
                 h = current;
             }
             if (h) {
-                if (rng() % 2) h->interrupt();
-                else h->suspend();
+                if (rng() % 2)
+                    h->interrupt();
+                else
+                    h->suspend();
                 if (kept.size() < 64) kept.push_back(*h);
             }
-            for (auto& k : kept) k.interrupt();
+            for (auto& k : kept)
+                k.interrupt();
             std::this_thread::sleep_for(std::chrono::microseconds(rng() % 100));
         }
     });
@@ -264,7 +278,8 @@ TEST(Stress, InterruptHandlesOutliveTheirStores) {
         for (int i = 0; i < 50; ++i) {
             auto r = sum->call(store, {Value::i32(3000)});
             std::string o = outcome(r);
-            if (o == "ok" && (*r)[0].as_i32() != sum_to(3000)) ++bad;
+            if (o == "ok" && (*r)[0].as_i32() != sum_to(3000))
+                ++bad;
             else if (o != "ok" && o != trapped(TrapKind::interrupted) &&
                      o != "suspended:interrupted")
                 ++bad;

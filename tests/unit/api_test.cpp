@@ -39,7 +39,8 @@ protected:
 
 #define LOAD(inst, wat)                                                                            \
     auto inst##_opt = load(wat);                                                                   \
-    if (!inst##_opt && !::testing::Test::HasFailure()) GTEST_SKIP() << "wat2wasm is not installed"; \
+    if (!inst##_opt && !::testing::Test::HasFailure())                                             \
+        GTEST_SKIP() << "wat2wasm is not installed";                                               \
     ASSERT_TRUE(inst##_opt);                                                                       \
     kiln::Instance inst = *inst##_opt
 
@@ -86,11 +87,13 @@ TEST_F(Api, TypedHostFunctionWithCallerAndTypedCall) {
 }
 
 TEST_F(Api, RawHostFunctionAndHandles) {
-    m_linker.func_new("env", "pair", kiln::FuncType{{kiln::ValType::i32}, {kiln::ValType::i32, kiln::ValType::i64}},
-                      [](kiln::Caller&, std::span<const kiln::Value> args, std::span<kiln::Value> results) {
-                          results[0] = kiln::Value::i32(args[0].as_i32() + 1);
-                          results[1] = kiln::Value::i64(int64_t(args[0].as_i32()) * 1000);
-                      });
+    m_linker.func_new(
+        "env", "pair",
+        kiln::FuncType{{kiln::ValType::i32}, {kiln::ValType::i32, kiln::ValType::i64}},
+        [](kiln::Caller&, std::span<const kiln::Value> args, std::span<kiln::Value> results) {
+            results[0] = kiln::Value::i32(args[0].as_i32() + 1);
+            results[1] = kiln::Value::i64(int64_t(args[0].as_i32()) * 1000);
+        });
     LOAD(inst, R"((module
       (import "env" "pair" (func $pair (param i32) (result i32 i64)))
       (global (export "g") (mut i32) (i32.const 7))
@@ -146,7 +149,9 @@ TEST_F(Api, UnknownImportAndBadFileAreNamed) {
 }
 
 TEST_F(Api, TrappedInstanceRefusesCallsUnlessAllowed) {
-    LOAD(inst, R"((module (func (export "boom") unreachable) (func (export "ok") (result i32) (i32.const 1))))");
+    LOAD(
+        inst,
+        R"((module (func (export "boom") unreachable) (func (export "ok") (result i32) (i32.const 1))))");
     auto boom = inst.get_func(m_store, "boom");
     auto r = boom->call(m_store, {});
     ASSERT_FALSE(r);
@@ -177,7 +182,8 @@ TEST_F(Api, MemoryAndTableBudgets) {
     auto inst2 = m_linker.instantiate(m_store, *big);
     ASSERT_FALSE(inst2);
     EXPECT_EQ(inst2.error().kind, kiln::ErrorKind::uninstantiable);
-    EXPECT_NE(inst2.error().message.find("memory limit"), std::string::npos) << inst2.error().message;
+    EXPECT_NE(inst2.error().message.find("memory limit"), std::string::npos)
+        << inst2.error().message;
 }
 
 TEST_F(Api, FuelIsDeterministicAndResumable) {
@@ -281,7 +287,8 @@ TEST_F(Api, DeepRecursionThroughHostReentryIsATrap) {
     again = inst.get_func(m_store, "f");
     auto r = again->call(m_store, {kiln::Value::i32(0)});
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("call stack exhausted"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("call stack exhausted"), std::string::npos)
+        << r.error().message;
 }
 
 } // namespace

@@ -2,7 +2,6 @@
 #include "engine/binary/decoder.hpp"
 #include "engine/validate/validator.hpp"
 #include "test_util.hpp"
-#include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +18,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
 
 namespace {
 

@@ -211,12 +211,12 @@ TEST_F(Interp, MemoryBoundsAndGrowth) {
 
 TEST_F(Interp, HostFunctionsAndReentry) {
     int calls = 0;
-    FuncInst* twice = m_store.create_host_func(
-        FuncType{{ValType::i32}, {ValType::i32}}, [&](Store&, uint64_t* slots) {
-            ++calls;
-            slots[0] = uint32_t(slots[0]) * 2;
-            return std::optional<Trap>{};
-        });
+    FuncInst* twice = m_store.create_host_func(FuncType{{ValType::i32}, {ValType::i32}},
+                                               [&](Store&, uint64_t* slots) {
+                                                   ++calls;
+                                                   slots[0] = uint32_t(slots[0]) * 2;
+                                                   return std::optional<Trap>{};
+                                               });
     m_linker.define("host", "twice", Extern{ExternKind::func, twice});
     // A host function that calls back into the instance through an exported function.
     FuncInst* inc = nullptr;

@@ -130,10 +130,10 @@ TEST_F(WasiApi, CallbackStderrSeesEachWrite) {
 
 TEST_F(WasiApi, ClosedStreamsAndUnknownDescriptorsAreEbadf) {
     LOAD_OR_SKIP(WasiConfig{});
-    EXPECT_EQ(*call<int32_t(int32_t, int32_t)>("write", 1, 5), 8);  // closed stdout
-    EXPECT_EQ(*call<int32_t(int32_t, int32_t)>("write", 9, 5), 8);  // never opened
-    EXPECT_EQ(*call<int32_t(int32_t)>("read", 10), 8);                // closed stdin
-    EXPECT_EQ(*call<int32_t(int32_t)>("sock", 1), 57);                // a stream, not a socket
+    EXPECT_EQ(*call<int32_t(int32_t, int32_t)>("write", 1, 5), 8); // closed stdout
+    EXPECT_EQ(*call<int32_t(int32_t, int32_t)>("write", 9, 5), 8); // never opened
+    EXPECT_EQ(*call<int32_t(int32_t)>("read", 10), 8);             // closed stdin
+    EXPECT_EQ(*call<int32_t(int32_t)>("sock", 1), 57);             // a stream, not a socket
     EXPECT_EQ(*call<int32_t(int32_t)>("sock", 77), 8);
 }
 
@@ -261,8 +261,7 @@ TEST_F(WasiApi, PreopenConfinesPaths) {
     config.preopens.push_back({(root / "box").string(), "/box", true});
     LOAD_OR_SKIP(config);
     auto open = [&](int32_t ptr, int32_t len, int32_t oflags, int64_t rights) {
-        return *call<int32_t(int32_t, int32_t, int32_t, int64_t)>("open", ptr, len, oflags,
-                                                                  rights);
+        return *call<int32_t(int32_t, int32_t, int32_t, int64_t)>("open", ptr, len, oflags, rights);
     };
     const int64_t read = 0x2 | 0x4 | 0x20 | 0x200000, write = 0x40;
     EXPECT_EQ(open(192, 10, 0, read), 0);

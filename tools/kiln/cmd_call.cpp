@@ -62,7 +62,8 @@ int run_call(const CallOptions& o) {
             return fail(fmt::format("--allow-path {}: expected HOST[:GUEST]", p));
         m.allowed_paths.push_back(pre);
     }
-    for (const std::string& h : o.allow_hosts) m.allowed_hosts.push_back(h);
+    for (const std::string& h : o.allow_hosts)
+        m.allowed_hosts.push_back(h);
     for (const std::string& kv : o.config) {
         size_t eq = kv.find('=');
         if (eq == std::string::npos || eq == 0)
@@ -93,8 +94,8 @@ int run_call(const CallOptions& o) {
     for (uint32_t i = 0; i < o.loop; ++i) {
         auto out = plugin->call(o.function, input);
         if (!out) {
-            print_error(fmt::format("{}: {}", error_kind_name(out.error().kind),
-                                    out.error().message));
+            print_error(
+                fmt::format("{}: {}", error_kind_name(out.error().kind), out.error().message));
             return exit_failure;
         }
         fwrite(out->data(), 1, out->size(), stdout);
@@ -108,8 +109,7 @@ int run_call(const CallOptions& o) {
 void add_call_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("call", "Call a function of a plugin (Extism ABI)");
     auto o = std::make_shared<CallOptions>();
-    sub->add_option("FILE", o->file, "plugin: a .wasm module or a JSON/TOML manifest")
-        ->required();
+    sub->add_option("FILE", o->file, "plugin: a .wasm module or a JSON/TOML manifest")->required();
     sub->add_option("FUNC", o->function, "the plugin function to call")->required();
     sub->add_option("--input", o->input, "input bytes, as given");
     sub->add_flag("--stdin", o->read_stdin, "read the input from stdin");

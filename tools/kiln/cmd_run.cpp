@@ -51,7 +51,8 @@ int run(const RunOptions& o) {
         for (char** e = environ; *e; ++e) {
             std::string kv = *e;
             size_t eq = kv.find('=');
-            if (eq != std::string::npos) config.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+            if (eq != std::string::npos)
+                config.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
         }
     for (const std::string& kv : o.env) {
         size_t eq = kv.find('=');
@@ -61,8 +62,10 @@ int run(const RunOptions& o) {
         }
         config.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
-    for (const std::string& d : o.dirs) config.preopens.push_back(preopen_of(d, false));
-    for (const std::string& d : o.ro_dirs) config.preopens.push_back(preopen_of(d, true));
+    for (const std::string& d : o.dirs)
+        config.preopens.push_back(preopen_of(d, false));
+    for (const std::string& d : o.ro_dirs)
+        config.preopens.push_back(preopen_of(d, true));
     for (const WasiPreopen& p : config.preopens)
         if (p.host.empty() || p.guest.empty()) {
             print_error("--dir/--ro-dir: expected HOST or HOST::GUEST");
@@ -133,7 +136,8 @@ int run(const RunOptions& o) {
         print_trap(e);
         return exit_trap;
     }
-    for (const Value& v : *results) fmt::print("{}\n", format_value(v));
+    for (const Value& v : *results)
+        fmt::print("{}\n", format_value(v));
     return exit_ok;
 }
 
@@ -147,13 +151,16 @@ void add_run_command(CLI::App& app, int& exit_code) {
     sub->add_option("--ro-dir", o->ro_dirs,
                     "give the program a directory, read-only (HOST[::GUEST])")
         ->allow_extra_args(false);
-    sub->add_option("--env", o->env, "set an environment variable (KEY=VALUE)")->allow_extra_args(false);
+    sub->add_option("--env", o->env, "set an environment variable (KEY=VALUE)")
+        ->allow_extra_args(false);
     sub->add_flag("--inherit-env", o->inherit_env, "pass this process's environment through");
-    sub->add_option("--fuel", o->fuel, "stop after this much fuel (about one unit per instruction)");
+    sub->add_option("--fuel", o->fuel,
+                    "stop after this much fuel (about one unit per instruction)");
     sub->add_option("--timeout", o->timeout_ms, "stop after this many milliseconds");
     sub->add_option("--max-memory", o->max_memory, "limit linear memory to this many bytes");
-    sub->add_option("--invoke", o->invoke, "call this export instead of _start; ARGS are its "
-                                           "arguments");
+    sub->add_option("--invoke", o->invoke,
+                    "call this export instead of _start; ARGS are its "
+                    "arguments");
     // FILE and everything after it belong to the program, flags included: CLI11 leaves them
     // unparsed (prefix command) and they are taken from remaining().
     sub->prefix_command();

@@ -39,9 +39,11 @@ int main(int argc, char** argv) {
         print_error(std::string("unknown command '") + argv[1] + "' (see kiln --help)");
         return exit_usage;
     }
-    if (chosen) chosen->add(app, exit_code);
+    if (chosen)
+        chosen->add(app, exit_code);
     else
-        for (const Command& c : commands) c.add(app, exit_code);
+        for (const Command& c : commands)
+            c.add(app, exit_code);
 
     try {
         app.parse(argc, argv);

@@ -12,9 +12,12 @@ static char out[MAX_VOWELS * 6 + 96];
 static size_t out_len;
 
 static void put(const char* s, size_t len) {
-    for (size_t i = 0; i < len; i++) out[out_len++] = s[i];
+    for (size_t i = 0; i < len; i++)
+        out[out_len++] = s[i];
 }
-static void put_str(const char* s) { put(s, kiln_strlen(s)); }
+static void put_str(const char* s) {
+    put(s, kiln_strlen(s));
+}
 static void put_i64(int64_t v) {
     char buf[KILN_DEC_SIZE];
     put(buf, kiln_fmt_i64(v, buf));
@@ -68,8 +71,8 @@ KILN_EXPORT(count_vowels) {
     char text[KILN_DEC_SIZE];
     int64_t text_len = kiln_var_get("total", text, sizeof text);
     int64_t total = 0;
-    if (text_len >= 0 && (text_len >= (int64_t)sizeof text ||
-                          !kiln_parse_i64(text, (size_t)text_len, &total)))
+    if (text_len >= 0 &&
+        (text_len >= (int64_t)sizeof text || !kiln_parse_i64(text, (size_t)text_len, &total)))
         return kiln_fail("var `total` is not a decimal number");
     total = (int64_t)((uint64_t)total + (uint64_t)count); /* wraps, as in Rust's wrapping_add */
     if (!kiln_var_set_i64("total", total)) return kiln_fail("out of kernel memory");

@@ -18,9 +18,12 @@ KILN_EXPORT(fetch) {
     if (kiln_log_enabled(KILN_LOG_DEBUG)) {
         static char msg[sizeof url + 48];
         size_t n = 0;
-        for (const char* p = "GET "; *p; p++) msg[n++] = *p;
-        for (uint64_t i = 0; i < len; i++) msg[n++] = url[i];
-        for (const char* p = ": status "; *p; p++) msg[n++] = *p;
+        for (const char* p = "GET "; *p; p++)
+            msg[n++] = *p;
+        for (uint64_t i = 0; i < len; i++)
+            msg[n++] = url[i];
+        for (const char* p = ": status "; *p; p++)
+            msg[n++] = *p;
         n += kiln_fmt_i64(res.status, msg + n);
         kiln_log_n(KILN_LOG_DEBUG, msg, n);
     }

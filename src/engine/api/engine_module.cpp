@@ -12,7 +12,9 @@ namespace kiln {
 
 Engine::Engine(EngineConfig config) : m_impl(std::make_shared<engine::Engine>(config)) {}
 
-const EngineConfig& Engine::config() const { return m_impl->config(); }
+const EngineConfig& Engine::config() const {
+    return m_impl->config();
+}
 
 Result<Module> Module::compile(const Engine& engine, std::span<const uint8_t> bytes) {
     KILN_TRY(compiled, engine::compile(engine.raw(), bytes));
@@ -48,7 +50,8 @@ ExternType import_type(const engine::Module& m, const engine::Import& imp) {
 std::vector<ImportType> Module::imports() const {
     const engine::Module& m = *m_impl->module;
     std::vector<ImportType> out;
-    for (const auto& imp : m.imports) out.push_back({imp.module, imp.name, import_type(m, imp)});
+    for (const auto& imp : m.imports)
+        out.push_back({imp.module, imp.name, import_type(m, imp)});
     return out;
 }
 

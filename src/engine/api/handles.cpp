@@ -5,8 +5,8 @@
 #include <kiln/instance.hpp>
 
 #include <cstring>
-#include <string_view>
 #include <fmt/format.h>
+#include <string_view>
 
 namespace kiln {
 
@@ -27,7 +27,8 @@ Error call_error(engine::Store& store, Trap trap) {
     bool suspended = store.has_suspended();
     std::string message = suspended ? fmt::format("call suspended: {}", trap.message)
                                     : fmt::format("trap: {}", trap.message);
-    if (!suspended && !trap.backtrace.empty()) message += fmt::format(" (in {})", trap.backtrace[0]);
+    if (!suspended && !trap.backtrace.empty())
+        message += fmt::format(" (in {})", trap.backtrace[0]);
     return Error{suspended ? ErrorKind::suspended : ErrorKind::trap, std::move(message),
                  std::make_shared<const Trap>(std::move(trap))};
 }
@@ -50,7 +51,9 @@ bool in_bounds(const engine::MemoryInst* m, uint64_t offset, uint64_t len) {
     return m && offset <= m->size && len <= m->size - offset;
 }
 
-Extern extern_of(uint64_t store, const engine::Extern& e) { return Extern(e.kind, store, e.ptr); }
+Extern extern_of(uint64_t store, const engine::Extern& e) {
+    return Extern(e.kind, store, e.ptr);
+}
 
 } // namespace
 
@@ -90,7 +93,8 @@ void Caller::exit(int32_t code) {
 bool Caller::should_stop() {
     if (m_trap) return true;
     engine::ExecControl& c = m_store.raw().control();
-    if (c.interrupt->mode.load(std::memory_order_relaxed) == uint32_t(engine::InterruptMode::trap)) {
+    if (c.interrupt->mode.load(std::memory_order_relaxed) ==
+        uint32_t(engine::InterruptMode::trap)) {
         c.interrupt->take();
         stop(TrapKind::interrupted, "interrupted");
         return true;
@@ -138,8 +142,10 @@ HostFunc host_func(FuncType type, RawHostFn fn) {
     FuncType t = type;
     SlotHostFn body = [t = std::move(t), fn = std::move(fn)](Caller& caller, uint64_t* slots) {
         std::vector<Value> args(t.params.size()), results(t.results.size());
-        for (size_t i = 0; i < args.size(); ++i) args[i] = Value{t.params[i], slots[i]};
-        for (size_t i = 0; i < results.size(); ++i) results[i] = Value{t.results[i], 0};
+        for (size_t i = 0; i < args.size(); ++i)
+            args[i] = Value{t.params[i], slots[i]};
+        for (size_t i = 0; i < results.size(); ++i)
+            results[i] = Value{t.results[i], 0};
         fn(caller, args, results);
         for (size_t i = 0; i < results.size(); ++i) {
             if (results[i].type != t.results[i]) {
@@ -187,9 +193,9 @@ Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args)
     KILN_CHECK(check_callable(store, *this));
     const FuncType& ft = *m_func->type;
     if (args.size() != ft.params.size())
-        return make_error(ErrorKind::usage, fmt::format("{} expects {} arguments, got {}",
-                                                        functype_string(ft), ft.params.size(),
-                                                        args.size()));
+        return make_error(ErrorKind::usage,
+                          fmt::format("{} expects {} arguments, got {}", functype_string(ft),
+                                      ft.params.size(), args.size()));
     for (size_t i = 0; i < args.size(); ++i)
         if (args[i].type != ft.params[i])
             return make_error(ErrorKind::usage,
@@ -198,11 +204,13 @@ Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args)
     for (size_t i = 0; i < args.size(); ++i)
         KILN_CHECK(check_owned(store, args[i], fmt::format("argument {}", i)));
     std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
-    for (size_t i = 0; i < args.size(); ++i) slots[i] = args[i].bits;
+    for (size_t i = 0; i < args.size(); ++i)
+        slots[i] = args[i].bits;
     if (store.raw().call_raw(m_func, slots.data()) != engine::RunStatus::done)
         return tl::unexpected(call_error(store.raw(), store.raw().take_trap()));
     std::vector<Value> results(ft.results.size());
-    for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], slots[i]};
+    for (size_t i = 0; i < results.size(); ++i)
+        results[i] = Value{ft.results[i], slots[i]};
     return results;
 }
 
@@ -212,7 +220,8 @@ Result<FuncType> Func::type(Store& store) const {
 }
 
 Result<std::vector<Value>> Store::resume() {
-    if (!m_store->has_suspended()) return make_error(ErrorKind::usage, "no suspended call to resume");
+    if (!m_store->has_suspended())
+        return make_error(ErrorKind::usage, "no suspended call to resume");
     auto r = m_store->resume();
     if (!r) return tl::unexpected(call_error(*m_store, std::move(r.error())));
     return std::move(*r);
@@ -259,9 +268,7 @@ Result<void> Memory::write(Store& store, uint64_t offset, std::span<const uint8_
     return {};
 }
 
-namespace {
-
-} // namespace
+namespace {} // namespace
 
 Result<Table> Table::create(Store& store, const TableType& type, Value init) {
     KILN_CHECK(check_ref(store, type.elem, init));
@@ -277,8 +284,8 @@ Result<uint64_t> Table::size(Store& store) const {
 Result<Value> Table::get(Store& store, uint64_t index) const {
     if (m_store != store.id()) return wrong_store("table");
     if (index >= m_table->elems.size())
-        return make_error(ErrorKind::usage, fmt::format("table index {} is past its size {}",
-                                                        index, m_table->elems.size()));
+        return make_error(ErrorKind::usage, fmt::format("table index {} is past its size {}", index,
+                                                        m_table->elems.size()));
     return Value{m_table->type.elem, m_table->elems[index]};
 }
 
@@ -286,8 +293,8 @@ Result<void> Table::set(Store& store, uint64_t index, Value value) const {
     if (m_store != store.id()) return wrong_store("table");
     KILN_CHECK(check_ref(store, m_table->type.elem, value));
     if (index >= m_table->elems.size())
-        return make_error(ErrorKind::usage, fmt::format("table index {} is past its size {}",
-                                                        index, m_table->elems.size()));
+        return make_error(ErrorKind::usage, fmt::format("table index {} is past its size {}", index,
+                                                        m_table->elems.size()));
     m_table->elems[index] = value.bits;
     return {};
 }
@@ -304,9 +311,9 @@ Result<uint64_t> Table::grow(Store& store, uint64_t delta, Value init) const {
 
 Result<Global> Global::create(Store& store, const GlobalType& type, Value init) {
     if (init.type != type.type)
-        return make_error(ErrorKind::usage, fmt::format("initial value of type {} for a {} global",
-                                                        valtype_name(init.type),
-                                                        valtype_name(type.type)));
+        return make_error(ErrorKind::usage,
+                          fmt::format("initial value of type {} for a {} global",
+                                      valtype_name(init.type), valtype_name(type.type)));
     KILN_CHECK(check_owned(store, init, "the initial value"));
     return Global(store.id(), store.raw().create_global(type, init.bits));
 }
@@ -320,9 +327,9 @@ Result<void> Global::set(Store& store, Value value) const {
     if (m_store != store.id()) return wrong_store("global");
     if (!m_global->type.mut) return make_error(ErrorKind::usage, "global is immutable");
     if (value.type != m_global->type.type)
-        return make_error(ErrorKind::usage, fmt::format("value of type {} for a {} global",
-                                                        valtype_name(value.type),
-                                                        valtype_name(m_global->type.type)));
+        return make_error(ErrorKind::usage,
+                          fmt::format("value of type {} for a {} global", valtype_name(value.type),
+                                      valtype_name(m_global->type.type)));
     KILN_CHECK(check_owned(store, value, "the value"));
     m_global->bits = value.bits;
     return {};

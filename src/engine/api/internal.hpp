@@ -14,7 +14,8 @@ namespace kiln {
 /// Host functions bound to a store, by the definition they came from (a Linker shares one
 /// definition across stores and instantiations, and binds it once per store).
 struct Store::HostFuncs {
-    std::unordered_map<const HostFunc*, std::pair<std::shared_ptr<const HostFunc>, engine::FuncInst*>>
+    std::unordered_map<const HostFunc*,
+                       std::pair<std::shared_ptr<const HostFunc>, engine::FuncInst*>>
         by_def;
 };
 

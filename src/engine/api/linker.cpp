@@ -17,7 +17,8 @@ void Linker::define(const std::string& module, const std::string& name, Extern v
 }
 
 void Linker::define_instance(Store& store, const std::string& module, const Instance& instance) {
-    for (auto& [name, ext] : instance.exports(store)) define(module, name, ext);
+    for (auto& [name, ext] : instance.exports(store))
+        define(module, name, ext);
 }
 
 Result<Instance> Linker::instantiate(Store& store, const Module& module) const {
@@ -55,8 +56,8 @@ engine::FuncInst* Store::bind(std::shared_ptr<const HostFunc> def) {
             try {
                 fn->body(caller, slots);
             } catch (const std::exception& e) {
-                return Trap{TrapKind::host_error, fmt::format("host function threw: {}", e.what()),
-                            {}};
+                return Trap{
+                    TrapKind::host_error, fmt::format("host function threw: {}", e.what()), {}};
             } catch (...) {
                 return Trap{TrapKind::host_error, "host function threw", {}};
             }

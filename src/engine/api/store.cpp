@@ -13,8 +13,12 @@ namespace {
 std::atomic<uint64_t> next_store_id{1};
 }
 
-void InterruptHandle::interrupt() const { m_flag->raise(engine::InterruptMode::trap); }
-void InterruptHandle::suspend() const { m_flag->raise(engine::InterruptMode::suspend); }
+void InterruptHandle::interrupt() const {
+    m_flag->raise(engine::InterruptMode::trap);
+}
+void InterruptHandle::suspend() const {
+    m_flag->raise(engine::InterruptMode::suspend);
+}
 
 Store::Store(const Engine& engine)
     : m_engine(engine), m_store(std::make_unique<engine::Store>(engine.raw())),
@@ -22,8 +26,12 @@ Store::Store(const Engine& engine)
 
 Store::~Store() = default;
 
-void Store::set_memory_limit(uint64_t bytes) { m_store->limiter().memory_bytes_max = bytes; }
-void Store::set_table_limit(uint64_t elements) { m_store->limiter().table_elems_max = elements; }
+void Store::set_memory_limit(uint64_t bytes) {
+    m_store->limiter().memory_bytes_max = bytes;
+}
+void Store::set_table_limit(uint64_t elements) {
+    m_store->limiter().table_elems_max = elements;
+}
 
 void Store::set_fuel(uint64_t fuel) {
     auto& c = m_store->control();
@@ -44,13 +52,19 @@ std::optional<uint64_t> Store::fuel() const {
     return c.fuel;
 }
 
-void Store::disable_fuel() { m_store->control().fuel_enabled = false; }
-void Store::set_suspend_on_fuel(bool suspend) { m_store->control().suspend_on_fuel = suspend; }
+void Store::disable_fuel() {
+    m_store->control().fuel_enabled = false;
+}
+void Store::set_suspend_on_fuel(bool suspend) {
+    m_store->control().suspend_on_fuel = suspend;
+}
 
 void Store::set_timeout(std::chrono::nanoseconds timeout) {
     auto& c = m_store->control();
-    if (timeout.count() <= 0) c.timeout.reset();
-    else c.timeout = std::chrono::duration_cast<engine::Clock::duration>(timeout);
+    if (timeout.count() <= 0)
+        c.timeout.reset();
+    else
+        c.timeout = std::chrono::duration_cast<engine::Clock::duration>(timeout);
 }
 
 InterruptHandle Store::interrupt_handle() const {
@@ -61,10 +75,16 @@ void Store::set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots) 
     m_store->set_stack_limits(max_call_depth, max_stack_slots);
 }
 
-void Store::set_reuse_after_trap(bool allow) { m_reuse_after_trap = allow; }
+void Store::set_reuse_after_trap(bool allow) {
+    m_reuse_after_trap = allow;
+}
 
-bool Store::has_suspended_call() const { return m_store->has_suspended(); }
+bool Store::has_suspended_call() const {
+    return m_store->has_suspended();
+}
 
-void Store::drop_suspended_call() { m_store->drop_suspended(); }
+void Store::drop_suspended_call() {
+    m_store->drop_suspended();
+}
 
 } // namespace kiln

@@ -6,9 +6,10 @@ namespace kiln::engine {
 
 const char* opcode_name(Opcode op) {
     switch (op) {
-#define KILN_OP(name, code, text, imm, a, b, r)                                                    \
-    case Opcode::name: return text;
+        // clang-format off
+#define KILN_OP(name, code, text, imm, a, b, r) case Opcode::name: return text;
 #include "engine/binary/opcodes.def"
+        // clang-format on
     }
     return "<unknown>";
 }
@@ -18,11 +19,11 @@ namespace {
 ImmKind imm_kind_of(uint16_t code, bool& known) {
     known = true;
     switch (code) {
-#define KILN_OP(name, code, text, imm, a, b, r)                                                    \
-    case code: return ImmKind::imm;
-#define KILN_OP_FC(name, code, text, imm, a, b, r)                                                 \
-    case 0xfc00 | code: return ImmKind::imm;
+        // clang-format off
+#define KILN_OP(name, code, text, imm, a, b, r) case code: return ImmKind::imm;
+#define KILN_OP_FC(name, code, text, imm, a, b, r) case 0xfc00 | code: return ImmKind::imm;
 #include "engine/binary/opcodes.def"
+        // clang-format on
     }
     known = false;
     return ImmKind::none;
@@ -50,8 +51,9 @@ Result<Instr> InstrReader::next() {
     ImmKind imm = imm_kind_of(code, known);
     if (!known) {
         if (code >= 0xfc00)
-            return make_error(ErrorKind::malformed, fmt::format("illegal opcode 0xfc {:#x} at offset {:#x}",
-                                                                code & 0xff, in.offset));
+            return make_error(
+                ErrorKind::malformed,
+                fmt::format("illegal opcode 0xfc {:#x} at offset {:#x}", code & 0xff, in.offset));
         return make_error(ErrorKind::malformed,
                           fmt::format("illegal opcode {:#04x} at offset {:#x}", code, in.offset));
     }

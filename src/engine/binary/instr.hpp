@@ -21,8 +21,28 @@ const char* opcode_name(Opcode op);
 
 /// The immediate kinds of opcodes.def.
 enum class ImmKind : uint8_t {
-    none, block, label, br_table, func, call_indirect, local, global, table, mem, memidx,
-    i32, i64, f32, f64, ref_type, select_t, memory_init, data, memory_copy, table_init, elem,
+    none,
+    block,
+    label,
+    br_table,
+    func,
+    call_indirect,
+    local,
+    global,
+    table,
+    mem,
+    memidx,
+    i32,
+    i64,
+    f32,
+    f64,
+    ref_type,
+    select_t,
+    memory_init,
+    data,
+    memory_copy,
+    table_init,
+    elem,
     table_copy,
 };
 

@@ -14,10 +14,17 @@ namespace kiln::engine {
 
 /// One instruction of a constant expression.
 struct ConstInstr {
-    enum class Op : uint8_t { i32_const, i64_const, f32_const, f64_const, ref_null, ref_func,
-                              global_get };
+    enum class Op : uint8_t {
+        i32_const,
+        i64_const,
+        f32_const,
+        f64_const,
+        ref_null,
+        ref_func,
+        global_get
+    };
     Op op;
-    uint64_t value = 0; ///< the constant's bits, or the function/global index
+    uint64_t value = 0;          ///< the constant's bits, or the function/global index
     ValType type = ValType::i32; ///< ref.null's type
 };
 
@@ -92,7 +99,7 @@ struct Module {
     uint32_t num_imported_tables = 0;
     uint32_t num_imported_memories = 0;
     uint32_t num_imported_globals = 0;
-    std::vector<Function> functions; ///< module-defined functions only
+    std::vector<Function> functions;  ///< module-defined functions only
     std::vector<Global> global_inits; ///< module-defined globals only
     std::vector<Export> exports;
     std::optional<uint32_t> start;

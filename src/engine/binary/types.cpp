@@ -18,17 +18,23 @@ const char* valtype_name(ValType t) {
 
 std::optional<ValType> valtype_from_byte(uint8_t b) {
     switch (b) {
-    case 0x7f: case 0x7e: case 0x7d: case 0x7c: case 0x70: case 0x6f:
-        return static_cast<ValType>(b);
+    case 0x7f:
+    case 0x7e:
+    case 0x7d:
+    case 0x7c:
+    case 0x70:
+    case 0x6f: return static_cast<ValType>(b);
     default: return std::nullopt; // v128 arrives with the SIMD issue
     }
 }
 
 std::string functype_string(const FuncType& t) {
     std::string s = "(";
-    for (size_t i = 0; i < t.params.size(); ++i) s += (i ? " " : "") + std::string(valtype_name(t.params[i]));
+    for (size_t i = 0; i < t.params.size(); ++i)
+        s += (i ? " " : "") + std::string(valtype_name(t.params[i]));
     s += ") -> (";
-    for (size_t i = 0; i < t.results.size(); ++i) s += (i ? " " : "") + std::string(valtype_name(t.results[i]));
+    for (size_t i = 0; i < t.results.size(); ++i)
+        s += (i ? " " : "") + std::string(valtype_name(t.results[i]));
     return s + ")";
 }
 

@@ -1,8 +1,8 @@
 #include "engine/interp/interpreter.hpp"
 
 #include <algorithm>
-#include <pthread.h>
 #include <cstring>
+#include <pthread.h>
 
 namespace kiln::engine {
 
@@ -19,7 +19,8 @@ Trap make_trap(TrapKind kind, const char* message, const FuncInst* cur, const Fr
     Trap t{kind, message, {}};
     t.backtrace.push_back(frame_name(cur));
     // Frames hold callers; the bottom one is the host entry sentinel.
-    for (const Frame* f = top; f > bottom + 1; --f) t.backtrace.push_back(frame_name((f - 1)->func));
+    for (const Frame* f = top; f > bottom + 1; --f)
+        t.backtrace.push_back(frame_name((f - 1)->func));
     return t;
 }
 
@@ -29,7 +30,6 @@ constexpr uint64_t bulk_piece = 4u << 20;
 // Fuel is handed to a running call in chunks; between chunks the slow path also checks for
 // interrupts and the deadline, so those are noticed within one chunk of work.
 constexpr int64_t fuel_chunk = 10000;
-
 
 /// Moves fuel between the store and the running call. Returns the budget to continue with, or
 /// the reason to stop.
@@ -141,7 +141,7 @@ RunStatus run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* slots,
     RunStatus status = RunStatus::done;
 
 #define W(k) (reinterpret_cast<const uint32_t*>(pc + 1)[k])
-#define DISPATCH goto* pc->handler
+#define DISPATCH goto * pc->handler
 #define NEXT(n)                                                                                    \
     do {                                                                                           \
         pc += (n);                                                                                 \
@@ -208,10 +208,12 @@ RunStatus run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* slots,
         // when a stack is already full gets no room.
         if (fsp == frames_end || !nfp || nfp + c->frame_size > slots_end) [[unlikely]]
             TRAP(TrapKind::stack_exhausted, "call stack exhausted");
-        for (uint32_t i = 0, np = c->num_params; i < np; ++i) nfp[i] = slots[i];
+        for (uint32_t i = 0, np = c->num_params; i < np; ++i)
+            nfp[i] = slots[i];
         *fsp++ = Frame{nullptr, nfp, entry};
         fp = nfp;
-        for (uint64_t *p = fp + c->num_params, *e = fp + c->num_locals; p < e; ++p) *p = 0;
+        for (uint64_t *p = fp + c->num_params, *e = fp + c->num_locals; p < e; ++p)
+            *p = 0;
         cur = entry;
         inst = entry->instance;
         LOAD_MEM();
@@ -223,12 +225,13 @@ RunStatus run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* slots,
         uint32_t np = entry->num_params, nr = entry->num_results;
         if (fsp == frames_end || !nfp || nfp + (np > nr ? np : nr) > slots_end) [[unlikely]]
             TRAP(TrapKind::stack_exhausted, "call stack exhausted");
-        for (uint32_t i = 0; i < np; ++i) nfp[i] = slots[i];
+        for (uint32_t i = 0; i < np; ++i)
+            nfp[i] = slots[i];
         *fsp++ = Frame{nullptr, nfp, entry};
     }
     goto do_call;
 
-do_call: {
+do_call : {
     const FuncCode* c = callee->code;
     if (c) {
         if (fsp == frames_end || nfp + c->frame_size > slots_end) [[unlikely]]
@@ -237,7 +240,8 @@ do_call: {
         fp = nfp;
         // Declared locals start at zero. Most functions have a few, so a plain loop beats a call
         // to memset (this file is built without loop-to-memset conversion).
-        for (uint64_t *p = fp + c->num_params, *e = fp + c->num_locals; p < e; ++p) *p = 0;
+        for (uint64_t *p = fp + c->num_params, *e = fp + c->num_locals; p < e; ++p)
+            *p = 0;
         cur = callee;
         if (inst != callee->instance) {
             inst = callee->instance;
@@ -275,13 +279,14 @@ do_call: {
     DISPATCH;
 }
 
-    // ---- numeric instructions, generated from opcodes.def (code.hpp's generators are replaced)
+// ---- numeric instructions, generated from opcodes.def (code.hpp's generators are replaced)
 #undef KILN_GEN_UN
 #undef KILN_GEN_BIN
 #define KILN_GEN_UN(n, a, r)                                                                       \
     L_##n : {                                                                                      \
         auto v = sem::n(sem::from_slot<KILN_CTYPE_##a>(fp[W(1)]), ntrap);                          \
-        if (ntrap != sem::NumTrap::none) [[unlikely]] goto num_trap;                               \
+        if (ntrap != sem::NumTrap::none) [[unlikely]]                                              \
+            goto num_trap;                                                                         \
         fp[W(0)] = sem::to_slot(v);                                                                \
         NEXT(2);                                                                                   \
     }
@@ -289,7 +294,8 @@ do_call: {
     L_##n##_si : {                                                                                 \
         auto v = sem::n(sem::from_slot<KILN_CTYPE_##a>(fp[W(1)]),                                  \
                         sem::from_slot<KILN_CTYPE_##a>(pc[2].u64), ntrap);                         \
-        if (ntrap != sem::NumTrap::none) [[unlikely]] goto num_trap;                               \
+        if (ntrap != sem::NumTrap::none) [[unlikely]]                                              \
+            goto num_trap;                                                                         \
         fp[W(0)] = sem::to_slot(v);                                                                \
         NEXT(3);                                                                                   \
     }
@@ -300,7 +306,8 @@ do_call: {
     L_##n##_ss : {                                                                                 \
         auto v = sem::n(sem::from_slot<KILN_CTYPE_##a>(fp[W(1)]),                                  \
                         sem::from_slot<KILN_CTYPE_##a>(fp[W(2)]), ntrap);                          \
-        if (ntrap != sem::NumTrap::none) [[unlikely]] goto num_trap;                               \
+        if (ntrap != sem::NumTrap::none) [[unlikely]]                                              \
+            goto num_trap;                                                                         \
         fp[W(0)] = sem::to_slot(v);                                                                \
         NEXT(3);                                                                                   \
     }                                                                                              \
@@ -310,7 +317,7 @@ do_call: {
     KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_NONE, KILN_GEN_NONE)
 #include "engine/binary/opcodes.def"
 
-    // ---- memory
+// ---- memory
 #define KILN_LOAD(n, M, EXT)                                                                       \
     L_##n : {                                                                                      \
         uint64_t ea = uint64_t(uint32_t(fp[W(1)])) + W(2);                                         \
@@ -360,13 +367,13 @@ do_call: {
 L_MemorySize:
     fp[W(0)] = mem_size / page_size;
     NEXT(2);
-L_MemoryGrow: {
+L_MemoryGrow : {
     int64_t r = inst->memory0->grow(uint32_t(fp[W(1)]));
     fp[W(0)] = uint32_t(r);
     LOAD_MEM();
     NEXT(2);
 }
-L_MemoryFill: {
+L_MemoryFill : {
     uint64_t d = uint32_t(fp[W(0)]), n = uint32_t(fp[W(2)]);
     if (d + n > mem_size) TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
     int v = int(uint8_t(fp[W(1)]));
@@ -376,7 +383,7 @@ L_MemoryFill: {
     }
     NEXT(3);
 }
-L_MemoryCopy: {
+L_MemoryCopy : {
     uint64_t d = uint32_t(fp[W(0)]), s = uint32_t(fp[W(1)]), n = uint32_t(fp[W(2)]);
     if (d + n > mem_size || s + n > mem_size)
         TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
@@ -397,7 +404,7 @@ L_MemoryCopy: {
     }
     NEXT(3);
 }
-L_MemoryInit: {
+L_MemoryInit : {
     uint32_t seg = W(0);
     uint64_t d = uint32_t(fp[W(1)]), s = uint32_t(fp[W(2)]), n = uint32_t(fp[W(3)]);
     const DataSegment& ds = inst->module->datas[seg];
@@ -412,14 +419,14 @@ L_DataDrop:
     NEXT(2);
 
     // ---- tables and references
-L_TableGet: {
+L_TableGet : {
     TableInst* t = inst->tables[W(1)];
     uint32_t i = uint32_t(fp[W(2)]);
     if (i >= t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
     fp[W(0)] = t->elems[i];
     NEXT(3);
 }
-L_TableSet: {
+L_TableSet : {
     TableInst* t = inst->tables[W(0)];
     uint32_t i = uint32_t(fp[W(1)]);
     if (i >= t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
@@ -429,20 +436,19 @@ L_TableSet: {
 L_TableSize:
     fp[W(0)] = uint32_t(inst->tables[W(1)]->elems.size());
     NEXT(2);
-L_TableGrow: {
+L_TableGrow : {
     TableInst* t = inst->tables[W(1)];
     fp[W(0)] = uint32_t(t->grow(uint32_t(fp[W(3)]), fp[W(2)]));
     NEXT(3);
 }
-L_TableFill: {
+L_TableFill : {
     TableInst* t = inst->tables[W(0)];
     uint64_t i = uint32_t(fp[W(1)]), n = uint32_t(fp[W(3)]);
-    if (i + n > t->elems.size())
-        TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
+    if (i + n > t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "out of bounds table access");
     std::fill_n(t->elems.begin() + i, n, fp[W(2)]);
     NEXT(3);
 }
-L_TableCopy: {
+L_TableCopy : {
     TableInst* dt = inst->tables[W(0)];
     TableInst* st = inst->tables[W(1)];
     uint64_t d = uint32_t(fp[W(2)]), s = uint32_t(fp[W(3)]), n = uint32_t(fp[W(4)]);
@@ -451,7 +457,7 @@ L_TableCopy: {
     if (n) std::memmove(dt->elems.data() + d, st->elems.data() + s, n * sizeof(uint64_t));
     NEXT(4);
 }
-L_TableInit: {
+L_TableInit : {
     const std::vector<uint64_t>& items = inst->elem_items[W(0)];
     TableInst* t = inst->tables[W(1)];
     uint64_t d = uint32_t(fp[W(2)]), s = uint32_t(fp[W(3)]), n = uint32_t(fp[W(4)]);
@@ -474,7 +480,7 @@ L_Copy:
 L_Const:
     fp[W(0)] = pc[2].u64;
     NEXT(3);
-L_Select: {
+L_Select : {
     // Branch-free: select's condition is often unpredictable.
     uint32_t mask = -uint32_t(uint32_t(fp[W(3)]) != 0);
     fp[W(0)] = fp[(W(1) & mask) | (W(2) & ~mask)];
@@ -491,7 +497,7 @@ L_GlobalSet:
 L_Fuel:
     CHARGE(W(0));
     NEXT(2);
-fuel_slow: {
+fuel_slow : {
     budget += charge;
     Refill r = refill(control, budget, charge);
     if (r == Refill::ok) DISPATCH;
@@ -503,10 +509,12 @@ fuel_slow: {
         if (r == Refill::interrupt_suspend) TRAP(TrapKind::interrupted, "interrupted");
         TRAP(TrapKind::out_of_fuel, "all fuel consumed");
     }
-    TrapKind reason = r == Refill::interrupt_suspend ? TrapKind::interrupted : TrapKind::out_of_fuel;
-    stack->trap = Trap{reason, reason == TrapKind::interrupted ? "interrupted" : "all fuel consumed",
-                       {}};
-    stack->suspended = Suspension{pc, fp, fsp, cur, frames_bottom, entry, frames_bottom->fp, reason};
+    TrapKind reason =
+        r == Refill::interrupt_suspend ? TrapKind::interrupted : TrapKind::out_of_fuel;
+    stack->trap =
+        Trap{reason, reason == TrapKind::interrupted ? "interrupted" : "all fuel consumed", {}};
+    stack->suspended =
+        Suspension{pc, fp, fsp, cur, frames_bottom, entry, frames_bottom->fp, reason};
     // Calls made while this one is suspended run above its frames.
     stack->slots_free = fp + cur->code->frame_size;
     stack->frames_free = fsp;
@@ -537,11 +545,11 @@ L_BrIfZ64:
     pc = fp[W(0)] ? pc + 3 : pc[2].target;
     DISPATCH;
 #define KILN_GEN_BRIF_BACK(name, cond)                                                             \
-    L_##name##Back:                                                                                \
-    if (cond) {                                                                                    \
+    L_##name##Back : if (cond) {                                                                   \
         CHARGE(W(1));                                                                              \
         pc = pc[2].target;                                                                         \
-    } else {                                                                                       \
+    }                                                                                              \
+    else {                                                                                         \
         pc += 3;                                                                                   \
     }                                                                                              \
     DISPATCH;
@@ -583,7 +591,7 @@ L_BrIfZ64:
         DISPATCH;                                                                                  \
     }
     KILN_INT_CMPS(KILN_GEN_FUSED_HANDLER)
-L_BrTable: {
+L_BrTable : {
     uint32_t i = uint32_t(fp[W(0)]);
     uint32_t n = W(1);
     pc = pc[2 + (i < n ? i : n)].target;
@@ -594,7 +602,7 @@ L_Call:
     nfp = fp + W(1);
     pc += 2;
     goto do_call;
-L_CallIndirect: {
+L_CallIndirect : {
     TableInst* t = inst->tables[W(1)];
     uint32_t i = uint32_t(fp[W(3)]);
     if (i >= t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "undefined element");
@@ -606,7 +614,7 @@ L_CallIndirect: {
     pc += 3;
     goto do_call;
 }
-L_Return: {
+L_Return : {
     Frame& f = *--fsp;
     if (!f.ret_pc) [[unlikely]]
         goto entry_returned;
@@ -643,9 +651,10 @@ trapped_exit:
     status = RunStatus::trapped;
     goto finish;
 
-entry_returned: { // the entry's results are at its frame pointer, the sentinel's
+entry_returned : { // the entry's results are at its frame pointer, the sentinel's
     const uint64_t* results = frames_bottom->fp;
-    for (uint32_t i = 0, n = entry->num_results; i < n; ++i) slots[i] = results[i];
+    for (uint32_t i = 0, n = entry->num_results; i < n; ++i)
+        slots[i] = results[i];
 }
 finish:
     return_budget(control, budget);

@@ -18,7 +18,7 @@ struct Frame {
 
 /// Registers of a call stopped by fuel exhaustion or a suspend-mode interrupt.
 struct Suspension {
-    const Cell* pc = nullptr;     ///< the fuel check to run again on resume
+    const Cell* pc = nullptr; ///< the fuel check to run again on resume
     uint64_t* fp = nullptr;
     Frame* fsp = nullptr;
     FuncInst* cur = nullptr;

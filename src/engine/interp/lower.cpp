@@ -39,9 +39,8 @@ std::optional<FusedCmp> fused_cmp(Opcode op) {
 #define KILN_CAT2_(a, b) a##b
 #define KILN_FUSED_CASE(P, n)                                                                      \
     case Opcode::P##n:                                                                             \
-        return FusedCmp{IOp::BrIf_##P##n##_ss, IOp::BrIf_##P##n##_si,                              \
-                        IOp::BrIf_##P##n##_ss_back, IOp::BrIf_##P##n##_si_back,                    \
-                        Opcode::KILN_CAT2(P, KILN_INV_##n)};
+        return FusedCmp{IOp::BrIf_##P##n##_ss, IOp::BrIf_##P##n##_si, IOp::BrIf_##P##n##_ss_back,  \
+                        IOp::BrIf_##P##n##_si_back, Opcode::KILN_CAT2(P, KILN_INV_##n)};
         KILN_INT_CMPS(KILN_FUSED_CASE)
     default: return std::nullopt;
     }
@@ -49,11 +48,20 @@ std::optional<FusedCmp> fused_cmp(Opcode op) {
 
 bool is_commutative(Opcode op) {
     switch (op) {
-    case Opcode::I32Add: case Opcode::I32Mul: case Opcode::I32And: case Opcode::I32Or:
-    case Opcode::I32Xor: case Opcode::I32Eq: case Opcode::I32Ne: case Opcode::I64Add:
-    case Opcode::I64Mul: case Opcode::I64And: case Opcode::I64Or: case Opcode::I64Xor:
-    case Opcode::I64Eq: case Opcode::I64Ne:
-        return true;
+    case Opcode::I32Add:
+    case Opcode::I32Mul:
+    case Opcode::I32And:
+    case Opcode::I32Or:
+    case Opcode::I32Xor:
+    case Opcode::I32Eq:
+    case Opcode::I32Ne:
+    case Opcode::I64Add:
+    case Opcode::I64Mul:
+    case Opcode::I64And:
+    case Opcode::I64Or:
+    case Opcode::I64Xor:
+    case Opcode::I64Eq:
+    case Opcode::I64Ne: return true;
     default: return false;
     }
 }
@@ -85,8 +93,8 @@ private:
         std::vector<size_t> fixups; ///< target cells to point at the end
         size_t else_fixup = npos;   ///< if: the branch taken when the condition is false
         bool unreachable = false;
-        uint32_t instr_start = 0;        ///< loop: instruction count at its head
-        std::vector<size_t> fuel_words;  ///< loop: back-edge cost words (cell * 2 + half)
+        uint32_t instr_start = 0;       ///< loop: instruction count at its head
+        std::vector<size_t> fuel_words; ///< loop: back-edge cost words (cell * 2 + half)
     };
 
     // ---- emission
@@ -108,7 +116,8 @@ private:
         ++m_pending_words;
     }
     void words(std::initializer_list<uint32_t> ws) {
-        for (uint32_t w : ws) word(w);
+        for (uint32_t w : ws)
+            word(w);
     }
     void imm(uint64_t v) {
         Cell c;
@@ -153,7 +162,8 @@ private:
         e.kind = Entry::Kind::slot;
     }
     void materialize_all() {
-        for (size_t i = 0; i < m_stack.size(); ++i) materialize(i);
+        for (size_t i = 0; i < m_stack.size(); ++i)
+            materialize(i);
     }
     void materialize_local(uint32_t x) {
         for (size_t i = 0; i < m_stack.size(); ++i)
@@ -435,7 +445,8 @@ private:
         m_ctrls.pop_back();
         if (c.kind == Opcode::Loop) patch_loop_fuel(c);
         if (!c.unreachable)
-            for (uint32_t k = 0; k < c.n_results; ++k) materialize(c.height + k);
+            for (uint32_t k = 0; k < c.n_results; ++k)
+                materialize(c.height + k);
         if (m_ctrls.empty()) {
             // The function's own block: its end returns.
             if (!c.unreachable) emit_return();
@@ -443,14 +454,17 @@ private:
         }
         label();
         if (c.else_fixup != npos) bind_here(c.else_fixup);
-        for (size_t cell : c.fixups) bind_here(cell);
+        for (size_t cell : c.fixups)
+            bind_here(cell);
         m_stack.resize(c.height);
-        for (uint32_t k = 0; k < c.n_results; ++k) push_slot();
+        for (uint32_t k = 0; k < c.n_results; ++k)
+            push_slot();
     }
     /// At a loop's end its size is known: every back edge charges it as fuel.
     void patch_loop_fuel(const Ctrl& c) {
         uint32_t cost = std::max<uint32_t>(m_instr_count - c.instr_start, 1);
-        for (size_t w : c.fuel_words) m_code[w / 2].u32[w % 2] = cost;
+        for (size_t w : c.fuel_words)
+            m_code[w / 2].u32[w % 2] = cost;
         if (--m_loop_depth == 0) m_instrs_in_loops += cost;
     }
     Result<void> skip_unreachable(InstrReader& r);
@@ -466,9 +480,9 @@ private:
     std::vector<Cell> m_code;
     std::vector<size_t> m_targets;
     unsigned m_pending_words = 0;
-    uint32_t m_instr_count = 0;    ///< instructions lowered so far
-    uint32_t m_instrs_in_loops = 0;///< of which inside loops (charged by back edges)
-    uint32_t m_loop_depth = 0;     ///< loops open at the current instruction
+    uint32_t m_instr_count = 0;     ///< instructions lowered so far
+    uint32_t m_instrs_in_loops = 0; ///< of which inside loops (charged by back edges)
+    uint32_t m_loop_depth = 0;      ///< loops open at the current instruction
     std::vector<Entry> m_stack;
     std::vector<Ctrl> m_ctrls;
     // The last instruction that produced the top of the stack, for retargeting.
@@ -488,7 +502,9 @@ Result<void> Lowering::skip_unreachable(InstrReader& r) {
     while (!r.at_end()) {
         KILN_TRY(in, r.next());
         switch (in.op) {
-        case Opcode::Block: case Opcode::Loop: case Opcode::If: ++depth; break;
+        case Opcode::Block:
+        case Opcode::Loop:
+        case Opcode::If: ++depth; break;
         case Opcode::Else:
             if (depth == 0) return lower_instr(in, r);
             break;
@@ -506,9 +522,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     using K = Entry::Kind;
     switch (in.op) {
     case Opcode::Nop: break;
-    case Opcode::Unreachable:
-        begin(IOp::Unreachable);
-        return skip_unreachable(r);
+    case Opcode::Unreachable: begin(IOp::Unreachable); return skip_unreachable(r);
     case Opcode::Block:
     case Opcode::Loop: enter_block(in.op, in.block); break;
     case Opcode::If: {
@@ -527,7 +541,8 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     case Opcode::Else: {
         Ctrl& c = m_ctrls.back();
         if (!c.unreachable) {
-            for (uint32_t k = 0; k < c.n_results; ++k) materialize(c.height + k);
+            for (uint32_t k = 0; k < c.n_results; ++k)
+                materialize(c.height + k);
             begin(IOp::Br);
             c.fixups.push_back(target(0));
         }
@@ -537,13 +552,12 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         c.kind = Opcode::Else;
         c.unreachable = false;
         m_stack.resize(c.height);
-        for (uint32_t k = 0; k < c.n_params; ++k) push_slot();
+        for (uint32_t k = 0; k < c.n_params; ++k)
+            push_slot();
         break;
     }
     case Opcode::End: end_block(); break;
-    case Opcode::Br:
-        jump_to(m_ctrls[m_ctrls.size() - 1 - in.a]);
-        return skip_unreachable(r);
+    case Opcode::Br: jump_to(m_ctrls[m_ctrls.size() - 1 - in.a]); return skip_unreachable(r);
     case Opcode::BrIf: {
         Ctrl& t = m_ctrls[m_ctrls.size() - 1 - in.a];
         // Decide on copies with the condition set aside.
@@ -573,8 +587,10 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
             Ctrl& t = m_ctrls[m_ctrls.size() - 1 - d];
             size_t cell = target(0);
             // Loop targets go through a stub too, which charges the loop's fuel.
-            if (needs_copies(t) || t.kind == Opcode::Loop) stubs.push_back({cell, d});
-            else t.fixups.push_back(cell);
+            if (needs_copies(t) || t.kind == Opcode::Loop)
+                stubs.push_back({cell, d});
+            else
+                t.fixups.push_back(cell);
         }
         for (auto [cell, d] : stubs) {
             label();
@@ -583,20 +599,19 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         }
         return skip_unreachable(r);
     }
-    case Opcode::Return:
-        emit_return();
-        return skip_unreachable(r);
+    case Opcode::Return: emit_return(); return skip_unreachable(r);
     case Opcode::Call:
     case Opcode::CallIndirect: {
-        const FuncType& ft = in.op == Opcode::Call ? m_module.func_type(in.a)
-                                                   : m_module.types[in.a];
+        const FuncType& ft =
+            in.op == Opcode::Call ? m_module.func_type(in.a) : m_module.types[in.a];
         uint32_t index_slot = 0;
         if (in.op == Opcode::CallIndirect) {
             index_slot = use_top(0);
             pop(1);
         }
         size_t n = ft.params.size();
-        for (size_t i = m_stack.size() - n; i < m_stack.size(); ++i) materialize(i);
+        for (size_t i = m_stack.size() - n; i < m_stack.size(); ++i)
+            materialize(i);
         uint32_t base = slot_of(m_stack.size() - n);
         pop(n);
         if (in.op == Opcode::Call) {
@@ -606,7 +621,8 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
             begin(IOp::CallIndirect);
             words({m_type_ids[in.a], in.b, base, index_slot});
         }
-        for (size_t i = 0; i < ft.results.size(); ++i) push_slot();
+        for (size_t i = 0; i < ft.results.size(); ++i)
+            push_slot();
         label(); // results of calls are never retargeted
         break;
     }
@@ -620,7 +636,8 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         note_result(at);
         break;
     }
-    case Opcode::LocalGet: m_stack.push_back(Entry{K::local, in.a, 0});
+    case Opcode::LocalGet:
+        m_stack.push_back(Entry{K::local, in.a, 0});
         m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
         break;
     case Opcode::LocalSet: set_local(in.a, false); break;
@@ -697,12 +714,30 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         uint32_t z = use_top(0), y = use_top(1), x = use_top(2);
         pop(3);
         switch (in.op) {
-        case Opcode::MemoryInit: begin(IOp::MemoryInit); words({in.a, x, y, z}); break;
-        case Opcode::MemoryCopy: begin(IOp::MemoryCopy); words({x, y, z}); break;
-        case Opcode::MemoryFill: begin(IOp::MemoryFill); words({x, y, z}); break;
-        case Opcode::TableInit: begin(IOp::TableInit); words({in.a, in.b, x, y, z}); break;
-        case Opcode::TableCopy: begin(IOp::TableCopy); words({in.a, in.b, x, y, z}); break;
-        default: begin(IOp::TableFill); words({in.a, x, y, z}); break;
+        case Opcode::MemoryInit:
+            begin(IOp::MemoryInit);
+            words({in.a, x, y, z});
+            break;
+        case Opcode::MemoryCopy:
+            begin(IOp::MemoryCopy);
+            words({x, y, z});
+            break;
+        case Opcode::MemoryFill:
+            begin(IOp::MemoryFill);
+            words({x, y, z});
+            break;
+        case Opcode::TableInit:
+            begin(IOp::TableInit);
+            words({in.a, in.b, x, y, z});
+            break;
+        case Opcode::TableCopy:
+            begin(IOp::TableCopy);
+            words({in.a, in.b, x, y, z});
+            break;
+        default:
+            begin(IOp::TableFill);
+            words({in.a, x, y, z});
+            break;
         }
         break;
     }
@@ -729,15 +764,19 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         note_result(at);
         break;
     }
-        // Plain numeric instructions and memory accesses, from opcodes.def.
+    // Plain numeric instructions and memory accesses, from opcodes.def.
 #define KILN_LOWER_UN(n, a, r)                                                                     \
-    case Opcode::n: unary(Opcode::n, IOp::n); break;
+    case Opcode::n:                                                                                \
+        unary(Opcode::n, IOp::n);                                                                  \
+        break;
 #define KILN_LOWER_SI_i32(n) IOp::n##_si
 #define KILN_LOWER_SI_i64(n) IOp::n##_si
 #define KILN_LOWER_SI_f32(n) std::nullopt
 #define KILN_LOWER_SI_f64(n) std::nullopt
 #define KILN_LOWER_BIN(n, a, r)                                                                    \
-    case Opcode::n: binary(Opcode::n, IOp::n##_ss, KILN_LOWER_SI_##a(n)); break;
+    case Opcode::n:                                                                                \
+        binary(Opcode::n, IOp::n##_ss, KILN_LOWER_SI_##a(n));                                      \
+        break;
 #define KILN_LOWER_LOAD(n, a, r)                                                                   \
     case Opcode::n: {                                                                              \
         uint32_t addr = use_top(0);                                                                \
@@ -777,7 +816,8 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     m_code[1].u32[0] = std::max<uint32_t>(m_instr_count - m_instrs_in_loops, 1);
     auto fc = std::make_unique<FuncCode>();
     fc->code = std::move(m_code);
-    for (size_t cell : m_targets) fc->code[cell].target = fc->code.data() + fc->code[cell].u64;
+    for (size_t cell : m_targets)
+        fc->code[cell].target = fc->code.data() + fc->code[cell].u64;
     fc->num_params = uint32_t(m_type.params.size());
     fc->num_locals = m_num_locals;
     fc->num_results = uint32_t(m_type.results.size());
@@ -788,9 +828,8 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
 
 } // namespace
 
-Result<std::unique_ptr<FuncCode>> lower_function(const Module& module,
-                                                 const std::vector<uint32_t>& type_ids,
-                                                 uint32_t def_index) {
+Result<std::unique_ptr<FuncCode>>
+lower_function(const Module& module, const std::vector<uint32_t>& type_ids, uint32_t def_index) {
     return Lowering(module, type_ids, def_index).run();
 }
 

@@ -17,9 +17,7 @@ enum class InterruptMode : uint32_t { none = 0, trap = 1, suspend = 2 };
 struct InterruptFlag {
     std::atomic<uint32_t> mode{0};
     void raise(InterruptMode m) { mode.store(uint32_t(m), std::memory_order_release); }
-    InterruptMode take() {
-        return InterruptMode(mode.exchange(0, std::memory_order_acq_rel));
-    }
+    InterruptMode take() { return InterruptMode(mode.exchange(0, std::memory_order_acq_rel)); }
     bool raised() const { return mode.load(std::memory_order_relaxed) != 0; }
 };
 
@@ -28,8 +26,8 @@ using Clock = std::chrono::steady_clock;
 /// Fuel, deadline and interrupt state read by the interpreter between basic blocks.
 struct ExecControl {
     bool fuel_enabled = false;
-    uint64_t fuel = 0;              ///< fuel not handed to a running call
-    bool suspend_on_fuel = false;   ///< out of fuel suspends instead of trapping
+    uint64_t fuel = 0;            ///< fuel not handed to a running call
+    bool suspend_on_fuel = false; ///< out of fuel suspends instead of trapping
     std::optional<Clock::time_point> deadline;
     std::optional<Clock::duration> timeout; ///< sets `deadline` when a call from the host starts
     std::shared_ptr<InterruptFlag> interrupt = std::make_shared<InterruptFlag>();

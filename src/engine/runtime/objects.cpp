@@ -18,7 +18,8 @@ TableInst::~TableInst() {
 
 int64_t TableInst::grow(uint64_t delta, uint64_t init) {
     uint64_t old = elems.size();
-    uint64_t limit = type.limits.max ? std::min<uint64_t>(*type.limits.max, 0xffffffffu) : 0xffffffffu;
+    uint64_t limit =
+        type.limits.max ? std::min<uint64_t>(*type.limits.max, 0xffffffffu) : 0xffffffffu;
     if (delta > limit - old || old + delta > max_table_elems) return -1;
     if (limiter && !limiter->reserve_table(delta)) return -1;
     elems.resize(old + delta, init);
@@ -36,15 +37,18 @@ Result<void> MemoryInst::init(const MemoryType& t) {
     // Reserve address space for the largest size once so `base` never moves; pages are
     // committed by mprotect as the memory grows.
     reserved = std::max<uint64_t>(max_p * page_size, page_size);
-    void* p = mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p =
+        mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         reserved = 0;
-        return make_error(ErrorKind::limit, fmt::format("cannot reserve {} bytes for a memory", max_p * page_size));
+        return make_error(ErrorKind::limit,
+                          fmt::format("cannot reserve {} bytes for a memory", max_p * page_size));
     }
     base = static_cast<uint8_t*>(p);
     size = 0;
     if (grow(t.limits.min) < 0) {
-        if (limiter && t.limits.min * page_size > limiter->memory_bytes_max - limiter->memory_bytes_used)
+        if (limiter &&
+            t.limits.min * page_size > limiter->memory_bytes_max - limiter->memory_bytes_used)
             return make_error(ErrorKind::limit,
                               fmt::format("memory of {} pages ({} bytes) exceeds the store's "
                                           "memory limit of {} bytes ({} in use)",

@@ -28,19 +28,19 @@ using HostFn = std::function<std::optional<Trap>(Store& store, uint64_t* slots)>
 
 struct FuncInst {
     const FuncType* type = nullptr;
-    uint32_t type_id = 0;          ///< canonical id (Engine-wide); equal ids mean equal types
-    Instance* instance = nullptr;  ///< owner for wasm functions, null for host functions
-    uint32_t index = 0;            ///< function index within its module
-    uint32_t num_params = 0;       ///< type->params.size()
-    uint32_t num_results = 0;      ///< type->results.size()
-    const FuncCode* code = nullptr;///< lowered body for wasm functions
-    HostFn host;                   ///< set for host functions
-    FuncType host_type;            ///< storage for a host function's type
+    uint32_t type_id = 0;           ///< canonical id (Engine-wide); equal ids mean equal types
+    Instance* instance = nullptr;   ///< owner for wasm functions, null for host functions
+    uint32_t index = 0;             ///< function index within its module
+    uint32_t num_params = 0;        ///< type->params.size()
+    uint32_t num_results = 0;       ///< type->results.size()
+    const FuncCode* code = nullptr; ///< lowered body for wasm functions
+    HostFn host;                    ///< set for host functions
+    FuncType host_type;             ///< storage for a host function's type
 };
 
 struct TableInst {
     TableType type;
-    std::vector<uint64_t> elems; ///< references, 0 is null
+    std::vector<uint64_t> elems;        ///< references, 0 is null
     ResourceLimiter* limiter = nullptr; ///< the owning store's budget, if any
     TableInst() = default;
     TableInst(const TableInst&) = delete;
@@ -94,8 +94,9 @@ struct Instance {
     std::vector<TableInst*> tables;
     std::vector<MemoryInst*> memories;
     std::vector<GlobalInst*> globals;
-    MemoryInst* memory0 = nullptr;                ///< memories[0], or null
-    std::vector<std::vector<uint64_t>> elem_items;///< element segments' references; empty once dropped
+    MemoryInst* memory0 = nullptr; ///< memories[0], or null
+    std::vector<std::vector<uint64_t>>
+        elem_items; ///< element segments' references; empty once dropped
     std::vector<uint8_t> data_dropped;
     std::unordered_map<std::string, Extern> exports;
     bool trapped = false; ///< a call from the host into this instance trapped

@@ -27,7 +27,8 @@ Result<std::shared_ptr<const CompiledModule>> compile(Engine& engine,
     KILN_CHECK(validate(*module));
     auto cm = std::make_shared<CompiledModule>();
     cm->engine = &engine;
-    for (const FuncType& t : module->types) cm->type_ids.push_back(engine.intern(t));
+    for (const FuncType& t : module->types)
+        cm->type_ids.push_back(engine.intern(t));
     cm->code.reserve(module->functions.size());
     for (uint32_t i = 0; i < module->functions.size(); ++i) {
         KILN_TRY(code, lower_function(*module, cm->type_ids, i));
@@ -79,9 +80,15 @@ Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()
     s.control = &m_impl->control;
 }
 
-ExecControl& Store::control() { return m_impl->control; }
-ResourceLimiter& Store::limiter() { return m_impl->limiter; }
-bool Store::has_suspended() const { return m_stack.suspended.has_value(); }
+ExecControl& Store::control() {
+    return m_impl->control;
+}
+ResourceLimiter& Store::limiter() {
+    return m_impl->limiter;
+}
+bool Store::has_suspended() const {
+    return m_stack.suspended.has_value();
+}
 
 void Store::set_stack_limits(uint32_t max_call_depth, uint64_t max_stack_slots) {
     ExecStack& s = m_stack;
@@ -112,14 +119,15 @@ CallResult Store::resume() {
     if (!s.suspended)
         return tl::unexpected(Trap{TrapKind::host_error, "no suspended call to resume", {}});
     if (s.active_runs)
-        return tl::unexpected(
-            Trap{TrapKind::host_error, "a suspended call cannot be resumed from inside a call", {}});
+        return tl::unexpected(Trap{
+            TrapKind::host_error, "a suspended call cannot be resumed from inside a call", {}});
     const FuncType& ft = *s.suspended->entry->type;
     std::vector<uint64_t> slots(std::max<size_t>(ft.results.size(), 1));
     if (interp_resume(*this, s, slots.data()) != RunStatus::done)
         return tl::unexpected(take_trap());
     std::vector<Value> results(ft.results.size());
-    for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], slots[i]};
+    for (size_t i = 0; i < results.size(); ++i)
+        results[i] = Value{ft.results[i], slots[i]};
     return results;
 }
 
@@ -207,7 +215,9 @@ bool limits_match(uint64_t actual_min, std::optional<uint64_t> actual_max, const
     return true;
 }
 
-std::string import_name(const Import& imp) { return imp.module + "." + imp.name; }
+std::string import_name(const Import& imp) {
+    return imp.module + "." + imp.name;
+}
 
 } // namespace
 
@@ -218,9 +228,8 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         return make_error(ErrorKind::usage,
                           "the module was compiled by another engine than the store's");
     if (imports.size() != m.imports.size())
-        return make_error(ErrorKind::unlinkable,
-                          fmt::format("module needs {} imports, {} given", m.imports.size(),
-                                      imports.size()));
+        return make_error(ErrorKind::unlinkable, fmt::format("module needs {} imports, {} given",
+                                                             m.imports.size(), imports.size()));
     auto inst_owner = std::make_unique<Instance>();
     Instance& inst = *inst_owner;
     inst.compiled = compiled;
@@ -230,9 +239,9 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         const Import& imp = m.imports[i];
         const Extern& ext = imports[i];
         auto mismatch = [&](const std::string& detail) {
-            return make_error(ErrorKind::unlinkable,
-                              fmt::format("incompatible import type for {}: {}", import_name(imp),
-                                          detail));
+            return make_error(
+                ErrorKind::unlinkable,
+                fmt::format("incompatible import type for {}: {}", import_name(imp), detail));
         };
         if (ext.kind != imp.kind || !ext.ptr)
             return mismatch(fmt::format("expected a {}, got a {}", extern_kind_name(imp.kind),
@@ -263,8 +272,7 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         case ExternKind::global: {
             GlobalInst* g = ext.global();
             if (g->type.type != imp.global.type || g->type.mut != imp.global.mut)
-                return mismatch(fmt::format("expected {}{}, got {}{}",
-                                            imp.global.mut ? "mut " : "",
+                return mismatch(fmt::format("expected {}{}, got {}{}", imp.global.mut ? "mut " : "",
                                             valtype_name(imp.global.type),
                                             g->type.mut ? "mut " : "", valtype_name(g->type.type)));
             inst.globals.push_back(g);
@@ -313,7 +321,8 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
     for (const ElemSegment& seg : m.elems) {
         std::vector<uint64_t> items;
         items.reserve(seg.items.size());
-        for (const ConstExpr& e : seg.items) items.push_back(eval_const(e, inst));
+        for (const ConstExpr& e : seg.items)
+            items.push_back(eval_const(e, inst));
         inst.elem_items.push_back(std::move(items));
     }
     inst.data_dropped.assign(m.datas.size(), 0);
@@ -366,32 +375,34 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
 CallResult Store::call(FuncInst* func, std::span<const Value> args) {
     const FuncType& ft = *func->type;
     if (args.size() != ft.params.size())
-        return tl::unexpected(Trap{TrapKind::host_error,
-                                   fmt::format("expected {} arguments, got {}", ft.params.size(),
-                                               args.size()),
-                                   {}});
+        return tl::unexpected(
+            Trap{TrapKind::host_error,
+                 fmt::format("expected {} arguments, got {}", ft.params.size(), args.size()),
+                 {}});
     for (size_t i = 0; i < args.size(); ++i)
         if (args[i].type != ft.params[i])
-            return tl::unexpected(Trap{TrapKind::host_error,
-                                       fmt::format("argument {} has type {}, expected {}", i,
-                                                   valtype_name(args[i].type),
-                                                   valtype_name(ft.params[i])),
-                                       {}});
+            return tl::unexpected(
+                Trap{TrapKind::host_error,
+                     fmt::format("argument {} has type {}, expected {}", i,
+                                 valtype_name(args[i].type), valtype_name(ft.params[i])),
+                     {}});
     std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
-    for (size_t i = 0; i < args.size(); ++i) slots[i] = args[i].bits;
+    for (size_t i = 0; i < args.size(); ++i)
+        slots[i] = args[i].bits;
     if (call_raw(func, slots.data()) != RunStatus::done) return tl::unexpected(take_trap());
     std::vector<Value> results(ft.results.size());
-    for (size_t i = 0; i < results.size(); ++i) results[i] = Value{ft.results[i], slots[i]};
+    for (size_t i = 0; i < results.size(); ++i)
+        results[i] = Value{ft.results[i], slots[i]};
     return results;
 }
-
 
 void Linker::define(const std::string& module, const std::string& name, Extern value) {
     m_defs[{module, name}] = value;
 }
 
 void Linker::define_instance(const std::string& module, const Instance& instance) {
-    for (const auto& [name, ext] : instance.exports) define(module, name, ext);
+    for (const auto& [name, ext] : instance.exports)
+        define(module, name, ext);
 }
 
 std::optional<Extern> Linker::lookup(const std::string& module, const std::string& name) const {

@@ -35,9 +35,9 @@ private:
 
 /// A decoded, validated and lowered module: immutable and shareable across threads.
 struct CompiledModule {
-    const Engine* engine = nullptr;           ///< type ids below are this engine's
+    const Engine* engine = nullptr; ///< type ids below are this engine's
     std::shared_ptr<const Module> module;
-    std::vector<uint32_t> type_ids;           ///< canonical id of each type index
+    std::vector<uint32_t> type_ids;              ///< canonical id of each type index
     std::vector<std::unique_ptr<FuncCode>> code; ///< one per module-defined function
     ~CompiledModule();
 };
@@ -78,7 +78,8 @@ public:
     }
     /// Why the last call trapped or was suspended.
     Trap take_trap() {
-        Trap t = m_stack.trap ? std::move(*m_stack.trap) : Trap{TrapKind::host_error, "no trap", {}};
+        Trap t =
+            m_stack.trap ? std::move(*m_stack.trap) : Trap{TrapKind::host_error, "no trap", {}};
         m_stack.trap.reset();
         return t;
     }
@@ -116,7 +117,8 @@ public:
     void define_instance(const std::string& module, const Instance& instance);
     std::optional<Extern> lookup(const std::string& module, const std::string& name) const;
     /// Resolves every import (unlinkable error naming the first missing one) and instantiates.
-    Result<Instance*> instantiate(Store& store, std::shared_ptr<const CompiledModule> compiled) const;
+    Result<Instance*> instantiate(Store& store,
+                                  std::shared_ptr<const CompiledModule> compiled) const;
 
 private:
     std::map<std::pair<std::string, std::string>, Extern> m_defs;

@@ -15,6 +15,8 @@ using kiln::TrapKind;
 using kiln::Value;
 
 /// The function a funcref value refers to (null for the null reference).
-inline FuncInst* as_func(const Value& v) { return reinterpret_cast<FuncInst*>(v.bits); }
+inline FuncInst* as_func(const Value& v) {
+    return reinterpret_cast<FuncInst*>(v.bits);
+}
 
 } // namespace kiln::engine

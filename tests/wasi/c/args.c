@@ -3,10 +3,10 @@
  * flags. */
 #include "wasi_test.h"
 
-int main(int argc, char **argv) {
-  printf("argc: %d\n", argc);
-  for (int i = 0; i < argc; ++i)
-    printf("argv[%d]: [%s] (%zu bytes)\n", i, argv[i], strlen(argv[i]));
-  printf("argv[argc] is NULL: %s\n", argv[argc] == NULL ? "yes" : "no");
-  return 0;
+int main(int argc, char** argv) {
+    printf("argc: %d\n", argc);
+    for (int i = 0; i < argc; ++i)
+        printf("argv[%d]: [%s] (%zu bytes)\n", i, argv[i], strlen(argv[i]));
+    printf("argv[argc] is NULL: %s\n", argv[argc] == NULL ? "yes" : "no");
+    return 0;
 }

@@ -26,23 +26,27 @@
 _Static_assert(ENOTCAPABLE == 76, "wasi errno numbering");
 _Static_assert(ELOOP == 32 && EEXIST == 20 && ENOTDIR == 54 && EBADF == 8, "wasi errno numbering");
 
-static const char *const errno_names[] = {
-    "ESUCCESS", "E2BIG", "EACCES", "EADDRINUSE", "EADDRNOTAVAIL", "EAFNOSUPPORT", "EAGAIN",
-    "EALREADY", "EBADF", "EBADMSG", "EBUSY", "ECANCELED", "ECHILD", "ECONNABORTED",
-    "ECONNREFUSED", "ECONNRESET", "EDEADLK", "EDESTADDRREQ", "EDOM", "EDQUOT", "EEXIST",
-    "EFAULT", "EFBIG", "EHOSTUNREACH", "EIDRM", "EILSEQ", "EINPROGRESS", "EINTR", "EINVAL",
-    "EIO", "EISCONN", "EISDIR", "ELOOP", "EMFILE", "EMLINK", "EMSGSIZE", "EMULTIHOP",
-    "ENAMETOOLONG", "ENETDOWN", "ENETRESET", "ENETUNREACH", "ENFILE", "ENOBUFS", "ENODEV",
-    "ENOENT", "ENOEXEC", "ENOLCK", "ENOLINK", "ENOMEM", "ENOMSG", "ENOPROTOOPT", "ENOSPC",
-    "ENOSYS", "ENOTCONN", "ENOTDIR", "ENOTEMPTY", "ENOTRECOVERABLE", "ENOTSOCK", "ENOTSUP",
-    "ENOTTY", "ENXIO", "EOVERFLOW", "EOWNERDEAD", "EPERM", "EPIPE", "EPROTO",
-    "EPROTONOSUPPORT", "EPROTOTYPE", "ERANGE", "EROFS", "ESPIPE", "ESRCH", "ESTALE",
-    "ETIMEDOUT", "ETXTBSY", "EXDEV", "ENOTCAPABLE",
+static const char* const errno_names[] = {
+    "ESUCCESS",     "E2BIG",           "EACCES",       "EADDRINUSE",   "EADDRNOTAVAIL",
+    "EAFNOSUPPORT", "EAGAIN",          "EALREADY",     "EBADF",        "EBADMSG",
+    "EBUSY",        "ECANCELED",       "ECHILD",       "ECONNABORTED", "ECONNREFUSED",
+    "ECONNRESET",   "EDEADLK",         "EDESTADDRREQ", "EDOM",         "EDQUOT",
+    "EEXIST",       "EFAULT",          "EFBIG",        "EHOSTUNREACH", "EIDRM",
+    "EILSEQ",       "EINPROGRESS",     "EINTR",        "EINVAL",       "EIO",
+    "EISCONN",      "EISDIR",          "ELOOP",        "EMFILE",       "EMLINK",
+    "EMSGSIZE",     "EMULTIHOP",       "ENAMETOOLONG", "ENETDOWN",     "ENETRESET",
+    "ENETUNREACH",  "ENFILE",          "ENOBUFS",      "ENODEV",       "ENOENT",
+    "ENOEXEC",      "ENOLCK",          "ENOLINK",      "ENOMEM",       "ENOMSG",
+    "ENOPROTOOPT",  "ENOSPC",          "ENOSYS",       "ENOTCONN",     "ENOTDIR",
+    "ENOTEMPTY",    "ENOTRECOVERABLE", "ENOTSOCK",     "ENOTSUP",      "ENOTTY",
+    "ENXIO",        "EOVERFLOW",       "EOWNERDEAD",   "EPERM",        "EPIPE",
+    "EPROTO",       "EPROTONOSUPPORT", "EPROTOTYPE",   "ERANGE",       "EROFS",
+    "ESPIPE",       "ESRCH",           "ESTALE",       "ETIMEDOUT",    "ETXTBSY",
+    "EXDEV",        "ENOTCAPABLE",
 };
 _Static_assert(sizeof errno_names / sizeof errno_names[0] == 77, "one name per wasi errno");
 
-static const char *errno_name(int e)
-{
+static const char* errno_name(int e) {
     return e >= 0 && e < 77 ? errno_names[e] : "E?";
 }
 
@@ -80,18 +84,15 @@ static char host_root[1024];
 
 // --- Reporting ------------------------------------------------------------------------------
 
-static void refused(const char *name, int e)
-{
+static void refused(const char* name, int e) {
     printf("%s: refused errno=%d (%s)\n", name, e, errno_name(e));
 }
 
-static void escaped(const char *name, const char *detail)
-{
+static void escaped(const char* name, const char* detail) {
     printf("%s: ESCAPED %s\n", name, detail);
 }
 
-static void control(const char *name, int e, const char *detail)
-{
+static void control(const char* name, int e, const char* detail) {
     if (e == 0)
         printf("%s: ok\n", name);
     else
@@ -99,8 +100,7 @@ static void control(const char *name, int e, const char *detail)
 }
 
 // For attempts where both outcomes are safe: "ok" or "refused", the harness lists which errno.
-static void either(const char *name, int e)
-{
+static void either(const char* name, int e) {
     if (e)
         refused(name, e);
     else
@@ -108,59 +108,51 @@ static void either(const char *name, int e)
 }
 
 // For operations whose success is the whole escape (mkdir, unlink, rename, link, set-times).
-static void verdict(const char *name, int e, const char *detail)
-{
+static void verdict(const char* name, int e, const char* detail) {
     if (e)
         refused(name, e);
     else
         escaped(name, detail);
 }
 
-static void close_quietly(__wasi_fd_t fd)
-{
+static void close_quietly(__wasi_fd_t fd) {
     (void)__wasi_fd_close(fd);
 }
 
 // Read up to 200 bytes from FD into OUT as printable text, so that a leaked canary's marker
 // reaches stdout, where the harness looks for it.
-static void read_printable(__wasi_fd_t fd, char *out, size_t cap)
-{
+static void read_printable(__wasi_fd_t fd, char* out, size_t cap) {
     unsigned char buf[200];
     __wasi_iovec_t iov = {buf, sizeof buf};
     __wasi_size_t n = 0;
     size_t j = 0;
-    if (__wasi_fd_read(fd, &iov, 1, &n) != 0)
-        n = 0;
+    if (__wasi_fd_read(fd, &iov, 1, &n) != 0) n = 0;
     for (size_t i = 0; i < n && j + 1 < cap; i++)
         out[j++] = buf[i] >= 0x20 && buf[i] < 0x7f ? (char)buf[i] : '.';
     out[j] = 0;
 }
 
 // Names in a directory opened by an escape, so the log shows what became visible.
-static void list_dir(__wasi_fd_t fd, char *out, size_t cap)
-{
+static void list_dir(__wasi_fd_t fd, char* out, size_t cap) {
     unsigned char buf[2048];
     __wasi_size_t used = 0;
     size_t j = 0;
     out[0] = 0;
-    if (__wasi_fd_readdir(fd, buf, sizeof buf, 0, &used) != 0)
-        return;
+    if (__wasi_fd_readdir(fd, buf, sizeof buf, 0, &used) != 0) return;
     for (size_t at = 0; at + sizeof(__wasi_dirent_t) <= used;) {
         __wasi_dirent_t d;
         memcpy(&d, buf + at, sizeof d);
         at += sizeof d;
         for (size_t i = 0; i < d.d_namlen && at + i < used && j + 2 < cap; i++)
             out[j++] = (char)buf[at + i];
-        if (j + 2 < cap)
-            out[j++] = ' ';
+        if (j + 2 < cap) out[j++] = ' ';
         at += d.d_namlen;
     }
     out[j] = 0;
 }
 
 // An open that got through: prove it by writing (if we asked to write) or reading, and say so.
-static void exploit_fd(const char *name, __wasi_fd_t fd, __wasi_rights_t rights, int is_dir)
-{
+static void exploit_fd(const char* name, __wasi_fd_t fd, __wasi_rights_t rights, int is_dir) {
     char detail[600], text[400];
     if (is_dir) {
         list_dir(fd, text, sizeof text);
@@ -168,7 +160,7 @@ static void exploit_fd(const char *name, __wasi_fd_t fd, __wasi_rights_t rights,
     } else if (rights & __WASI_RIGHTS_FD_WRITE) {
         char msg[160];
         snprintf(msg, sizeof msg, "written by hostile guest attempt %s\n", name);
-        __wasi_ciovec_t iov = {(const uint8_t *)msg, strlen(msg)};
+        __wasi_ciovec_t iov = {(const uint8_t*)msg, strlen(msg)};
         __wasi_size_t n = 0;
         __wasi_errno_t e = __wasi_fd_write(fd, &iov, 1, &n);
         snprintf(detail, sizeof detail, "opened for writing; write -> errno=%d, %u bytes", e,
@@ -182,10 +174,8 @@ static void exploit_fd(const char *name, __wasi_fd_t fd, __wasi_rights_t rights,
 }
 
 // path_open with explicit rights; on success the escape is demonstrated and reported.
-static void try_open(const char *name, __wasi_fd_t dir, __wasi_lookupflags_t look,
-                     const char *path, __wasi_oflags_t of, __wasi_rights_t rights,
-                     __wasi_fdflags_t ff)
-{
+static void try_open(const char* name, __wasi_fd_t dir, __wasi_lookupflags_t look, const char* path,
+                     __wasi_oflags_t of, __wasi_rights_t rights, __wasi_fdflags_t ff) {
     __wasi_fd_t fd;
     __wasi_rights_t inherit = (of & O_DIR) ? rights : 0;
     __wasi_errno_t e = __wasi_path_open(dir, look, path, of, rights, inherit, ff, &fd);
@@ -196,42 +186,36 @@ static void try_open(const char *name, __wasi_fd_t dir, __wasi_lookupflags_t loo
 }
 
 // Escapes through the sandbox only ask for rights the sandbox may grant.
-static void sb_read(const char *name, __wasi_lookupflags_t look, const char *path)
-{
+static void sb_read(const char* name, __wasi_lookupflags_t look, const char* path) {
     try_open(name, sb, look, path, 0, FILE_R & sb_inherit, 0);
 }
 
-static void sb_open(const char *name, __wasi_lookupflags_t look, const char *path,
-                    __wasi_oflags_t of, __wasi_rights_t rights, __wasi_fdflags_t ff)
-{
+static void sb_open(const char* name, __wasi_lookupflags_t look, const char* path,
+                    __wasi_oflags_t of, __wasi_rights_t rights, __wasi_fdflags_t ff) {
     try_open(name, sb, look, path, of, rights & sb_inherit, ff);
 }
 
-static void sb_opendir(const char *name, __wasi_lookupflags_t look, const char *path)
-{
+static void sb_opendir(const char* name, __wasi_lookupflags_t look, const char* path) {
     try_open(name, sb, look, path, O_DIR, DIR_ALL & sb_inherit, 0);
 }
 
 // Open a directory under DIR as a base for further attempts (not an attempt by itself).
-static __wasi_errno_t open_dir(__wasi_fd_t dir, const char *path, __wasi_rights_t base,
-                               __wasi_rights_t inherit, __wasi_fd_t *out)
-{
+static __wasi_errno_t open_dir(__wasi_fd_t dir, const char* path, __wasi_rights_t base,
+                               __wasi_rights_t inherit, __wasi_fd_t* out) {
     return __wasi_path_open(dir, FOLLOW, path, O_DIR, base, inherit, 0, out);
 }
 
-static const char *host_path(const char *rel)
-{
+static const char* host_path(const char* rel) {
     static char bufs[4][1200];
     static int next;
-    char *b = bufs[next++ % 4];
+    char* b = bufs[next++ % 4];
     snprintf(b, sizeof bufs[0], "%s/%s", host_root, rel);
     return b;
 }
 
 // --- Attempts -------------------------------------------------------------------------------
 
-static void lexical_dotdot(void)
-{
+static void lexical_dotdot(void) {
     sb_read("dotdot_open", FOLLOW, "../outside/canary.txt");
     sb_read("dotdot_mid", FOLLOW, "sub/../../outside/canary.txt");
     sb_read("dotdot_dot", FOLLOW, "./../outside/canary.txt");
@@ -264,11 +248,10 @@ static void lexical_dotdot(void)
     control("control_open_sub", e, "open sub as a directory");
     if (e == 0) {
         __wasi_fd_t fd;
-        __wasi_errno_t e2 = __wasi_path_open(sub, FOLLOW, "../file.txt", 0, FILE_R & sb_inherit,
-                                             0, 0, &fd);
+        __wasi_errno_t e2 =
+            __wasi_path_open(sub, FOLLOW, "../file.txt", 0, FILE_R & sb_inherit, 0, 0, &fd);
         either("subfd_dotdot_inside", e2);
-        if (e2 == 0)
-            close_quietly(fd);
+        if (e2 == 0) close_quietly(fd);
         try_open("sub_then_dotdot2", sub, FOLLOW, "../../outside/canary.txt", 0,
                  FILE_R & sb_inherit, 0);
         try_open("sub_then_dotdot_dir", sub, FOLLOW, "../..", O_DIR, DIR_ALL & sb_inherit, 0);
@@ -298,8 +281,7 @@ static void lexical_dotdot(void)
     }
 }
 
-static void absolute_paths(void)
-{
+static void absolute_paths(void) {
     sb_read("abs_etc_passwd", FOLLOW, "/etc/passwd");
     sb_read("abs_host_canary", FOLLOW, host_path("outside/canary.txt"));
     sb_read("abs_host_canary_nofollow", 0, host_path("outside/canary.txt"));
@@ -309,8 +291,7 @@ static void absolute_paths(void)
     sb_opendir("abs_host_outside_dir", FOLLOW, host_path("outside"));
 }
 
-static void symlinks_outward(void)
-{
+static void symlinks_outward(void) {
     sb_read("symlink_abs_target", FOLLOW, "abs_link");
     sb_read("symlink_rel_target", FOLLOW, "rel_link");
     sb_read("symlink_sub_up", FOLLOW, "sub/up_link");
@@ -352,14 +333,13 @@ static void symlinks_outward(void)
     sb_open("symlink_creat_excl_dangling", FOLLOW, "dangle_rel", O_NEW | O_EX, FILE_W, 0);
     // Creating "link/" where the link dangles outside: EISDIR on Linux, or a refusal.
     sb_open("symlink_creat_trailing_slash", FOLLOW, "dangle_rel/", O_NEW, FILE_W, 0);
-    sb_open("symlink_creat_through_dirlink", FOLLOW, "rel_dirlink/created_via_dirlink.txt",
-            O_NEW, FILE_W, 0);
+    sb_open("symlink_creat_through_dirlink", FOLLOW, "rel_dirlink/created_via_dirlink.txt", O_NEW,
+            FILE_W, 0);
     sb_open("symlink_to_ro_write", FOLLOW, "ro_abs_link", 0, FILE_W, 0);
     sb_open("dotdot_to_ro_trunc", FOLLOW, "../ro/ro_file.txt", O_TR, FILE_W, 0);
 }
 
-static void symlink_loops(void)
-{
+static void symlink_loops(void) {
     sb_read("loop_pair", FOLLOW, "loop_a");
     sb_read("loop_self", FOLLOW, "self_loop");
     sb_read("loop_component", 0, "loop_a/x");
@@ -373,8 +353,7 @@ static void symlink_loops(void)
 // Make LINK -> "../../outside/canary.txt" (inside: it names sub/outside/canary.txt from
 // sub/mover/), then move it one level up (how 0: rename, 1: hard link, 2: rename its directory
 // sub/mover2 to mover2), where the same text leaves the sandbox; then try to read through it.
-static void moved_link(const char *name, const char *link, int how, const char *to)
-{
+static void moved_link(const char* name, const char* link, int how, const char* to) {
     __wasi_errno_t e = __wasi_path_symlink("../../outside/canary.txt", sb, link);
     if (e) {
         refused(name, e);
@@ -397,8 +376,7 @@ static void moved_link(const char *name, const char *link, int how, const char *
 
 // Symlinks the guest makes itself. Creating one whose text points outside may be refused or
 // allowed; following it must not be.
-static void guest_symlinks(void)
-{
+static void guest_symlinks(void) {
     __wasi_errno_t e;
     e = __wasi_path_symlink("../outside/created_via_guest_link.txt", sb, "g_rel_link");
     if (e)
@@ -455,12 +433,10 @@ static void guest_symlinks(void)
     moved_link("guest_symlink_dir_moved_then_follow", "sub/mover2/dmv_link", 2, NULL);
 }
 
-static void hard_links(void)
-{
+static void hard_links(void) {
     verdict("link_dotdot_source", __wasi_path_link(sb, 0, "../outside/canary.txt", sb, "hl_a"),
             "hard-linked the canary into the sandbox");
-    verdict("link_abs_source",
-            __wasi_path_link(sb, 0, host_path("outside/canary.txt"), sb, "hl_b"),
+    verdict("link_abs_source", __wasi_path_link(sb, 0, host_path("outside/canary.txt"), sb, "hl_b"),
             "hard-linked the canary into the sandbox");
     verdict("link_dirlink_source", __wasi_path_link(sb, 0, "rel_dirlink/canary.txt", sb, "hl_c"),
             "hard-linked the canary into the sandbox");
@@ -468,11 +444,9 @@ static void hard_links(void)
             "hard-linked the symlink's outside target");
     verdict("link_dest_outside", __wasi_path_link(sb, 0, "file.txt", sb, "../outside/hl_out"),
             "created a hard link outside");
-    verdict("link_dest_dirlink",
-            __wasi_path_link(sb, 0, "file.txt", sb, "rel_dirlink/hl_out2"),
+    verdict("link_dest_dirlink", __wasi_path_link(sb, 0, "file.txt", sb, "rel_dirlink/hl_out2"),
             "created a hard link outside");
-    verdict("link_dest_abs",
-            __wasi_path_link(sb, 0, "file.txt", sb, host_path("outside/hl_out3")),
+    verdict("link_dest_abs", __wasi_path_link(sb, 0, "file.txt", sb, host_path("outside/hl_out3")),
             "created a hard link outside");
 
     // Hard-linking the symlink itself (no FOLLOW) only copies its text; what matters is that
@@ -484,8 +458,7 @@ static void hard_links(void)
         sb_open("link_of_symlink_then_open", FOLLOW, "hl_of_symlink", 0, FILE_R | FILE_W, 0);
 }
 
-static void renames(void)
-{
+static void renames(void) {
     verdict("rename_file_out", __wasi_path_rename(sb, "movable1.txt", sb, "../outside/moved1"),
             "moved a file outside");
     verdict("rename_file_out_abs",
@@ -504,8 +477,7 @@ static void renames(void)
     verdict("rename_symlink_out",
             __wasi_path_rename(sb, "rename_link", sb, "../outside/renamed_link"),
             "moved a symlink outside");
-    verdict("rename_canary_in",
-            __wasi_path_rename(sb, "../outside/canary.txt", sb, "stolen.txt"),
+    verdict("rename_canary_in", __wasi_path_rename(sb, "../outside/canary.txt", sb, "stolen.txt"),
             "moved the canary into the sandbox");
     verdict("rename_canary_dir_in",
             __wasi_path_rename(sb, "../outside/canary_dir", sb, "stolen_dir"),
@@ -535,8 +507,7 @@ static void renames(void)
     sb_read("renamed_symlink_follow", FOLLOW, e == 0 ? "sub/renamed_link2" : "rename_link2");
 }
 
-static void remove_and_create(void)
-{
+static void remove_and_create(void) {
     verdict("unlink_dotdot", __wasi_path_unlink_file(sb, "../outside/secret.txt"),
             "deleted a canary");
     verdict("unlink_abs", __wasi_path_unlink_file(sb, host_path("outside/secret.txt")),
@@ -572,8 +543,7 @@ static void remove_and_create(void)
             "unlink a symlink in the sandbox");
 }
 
-static void metadata(void)
-{
+static void metadata(void) {
     __wasi_filestat_t st;
     verdict("stat_dotdot", __wasi_path_filestat_get(sb, 0, "../outside/canary.txt", &st),
             "stat leaked metadata");
@@ -623,7 +593,7 @@ static void metadata(void)
     // readlink of a link inside returns its text, which is not a leak.
     char buf[256];
     __wasi_size_t n = 0;
-    e = __wasi_path_readlink(sb, "rel_link", (uint8_t *)buf, sizeof buf - 1, &n);
+    e = __wasi_path_readlink(sb, "rel_link", (uint8_t*)buf, sizeof buf - 1, &n);
     if (e == 0) {
         buf[n] = 0;
         control("control_readlink", strcmp(buf, "../outside/canary.txt") ? EINVAL : 0,
@@ -632,20 +602,18 @@ static void metadata(void)
         control("control_readlink", e, "readlink a symlink in the sandbox");
     }
     verdict("readlink_dotdot",
-            __wasi_path_readlink(sb, "../outside/out_link", (uint8_t *)buf, sizeof buf, &n),
+            __wasi_path_readlink(sb, "../outside/out_link", (uint8_t*)buf, sizeof buf, &n),
             "read a link outside");
     verdict("readlink_via_dirlink",
-            __wasi_path_readlink(sb, "rel_dirlink/out_link", (uint8_t *)buf, sizeof buf, &n),
+            __wasi_path_readlink(sb, "rel_dirlink/out_link", (uint8_t*)buf, sizeof buf, &n),
             "read a link outside");
     verdict("readlink_abs",
-            __wasi_path_readlink(sb, host_path("outside/out_link"), (uint8_t *)buf, sizeof buf,
-                                 &n),
+            __wasi_path_readlink(sb, host_path("outside/out_link"), (uint8_t*)buf, sizeof buf, &n),
             "read a link outside");
 }
 
 // Things that must keep working in the read-write sandbox.
-static void sandbox_controls(void)
-{
+static void sandbox_controls(void) {
     char text[256];
     struct {
         const char *name, *path, *want;
@@ -658,13 +626,12 @@ static void sandbox_controls(void)
     };
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
         __wasi_fd_t fd;
-        __wasi_errno_t e = __wasi_path_open(sb, FOLLOW, reads[i].path, 0, FILE_R & sb_inherit,
-                                            0, 0, &fd);
+        __wasi_errno_t e =
+            __wasi_path_open(sb, FOLLOW, reads[i].path, 0, FILE_R & sb_inherit, 0, 0, &fd);
         if (e == 0) {
             read_printable(fd, text, sizeof text);
             close_quietly(fd);
-            if (strncmp(text, reads[i].want, strlen(reads[i].want)) != 0)
-                e = EINVAL;
+            if (strncmp(text, reads[i].want, strlen(reads[i].want)) != 0) e = EINVAL;
         }
         control(reads[i].name, e, reads[i].path);
     }
@@ -674,7 +641,7 @@ static void sandbox_controls(void)
                                         (FILE_R | FILE_W) & sb_inherit, 0, 0, &fd);
     if (e == 0) {
         const char msg[] = "hello\n";
-        __wasi_ciovec_t iov = {(const uint8_t *)msg, sizeof msg - 1};
+        __wasi_ciovec_t iov = {(const uint8_t*)msg, sizeof msg - 1};
         __wasi_size_t n;
         e = __wasi_fd_write(fd, &iov, 1, &n);
         close_quietly(fd);
@@ -686,26 +653,23 @@ static void sandbox_controls(void)
     e = __wasi_path_symlink("sub/inner.txt", sb, "g_inside_link");
     if (e == 0) {
         e = __wasi_path_open(sb, FOLLOW, "g_inside_link", 0, FILE_R & sb_inherit, 0, 0, &fd);
-        if (e == 0)
-            close_quietly(fd);
+        if (e == 0) close_quietly(fd);
     }
     control("control_guest_inside_symlink", e, "symlink to sub/inner.txt and open it");
 }
 
 // Through wasi-libc, as an ordinary C program would do it.
-static void libc_attempts(const char *rw, const char *rodir)
-{
+static void libc_attempts(const char* rw, const char* rodir) {
     char p[1200];
     snprintf(p, sizeof p, "%s/../outside/canary.txt", rw);
     errno = 0;
-    FILE *f = fopen(p, "r");
+    FILE* f = fopen(p, "r");
     if (f) {
         char text[200] = {0};
         size_t n = fread(text, 1, sizeof text - 1, f);
         text[n] = 0;
         for (size_t i = 0; i < n; i++)
-            if (text[i] < 0x20 || text[i] >= 0x7f)
-                text[i] = '.';
+            if (text[i] < 0x20 || text[i] >= 0x7f) text[i] = '.';
         fclose(f);
         char detail[300];
         snprintf(detail, sizeof detail, "read=\"%s\"", text);
@@ -733,7 +697,7 @@ static void libc_attempts(const char *rw, const char *rodir)
 
     snprintf(p, sizeof p, "%s/..", rw);
     errno = 0;
-    DIR *d = opendir(p);
+    DIR* d = opendir(p);
     if (d) {
         closedir(d);
         escaped("libc_opendir_dotdot", "opened the sandbox's parent");
@@ -768,8 +732,7 @@ static void libc_attempts(const char *rw, const char *rodir)
 
 // --- The read-only preopen ------------------------------------------------------------------
 
-static void ro_fd_attempt(const char *name, int which)
-{
+static void ro_fd_attempt(const char* name, int which) {
     __wasi_fd_t fd;
     __wasi_errno_t e = __wasi_path_open(ro, 0, "ro_file.txt", 0, FILE_R & ro_inherit, 0, 0, &fd);
     if (e) {
@@ -779,7 +742,7 @@ static void ro_fd_attempt(const char *name, int which)
         return;
     }
     const char msg[] = "overwritten by hostile guest\n";
-    __wasi_ciovec_t iov = {(const uint8_t *)msg, sizeof msg - 1};
+    __wasi_ciovec_t iov = {(const uint8_t*)msg, sizeof msg - 1};
     __wasi_size_t n = 0;
     switch (which) {
     case 0: e = __wasi_fd_write(fd, &iov, 1, &n); break;
@@ -797,8 +760,7 @@ static void ro_fd_attempt(const char *name, int which)
     verdict(name, e, "modified a read-only file through a read descriptor");
 }
 
-static void read_only(void)
-{
+static void read_only(void) {
     __wasi_fd_t fd;
     char text[256];
     // Positive controls: reading works.
@@ -806,8 +768,7 @@ static void read_only(void)
     if (e == 0) {
         read_printable(fd, text, sizeof text);
         close_quietly(fd);
-        if (strncmp(text, "read-only file", 14) != 0)
-            e = EINVAL;
+        if (strncmp(text, "read-only file", 14) != 0) e = EINVAL;
     }
     control("ro_control_read", e, "read ro_file.txt");
     __wasi_filestat_t st;
@@ -819,8 +780,7 @@ static void read_only(void)
     e = open_dir(ro, "subdir", ro_inherit & DIR_ALL, ro_inherit, &sub);
     if (e == 0) {
         e = __wasi_path_open(sub, 0, "inner.txt", 0, FILE_R & ro_inherit, 0, 0, &fd);
-        if (e == 0)
-            close_quietly(fd);
+        if (e == 0) close_quietly(fd);
     }
     control("ro_control_subdir_read", e, "open subdir, then read inner.txt from it");
 
@@ -887,8 +847,7 @@ static void read_only(void)
     try_open("ro_symlink_out_read", ro, FOLLOW, "ro_out_link", 0, FILE_R & ro_inherit, 0);
     try_open("ro_symlink_abs_read", ro, FOLLOW, "ro_abs_out_link", 0, FILE_R & ro_inherit, 0);
     try_open("ro_symlink_to_sandbox", ro, FOLLOW, "ro_sandbox_link", 0, FILE_R & ro_inherit, 0);
-    try_open("cross_preopen_dotdot", ro, FOLLOW, "../sandbox/file.txt", 0, FILE_R & ro_inherit,
-             0);
+    try_open("cross_preopen_dotdot", ro, FOLLOW, "../sandbox/file.txt", 0, FILE_R & ro_inherit, 0);
 
     // Rights must not grow: not by asking, not by reopening, not by going through a subdir.
     (void)__wasi_fd_fdstat_set_rights(ro, ~(__wasi_rights_t)0, ~(__wasi_rights_t)0);
@@ -929,25 +888,21 @@ static void read_only(void)
 // --- Setup ----------------------------------------------------------------------------------
 
 // Preopens are found by name rather than assumed to be fds 3 and 4.
-static __wasi_fd_t find_preopen(const char *want)
-{
+static __wasi_fd_t find_preopen(const char* want) {
     for (__wasi_fd_t fd = 3; fd < 128; fd++) {
         __wasi_prestat_t ps;
-        if (__wasi_fd_prestat_get(fd, &ps) != 0 || ps.tag != __WASI_PREOPENTYPE_DIR)
-            continue;
+        if (__wasi_fd_prestat_get(fd, &ps) != 0 || ps.tag != __WASI_PREOPENTYPE_DIR) continue;
         char name[512];
         size_t len = ps.u.dir.pr_name_len;
-        if (len >= sizeof name || __wasi_fd_prestat_dir_name(fd, (uint8_t *)name, len) != 0)
+        if (len >= sizeof name || __wasi_fd_prestat_dir_name(fd, (uint8_t*)name, len) != 0)
             continue;
         name[len] = 0; // some hosts count a trailing NUL in pr_name_len; strcmp ignores it
-        if (strcmp(name, want) == 0)
-            return fd;
+        if (strcmp(name, want) == 0) return fd;
     }
     return (__wasi_fd_t)-1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: escape.wasm GUEST_RW_DIR GUEST_RO_DIR HOST_ROOT\n");
         return 2;

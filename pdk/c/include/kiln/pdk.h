@@ -85,8 +85,8 @@ KILN_ENV_FN("memory_bytes") uint64_t kiln_env_memory_bytes(void);
 KILN_ENV_FN("config_get") kiln_handle_t kiln_env_config_get(kiln_handle_t key);
 KILN_ENV_FN("var_get") kiln_handle_t kiln_env_var_get(kiln_handle_t key);
 KILN_ENV_FN("var_set") void kiln_env_var_set(kiln_handle_t key, kiln_handle_t value);
-KILN_ENV_FN("http_request") kiln_handle_t kiln_env_http_request(kiln_handle_t request_json,
-                                                                  kiln_handle_t body);
+KILN_ENV_FN("http_request")
+kiln_handle_t kiln_env_http_request(kiln_handle_t request_json, kiln_handle_t body);
 KILN_ENV_FN("http_status_code") int32_t kiln_env_http_status_code(void);
 KILN_ENV_FN("http_headers") kiln_handle_t kiln_env_http_headers(void);
 KILN_ENV_FN("log_trace") void kiln_env_log_trace(kiln_handle_t message);
@@ -101,7 +101,8 @@ KILN_ENV_FN("get_log_level") int32_t kiln_env_get_log_level(void);
 static inline size_t kiln_strlen(const char* s) {
     size_t n = 0;
     if (s)
-        while (s[n]) n++;
+        while (s[n])
+            n++;
     return n;
 }
 
@@ -116,7 +117,8 @@ static inline size_t kiln_fmt_u64(uint64_t value, char* buf) {
         tmp[n++] = (char)('0' + value % 10);
         value /= 10;
     } while (value);
-    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
     buf[n] = '\0';
     return n;
 }
@@ -153,7 +155,9 @@ static inline bool kiln_parse_i64(const char* s, size_t len, int64_t* out) {
 /* ---- Kernel memory blocks ------------------------------------------------------------------ * */
 
 /* A new block of `size` bytes; 0 when the host is out of memory (and possibly for size 0). */
-static inline kiln_handle_t kiln_mem_alloc(uint64_t size) { return kiln_env_alloc(size); }
+static inline kiln_handle_t kiln_mem_alloc(uint64_t size) {
+    return kiln_env_alloc(size);
+}
 static inline void kiln_mem_free(kiln_handle_t handle) {
     if (handle) kiln_env_free(handle);
 }
@@ -172,7 +176,8 @@ static inline void kiln_mem_load(kiln_handle_t handle, uint64_t offset, void* ds
         uint64_t word = kiln_env_load_u64(at + i);
         __builtin_memcpy(d + i, &word, 8);
     }
-    for (; i < len; i++) d[i] = (unsigned char)kiln_env_load_u8(at + i);
+    for (; i < len; i++)
+        d[i] = (unsigned char)kiln_env_load_u8(at + i);
 }
 
 /* Copies len bytes from linear memory to `offset` within the block. */
@@ -185,7 +190,8 @@ static inline void kiln_mem_store(kiln_handle_t handle, uint64_t offset, const v
         __builtin_memcpy(&word, s + i, 8);
         kiln_env_store_u64(at + i, word);
     }
-    for (; i < len; i++) kiln_env_store_u8(at + i, s[i]);
+    for (; i < len; i++)
+        kiln_env_store_u8(at + i, s[i]);
 }
 
 /* A new block holding a copy of the bytes; 0 when the host is out of memory. */
@@ -208,7 +214,9 @@ static inline uint64_t kiln_mem_read(kiln_handle_t handle, void* buf, uint64_t c
 
 /* ---- Input ----------------------------------------------------------------------------------- */
 
-static inline uint64_t kiln_input_length(void) { return kiln_env_input_length(); }
+static inline uint64_t kiln_input_length(void) {
+    return kiln_env_input_length();
+}
 
 /* Copies up to cap bytes of the input starting at `offset`; returns how many were copied, 0 at
  * the end. Reading in chunks keeps memory use flat for inputs of any size:
@@ -223,7 +231,8 @@ static inline uint64_t kiln_input_read_at(uint64_t offset, void* buf, uint64_t c
         uint64_t word = kiln_env_input_load_u64(offset + i);
         __builtin_memcpy(d + i, &word, 8);
     }
-    for (; i < n; i++) d[i] = (unsigned char)kiln_env_input_load_u8(offset + i);
+    for (; i < n; i++)
+        d[i] = (unsigned char)kiln_env_input_load_u8(offset + i);
     return n;
 }
 
@@ -241,8 +250,10 @@ static inline kiln_handle_t kiln_input_to_block(void) {
     kiln_handle_t handle = kiln_env_alloc(len);
     if (!handle) return 0;
     uint64_t i = 0;
-    for (; i + 8 <= len; i += 8) kiln_env_store_u64(handle + i, kiln_env_input_load_u64(i));
-    for (; i < len; i++) kiln_env_store_u8(handle + i, kiln_env_input_load_u8(i));
+    for (; i + 8 <= len; i += 8)
+        kiln_env_store_u64(handle + i, kiln_env_input_load_u64(i));
+    for (; i < len; i++)
+        kiln_env_store_u8(handle + i, kiln_env_input_load_u8(i));
     return handle;
 }
 
@@ -334,8 +345,7 @@ static inline int64_t kiln_var_get(const char* key, void* buf, size_t cap) {
 /* Sets the var; false when kernel memory ran out. The host frees the key block; the value block
  * is only read, so it is freed here. A zero-length value may delete the var, since some hosts
  * give size-0 allocations the null handle, which var_set takes as "delete". */
-static inline bool kiln_var_set_n(const char* key, size_t key_len, const void* value,
-                                  size_t len) {
+static inline bool kiln_var_set_n(const char* key, size_t key_len, const void* value, size_t len) {
     kiln_handle_t v = kiln_mem_new(value, len);
     if (!v && len) return false;
     kiln_handle_t k = kiln_mem_new(key, key_len);
@@ -357,7 +367,9 @@ static inline void kiln_var_delete_n(const char* key, size_t key_len) {
     kiln_handle_t k = kiln_mem_new(key, key_len);
     if (k) kiln_env_var_set(k, 0);
 }
-static inline void kiln_var_delete(const char* key) { kiln_var_delete_n(key, kiln_strlen(key)); }
+static inline void kiln_var_delete(const char* key) {
+    kiln_var_delete_n(key, kiln_strlen(key));
+}
 
 /* An integer var stored as decimal text. False when unset or not a decimal integer. */
 static inline bool kiln_var_get_i64(const char* key, int64_t* out) {
@@ -404,11 +416,21 @@ static inline void kiln_log_n(kiln_log_level_t level, const char* message, size_
 static inline void kiln_log(kiln_log_level_t level, const char* message) {
     kiln_log_n(level, message, kiln_strlen(message));
 }
-static inline void kiln_log_trace(const char* m) { kiln_log(KILN_LOG_TRACE, m); }
-static inline void kiln_log_debug(const char* m) { kiln_log(KILN_LOG_DEBUG, m); }
-static inline void kiln_log_info(const char* m) { kiln_log(KILN_LOG_INFO, m); }
-static inline void kiln_log_warn(const char* m) { kiln_log(KILN_LOG_WARN, m); }
-static inline void kiln_log_error(const char* m) { kiln_log(KILN_LOG_ERROR, m); }
+static inline void kiln_log_trace(const char* m) {
+    kiln_log(KILN_LOG_TRACE, m);
+}
+static inline void kiln_log_debug(const char* m) {
+    kiln_log(KILN_LOG_DEBUG, m);
+}
+static inline void kiln_log_info(const char* m) {
+    kiln_log(KILN_LOG_INFO, m);
+}
+static inline void kiln_log_warn(const char* m) {
+    kiln_log(KILN_LOG_WARN, m);
+}
+static inline void kiln_log_error(const char* m) {
+    kiln_log(KILN_LOG_ERROR, m);
+}
 
 /* ---- HTTP ------------------------------------------------------------------------------------ */
 
@@ -454,7 +476,8 @@ static inline void kiln__put(kiln__writer* w, unsigned char c) {
     }
 }
 static inline void kiln__put_raw(kiln__writer* w, const char* s) {
-    while (*s) kiln__put(w, (unsigned char)*s++);
+    while (*s)
+        kiln__put(w, (unsigned char)*s++);
 }
 /* A JSON string literal; bytes >= 0x80 pass through, so UTF-8 stays UTF-8. */
 static inline void kiln__put_json(kiln__writer* w, const char* s) {
@@ -509,8 +532,8 @@ static inline kiln_handle_t kiln_http_request_block(const kiln_http_request_t* r
 /* Sends the request with an optional body (NULL/0 for none). A host that refuses the URL (not
  * in allowed_hosts) or fails to connect makes the call fail rather than returning here. The
  * request and body blocks are only read by the host, so they are freed here. */
-static inline kiln_http_response_t kiln_http_send(const kiln_http_request_t* req,
-                                                  const void* body, uint64_t body_len) {
+static inline kiln_http_response_t kiln_http_send(const kiln_http_request_t* req, const void* body,
+                                                  uint64_t body_len) {
     kiln_http_response_t res;
     res.status = -1;
     res.body = 0;
@@ -541,7 +564,9 @@ static inline kiln_http_response_t kiln_http_get(const char* url) {
 
 /* The last response's headers as a JSON object in a block owned by the plugin; 0 when the host
  * does not hand headers out. */
-static inline kiln_handle_t kiln_http_headers_block(void) { return kiln_env_http_headers(); }
+static inline kiln_handle_t kiln_http_headers_block(void) {
+    return kiln_env_http_headers();
+}
 
 /* ---- Helpers that allocate with malloc (wasi-libc or another libc) ---------------------------
  * Each returns a malloc'd copy with a NUL appended (not counted in *len), or NULL. */
@@ -651,7 +676,9 @@ public:
     }
 
 #ifdef KILN_PDK_HAVE_STD
-    static Memory from(std::string_view s) { return from_bytes(s.data(), s.size()); }
+    static Memory from(std::string_view s) {
+        return from_bytes(s.data(), s.size());
+    }
     std::string to_string() const {
         std::string s(static_cast<size_t>(length()), '\0');
         load(0, s.data(), s.size());
@@ -699,15 +726,27 @@ inline std::optional<std::string> var(std::string_view key) {
 inline bool set_var(std::string_view key, std::string_view value) {
     return kiln_var_set_n(key.data(), key.size(), value.data(), value.size());
 }
-inline void delete_var(std::string_view key) { kiln_var_delete_n(key.data(), key.size()); }
+inline void delete_var(std::string_view key) {
+    kiln_var_delete_n(key.data(), key.size());
+}
 inline void log(LogLevel level, std::string_view message) {
     kiln_log_n(level, message.data(), message.size());
 }
-inline void log_trace(std::string_view m) { log(KILN_LOG_TRACE, m); }
-inline void log_debug(std::string_view m) { log(KILN_LOG_DEBUG, m); }
-inline void log_info(std::string_view m) { log(KILN_LOG_INFO, m); }
-inline void log_warn(std::string_view m) { log(KILN_LOG_WARN, m); }
-inline void log_error(std::string_view m) { log(KILN_LOG_ERROR, m); }
+inline void log_trace(std::string_view m) {
+    log(KILN_LOG_TRACE, m);
+}
+inline void log_debug(std::string_view m) {
+    log(KILN_LOG_DEBUG, m);
+}
+inline void log_info(std::string_view m) {
+    log(KILN_LOG_INFO, m);
+}
+inline void log_warn(std::string_view m) {
+    log(KILN_LOG_WARN, m);
+}
+inline void log_error(std::string_view m) {
+    log(KILN_LOG_ERROR, m);
+}
 
 struct HttpResponse {
     int32_t status = -1;
