@@ -45,7 +45,8 @@ enum class TrapKind : uint8_t {
     deadline,
     interrupted,
     host_error,
-    exit, ///< not a fault: the program asked to end (Trap::exit_code)
+    exit,    ///< not a fault: the program asked to end (Trap::exit_code)
+    yielded, ///< not a fault: a host function suspended the call (Caller::suspend)
 };
 
 /// "unreachable", "out of fuel", ...

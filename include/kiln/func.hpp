@@ -68,6 +68,18 @@ public:
     bool should_stop();
     /// The trap the host function asked for, if any.
     const std::optional<Trap>& pending_trap() const { return m_trap; }
+    /// Makes the guest trap with this error once the host function returns: its trap when it
+    /// carries one (a nested call that trapped), else TrapKind::host_error with its message.
+    void fail(const Error& error);
+    /// The store's user data of type T (Store::set_data), or null.
+    template <typename T> T* data() const { return m_store.template data<T>(); }
+    /// Asks to suspend the running call once this host function returns: the call from the host
+    /// ends with ErrorKind::suspended (TrapKind::yielded), and Store::resume(results) continues
+    /// after this host function as if it had returned `results`; what it writes to its own
+    /// results now is ignored. Refused (a usage error the host function may turn into a trap
+    /// with fail()) when the call cannot be suspended: a host function called directly from the
+    /// host, or one running inside a wasm call nested in another host function.
+    Result<void> suspend();
 
 private:
     void stop(TrapKind kind, std::string message) {
@@ -138,6 +150,16 @@ template <typename... T> struct Results<std::tuple<T...>> {
     }
 };
 
+/// Host function results given as Result<R>: an error traps the caller (Caller::fail).
+template <typename R> struct Unwrap {
+    using Type = R;
+    static constexpr bool is_result = false;
+};
+template <typename R> struct Unwrap<tl::expected<R, Error>> {
+    using Type = R;
+    static constexpr bool is_result = true;
+};
+
 template <typename F> struct Callable : Callable<decltype(&std::decay_t<F>::operator())> {};
 template <typename C, typename R, typename... A> struct Callable<R (C::*)(A...) const> {
     using Ret = R;
@@ -185,17 +207,23 @@ Error call_failure(Store& store, const Func& func, int code);
 
 /// A host function from a plain callable: its wasm type comes from the C++ signature. Parameters
 /// are int32_t/uint32_t (i32), int64_t/uint64_t (i64), float, double, optionally after a leading
-/// `Caller&`; the result is void, one of those, or a std::tuple of them.
+/// `Caller&`; the result is void, one of those, or a std::tuple of them, or any of these
+/// wrapped in Result<> (an error traps the guest, see Caller::fail).
 template <typename F> HostFunc host_func(F f) {
     using Traits = detail::Callable<F>;
     using P = detail::Params<typename Traits::Args>;
     using Scalars = typename P::Scalars;
-    using R = typename Traits::Ret;
+    using U = detail::Unwrap<typename Traits::Ret>;
+    using R = typename U::Type;
     FuncType type{detail::param_types(static_cast<Scalars*>(nullptr)), detail::Results<R>::types()};
     SlotHostFn body = [f = std::move(f)](Caller& caller, uint64_t* slots) mutable {
         constexpr auto seq = std::make_index_sequence<std::tuple_size_v<Scalars>>{};
         constexpr auto wc = std::bool_constant<P::with_caller>{};
-        if constexpr (std::is_void_v<R>) {
+        if constexpr (U::is_result) {
+            auto r = detail::invoke_with(f, caller, slots, static_cast<Scalars*>(nullptr), seq, wc);
+            if (!r) return caller.fail(r.error());
+            if constexpr (!std::is_void_v<R>) detail::Results<R>::write(slots, *r);
+        } else if constexpr (std::is_void_v<R>) {
             detail::invoke_with(f, caller, slots, static_cast<Scalars*>(nullptr), seq, wc);
         } else {
             R r = detail::invoke_with(f, caller, slots, static_cast<Scalars*>(nullptr), seq, wc);

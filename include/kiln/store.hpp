@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace kiln {
@@ -21,6 +22,12 @@ struct FuncInst;
 
 class Func;
 struct HostFunc;
+
+namespace detail {
+/// A small process-wide number per type, for the store's user data slots.
+uint32_t next_data_key();
+template <typename T> inline const uint32_t data_key = next_data_key();
+} // namespace detail
 
 /// Stops the calls of one store from any thread. Cheap to copy; outlives its store safely.
 class InterruptHandle {
@@ -76,10 +83,26 @@ public:
     void set_reuse_after_trap(bool allow);
     bool reuse_after_trap() const { return m_reuse_after_trap; }
 
+    /// Attaches user data of type T (one per type; a second replaces the first). Host functions
+    /// reach it through Caller::data<T>(); the store keeps it alive until it is replaced or the
+    /// store is destroyed.
+    template <typename T> T& set_data(std::shared_ptr<T> data) {
+        T& ref = *data;
+        set_data_slot(detail::data_key<T>, std::move(data));
+        return ref;
+    }
+    /// The user data of type T, or null when none was attached.
+    template <typename T> T* data() const {
+        uint32_t key = detail::data_key<T>;
+        return key < m_data.size() ? static_cast<T*>(m_data[key].get()) : nullptr;
+    }
+
     /// True while a call is suspended.
     bool has_suspended_call() const;
-    /// Continues the suspended call; may suspend again.
-    Result<std::vector<Value>> resume();
+    /// Continues the suspended call; may suspend again. A call suspended by a host function
+    /// (Caller::suspend) continues after it with `host_results` as that function's results;
+    /// their number and types must match its signature.
+    Result<std::vector<Value>> resume(std::span<const Value> host_results = {});
     /// Abandons the suspended call.
     void drop_suspended_call();
 
@@ -94,11 +117,13 @@ private:
     struct HostFuncs;
     /// Binds a host function definition to this store, once per definition.
     engine::FuncInst* bind(std::shared_ptr<const HostFunc> def);
+    void set_data_slot(uint32_t key, std::shared_ptr<void> data);
     Engine m_engine; ///< kept alive for as long as the store
     std::unique_ptr<engine::Store> m_store;
     std::unique_ptr<HostFuncs> m_host_funcs; ///< host functions bound to this store
     uint64_t m_id;
     bool m_reuse_after_trap = false;
+    std::vector<std::shared_ptr<void>> m_data; ///< user data, indexed by detail::data_key<T>
 };
 
 } // namespace kiln

@@ -79,9 +79,14 @@ struct WasiConfig {
     WasiStream stderr_stream = WasiStream::closed();
 };
 
-/// The WASI state of one program: its descriptors, arguments and environment. Define it in a
-/// Linker, instantiate the program with that Linker in one Store, and call `_start`; a call that
-/// ends with ErrorKind::exit is the program exiting (Error::trap->exit_code).
+/// The WASI state of one program: its descriptors, arguments and environment. Define the WASI
+/// functions in a Linker (once; it serves any number of stores), attach the state to the Store
+/// the program is instantiated in, and call `_start`; a call that ends with ErrorKind::exit is
+/// the program exiting (Error::trap->exit_code).
+///
+///   kiln::Wasi::define(linker);
+///   auto wasi = kiln::Wasi::create(config).value();
+///   wasi->attach(store);
 class Wasi {
 public:
     /// Opens the preopened directories (an io error names one that cannot be opened).
@@ -90,8 +95,11 @@ public:
     Wasi(const Wasi&) = delete;
     Wasi& operator=(const Wasi&) = delete;
 
-    /// Defines every wasi_snapshot_preview1 function in `linker`, bound to this state.
-    void define(Linker& linker);
+    /// Defines every wasi_snapshot_preview1 function in `linker`. Each acts on the WASI state
+    /// attached to the calling store; without one, the guest traps.
+    static void define(Linker& linker);
+    /// Makes this the WASI state of programs running in `store` (store user data).
+    void attach(Store& store);
     /// What the program wrote to a buffered stdout (1) or stderr (2).
     const std::string& output(int fd) const;
 

@@ -80,8 +80,16 @@ struct kiln_module {
     std::vector<kiln::ExportType> exports;
 };
 
+// A C host function's caller gets the kiln_store_t* its store belongs to: each C store leaves a
+// pointer to itself in its C++ store's user data.
+struct CStore {
+    kiln_store* store;
+};
+
 struct kiln_store {
-    explicit kiln_store(const kiln::Engine& e) : engine(e), store(engine) {}
+    explicit kiln_store(const kiln::Engine& e) : engine(e), store(engine) {
+        store.set_data(std::make_shared<CStore>(CStore{this}));
+    }
     kiln::Engine engine;
     kiln::Store store;
     // Result count of the suspended call, so that kiln_store_resume can check its caller's
@@ -148,21 +156,6 @@ template <typename T, typename F> T guarded_value(T fallback, F&& body) noexcept
         return fallback;
     }
 }
-
-// The C store whose call is running on this thread, so that a host function can hand its caller
-// the kiln_store_t* (the C++ Caller knows only the kiln::Store).
-thread_local kiln_store* running_store = nullptr;
-
-class Running {
-public:
-    explicit Running(kiln_store* store) : m_saved(running_store) { running_store = store; }
-    ~Running() { running_store = m_saved; }
-    Running(const Running&) = delete;
-    Running& operator=(const Running&) = delete;
-
-private:
-    kiln_store* m_saved;
-};
 
 std::optional<kiln::ValType> valtype_of(kiln_valkind_t kind) {
     // Switched on as an int: C may pass any int, outside the enum's range.
@@ -287,8 +280,8 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
         args[i] = val_of(kiln::Value{type.params[i], slots[i]});
     for (size_t i = 0; i < nr; ++i)
         results[i] = val_of(kiln::Value{type.results[i], 0});
-    kiln_store* store =
-        running_store && &running_store->store == &caller.store() ? running_store : nullptr;
+    CStore* back = caller.data<CStore>();
+    kiln_store* store = back ? back->store : nullptr;
     kiln_caller c{caller, store};
     if (kiln_error* err = callback(env.env, &c, args, np, results, nr)) {
         caller.trap(err->error.message);
@@ -532,7 +525,6 @@ kiln_error_t* kiln_store_resume(kiln_store_t* store, kiln_val_t* results, size_t
             return usage(fmt::format("the suspended function returns {} results, room was given "
                                      "for {}",
                                      store->suspended_results, nresults));
-        Running running(store);
         return finish_call(store, store->store.resume(), results, nresults);
     });
 }
@@ -612,7 +604,6 @@ kiln_error_t* kiln_linker_instantiate(const kiln_linker_t* linker, kiln_store_t*
         // Function types are interned per engine, so a module only runs in its engine's stores.
         if (&module->engine.raw() != &store->engine.raw())
             return usage("the module and the store come from different engines");
-        Running running(store);
         auto inst = linker->linker.instantiate(store->store, module->module);
         if (!inst) return new_error(std::move(inst.error()));
         *out = kiln_instance_t{inst->store_id(), inst->raw()};
@@ -703,7 +694,6 @@ kiln_error_t* kiln_func_call(kiln_store_t* store, const kiln_func_t* func, const
             if (!v) return usage(invalid_kind(fmt::format("argument {}", i), args[i].kind));
             values.push_back(*v);
         }
-        Running running(store);
         return finish_call(store, f.call(store->store, values), results, nresults);
     });
 }

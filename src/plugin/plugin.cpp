@@ -488,7 +488,8 @@ Result<void> Plugin::Impl::instantiate() {
         wc.stderr_stream = to_log(spdlog::level::warn);
         KILN_TRY(w, Wasi::create(std::move(wc)));
         wasi = w;
-        wasi->define(linker);
+        Wasi::define(linker);
+        wasi->attach(*store);
     }
     state->reset_call();
     for (size_t i = 0; i < c.modules.size(); ++i) {

@@ -943,36 +943,57 @@ const std::string& Wasi::output(int fd) const {
     return fd == 1 || fd == 2 ? m_state->out[fd] : none;
 }
 
+void Wasi::attach(Store& store) {
+    store.set_data(m_state);
+}
+
+namespace {
+
+/// A WASI function body that gets the calling store's WASI state first (Wasi::attach); without
+/// one the guest traps.
+template <typename R, typename... A> auto with_state(R (*f)(Wasi::State*, Caller&, A...)) {
+    return [f](Caller& c, A... a) -> R {
+        Wasi::State* sp = c.data<Wasi::State>();
+        if (!sp) [[unlikely]] {
+            c.trap("WASI is not set up for this store (Wasi::attach)");
+            return R{};
+        }
+        return f(sp, c, a...);
+    };
+}
+
+} // namespace
+
 void Wasi::define(Linker& linker) {
-    std::shared_ptr<State> sp = m_state;
     const std::string mod = "wasi_snapshot_preview1";
-    auto def = [&](const char* name, auto f) { linker.func_wrap(mod, name, f); };
+    auto def = [&](const char* name, auto f) { linker.func_wrap(mod, name, with_state(+f)); };
+    auto def_plain = [&](const char* name, auto f) { linker.func_wrap(mod, name, f); };
     using u32 = uint32_t;
     using u64 = uint64_t;
 
-    def("args_sizes_get", [sp](Caller& c, u32 argc, u32 size) -> int32_t {
+    def("args_sizes_get", [](State* sp, Caller& c, u32 argc, u32 size) -> int32_t {
         Mem m{c};
         return write_sizes(m, sp->config.args, argc, size);
     });
-    def("args_get", [sp](Caller& c, u32 argv, u32 buf) -> int32_t {
+    def("args_get", [](State* sp, Caller& c, u32 argv, u32 buf) -> int32_t {
         Mem m{c};
         return write_strings(m, sp->config.args, argv, buf);
     });
-    def("environ_sizes_get", [sp](Caller& c, u32 count, u32 size) -> int32_t {
+    def("environ_sizes_get", [](State* sp, Caller& c, u32 count, u32 size) -> int32_t {
         Mem m{c};
         return write_sizes(m, env_strings(*sp), count, size);
     });
-    def("environ_get", [sp](Caller& c, u32 ptrs, u32 buf) -> int32_t {
+    def("environ_get", [](State* sp, Caller& c, u32 ptrs, u32 buf) -> int32_t {
         Mem m{c};
         return write_strings(m, env_strings(*sp), ptrs, buf);
     });
-    def("clock_res_get", [](Caller& c, u32 id, u32 out) -> int32_t {
+    def_plain("clock_res_get", [](Caller& c, u32 id, u32 out) -> int32_t {
         return clock_query(c, id, out, clock_getres);
     });
-    def("clock_time_get", [](Caller& c, u32 id, u64, u32 out) -> int32_t {
+    def_plain("clock_time_get", [](Caller& c, u32 id, u64, u32 out) -> int32_t {
         return clock_query(c, id, out, clock_gettime);
     });
-    def("fd_advise", [sp](Caller&, u32 fd, u64 offset, u64 len, u32 advice) -> int32_t {
+    def("fd_advise", [](State* sp, Caller&, u32 fd, u64 offset, u64 len, u32 advice) -> int32_t {
         auto [f, e] = sp->with(fd, right::fd_advise);
         if (!f) return e;
         if (advice > 5) return einval;
@@ -982,7 +1003,7 @@ void Wasi::define(Linker& linker) {
         int r = ::posix_fadvise(f->host.get(), off_t(offset), off_t(len), host[advice]);
         return r ? errno_from_host(r) : ok;
     });
-    def("fd_allocate", [sp](Caller&, u32 fd, u64 offset, u64 len) -> int32_t {
+    def("fd_allocate", [](State* sp, Caller&, u32 fd, u64 offset, u64 len) -> int32_t {
         auto [f, e] = sp->with(fd, right::fd_allocate);
         if (!f) return e;
         if (f->type != Fd::Type::file) return ebadf;
@@ -990,26 +1011,27 @@ void Wasi::define(Linker& linker) {
         int r = ::posix_fallocate(f->host.get(), off_t(offset), off_t(len));
         return r ? errno_from_host(r) : ok;
     });
-    def("fd_close", [sp](Caller&, u32 fd) -> int32_t {
+    def("fd_close", [](State* sp, Caller&, u32 fd) -> int32_t {
         if (!sp->get(fd)) return ebadf;
         sp->fds[fd].reset();
         return ok;
     });
-    def("fd_datasync", [sp](Caller&, u32 fd) -> int32_t {
+    def("fd_datasync", [](State* sp, Caller&, u32 fd) -> int32_t {
         auto [f, e] = sp->with(fd, right::fd_datasync);
         if (!f) return e;
         if (f->type == Fd::Type::stream) return einval;
         return ::fdatasync(f->host.get()) == 0 ? ok : host_errno();
     });
-    def("fd_sync", [sp](Caller&, u32 fd) -> int32_t {
+    def("fd_sync", [](State* sp, Caller&, u32 fd) -> int32_t {
         auto [f, e] = sp->with(fd, right::fd_sync);
         if (!f) return e;
         if (f->type == Fd::Type::stream) return einval;
         return ::fsync(f->host.get()) == 0 ? ok : host_errno();
     });
-    def("fd_fdstat_get",
-        [sp](Caller& c, u32 fd, u32 buf) -> int32_t { return fdstat_get(*sp, c, fd, buf); });
-    def("fd_fdstat_set_flags", [sp](Caller&, u32 fd, u32 flags) -> int32_t {
+    def("fd_fdstat_get", [](State* sp, Caller& c, u32 fd, u32 buf) -> int32_t {
+        return fdstat_get(*sp, c, fd, buf);
+    });
+    def("fd_fdstat_set_flags", [](State* sp, Caller&, u32 fd, u32 flags) -> int32_t {
         auto [f, e] = sp->with(fd, right::fd_fdstat_set_flags);
         if (!f) return e;
         if (flags & (fdflag_dsync | fdflag_sync | fdflag_rsync)) return enotsup;
@@ -1024,45 +1046,50 @@ void Wasi::define(Linker& linker) {
                               (flags & (fdflag_append | fdflag_nonblock)));
         return ok;
     });
-    def("fd_fdstat_set_rights", [sp](Caller&, u32 fd, u64 base, u64 inheriting) -> int32_t {
-        Fd* f = sp->get(fd);
-        if (!f) return ebadf;
-        // Rights can only be dropped.
-        if ((base & ~f->base) || (inheriting & ~f->inheriting)) return enotcapable;
-        f->base = base;
-        f->inheriting = inheriting;
-        return ok;
+    def("fd_fdstat_set_rights",
+        [](State* sp, Caller&, u32 fd, u64 base, u64 inheriting) -> int32_t {
+            Fd* f = sp->get(fd);
+            if (!f) return ebadf;
+            // Rights can only be dropped.
+            if ((base & ~f->base) || (inheriting & ~f->inheriting)) return enotcapable;
+            f->base = base;
+            f->inheriting = inheriting;
+            return ok;
+        });
+    def("fd_filestat_get", [](State* sp, Caller& c, u32 fd, u32 buf) -> int32_t {
+        return filestat_get(*sp, c, fd, buf);
     });
-    def("fd_filestat_get",
-        [sp](Caller& c, u32 fd, u32 buf) -> int32_t { return filestat_get(*sp, c, fd, buf); });
-    def("fd_filestat_set_size", [sp](Caller&, u32 fd, u64 size) -> int32_t {
+    def("fd_filestat_set_size", [](State* sp, Caller&, u32 fd, u64 size) -> int32_t {
         auto [f, e] = sp->with(fd, right::fd_filestat_set_size);
         if (!f) return e;
         if (f->type != Fd::Type::file) return einval;
         if (size > INT64_MAX) return efbig;
         return ::ftruncate(f->host.get(), off_t(size)) == 0 ? ok : host_errno();
     });
-    def("fd_filestat_set_times", [sp](Caller&, u32 fd, u64 atim, u64 mtim, u32 flags) -> int32_t {
-        auto [f, e] = sp->with(fd, right::fd_filestat_set_times);
-        if (!f) return e;
-        timespec ts[2];
-        if (Errno te = to_timespecs(atim, mtim, uint16_t(flags), ts); te != ok) return te;
-        if (f->type == Fd::Type::stream) return einval;
-        return ::futimens(f->host.get(), ts) == 0 ? ok : host_errno();
-    });
-    def("fd_pread", [sp](Caller& c, u32 fd, u32 iovs, u32 n, u64 offset, u32 out) -> int32_t {
-        return do_read(*sp, c, fd, iovs, n, out, offset);
-    });
-    def("fd_pwrite", [sp](Caller& c, u32 fd, u32 iovs, u32 n, u64 offset, u32 out) -> int32_t {
-        return do_write(*sp, c, fd, iovs, n, out, offset);
-    });
-    def("fd_read", [sp](Caller& c, u32 fd, u32 iovs, u32 n, u32 out) -> int32_t {
+    def("fd_filestat_set_times",
+        [](State* sp, Caller&, u32 fd, u64 atim, u64 mtim, u32 flags) -> int32_t {
+            auto [f, e] = sp->with(fd, right::fd_filestat_set_times);
+            if (!f) return e;
+            timespec ts[2];
+            if (Errno te = to_timespecs(atim, mtim, uint16_t(flags), ts); te != ok) return te;
+            if (f->type == Fd::Type::stream) return einval;
+            return ::futimens(f->host.get(), ts) == 0 ? ok : host_errno();
+        });
+    def("fd_pread",
+        [](State* sp, Caller& c, u32 fd, u32 iovs, u32 n, u64 offset, u32 out) -> int32_t {
+            return do_read(*sp, c, fd, iovs, n, out, offset);
+        });
+    def("fd_pwrite",
+        [](State* sp, Caller& c, u32 fd, u32 iovs, u32 n, u64 offset, u32 out) -> int32_t {
+            return do_write(*sp, c, fd, iovs, n, out, offset);
+        });
+    def("fd_read", [](State* sp, Caller& c, u32 fd, u32 iovs, u32 n, u32 out) -> int32_t {
         return do_read(*sp, c, fd, iovs, n, out, std::nullopt);
     });
-    def("fd_write", [sp](Caller& c, u32 fd, u32 iovs, u32 n, u32 out) -> int32_t {
+    def("fd_write", [](State* sp, Caller& c, u32 fd, u32 iovs, u32 n, u32 out) -> int32_t {
         return do_write(*sp, c, fd, iovs, n, out, std::nullopt);
     });
-    def("fd_prestat_get", [sp](Caller& c, u32 fd, u32 buf) -> int32_t {
+    def("fd_prestat_get", [](State* sp, Caller& c, u32 fd, u32 buf) -> int32_t {
         Fd* f = sp->get(fd);
         if (!f) return ebadf;
         if (!f->is_preopen) return ebadf;
@@ -1071,76 +1098,82 @@ void Wasi::define(Linker& linker) {
         std::memcpy(out + 4, &len, 4);
         return Mem{c}.write(buf, out, sizeof out) ? ok : efault;
     });
-    def("fd_prestat_dir_name", [sp](Caller& c, u32 fd, u32 buf, u32 len) -> int32_t {
+    def("fd_prestat_dir_name", [](State* sp, Caller& c, u32 fd, u32 buf, u32 len) -> int32_t {
         Fd* f = sp->get(fd);
         if (!f) return ebadf;
         if (!f->is_preopen) return ebadf;
         if (len < f->preopen.size()) return enametoolong;
         return Mem{c}.write(buf, f->preopen.data(), f->preopen.size()) ? ok : efault;
     });
-    def("fd_readdir", [sp](Caller& c, u32 fd, u32 buf, u32 len, u64 cookie, u32 used) -> int32_t {
-        return readdir(*sp, c, fd, buf, len, cookie, used);
-    });
-    def("fd_renumber", [sp](Caller&, u32 from, u32 to) -> int32_t {
+    def("fd_readdir",
+        [](State* sp, Caller& c, u32 fd, u32 buf, u32 len, u64 cookie, u32 used) -> int32_t {
+            return readdir(*sp, c, fd, buf, len, cookie, used);
+        });
+    def("fd_renumber", [](State* sp, Caller&, u32 from, u32 to) -> int32_t {
         if (!sp->get(from) || !sp->get(to)) return ebadf;
         if (from == to) return ok;
         sp->fds[to] = std::move(sp->fds[from]);
         sp->fds[from].reset();
         return ok;
     });
-    def("fd_seek", [sp](Caller& c, u32 fd, int64_t offset, u32 whence, u32 out) -> int32_t {
-        return seek(*sp, c, fd, offset, whence, out);
+    def("fd_seek",
+        [](State* sp, Caller& c, u32 fd, int64_t offset, u32 whence, u32 out) -> int32_t {
+            return seek(*sp, c, fd, offset, whence, out);
+        });
+    def("fd_tell", [](State* sp, Caller& c, u32 fd, u32 out) -> int32_t {
+        return seek(*sp, c, fd, 0, 1, out);
     });
-    def("fd_tell",
-        [sp](Caller& c, u32 fd, u32 out) -> int32_t { return seek(*sp, c, fd, 0, 1, out); });
-    def("path_create_directory", [sp](Caller& c, u32 fd, u32 p, u32 l) -> int32_t {
+    def("path_create_directory", [](State* sp, Caller& c, u32 fd, u32 p, u32 l) -> int32_t {
         return path_create_directory(*sp, c, fd, p, l);
     });
-    def("path_filestat_get", [sp](Caller& c, u32 fd, u32 flags, u32 p, u32 l, u32 buf) -> int32_t {
-        return path_filestat_get(*sp, c, fd, flags, p, l, buf);
-    });
+    def("path_filestat_get",
+        [](State* sp, Caller& c, u32 fd, u32 flags, u32 p, u32 l, u32 buf) -> int32_t {
+            return path_filestat_get(*sp, c, fd, flags, p, l, buf);
+        });
     def("path_filestat_set_times",
-        [sp](Caller& c, u32 fd, u32 flags, u32 p, u32 l, u64 atim, u64 mtim, u32 fst) -> int32_t {
+        [](State* sp, Caller& c, u32 fd, u32 flags, u32 p, u32 l, u64 atim, u64 mtim,
+           u32 fst) -> int32_t {
             return path_filestat_set_times(*sp, c, fd, flags, p, l, atim, mtim, fst);
         });
     def("path_link",
-        [sp](Caller& c, u32 ofd, u32 flags, u32 op, u32 ol, u32 nfd, u32 np, u32 nl) -> int32_t {
-            return path_link(*sp, c, ofd, flags, op, ol, nfd, np, nl);
-        });
+        [](State* sp, Caller& c, u32 ofd, u32 flags, u32 op, u32 ol, u32 nfd, u32 np,
+           u32 nl) -> int32_t { return path_link(*sp, c, ofd, flags, op, ol, nfd, np, nl); });
     def("path_open",
-        [sp](Caller& c, u32 fd, u32 lookup, u32 p, u32 l, u32 oflags, u64 base, u64 inheriting,
-             u32 fdflags, u32 out) -> int32_t {
+        [](State* sp, Caller& c, u32 fd, u32 lookup, u32 p, u32 l, u32 oflags, u64 base,
+           u64 inheriting, u32 fdflags, u32 out) -> int32_t {
             return path_open(*sp, c, fd, lookup, p, l, oflags, base, inheriting, fdflags, out);
         });
     def("path_readlink",
-        [sp](Caller& c, u32 fd, u32 p, u32 l, u32 buf, u32 len, u32 used) -> int32_t {
+        [](State* sp, Caller& c, u32 fd, u32 p, u32 l, u32 buf, u32 len, u32 used) -> int32_t {
             return path_readlink(*sp, c, fd, p, l, buf, len, used);
         });
-    def("path_remove_directory", [sp](Caller& c, u32 fd, u32 p, u32 l) -> int32_t {
+    def("path_remove_directory", [](State* sp, Caller& c, u32 fd, u32 p, u32 l) -> int32_t {
         return path_remove(*sp, c, fd, p, l, true);
     });
-    def("path_rename", [sp](Caller& c, u32 fd, u32 op, u32 ol, u32 nfd, u32 np, u32 nl) -> int32_t {
-        return path_rename(*sp, c, fd, op, ol, nfd, np, nl);
-    });
-    def("path_symlink", [sp](Caller& c, u32 op, u32 ol, u32 fd, u32 np, u32 nl) -> int32_t {
-        return path_symlink(*sp, c, op, ol, fd, np, nl);
-    });
-    def("path_unlink_file", [sp](Caller& c, u32 fd, u32 p, u32 l) -> int32_t {
+    def("path_rename",
+        [](State* sp, Caller& c, u32 fd, u32 op, u32 ol, u32 nfd, u32 np, u32 nl) -> int32_t {
+            return path_rename(*sp, c, fd, op, ol, nfd, np, nl);
+        });
+    def("path_symlink",
+        [](State* sp, Caller& c, u32 op, u32 ol, u32 fd, u32 np, u32 nl) -> int32_t {
+            return path_symlink(*sp, c, op, ol, fd, np, nl);
+        });
+    def("path_unlink_file", [](State* sp, Caller& c, u32 fd, u32 p, u32 l) -> int32_t {
         return path_remove(*sp, c, fd, p, l, false);
     });
-    def("poll_oneoff", [sp](Caller& c, u32 in, u32 out, u32 n, u32 nevents) -> int32_t {
+    def("poll_oneoff", [](State* sp, Caller& c, u32 in, u32 out, u32 n, u32 nevents) -> int32_t {
         return poll_oneoff(*sp, c, in, out, n, nevents);
     });
-    def("proc_exit", [](Caller& c, u32 code) { c.exit(int32_t(code)); });
-    def("proc_raise", [](Caller& c, u32 sig) -> int32_t {
+    def_plain("proc_exit", [](Caller& c, u32 code) { c.exit(int32_t(code)); });
+    def_plain("proc_raise", [](Caller& c, u32 sig) -> int32_t {
         c.trap(fmt::format("the program raised signal {}", sig));
         return ok;
     });
-    def("sched_yield", [](Caller&) -> int32_t {
+    def_plain("sched_yield", [](Caller&) -> int32_t {
         ::sched_yield();
         return ok;
     });
-    def("random_get", [](Caller& c, u32 buf, u32 len) -> int32_t {
+    def_plain("random_get", [](Caller& c, u32 buf, u32 len) -> int32_t {
         Mem m{c};
         if (uint64_t(buf) + len > c.memory_size()) return efault;
         std::vector<uint8_t> chunk;
@@ -1158,12 +1191,19 @@ void Wasi::define(Linker& linker) {
         return ok;
     });
     // No sockets can be granted: every descriptor answers as a non-socket.
-    auto not_socket = [sp](u32 fd) -> int32_t { return sp->get(fd) ? enotsock : ebadf; };
-    def("sock_accept", [not_socket](Caller&, u32 fd, u32, u32) { return not_socket(fd); });
-    def("sock_recv",
-        [not_socket](Caller&, u32 fd, u32, u32, u32, u32, u32) { return not_socket(fd); });
-    def("sock_send", [not_socket](Caller&, u32 fd, u32, u32, u32, u32) { return not_socket(fd); });
-    def("sock_shutdown", [not_socket](Caller&, u32 fd, u32) { return not_socket(fd); });
+    static constexpr auto not_socket = [](State* sp, u32 fd) -> int32_t {
+        return sp->get(fd) ? enotsock : ebadf;
+    };
+    def("sock_accept",
+        [](State* sp, Caller&, u32 fd, u32, u32) -> int32_t { return not_socket(sp, fd); });
+    def("sock_recv", [](State* sp, Caller&, u32 fd, u32, u32, u32, u32, u32) -> int32_t {
+        return not_socket(sp, fd);
+    });
+    def("sock_send", [](State* sp, Caller&, u32 fd, u32, u32, u32, u32) -> int32_t {
+        return not_socket(sp, fd);
+    });
+    def("sock_shutdown",
+        [](State* sp, Caller&, u32 fd, u32) -> int32_t { return not_socket(sp, fd); });
 }
 
 } // namespace kiln

@@ -86,7 +86,8 @@ protected:
         if (!module || !wasi) return false;
         m_wasi = *wasi;
         Linker linker;
-        m_wasi->define(linker);
+        Wasi::define(linker);
+        m_wasi->attach(m_store);
         auto inst = linker.instantiate(m_store, *module);
         EXPECT_TRUE(inst) << inst.error().message;
         if (!inst) return false;

@@ -120,7 +120,8 @@ int run(const RunOptions& o) {
     if (o.fuel) store.set_fuel(*o.fuel);
     if (o.timeout_ms) store.set_timeout(std::chrono::milliseconds(*o.timeout_ms));
     Linker linker;
-    (*wasi)->define(linker);
+    Wasi::define(linker);
+    (*wasi)->attach(store);
     auto instance = linker.instantiate(store, *module);
     if (!instance) {
         if (instance.error().kind == ErrorKind::exit) // proc_exit from a start function

@@ -90,6 +90,24 @@ void Caller::exit(int32_t code) {
     m_trap->exit_code = code;
 }
 
+void Caller::fail(const Error& error) {
+    if (error.trap) {
+        if (!m_trap) m_trap = *error.trap;
+        return;
+    }
+    stop(TrapKind::host_error, error.message);
+}
+
+Result<void> Caller::suspend() {
+    if (!m_store.raw().request_yield())
+        return make_error(ErrorKind::usage,
+                          m_store.raw().has_suspended()
+                              ? "cannot suspend: the store already holds a suspended call"
+                              : "cannot suspend here: only a host function called from wasm, "
+                                "outside any nested call, can suspend the call");
+    return {};
+}
+
 bool Caller::should_stop() {
     if (m_trap) return true;
     engine::ExecControl& c = m_store.raw().control();
@@ -219,10 +237,28 @@ Result<FuncType> Func::type(Store& store) const {
     return *m_func->type;
 }
 
-Result<std::vector<Value>> Store::resume() {
-    if (!m_store->has_suspended())
-        return make_error(ErrorKind::usage, "no suspended call to resume");
-    auto r = m_store->resume();
+Result<std::vector<Value>> Store::resume(std::span<const Value> host_results) {
+    const auto& susp = m_store->suspension();
+    if (!susp) return make_error(ErrorKind::usage, "no suspended call to resume");
+    std::vector<uint64_t> bits(host_results.size());
+    if (susp->host) {
+        const FuncType& ft = *susp->host->type;
+        if (host_results.size() != ft.results.size())
+            return make_error(ErrorKind::usage,
+                              fmt::format("the call was suspended by a host function of type {}: "
+                                          "resume it with {} results, not {}",
+                                          functype_string(ft), ft.results.size(),
+                                          host_results.size()));
+        for (size_t i = 0; i < bits.size(); ++i) {
+            KILN_CHECK(check_ref(*this, ft.results[i], host_results[i]));
+            bits[i] = host_results[i].bits;
+        }
+    } else if (!host_results.empty()) {
+        return make_error(ErrorKind::usage,
+                          "the call was not suspended by a host function: resume it without "
+                          "results");
+    }
+    auto r = m_store->resume(bits);
     if (!r) return tl::unexpected(call_error(*m_store, std::move(r.error())));
     return std::move(*r);
 }

@@ -11,6 +11,16 @@ namespace kiln {
 
 namespace {
 std::atomic<uint64_t> next_store_id{1};
+std::atomic<uint32_t> next_key{0};
+} // namespace
+
+uint32_t detail::next_data_key() {
+    return next_key++;
+}
+
+void Store::set_data_slot(uint32_t key, std::shared_ptr<void> data) {
+    if (key >= m_data.size()) m_data.resize(key + 1);
+    m_data[key] = std::move(data);
 }
 
 void InterruptHandle::interrupt() const {

@@ -67,7 +67,8 @@ static_assert(sizeof(Cell) == 8);
 // Integer comparisons fused with a following br_if / if.
 #define KILN_INT_CMPS(X)                                                                           \
     X(I32, Eq)                                                                                     \
-    X(I32, Ne) X(I32, LtS) X(I32, LtU) X(I32, GtS) X(I32, GtU) X(I32, LeS) X(I32, LeU) X(I32, GeS) \
+    X(I32, Ne)                                                                                     \
+    X(I32, LtS) X(I32, LtU) X(I32, GtS) X(I32, GtU) X(I32, LeS) X(I32, LeU) X(I32, GeS)            \
         X(I32, GeU) X(I64, Eq) X(I64, Ne) X(I64, LtS) X(I64, LtU) X(I64, GtS) X(I64, GtU)          \
             X(I64, LeS) X(I64, LeU) X(I64, GeS) X(I64, GeU)
 
@@ -76,26 +77,25 @@ static_assert(sizeof(Cell) == 8);
 #define KILN_GEN_MEM(n, a, r) KILN_IOP_X(n)
 #define KILN_GEN_FUSED(P, n)                                                                       \
     KILN_IOP_X(BrIf_##P##n##_ss)                                                                   \
-    KILN_IOP_X(BrIf_##P##n##_si) KILN_IOP_X(BrIf_##P##n##_ss_back)                                 \
-        KILN_IOP_X(BrIf_##P##n##_si_back)
+    KILN_IOP_X(BrIf_##P##n##_si) KILN_IOP_X(BrIf_##P##n##_ss_back) KILN_IOP_X(BrIf_##P##n##_si_back)
 
 /// Internal opcodes: this fixed list, then one or two per numeric opcode of opcodes.def (expand
 /// KILN_IOPS_FIXED, then include opcodes.def with KILN_OP defined as KILN_OPCODE_IOPS_ONE).
 /// KILN_IOP_X must be defined by the user of the list.
 #define KILN_IOPS_FIXED                                                                            \
     KILN_IOP_X(Unreachable)                                                                        \
-    KILN_IOP_X(Copy) KILN_IOP_X(Const) KILN_IOP_X(Br) KILN_IOP_X(BrIfNz) KILN_IOP_X(BrIfZ)         \
-        KILN_IOP_X(BrIfNz64) KILN_IOP_X(BrIfZ64) KILN_IOP_X(BrIfNzBack) KILN_IOP_X(BrIfZBack)      \
-            KILN_IOP_X(BrIfNz64Back) KILN_IOP_X(BrIfZ64Back) KILN_IOP_X(BrTable) KILN_IOP_X(Call)  \
-                KILN_IOP_X(CallIndirect) KILN_IOP_X(Return) KILN_IOP_X(Select)                     \
-                    KILN_IOP_X(GlobalGet) KILN_IOP_X(GlobalSet) KILN_IOP_X(MemorySize)             \
-                        KILN_IOP_X(MemoryGrow) KILN_IOP_X(MemoryFill) KILN_IOP_X(MemoryCopy)       \
-                            KILN_IOP_X(MemoryInit) KILN_IOP_X(DataDrop) KILN_IOP_X(TableGet)       \
-                                KILN_IOP_X(TableSet) KILN_IOP_X(TableSize) KILN_IOP_X(TableGrow)   \
-                                    KILN_IOP_X(TableFill) KILN_IOP_X(TableCopy)                    \
-                                        KILN_IOP_X(TableInit) KILN_IOP_X(ElemDrop)                 \
-                                            KILN_IOP_X(RefFunc) KILN_IOP_X(Fuel)                   \
-                                                KILN_IOP_X(BrBack) KILN_INT_CMPS(KILN_GEN_FUSED)
+    KILN_IOP_X(Copy)                                                                               \
+    KILN_IOP_X(Const) KILN_IOP_X(Br) KILN_IOP_X(BrIfNz) KILN_IOP_X(BrIfZ) KILN_IOP_X(BrIfNz64)     \
+        KILN_IOP_X(BrIfZ64) KILN_IOP_X(BrIfNzBack) KILN_IOP_X(BrIfZBack) KILN_IOP_X(BrIfNz64Back)  \
+            KILN_IOP_X(BrIfZ64Back) KILN_IOP_X(BrTable) KILN_IOP_X(Call) KILN_IOP_X(CallIndirect)  \
+                KILN_IOP_X(Return) KILN_IOP_X(Select) KILN_IOP_X(GlobalGet) KILN_IOP_X(GlobalSet)  \
+                    KILN_IOP_X(MemorySize) KILN_IOP_X(MemoryGrow) KILN_IOP_X(MemoryFill)           \
+                        KILN_IOP_X(MemoryCopy) KILN_IOP_X(MemoryInit) KILN_IOP_X(DataDrop)         \
+                            KILN_IOP_X(TableGet) KILN_IOP_X(TableSet) KILN_IOP_X(TableSize)        \
+                                KILN_IOP_X(TableGrow) KILN_IOP_X(TableFill) KILN_IOP_X(TableCopy)  \
+                                    KILN_IOP_X(TableInit) KILN_IOP_X(ElemDrop) KILN_IOP_X(RefFunc) \
+                                        KILN_IOP_X(Fuel) KILN_IOP_X(BrBack)                        \
+                                            KILN_INT_CMPS(KILN_GEN_FUSED)
 
 #define KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)                                       \
     KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_MEM, KILN_GEN_MEM)
@@ -109,13 +109,31 @@ enum class IOp : uint16_t {
         count_
 };
 
+/// A point where a call can stop resumably, so where a snapshot can find a frame: the fuel check
+/// at function entry and the back edges that charge a loop (`charge`), and the return point
+/// after a call (`call`). Frames of a suspended call are only ever at these points.
+struct SuspendSite {
+    enum class Kind : uint8_t { charge, call };
+    uint32_t offset = 0; ///< cell index of the instruction to run on resume
+    Kind kind = Kind::charge;
+    uint32_t base = 0;       ///< call: the callee's frame starts at this slot of the caller's
+    uint32_t refs_begin = 0; ///< operand-stack slots holding references here, in
+    uint32_t refs_end = 0;   ///< FuncCode::site_refs[refs_begin, refs_end)
+};
+
 /// A lowered function body and the frame it needs.
 struct FuncCode {
     std::vector<Cell> code;
+    std::vector<SuspendSite> sites;   ///< by offset
+    std::vector<uint32_t> site_refs;  ///< slots named by sites
+    std::vector<uint32_t> ref_locals; ///< locals (parameters included) of reference type
     uint32_t num_params = 0;
     uint32_t num_locals = 0; ///< parameters included
     uint32_t num_results = 0;
     uint32_t frame_size = 0; ///< slots: locals plus the deepest operand stack
+
+    /// The site at cell `offset`, if there is one.
+    const SuspendSite* site_at(uint32_t offset) const;
 };
 
 } // namespace kiln::engine

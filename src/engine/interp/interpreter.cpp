@@ -264,6 +264,30 @@ do_call : {
         stack->host_caller = saved_caller;
         stack->slots_free = saved_slots;
         stack->frames_free = saved_frames;
+        if (stack->yield_requested) [[unlikely]] {
+            // Granted only to a host function called from wasm in the outermost run (see
+            // Store::request_yield); a trap it also asked for wins.
+            stack->yield_requested = false;
+            if (!t) {
+                stack->trap = Trap{TrapKind::yielded, "suspended by a host function", {}};
+                stack->suspended = Suspension{pc,
+                                              fp,
+                                              fsp,
+                                              cur,
+                                              frames_bottom,
+                                              entry,
+                                              frames_bottom->fp,
+                                              TrapKind::yielded,
+                                              callee,
+                                              nfp};
+                // Calls made while this one is suspended run above its frames and the host
+                // function's slots.
+                stack->slots_free = nfp + (np > nr ? np : nr);
+                stack->frames_free = fsp;
+                status = RunStatus::suspended;
+                goto finish;
+            }
+        }
         if (t) [[unlikely]] {
             std::optional<Trap>& out = stack->trap;
             out = std::move(*t);
@@ -685,9 +709,13 @@ RunStatus interp_call(Store& store, ExecStack& stack, FuncInst* f, uint64_t* slo
     return run(&store, &stack, f, slots, nullptr);
 }
 
-RunStatus interp_resume(Store& store, ExecStack& stack, uint64_t* results) {
+RunStatus interp_resume(Store& store, ExecStack& stack, uint64_t* results,
+                        const uint64_t* host_results) {
     Suspension s = *stack.suspended;
     stack.suspended.reset();
+    if (s.host)
+        for (uint32_t i = 0; i < s.host->num_results; ++i)
+            s.host_slots[i] = host_results[i];
     // The stacks are as they were when the suspended call started.
     stack.slots_free = s.entry_fp;
     stack.frames_free = s.frames_bottom;

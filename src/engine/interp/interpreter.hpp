@@ -26,6 +26,8 @@ struct Suspension {
     FuncInst* entry = nullptr;      ///< the function the host called
     uint64_t* entry_fp = nullptr;   ///< that function's frame (slots_free at its start)
     TrapKind reason = TrapKind::out_of_fuel;
+    FuncInst* host = nullptr;       ///< reason yielded: the host function that asked
+    uint64_t* host_slots = nullptr; ///< where that function's results go on resume
 };
 
 /// The value stack and frame stack a Store runs on. `*_free` mark the first unused entry, so a
@@ -40,6 +42,7 @@ struct ExecStack {
     ExecControl* control = nullptr;
     unsigned active_runs = 0;            ///< nested interpreter runs (host re-entry)
     Instance* host_caller = nullptr;     ///< calling instance of the running host function
+    bool yield_requested = false;        ///< the running host function asked to suspend
     std::optional<Suspension> suspended; ///< at most one suspended call per store
     std::optional<Trap> trap;            ///< why the last call trapped or was suspended
 };
@@ -57,7 +60,9 @@ const void* const* interp_handlers();
 RunStatus interp_call(Store& store, ExecStack& stack, FuncInst* f, uint64_t* slots);
 
 /// Continues the suspended call in stack.suspended (none may be running); its results land in
-/// `results`, sized for them. The outcome is as for interp_call.
-RunStatus interp_resume(Store& store, ExecStack& stack, uint64_t* results);
+/// `results`, sized for them. A call a host function suspended gets `host_results` (as many as
+/// that function has results) as the function's results. The outcome is as for interp_call.
+RunStatus interp_resume(Store& store, ExecStack& stack, uint64_t* results,
+                        const uint64_t* host_results);
 
 } // namespace kiln::engine

@@ -81,6 +81,7 @@ private:
         enum class Kind : uint8_t { slot, local, konst } kind = Kind::slot;
         uint32_t local = 0;
         uint64_t value = 0;
+        bool ref = false; ///< a reference: snapshots translate it (see SuspendSite)
     };
     struct Ctrl {
         Ctrl(Opcode k, uint32_t h, uint32_t np, uint32_t nr)
@@ -95,6 +96,8 @@ private:
         bool unreachable = false;
         uint32_t instr_start = 0;       ///< loop: instruction count at its head
         std::vector<size_t> fuel_words; ///< loop: back-edge cost words (cell * 2 + half)
+        std::vector<bool> param_refs;   ///< loop: which parameters are references
+        std::vector<ValType> param_types, result_types;
     };
 
     // ---- emission
@@ -145,9 +148,50 @@ private:
 
     // ---- abstract stack
     uint32_t slot_of(size_t pos) const { return m_num_locals + uint32_t(pos); }
-    void push_slot() {
-        m_stack.push_back(Entry{});
+    void push_slot(bool ref = false) {
+        m_stack.push_back(Entry{Entry::Kind::slot, 0, 0, ref});
         m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
+    }
+    ValType local_type(uint32_t x) const {
+        return x < m_type.params.size() ? m_type.params[x]
+                                        : m_func.locals[x - m_type.params.size()];
+    }
+    Entry local_entry(uint32_t x) const {
+        return Entry{Entry::Kind::local, x, 0, is_reftype(local_type(x))};
+    }
+    /// The block's parameter and result types.
+    std::pair<std::vector<ValType>, std::vector<ValType>> block_types(const BlockType& bt) const {
+        switch (bt.kind) {
+        case BlockType::Kind::empty: return {};
+        case BlockType::Kind::value: return {{}, {bt.value}};
+        case BlockType::Kind::index: {
+            const FuncType& t = m_module.types[bt.index];
+            return {t.params, t.results};
+        }
+        }
+        return {};
+    }
+
+    // ---- suspension sites
+    /// Records a site at cell `offset` whose live references are the slot entries of the
+    /// abstract stack below `height`, plus `extra` slots.
+    void site(uint32_t offset, SuspendSite::Kind kind, size_t height, uint32_t base = 0,
+              const std::vector<uint32_t>& extra = {}) {
+        SuspendSite st{offset, kind, base, uint32_t(m_site_refs.size()), 0};
+        for (size_t i = 0; i < height && i < m_stack.size(); ++i)
+            if (m_stack[i].ref && m_stack[i].kind == Entry::Kind::slot)
+                m_site_refs.push_back(slot_of(i));
+        m_site_refs.insert(m_site_refs.end(), extra.begin(), extra.end());
+        st.refs_end = uint32_t(m_site_refs.size());
+        m_sites.push_back(st);
+    }
+    /// A back edge to `loop` charging fuel at cell `offset`: what lives there is what lives at
+    /// the loop's head, the values below it and its parameters.
+    void loop_site(uint32_t offset, const Ctrl& loop) {
+        std::vector<uint32_t> params;
+        for (uint32_t k = 0; k < loop.param_refs.size(); ++k)
+            if (loop.param_refs[k]) params.push_back(slot_of(loop.height + k));
+        site(offset, SuspendSite::Kind::charge, loop.height, 0, params);
     }
     void materialize(size_t pos) {
         Entry& e = m_stack[pos];
@@ -179,9 +223,9 @@ private:
     uint32_t use_top(size_t depth) { return use(m_stack.size() - 1 - depth); }
     void pop(size_t n) { m_stack.resize(m_stack.size() - n); }
     /// Pops the operands, pushes a slot for the result and returns its index.
-    uint32_t result_after_pop(size_t n) {
+    uint32_t result_after_pop(size_t n, bool ref = false) {
         pop(n);
-        push_slot();
+        push_slot(ref);
         return slot_of(m_stack.size() - 1);
     }
 
@@ -238,6 +282,7 @@ private:
         if (is_function_label(t)) return emit_return();
         branch_copies(t);
         if (t.kind == Opcode::Loop) {
+            loop_site(uint32_t(m_code.size()), t);
             begin(IOp::BrBack);
             target(t.loop_start);
             imm(0);
@@ -299,6 +344,7 @@ private:
             if (!when_true) f = fused_cmp(f->inverse);
             m_code.resize(m_cmp_instr);
             label();
+            if (loop) loop_site(uint32_t(m_code.size()), *loop);
             if (m_cmp_has_imm) {
                 begin(loop ? f->si_back : f->si);
                 words({m_cmp_a, 0});
@@ -338,6 +384,7 @@ private:
             case IOp::BrIfNz64: op = IOp::BrIfNz64Back; break;
             default: op = IOp::BrIfZ64Back; break;
             }
+            loop_site(uint32_t(m_code.size()), *loop);
         }
         begin(op);
         words({slot, 0});
@@ -426,13 +473,16 @@ private:
             }
         }
         pop(1);
-        if (tee) m_stack.push_back(Entry{Entry::Kind::local, x, 0});
+        if (tee) m_stack.push_back(local_entry(x));
     }
     void enter_block(Opcode kind, const BlockType& bt) {
         auto [np, nr] = block_arity(bt);
         materialize_all();
         Ctrl c{kind, uint32_t(m_stack.size() - np), np, nr};
+        std::tie(c.param_types, c.result_types) = block_types(bt);
         if (kind == Opcode::Loop) {
+            for (ValType t : c.param_types)
+                c.param_refs.push_back(is_reftype(t));
             label();
             c.loop_start = m_code.size();
             c.instr_start = m_instr_count;
@@ -457,8 +507,8 @@ private:
         for (size_t cell : c.fixups)
             bind_here(cell);
         m_stack.resize(c.height);
-        for (uint32_t k = 0; k < c.n_results; ++k)
-            push_slot();
+        for (ValType t : c.result_types)
+            push_slot(is_reftype(t));
     }
     /// At a loop's end its size is known: every back edge charges it as fuel.
     void patch_loop_fuel(const Ctrl& c) {
@@ -485,6 +535,8 @@ private:
     uint32_t m_loop_depth = 0;      ///< loops open at the current instruction
     std::vector<Entry> m_stack;
     std::vector<Ctrl> m_ctrls;
+    std::vector<SuspendSite> m_sites;
+    std::vector<uint32_t> m_site_refs;
     // The last instruction that produced the top of the stack, for retargeting.
     size_t m_result_instr = npos, m_result_end = 0, m_result_pos = 0;
     // The last comparison, for fusing with a branch.
@@ -534,6 +586,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         size_t else_cell = cond_branch(false);
         auto [np, nr] = block_arity(in.block);
         Ctrl c{Opcode::If, uint32_t(m_stack.size() - np), np, nr};
+        std::tie(c.param_types, c.result_types) = block_types(in.block);
         c.else_fixup = else_cell;
         m_ctrls.push_back(std::move(c));
         break;
@@ -552,8 +605,8 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         c.kind = Opcode::Else;
         c.unreachable = false;
         m_stack.resize(c.height);
-        for (uint32_t k = 0; k < c.n_params; ++k)
-            push_slot();
+        for (ValType t : c.param_types)
+            push_slot(is_reftype(t));
         break;
     }
     case Opcode::End: end_block(); break;
@@ -621,29 +674,32 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
             begin(IOp::CallIndirect);
             words({m_type_ids[in.a], in.b, base, index_slot});
         }
-        for (size_t i = 0; i < ft.results.size(); ++i)
-            push_slot();
+        // The return point: a suspended caller waits here with the values below the arguments.
+        site(uint32_t(m_code.size()), SuspendSite::Kind::call, m_stack.size(), base);
+        for (ValType t : ft.results)
+            push_slot(is_reftype(t));
         label(); // results of calls are never retargeted
         break;
     }
     case Opcode::Drop: pop(1); break;
     case Opcode::Select:
     case Opcode::SelectT: {
+        bool ref = m_stack[m_stack.size() - 2].ref;
         uint32_t c = use_top(0), b = use_top(1), a = use_top(2);
-        uint32_t d = result_after_pop(3);
+        uint32_t d = result_after_pop(3, ref);
         size_t at = begin(IOp::Select);
         words({d, a, b, c});
         note_result(at);
         break;
     }
     case Opcode::LocalGet:
-        m_stack.push_back(Entry{K::local, in.a, 0});
+        m_stack.push_back(local_entry(in.a));
         m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
         break;
     case Opcode::LocalSet: set_local(in.a, false); break;
     case Opcode::LocalTee: set_local(in.a, true); break;
     case Opcode::GlobalGet: {
-        uint32_t d = result_after_pop(0);
+        uint32_t d = result_after_pop(0, is_reftype(m_module.globals[in.a].type));
         size_t at = begin(IOp::GlobalGet);
         words({d, in.a});
         note_result(at);
@@ -658,7 +714,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     }
     case Opcode::TableGet: {
         uint32_t i = use_top(0);
-        uint32_t d = result_after_pop(1);
+        uint32_t d = result_after_pop(1, true);
         size_t at = begin(IOp::TableGet);
         words({d, in.a, i});
         note_result(at);
@@ -694,12 +750,12 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
         break;
     case Opcode::RefNull:
-        m_stack.push_back(Entry{K::konst, 0, 0});
+        m_stack.push_back(Entry{K::konst, 0, 0, true});
         m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
         break;
     case Opcode::RefIsNull: unary(Opcode::RefIsNull, IOp::I64Eqz); break;
     case Opcode::RefFunc: {
-        uint32_t d = result_after_pop(0);
+        uint32_t d = result_after_pop(0, true);
         size_t at = begin(IOp::RefFunc);
         words({d, in.a});
         note_result(at);
@@ -808,6 +864,7 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     // Entering the function charges the instructions outside its loops.
     begin(IOp::Fuel);
     word(0);
+    site(0, SuspendSite::Kind::charge, 0);
     while (!r.at_end() && !m_ctrls.empty()) {
         KILN_TRY(in, r.next());
         ++m_instr_count;
@@ -823,10 +880,20 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     fc->num_results = uint32_t(m_type.results.size());
     // The results land in the first slots: a frame always has room for them (and the params).
     fc->frame_size = std::max<uint32_t>(m_num_locals + m_max_height, fc->num_results);
+    fc->sites = std::move(m_sites);
+    fc->site_refs = std::move(m_site_refs);
+    for (uint32_t x = 0; x < m_num_locals; ++x)
+        if (is_reftype(local_type(x))) fc->ref_locals.push_back(x);
     return fc;
 }
 
 } // namespace
+
+const SuspendSite* FuncCode::site_at(uint32_t offset) const {
+    auto it = std::lower_bound(sites.begin(), sites.end(), offset,
+                               [](const SuspendSite& s, uint32_t o) { return s.offset < o; });
+    return it != sites.end() && it->offset == offset ? &*it : nullptr;
+}
 
 Result<std::unique_ptr<FuncCode>>
 lower_function(const Module& module, const std::vector<uint32_t>& type_ids, uint32_t def_index) {

@@ -107,6 +107,7 @@ const char* trap_kind_name(TrapKind kind) {
     case TrapKind::interrupted: return "interrupted";
     case TrapKind::host_error: return "host error";
     case TrapKind::exit: return "exit";
+    case TrapKind::yielded: return "yielded";
     }
     return "unknown";
 }

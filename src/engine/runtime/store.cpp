@@ -114,16 +114,33 @@ void Store::drop_suspended() {
     s.suspended.reset();
 }
 
-CallResult Store::resume() {
+bool Store::request_yield() {
+    ExecStack& s = m_stack;
+    // Only the outermost run can stop: a nested one sits inside a host function's native frame.
+    // A host function the host called directly has no wasm caller to continue.
+    if (s.active_runs != 1 || s.suspended || !s.host_caller) return false;
+    s.yield_requested = true;
+    return true;
+}
+
+CallResult Store::resume(std::span<const uint64_t> host_results) {
     ExecStack& s = m_stack;
     if (!s.suspended)
         return tl::unexpected(Trap{TrapKind::host_error, "no suspended call to resume", {}});
     if (s.active_runs)
         return tl::unexpected(Trap{
             TrapKind::host_error, "a suspended call cannot be resumed from inside a call", {}});
-    const FuncType& ft = *s.suspended->entry->type;
+    const Suspension& susp = *s.suspended;
+    size_t want = susp.host ? susp.host->num_results : 0;
+    if (host_results.size() != want)
+        return tl::unexpected(
+            Trap{TrapKind::host_error,
+                 fmt::format("the suspended call needs {} host function results to resume, got {}",
+                             want, host_results.size()),
+                 {}});
+    const FuncType& ft = *susp.entry->type;
     std::vector<uint64_t> slots(std::max<size_t>(ft.results.size(), 1));
-    if (interp_resume(*this, s, slots.data()) != RunStatus::done)
+    if (interp_resume(*this, s, slots.data(), host_results.data()) != RunStatus::done)
         return tl::unexpected(take_trap());
     std::vector<Value> results(ft.results.size());
     for (size_t i = 0; i < results.size(); ++i)

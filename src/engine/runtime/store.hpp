@@ -87,8 +87,14 @@ public:
     /// suspended (fuel exhausted with suspend_on_fuel, or a suspend-mode interrupt) the error
     /// says why and has_suspended() is true until it is resumed or dropped.
     CallResult call(FuncInst* func, std::span<const Value> args);
-    /// Continues the suspended call; the result is as for call().
-    CallResult resume();
+    /// Continues the suspended call; the result is as for call(). A call suspended by a host
+    /// function gets `host_results` as its results (their count is checked, not their types).
+    CallResult resume(std::span<const uint64_t> host_results = {});
+    /// For the running host function: suspend the call once it returns. False when that is
+    /// impossible (it was called from the host, or runs inside a nested wasm call).
+    bool request_yield();
+    /// The suspended call's state, if any.
+    const std::optional<Suspension>& suspension() const { return m_stack.suspended; }
     bool has_suspended() const;
     /// Abandons the suspended call.
     void drop_suspended();
