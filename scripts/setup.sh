@@ -12,6 +12,7 @@ packages=(
   libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev
   libcurl4-openssl-dev libspdlog-dev libsodium-dev libtomlplusplus-dev  # plugin runtime
   libcpp-httplib-dev                                  # loopback HTTP servers in tests
+  libzstd-dev libxxhash-dev                           # snapshots
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -3,6 +3,7 @@
 
 #include <kiln/engine.hpp>
 #include <kiln/error.hpp>
+#include <kiln/snapshot.hpp>
 #include <kiln/value.hpp>
 
 #include <chrono>
@@ -105,6 +106,21 @@ public:
     Result<std::vector<Value>> resume(std::span<const Value> host_results = {});
     /// Abandons the suspended call.
     void drop_suspended_call();
+
+    /// Saves everything the store holds into `out` as its "store" section: memories (all-zero
+    /// pages left out), tables (functions as indices), globals, instance state, fuel, and a
+    /// suspended call's frames and values. Refused while a call runs, or with an error naming
+    /// the value when the store holds an externref (host data that cannot move elsewhere).
+    Result<void> save(Snapshot& out) const;
+    /// Restores the "store" section of `in` into this store, which must have been built the
+    /// same way: the same modules (checked by hash) instantiated in the same order with the same
+    /// host functions. Everything is checked before anything changes; a suspended call comes
+    /// back suspended, to be resumed. Refused while this store runs or holds a suspended call.
+    Result<void> restore(const Snapshot& in);
+    /// save() into an encoded snapshot.
+    Result<std::vector<uint8_t>> snapshot() const;
+    /// restore() from an encoded snapshot.
+    Result<void> restore(std::span<const uint8_t> bytes);
 
     /// A process-unique id; handles remember the store they belong to.
     uint64_t id() const { return m_id; }

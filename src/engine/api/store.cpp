@@ -98,3 +98,33 @@ void Store::drop_suspended_call() {
 }
 
 } // namespace kiln
+
+namespace kiln {
+
+Result<void> Store::save(Snapshot& out) const {
+    auto image = m_store->save_image();
+    if (!image) return tl::unexpected(std::move(image.error()));
+    out.set("store", std::move(*image));
+    return {};
+}
+
+Result<void> Store::restore(const Snapshot& in) {
+    const std::vector<uint8_t>* image = in.get("store");
+    if (!image) return make_error(ErrorKind::invalid, "snapshot: no store section");
+    return m_store->load_image(*image);
+}
+
+Result<std::vector<uint8_t>> Store::snapshot() const {
+    Snapshot s;
+    auto ok = save(s);
+    if (!ok) return tl::unexpected(std::move(ok.error()));
+    return s.encode();
+}
+
+Result<void> Store::restore(std::span<const uint8_t> bytes) {
+    auto s = Snapshot::decode(bytes);
+    if (!s) return tl::unexpected(std::move(s.error()));
+    return restore(*s);
+}
+
+} // namespace kiln

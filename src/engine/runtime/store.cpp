@@ -4,11 +4,13 @@
 #include "engine/interp/interpreter.hpp"
 #include "engine/interp/lower.hpp"
 #include "engine/runtime/control.hpp"
+#include "engine/runtime/store_impl.hpp"
 #include "engine/validate/validator.hpp"
 
 #include <cstring>
 #include <fmt/format.h>
 #include <sys/mman.h>
+#include <xxhash.h>
 
 namespace kiln::engine {
 
@@ -34,31 +36,11 @@ Result<std::shared_ptr<const CompiledModule>> compile(Engine& engine,
         KILN_TRY(code, lower_function(*module, cm->type_ids, i));
         cm->code.push_back(std::move(code));
     }
+    XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+    cm->hash = {h.high64, h.low64};
     cm->module = std::move(module);
     return std::shared_ptr<const CompiledModule>(std::move(cm));
 }
-
-struct Store::Impl {
-    /// Functions in blocks (one per instance, one per host function); `func_blocks` maps each
-    /// block's first function to its length, so that a funcref word from outside can be checked.
-    std::vector<std::unique_ptr<FuncInst[]>> funcs;
-    std::map<const FuncInst*, size_t, std::greater<>> func_blocks;
-
-    FuncInst* new_funcs(size_t n) {
-        funcs.push_back(std::make_unique<FuncInst[]>(n));
-        FuncInst* block = funcs.back().get();
-        func_blocks.emplace(block, n);
-        return block;
-    }
-    std::vector<std::unique_ptr<TableInst>> tables;
-    std::vector<std::unique_ptr<MemoryInst>> memories;
-    std::vector<std::unique_ptr<GlobalInst>> globals;
-    std::vector<std::unique_ptr<Instance>> instances;
-    size_t stack_bytes = 0;
-    std::unique_ptr<Frame[]> frames; ///< not zero-filled: pages are touched only when used
-    ExecControl control;
-    ResourceLimiter limiter;
-};
 
 Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()) {
     const EngineConfig& cfg = engine.config();

@@ -7,6 +7,7 @@
 
 #include <kiln/engine.hpp>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,7 @@ struct CompiledModule {
     std::shared_ptr<const Module> module;
     std::vector<uint32_t> type_ids;              ///< canonical id of each type index
     std::vector<std::unique_ptr<FuncCode>> code; ///< one per module-defined function
+    std::array<uint64_t, 2> hash{};              ///< XXH3-128 of the module's bytes
     ~CompiledModule();
 };
 
@@ -93,6 +95,11 @@ public:
     /// For the running host function: suspend the call once it returns. False when that is
     /// impossible (it was called from the host, or runs inside a nested wasm call).
     bool request_yield();
+    /// The store's state as a snapshot section (see snapshot.cpp); refused while a call runs.
+    Result<std::vector<uint8_t>> save_image() const;
+    /// Restores a section save_image() wrote, after checking all of it against this store, which
+    /// must have been built the same way; nothing changes when it is refused.
+    Result<void> load_image(std::span<const uint8_t> image);
     /// The suspended call's state, if any.
     const std::optional<Suspension>& suspension() const { return m_stack.suspended; }
     bool has_suspended() const;
@@ -108,8 +115,9 @@ public:
     /// The instance whose code called the running host function (null when the host called it).
     Instance* host_caller() const { return m_stack.host_caller; }
 
+    struct Impl; ///< what the store owns (store_impl.hpp)
+
 private:
-    struct Impl;
     Engine& m_engine;
     ExecStack m_stack; ///< first, with the call path's other hot data
     std::unique_ptr<Impl> m_impl;

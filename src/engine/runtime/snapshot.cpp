@@ -1,0 +1,766 @@
+// Snapshots: the container (header, sections, zstd) and the image of a Store.
+//
+// A store image names functions by ordinal (their place among the store's functions in creation
+// order), so that a store built the same way elsewhere finds the same functions. Frames of a
+// suspended call are written as (function, suspension site, frame offset) from the outermost
+// in; the slots that hold references there come from the site tables the lowering records, so
+// they are translated and nothing else is. Restoring checks everything against the store before
+// it changes anything: a snapshot either restores whole or not at all.
+#include "base/reader.hpp"
+#include "base/writer.hpp"
+#include "engine/runtime/store_impl.hpp"
+
+#include <kiln/snapshot.hpp>
+
+#include <fmt/format.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+namespace kiln {
+
+namespace {
+
+constexpr char magic[8] = {'K', 'I', 'L', 'N', 'S', 'N', 'A', 'P'};
+constexpr size_t header_size = 8 + 4 + 4 + 8 + 8;
+
+tl::unexpected<Error> corrupt(std::string_view what) {
+    return make_error(ErrorKind::malformed, fmt::format("snapshot: {}", what));
+}
+
+struct ZstdCctx {
+    ZSTD_CCtx* p = ZSTD_createCCtx();
+    ~ZstdCctx() { ZSTD_freeCCtx(p); }
+};
+struct ZstdDctx {
+    ZSTD_DCtx* p = ZSTD_createDCtx();
+    ~ZstdDctx() { ZSTD_freeDCtx(p); }
+};
+
+} // namespace
+
+void Snapshot::set(std::string name, std::vector<uint8_t> bytes) {
+    for (auto& [n, b] : m_sections)
+        if (n == name) {
+            b = std::move(bytes);
+            return;
+        }
+    m_sections.emplace_back(std::move(name), std::move(bytes));
+}
+
+const std::vector<uint8_t>* Snapshot::get(std::string_view name) const {
+    for (const auto& [n, b] : m_sections)
+        if (n == name) return &b;
+    return nullptr;
+}
+
+std::vector<std::string> Snapshot::names() const {
+    std::vector<std::string> out;
+    for (const auto& s : m_sections)
+        out.push_back(s.first);
+    return out;
+}
+
+Result<std::vector<uint8_t>> Snapshot::encode() const {
+    // The payload: a section count, then each section's name, size and bytes. It is hashed and
+    // compressed piece by piece, without assembling it.
+    std::vector<std::pair<const void*, size_t>> pieces;
+    Writer heads;
+    heads.u32(uint32_t(m_sections.size()));
+    std::vector<size_t> head_ends{heads.size()};
+    for (const auto& [name, bytes] : m_sections) {
+        heads.name(name);
+        heads.u64(bytes.size());
+        head_ends.push_back(heads.size());
+    }
+    const uint8_t* h = heads.out().data();
+    pieces.emplace_back(h, head_ends[0]);
+    for (size_t i = 0; i < m_sections.size(); ++i) {
+        pieces.emplace_back(h + head_ends[i], head_ends[i + 1] - head_ends[i]);
+        pieces.emplace_back(m_sections[i].second.data(), m_sections[i].second.size());
+    }
+    uint64_t total = 0;
+    XXH3_state_t* hs = XXH3_createState();
+    XXH3_64bits_reset(hs);
+    for (auto [p, n] : pieces) {
+        XXH3_64bits_update(hs, p, n);
+        total += n;
+    }
+    uint64_t sum = XXH3_64bits_digest(hs);
+    XXH3_freeState(hs);
+
+    Writer out;
+    out.raw(magic, sizeof magic);
+    out.u32(snapshot_format_version);
+    out.u32(0);
+    out.u64(total);
+    out.u64(sum);
+    std::vector<uint8_t>& buf = out.out();
+    size_t at = buf.size();
+    buf.resize(at + ZSTD_compressBound(total));
+    ZstdCctx cctx;
+    // Level 1 with long-distance matching off: snapshots are written on the way to something
+    // else (a pause, a checkpoint), so speed matters more than the last few percent of size.
+    ZSTD_CCtx_setParameter(cctx.p, ZSTD_c_compressionLevel, 1);
+    ZSTD_CCtx_setPledgedSrcSize(cctx.p, total);
+    ZSTD_outBuffer ob{buf.data() + at, buf.size() - at, 0};
+    for (size_t i = 0; i < pieces.size(); ++i) {
+        ZSTD_inBuffer ib{pieces[i].first, pieces[i].second, 0};
+        ZSTD_EndDirective mode = i + 1 == pieces.size() ? ZSTD_e_end : ZSTD_e_continue;
+        for (;;) {
+            size_t r = ZSTD_compressStream2(cctx.p, &ob, &ib, mode);
+            if (ZSTD_isError(r))
+                return make_error(ErrorKind::io, fmt::format("snapshot: compression failed: {}",
+                                                             ZSTD_getErrorName(r)));
+            if (mode == ZSTD_e_end ? r == 0 : ib.pos == ib.size) break;
+        }
+    }
+    buf.resize(at + ob.pos);
+    return std::move(buf);
+}
+
+Result<Snapshot> Snapshot::decode(std::span<const uint8_t> bytes, uint64_t max_bytes) {
+    if (bytes.size() < sizeof magic || std::memcmp(bytes.data(), magic, sizeof magic) != 0)
+        return corrupt("not a Kiln snapshot (no KILNSNAP header)");
+    if (bytes.size() < header_size) return corrupt("truncated header");
+    Reader head(bytes.subspan(sizeof magic, header_size - sizeof magic));
+    uint32_t version = *head.u32_fixed();
+    (void)*head.u32_fixed();
+    uint64_t total = *head.u64_fixed();
+    uint64_t sum = *head.u64_fixed();
+    if (version != snapshot_format_version)
+        return make_error(ErrorKind::invalid,
+                          fmt::format("snapshot: format version {}; this Kiln reads version {}",
+                                      version, snapshot_format_version));
+    if (total > max_bytes)
+        return make_error(
+            ErrorKind::limit,
+            fmt::format("snapshot: {} bytes uncompressed, past the limit of {}", total, max_bytes));
+    // The declared size is only believed as far as the data goes: the buffer grows with what
+    // actually decompresses, so a lying header cannot make us allocate.
+    std::vector<uint8_t> payload;
+    payload.reserve(std::min<uint64_t>(total, uint64_t(bytes.size()) * 64 + 4096));
+    ZstdDctx dctx;
+    ZSTD_inBuffer ib{bytes.data() + header_size, bytes.size() - header_size, 0};
+    size_t r = 1;
+    while (r != 0) {
+        if (payload.size() == total) {
+            // Everything declared arrived; the frame must end here.
+            uint8_t extra;
+            ZSTD_outBuffer ob{&extra, 1, 0};
+            r = ZSTD_decompressStream(dctx.p, &ob, &ib);
+            if (ZSTD_isError(r))
+                return corrupt(fmt::format("corrupt data ({})", ZSTD_getErrorName(r)));
+            if (ob.pos) return corrupt("more data than the header declares");
+            if (r != 0 && ib.pos == ib.size) return corrupt("truncated");
+            continue;
+        }
+        size_t at = payload.size();
+        size_t chunk = size_t(std::min<uint64_t>(total - at, 1u << 20));
+        payload.resize(at + chunk);
+        ZSTD_outBuffer ob{payload.data() + at, chunk, 0};
+        size_t in_before = ib.pos;
+        r = ZSTD_decompressStream(dctx.p, &ob, &ib);
+        if (ZSTD_isError(r)) return corrupt(fmt::format("corrupt data ({})", ZSTD_getErrorName(r)));
+        payload.resize(at + ob.pos);
+        if (r != 0 && ob.pos == 0 && ib.pos == in_before) return corrupt("truncated");
+    }
+    if (ib.pos != ib.size) return corrupt("bytes after the end of the data");
+    if (payload.size() != total)
+        return corrupt(fmt::format("{} bytes where the header declares {}", payload.size(), total));
+    if (XXH3_64bits(payload.data(), payload.size()) != sum)
+        return corrupt("checksum mismatch: the data is corrupt");
+    Reader in(payload);
+    auto fail = [](const Error& e) {
+        return corrupt(fmt::format("bad section table: {}", e.message));
+    };
+    auto count = in.u32_fixed();
+    if (!count) return fail(count.error());
+    Snapshot snap;
+    for (uint32_t i = 0; i < *count; ++i) {
+        auto len = in.u32_fixed();
+        if (!len) return fail(len.error());
+        auto name = in.bytes(*len);
+        if (!name) return fail(name.error());
+        auto size = in.u64_fixed();
+        if (!size) return fail(size.error());
+        if (*size > in.remaining()) return corrupt(fmt::format("section {} is truncated", i));
+        auto body = *in.bytes(size_t(*size));
+        std::string n(name->begin(), name->end());
+        if (snap.get(n)) return corrupt(fmt::format("section \"{}\" appears twice", n));
+        snap.m_sections.emplace_back(std::move(n), std::vector<uint8_t>(body.begin(), body.end()));
+    }
+    if (!in.at_end()) return corrupt("bytes after the last section");
+    return snap;
+}
+
+} // namespace kiln
+
+namespace kiln::engine {
+
+namespace {
+
+constexpr uint64_t no_func = 0; ///< reference codes: 0 is null, else ordinal + 1
+
+bool page_is_zero(const uint8_t* p) {
+    const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
+    uint64_t acc = 0;
+    for (size_t i = 0; i < page_size / 8; i += 8)
+        acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
+    return acc == 0;
+}
+
+tl::unexpected<Error> mismatch(std::string_view what) {
+    return make_error(ErrorKind::invalid,
+                      fmt::format("snapshot does not fit this store: {}", what));
+}
+
+/// Function ordinals of one store: blocks in creation order.
+class Ordinals {
+public:
+    explicit Ordinals(const Store::Impl& impl) {
+        uint64_t base = 0;
+        for (const auto& block : impl.funcs) {
+            const FuncInst* b = block.get();
+            size_t n = impl.func_blocks.at(b);
+            m_by_addr.emplace(b, std::make_pair(base, n));
+            m_blocks.push_back({b, n});
+            base += n;
+        }
+        m_total = base;
+    }
+    /// The code for a reference word: 0 for null, ordinal + 1 for a function of this store;
+    /// nullopt for anything else (an externref).
+    std::optional<uint64_t> code_of(uint64_t word) const {
+        if (word == 0) return no_func;
+        auto p = reinterpret_cast<const FuncInst*>(word);
+        auto it = m_by_addr.lower_bound(p);
+        if (it == m_by_addr.end()) return std::nullopt;
+        uintptr_t off = uintptr_t(word) - reinterpret_cast<uintptr_t>(it->first);
+        if (off >= it->second.second * sizeof(FuncInst) || off % sizeof(FuncInst))
+            return std::nullopt;
+        return it->second.first + off / sizeof(FuncInst) + 1;
+    }
+    /// The function of ordinal `n`, if there is one.
+    FuncInst* func(uint64_t n) const {
+        if (n >= m_total) return nullptr;
+        for (const auto& [b, size] : m_blocks) {
+            if (n < size) return const_cast<FuncInst*>(b) + n;
+            n -= size;
+        }
+        return nullptr;
+    }
+    std::optional<uint64_t> ordinal(const FuncInst* f) const {
+        auto c = code_of(reinterpret_cast<uint64_t>(f));
+        if (!c || *c == 0) return std::nullopt;
+        return *c - 1;
+    }
+    /// The word for a reference code; nullopt when out of range.
+    std::optional<uint64_t> word_of(uint64_t code) const {
+        if (code == no_func) return 0;
+        FuncInst* f = func(code - 1);
+        if (!f) return std::nullopt;
+        return reinterpret_cast<uint64_t>(f);
+    }
+    const std::vector<std::pair<const FuncInst*, size_t>>& blocks() const { return m_blocks; }
+
+private:
+    std::map<const FuncInst*, std::pair<uint64_t, size_t>, std::greater<>> m_by_addr;
+    std::vector<std::pair<const FuncInst*, size_t>> m_blocks;
+    uint64_t m_total = 0;
+};
+
+/// The slots (relative to the frame) that hold references in `f` stopped at `site`.
+template <typename F> void for_each_ref(const FuncCode& code, const SuspendSite& site, F&& fn) {
+    for (uint32_t x : code.ref_locals)
+        fn(x);
+    for (uint32_t i = site.refs_begin; i < site.refs_end; ++i)
+        fn(code.site_refs[i]);
+}
+
+uint32_t frame_offset(const uint64_t* base, const uint64_t* p) {
+    return uint32_t(p - base);
+}
+
+/// One frame of a suspended call, as written.
+struct Activation {
+    uint64_t func;
+    uint32_t site;
+    uint64_t fp;
+};
+
+} // namespace
+
+Result<std::vector<uint8_t>> Store::save_image() const {
+    const ExecStack& s = m_stack;
+    if (s.active_runs)
+        return make_error(ErrorKind::usage, "snapshot: a call is running on this store");
+    const Impl& impl = *m_impl;
+    Ordinals ord(impl);
+    Writer w;
+    uint64_t mem_bytes = 0;
+    for (const auto& m : impl.memories)
+        mem_bytes += m->size;
+    w.reserve(size_t(std::min<uint64_t>(mem_bytes, uint64_t(1) << 32)) + 4096);
+
+    w.u32(uint32_t(impl.instances.size()));
+    for (const auto& inst : impl.instances) {
+        const auto& h = inst->compiled->hash;
+        w.u64(h[0]);
+        w.u64(h[1]);
+        w.u8(inst->trapped);
+        w.u32(uint32_t(inst->data_dropped.size()));
+        for (uint8_t d : inst->data_dropped)
+            w.u8(d);
+        w.u32(uint32_t(inst->elem_items.size()));
+        for (const auto& e : inst->elem_items)
+            w.u8(e.empty());
+    }
+    w.u32(uint32_t(ord.blocks().size()));
+    for (const auto& [b, n] : ord.blocks())
+        w.u32(uint32_t(n));
+
+    w.u32(uint32_t(impl.memories.size()));
+    for (size_t i = 0; i < impl.memories.size(); ++i) {
+        const MemoryInst& m = *impl.memories[i];
+        w.u64(m.type.limits.min);
+        w.u64(m.pages());
+        uint64_t pages = m.pages();
+        std::vector<uint32_t> live;
+        for (uint64_t p = 0; p < pages; ++p)
+            if (!page_is_zero(m.base + p * page_size)) live.push_back(uint32_t(p));
+        w.u64(live.size());
+        for (uint32_t p : live)
+            w.u32(p);
+        w.reserve(live.size() * page_size);
+        for (uint32_t p : live)
+            w.raw(m.base + uint64_t(p) * page_size, page_size);
+    }
+
+    auto ref_code = [&](uint64_t word, auto&& where) -> Result<uint64_t> {
+        auto c = ord.code_of(word);
+        if (!c)
+            return make_error(ErrorKind::usage,
+                              fmt::format("snapshot: {} holds an externref, which cannot be "
+                                          "restored elsewhere",
+                                          where()));
+        return *c;
+    };
+
+    w.u32(uint32_t(impl.tables.size()));
+    for (size_t i = 0; i < impl.tables.size(); ++i) {
+        const TableInst& t = *impl.tables[i];
+        w.u8(uint8_t(t.type.elem));
+        w.u64(t.elems.size());
+        for (size_t k = 0; k < t.elems.size(); ++k) {
+            KILN_TRY(
+                c, ref_code(t.elems[k], [&] { return fmt::format("table {} element {}", i, k); }));
+            w.u64(c);
+        }
+    }
+
+    w.u32(uint32_t(impl.globals.size()));
+    for (size_t i = 0; i < impl.globals.size(); ++i) {
+        const GlobalInst& g = *impl.globals[i];
+        w.u8(uint8_t(g.type.type));
+        w.u8(g.type.mut);
+        if (is_reftype(g.type.type)) {
+            KILN_TRY(c, ref_code(g.bits, [&] { return fmt::format("global {}", i); }));
+            w.u64(c);
+        } else {
+            w.u64(g.bits);
+        }
+    }
+
+    const ExecControl& c = impl.control;
+    w.u8(c.fuel_enabled);
+    w.u64(c.fuel);
+
+    w.u8(s.suspended.has_value());
+    if (s.suspended) {
+        const Suspension& susp = *s.suspended;
+        if (susp.frames_bottom != s.frames_begin || susp.entry_fp != s.slots_begin)
+            return make_error(ErrorKind::usage,
+                              "snapshot: the suspended call started inside another call");
+        // Activations from the outermost: the callers the frame stack holds, then the
+        // innermost function and where it stopped.
+        std::vector<std::pair<const FuncInst*, std::pair<const Cell*, uint64_t*>>> acts;
+        for (const Frame* f = s.frames_begin + 1; f < susp.fsp; ++f)
+            acts.push_back({f->func, {f->ret_pc, f->fp}});
+        acts.push_back({susp.cur, {susp.pc, susp.fp}});
+        w.u8(uint8_t(susp.reason));
+        w.u32(uint32_t(acts.size()));
+        std::vector<std::pair<const FuncCode*, const SuspendSite*>> sites;
+        for (const auto& [f, where] : acts) {
+            const FuncCode* code = f->code;
+            uint32_t off = uint32_t(where.first - code->code.data());
+            const SuspendSite* site = code->site_at(off);
+            if (!site)
+                return make_error(ErrorKind::usage,
+                                  "snapshot: a frame is not at a suspension site");
+            sites.push_back({code, site});
+            w.u64(*ord.ordinal(f));
+            w.u32(off);
+            w.u64(frame_offset(s.slots_begin, where.second));
+        }
+        w.u64(susp.host ? *ord.ordinal(susp.host) + 1 : 0);
+        uint64_t n = uint64_t(s.slots_free - s.slots_begin);
+        std::vector<uint64_t> slots(s.slots_begin, s.slots_free);
+        for (size_t k = 0; k < acts.size(); ++k) {
+            uint64_t fp = frame_offset(s.slots_begin, acts[k].second.second);
+            Result<void> ok;
+            for_each_ref(*sites[k].first, *sites[k].second, [&](uint32_t x) {
+                if (!ok) return;
+                uint64_t& v = slots[fp + x];
+                auto c = ord.code_of(v);
+                if (!c)
+                    ok = make_error(ErrorKind::usage,
+                                    fmt::format("snapshot: frame {} of the suspended call holds "
+                                                "an externref, which cannot be restored elsewhere",
+                                                k));
+                else
+                    v = *c;
+            });
+            KILN_CHECK(ok);
+        }
+        w.u64(n);
+        w.raw(slots.data(), slots.size() * sizeof(uint64_t));
+    }
+    return std::move(w.out());
+}
+
+Result<void> Store::load_image(std::span<const uint8_t> image) {
+    ExecStack& s = m_stack;
+    if (s.active_runs)
+        return make_error(ErrorKind::usage, "restore: a call is running on this store");
+    if (s.suspended)
+        return make_error(ErrorKind::usage,
+                          "restore: this store holds a suspended call (drop it first)");
+    Impl& impl = *m_impl;
+    Ordinals ord(impl);
+    Reader r(image);
+    std::string where = "the header";
+    auto trunc = [&](const Error&) {
+        return corrupt(fmt::format("store section truncated or malformed in {}", where));
+    };
+#define SNAP_READ(var, expr)                                                                       \
+    auto var##_r = (expr);                                                                         \
+    if (!var##_r) return trunc(var##_r.error());                                                   \
+    auto var = *var##_r
+
+    // ---- read and check everything first
+    struct InstState {
+        bool trapped;
+        std::vector<uint8_t> data_dropped, elem_dropped;
+    };
+    where = "the instances";
+    SNAP_READ(ninst, r.u32_fixed());
+    if (ninst != impl.instances.size())
+        return mismatch(
+            fmt::format("it has {} instances, this store {}", ninst, impl.instances.size()));
+    std::vector<InstState> insts(ninst);
+    for (uint32_t i = 0; i < ninst; ++i) {
+        where = fmt::format("instance {}", i);
+        const Instance& inst = *impl.instances[i];
+        SNAP_READ(h0, r.u64_fixed());
+        SNAP_READ(h1, r.u64_fixed());
+        if (h0 != inst.compiled->hash[0] || h1 != inst.compiled->hash[1])
+            return mismatch(fmt::format("instance {} was made from another module (module hash "
+                                        "{:016x}{:016x}, here {:016x}{:016x})",
+                                        i, h0, h1, inst.compiled->hash[0], inst.compiled->hash[1]));
+        SNAP_READ(trapped, r.u8());
+        insts[i].trapped = trapped != 0;
+        SNAP_READ(nd, r.u32_fixed());
+        if (nd != inst.data_dropped.size())
+            return mismatch(fmt::format("{}: data segments", where));
+        SNAP_READ(dd, r.bytes(nd));
+        insts[i].data_dropped.assign(dd.begin(), dd.end());
+        SNAP_READ(ne, r.u32_fixed());
+        if (ne != inst.elem_items.size())
+            return mismatch(fmt::format("{}: element segments", where));
+        SNAP_READ(ed, r.bytes(ne));
+        insts[i].elem_dropped.assign(ed.begin(), ed.end());
+    }
+
+    where = "the function table";
+    SNAP_READ(nblocks, r.u32_fixed());
+    if (nblocks != ord.blocks().size())
+        return mismatch(fmt::format("it has {} groups of functions, this store {} (build the store "
+                                    "the same way: same modules, same host functions, same order)",
+                                    nblocks, ord.blocks().size()));
+    for (uint32_t i = 0; i < nblocks; ++i) {
+        SNAP_READ(n, r.u32_fixed());
+        if (n != ord.blocks()[i].second)
+            return mismatch(fmt::format("function group {} has {} functions, here {}", i, n,
+                                        ord.blocks()[i].second));
+    }
+
+    struct MemState {
+        uint64_t pages;
+        std::vector<uint32_t> live;
+        const uint8_t* bytes;
+    };
+    where = "the memories";
+    SNAP_READ(nmem, r.u32_fixed());
+    if (nmem != impl.memories.size())
+        return mismatch(
+            fmt::format("it has {} memories, this store {}", nmem, impl.memories.size()));
+    std::vector<MemState> mems(nmem);
+    uint64_t grow_bytes = 0;
+    for (uint32_t i = 0; i < nmem; ++i) {
+        where = fmt::format("memory {}", i);
+        const MemoryInst& m = *impl.memories[i];
+        SNAP_READ(min, r.u64_fixed());
+        SNAP_READ(pages, r.u64_fixed());
+        if (min != m.type.limits.min) return mismatch(fmt::format("{} has another type", where));
+        if (pages < m.pages() || pages * page_size > m.reserved ||
+            (m.type.limits.max && pages > *m.type.limits.max))
+            return mismatch(fmt::format("{} has {} pages, which this store's memory of {} pages "
+                                        "(at most {}) cannot take",
+                                        where, pages, m.pages(), m.reserved / page_size));
+        grow_bytes += (pages - m.pages()) * page_size;
+        SNAP_READ(nlive, r.u64_fixed());
+        if (nlive > pages || nlive > r.remaining() / 4)
+            return trunc(Error{ErrorKind::malformed, "", nullptr});
+        mems[i].pages = pages;
+        mems[i].live.resize(nlive);
+        for (uint64_t k = 0; k < nlive; ++k) {
+            SNAP_READ(p, r.u32_fixed());
+            if (p >= pages || (k && p <= mems[i].live[k - 1]))
+                return corrupt(fmt::format("{}: page list out of order", where));
+            mems[i].live[k] = p;
+        }
+        if (nlive * page_size > r.remaining()) return trunc(Error{});
+        mems[i].bytes = r.current();
+        if (!r.skip(nlive * page_size)) return trunc(Error{});
+    }
+    if (grow_bytes > impl.limiter.memory_bytes_max - impl.limiter.memory_bytes_used)
+        return make_error(ErrorKind::limit,
+                          fmt::format("restore: the snapshot's memories need {} more bytes than "
+                                      "the store's memory limit allows",
+                                      grow_bytes));
+
+    struct TableState {
+        std::vector<uint64_t> elems;
+    };
+    where = "the tables";
+    SNAP_READ(ntab, r.u32_fixed());
+    if (ntab != impl.tables.size())
+        return mismatch(fmt::format("it has {} tables, this store {}", ntab, impl.tables.size()));
+    std::vector<TableState> tabs(ntab);
+    uint64_t grow_elems = 0;
+    for (uint32_t i = 0; i < ntab; ++i) {
+        where = fmt::format("table {}", i);
+        const TableInst& t = *impl.tables[i];
+        SNAP_READ(elem, r.u8());
+        SNAP_READ(size, r.u64_fixed());
+        if (elem != uint8_t(t.type.elem))
+            return mismatch(fmt::format("{} has another type", where));
+        if (size < t.elems.size() || (t.type.limits.max && size > *t.type.limits.max) ||
+            size > r.remaining() / 8)
+            return mismatch(
+                fmt::format("{} has {} elements, this one {}", where, size, t.elems.size()));
+        grow_elems += size - t.elems.size();
+        tabs[i].elems.resize(size);
+        for (uint64_t k = 0; k < size; ++k) {
+            SNAP_READ(code, r.u64_fixed());
+            auto word = ord.word_of(code);
+            if (!word) return corrupt(fmt::format("{} element {} names no function", where, k));
+            tabs[i].elems[k] = *word;
+        }
+    }
+    if (grow_elems > impl.limiter.table_elems_max - impl.limiter.table_elems_used)
+        return make_error(ErrorKind::limit, "restore: the snapshot's tables exceed the store's "
+                                            "table limit");
+
+    where = "the globals";
+    SNAP_READ(nglob, r.u32_fixed());
+    if (nglob != impl.globals.size())
+        return mismatch(
+            fmt::format("it has {} globals, this store {}", nglob, impl.globals.size()));
+    std::vector<uint64_t> globs(nglob);
+    for (uint32_t i = 0; i < nglob; ++i) {
+        where = fmt::format("global {}", i);
+        const GlobalInst& g = *impl.globals[i];
+        SNAP_READ(type, r.u8());
+        SNAP_READ(mut, r.u8());
+        if (type != uint8_t(g.type.type) || bool(mut) != g.type.mut)
+            return mismatch(fmt::format("{} has another type", where));
+        SNAP_READ(bits, r.u64_fixed());
+        if (is_reftype(g.type.type)) {
+            auto word = ord.word_of(bits);
+            if (!word) return corrupt(fmt::format("{} names no function", where));
+            bits = *word;
+        }
+        globs[i] = bits;
+    }
+
+    where = "the fuel";
+    SNAP_READ(fuel_enabled, r.u8());
+    SNAP_READ(fuel, r.u64_fixed());
+
+    where = "the suspended call";
+    SNAP_READ(has_susp, r.u8());
+    std::optional<Suspension> susp;
+    std::vector<uint64_t> slots;
+    std::vector<Frame> frames;
+    if (has_susp) {
+        SNAP_READ(reason_u8, r.u8());
+        auto reason = TrapKind(reason_u8);
+        if (reason != TrapKind::out_of_fuel && reason != TrapKind::interrupted &&
+            reason != TrapKind::yielded)
+            return corrupt("the suspended call has an unknown reason");
+        SNAP_READ(nact, r.u32_fixed());
+        if (nact == 0 || nact > uint64_t(s.frames_end - s.frames_begin))
+            return mismatch(fmt::format("the suspended call has {} frames, more than this store's "
+                                        "call depth allows",
+                                        nact));
+        std::vector<Activation> acts(nact);
+        std::vector<FuncInst*> funcs(nact);
+        std::vector<const SuspendSite*> sites(nact);
+        uint64_t max_slots = uint64_t(s.slots_end - s.slots_begin);
+        for (uint32_t k = 0; k < nact; ++k) {
+            where = fmt::format("frame {} of the suspended call", k);
+            SNAP_READ(fo, r.u64_fixed());
+            SNAP_READ(off, r.u32_fixed());
+            SNAP_READ(fp, r.u64_fixed());
+            acts[k] = {fo, off, fp};
+            FuncInst* f = ord.func(fo);
+            if (!f || !f->code) return corrupt(fmt::format("{} names no wasm function", where));
+            const SuspendSite* site = f->code->site_at(off);
+            if (!site) return corrupt(fmt::format("{} is not at a suspension point", where));
+            bool innermost = k + 1 == nact;
+            bool want_call = !innermost || reason == TrapKind::yielded;
+            if ((site->kind == SuspendSite::Kind::call) != want_call)
+                return corrupt(fmt::format("{} stopped at the wrong kind of point", where));
+            if (k == 0 ? fp != 0 : fp != acts[k - 1].fp + sites[k - 1]->base)
+                return corrupt(fmt::format("{} is not where its caller put it", where));
+            if (fp + f->code->frame_size > max_slots)
+                return mismatch(fmt::format("{} lies past this store's stack", where));
+            funcs[k] = f;
+            sites[k] = site;
+        }
+        // Each caller must be calling the next frame's function.
+        auto callee_ok = [&](FuncInst* caller, const SuspendSite* site, FuncInst* callee) {
+            const Cell* call = caller->code->code.data() + site->offset;
+            // The call instruction ends at the site: Call is 2 cells, CallIndirect 3.
+            const void* const* h = interp_handlers();
+            const Cell* c2 = call - 2;
+            const Cell* c3 = call - 3;
+            if (site->offset >= 2 && c2->handler == h[size_t(IOp::Call)] &&
+                reinterpret_cast<const uint32_t*>(c2 + 1)[1] == site->base)
+                return caller->instance->funcs[reinterpret_cast<const uint32_t*>(c2 + 1)[0]] ==
+                       callee;
+            if (site->offset >= 3 && c3->handler == h[size_t(IOp::CallIndirect)])
+                return callee->type_id == reinterpret_cast<const uint32_t*>(c3 + 1)[0];
+            return false;
+        };
+        for (uint32_t k = 0; k + 1 < nact; ++k)
+            if (!callee_ok(funcs[k], sites[k], funcs[k + 1]))
+                return corrupt(fmt::format("frame {} does not call frame {}", k, k + 1));
+        where = "the suspended call";
+        SNAP_READ(host_code, r.u64_fixed());
+        FuncInst* host = nullptr;
+        uint64_t top;
+        const Activation& last = acts.back();
+        if (reason == TrapKind::yielded) {
+            host = host_code ? ord.func(host_code - 1) : nullptr;
+            if (!host || host->code)
+                return corrupt("the suspended call names no host function that suspended it");
+            if (!callee_ok(funcs.back(), sites.back(), host))
+                return corrupt("the innermost frame does not call the host function");
+            top = last.fp + sites.back()->base + std::max(host->num_params, host->num_results);
+        } else {
+            if (host_code) return corrupt("a host function named for a call it did not suspend");
+            top = last.fp + funcs.back()->code->frame_size;
+        }
+        if (top > max_slots) return mismatch("the suspended call's values exceed the stack");
+        SNAP_READ(nslots, r.u64_fixed());
+        if (nslots != top)
+            return corrupt(fmt::format("the suspended call has {} values where its frames need {}",
+                                       nslots, top));
+        if (nslots > r.remaining() / 8) return trunc(Error{});
+        slots.resize(nslots);
+        std::memcpy(slots.data(), r.current(), nslots * 8);
+        if (!r.skip(nslots * 8)) return trunc(Error{});
+        for (uint32_t k = 0; k < nact; ++k) {
+            bool bad = false;
+            for_each_ref(*funcs[k]->code, *sites[k], [&](uint32_t x) {
+                uint64_t& v = slots[acts[k].fp + x];
+                auto word = ord.word_of(v);
+                if (!word)
+                    bad = true;
+                else
+                    v = *word;
+            });
+            if (bad) return corrupt(fmt::format("frame {} holds a reference to no function", k));
+        }
+        FuncInst* entry = funcs.front();
+        uint64_t* base = s.slots_begin;
+        frames.push_back(Frame{nullptr, base, entry});
+        for (uint32_t k = 0; k + 1 < nact; ++k)
+            frames.push_back(
+                Frame{funcs[k]->code->code.data() + acts[k].site, base + acts[k].fp, funcs[k]});
+        Suspension sp;
+        sp.pc = funcs.back()->code->code.data() + last.site;
+        sp.fp = base + last.fp;
+        sp.cur = funcs.back();
+        sp.entry = entry;
+        sp.entry_fp = base;
+        sp.reason = reason;
+        sp.host = host;
+        sp.host_slots = host ? base + last.fp + sites.back()->base : nullptr;
+        susp = sp;
+    }
+    if (!r.at_end()) return corrupt("bytes after the end of the store section");
+#undef SNAP_READ
+
+    // ---- everything checked: apply
+    for (uint32_t i = 0; i < ninst; ++i) {
+        Instance& inst = *impl.instances[i];
+        inst.trapped = insts[i].trapped;
+        for (size_t k = 0; k < inst.data_dropped.size(); ++k)
+            inst.data_dropped[k] = insts[i].data_dropped[k] != 0;
+        for (size_t k = 0; k < inst.elem_items.size(); ++k)
+            if (insts[i].elem_dropped[k]) inst.elem_items[k] = {};
+        // A segment restored as not dropped keeps the items instantiation gave it.
+    }
+    for (uint32_t i = 0; i < nmem; ++i) {
+        MemoryInst& m = *impl.memories[i];
+        if (mems[i].pages > m.pages() && m.grow(mems[i].pages - m.pages()) < 0)
+            return make_error(ErrorKind::limit, fmt::format("restore: memory {} cannot grow", i));
+        std::memset(m.base, 0, m.size);
+        const uint8_t* src = mems[i].bytes;
+        for (uint32_t p : mems[i].live) {
+            std::memcpy(m.base + uint64_t(p) * page_size, src, page_size);
+            src += page_size;
+        }
+    }
+    for (uint32_t i = 0; i < ntab; ++i) {
+        TableInst& t = *impl.tables[i];
+        if (tabs[i].elems.size() > t.elems.size() &&
+            t.grow(tabs[i].elems.size() - t.elems.size(), 0) < 0)
+            return make_error(ErrorKind::limit, fmt::format("restore: table {} cannot grow", i));
+        t.elems = std::move(tabs[i].elems);
+    }
+    for (uint32_t i = 0; i < nglob; ++i)
+        impl.globals[i]->bits = globs[i];
+    impl.control.fuel_enabled = fuel_enabled != 0;
+    impl.control.fuel = fuel;
+    if (susp) {
+        std::memcpy(s.slots_begin, slots.data(), slots.size() * 8);
+        std::copy(frames.begin(), frames.end(), s.frames_begin);
+        susp->frames_bottom = s.frames_begin;
+        susp->fsp = s.frames_begin + frames.size();
+        s.slots_free = s.slots_begin + slots.size();
+        s.frames_free = susp->fsp;
+        s.trap = Trap{susp->reason, "restored suspended call", {}};
+        s.suspended = susp;
+    }
+    return {};
+}
+
+} // namespace kiln::engine
