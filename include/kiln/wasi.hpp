@@ -4,6 +4,7 @@
 
 #include <kiln/error.hpp>
 #include <kiln/linker.hpp>
+#include <kiln/snapshot.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -100,6 +101,14 @@ public:
     static void define(Linker& linker);
     /// Makes this the WASI state of programs running in `store` (store user data).
     void attach(Store& store);
+    /// Saves the descriptor table into `out` as its "wasi" section: each descriptor as what it
+    /// takes to open it again (preopen, path below it, rights, flags, offset). Refused with an
+    /// error naming the descriptor when one is a pipe, socket or device, or a deleted file.
+    Result<void> save(Snapshot& out) const;
+    /// Replaces the descriptor table with the snapshot's, reopening files below this state's
+    /// preopens of the same guest names (a missing or read-only one where the snapshot wrote is
+    /// refused). Standard streams stay as this state's config has them. All or nothing.
+    Result<void> restore(const Snapshot& in);
     /// What the program wrote to a buffered stdout (1) or stderr (2).
     const std::string& output(int fd) const;
 

@@ -53,6 +53,12 @@ Result<uint32_t> Reader::u32_fixed() {
     return v;
 }
 
+Result<std::string> Reader::str32() {
+    KILN_TRY(n, u32_fixed());
+    KILN_TRY(b, bytes(n));
+    return std::string(b.begin(), b.end());
+}
+
 Result<uint64_t> Reader::u64_fixed() {
     if (remaining() < 8) return fail("unexpected end");
     uint64_t v;

@@ -40,6 +40,8 @@ public:
     Result<std::span<const uint8_t>> bytes(size_t count);
     /// A length-prefixed UTF-8 name.
     Result<std::string> name();
+    /// A u32 length, then that many bytes of any value (Writer::str32).
+    Result<std::string> str32();
     /// A sub-reader over the next `count` bytes (offsets stay absolute).
     Result<Reader> sub(size_t count);
     Result<void> skip(size_t count);

@@ -17,8 +17,8 @@ public:
     void u32(uint32_t v) { raw(&v, sizeof v); }
     void u64(uint64_t v) { raw(&v, sizeof v); }
     void bytes(std::span<const uint8_t> b) { raw(b.data(), b.size()); }
-    /// A u32 length, then the bytes.
-    void name(std::string_view s) {
+    /// A u32 length, then the bytes (Reader::str32 reads it).
+    void str32(std::string_view s) {
         u32(uint32_t(s.size()));
         raw(s.data(), s.size());
     }

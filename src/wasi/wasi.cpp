@@ -8,6 +8,9 @@
 #include "wasi/abi.hpp"
 #include "wasi/fs.hpp"
 
+#include "base/reader.hpp"
+#include "base/writer.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -1204,6 +1207,201 @@ void Wasi::define(Linker& linker) {
     });
     def("sock_shutdown",
         [](State* sp, Caller&, u32 fd, u32) -> int32_t { return not_socket(sp, fd); });
+}
+
+} // namespace kiln
+
+// ---- snapshots
+//
+// The descriptor table is saved as what it takes to open each descriptor again: a preopen by its
+// guest name, a standard stream by its number, a file or directory by the preopen it lies under
+// and its path there (read from /proc, so renames since it was opened are followed), its rights,
+// flags and offset. Restoring opens everything first and then replaces the table, so a file that
+// cannot be opened again leaves the state as it was.
+
+namespace kiln {
+
+namespace {
+
+/// The host path of an open descriptor.
+std::optional<std::string> host_path_of(int fd) {
+    char buf[4096];
+    std::string proc = fmt::format("/proc/self/fd/{}", fd);
+    ssize_t n = ::readlink(proc.c_str(), buf, sizeof buf);
+    if (n <= 0 || size_t(n) >= sizeof buf) return std::nullopt;
+    return std::string(buf, size_t(n));
+}
+
+tl::unexpected<Error> wasi_corrupt(std::string_view what) {
+    return make_error(ErrorKind::malformed, fmt::format("snapshot: wasi section: {}", what));
+}
+
+} // namespace
+
+Result<void> Wasi::save(Snapshot& out) const {
+    const State& s = *m_state;
+    // Each preopen's host path, to find which one a descriptor lies under.
+    std::vector<std::pair<std::string, std::string>> roots; // host path, guest name
+    for (const auto& f : s.fds)
+        if (f && f->is_preopen)
+            if (auto p = host_path_of(f->host.get())) roots.emplace_back(*p, f->preopen);
+    Writer w;
+    w.u64(s.stdin_pos);
+    w.u32(uint32_t(s.fds.size()));
+    for (size_t i = 0; i < s.fds.size(); ++i) {
+        const auto& f = s.fds[i];
+        w.u8(f.has_value());
+        if (!f) continue;
+        w.u8(uint8_t(f->type));
+        w.u32(uint32_t(f->stream));
+        w.u8(f->filetype);
+        w.u32(f->fdflags);
+        w.u64(f->base);
+        w.u64(f->inheriting);
+        w.u8(f->read_only);
+        w.u8(f->is_preopen);
+        if (f->type == Fd::Type::stream) continue;
+        if (f->is_preopen) {
+            w.str32(f->preopen);
+            continue;
+        }
+        if (f->filetype != filetype_regular_file && f->filetype != filetype_directory)
+            return make_error(ErrorKind::usage,
+                              fmt::format("snapshot: WASI descriptor {} is not a regular file or "
+                                          "directory (a pipe, socket or device cannot be opened "
+                                          "again elsewhere)",
+                                          i));
+        auto path = host_path_of(f->host.get());
+        if (!path || path->ends_with(" (deleted)"))
+            return make_error(ErrorKind::usage,
+                              fmt::format("snapshot: WASI descriptor {} names a file that was "
+                                          "deleted, so it cannot be opened again",
+                                          i));
+        // The longest preopen that holds it.
+        const std::pair<std::string, std::string>* root = nullptr;
+        for (const auto& r : roots)
+            if ((*path == r.first || path->starts_with(r.first + "/") || r.first == "/") &&
+                (!root || r.first.size() > root->first.size()))
+                root = &r;
+        if (!root)
+            return make_error(ErrorKind::usage,
+                              fmt::format("snapshot: WASI descriptor {} ({}) lies under no "
+                                          "preopened directory",
+                                          i, *path));
+        std::string rel = *path == root->first ? "." : path->substr(root->first.size());
+        while (!rel.empty() && rel.front() == '/')
+            rel.erase(0, 1);
+        w.str32(root->second);
+        w.str32(rel);
+        off_t at = f->type == Fd::Type::file ? ::lseek(f->host.get(), 0, SEEK_CUR) : 0;
+        w.u64(at < 0 ? 0 : uint64_t(at));
+    }
+    out.set("wasi", std::move(w.out()));
+    return {};
+}
+
+Result<void> Wasi::restore(const Snapshot& in) {
+    const std::vector<uint8_t>* image = in.get("wasi");
+    if (!image) return make_error(ErrorKind::invalid, "snapshot: no wasi section");
+    State& s = *m_state;
+    Reader r(*image);
+    auto bad = [](const Error&) { return wasi_corrupt("truncated or malformed"); };
+#define WASI_READ(var, expr)                                                                       \
+    auto var##_r = (expr);                                                                         \
+    if (!var##_r) return bad(var##_r.error());                                                     \
+    auto var = *var##_r
+    WASI_READ(stdin_pos, r.u64_fixed());
+    WASI_READ(n, r.u32_fixed());
+    if (n > max_fds) return wasi_corrupt("too many descriptors");
+    // This state's preopens and streams, to hand over to the slots that name them.
+    std::map<std::string, Fd*> preopens;
+    Fd* streams[3] = {};
+    for (auto& f : s.fds) {
+        if (f && f->is_preopen) preopens.emplace(f->preopen, &*f);
+        if (f && f->type == Fd::Type::stream && f->stream >= 0 && f->stream < 3)
+            streams[f->stream] = &*f;
+    }
+    std::vector<std::optional<Fd>> fds(n);
+    std::vector<std::pair<Fd*, Fd*>> moves; // (from this state, into fds)
+    for (uint32_t i = 0; i < n; ++i) {
+        WASI_READ(present, r.u8());
+        if (!present) continue;
+        Fd f;
+        WASI_READ(type, r.u8());
+        WASI_READ(stream, r.u32_fixed());
+        WASI_READ(filetype, r.u8());
+        WASI_READ(fdflags, r.u32_fixed());
+        WASI_READ(base, r.u64_fixed());
+        WASI_READ(inheriting, r.u64_fixed());
+        WASI_READ(read_only, r.u8());
+        WASI_READ(is_preopen, r.u8());
+        if (type > uint8_t(Fd::Type::dir)) return wasi_corrupt("unknown descriptor type");
+        f.type = Fd::Type(type);
+        f.filetype = filetype;
+        f.fdflags = uint16_t(fdflags);
+        f.base = base;
+        f.inheriting = inheriting;
+        f.read_only = read_only != 0;
+        if (f.type == Fd::Type::stream) {
+            if (stream > 2 || !streams[stream])
+                return wasi_corrupt(fmt::format("descriptor {} names no standard stream", i));
+            fds[i] = std::move(f);
+            moves.emplace_back(streams[stream], &*fds[i]);
+            continue;
+        }
+        WASI_READ(root, r.str32());
+        auto it = preopens.find(root);
+        if (it == preopens.end())
+            return make_error(ErrorKind::invalid,
+                              fmt::format("snapshot: WASI descriptor {} needs the preopened "
+                                          "directory \"{}\", which is not granted here",
+                                          i, root));
+        // A read-only grant here cannot take back what the snapshot could write.
+        if (it->second->read_only && !f.read_only)
+            return make_error(ErrorKind::invalid,
+                              fmt::format("snapshot: WASI descriptor {} was writable under "
+                                          "\"{}\", which is read-only here",
+                                          i, root));
+        if (is_preopen) {
+            fds[i] = std::move(f);
+            moves.emplace_back(it->second, &*fds[i]);
+            continue;
+        }
+        WASI_READ(rel, r.str32());
+        WASI_READ(offset, r.u64_fixed());
+        bool dir = f.type == Fd::Type::dir;
+        bool wr =
+            !dir && (base & (right::fd_write | right::fd_allocate | right::fd_filestat_set_size));
+        bool rd = dir || (base & (right::fd_read | right::fd_readdir));
+        int flags = O_NOFOLLOW | (dir ? O_DIRECTORY : 0);
+        flags |= wr ? (rd ? O_RDWR : O_WRONLY) : O_RDONLY;
+        if (fdflags & fdflag_append) flags |= O_APPEND;
+        if (fdflags & fdflag_nonblock) flags |= O_NONBLOCK;
+        auto [h, e] = open_beneath(it->second->host.get(), rel, flags, 0);
+        if (e != ok)
+            return make_error(ErrorKind::io,
+                              fmt::format("snapshot: WASI descriptor {} ({}/{}) cannot be opened "
+                                          "again (WASI errno {})",
+                                          i, root, rel, int(e)));
+        if (!dir && ::lseek(h.get(), off_t(offset), SEEK_SET) < 0)
+            return make_error(ErrorKind::io,
+                              fmt::format("snapshot: WASI descriptor {} ({}/{}): cannot seek to {}",
+                                          i, root, rel, offset));
+        f.host = std::move(h);
+        fds[i] = std::move(f);
+    }
+    if (!r.at_end()) return wasi_corrupt("bytes after the descriptor table");
+#undef WASI_READ
+    // Everything opened: hand the preopens and streams over and replace the table.
+    for (auto [from, to] : moves) {
+        to->host = std::move(from->host);
+        to->stream = from->stream;
+        to->preopen = from->preopen;
+        to->is_preopen = from->is_preopen;
+    }
+    s.fds = std::move(fds);
+    s.stdin_pos = size_t(stdin_pos);
+    return {};
 }
 
 } // namespace kiln

@@ -72,7 +72,7 @@ Result<std::vector<uint8_t>> Snapshot::encode() const {
     heads.u32(uint32_t(m_sections.size()));
     std::vector<size_t> head_ends{heads.size()};
     for (const auto& [name, bytes] : m_sections) {
-        heads.name(name);
+        heads.str32(name);
         heads.u64(bytes.size());
         head_ends.push_back(heads.size());
     }
