@@ -1,6 +1,7 @@
 #include "plugin/kernel.hpp"
 
 #include <cstring>
+#include <fmt/format.h>
 
 namespace kiln::plugin {
 
@@ -98,6 +99,48 @@ void Kernel::reset() {
     m_next = 1;
     m_in_use = 0;
     m_last = nullptr;
+}
+
+void Kernel::save(Writer& w) const {
+    w.u64(m_next);
+    w.u64(m_blocks.size());
+    for (const auto& [start, b] : m_blocks) {
+        w.u64(start);
+        w.u64(b.size);
+        w.bytes(b.bytes);
+    }
+}
+
+Result<void> Kernel::load(Reader& r) {
+    auto bad = [](std::string_view what) {
+        return make_error(ErrorKind::malformed, fmt::format("snapshot: kernel memory: {}", what));
+    };
+    auto next = r.u64_fixed();
+    auto count = r.u64_fixed();
+    if (!next || !count) return bad("truncated");
+    if (*next == 0 || *next > address_limit) return bad("next address out of range");
+    std::map<uint64_t, Block> blocks;
+    uint64_t in_use = 0, end = 1;
+    for (uint64_t i = 0; i < *count; ++i) {
+        auto start = r.u64_fixed();
+        auto size = r.u64_fixed();
+        if (!start || !size) return bad("truncated");
+        // Blocks in order, apart by at least the one-address gap, below the next address.
+        if (*start < end || *size == 0 || *size > address_limit - *start ||
+            *start + *size >= *next + 1 || *size > r.remaining())
+            return bad(fmt::format("block {} is out of place", i));
+        auto bytes = r.bytes(size_t(*size));
+        if (!bytes) return bad("truncated");
+        blocks.emplace(*start, Block{*size, std::vector<uint8_t>(bytes->begin(), bytes->end())});
+        in_use += *size;
+        end = *start + *size + 1;
+    }
+    m_blocks = std::move(blocks);
+    m_next = *next;
+    m_in_use = in_use;
+    m_last = nullptr;
+    m_last_start = 0;
+    return {};
 }
 
 } // namespace kiln::plugin

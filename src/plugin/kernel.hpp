@@ -5,6 +5,9 @@
 // blocks, whatever the guest passes.
 #pragma once
 
+#include "base/reader.hpp"
+#include "base/writer.hpp"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -37,6 +40,10 @@ public:
     void reset();
     /// Bytes in live blocks.
     uint64_t bytes_in_use() const { return m_in_use; }
+    /// Writes every block (address, size, bytes) and the next address, for a snapshot.
+    void save(Writer& w) const;
+    /// Replaces the blocks with what save() wrote; on an error nothing changes.
+    Result<void> load(Reader& r);
     /// Later allocations fail once blocks would exceed this many bytes.
     void set_budget(uint64_t bytes) { m_budget = bytes; }
 
