@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build g++ clang lld-14  # toolchain
+  clang-format python3                                # tests format and layering
   wabt binaryen                                       # wat2wasm/wast2json, wasm-opt
   wasi-libc libc++-14-dev-wasm32 libclang-rt-14-dev-wasm32  # clang --target=wasm32-wasi
   rustc libstd-rust-dev-wasm32 nodejs                 # Rust guests; node's WASI to compare with
