@@ -235,7 +235,9 @@ Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& 
         c->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         c->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         c->easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-        if (!body.empty()) {
+        // A method that may carry a body says how long it is even when empty (Content-Length:
+        // 0): servers otherwise wait for one, or refuse the request.
+        if (!body.empty() || (method != "GET" && method != "HEAD")) {
             c->easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
             c->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
         } else if (method == "HEAD") {
