@@ -24,23 +24,42 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace kiln {
 
-/// Extism's manifest (JSON, or the same structure in TOML), plus Kiln's own fields.
+/// Extism's manifest (JSON, or the same structure in TOML), plus Kiln's own fields. Pure data:
+/// to_json() writes what from_json() reads back to an equal Manifest.
 struct Manifest {
-    /// One module: from a file, inline bytes, or a URL; `hash` (sha256, hex) is checked before
-    /// compiling. Several modules are linked by name; the main one is named "main", else it is
-    /// the last.
-    struct Wasm {
+    /// A module read from a file.
+    struct WasmFile {
         std::string path;
+        bool operator==(const WasmFile&) const = default;
+    };
+    /// A module given inline ("data", base64, in JSON).
+    struct WasmBytes {
         std::vector<uint8_t> data;
+        bool operator==(const WasmBytes&) const = default;
+    };
+    /// A module downloaded with this request (the embedder chose it: no allowlist applies).
+    struct WasmUrl {
         std::string url;
+        std::string method = "GET";
+        std::map<std::string, std::string> headers;
+        bool operator==(const WasmUrl&) const = default;
+    };
+    /// One module and where it comes from; `hash` (sha256, hex) is checked before compiling.
+    /// Several modules are linked by name; the main one is named "main", else it is the last.
+    struct Wasm {
+        std::variant<WasmFile, WasmBytes, WasmUrl> source;
         std::string name;
         std::string hash;
+        bool operator==(const Wasm&) const = default;
     };
     std::vector<Wasm> wasm;
+    /// Kiln: what logs and call events call the plugin; from_file() gives the file's stem.
+    std::string name;
     /// Pages of 64 KiB for all the memory a plugin uses (linear and kernel); none: no limit.
     std::optional<uint32_t> max_pages;
     uint64_t max_http_response_bytes = 50u << 20;
@@ -48,9 +67,10 @@ struct Manifest {
     std::map<std::string, std::string> config;
     /// Hosts an HTTP request may reach, as globs ("*.example.com"); empty denies all.
     std::vector<std::string> allowed_hosts;
-    std::vector<WasiPreopen> allowed_paths; ///< needs WASI; "ro:HOST" in files is read-only
-    std::optional<uint64_t> timeout_ms;     ///< per call
-    std::optional<uint64_t> fuel;           ///< Kiln: fuel per call
+    /// Needs WASI. In JSON an object {"[ro:]HOST": "GUEST"}, keys in parse_preopen's syntax.
+    std::vector<WasiPreopen> allowed_paths;
+    std::optional<uint64_t> timeout_ms; ///< per call
+    std::optional<uint64_t> fuel;       ///< Kiln: fuel per call
 
     /// Parses a JSON manifest. Unknown fields and wrong types are errors naming the field's path
     /// (e.g. `wasm[0].hash: expected a string`). Relative paths are taken from `base_dir`.
@@ -61,7 +81,29 @@ struct Manifest {
     static Result<Manifest> from_file(const std::string& path);
     /// A manifest with one module given as bytes.
     static Manifest from_bytes(std::vector<uint8_t> wasm);
+    /// The manifest as JSON (inline modules in base64); from_json() reads it back equal.
+    std::string to_json() const;
+
+    bool operator==(const Manifest&) const = default;
 };
+
+/// Changes to a manifest as a command line states them (`kiln call` flags).
+struct ManifestOverrides {
+    std::vector<std::string> config;        ///< KEY=VALUE, set (VALUE may be empty)
+    std::vector<std::string> allowed_hosts; ///< globs, added
+    std::vector<std::string> allowed_paths; ///< grants in parse_preopen's syntax, added
+    /// NAME=FILE: modules linked before the main one, which stays last unless named "main".
+    std::vector<std::string> links;
+    std::optional<uint64_t> timeout_ms;
+    std::optional<uint64_t> fuel;
+    std::optional<uint32_t> max_pages;
+    std::optional<uint64_t> max_var_bytes;
+    std::optional<uint64_t> max_http_response_bytes;
+};
+
+/// Applies `overrides` to `manifest`; a usage error names the text that does not parse, and
+/// leaves `manifest` unchanged.
+Result<void> apply_overrides(Manifest& manifest, const ManifestOverrides& overrides);
 
 class CurrentPlugin;
 
@@ -75,6 +117,34 @@ struct PluginFunction {
     std::function<void(CurrentPlugin&, std::span<const Value> args, std::span<Value> results)> fn;
 };
 
+/// The level of a plugin's log line (its log_* call, or WASI stdout: info, stderr: warn).
+enum class LogLevel : uint8_t { trace, debug, info, warn, error };
+
+/// "trace", "debug", "info", "warn", "error".
+const char* log_level_name(LogLevel level);
+
+/// Receives a plugin's log lines that pass its level: the plugin's name, the level, the line.
+using LogSink = std::function<void(std::string_view plugin, LogLevel level, std::string_view line)>;
+
+/// What an observer learns of one call. The views and `error` live as long as the callback.
+struct CallEvent {
+    std::string_view plugin;   ///< the plugin's name (PluginOptions::name)
+    std::string_view function; ///< the export called
+    std::chrono::nanoseconds duration{0};
+    std::optional<uint64_t> fuel_used; ///< when the manifest meters fuel
+    /// Linear memory of the main module plus the kernel memory's peak during the call.
+    uint64_t peak_memory_bytes = 0;
+    const Error* error = nullptr; ///< why the call failed; null when it succeeded
+    bool ok() const { return error == nullptr; }
+};
+
+/// Callbacks around each call (either may be empty), run on the calling thread. on_start sees
+/// only plugin and function; on_end sees everything. Calls refused as re-entrant are not seen.
+struct CallObserver {
+    std::function<void(const CallEvent&)> on_start;
+    std::function<void(const CallEvent&)> on_end;
+};
+
 /// How plugins are built from a manifest.
 struct PluginOptions {
     bool wasi = false;                     ///< link WASI preview 1 (no env, no args)
@@ -82,6 +152,14 @@ struct PluginOptions {
     bool http_response_headers = false;    ///< let http_headers() return the headers
     /// Log level name for the plugin's log_* calls: trace, debug, info, warn, error, off.
     std::string log_level = "info";
+    /// The plugin's name in logs and call events. Default: the manifest's name, else the main
+    /// module's name, else the stem of its file or URL, else "plugin".
+    std::string name;
+    /// Where log lines go. Default: spdlog's "kiln.plugin" logger on stderr, as "NAME: LINE".
+    LogSink log;
+    /// Observers of every call of every instance; instances used on several threads (a pool)
+    /// call them from each.
+    std::vector<CallObserver> observers;
 };
 
 /// What a host function sees of the plugin calling it: its kernel memory (blocks addressed by
@@ -120,6 +198,8 @@ public:
     create(const Engine& engine, Manifest manifest, PluginOptions options = {});
     ~CompiledPlugin();
     const Manifest& manifest() const;
+    /// The plugin's name (PluginOptions::name or its default).
+    const std::string& name() const;
 
     struct Impl;
     explicit CompiledPlugin(std::unique_ptr<Impl> impl);
@@ -129,14 +209,18 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
-/// Stops a plugin's running call from any thread (the call fails as cancelled).
+/// Stops whatever call its plugin is running, from any thread (the call fails as cancelled),
+/// for the plugin's whole life, across the fresh instances made after a trap or by reset().
+/// A cancel while the plugin is idle is not kept for its next call.
 class CancelHandle {
 public:
-    void cancel() const { m_handle.interrupt(); }
-    explicit CancelHandle(InterruptHandle h) : m_handle(std::move(h)) {}
+    void cancel() const;
+
+    struct Target;
+    explicit CancelHandle(std::shared_ptr<Target> target) : m_target(std::move(target)) {}
 
 private:
-    InterruptHandle m_handle;
+    std::shared_ptr<Target> m_target;
 };
 
 /// One instance of a plugin: memory, globals, vars and config persist across its calls. Use it
@@ -158,6 +242,10 @@ public:
     Result<std::vector<uint8_t>> call(std::string_view function, std::span<const uint8_t> input);
     bool function_exists(std::string_view function) const;
     CancelHandle cancel_handle() const;
+    /// Observes this instance's calls (after the PluginOptions observers).
+    void add_observer(CallObserver observer);
+    /// The name logs and call events give this plugin.
+    const std::string& name() const;
     /// Merges `updates` into the config between calls: a value sets a key, nullopt deletes it.
     void update_config(const std::map<std::string, std::optional<std::string>>& updates);
     /// A fresh instance (memory, globals, vars cleared; config kept).

@@ -67,7 +67,13 @@ struct WasiPreopen {
     std::string host;
     std::string guest;
     bool read_only = false; ///< refuse every write, create, remove, rename, link, truncate, utime
+    bool operator==(const WasiPreopen&) const = default;
 };
+
+/// A directory grant as command lines and manifests write it: `HOST` (seen under the same
+/// path), `HOST:GUEST`, or `HOST::GUEST` (a `::` separates host and guest wherever it appears),
+/// each after an optional `ro:` for read-only. A usage error quotes text that does not parse.
+Result<WasiPreopen> parse_preopen(std::string_view text);
 
 /// Everything a WASI program may see. The default grants nothing: no args, no environment, no
 /// directories, closed streams.

@@ -1,5 +1,6 @@
 #include "plugin/kernel.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -24,6 +25,7 @@ uint64_t Kernel::alloc(uint64_t size) {
     // A gap of one address between blocks: handle + length never names the next block.
     m_next += size + 1;
     m_in_use += size;
+    m_peak = std::max(m_peak, m_in_use);
     return start;
 }
 

@@ -44,6 +44,10 @@ public:
     void save(Writer& w) const;
     /// Replaces the blocks with what save() wrote; on an error nothing changes.
     Result<void> load(Reader& r);
+    /// The most bytes live at once since the last reset_peak().
+    uint64_t peak_bytes() const { return m_peak; }
+    /// Starts measuring the peak from the bytes live now.
+    void reset_peak() { m_peak = m_in_use; }
     /// Later allocations fail once blocks would exceed this many bytes.
     void set_budget(uint64_t bytes) { m_budget = bytes; }
 
@@ -60,6 +64,7 @@ private:
     std::map<uint64_t, Block> m_blocks; ///< by start address
     uint64_t m_next = 1;                ///< addresses are never reused within one call
     uint64_t m_in_use = 0;
+    uint64_t m_peak = 0;
     uint64_t m_budget = ~uint64_t(0);
     mutable uint64_t m_last_start = 0; ///< the block found last: most accesses are sequential
     mutable const Block* m_last = nullptr;

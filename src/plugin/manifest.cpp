@@ -4,10 +4,14 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sodium.h>
 #define TOML_HEADER_ONLY 1
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,7 +20,8 @@ namespace kiln {
 
 namespace {
 
-using json = nlohmann::json;
+// Ordered, so that allowed_paths keep the order a manifest gives them, which to_json() keeps.
+using json = nlohmann::ordered_json;
 
 struct Walker {
     std::string base_dir;
@@ -55,6 +60,14 @@ struct Walker {
     bool manifest(const json& v, Manifest& m);
 };
 
+std::string base64_encode(const std::vector<uint8_t>& bytes) {
+    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    out.resize(out.size() - 1); // the terminating NUL
+    return out;
+}
+
 bool base64_decode(std::string_view in, std::vector<uint8_t>& out) {
     auto val = [](char c) -> int {
         if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -84,24 +97,41 @@ bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
     if (!object(v, path) ||
         !only(v, path, {"path", "data", "url", "name", "hash", "headers", "method"}))
         return false;
-    int sources = 0;
+    if (v.contains("path") + v.contains("data") + v.contains("url") != 1)
+        return fail(path, "expected exactly one of path, data, url");
     if (v.contains("path")) {
-        if (!string(v["path"], path + ".path", w.path)) return false;
-        if (!base_dir.empty() && !std::filesystem::path(w.path).is_absolute())
-            w.path = (std::filesystem::path(base_dir) / w.path).string();
-        ++sources;
+        Manifest::WasmFile file;
+        if (!string(v["path"], path + ".path", file.path)) return false;
+        if (!base_dir.empty() && !std::filesystem::path(file.path).is_absolute())
+            file.path = (std::filesystem::path(base_dir) / file.path).string();
+        w.source = std::move(file);
+    } else if (v.contains("data")) {
+        std::string text;
+        Manifest::WasmBytes bytes;
+        if (!string(v["data"], path + ".data", text)) return false;
+        if (!base64_decode(text, bytes.data)) return fail(path + ".data", "not valid base64");
+        w.source = std::move(bytes);
+    } else {
+        Manifest::WasmUrl url;
+        if (!string(v["url"], path + ".url", url.url)) return false;
+        if (v.contains("method")) {
+            if (!string(v["method"], path + ".method", url.method)) return false;
+            bool token = !url.method.empty() &&
+                         std::all_of(url.method.begin(), url.method.end(), [](unsigned char c) {
+                             return std::isalnum(c) || (c && std::strchr("!#$%&'*+-.^_`|~", c));
+                         });
+            if (!token) return fail(path + ".method", "expected an HTTP method such as GET");
+        }
+        if (v.contains("headers")) {
+            if (!object(v["headers"], path + ".headers")) return false;
+            for (const auto& [k, val] : v["headers"].items())
+                if (!string(val, path + ".headers." + k, url.headers[k])) return false;
+        }
+        w.source = std::move(url);
     }
-    if (v.contains("data")) {
-        std::string data;
-        if (!string(v["data"], path + ".data", data)) return false;
-        if (!base64_decode(data, w.data)) return fail(path + ".data", "not valid base64");
-        ++sources;
-    }
-    if (v.contains("url")) {
-        if (!string(v["url"], path + ".url", w.url)) return false;
-        ++sources;
-    }
-    if (sources != 1) return fail(path, "expected exactly one of path, data, url");
+    for (const char* only_url : {"method", "headers"})
+        if (v.contains(only_url) && !v.contains("url"))
+            return fail(path + "." + only_url, "only a url source has one");
     if (v.contains("name") && !string(v["name"], path + ".name", w.name)) return false;
     if (v.contains("hash")) {
         if (!string(v["hash"], path + ".hash", w.hash)) return false;
@@ -109,18 +139,14 @@ bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
                    w.hash.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
         if (!hex) return fail(path + ".hash", "expected a sha256 as 64 hex digits");
     }
-    if (v.contains("headers") && !object(v["headers"], path + ".headers")) return false;
-    if (v.contains("method")) {
-        std::string method;
-        if (!string(v["method"], path + ".method", method)) return false;
-    }
     return true;
 }
 
 bool Walker::manifest(const json& v, Manifest& m) {
     if (!v.is_object()) return fail("manifest", "expected an object");
     if (!only(v, "",
-              {"wasm", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms", "fuel"}))
+              {"wasm", "name", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms",
+               "fuel"}))
         return false;
     if (!v.contains("wasm")) return fail("wasm", "required");
     const json& ws = v["wasm"];
@@ -130,6 +156,7 @@ bool Walker::manifest(const json& v, Manifest& m) {
         if (!wasm(ws[i], fmt::format("wasm[{}]", i), w)) return false;
         m.wasm.push_back(std::move(w));
     }
+    if (v.contains("name") && !string(v["name"], "name", m.name)) return false;
     if (v.contains("memory") && !v["memory"].is_null()) {
         const json& mem = v["memory"];
         if (!object(mem, "memory") ||
@@ -168,18 +195,17 @@ bool Walker::manifest(const json& v, Manifest& m) {
     }
     if (v.contains("allowed_paths") && !v["allowed_paths"].is_null()) {
         if (!object(v["allowed_paths"], "allowed_paths")) return false;
-        for (const auto& [host, guest] : v["allowed_paths"].items()) {
-            WasiPreopen p;
-            std::string path = host;
-            if (path.rfind("ro:", 0) == 0) {
-                p.read_only = true;
-                path = path.substr(3);
-            }
-            if (!base_dir.empty() && !std::filesystem::path(path).is_absolute())
-                path = (std::filesystem::path(base_dir) / path).string();
-            p.host = path;
-            if (!string(guest, "allowed_paths." + host, p.guest)) return false;
-            m.allowed_paths.push_back(p);
+        for (const auto& [key, guest] : v["allowed_paths"].items()) {
+            const std::string field = "allowed_paths." + key;
+            auto grant = parse_preopen(key);
+            if (!grant) return fail(field, grant.error().message);
+            std::string_view host = std::string_view(key).substr(grant->read_only ? 3 : 0);
+            if (host != grant->host)
+                return fail(field, "the guest path is the value: write the key as [ro:]HOST");
+            if (!base_dir.empty() && !std::filesystem::path(grant->host).is_absolute())
+                grant->host = (std::filesystem::path(base_dir) / grant->host).string();
+            if (!string(guest, field, grant->guest)) return false;
+            m.allowed_paths.push_back(std::move(*grant));
         }
     }
     uint64_t n = 0;
@@ -242,10 +268,44 @@ Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& b
 
 Manifest Manifest::from_bytes(std::vector<uint8_t> wasm) {
     Manifest m;
-    Wasm w;
-    w.data = std::move(wasm);
-    m.wasm.push_back(std::move(w));
+    m.wasm.push_back(Wasm{WasmBytes{std::move(wasm)}, {}, {}});
     return m;
+}
+
+std::string Manifest::to_json() const {
+    json j = json::object();
+    json modules = json::array();
+    for (const Wasm& w : wasm) {
+        json o = json::object();
+        if (auto* f = std::get_if<WasmFile>(&w.source)) o["path"] = f->path;
+        if (auto* b = std::get_if<WasmBytes>(&w.source)) o["data"] = base64_encode(b->data);
+        if (auto* u = std::get_if<WasmUrl>(&w.source)) {
+            o["url"] = u->url;
+            o["method"] = u->method;
+            if (!u->headers.empty()) o["headers"] = u->headers;
+        }
+        if (!w.name.empty()) o["name"] = w.name;
+        if (!w.hash.empty()) o["hash"] = w.hash;
+        modules.push_back(std::move(o));
+    }
+    j["wasm"] = std::move(modules);
+    if (!name.empty()) j["name"] = name;
+    json memory = json::object();
+    if (max_pages) memory["max_pages"] = *max_pages;
+    memory["max_http_response_bytes"] = max_http_response_bytes;
+    memory["max_var_bytes"] = max_var_bytes;
+    j["memory"] = std::move(memory);
+    if (!config.empty()) j["config"] = config;
+    if (!allowed_hosts.empty()) j["allowed_hosts"] = allowed_hosts;
+    if (!allowed_paths.empty()) {
+        json paths = json::object();
+        for (const WasiPreopen& p : allowed_paths)
+            paths[(p.read_only ? "ro:" : "") + p.host] = p.guest;
+        j["allowed_paths"] = std::move(paths);
+    }
+    if (timeout_ms) j["timeout_ms"] = *timeout_ms;
+    if (fuel) j["fuel"] = *fuel;
+    return j.dump(2);
 }
 
 Result<Manifest> Manifest::from_file(const std::string& path) {
@@ -259,16 +319,19 @@ Result<Manifest> Manifest::from_file(const std::string& path) {
         if (!r) return make_error(r.error().kind, fmt::format("{}: {}", path, r.error().message));
         return r;
     };
+    // Unless the manifest names the plugin, the file does.
+    auto with_name = [&](Manifest m) {
+        if (m.name.empty()) m.name = std::filesystem::path(path).stem().string();
+        return m;
+    };
     if (text.size() >= 4 && text.compare(0, 4, std::string("\0asm", 4)) == 0) {
         Manifest m;
-        Wasm w;
-        w.path = path;
-        m.wasm.push_back(std::move(w));
-        return m;
+        m.wasm.push_back(Wasm{WasmFile{path}, {}, {}});
+        return with_name(std::move(m));
     }
     std::string ext = std::filesystem::path(path).extension().string();
-    if (ext == ".toml") return named(from_toml(text, base));
-    return named(from_json(text, base));
+    auto m = named(ext == ".toml" ? from_toml(text, base) : from_json(text, base));
+    return m.map(with_name);
 }
 
 } // namespace kiln

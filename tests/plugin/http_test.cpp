@@ -334,6 +334,21 @@ protected:
         };
         s.Get("/echo", echo);
         s.Post("/echo", echo);
+        // The plugin's module itself, only to a POST with the header a manifest's URL gives.
+        auto module = [this](const httplib::Request& req, httplib::Response& res) {
+            {
+                std::lock_guard lock(seen_mutex);
+                seen = {req.method, req.body, req.get_header_value("Content-Type"),
+                        req.get_header_value("X-Kiln-Test")};
+            }
+            if (req.method != "POST" || req.get_header_value("X-Kiln-Test") != "module") {
+                res.status = 403;
+                return;
+            }
+            res.set_content(std::string(s_wasm->begin(), s_wasm->end()), "application/wasm");
+        };
+        s.Get("/module", module);
+        s.Post("/module", module);
         s.Put("/echo", echo);
         // A body of exactly N bytes with a Content-Length.
         s.Get(R"(/bytes/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
@@ -406,6 +421,26 @@ protected:
     // Last, so that it stops first: its handlers use the members above.
     LoopbackServer server;
 };
+
+// The request a manifest gives for a module is the one made: its method and headers are sent.
+TEST_F(Http, ModuleUrlIsFetchedWithItsMethodAndHeaders) {
+    Manifest m;
+    m.wasm.push_back(
+        {.source = Manifest::WasmUrl{server.url("/module"), "POST", {{"X-Kiln-Test", "module"}}}});
+    m.allowed_hosts = {"127.0.0.1"};
+    auto p = Plugin::create(engine, m);
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ(last_seen().method, "POST");
+    EXPECT_EQ(last_seen().custom_header, "module");
+    EXPECT_EQ(ok(*p, "fetch", request(server.url("/hello"))), "hello from loopback");
+
+    // The same URL as a plain GET is refused by the server, so the plugin cannot be built.
+    std::get<Manifest::WasmUrl>(m.wasm[0].source) = Manifest::WasmUrl{server.url("/module")};
+    auto refused = Plugin::create(engine, m);
+    ASSERT_FALSE(refused);
+    EXPECT_TRUE(contains(refused.error().message, "HTTP status 403")) << refused.error().message;
+    EXPECT_EQ(last_seen().method, "GET");
+}
 
 TEST_F(Http, AllowedHostAnswers) {
     auto p = plugin({"127.0.0.1"});

@@ -17,9 +17,7 @@ struct CallOptions {
     std::string file, function;
     std::optional<std::string> input;
     bool read_stdin = false, wasi = false, manifest = false;
-    std::vector<std::string> allow_paths, allow_hosts, config, links;
-    std::optional<uint64_t> timeout_ms, fuel, var_max, http_max;
-    std::optional<uint32_t> memory_max;
+    ManifestOverrides overrides;
     uint32_t loop = 1;
     std::string log_level = "info";
 };
@@ -38,43 +36,8 @@ int run_call(const CallOptions& o) {
         return loaded.error().kind == ErrorKind::io ? exit_usage : exit_failure;
     }
     Manifest m = std::move(*loaded);
-    for (const std::string& link : o.links) {
-        size_t eq = link.find('=');
-        if (eq == std::string::npos || eq == 0 || eq + 1 == link.size())
-            return fail(fmt::format("--link {}: expected NAME=FILE", link));
-        Manifest::Wasm w;
-        w.name = link.substr(0, eq);
-        w.path = link.substr(eq + 1);
-        // Linked modules come before the main one, which stays last unless named "main".
-        m.wasm.insert(m.wasm.begin(), std::move(w));
-    }
-    for (const std::string& p : o.allow_paths) {
-        WasiPreopen pre;
-        std::string spec = p;
-        if (spec.rfind("ro:", 0) == 0) {
-            pre.read_only = true;
-            spec = spec.substr(3);
-        }
-        size_t colon = spec.find(':');
-        pre.host = spec.substr(0, colon);
-        pre.guest = colon == std::string::npos ? pre.host : spec.substr(colon + 1);
-        if (pre.host.empty() || pre.guest.empty())
-            return fail(fmt::format("--allow-path {}: expected HOST[:GUEST]", p));
-        m.allowed_paths.push_back(pre);
-    }
-    for (const std::string& h : o.allow_hosts)
-        m.allowed_hosts.push_back(h);
-    for (const std::string& kv : o.config) {
-        size_t eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0)
-            return fail(fmt::format("--config {}: expected KEY=VALUE", kv));
-        m.config[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    if (o.timeout_ms) m.timeout_ms = o.timeout_ms;
-    if (o.fuel) m.fuel = o.fuel;
-    if (o.memory_max) m.max_pages = o.memory_max;
-    if (o.var_max) m.max_var_bytes = *o.var_max;
-    if (o.http_max) m.max_http_response_bytes = *o.http_max;
+    if (auto applied = apply_overrides(m, o.overrides); !applied)
+        return fail(applied.error().message);
 
     PluginOptions options;
     options.wasi = o.wasi || !m.allowed_paths.empty();
@@ -115,18 +78,21 @@ void add_call_command(CLI::App& app, int& exit_code) {
     sub->add_flag("--stdin", o->read_stdin, "read the input from stdin");
     sub->add_flag("--wasi", o->wasi, "link WASI (implied by --allow-path)");
     sub->add_flag("-m,--manifest", o->manifest, "FILE is a manifest (also found from its content)");
-    sub->add_option("--allow-path", o->allow_paths,
-                    "give the plugin a directory, HOST[:GUEST]; ro:HOST for read-only")
+    ManifestOverrides& m = o->overrides;
+    sub->add_option("--allow-path", m.allowed_paths,
+                    "give the plugin a directory: HOST[:GUEST] or HOST::GUEST, ro: in front for "
+                    "read-only")
         ->allow_extra_args(false);
-    sub->add_option("--allow-host", o->allow_hosts, "let HTTP reach hosts matching GLOB")
+    sub->add_option("--allow-host", m.allowed_hosts, "let HTTP reach hosts matching GLOB")
         ->allow_extra_args(false);
-    sub->add_option("--config", o->config, "set a config key, KEY=VALUE")->allow_extra_args(false);
-    sub->add_option("--timeout", o->timeout_ms, "stop a call after this many milliseconds");
-    sub->add_option("--fuel", o->fuel, "fuel per call");
-    sub->add_option("--memory-max", o->memory_max, "pages of 64 KiB for all the plugin's memory");
-    sub->add_option("--var-max", o->var_max, "bytes for vars (0 disables them)");
-    sub->add_option("--http-response-max", o->http_max, "bytes of an HTTP response body");
-    sub->add_option("--link", o->links, "link another module, NAME=FILE")->allow_extra_args(false);
+    sub->add_option("--config", m.config, "set a config key, KEY=VALUE")->allow_extra_args(false);
+    sub->add_option("--timeout", m.timeout_ms, "stop a call after this many milliseconds");
+    sub->add_option("--fuel", m.fuel, "fuel per call");
+    sub->add_option("--memory-max", m.max_pages, "pages of 64 KiB for all the plugin's memory");
+    sub->add_option("--var-max", m.max_var_bytes, "bytes for vars (0 disables them)");
+    sub->add_option("--http-response-max", m.max_http_response_bytes,
+                    "bytes of an HTTP response body");
+    sub->add_option("--link", m.links, "link another module, NAME=FILE")->allow_extra_args(false);
     sub->add_option("--loop", o->loop, "call this many times")->check(CLI::PositiveNumber);
     sub->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off");
     sub->callback([o, &exit_code] { exit_code = run_call(*o); });

@@ -29,13 +29,6 @@ struct RunOptions {
     std::vector<std::string> args;
 };
 
-/// HOST[::GUEST] as a preopen.
-WasiPreopen preopen_of(const std::string& spec, bool read_only) {
-    size_t sep = spec.find("::");
-    if (sep == std::string::npos) return {spec, spec, read_only};
-    return {spec.substr(0, sep), spec.substr(sep + 2), read_only};
-}
-
 void print_trap(const Error& error) {
     fmt::print(stderr, "kiln: {}\n", error.message);
     if (error.trap)
@@ -62,14 +55,16 @@ int run(const RunOptions& o) {
         }
         config.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
-    for (const std::string& d : o.dirs)
-        config.preopens.push_back(preopen_of(d, false));
-    for (const std::string& d : o.ro_dirs)
-        config.preopens.push_back(preopen_of(d, true));
-    for (const WasiPreopen& p : config.preopens)
-        if (p.host.empty() || p.guest.empty()) {
-            print_error("--dir/--ro-dir: expected HOST or HOST::GUEST");
-            return exit_usage;
+    for (const auto* dirs : {&o.dirs, &o.ro_dirs})
+        for (const std::string& d : *dirs) {
+            auto grant = parse_preopen(d);
+            if (!grant) {
+                print_error(fmt::format("{}: {}", dirs == &o.dirs ? "--dir" : "--ro-dir",
+                                        grant.error().message));
+                return exit_usage;
+            }
+            grant->read_only = grant->read_only || dirs == &o.ro_dirs;
+            config.preopens.push_back(std::move(*grant));
         }
     config.stdin_stream = WasiStream::inherit();
     config.stdout_stream = WasiStream::inherit();
@@ -147,10 +142,11 @@ int run(const RunOptions& o) {
 void add_run_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("run", "Run a WASI program with the capabilities given");
     auto o = std::make_shared<RunOptions>();
-    sub->add_option("--dir", o->dirs, "give the program a directory, read-write (HOST[::GUEST])")
+    sub->add_option("--dir", o->dirs,
+                    "give the program a directory: HOST[:GUEST] or HOST::GUEST, ro: in front "
+                    "for read-only")
         ->allow_extra_args(false);
-    sub->add_option("--ro-dir", o->ro_dirs,
-                    "give the program a directory, read-only (HOST[::GUEST])")
+    sub->add_option("--ro-dir", o->ro_dirs, "give the program a directory, read-only (as --dir)")
         ->allow_extra_args(false);
     sub->add_option("--env", o->env, "set an environment variable (KEY=VALUE)")
         ->allow_extra_args(false);

@@ -1,0 +1,111 @@
+// Plugin::call: a fresh instance when the last one is finished, the input in kernel memory,
+// limits armed, the export run with this plugin current, the outcome read (outcome.cpp), and
+// the observers told about it.
+#include "plugin/impl.hpp"
+#include "plugin/outcome.hpp"
+
+#include <fmt/format.h>
+
+namespace kiln {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// The error of a call cancelled before its wasm started, as the engine reports one stopped
+/// running.
+Error cancelled_before_start() {
+    auto trap = std::make_shared<Trap>();
+    trap->kind = TrapKind::interrupted;
+    trap->message = "interrupted";
+    return Error{ErrorKind::trap, "interrupted", std::move(trap)};
+}
+
+/// Marks the plugin idle again when its call ends, however it ends.
+struct CallPhase {
+    explicit CallPhase(CancelHandle::Target& target) : m_target(target) { m_target.begin(); }
+    ~CallPhase() { m_target.end(); }
+    CallPhase(const CallPhase&) = delete;
+    CallPhase& operator=(const CallPhase&) = delete;
+
+private:
+    CancelHandle::Target& m_target;
+};
+
+} // namespace
+
+Result<std::string> Plugin::Impl::call(std::string_view name, std::string_view input) {
+    CurrentPlugin::State& s = *state;
+    last_fuel_used.reset();
+    last_peak_bytes = 0;
+    if (needs_fresh) KILN_CHECK(instantiate());
+    KILN_TRY(exported, lookup(name));
+    s.reset_call();
+    s.kernel.reset_peak();
+    if (!input.empty()) {
+        s.input = s.put(input);
+        if (!s.input)
+            return make_error(
+                ErrorKind::limit,
+                fmt::format("no kernel memory for an input of {} bytes (max_pages)", input.size()));
+        s.input_len = input.size();
+    }
+    const Manifest& m = compiled->manifest();
+    if (m.fuel) store->set_fuel(*m.fuel);
+    s.call_deadline.reset();
+    if (m.timeout_ms) s.call_deadline = Clock::now() + std::chrono::milliseconds(*m.timeout_ms);
+    Result<int32_t> returned = tl::unexpected(cancelled_before_start());
+    if (cancel->run()) {
+        plugin::CallScope scope(s);
+        returned = exported.call(*store);
+        if (m.fuel) last_fuel_used = *m.fuel - store->fuel().value_or(0);
+        // A trap may leave the instance's memory inconsistent, and a command's instance is
+        // finished: the next call gets a fresh one.
+        if ((!returned && returned.error().kind != ErrorKind::exit) || name == "_start")
+            needs_fresh = true;
+    }
+    last_peak_bytes = s.linear_bytes() + s.kernel.peak_bytes();
+    auto outcome = plugin::call_outcome(s, name, returned, m.timeout_ms);
+    last_rc = outcome.rc;
+    return std::move(outcome.result);
+}
+
+Result<std::string> Plugin::call(std::string_view function, std::string_view input) {
+    Impl& p = *m_impl;
+    if (p.state->in_call)
+        return make_error(ErrorKind::usage,
+                          fmt::format("call to {}: a plugin cannot be called from inside its own "
+                                      "call (re-entrant call refused)",
+                                      function));
+    CallPhase phase(*p.cancel);
+    const CompiledPlugin::Impl& c = p.compiled->impl();
+    if (c.options.observers.empty() && p.observers.empty()) return p.call(function, input);
+
+    CallEvent event;
+    event.plugin = c.name;
+    event.function = function;
+    auto each = [&](auto member) {
+        for (const CallObserver& o : c.options.observers)
+            if (o.*member) (o.*member)(event);
+        for (const CallObserver& o : p.observers)
+            if (o.*member) (o.*member)(event);
+    };
+    each(&CallObserver::on_start);
+    const auto start = Clock::now();
+    auto result = p.call(function, input);
+    event.duration = Clock::now() - start;
+    event.fuel_used = p.last_fuel_used;
+    event.peak_memory_bytes = p.last_peak_bytes;
+    event.error = result ? nullptr : &result.error();
+    each(&CallObserver::on_end);
+    return result;
+}
+
+Result<std::vector<uint8_t>> Plugin::call(std::string_view function,
+                                          std::span<const uint8_t> input) {
+    KILN_TRY(out, call(function, std::string_view(reinterpret_cast<const char*>(input.data()),
+                                                  input.size())));
+    return std::vector<uint8_t>(out.begin(), out.end());
+}
+
+} // namespace kiln
