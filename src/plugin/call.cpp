@@ -34,10 +34,8 @@ private:
 
 } // namespace
 
-Result<std::string> Plugin::Impl::call(std::string_view name, std::string_view input) {
+Result<Plugin::Impl::Export> Plugin::Impl::prepare(std::string_view name, std::string_view input) {
     CurrentPlugin::State& s = *state;
-    last_fuel_used.reset();
-    last_peak_bytes = 0;
     if (needs_fresh) KILN_CHECK(instantiate());
     KILN_TRY(exported, lookup(name));
     s.reset_call();
@@ -54,10 +52,22 @@ Result<std::string> Plugin::Impl::call(std::string_view name, std::string_view i
     if (m.fuel) store->set_fuel(*m.fuel);
     s.call_deadline.reset();
     if (m.timeout_ms) s.call_deadline = Clock::now() + std::chrono::milliseconds(*m.timeout_ms);
+    return exported;
+}
+
+Result<std::string> Plugin::Impl::call(std::string_view name, std::string_view input) {
+    CurrentPlugin::State& s = *state;
+    const Manifest& m = compiled->manifest();
+    last_fuel_used.reset();
+    last_peak_bytes = 0;
+    auto exported = prepare(name, input);
+    // A cancel while preparing (a rebuild may run the plugin's initialization) is the outcome,
+    // whatever preparing gave.
     Result<int32_t> returned = tl::unexpected(cancelled_before_start());
     if (cancel->run()) {
+        if (!exported) return tl::unexpected(exported.error());
         plugin::CallScope scope(s);
-        returned = exported.call(*store);
+        returned = exported->call(*store);
         if (m.fuel) last_fuel_used = *m.fuel - store->fuel().value_or(0);
         // A trap may leave the instance's memory inconsistent, and a command's instance is
         // finished: the next call gets a fresh one.

@@ -165,7 +165,9 @@ void define_env(Linker& l) {
     for (int lv = 0; lv < 5; ++lv)
         def(names[lv], [lv](u64 msg) {
             auto& s = current();
-            emit_log(s, LogLevel(lv), s.take(msg));
+            // A handle that is no block (0, foreign, freed) logs nothing.
+            std::string text = s.take(msg);
+            if (!text.empty()) emit_log(s, LogLevel(lv), text);
         });
     def("get_log_level", []() -> int32_t { return current().log_level; });
 }

@@ -90,6 +90,9 @@ struct Plugin::Impl {
     Result<Export> lookup(std::string_view name);
     /// Runs a module's initialization (_initialize, constructors, hs_init).
     Result<void> init(Instance& inst, bool command_side_module);
+    /// Everything before a call's wasm runs: a fresh instance if needed, the export, the input
+    /// in kernel memory, fuel and deadline.
+    Result<Export> prepare(std::string_view name, std::string_view input);
     /// The call itself, between the observers' start and end.
     Result<std::string> call(std::string_view function, std::string_view input);
 };

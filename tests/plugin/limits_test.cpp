@@ -160,6 +160,95 @@ TEST_F(Limits, SamePluginWorksAfterAStoppedCall) {
     EXPECT_EQ(output_i64(call_ok(*p, "ok")), 1u);
 }
 
+/// Calls `function` of `plugin` and cancels it through `handle` 100 ms in; the call must end as
+/// cancelled well before its 3 s timeout.
+void expect_cancelled_at_100ms(Plugin& plugin, const CancelHandle& handle, const char* function,
+                               const char* when) {
+    SCOPED_TRACE(when);
+    std::thread canceller([handle] {
+        std::this_thread::sleep_for(100ms);
+        handle.cancel();
+    });
+    const auto start = Clock::now();
+    auto out = plugin.call(function, "");
+    const auto elapsed = Clock::now() - start;
+    canceller.join();
+    ASSERT_FALSE(out.has_value()) << function << " was not stopped";
+    EXPECT_THAT(out.error().message, ::testing::HasSubstr("cancelled"));
+    ASSERT_TRUE(out.error().trap);
+    EXPECT_EQ(out.error().trap->kind, TrapKind::interrupted);
+    EXPECT_LT(elapsed, 1500ms)
+        << "the cancel was ignored; the call ran for "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+}
+
+// Regression: a CancelHandle reached only the Store of the instance it was taken from, so once
+// the instance was rebuilt (after a trap, a cancel, a timeout, `_start` or reset()) a cancel sent
+// at 100 ms was ignored and the call ran to its 3 s timeout.
+TEST_F(Limits, CancelHandleTakenBeforeARebuildStillCancels) {
+    auto compiled = compile([](Manifest& m) { m.timeout_ms = 3000; });
+    ASSERT_TRUE(compiled);
+    auto p = Plugin::create(compiled);
+    KILN_ASSERT_OK(p);
+    const CancelHandle handle = p->cancel_handle();
+    expect_cancelled_at_100ms(*p, handle, "spin", "the first instance");
+    expect_cancelled_at_100ms(*p, handle, "spin", "rebuilt after a cancel");
+    EXPECT_FALSE(p->call("recurse", "").has_value());
+    expect_cancelled_at_100ms(*p, handle, "spin", "rebuilt after a trap");
+    KILN_ASSERT_OK(p->reset());
+    expect_cancelled_at_100ms(*p, handle, "spin", "rebuilt by reset()");
+    // Moving the plugin keeps its handles.
+    Plugin moved = std::move(*p);
+    expect_cancelled_at_100ms(moved, handle, "spin", "moved");
+    EXPECT_EQ(output_i64(call_ok(moved, "ok")), 1u);
+}
+
+TEST_F(Limits, CancelHandleOutlivesTimeoutsAndStart) {
+    constexpr const char* body = R"(
+  (func (export "_start"))
+  (func (export "spin") (result i32) (loop $l (br $l)) (i32.const 0))
+)";
+    auto p = make_plugin(body, {}, [](Manifest& m) { m.timeout_ms = 3000; });
+    ASSERT_TRUE(p);
+    const CancelHandle handle = p->cancel_handle();
+    call_ok(*p, "_start"); // a command's instance is finished: the next call gets a fresh one
+    expect_cancelled_at_100ms(*p, handle, "spin", "rebuilt after _start");
+
+    auto q = make_plugin(body, {}, [](Manifest& m) { m.timeout_ms = 200; });
+    ASSERT_TRUE(q);
+    const CancelHandle q_handle = q->cancel_handle();
+    {
+        Watchdog watchdog(q_handle, 5000ms);
+        auto out = q->call("spin", "");
+        ASSERT_FALSE(out.has_value());
+        ASSERT_TRUE(out.error().trap);
+        EXPECT_EQ(out.error().trap->kind, TrapKind::deadline);
+    }
+    // The instance after the timeout: a cancel at 100 ms beats the 200 ms timeout.
+    expect_cancelled_at_100ms(*q, q_handle, "spin", "rebuilt after a timeout");
+}
+
+// A cancel that comes while a call is still being prepared, here while the rebuilt instance's
+// _initialize runs, ends the call as cancelled.
+TEST_F(Limits, CancelDuringARebuildEndsTheCall) {
+    // _initialize loops forever once the var "slow" exists; vars outlive rebuilds.
+    constexpr const char* body = R"(
+  (data (i32.const 0) "slow")
+  (func (export "_initialize")
+    (if (i64.ne (call $var_get (call $str (i32.const 0) (i32.const 4))) (i64.const 0))
+      (then (loop $l (br $l)))))
+  (func (export "arm") (result i32)
+    (call $var_set (call $str (i32.const 0) (i32.const 4)) (call $str (i32.const 0) (i32.const 4)))
+    unreachable)
+  (func (export "ok") (result i32) (i32.const 0))
+)";
+    auto p = make_plugin(body, {}, [](Manifest& m) { m.timeout_ms = 3000; });
+    ASSERT_TRUE(p);
+    const CancelHandle handle = p->cancel_handle();
+    EXPECT_FALSE(p->call("arm", "").has_value()); // sets the var and traps: the next call rebuilds
+    expect_cancelled_at_100ms(*p, handle, "ok", "during _initialize");
+}
+
 TEST_F(Limits, LinearMemoryBombStopsAtMaxPages) {
     auto compiled = compile([](Manifest& m) { m.max_pages = 16; });
     ASSERT_TRUE(compiled);
