@@ -52,7 +52,7 @@ constexpr const char* env_ns = "extism:host/env";
 
 /// http_request(request_json, body): the request as the plugin describes it, within its limits.
 uint64_t http_request_fn(Caller& c, uint64_t req, uint64_t body) {
-    auto& s = current();
+    auto& s = current(c);
     std::string text = s.take(req);
     std::string payload = body ? s.take(body) : std::string();
     auto j = nlohmann::json::parse(text, nullptr, false);
@@ -96,52 +96,52 @@ uint64_t http_request_fn(Caller& c, uint64_t req, uint64_t body) {
 void define_env(Linker& l) {
     using u64 = uint64_t;
     auto def = [&](const char* name, auto f) { l.func_wrap(env_ns, name, f); };
-    def("alloc", [](u64 n) -> u64 { return current().alloc(n); });
-    def("free", [](u64 h) { current().kernel.free(h); });
-    def("length", [](u64 h) -> u64 { return current().kernel.length(h); });
-    def("length_unsafe", [](u64 h) -> u64 { return current().kernel.length(h); });
-    def("load_u8", [](u64 a) -> int32_t { return current().kernel.load_u8(a); });
-    def("load_u64", [](u64 a) -> u64 { return current().kernel.load_u64(a); });
-    def("store_u8", [](u64 a, int32_t v) { current().kernel.store_u8(a, uint8_t(v)); });
-    def("store_u64", [](u64 a, u64 v) { current().kernel.store_u64(a, v); });
-    def("input_length", []() -> u64 { return current().input_len; });
-    def("input_offset", []() -> u64 { return current().input; });
-    def("input_load_u8", [](u64 off) -> int32_t {
-        auto& s = current();
+    def("alloc", [](Caller& c, u64 n) -> u64 { return current(c).alloc(n); });
+    def("free", [](Caller& c, u64 h) { current(c).kernel.free(h); });
+    def("length", [](Caller& c, u64 h) -> u64 { return current(c).kernel.length(h); });
+    def("length_unsafe", [](Caller& c, u64 h) -> u64 { return current(c).kernel.length(h); });
+    def("load_u8", [](Caller& c, u64 a) -> int32_t { return current(c).kernel.load_u8(a); });
+    def("load_u64", [](Caller& c, u64 a) -> u64 { return current(c).kernel.load_u64(a); });
+    def("store_u8", [](Caller& c, u64 a, int32_t v) { current(c).kernel.store_u8(a, uint8_t(v)); });
+    def("store_u64", [](Caller& c, u64 a, u64 v) { current(c).kernel.store_u64(a, v); });
+    def("input_length", [](Caller& c) -> u64 { return current(c).input_len; });
+    def("input_offset", [](Caller& c) -> u64 { return current(c).input; });
+    def("input_load_u8", [](Caller& c, u64 off) -> int32_t {
+        auto& s = current(c);
         return off < s.input_len ? s.kernel.load_u8(s.input + off) : 0;
     });
-    def("input_load_u64", [](u64 off) -> u64 {
-        auto& s = current();
+    def("input_load_u64", [](Caller& c, u64 off) -> u64 {
+        auto& s = current(c);
         return off < s.input_len && s.input_len - off >= 8 ? s.kernel.load_u64(s.input + off) : 0;
     });
-    def("input_set", [](u64 h, u64 len) {
-        auto& s = current();
+    def("input_set", [](Caller& c, u64 h, u64 len) {
+        auto& s = current(c);
         s.input = h;
         s.input_len = len;
     });
-    def("output_set", [](u64 h, u64 len) {
-        auto& s = current();
+    def("output_set", [](Caller& c, u64 h, u64 len) {
+        auto& s = current(c);
         s.output = h;
         s.output_len = len;
     });
-    def("output_offset", []() -> u64 { return current().output; });
-    def("output_length", []() -> u64 { return current().output_len; });
-    def("error_set", [](u64 h) { current().error = h; });
-    def("error_get", []() -> u64 { return current().error; });
-    def("reset", []() { current().reset_call(); });
-    def("memory_bytes", []() -> u64 { return current().kernel.bytes_in_use(); });
-    def("config_get", [](u64 key) -> u64 {
-        auto& s = current();
+    def("output_offset", [](Caller& c) -> u64 { return current(c).output; });
+    def("output_length", [](Caller& c) -> u64 { return current(c).output_len; });
+    def("error_set", [](Caller& c, u64 h) { current(c).error = h; });
+    def("error_get", [](Caller& c) -> u64 { return current(c).error; });
+    def("reset", [](Caller& c) { current(c).reset_call(); });
+    def("memory_bytes", [](Caller& c) -> u64 { return current(c).kernel.bytes_in_use(); });
+    def("config_get", [](Caller& c, u64 key) -> u64 {
+        auto& s = current(c);
         auto it = s.config.find(s.take(key));
         return it == s.config.end() ? 0 : s.put(it->second);
     });
-    def("var_get", [](u64 key) -> u64 {
-        auto& s = current();
+    def("var_get", [](Caller& c, u64 key) -> u64 {
+        auto& s = current(c);
         auto it = s.vars.find(s.take(key));
         return it == s.vars.end() ? 0 : s.put(it->second);
     });
     def("var_set", [](Caller& c, u64 key, u64 value) {
-        auto& s = current();
+        auto& s = current(c);
         std::string k = s.take(key);
         if (s.manifest->max_var_bytes == 0) {
             if (value) s.kernel.free(value);
@@ -156,30 +156,30 @@ void define_env(Linker& l) {
     });
     def("http_request",
         [](Caller& c, u64 req, u64 body) -> u64 { return http_request_fn(c, req, body); });
-    def("http_status_code", []() -> int32_t { return current().http_status; });
-    def("http_headers", []() -> u64 {
-        auto& s = current();
+    def("http_status_code", [](Caller& c) -> int32_t { return current(c).http_status; });
+    def("http_headers", [](Caller& c) -> u64 {
+        auto& s = current(c);
         return s.http_headers_enabled && !s.http_headers.empty() ? s.put(s.http_headers) : 0;
     });
     static const char* names[] = {"log_trace", "log_debug", "log_info", "log_warn", "log_error"};
     for (int lv = 0; lv < 5; ++lv)
-        def(names[lv], [lv](u64 msg) {
-            auto& s = current();
+        def(names[lv], [lv](Caller& c, u64 msg) {
+            auto& s = current(c);
             // A handle that is no block (0, foreign, freed) logs nothing.
             std::string text = s.take(msg);
             if (!text.empty()) emit_log(s, LogLevel(lv), text);
         });
-    def("get_log_level", []() -> int32_t { return current().log_level; });
+    def("get_log_level", [](Caller& c) -> int32_t { return current(c).log_level; });
 }
 
 HostFunc wrap_host_function(const PluginFunction& f) {
     auto fn = f.fn;
     return host_func(f.type,
                      [fn](Caller& caller, std::span<const Value> args, std::span<Value> results) {
-                         CurrentPlugin cp(current(), caller);
+                         CurrentPlugin::State& s = current(caller);
+                         CurrentPlugin cp(s, caller);
                          fn(cp, args, results);
-                         if (current().host_error && !caller.pending_trap())
-                             caller.trap(*current().host_error);
+                         if (s.host_error && !caller.pending_trap()) caller.trap(*s.host_error);
                      });
 }
 

@@ -57,6 +57,8 @@ Result<void> Plugin::Impl::instantiate() {
     main.reset();
     exports.clear();
     store = std::make_unique<Store>(c.engine);
+    // The kernel and host functions find the state through the store; the plugin owns it.
+    store->set_data(std::shared_ptr<CurrentPlugin::State>(std::shared_ptr<void>(), state.get()));
     store->set_reuse_after_trap(true);
     cancel->set_store(store->interrupt_handle());
     if (c.manifest.timeout_ms)

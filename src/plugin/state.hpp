@@ -1,5 +1,5 @@
 // The state of one plugin instance that its kernel and host functions work on, and how they find
-// it: a thread-local set for the duration of a call into the plugin.
+// it: the user data of the instance's store.
 #pragma once
 
 #include <kiln/kiln.hpp>
@@ -90,32 +90,22 @@ struct CurrentPlugin::State {
 
 namespace plugin {
 
-/// The plugin whose call is running on this thread; the kernel and host functions, defined once
-/// per CompiledPlugin, reach their instance through it.
-inline thread_local CurrentPlugin::State* t_current = nullptr;
-
-/// The state of the plugin whose call is running on this thread.
-inline CurrentPlugin::State& current() {
-    return *t_current;
+/// The state of the plugin a kernel or host function was called by: its store's user data,
+/// set when the instance is made (so one Linker per CompiledPlugin serves every instance).
+inline CurrentPlugin::State& current(Caller& c) {
+    return *c.data<CurrentPlugin::State>();
 }
 
-/// Makes `state` this thread's current plugin, in a call, until the scope ends.
+/// Marks `state` as in a call until the scope ends (a plugin refuses re-entrant calls).
 class CallScope {
 public:
-    explicit CallScope(CurrentPlugin::State& state) : m_state(state), m_saved(t_current) {
-        t_current = &state;
-        state.in_call = true;
-    }
-    ~CallScope() {
-        m_state.in_call = false;
-        t_current = m_saved;
-    }
+    explicit CallScope(CurrentPlugin::State& state) : m_state(state) { state.in_call = true; }
+    ~CallScope() { m_state.in_call = false; }
     CallScope(const CallScope&) = delete;
     CallScope& operator=(const CallScope&) = delete;
 
 private:
     CurrentPlugin::State& m_state;
-    CurrentPlugin::State* m_saved;
 };
 
 /// Log levels as the ABI numbers them (trace 0 ... error 4); off is INT32_MAX.
