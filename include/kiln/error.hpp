@@ -11,44 +11,23 @@
 
 namespace kiln {
 
-/// What went wrong, coarsely, so callers can branch without parsing messages.
+/// What went wrong, coarsely, so callers can branch without parsing messages (the kinds and
+/// their meaning are listed in <kiln/error_kinds.def>).
 enum class ErrorKind {
-    malformed,      ///< the binary does not follow the format
-    invalid,        ///< the module fails validation
-    unlinkable,     ///< an import cannot be resolved or has the wrong type
-    uninstantiable, ///< instantiation failed (segment out of bounds, start trapped, limits)
-    trap,           ///< execution trapped; Error::trap says how
-    suspended,      ///< the call stopped resumably (fuel, suspend interrupt); see Store::resume
-    io,             ///< a file could not be read or written
-    usage,          ///< an API or command line was used wrongly
-    limit,          ///< a resource limit was reached
-    exit,           ///< the program ended itself (WASI proc_exit); Error::trap->exit_code
-    plugin,         ///< a plugin call failed: the plugin set an error or returned non-zero
+#define KILN_ERROR_KIND(name, NAME, value, text) name = value,
+#include <kiln/error_kinds.def>
 };
 
-/// "malformed", "invalid", ...
+/// "malformed", "invalid", ...; "unknown" for a value that is no kind.
 const char* error_kind_name(ErrorKind kind);
 
-/// Why execution stopped abnormally.
+/// Why execution stopped abnormally (listed in <kiln/error_kinds.def>).
 enum class TrapKind : uint8_t {
-    unreachable,
-    memory_out_of_bounds,
-    table_out_of_bounds,
-    integer_divide_by_zero,
-    integer_overflow,
-    invalid_conversion,
-    indirect_call_type_mismatch,
-    uninitialized_element,
-    null_reference,
-    stack_exhausted,
-    out_of_fuel,
-    deadline,
-    interrupted,
-    host_error,
-    exit, ///< not a fault: the program asked to end (Trap::exit_code)
+#define KILN_TRAP_KIND(name, NAME, value, text) name = value,
+#include <kiln/error_kinds.def>
 };
 
-/// "unreachable", "out of fuel", ...
+/// "unreachable", "out of fuel", ...; "unknown" for a value that is no kind.
 const char* trap_kind_name(TrapKind kind);
 
 /// A trap: its kind, a message, and the wasm frames active at the time (innermost first, named

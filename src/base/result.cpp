@@ -4,17 +4,20 @@ namespace kiln {
 
 const char* error_kind_name(ErrorKind kind) {
     switch (kind) {
-    case ErrorKind::malformed: return "malformed";
-    case ErrorKind::invalid: return "invalid";
-    case ErrorKind::unlinkable: return "unlinkable";
-    case ErrorKind::uninstantiable: return "uninstantiable";
-    case ErrorKind::trap: return "trap";
-    case ErrorKind::suspended: return "suspended";
-    case ErrorKind::io: return "io";
-    case ErrorKind::usage: return "usage";
-    case ErrorKind::limit: return "limit";
-    case ErrorKind::exit: return "exit";
-    case ErrorKind::plugin: return "plugin";
+        // clang-format off
+#define KILN_ERROR_KIND(name, NAME, value, text) case ErrorKind::name: return text;
+#include <kiln/error_kinds.def>
+        // clang-format on
+    }
+    return "unknown";
+}
+
+const char* trap_kind_name(TrapKind kind) {
+    switch (kind) {
+        // clang-format off
+#define KILN_TRAP_KIND(name, NAME, value, text) case TrapKind::name: return text;
+#include <kiln/error_kinds.def>
+        // clang-format on
     }
     return "unknown";
 }

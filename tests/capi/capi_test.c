@@ -857,6 +857,7 @@ static void test_null_arguments(void) {
     CHECK(kiln_error_trap_kind(NULL) == -1);
     CHECK(kiln_error_backtrace_count(NULL) == 0 && kiln_error_backtrace_frame(NULL, 0) == NULL);
     CHECK(strcmp(kiln_error_kind_name((kiln_error_kind_t)99), "unknown") == 0);
+    CHECK(strcmp(kiln_trap_kind_name((kiln_trap_kind_t)-1), "unknown") == 0);
     kiln_error_delete(NULL);
     kiln_engine_delete(NULL);
     kiln_module_delete(NULL);
@@ -954,11 +955,25 @@ static void test_plugins(void) {
     kiln_plugin_delete(NULL);
 }
 
+/* Regression: kiln_error_kind_name gave "unknown" for the exit and plugin kinds, and
+ * kiln_trap_kind_name for the exit kind. Every kind has its own name. */
+static void test_kind_names_cover_exit_and_plugin(void) {
+    CHECK(strcmp(kiln_error_kind_name(KILN_ERROR_EXIT), "exit") == 0);
+    CHECK(strcmp(kiln_error_kind_name(KILN_ERROR_PLUGIN), "plugin") == 0);
+    CHECK(strcmp(kiln_trap_kind_name(KILN_TRAP_EXIT), "exit") == 0);
+    CHECK(strcmp(kiln_trap_kind_name(KILN_TRAP_YIELDED), "yielded") == 0);
+    for (int k = KILN_ERROR_MALFORMED; k <= KILN_ERROR_PLUGIN; ++k)
+        CHECK(strcmp(kiln_error_kind_name((kiln_error_kind_t)k), "unknown") != 0);
+    for (int k = KILN_TRAP_UNREACHABLE; k <= KILN_TRAP_YIELDED; ++k)
+        CHECK(strcmp(kiln_trap_kind_name((kiln_trap_kind_t)k), "unknown") != 0);
+}
+
 int main(void) {
     engine = kiln_engine_new(NULL);
     CHECK(engine != NULL);
     if (!CHECK_OK(kiln_module_new(engine, host_wasm, sizeof host_wasm, &host_module))) return 1;
 
+    test_kind_names_cover_exit_and_plugin();
     test_compile_errors();
     test_unknown_import_is_named();
     test_host_functions_and_finalizer();
