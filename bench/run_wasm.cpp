@@ -88,9 +88,9 @@ int main(int argc, char** argv) {
     const double run_cpu_s = cpu_now() - c0;
     if (!result) {
         std::string msg = path + ": trap (" + trap_kind_name(result.error().kind) +
-                          "): " + result.error().message;
-        for (const auto& frame : result.error().backtrace)
-            msg += "\n  at " + frame;
+                          "): " + result.error().message + "\n" +
+                          format_backtrace(result.error().frames);
+        msg.pop_back(); // fail() ends the line
         return fail(msg);
     }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 #include <utility>
 #include <vector>
@@ -30,12 +31,38 @@ enum class TrapKind : uint8_t {
 /// "unreachable", "out of fuel", ...; "unknown" for a value that is no kind.
 const char* trap_kind_name(TrapKind kind);
 
-/// A trap: its kind, a message, and the wasm frames active at the time (innermost first, named
-/// from the name section, else an export, else func[N]).
+/// TrapFrame::func_index of a host function's frame.
+inline constexpr uint32_t host_func_index = UINT32_MAX;
+
+/// A function active when a trap happened.
+struct TrapFrame {
+    /// Index in its module's function index space; host_func_index for a host function.
+    uint32_t func_index = host_func_index;
+    std::string func_name;   ///< from the name section, else an export name, else empty
+    std::string module_name; ///< from the module's name section, else empty
+    /// Byte offset in the module binary of the instruction that trapped (innermost frame) or of
+    /// the call the function is making (outer frames); 0 for a host function.
+    uint32_t code_offset = 0;
+
+    /// True for the frame of a host function.
+    bool is_host() const { return func_index == host_func_index; }
+    bool operator==(const TrapFrame&) const = default;
+};
+
+/// The frame as it is printed: its name, else "func[N]", or "<host function>".
+std::string format_frame(const TrapFrame& frame);
+
+/// The frames as printed lines, innermost first, each `indent` + format_frame() + "\n". A run of
+/// more than `max_repeats` + 1 frames of one function prints `max_repeats` of them, then
+/// "... N more frames of NAME", so that a stack exhausted by recursion prints a few lines.
+std::string format_backtrace(const std::vector<TrapFrame>& frames,
+                             std::string_view indent = "  at ", size_t max_repeats = 3);
+
+/// A trap: its kind, a message, and the frames active at the time, innermost first.
 struct Trap {
     TrapKind kind = TrapKind::unreachable;
     std::string message;
-    std::vector<std::string> backtrace;
+    std::vector<TrapFrame> frames;
     int32_t exit_code = 0; ///< for TrapKind::exit
 };
 

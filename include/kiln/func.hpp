@@ -58,6 +58,12 @@ public:
     /// Makes the guest trap (TrapKind::host_error, with this message) once the host function
     /// returns; its results are ignored.
     void trap(std::string message) { stop(TrapKind::host_error, std::move(message)); }
+    /// Makes the guest fail with the error of a call the host function made back into wasm,
+    /// once it returns: a trap (or exit) carries on with its kind, message and frames, this
+    /// call's frames added after them, so a failure deep in host/wasm recursion reads as it
+    /// happened (pass it with std::move to spare a copy). Other errors trap with
+    /// TrapKind::host_error and their message.
+    void trap(Error error);
     /// Ends the program once the host function returns (WASI proc_exit): the call from the host
     /// fails with ErrorKind::exit and this code in Error::trap->exit_code; not a fault, so the
     /// instance is not marked trapped.
@@ -70,6 +76,7 @@ public:
     const std::optional<Trap>& pending_trap() const { return m_trap; }
 
 private:
+    friend class Store; // takes the pending trap when the host function returns
     void stop(TrapKind kind, std::string message) {
         if (!m_trap) m_trap = Trap{kind, std::move(message), {}};
     }

@@ -157,11 +157,25 @@ kiln_error_kind_t kiln_error_kind(const kiln_error_t* error);
 int kiln_error_trap_kind(const kiln_error_t* error);
 /** For KILN_ERROR_EXIT, the code the program exited with; else 0. */
 int32_t kiln_error_exit_code(const kiln_error_t* error);
-/** Wasm frames active at the trap, innermost first (0 when not a trap). */
+/** Frames active at the trap, innermost first (0 when not a trap). */
 size_t kiln_error_backtrace_count(const kiln_error_t* error);
-/** Frame `index` of the backtrace: a name-section name, an export name or "func[N]"; NULL past
- *  the end. Owned by the error. */
+/** Frame `index` of the backtrace as printed: a name-section name, an export name, "func[N]" or
+ *  "<host function>"; NULL past the end. Owned by the error. */
 const char* kiln_error_backtrace_frame(const kiln_error_t* error, size_t index);
+/** The value of kiln_error_frame_func_index for a host function's frame. */
+#define KILN_HOST_FUNC_INDEX UINT32_MAX
+/** Frame `index`'s function index in its module (KILN_HOST_FUNC_INDEX for a host function and
+ *  past the end). */
+uint32_t kiln_error_frame_func_index(const kiln_error_t* error, size_t index);
+/** Frame `index`'s function name (name section, else an export name, else ""); NULL past the
+ *  end. Owned by the error. */
+const char* kiln_error_frame_func_name(const kiln_error_t* error, size_t index);
+/** Frame `index`'s module name from the module's name section, else ""; NULL past the end. Owned
+ *  by the error. */
+const char* kiln_error_frame_module_name(const kiln_error_t* error, size_t index);
+/** Frame `index`'s byte offset in the module binary: of the trapping instruction for frame 0, of
+ *  the call it is making for the others; 0 for a host function and past the end. */
+uint32_t kiln_error_frame_code_offset(const kiln_error_t* error, size_t index);
 /** "malformed", "trap", ...; "unknown" for a value that is no kind. */
 const char* kiln_error_kind_name(kiln_error_kind_t kind);
 /** "unreachable", "out of fuel", ...; "unknown" for a value that is no kind. */

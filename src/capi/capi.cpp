@@ -40,6 +40,8 @@ KILN_SAME(KILN_EXTERN_GLOBAL, kiln::ExternKind::global);
 
 struct kiln_error {
     kiln::Error error;
+    /// format_frame() of each frame, made when kiln_error_backtrace_frame first asks.
+    mutable std::vector<std::string> frame_names;
 };
 
 struct kiln_engine {
@@ -83,11 +85,11 @@ struct kiln_caller {
 namespace {
 
 // Returned when not even an error can be allocated; kiln_error_delete never frees it.
-kiln_error out_of_memory{kiln::Error{kiln::ErrorKind::limit, "out of memory", nullptr}};
+kiln_error out_of_memory{kiln::Error{kiln::ErrorKind::limit, "out of memory", nullptr}, {}};
 
 kiln_error* new_error(kiln::Error e) noexcept {
     try {
-        return new kiln_error{std::move(e)};
+        return new kiln_error{std::move(e), {}};
     } catch (...) {
         return &out_of_memory;
     }
@@ -269,7 +271,8 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
         running_store && &running_store->store == &caller.store() ? running_store : nullptr;
     kiln_caller c{caller, store};
     if (kiln_error* err = callback(env.env, &c, args, np, results, nr)) {
-        caller.trap(err->error.message);
+        // An error from a nested kiln_func_call carries on with its trap and frames.
+        caller.trap(err == &out_of_memory ? err->error : std::move(err->error));
         kiln_error_delete(err);
         return;
     }
@@ -322,12 +325,48 @@ int32_t kiln_error_exit_code(const kiln_error_t* error) {
 }
 
 size_t kiln_error_backtrace_count(const kiln_error_t* error) {
-    return error && error->error.trap ? error->error.trap->backtrace.size() : 0;
+    return error && error->error.trap ? error->error.trap->frames.size() : 0;
 }
 
-const char* kiln_error_backtrace_frame(const kiln_error_t* error, size_t index) {
+namespace {
+
+/// Frame `index` of the error's trap, or nullptr past the end.
+const kiln::TrapFrame* frame_at(const kiln_error_t* error, size_t index) {
     if (index >= kiln_error_backtrace_count(error)) return nullptr;
-    return error->error.trap->backtrace[index].c_str();
+    return &error->error.trap->frames[index];
+}
+
+} // namespace
+
+const char* kiln_error_backtrace_frame(const kiln_error_t* error, size_t index) {
+    if (!frame_at(error, index)) return nullptr;
+    return guarded_value<const char*>(nullptr, [&] {
+        auto& names = error->frame_names;
+        if (names.empty())
+            for (const kiln::TrapFrame& f : error->error.trap->frames)
+                names.push_back(kiln::format_frame(f));
+        return names[index].c_str();
+    });
+}
+
+uint32_t kiln_error_frame_func_index(const kiln_error_t* error, size_t index) {
+    const kiln::TrapFrame* f = frame_at(error, index);
+    return f ? f->func_index : KILN_HOST_FUNC_INDEX;
+}
+
+const char* kiln_error_frame_func_name(const kiln_error_t* error, size_t index) {
+    const kiln::TrapFrame* f = frame_at(error, index);
+    return f ? f->func_name.c_str() : nullptr;
+}
+
+const char* kiln_error_frame_module_name(const kiln_error_t* error, size_t index) {
+    const kiln::TrapFrame* f = frame_at(error, index);
+    return f ? f->module_name.c_str() : nullptr;
+}
+
+uint32_t kiln_error_frame_code_offset(const kiln_error_t* error, size_t index) {
+    const kiln::TrapFrame* f = frame_at(error, index);
+    return f ? f->code_offset : 0;
 }
 
 const char* kiln_error_kind_name(kiln_error_kind_t kind) {

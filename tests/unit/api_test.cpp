@@ -156,7 +156,7 @@ TEST_F(Api, TrappedInstanceRefusesCallsUnlessAllowed) {
     auto r = boom->call(m_store, {});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().trap->kind, kiln::TrapKind::unreachable);
-    EXPECT_EQ(r.error().trap->backtrace.at(0), "boom");
+    EXPECT_EQ(r.error().trap->frames.at(0).func_name, "boom");
     auto refused = inst.get_func(m_store, "ok")->call(m_store, {});
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().kind, kiln::ErrorKind::usage);
@@ -275,7 +275,7 @@ TEST_F(Api, DeepRecursionThroughHostReentryIsATrap) {
     m_linker.func_wrap("env", "again", [&](kiln::Caller& caller, int32_t n) -> int32_t {
         auto r = again->call(caller.store(), {kiln::Value::i32(n)});
         if (!r) {
-            caller.trap(r.error().message);
+            caller.trap(std::move(r.error()));
             return 0;
         }
         return (*r)[0].as_i32();
@@ -287,6 +287,8 @@ TEST_F(Api, DeepRecursionThroughHostReentryIsATrap) {
     again = inst.get_func(m_store, "f");
     auto r = again->call(m_store, {kiln::Value::i32(0)});
     ASSERT_FALSE(r);
+    ASSERT_TRUE(r.error().trap);
+    EXPECT_EQ(r.error().trap->kind, kiln::TrapKind::stack_exhausted);
     EXPECT_NE(r.error().message.find("call stack exhausted"), std::string::npos)
         << r.error().message;
 }

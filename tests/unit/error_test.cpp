@@ -1,9 +1,11 @@
-// Error and trap kinds: one list, <kiln/error_kinds.def>, for C++ and C.
+// Error and trap kinds (one list, <kiln/error_kinds.def>, for C++ and C) and the printed form of
+// trap backtraces.
 #include <kiln/error.hpp>
 #include <kiln/kiln.h>
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 namespace {
 
 using kiln::ErrorKind;
+using kiln::TrapFrame;
 using kiln::TrapKind;
 
 // C and C++ agree value for value, and the values the C API has always had stay.
@@ -72,6 +75,40 @@ TEST(ErrorKinds, KindNameIsNotUnknownForExitAndPluginKinds) {
     EXPECT_STREQ(kiln_trap_kind_name(KILN_TRAP_EXIT), "exit");
     EXPECT_STREQ(kiln::error_kind_name(ErrorKind::plugin), "plugin");
     EXPECT_STREQ(kiln::trap_kind_name(TrapKind::yielded), "yielded");
+}
+
+TrapFrame wasm_frame(uint32_t index, std::string name) {
+    return TrapFrame{index, std::move(name), "m", 0x40};
+}
+
+TEST(Backtrace, FramesPrintByNameIndexOrAsHost) {
+    EXPECT_EQ(kiln::format_frame(wasm_frame(3, "run")), "run");
+    EXPECT_EQ(kiln::format_frame(wasm_frame(3, "")), "func[3]");
+    EXPECT_EQ(kiln::format_frame(TrapFrame{}), "<host function>");
+    EXPECT_TRUE(TrapFrame{}.is_host());
+}
+
+TEST(Backtrace, DeepRecursionPrintsAFewLines) {
+    std::vector<TrapFrame> frames(20000, wasm_frame(0, ""));
+    frames.push_back(wasm_frame(1, "main"));
+    EXPECT_EQ(kiln::format_backtrace(frames), "  at func[0]\n"
+                                              "  at func[0]\n"
+                                              "  at func[0]\n"
+                                              "  ... 19,997 more frames of func[0]\n"
+                                              "  at main\n");
+}
+
+TEST(Backtrace, ShortRunsAndAlternationsPrintInFull) {
+    // A summary line stands for two frames at least.
+    std::vector<TrapFrame> four(4, wasm_frame(2, "f"));
+    EXPECT_EQ(kiln::format_backtrace(four, "  at "), "  at f\n  at f\n  at f\n  at f\n");
+    std::vector<TrapFrame> five(5, wasm_frame(2, "f"));
+    EXPECT_EQ(kiln::format_backtrace(five, "\t", 1), "\tf\n... 4 more frames of f\n");
+    // Same name, other function: not folded together.
+    std::vector<TrapFrame> mixed = {wasm_frame(1, "f"), wasm_frame(2, "f"), TrapFrame{},
+                                    wasm_frame(1, "f")};
+    EXPECT_EQ(kiln::format_backtrace(mixed, "", 0), "f\nf\n<host function>\nf\n");
+    EXPECT_EQ(kiln::format_backtrace({}), "");
 }
 
 } // namespace

@@ -187,9 +187,9 @@ TEST_F(Interp, TrapBacktraceNamesFunctions) {
     auto r = call(inst, "run");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, TrapKind::unreachable);
-    ASSERT_EQ(r.error().backtrace.size(), 3u);
-    EXPECT_EQ(r.error().backtrace[0], "inner");
-    EXPECT_EQ(r.error().backtrace[1], "outer");
+    ASSERT_EQ(r.error().frames.size(), 3u);
+    EXPECT_EQ(r.error().frames[0].func_name, "inner");
+    EXPECT_EQ(r.error().frames[1].func_name, "outer");
 }
 
 TEST_F(Interp, MemoryBoundsAndGrowth) {

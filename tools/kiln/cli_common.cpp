@@ -137,6 +137,10 @@ std::string trap_text(const engine::Trap& trap) {
     return kind + ": " + trap.message;
 }
 
+void print_backtrace(const Error& error) {
+    if (error.trap) fmt::print(stderr, "{}", format_backtrace(error.trap->frames));
+}
+
 Result<engine::Value> parse_value(std::string_view text, engine::ValType type) {
     using engine::ValType;
     using engine::Value;

@@ -37,6 +37,10 @@ std::string format_value(const engine::Value& value);
 /// "KIND: MESSAGE", or just the kind when the message only repeats it.
 std::string trap_text(const engine::Trap& trap);
 
+/// Prints the frames of the error's trap on stderr, innermost first, as "  at NAME" lines; a
+/// long run of frames of one function is folded into "... N more frames of NAME".
+void print_backtrace(const Error& error);
+
 /// Parses a command-line value of type `type`: integers in decimal (signed or unsigned) or 0x
 /// hex; floats in decimal or hex, nan, nan:0xPAYLOAD, inf with an optional sign; references
 /// as null, externrefs also as a number N.

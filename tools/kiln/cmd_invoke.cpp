@@ -84,8 +84,7 @@ int run_invoke(const InvokeOptions& options) {
     if (!results) {
         const engine::Trap& trap = results.error();
         fmt::print(stderr, "trap: {}\n", trap_text(trap));
-        for (const auto& frame : trap.backtrace)
-            fmt::print(stderr, "  at {}\n", frame);
+        fmt::print(stderr, "{}", format_backtrace(trap.frames));
         return exit_failure;
     }
     for (const auto& value : *results)

@@ -38,9 +38,7 @@ WasiPreopen preopen_of(const std::string& spec, bool read_only) {
 
 void print_trap(const Error& error) {
     fmt::print(stderr, "kiln: {}\n", error.message);
-    if (error.trap)
-        for (const std::string& frame : error.trap->backtrace)
-            fmt::print(stderr, "  at {}\n", frame);
+    print_backtrace(error);
 }
 
 int run(const RunOptions& o) {

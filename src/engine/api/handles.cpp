@@ -4,6 +4,7 @@
 #include <kiln/func.hpp>
 #include <kiln/instance.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 #include <string_view>
@@ -17,20 +18,39 @@ tl::unexpected<Error> wrong_store(const char* what) {
                       fmt::format("{} belongs to another store than the one given", what));
 }
 
-/// The Error for a call that stopped: a trap, or a suspension the store can resume.
+/// Traps of call errors are mutable objects with this deleter, so that the holder of the last
+/// reference may take one apart instead of copying it: a host function passing a nested call's
+/// trap on, level after level of host/wasm recursion, moves its frames.
+struct CallTrapDeleter {
+    void operator()(const Trap* trap) const { delete trap; }
+};
+
+std::shared_ptr<const Trap> share_trap(Trap trap) {
+    return std::shared_ptr<const Trap>(new Trap(std::move(trap)), CallTrapDeleter{});
+}
+
+Trap unshare_trap(std::shared_ptr<const Trap> trap) {
+    if (trap.use_count() == 1 && std::get_deleter<CallTrapDeleter>(trap))
+        return std::move(const_cast<Trap&>(*trap)); // made non-const by share_trap
+    return *trap;
+}
+
+/// The Error for a call that stopped: a trap, or a suspension the store can resume. The message
+/// names the innermost wasm function once; the frames say the rest.
 Error call_error(engine::Store& store, Trap trap) {
     if (trap.kind == TrapKind::exit) {
         std::string message = fmt::format("exit with code {}", trap.exit_code);
-        return Error{ErrorKind::exit, std::move(message),
-                     std::make_shared<const Trap>(std::move(trap))};
+        return Error{ErrorKind::exit, std::move(message), share_trap(std::move(trap))};
     }
     bool suspended = store.has_suspended();
     std::string message = suspended ? fmt::format("call suspended: {}", trap.message)
                                     : fmt::format("trap: {}", trap.message);
-    if (!suspended && !trap.backtrace.empty())
-        message += fmt::format(" (in {})", trap.backtrace[0]);
+    auto wasm = std::find_if(trap.frames.begin(), trap.frames.end(),
+                             [](const TrapFrame& f) { return !f.is_host(); });
+    if (!suspended && wasm != trap.frames.end())
+        message += fmt::format(" (in {})", format_frame(*wasm));
     return Error{suspended ? ErrorKind::suspended : ErrorKind::trap, std::move(message),
-                 std::make_shared<const Trap>(std::move(trap))};
+                 share_trap(std::move(trap))};
 }
 
 Result<void> check_callable(Store& store, const Func& f) {
@@ -82,6 +102,12 @@ std::optional<std::string> Caller::read_string(uint64_t offset, uint64_t length)
     const engine::MemoryInst* m = memory_of(m_instance);
     if (!in_bounds(m, offset, length)) return std::nullopt;
     return std::string(reinterpret_cast<const char*>(m->base + offset), length);
+}
+
+void Caller::trap(Error error) {
+    if (m_trap) return;
+    if (!error.trap) return stop(TrapKind::host_error, std::move(error.message));
+    m_trap = unshare_trap(std::move(error.trap));
 }
 
 void Caller::exit(int32_t code) {
