@@ -135,7 +135,7 @@ int run(const RunOptions& o) {
         return exit_trap;
     }
     for (const Value& v : *results)
-        fmt::print("{}\n", format_value(v));
+        fmt::print("{}\n", format_value(store, v));
     return exit_ok;
 }
 

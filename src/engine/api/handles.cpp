@@ -245,6 +245,19 @@ Result<FuncType> Func::type(Store& store) const {
     return *m_func->type;
 }
 
+Result<std::string> Func::name(Store& store) const {
+    if (m_store != store.id()) return wrong_store("function");
+    if (!m_func->instance) return format_frame(TrapFrame{});
+    return m_func->instance->module->func_display_name(m_func->index);
+}
+
+std::optional<Func> Func::from_ref(Store& store, const Value& ref) {
+    if (ref.type != ValType::funcref || ref.is_null() ||
+        !store.raw().owns_func(reinterpret_cast<const void*>(ref.bits)))
+        return std::nullopt;
+    return Func(store.id(), engine::as_func(ref));
+}
+
 Result<std::vector<Value>> Store::resume() {
     if (!m_store->has_suspended())
         return make_error(ErrorKind::usage, "no suspended call to resume");
