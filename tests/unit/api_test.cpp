@@ -293,4 +293,38 @@ TEST_F(Api, DeepRecursionThroughHostReentryIsATrap) {
         << r.error().message;
 }
 
+TEST_F(Api, ModuleInfoReadsAModuleThatFailsValidation) {
+    // $f returns nothing though its type promises an i32: decodable, not valid.
+    auto bytes = kiln::test::wat_to_wasm(R"((module $shown
+      (import "env" "g" (global i32))
+      (type $t (func (result i32)))
+      (memory 1 2)
+      (func $f (type $t))
+      (start $f)
+      (export "f" (func $f))))");
+    if (!bytes) GTEST_SKIP() << "wat2wasm is not installed";
+    EXPECT_FALSE(kiln::Module::compile(m_engine, *bytes));
+    auto info = kiln::ModuleInfo::decode(*bytes);
+    ASSERT_TRUE(info) << info.error().message;
+    EXPECT_EQ(info->name(), "shown");
+    std::vector<uint8_t> ids;
+    for (const auto& s : info->sections())
+        ids.push_back(s.id);
+    EXPECT_EQ(ids, (std::vector<uint8_t>{1, 2, 3, 5, 7, 8, 10, 0}));
+    EXPECT_EQ(info->sections().back().custom_name, "name");
+    ASSERT_EQ(info->imports().size(), 1u);
+    EXPECT_EQ(info->imports()[0].kind, kiln::ExternKind::global);
+    EXPECT_EQ(info->imported(kiln::ExternKind::global), 1u);
+    EXPECT_EQ(info->func_types(), (std::vector<uint32_t>{0}));
+    ASSERT_EQ(info->memories().size(), 1u);
+    EXPECT_EQ(info->memories()[0].limits.max, 2u);
+    ASSERT_EQ(info->exports().size(), 1u);
+    EXPECT_EQ(info->exports()[0].name, "f");
+    EXPECT_EQ(info->start(), 0u);
+    EXPECT_EQ(info->func_name(0), "f");
+    auto bad = kiln::ModuleInfo::decode(std::vector<uint8_t>{0, 'a', 's', 'n', 2, 0, 0, 0});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().kind, kiln::ErrorKind::malformed);
+}
+
 } // namespace
