@@ -49,9 +49,10 @@ std::shared_ptr<const CompiledModule> compile_fixture(Engine& engine, const char
     return *compiled;
 }
 
-Instance* must_instantiate(const Linker& linker, Store& store,
-                           std::shared_ptr<const CompiledModule> compiled) {
-    auto instance = linker.instantiate(store, std::move(compiled));
+/// Instantiates with `imports` in the module's import order.
+Instance* must_instantiate(Store& store, std::shared_ptr<const CompiledModule> compiled,
+                           std::vector<Extern> imports = {}) {
+    auto instance = store.instantiate(std::move(compiled), imports);
     if (!instance) {
         std::fprintf(stderr, "instantiate: %s\n", instance.error().message.c_str());
         std::exit(1);
@@ -89,10 +90,9 @@ BENCHMARK(bm_store_create)->Name("store/create");
 void bm_instantiate(benchmark::State& state) {
     Engine engine;
     auto compiled = compile_fixture(engine, "instantiate.wasm");
-    Linker linker;
     for (auto _ : state) {
         Store store(engine);
-        Instance* instance = must_instantiate(linker, store, compiled);
+        Instance* instance = must_instantiate(store, compiled);
         benchmark::DoNotOptimize(instance);
     }
 }
@@ -102,8 +102,7 @@ void bm_call_empty_export(benchmark::State& state) {
     Engine engine;
     auto compiled = compile_fixture(engine, "empty.wasm");
     Store store(engine);
-    Linker linker;
-    FuncInst* f = must_instantiate(linker, store, compiled)->get_func("f");
+    FuncInst* f = must_instantiate(store, compiled)->get_func("f");
     for (auto _ : state) {
         auto result = store.call(f, {});
         benchmark::DoNotOptimize(result);
@@ -119,9 +118,9 @@ void run_call_loop(benchmark::State& state, const char* export_name) {
     Store store(engine);
     FuncInst* nop = store.create_host_func(
         FuncType{}, [](Store&, uint64_t*) -> std::optional<Trap> { return std::nullopt; });
-    Linker linker;
-    linker.define("bench", "nop", Extern{ExternKind::func, nop});
-    FuncInst* f = must_instantiate(linker, store, compiled)->get_func(export_name);
+    // bench.nop is calls.wasm's only import.
+    FuncInst* f =
+        must_instantiate(store, compiled, {Extern{ExternKind::func, nop}})->get_func(export_name);
     const Value arg = Value::i32(static_cast<int32_t>(state.range(0)));
     must_succeed(store.call(f, {&arg, 1}));
     for (auto _ : state) {

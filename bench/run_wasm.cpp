@@ -7,7 +7,7 @@
 // one), `seconds S` (wall clock) and `cpu_seconds S` (process CPU time) for the call alone, then
 // the compile and instantiate times, which the comparison leaves out because native code has no
 // such step.
-#include "engine/runtime/store.hpp"
+#include <kiln/kiln.hpp>
 
 #include <chrono>
 #include <cinttypes>
@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-using namespace kiln::engine;
+using namespace kiln;
 
 namespace {
 
@@ -57,40 +57,38 @@ int main(int argc, char** argv) {
 
     Engine engine;
     auto t0 = Clock::now();
-    auto compiled = compile(engine, bytes);
+    auto compiled = Module::compile(engine, bytes);
     const double compile_s = seconds_since(t0);
     if (!compiled) return fail(path + ": " + compiled.error().message);
 
     Store store(engine);
     uint64_t checksum = 0;
     int checksum_calls = 0;
-    FuncInst* checksum_fn = store.create_host_func(
-        FuncType{{ValType::i64}, {}}, [&](Store&, uint64_t* slots) -> std::optional<Trap> {
-            checksum = slots[0];
-            checksum_calls++;
-            return std::nullopt;
-        });
     Linker linker;
-    linker.define("bench", "checksum", Extern{ExternKind::func, checksum_fn});
+    linker.func_wrap("bench", "checksum", [&](uint64_t value) {
+        checksum = value;
+        checksum_calls++;
+    });
 
     t0 = Clock::now();
     auto instance = linker.instantiate(store, *compiled);
     const double instantiate_s = seconds_since(t0);
     if (!instance) return fail(path + ": " + instance.error().message);
 
-    FuncInst* func = (*instance)->get_func(func_name);
+    auto func = instance->get_func(store, func_name);
     if (!func) return fail(path + ": no exported function " + func_name);
 
     const double c0 = cpu_now();
     t0 = Clock::now();
-    auto result = store.call(func, {});
+    auto result = func->call(store, {});
     const double run_s = seconds_since(t0);
     const double run_cpu_s = cpu_now() - c0;
     if (!result) {
-        std::string msg = path + ": trap (" + trap_kind_name(result.error().kind) +
-                          "): " + result.error().message;
-        for (const auto& frame : result.error().backtrace)
-            msg += "\n  at " + frame;
+        std::string msg = path + ": " + result.error().message;
+        if (result.error().trap) {
+            msg += "\n" + format_backtrace(result.error().trap->frames);
+            msg.pop_back(); // fail() ends the line
+        }
         return fail(msg);
     }
 

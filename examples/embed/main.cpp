@@ -12,6 +12,7 @@
 static int fail(const kiln::Error& error) {
     std::fprintf(stderr, "kiln-embed: %s: %s\n", kiln::error_kind_name(error.kind),
                  error.message.c_str());
+    if (error.trap) std::fputs(kiln::format_backtrace(error.trap->frames).c_str(), stderr);
     return 1;
 }
 

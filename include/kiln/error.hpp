@@ -5,59 +5,64 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 #include <utility>
 #include <vector>
 
 namespace kiln {
 
-/// What went wrong, coarsely, so callers can branch without parsing messages.
+/// What went wrong, coarsely, so callers can branch without parsing messages (the kinds and
+/// their meaning are listed in <kiln/error_kinds.def>).
 enum class ErrorKind {
-    malformed,      ///< the binary does not follow the format
-    invalid,        ///< the module fails validation
-    unlinkable,     ///< an import cannot be resolved or has the wrong type
-    uninstantiable, ///< instantiation failed (segment out of bounds, start trapped, limits)
-    trap,           ///< execution trapped; Error::trap says how
-    suspended,      ///< the call stopped resumably (fuel, suspend interrupt); see Store::resume
-    io,             ///< a file could not be read or written
-    usage,          ///< an API or command line was used wrongly
-    limit,          ///< a resource limit was reached
-    exit,           ///< the program ended itself (WASI proc_exit); Error::trap->exit_code
-    plugin,         ///< a plugin call failed: the plugin set an error or returned non-zero
+#define KILN_ERROR_KIND(name, NAME, value, text) name = value,
+#include <kiln/error_kinds.def>
 };
 
-/// "malformed", "invalid", ...
+/// "malformed", "invalid", ...; "unknown" for a value that is no kind.
 const char* error_kind_name(ErrorKind kind);
 
-/// Why execution stopped abnormally.
+/// Why execution stopped abnormally (listed in <kiln/error_kinds.def>).
 enum class TrapKind : uint8_t {
-    unreachable,
-    memory_out_of_bounds,
-    table_out_of_bounds,
-    integer_divide_by_zero,
-    integer_overflow,
-    invalid_conversion,
-    indirect_call_type_mismatch,
-    uninitialized_element,
-    null_reference,
-    stack_exhausted,
-    out_of_fuel,
-    deadline,
-    interrupted,
-    host_error,
-    exit,    ///< not a fault: the program asked to end (Trap::exit_code)
-    yielded, ///< not a fault: a host function suspended the call (Caller::suspend)
+#define KILN_TRAP_KIND(name, NAME, value, text) name = value,
+#include <kiln/error_kinds.def>
 };
 
-/// "unreachable", "out of fuel", ...
+/// "unreachable", "out of fuel", ...; "unknown" for a value that is no kind.
 const char* trap_kind_name(TrapKind kind);
 
-/// A trap: its kind, a message, and the wasm frames active at the time (innermost first, named
-/// from the name section, else an export, else func[N]).
+/// TrapFrame::func_index of a host function's frame.
+inline constexpr uint32_t host_func_index = UINT32_MAX;
+
+/// A function active when a trap happened.
+struct TrapFrame {
+    /// Index in its module's function index space; host_func_index for a host function.
+    uint32_t func_index = host_func_index;
+    std::string func_name;   ///< from the name section, else an export name, else empty
+    std::string module_name; ///< from the module's name section, else empty
+    /// Byte offset in the module binary of the instruction that trapped (innermost frame) or of
+    /// the call the function is making (outer frames); 0 for a host function.
+    uint32_t code_offset = 0;
+
+    /// True for the frame of a host function.
+    bool is_host() const { return func_index == host_func_index; }
+    bool operator==(const TrapFrame&) const = default;
+};
+
+/// The frame as it is printed: its name, else "func[N]", or "<host function>".
+std::string format_frame(const TrapFrame& frame);
+
+/// The frames as printed lines, innermost first, each `indent` + format_frame() + "\n". A run of
+/// more than `max_repeats` + 1 frames of one function prints `max_repeats` of them, then
+/// "... N more frames of NAME", so that a stack exhausted by recursion prints a few lines.
+std::string format_backtrace(const std::vector<TrapFrame>& frames,
+                             std::string_view indent = "  at ", size_t max_repeats = 3);
+
+/// A trap: its kind, a message, and the frames active at the time, innermost first.
 struct Trap {
     TrapKind kind = TrapKind::unreachable;
     std::string message;
-    std::vector<std::string> backtrace;
+    std::vector<TrapFrame> frames;
     int32_t exit_code = 0; ///< for TrapKind::exit
 };
 

@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace kiln {
@@ -35,6 +36,12 @@ public:
         return call(store, std::span<const Value>(args.begin(), args.size()));
     }
     Result<FuncType> type(Store& store) const;
+    /// How messages name the function, as trap backtraces do: its module's name-section name,
+    /// else an export name, else "func[N]"; "<host function>" for a host function.
+    Result<std::string> name(Store& store) const;
+    /// The function a funcref value refers to; nullopt for null or a word that is no function
+    /// of this store.
+    static std::optional<Func> from_ref(Store& store, const Value& ref);
     /// A statically typed view, after checking the signature (e.g. `int32_t(int32_t, int64_t)`).
     template <typename Sig> Result<TypedFunc<Sig>> typed(Store& store) const;
 

@@ -58,6 +58,12 @@ public:
     /// Makes the guest trap (TrapKind::host_error, with this message) once the host function
     /// returns; its results are ignored.
     void trap(std::string message) { stop(TrapKind::host_error, std::move(message)); }
+    /// Makes the guest fail with the error of a call the host function made back into wasm,
+    /// once it returns: a trap (or exit) carries on with its kind, message and frames, this
+    /// call's frames added after them, so a failure deep in host/wasm recursion reads as it
+    /// happened (pass it with std::move to spare a copy). Other errors trap with
+    /// TrapKind::host_error and their message.
+    void trap(Error error);
     /// Ends the program once the host function returns (WASI proc_exit): the call from the host
     /// fails with ErrorKind::exit and this code in Error::trap->exit_code; not a fault, so the
     /// instance is not marked trapped.
@@ -68,20 +74,18 @@ public:
     bool should_stop();
     /// The trap the host function asked for, if any.
     const std::optional<Trap>& pending_trap() const { return m_trap; }
-    /// Makes the guest trap with this error once the host function returns: its trap when it
-    /// carries one (a nested call that trapped), else TrapKind::host_error with its message.
-    void fail(const Error& error);
     /// The store's user data of type T (Store::set_data), or null.
     template <typename T> T* data() const { return m_store.template data<T>(); }
     /// Asks to suspend the running call once this host function returns: the call from the host
     /// ends with ErrorKind::suspended (TrapKind::yielded), and Store::resume(results) continues
     /// after this host function as if it had returned `results`; what it writes to its own
     /// results now is ignored. Refused (a usage error the host function may turn into a trap
-    /// with fail()) when the call cannot be suspended: a host function called directly from the
+    /// with trap(Error)) when the call cannot be suspended: a host function called directly from the
     /// host, or one running inside a wasm call nested in another host function.
     Result<void> suspend();
 
 private:
+    friend class Store; // takes the pending trap when the host function returns
     void stop(TrapKind kind, std::string message) {
         if (!m_trap) m_trap = Trap{kind, std::move(message), {}};
     }
@@ -150,7 +154,7 @@ template <typename... T> struct Results<std::tuple<T...>> {
     }
 };
 
-/// Host function results given as Result<R>: an error traps the caller (Caller::fail).
+/// Host function results given as Result<R>: an error traps the caller (Caller::trap(Error)).
 template <typename R> struct Unwrap {
     using Type = R;
     static constexpr bool is_result = false;
@@ -208,7 +212,7 @@ Error call_failure(Store& store, const Func& func, int code);
 /// A host function from a plain callable: its wasm type comes from the C++ signature. Parameters
 /// are int32_t/uint32_t (i32), int64_t/uint64_t (i64), float, double, optionally after a leading
 /// `Caller&`; the result is void, one of those, or a std::tuple of them, or any of these
-/// wrapped in Result<> (an error traps the guest, see Caller::fail).
+/// wrapped in Result<> (an error traps the guest, see Caller::trap(Error)).
 template <typename F> HostFunc host_func(F f) {
     using Traits = detail::Callable<F>;
     using P = detail::Params<typename Traits::Args>;
@@ -221,7 +225,7 @@ template <typename F> HostFunc host_func(F f) {
         constexpr auto wc = std::bool_constant<P::with_caller>{};
         if constexpr (U::is_result) {
             auto r = detail::invoke_with(f, caller, slots, static_cast<Scalars*>(nullptr), seq, wc);
-            if (!r) return caller.fail(r.error());
+            if (!r) return caller.trap(std::move(r.error()));
             if constexpr (!std::is_void_v<R>) detail::Results<R>::write(slots, *r);
         } else if constexpr (std::is_void_v<R>) {
             detail::invoke_with(f, caller, slots, static_cast<Scalars*>(nullptr), seq, wc);

@@ -129,38 +129,19 @@ typedef enum kiln_externkind {
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
-/** What went wrong, coarsely (mirrors kiln::ErrorKind). */
+/** What went wrong, coarsely (kiln::ErrorKind; the kinds are listed in kiln/error_kinds.def):
+ *  KILN_ERROR_MALFORMED, _INVALID, _UNLINKABLE, _UNINSTANTIABLE, _TRAP (see
+ *  kiln_error_trap_kind), _SUSPENDED (see kiln_store_resume), _IO, _USAGE (a NULL handle, a wrong
+ *  type...), _LIMIT, _EXIT (see kiln_error_exit_code), _PLUGIN. */
 typedef enum kiln_error_kind {
-    KILN_ERROR_MALFORMED = 0,      /**< the binary does not follow the format */
-    KILN_ERROR_INVALID = 1,        /**< the module fails validation */
-    KILN_ERROR_UNLINKABLE = 2,     /**< an import is missing or has the wrong type */
-    KILN_ERROR_UNINSTANTIABLE = 3, /**< instantiation failed (segments, start, limits) */
-    KILN_ERROR_TRAP = 4,           /**< execution trapped; see kiln_error_trap_kind */
-    KILN_ERROR_SUSPENDED = 5,      /**< the call stopped resumably; see kiln_store_resume */
-    KILN_ERROR_IO = 6,             /**< a file could not be read */
-    KILN_ERROR_USAGE = 7,          /**< the API was used wrongly (NULL handle, wrong type...) */
-    KILN_ERROR_LIMIT = 8,          /**< a resource limit was reached */
-    KILN_ERROR_EXIT = 9,           /**< the program ended itself; see kiln_error_exit_code */
-    KILN_ERROR_PLUGIN = 10,        /**< a plugin call failed (error set or non-zero return) */
+#define KILN_ERROR_KIND(name, NAME, value, text) KILN_ERROR_##NAME = value,
+#include <kiln/error_kinds.def>
 } kiln_error_kind_t;
 
-/** Why execution stopped abnormally (mirrors kiln::TrapKind). */
+/** Why execution stopped abnormally (kiln::TrapKind; listed in kiln/error_kinds.def). */
 typedef enum kiln_trap_kind {
-    KILN_TRAP_UNREACHABLE = 0,
-    KILN_TRAP_MEMORY_OUT_OF_BOUNDS = 1,
-    KILN_TRAP_TABLE_OUT_OF_BOUNDS = 2,
-    KILN_TRAP_INTEGER_DIVIDE_BY_ZERO = 3,
-    KILN_TRAP_INTEGER_OVERFLOW = 4,
-    KILN_TRAP_INVALID_CONVERSION = 5,
-    KILN_TRAP_INDIRECT_CALL_TYPE_MISMATCH = 6,
-    KILN_TRAP_UNINITIALIZED_ELEMENT = 7,
-    KILN_TRAP_NULL_REFERENCE = 8,
-    KILN_TRAP_STACK_EXHAUSTED = 9,
-    KILN_TRAP_OUT_OF_FUEL = 10,
-    KILN_TRAP_DEADLINE = 11,
-    KILN_TRAP_INTERRUPTED = 12,
-    KILN_TRAP_HOST_ERROR = 13,
-    KILN_TRAP_EXIT = 14, /**< not a fault: the program asked to end */
+#define KILN_TRAP_KIND(name, NAME, value, text) KILN_TRAP_##NAME = value,
+#include <kiln/error_kinds.def>
 } kiln_trap_kind_t;
 
 /** An error for a host callback to return: the guest traps (KILN_TRAP_HOST_ERROR) with
@@ -176,14 +157,28 @@ kiln_error_kind_t kiln_error_kind(const kiln_error_t* error);
 int kiln_error_trap_kind(const kiln_error_t* error);
 /** For KILN_ERROR_EXIT, the code the program exited with; else 0. */
 int32_t kiln_error_exit_code(const kiln_error_t* error);
-/** Wasm frames active at the trap, innermost first (0 when not a trap). */
+/** Frames active at the trap, innermost first (0 when not a trap). */
 size_t kiln_error_backtrace_count(const kiln_error_t* error);
-/** Frame `index` of the backtrace: a name-section name, an export name or "func[N]"; NULL past
- *  the end. Owned by the error. */
+/** Frame `index` of the backtrace as printed: a name-section name, an export name, "func[N]" or
+ *  "<host function>"; NULL past the end. Owned by the error. */
 const char* kiln_error_backtrace_frame(const kiln_error_t* error, size_t index);
-/** "malformed", "trap", ... */
+/** The value of kiln_error_frame_func_index for a host function's frame. */
+#define KILN_HOST_FUNC_INDEX UINT32_MAX
+/** Frame `index`'s function index in its module (KILN_HOST_FUNC_INDEX for a host function and
+ *  past the end). */
+uint32_t kiln_error_frame_func_index(const kiln_error_t* error, size_t index);
+/** Frame `index`'s function name (name section, else an export name, else ""); NULL past the
+ *  end. Owned by the error. */
+const char* kiln_error_frame_func_name(const kiln_error_t* error, size_t index);
+/** Frame `index`'s module name from the module's name section, else ""; NULL past the end. Owned
+ *  by the error. */
+const char* kiln_error_frame_module_name(const kiln_error_t* error, size_t index);
+/** Frame `index`'s byte offset in the module binary: of the trapping instruction for frame 0, of
+ *  the call it is making for the others; 0 for a host function and past the end. */
+uint32_t kiln_error_frame_code_offset(const kiln_error_t* error, size_t index);
+/** "malformed", "trap", ...; "unknown" for a value that is no kind. */
 const char* kiln_error_kind_name(kiln_error_kind_t kind);
-/** "unreachable", "out of fuel", ... */
+/** "unreachable", "out of fuel", ...; "unknown" for a value that is no kind. */
 const char* kiln_trap_kind_name(kiln_trap_kind_t kind);
 
 /* ---- engine and modules ----------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include <kiln/instance.hpp>
 #include <kiln/linker.hpp>
 #include <kiln/module.hpp>
+#include <kiln/module_info.hpp>
 #include <kiln/store.hpp>
 #include <kiln/types.hpp>
 #include <kiln/value.hpp>

@@ -22,32 +22,10 @@
 
 // The C enums mirror the C++ ones value for value, so conversions are casts.
 #define KILN_SAME(c, cpp) static_assert(int(c) == int(cpp), #c " must equal " #cpp)
-KILN_SAME(KILN_ERROR_MALFORMED, kiln::ErrorKind::malformed);
-KILN_SAME(KILN_ERROR_INVALID, kiln::ErrorKind::invalid);
-KILN_SAME(KILN_ERROR_UNLINKABLE, kiln::ErrorKind::unlinkable);
-KILN_SAME(KILN_ERROR_UNINSTANTIABLE, kiln::ErrorKind::uninstantiable);
-KILN_SAME(KILN_ERROR_TRAP, kiln::ErrorKind::trap);
-KILN_SAME(KILN_ERROR_SUSPENDED, kiln::ErrorKind::suspended);
-KILN_SAME(KILN_ERROR_IO, kiln::ErrorKind::io);
-KILN_SAME(KILN_ERROR_USAGE, kiln::ErrorKind::usage);
-KILN_SAME(KILN_ERROR_LIMIT, kiln::ErrorKind::limit);
-KILN_SAME(KILN_ERROR_EXIT, kiln::ErrorKind::exit);
-KILN_SAME(KILN_ERROR_PLUGIN, kiln::ErrorKind::plugin);
-KILN_SAME(KILN_TRAP_EXIT, kiln::TrapKind::exit);
-KILN_SAME(KILN_TRAP_UNREACHABLE, kiln::TrapKind::unreachable);
-KILN_SAME(KILN_TRAP_MEMORY_OUT_OF_BOUNDS, kiln::TrapKind::memory_out_of_bounds);
-KILN_SAME(KILN_TRAP_TABLE_OUT_OF_BOUNDS, kiln::TrapKind::table_out_of_bounds);
-KILN_SAME(KILN_TRAP_INTEGER_DIVIDE_BY_ZERO, kiln::TrapKind::integer_divide_by_zero);
-KILN_SAME(KILN_TRAP_INTEGER_OVERFLOW, kiln::TrapKind::integer_overflow);
-KILN_SAME(KILN_TRAP_INVALID_CONVERSION, kiln::TrapKind::invalid_conversion);
-KILN_SAME(KILN_TRAP_INDIRECT_CALL_TYPE_MISMATCH, kiln::TrapKind::indirect_call_type_mismatch);
-KILN_SAME(KILN_TRAP_UNINITIALIZED_ELEMENT, kiln::TrapKind::uninitialized_element);
-KILN_SAME(KILN_TRAP_NULL_REFERENCE, kiln::TrapKind::null_reference);
-KILN_SAME(KILN_TRAP_STACK_EXHAUSTED, kiln::TrapKind::stack_exhausted);
-KILN_SAME(KILN_TRAP_OUT_OF_FUEL, kiln::TrapKind::out_of_fuel);
-KILN_SAME(KILN_TRAP_DEADLINE, kiln::TrapKind::deadline);
-KILN_SAME(KILN_TRAP_INTERRUPTED, kiln::TrapKind::interrupted);
-KILN_SAME(KILN_TRAP_HOST_ERROR, kiln::TrapKind::host_error);
+#define KILN_ERROR_KIND(name, NAME, value, text)                                                   \
+    KILN_SAME(KILN_ERROR_##NAME, kiln::ErrorKind::name);
+#define KILN_TRAP_KIND(name, NAME, value, text) KILN_SAME(KILN_TRAP_##NAME, kiln::TrapKind::name);
+#include <kiln/error_kinds.def>
 KILN_SAME(KILN_I32, kiln::ValType::i32);
 KILN_SAME(KILN_I64, kiln::ValType::i64);
 KILN_SAME(KILN_F32, kiln::ValType::f32);
@@ -62,6 +40,8 @@ KILN_SAME(KILN_EXTERN_GLOBAL, kiln::ExternKind::global);
 
 struct kiln_error {
     kiln::Error error;
+    /// format_frame() of each frame, made when kiln_error_backtrace_frame first asks.
+    mutable std::vector<std::string> frame_names;
 };
 
 struct kiln_engine {
@@ -113,11 +93,11 @@ struct kiln_caller {
 namespace {
 
 // Returned when not even an error can be allocated; kiln_error_delete never frees it.
-kiln_error out_of_memory{kiln::Error{kiln::ErrorKind::limit, "out of memory", nullptr}};
+kiln_error out_of_memory{kiln::Error{kiln::ErrorKind::limit, "out of memory", nullptr}, {}};
 
 kiln_error* new_error(kiln::Error e) noexcept {
     try {
-        return new kiln_error{std::move(e)};
+        return new kiln_error{std::move(e), {}};
     } catch (...) {
         return &out_of_memory;
     }
@@ -284,7 +264,8 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
     kiln_store* store = back ? back->store : nullptr;
     kiln_caller c{caller, store};
     if (kiln_error* err = callback(env.env, &c, args, np, results, nr)) {
-        caller.trap(err->error.message);
+        // An error from a nested kiln_func_call carries on with its trap and frames.
+        caller.trap(err == &out_of_memory ? err->error : std::move(err->error));
         kiln_error_delete(err);
         return;
     }
@@ -337,22 +318,69 @@ int32_t kiln_error_exit_code(const kiln_error_t* error) {
 }
 
 size_t kiln_error_backtrace_count(const kiln_error_t* error) {
-    return error && error->error.trap ? error->error.trap->backtrace.size() : 0;
+    return error && error->error.trap ? error->error.trap->frames.size() : 0;
 }
 
-const char* kiln_error_backtrace_frame(const kiln_error_t* error, size_t index) {
+namespace {
+
+/// Frame `index` of the error's trap, or nullptr past the end.
+const kiln::TrapFrame* frame_at(const kiln_error_t* error, size_t index) {
     if (index >= kiln_error_backtrace_count(error)) return nullptr;
-    return error->error.trap->backtrace[index].c_str();
+    return &error->error.trap->frames[index];
+}
+
+} // namespace
+
+const char* kiln_error_backtrace_frame(const kiln_error_t* error, size_t index) {
+    if (!frame_at(error, index)) return nullptr;
+    return guarded_value<const char*>(nullptr, [&] {
+        auto& names = error->frame_names;
+        if (names.empty())
+            for (const kiln::TrapFrame& f : error->error.trap->frames)
+                names.push_back(kiln::format_frame(f));
+        return names[index].c_str();
+    });
+}
+
+uint32_t kiln_error_frame_func_index(const kiln_error_t* error, size_t index) {
+    const kiln::TrapFrame* f = frame_at(error, index);
+    return f ? f->func_index : KILN_HOST_FUNC_INDEX;
+}
+
+const char* kiln_error_frame_func_name(const kiln_error_t* error, size_t index) {
+    const kiln::TrapFrame* f = frame_at(error, index);
+    return f ? f->func_name.c_str() : nullptr;
+}
+
+const char* kiln_error_frame_module_name(const kiln_error_t* error, size_t index) {
+    const kiln::TrapFrame* f = frame_at(error, index);
+    return f ? f->module_name.c_str() : nullptr;
+}
+
+uint32_t kiln_error_frame_code_offset(const kiln_error_t* error, size_t index) {
+    const kiln::TrapFrame* f = frame_at(error, index);
+    return f ? f->code_offset : 0;
 }
 
 const char* kiln_error_kind_name(kiln_error_kind_t kind) {
-    if (kind < KILN_ERROR_MALFORMED || kind > KILN_ERROR_LIMIT) return "unknown";
-    return kiln::error_kind_name(kiln::ErrorKind(kind));
+    // Switched on as an int: C may pass any int, outside the enum's range.
+    switch (int(kind)) {
+        // clang-format off
+#define KILN_ERROR_KIND(name, NAME, value, text) case KILN_ERROR_##NAME: return text;
+#include <kiln/error_kinds.def>
+        // clang-format on
+    }
+    return "unknown";
 }
 
 const char* kiln_trap_kind_name(kiln_trap_kind_t kind) {
-    if (kind < KILN_TRAP_UNREACHABLE || kind > KILN_TRAP_HOST_ERROR) return "unknown";
-    return kiln::trap_kind_name(kiln::TrapKind(kind));
+    switch (int(kind)) {
+        // clang-format off
+#define KILN_TRAP_KIND(name, NAME, value, text) case KILN_TRAP_##NAME: return text;
+#include <kiln/error_kinds.def>
+        // clang-format on
+    }
+    return "unknown";
 }
 
 // ---- engine and modules

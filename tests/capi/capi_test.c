@@ -428,8 +428,13 @@ static void test_caller_memory_and_host_errors(void) {
     kiln_error_t* error =
         CHECK_TRAP(call(store, &instance, "call_upper", args, 2, &result, 1), KILN_TRAP_HOST_ERROR);
     CHECK(error && strstr(kiln_error_message(error), "upper: string out of bounds"));
-    CHECK(kiln_error_backtrace_count(error) >= 1);
-    CHECK(error && strcmp(kiln_error_backtrace_frame(error, 0), "call_upper") == 0);
+    /* The host function's frame comes first, then its caller's. */
+    CHECK(kiln_error_backtrace_count(error) == 2);
+    CHECK(error && strcmp(kiln_error_backtrace_frame(error, 0), "<host function>") == 0);
+    CHECK(kiln_error_frame_func_index(error, 0) == KILN_HOST_FUNC_INDEX);
+    CHECK(error && strcmp(kiln_error_backtrace_frame(error, 1), "call_upper") == 0);
+    CHECK(error && strcmp(kiln_error_message(error),
+                          "trap: upper: string out of bounds (in call_upper)") == 0);
     kiln_error_delete(error);
 
     /* The trapped instance refuses further calls until reuse is allowed. */
@@ -573,6 +578,18 @@ static void test_traps_and_backtraces(void) {
     CHECK(error && strcmp(kiln_error_backtrace_frame(error, 0), "inner") == 0);
     CHECK(error && strcmp(kiln_error_backtrace_frame(error, 1), "boom") == 0);
     CHECK(kiln_error_backtrace_frame(error, 2) == NULL);
+    /* Structured frames: function indices (after the three imports), names from the name
+     * section (the module has no name), and the byte offsets of `unreachable` in $inner and of
+     * `call $inner` in boom (wasm-objdump -d). */
+    CHECK(kiln_error_frame_func_index(error, 0) == 8 && kiln_error_frame_func_index(error, 1) == 9);
+    CHECK(error && strcmp(kiln_error_frame_func_name(error, 0), "inner") == 0);
+    CHECK(error && strcmp(kiln_error_frame_module_name(error, 0), "") == 0);
+    CHECK(kiln_error_frame_code_offset(error, 0) == 0xef);
+    CHECK(kiln_error_frame_code_offset(error, 1) == 0xf3);
+    CHECK(kiln_error_frame_func_index(error, 2) == KILN_HOST_FUNC_INDEX);
+    CHECK(kiln_error_frame_func_name(error, 2) == NULL);
+    CHECK(kiln_error_frame_module_name(error, 2) == NULL);
+    CHECK(kiln_error_frame_code_offset(error, 2) == 0);
     CHECK(strcmp(kiln_trap_kind_name((kiln_trap_kind_t)kiln_error_trap_kind(error)),
                  "unreachable") == 0);
     kiln_error_delete(error);
@@ -857,6 +874,9 @@ static void test_null_arguments(void) {
     CHECK(kiln_error_trap_kind(NULL) == -1);
     CHECK(kiln_error_backtrace_count(NULL) == 0 && kiln_error_backtrace_frame(NULL, 0) == NULL);
     CHECK(strcmp(kiln_error_kind_name((kiln_error_kind_t)99), "unknown") == 0);
+    CHECK(strcmp(kiln_trap_kind_name((kiln_trap_kind_t)-1), "unknown") == 0);
+    CHECK(kiln_error_frame_func_name(NULL, 0) == NULL &&
+          kiln_error_frame_code_offset(NULL, 0) == 0);
     kiln_error_delete(NULL);
     kiln_engine_delete(NULL);
     kiln_module_delete(NULL);
@@ -954,11 +974,25 @@ static void test_plugins(void) {
     kiln_plugin_delete(NULL);
 }
 
+/* Regression: kiln_error_kind_name gave "unknown" for the exit and plugin kinds, and
+ * kiln_trap_kind_name for the exit kind. Every kind has its own name. */
+static void test_kind_names_cover_exit_and_plugin(void) {
+    CHECK(strcmp(kiln_error_kind_name(KILN_ERROR_EXIT), "exit") == 0);
+    CHECK(strcmp(kiln_error_kind_name(KILN_ERROR_PLUGIN), "plugin") == 0);
+    CHECK(strcmp(kiln_trap_kind_name(KILN_TRAP_EXIT), "exit") == 0);
+    CHECK(strcmp(kiln_trap_kind_name(KILN_TRAP_YIELDED), "yielded") == 0);
+    for (int k = KILN_ERROR_MALFORMED; k <= KILN_ERROR_PLUGIN; ++k)
+        CHECK(strcmp(kiln_error_kind_name((kiln_error_kind_t)k), "unknown") != 0);
+    for (int k = KILN_TRAP_UNREACHABLE; k <= KILN_TRAP_YIELDED; ++k)
+        CHECK(strcmp(kiln_trap_kind_name((kiln_trap_kind_t)k), "unknown") != 0);
+}
+
 int main(void) {
     engine = kiln_engine_new(NULL);
     CHECK(engine != NULL);
     if (!CHECK_OK(kiln_module_new(engine, host_wasm, sizeof host_wasm, &host_module))) return 1;
 
+    test_kind_names_cover_exit_and_plugin();
     test_compile_errors();
     test_unknown_import_is_named();
     test_host_functions_and_finalizer();

@@ -128,17 +128,16 @@ int run(const std::vector<uint8_t>& bytes, uint64_t fuel_slice) {
         // The start function, if any, runs inside instantiation, which cannot be resumed.
         store.control().fuel = ~uint64_t(0) / 2;
     }
-    Linker linker;
+    std::vector<Extern> imports;
     for (const Import& imp : m.imports) {
         if (imp.kind != ExternKind::func) {
             fmt::print("unsupported-import {}.{}\n", imp.module, imp.name);
             return 0;
         }
-        linker.define(
-            imp.module, imp.name,
+        imports.push_back(
             Extern{ExternKind::func, make_logger(store, m.types[imp.func_type], imp.name)});
     }
-    auto instance = linker.instantiate(store, *compiled);
+    auto instance = store.instantiate(*compiled, imports);
     if (!instance) {
         fmt::print("instantiate-failed\n");
         return 0;

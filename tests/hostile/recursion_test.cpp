@@ -63,8 +63,8 @@ constexpr const char* recursion_wat = R"((module
       (else (i32.add (call $fat (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
 ))";
 
-/// recursion_wat instantiated in a store, with env.reenter calling `reenter_target` again and
-/// recording the innermost failure it saw.
+/// recursion_wat instantiated in a store, with env.reenter calling `reenter_target` again,
+/// recording the innermost failure it saw and passing failures on.
 struct RecursionGuest {
     RecursionGuest(const Module& module, Store& store,
                    const std::string& reenter_target = "via_host")
@@ -74,7 +74,7 @@ struct RecursionGuest {
             auto r = target->call(caller.store(), {Value::i32(n)});
             if (!r) {
                 if (!innermost) innermost = r.error();
-                caller.trap(r.error().message);
+                caller.trap(std::move(r.error()));
                 return 0;
             }
             return (*r)[0].as_i32();
@@ -117,9 +117,9 @@ TEST_F(DeepRecursion, MillionDeepWasmRecursionIsStackExhausted) {
         auto r = guest.call(shape, 1'000'000);
         EXPECT_EQ(outcome(r), trapped(TrapKind::stack_exhausted));
         if (!r) {
-            EXPECT_GT(r.error().trap->backtrace.size(), 1u);
+            EXPECT_GT(r.error().trap->frames.size(), 1u);
             std::printf("[ measure  ] %s: %s, backtrace of %zu frames\n", shape,
-                        r.error().message.c_str(), r.error().trap->backtrace.size());
+                        r.error().message.c_str(), r.error().trap->frames.size());
         }
         expect_recovers(m_engine, store);
     }
@@ -136,10 +136,20 @@ TEST_F(DeepRecursion, MillionDeepHostReentryIsStackExhausted) {
         ASSERT_TRUE(ok) << ok.error().message;
         EXPECT_EQ((*ok)[0].as_i32(), 100);
         auto r = guest.call(shape, 1'000'000);
-        // The host function turns the nested failure into its own trap; the innermost one is
-        // the stack running out.
-        EXPECT_EQ(outcome(r), trapped(TrapKind::host_error));
-        if (!r) EXPECT_NE(r.error().message.find("call stack exhausted"), std::string::npos);
+        // Each host function passes the nested failure on, so the call fails as the innermost
+        // one did: the stack running out, said once however deep the recursion went.
+        EXPECT_EQ(outcome(r), trapped(TrapKind::stack_exhausted));
+        ASSERT_FALSE(r);
+        const std::string& message = r.error().message;
+        EXPECT_EQ(message.find("call stack exhausted"), message.rfind("call stack exhausted"))
+            << message.substr(0, 500);
+        EXPECT_LT(message.size(), 100u) << message.substr(0, 500);
+        // Every level left its frames: one host function per re-entry, between wasm frames.
+        const std::vector<TrapFrame>& frames = r.error().trap->frames;
+        EXPECT_EQ(size_t(std::count_if(frames.begin(), frames.end(),
+                                       [](const TrapFrame& f) { return f.is_host(); })),
+                  size_t(1'000'000 - guest.lowest));
+        EXPECT_EQ(frames.back().func_name, shape);
         ASSERT_TRUE(guest.innermost);
         ASSERT_TRUE(guest.innermost->trap);
         EXPECT_EQ(guest.innermost->trap->kind, TrapKind::stack_exhausted);

@@ -89,6 +89,14 @@ const std::vector<Expect> expected_traps = {
     {"host_trap", TrapKind::host_error},
 };
 
+/// The frames as backtraces print them, innermost first.
+std::vector<std::string> frame_names(const Trap& trap) {
+    std::vector<std::string> names;
+    for (const TrapFrame& f : trap.frames)
+        names.push_back(format_frame(f));
+    return names;
+}
+
 class Traps : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -111,8 +119,11 @@ TEST_F(Traps, EveryTrapHasItsKindAndTheInstanceRefusesFurtherCalls) {
         ASSERT_TRUE(r.error().trap);
         const Trap& trap = *r.error().trap;
         EXPECT_FALSE(trap.message.empty());
-        ASSERT_FALSE(trap.backtrace.empty());
-        if (e.kind != TrapKind::host_error) EXPECT_EQ(trap.backtrace[0], e.name);
+        // A host function's trap has its frame innermost, then the caller's.
+        size_t first_wasm = e.kind == TrapKind::host_error ? 1 : 0;
+        ASSERT_GT(trap.frames.size(), first_wasm);
+        EXPECT_EQ(trap.frames[0].is_host(), e.kind == TrapKind::host_error);
+        EXPECT_EQ(trap.frames[first_wasm].func_name, e.name);
         // The trapped instance refuses calls until reuse is allowed.
         auto ok = inst.get_func(store, "ok")->typed<int32_t()>(store);
         auto refused = ok->call(store);
@@ -132,13 +143,15 @@ TEST_F(Traps, BacktraceNamesTheFramesInnermostFirst) {
     KILN_ASSERT_OK(inst, m_linker.instantiate(store, module));
     auto r = inst.get_func(store, "nested")->call(store, {});
     ASSERT_EQ(outcome(r), trapped(TrapKind::integer_divide_by_zero));
-    EXPECT_EQ(r.error().trap->backtrace, (std::vector<std::string>{"inner", "nested"}));
+    EXPECT_EQ(frame_names(*r.error().trap), (std::vector<std::string>{"inner", "nested"}));
     auto h = inst.get_func(store, "host_trap")->call(store, {});
     store.set_reuse_after_trap(true);
     h = inst.get_func(store, "host_trap")->call(store, {});
     ASSERT_EQ(outcome(h), trapped(TrapKind::host_error));
     EXPECT_EQ(h.error().trap->message, "the host says no");
-    EXPECT_EQ(h.error().trap->backtrace.at(0), "host_trap");
+    EXPECT_EQ(frame_names(*h.error().trap),
+              (std::vector<std::string>{"<host function>", "host_trap"}));
+    EXPECT_EQ(h.error().message, "trap: the host says no (in host_trap)");
 }
 
 TEST_F(Traps, StartFunctionTrapFailsInstantiation) {

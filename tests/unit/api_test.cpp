@@ -156,7 +156,7 @@ TEST_F(Api, TrappedInstanceRefusesCallsUnlessAllowed) {
     auto r = boom->call(m_store, {});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().trap->kind, kiln::TrapKind::unreachable);
-    EXPECT_EQ(r.error().trap->backtrace.at(0), "boom");
+    EXPECT_EQ(r.error().trap->frames.at(0).func_name, "boom");
     auto refused = inst.get_func(m_store, "ok")->call(m_store, {});
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().kind, kiln::ErrorKind::usage);
@@ -275,7 +275,7 @@ TEST_F(Api, DeepRecursionThroughHostReentryIsATrap) {
     m_linker.func_wrap("env", "again", [&](kiln::Caller& caller, int32_t n) -> int32_t {
         auto r = again->call(caller.store(), {kiln::Value::i32(n)});
         if (!r) {
-            caller.trap(r.error().message);
+            caller.trap(std::move(r.error()));
             return 0;
         }
         return (*r)[0].as_i32();
@@ -287,8 +287,44 @@ TEST_F(Api, DeepRecursionThroughHostReentryIsATrap) {
     again = inst.get_func(m_store, "f");
     auto r = again->call(m_store, {kiln::Value::i32(0)});
     ASSERT_FALSE(r);
+    ASSERT_TRUE(r.error().trap);
+    EXPECT_EQ(r.error().trap->kind, kiln::TrapKind::stack_exhausted);
     EXPECT_NE(r.error().message.find("call stack exhausted"), std::string::npos)
         << r.error().message;
+}
+
+TEST_F(Api, ModuleInfoReadsAModuleThatFailsValidation) {
+    // $f returns nothing though its type promises an i32: decodable, not valid.
+    auto bytes = kiln::test::wat_to_wasm(R"((module $shown
+      (import "env" "g" (global i32))
+      (type $t (func (result i32)))
+      (memory 1 2)
+      (func $f (type $t))
+      (start $f)
+      (export "f" (func $f))))");
+    if (!bytes) GTEST_SKIP() << "wat2wasm is not installed";
+    EXPECT_FALSE(kiln::Module::compile(m_engine, *bytes));
+    auto info = kiln::ModuleInfo::decode(*bytes);
+    ASSERT_TRUE(info) << info.error().message;
+    EXPECT_EQ(info->name(), "shown");
+    std::vector<uint8_t> ids;
+    for (const auto& s : info->sections())
+        ids.push_back(s.id);
+    EXPECT_EQ(ids, (std::vector<uint8_t>{1, 2, 3, 5, 7, 8, 10, 0}));
+    EXPECT_EQ(info->sections().back().custom_name, "name");
+    ASSERT_EQ(info->imports().size(), 1u);
+    EXPECT_EQ(info->imports()[0].kind, kiln::ExternKind::global);
+    EXPECT_EQ(info->imported(kiln::ExternKind::global), 1u);
+    EXPECT_EQ(info->func_types(), (std::vector<uint32_t>{0}));
+    ASSERT_EQ(info->memories().size(), 1u);
+    EXPECT_EQ(info->memories()[0].limits.max, 2u);
+    ASSERT_EQ(info->exports().size(), 1u);
+    EXPECT_EQ(info->exports()[0].name, "f");
+    EXPECT_EQ(info->start(), 0u);
+    EXPECT_EQ(info->func_name(0), "f");
+    auto bad = kiln::ModuleInfo::decode(std::vector<uint8_t>{0, 'a', 's', 'n', 2, 0, 0, 0});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().kind, kiln::ErrorKind::malformed);
 }
 
 } // namespace

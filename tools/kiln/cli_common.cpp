@@ -1,7 +1,5 @@
 #include "cli_common.hpp"
 
-#include "engine/runtime/objects.hpp"
-
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -109,8 +107,7 @@ template <typename Float, typename Bits> Result<Bits> parse_float(std::string_vi
 
 } // namespace
 
-std::string format_value(const engine::Value& value) {
-    using engine::ValType;
+std::string format_value(Store& store, const Value& value) {
     switch (value.type) {
     case ValType::i32: return std::to_string(value.as_i32());
     case ValType::i64: return std::to_string(value.as_i64());
@@ -118,10 +115,9 @@ std::string format_value(const engine::Value& value) {
     case ValType::f64: return format_float(value.as_f64(), value.bits);
     case ValType::funcref: {
         if (value.is_null()) return "ref.null func";
-        const engine::FuncInst* f = engine::as_func(value);
-        if (f->instance && f->instance->module)
-            return "ref.func " + f->instance->module->func_display_name(f->index);
-        return "ref.func <host>";
+        if (auto func = Func::from_ref(store, value))
+            if (auto name = func->name(store)) return "ref.func " + *name;
+        return "ref.func <unknown>";
     }
     case ValType::externref:
         if (value.is_null()) return "ref.null extern";
@@ -131,15 +127,17 @@ std::string format_value(const engine::Value& value) {
     return fmt::format("{}:{:#x}", valtype_name(value.type), value.bits);
 }
 
-std::string trap_text(const engine::Trap& trap) {
+std::string trap_text(const Trap& trap) {
     std::string kind = trap_kind_name(trap.kind);
     if (trap.message.empty() || trap.message == kind) return kind;
     return kind + ": " + trap.message;
 }
 
-Result<engine::Value> parse_value(std::string_view text, engine::ValType type) {
-    using engine::ValType;
-    using engine::Value;
+void print_backtrace(const Error& error) {
+    if (error.trap) fmt::print(stderr, "{}", format_backtrace(error.trap->frames));
+}
+
+Result<Value> parse_value(std::string_view text, ValType type) {
     auto fail = [&](const Error& why) {
         return make_error(ErrorKind::usage, fmt::format("\"{}\" is not a valid {}: {}", text,
                                                         valtype_name(type), why.message));

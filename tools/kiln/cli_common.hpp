@@ -1,8 +1,7 @@
 // Helpers shared by the subcommands: exit codes, file reading, value parsing and printing.
 #pragma once
 
-#include "base/result.hpp"
-#include "engine/runtime/value.hpp"
+#include <kiln/kiln.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -31,15 +30,20 @@ constexpr uint64_t externref_word(uint64_t n) {
     return n + 1;
 }
 
-/// A value as a person writes it: 42, -7, 1.5, nan, -inf, ref.null, ref.func NAME, ref.extern N.
-std::string format_value(const engine::Value& value);
+/// A value as a person writes it: 42, -7, 1.5, nan, -inf, ref.null, ref.func NAME, ref.extern N
+/// (functions are named from `store`).
+std::string format_value(Store& store, const Value& value);
 
 /// "KIND: MESSAGE", or just the kind when the message only repeats it.
-std::string trap_text(const engine::Trap& trap);
+std::string trap_text(const Trap& trap);
+
+/// Prints the frames of the error's trap on stderr, innermost first, as "  at NAME" lines; a
+/// long run of frames of one function is folded into "... N more frames of NAME".
+void print_backtrace(const Error& error);
 
 /// Parses a command-line value of type `type`: integers in decimal (signed or unsigned) or 0x
 /// hex; floats in decimal or hex, nan, nan:0xPAYLOAD, inf with an optional sign; references
 /// as null, externrefs also as a number N.
-Result<engine::Value> parse_value(std::string_view text, engine::ValType type);
+Result<Value> parse_value(std::string_view text, ValType type);
 
 } // namespace kiln::tool

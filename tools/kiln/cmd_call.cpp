@@ -59,6 +59,7 @@ int run_call(const CallOptions& o) {
         if (!out) {
             print_error(
                 fmt::format("{}: {}", error_kind_name(out.error().kind), out.error().message));
+            print_backtrace(out.error());
             return exit_failure;
         }
         fwrite(out->data(), 1, out->size(), stdout);

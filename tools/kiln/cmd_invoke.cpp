@@ -2,8 +2,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 
-#include "engine/runtime/store.hpp"
-
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace kiln::tool {
@@ -16,17 +15,17 @@ struct InvokeOptions {
     std::vector<std::string> args;
 };
 
-std::string type_list(const std::vector<engine::ValType>& types) {
+std::string type_list(const std::vector<ValType>& types) {
     std::string s;
     for (auto t : types)
         s += (s.empty() ? "" : " ") + std::string(valtype_name(t));
     return s;
 }
 
-std::string exported_functions(const engine::Module& module) {
+std::string exported_functions(const std::vector<ExportType>& exports) {
     std::string names;
-    for (const auto& e : module.exports)
-        if (e.kind == engine::ExternKind::func) names += (names.empty() ? "" : ", ") + e.name;
+    for (const auto& e : exports)
+        if (e.type.kind == ExternKind::func) names += (names.empty() ? "" : ", ") + e.name;
     return names.empty() ? "none" : names;
 }
 
@@ -37,31 +36,31 @@ int run_invoke(const InvokeOptions& options) {
         print_error(file, bytes.error());
         return exit_failure;
     }
-    engine::Engine engine;
-    auto compiled = engine::compile(engine, *bytes);
-    if (!compiled) {
-        print_error(file, compiled.error());
+    Engine engine;
+    auto module = Module::compile(engine, *bytes);
+    if (!module) {
+        print_error(file, module.error());
         return exit_failure;
     }
-    const engine::Module& module = *(*compiled)->module;
 
     // Resolve the function before instantiating, so a typo does not run the start function.
-    auto exported = std::find_if(module.exports.begin(), module.exports.end(), [&](auto& e) {
-        return e.name == options.function && e.kind == engine::ExternKind::func;
+    std::vector<ExportType> exports = module->exports();
+    auto exported = std::find_if(exports.begin(), exports.end(), [&](auto& e) {
+        return e.name == options.function && e.type.kind == ExternKind::func;
     });
-    if (exported == module.exports.end()) {
+    if (exported == exports.end()) {
         print_error(fmt::format("{}: no exported function \"{}\" (exported functions: {})", file,
-                                options.function, exported_functions(module)));
+                                options.function, exported_functions(exports)));
         return exit_usage;
     }
-    const engine::FuncType& type = module.func_type(exported->index);
+    const FuncType& type = exported->type.func;
     if (options.args.size() != type.params.size()) {
         print_error(fmt::format("{}: {} takes {} argument{} ({}), got {}", file, options.function,
                                 type.params.size(), type.params.size() == 1 ? "" : "s",
                                 type_list(type.params), options.args.size()));
         return exit_usage;
     }
-    std::vector<engine::Value> args;
+    std::vector<Value> args;
     for (size_t i = 0; i < type.params.size(); ++i) {
         auto value = parse_value(options.args[i], type.params[i]);
         if (!value) {
@@ -73,23 +72,25 @@ int run_invoke(const InvokeOptions& options) {
     }
 
     // No host functions are provided, so any import is reported as unlinkable by name.
-    engine::Store store(engine);
-    engine::Linker linker;
-    auto instance = linker.instantiate(store, *compiled);
+    Store store(engine);
+    Linker linker;
+    auto instance = linker.instantiate(store, *module);
     if (!instance) {
         print_error(file, instance.error());
         return exit_failure;
     }
-    auto results = store.call((*instance)->get_func(options.function), args);
+    auto results = instance->get_func(store, options.function)->call(store, args);
     if (!results) {
-        const engine::Trap& trap = results.error();
-        fmt::print(stderr, "trap: {}\n", trap_text(trap));
-        for (const auto& frame : trap.backtrace)
-            fmt::print(stderr, "  at {}\n", frame);
+        const Error& error = results.error();
+        if (error.trap)
+            fmt::print(stderr, "trap: {}\n", trap_text(*error.trap));
+        else
+            print_error(file, error);
+        print_backtrace(error);
         return exit_failure;
     }
     for (const auto& value : *results)
-        fmt::print("{}\n", format_value(value));
+        fmt::print("{}\n", format_value(store, value));
     return exit_ok;
 }
 

@@ -31,9 +31,7 @@ struct RunOptions {
 
 void print_trap(const Error& error) {
     fmt::print(stderr, "kiln: {}\n", error.message);
-    if (error.trap)
-        for (const std::string& frame : error.trap->backtrace)
-            fmt::print(stderr, "  at {}\n", frame);
+    print_backtrace(error);
 }
 
 int run(const RunOptions& o) {
@@ -133,7 +131,7 @@ int run(const RunOptions& o) {
         return exit_trap;
     }
     for (const Value& v : *results)
-        fmt::print("{}\n", format_value(v));
+        fmt::print("{}\n", format_value(store, v));
     return exit_ok;
 }
 

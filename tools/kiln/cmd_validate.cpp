@@ -2,8 +2,6 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 
-#include "engine/runtime/store.hpp"
-
 #include <fmt/format.h>
 
 namespace kiln::tool {
@@ -11,7 +9,7 @@ namespace kiln::tool {
 namespace {
 
 int run_validate(const std::vector<std::string>& files) {
-    engine::Engine engine;
+    Engine engine;
     int exit_code = exit_ok;
     for (const auto& file : files) {
         auto bytes = read_file(file);
@@ -20,8 +18,8 @@ int run_validate(const std::vector<std::string>& files) {
             exit_code = exit_failure;
             continue;
         }
-        // compile() is decode + validate (+ lowering, which cannot fail on a valid module).
-        auto compiled = engine::compile(engine, *bytes);
+        // Compiling is decoding + validating (+ lowering, which cannot fail on a valid module).
+        auto compiled = Module::compile(engine, *bytes);
         if (!compiled) {
             print_error(file, compiled.error());
             exit_code = exit_failure;

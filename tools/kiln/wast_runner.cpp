@@ -1,7 +1,6 @@
 #include "wast_runner.hpp"
 
 #include "cli_common.hpp"
-#include "engine/runtime/store.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -158,16 +157,14 @@ Result<fs::path> run_wast2json(const fs::path& wast, const fs::path& out_dir) {
 // ---------------------------------------------------------------------------------------------
 // Values of the JSON format: numbers are decimal bit patterns, references null or a number.
 
-std::optional<engine::ValType> valtype_from_name(std::string_view name) {
-    using engine::ValType;
+std::optional<ValType> valtype_from_name(std::string_view name) {
     for (auto t : {ValType::i32, ValType::i64, ValType::f32, ValType::f64, ValType::v128,
                    ValType::funcref, ValType::externref})
         if (name == valtype_name(t)) return t;
     return std::nullopt;
 }
 
-Result<engine::Value> json_value(const json& j) {
-    using engine::ValType;
+Result<Value> json_value(const json& j) {
     const std::string& type_name = j.at("type").get_ref<const std::string&>();
     const std::string& text = j.at("value").get_ref<const std::string&>();
     auto type = valtype_from_name(type_name);
@@ -179,18 +176,18 @@ Result<engine::Value> json_value(const json& j) {
     switch (*type) {
     case ValType::i32:
     case ValType::f32:
-        if (auto bits = parse_unsigned<uint32_t>(text)) return engine::Value{*type, *bits};
+        if (auto bits = parse_unsigned<uint32_t>(text)) return Value{*type, *bits};
         return bad();
     case ValType::i64:
     case ValType::f64:
-        if (auto bits = parse_unsigned<uint64_t>(text)) return engine::Value{*type, *bits};
+        if (auto bits = parse_unsigned<uint64_t>(text)) return Value{*type, *bits};
         return bad();
     case ValType::funcref:
     case ValType::externref:
-        if (text == "null") return engine::Value::null(*type);
+        if (text == "null") return Value::null(*type);
         if (*type == ValType::externref)
             if (auto n = parse_unsigned<uint64_t>(text))
-                return engine::Value::externref(externref_word(*n));
+                return Value::externref(externref_word(*n));
         return bad();
     case ValType::v128: break;
     }
@@ -198,36 +195,35 @@ Result<engine::Value> json_value(const json& j) {
 }
 
 /// "f32:1.5 (0x3fc00000)": floats show their bits, since NaN payloads and -0 matter.
-std::string describe(const engine::Value& v) {
-    std::string s = fmt::format("{}:{}", valtype_name(v.type), format_value(v));
-    if (v.type == engine::ValType::f32) s += fmt::format(" ({:#010x})", v.bits & 0xffffffffu);
-    if (v.type == engine::ValType::f64) s += fmt::format(" ({:#018x})", v.bits);
+std::string describe(Store& store, const Value& v) {
+    std::string s = fmt::format("{}:{}", valtype_name(v.type), format_value(store, v));
+    if (v.type == ValType::f32) s += fmt::format(" ({:#010x})", v.bits & 0xffffffffu);
+    if (v.type == ValType::f64) s += fmt::format(" ({:#018x})", v.bits);
     return s;
 }
 
-std::string describe_values(const std::vector<engine::Value>& values) {
+std::string describe_values(Store& store, const std::vector<Value>& values) {
     std::string s;
     for (const auto& v : values)
-        s += (s.empty() ? "" : ", ") + describe(v);
+        s += (s.empty() ? "" : ", ") + describe(store, v);
     return "(" + s + ")";
 }
 
-std::string describe_expected(const json& e) {
+std::string describe_expected(Store& store, const json& e) {
     const std::string& type = e.at("type").get_ref<const std::string&>();
     if (!e.contains("value"))
         return type + (type == "funcref" || type == "externref" ? ":non-null" : ":any");
     const std::string& text = e.at("value").get_ref<const std::string&>();
     if (text.rfind("nan:", 0) == 0) return type + ":" + text;
     auto value = json_value(e);
-    return value ? describe(*value) : type + ":" + text;
+    return value ? describe(store, *value) : type + ":" + text;
 }
 
-bool matches(const json& e, const engine::Value& got) {
-    using engine::ValType;
+bool matches(const json& e, const Value& got) {
     if (e.at("type").get_ref<const std::string&>() != valtype_name(got.type)) return false;
     uint64_t bits =
         got.type == ValType::i32 || got.type == ValType::f32 ? got.bits & 0xffffffffu : got.bits;
-    if (!e.contains("value")) return !engine::is_reftype(got.type) || !got.is_null();
+    if (!e.contains("value")) return !is_reftype(got.type) || !got.is_null();
     const std::string& text = e.at("value").get_ref<const std::string&>();
     if (text == "nan:canonical") {
         if (got.type == ValType::f32) return (bits & 0x7fffffffu) == 0x7fc00000u;
@@ -243,8 +239,7 @@ bool matches(const json& e, const engine::Value& got) {
 }
 
 /// The trap kinds that a spec trap message stands for; empty accepts any trap.
-std::vector<engine::TrapKind> trap_kinds_for(std::string_view text) {
-    using engine::TrapKind;
+std::vector<TrapKind> trap_kinds_for(std::string_view text) {
     struct Mapping {
         std::string_view prefix;
         std::vector<TrapKind> kinds;
@@ -268,8 +263,10 @@ std::vector<engine::TrapKind> trap_kinds_for(std::string_view text) {
     return {};
 }
 
-std::string describe_trap(const engine::Trap& trap) {
-    return "trap: " + trap_text(trap);
+/// "trap: KIND: MESSAGE" for a trap, else "KIND: MESSAGE".
+std::string describe_error(const Error& error) {
+    if (error.kind == ErrorKind::trap && error.trap) return "trap: " + trap_text(*error.trap);
+    return fmt::format("{}: {}", error_kind_name(error.kind), error.message);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,16 +289,17 @@ Check skip(std::string reason) {
     return {Verdict::skip, std::move(reason)};
 }
 
-using Compiled = std::shared_ptr<const engine::CompiledModule>;
-
 /// The state of one script: a Store with the spectest module, the instances made so far by
 /// name, and the latest one, which actions without a module name address.
 class ScriptRun {
 public:
-    ScriptRun(engine::Engine& engine, const WastOptions& options, std::string display,
+    ScriptRun(const Engine& engine, const WastOptions& options, std::string display,
               std::string name, fs::path dir)
         : m_options(options), m_display(std::move(display)), m_name(std::move(name)),
-          m_dir(std::move(dir)), m_store(engine) {}
+          m_dir(std::move(dir)), m_engine(engine), m_store(engine) {
+        // Scripts go on calling an instance after it trapped.
+        m_store.set_reuse_after_trap(true);
+    }
 
     Result<void> define_spectest();
     WastCounts run(const json& commands);
@@ -316,26 +314,25 @@ private:
     Check assert_not_compiling(const json& cmd, ErrorKind expected);
     Check assert_not_instantiating(const json& cmd, ErrorKind expected);
 
-    Result<Compiled> compile_file(const json& cmd);
-    tl::expected<engine::Instance*, std::string> instance_for(const json& action);
+    Result<Module> compile_file(const json& cmd);
+    tl::expected<Instance, std::string> instance_for(const json& action);
     /// Runs an action; the outer error is a script problem (unknown module or export).
-    tl::expected<engine::CallResult, std::string> perform(const json& action);
+    tl::expected<Result<std::vector<Value>>, std::string> perform(const json& action);
     std::string action_text(const json& action);
 
     const WastOptions& m_options;
     std::string m_display; ///< the script's path, as messages show it
     std::string m_name;    ///< the script's file name, as the skip list names it
     fs::path m_dir;        ///< where the script's modules are
-    engine::Store m_store;
-    engine::Linker m_linker;
-    engine::Instance* m_current = nullptr;
-    /// Instances by $name; null for a named module that failed, so later uses say why.
-    std::map<std::string, engine::Instance*> m_named;
+    Engine m_engine;
+    Store m_store;
+    Linker m_linker;
+    std::optional<Instance> m_current;
+    /// Instances by $name; nullopt for a named module that failed, so later uses say why.
+    std::map<std::string, std::optional<Instance>> m_named;
 };
 
 Result<void> ScriptRun::define_spectest() {
-    using engine::ExternKind;
-    using engine::ValType;
     struct Print {
         const char* name;
         std::vector<ValType> params;
@@ -350,32 +347,34 @@ Result<void> ScriptRun::define_spectest() {
         {"print_f64_f64", {ValType::f64, ValType::f64}},
     };
     for (const auto& p : prints) {
-        auto fn = [verbose = m_options.verbose, name = std::string(p.name),
-                   params = p.params](engine::Store&, uint64_t* slots) {
-            if (verbose) {
-                std::string args;
-                for (size_t i = 0; i < params.size(); ++i)
-                    args += (i ? ", " : "") + format_value(engine::Value{params[i], slots[i]});
-                fmt::print("spectest.{}({})\n", name, args);
-            }
-            return std::optional<engine::Trap>{};
+        auto fn = [verbose = m_options.verbose, name = std::string(p.name)](
+                      Caller& caller, std::span<const Value> args, std::span<Value>) {
+            if (!verbose) return;
+            std::string text;
+            for (const Value& v : args)
+                text += (text.empty() ? "" : ", ") + format_value(caller.store(), v);
+            fmt::print("spectest.{}({})\n", name, text);
         };
-        auto* func = m_store.create_host_func(engine::FuncType{p.params, {}}, std::move(fn));
-        m_linker.define("spectest", p.name, engine::Extern{ExternKind::func, func});
+        m_linker.func_new("spectest", p.name, FuncType{p.params, {}}, std::move(fn));
     }
-    auto define_global = [&](const char* name, ValType type, uint64_t bits) {
-        auto* global = m_store.create_global(engine::GlobalType{type, false}, bits);
-        m_linker.define("spectest", name, engine::Extern{ExternKind::global, global});
+    auto define_global = [&](const char* name, Value value) -> Result<void> {
+        auto global = Global::create(m_store, GlobalType{value.type, false}, value);
+        if (!global) return tl::unexpected(global.error());
+        m_linker.define("spectest", name, *global);
+        return {};
     };
-    define_global("global_i32", ValType::i32, 666);
-    define_global("global_i64", ValType::i64, 666);
-    define_global("global_f32", ValType::f32, std::bit_cast<uint32_t>(666.6f));
-    define_global("global_f64", ValType::f64, std::bit_cast<uint64_t>(666.6));
+    for (auto [name, value] :
+         {std::pair{"global_i32", Value::i32(666)}, std::pair{"global_i64", Value::i64(666)},
+          std::pair{"global_f32", Value::f32(666.6f)}, std::pair{"global_f64", Value::f64(666.6)}})
+        if (auto defined = define_global(name, value); !defined) return defined;
 
-    KILN_TRY(table, m_store.create_table(engine::TableType{ValType::funcref, {10, 20}}, 0));
-    m_linker.define("spectest", "table", engine::Extern{ExternKind::table, table});
-    KILN_TRY(memory, m_store.create_memory(engine::MemoryType{{1, 2}}));
-    m_linker.define("spectest", "memory", engine::Extern{ExternKind::memory, memory});
+    auto table = Table::create(m_store, TableType{ValType::funcref, {10, 20}},
+                               Value::null(ValType::funcref));
+    if (!table) return tl::unexpected(table.error());
+    m_linker.define("spectest", "table", *table);
+    auto memory = Memory::create(m_store, MemoryType{{1, 2}});
+    if (!memory) return tl::unexpected(memory.error());
+    m_linker.define("spectest", "memory", *memory);
     return {};
 }
 
@@ -426,17 +425,18 @@ Check ScriptRun::run_command(const json& cmd) {
     return fail(fmt::format("unknown command type \"{}\"", type));
 }
 
-Result<Compiled> ScriptRun::compile_file(const json& cmd) {
-    KILN_TRY(bytes, read_file(m_dir / cmd.at("filename").get<std::string>()));
-    return engine::compile(m_store.engine(), bytes);
+Result<Module> ScriptRun::compile_file(const json& cmd) {
+    auto bytes = read_file(m_dir / cmd.at("filename").get<std::string>());
+    if (!bytes) return tl::unexpected(bytes.error());
+    return Module::compile(m_engine, *bytes);
 }
 
 Check ScriptRun::module_command(const json& cmd) {
     const std::string filename = cmd.at("filename").get<std::string>();
     std::string name = cmd.value("name", std::string());
     // Until this module is up, actions must not silently reach the previous one.
-    m_current = nullptr;
-    if (!name.empty()) m_named[name] = nullptr;
+    m_current.reset();
+    if (!name.empty()) m_named[name].reset();
 
     auto compiled = compile_file(cmd);
     if (!compiled)
@@ -457,27 +457,27 @@ Check ScriptRun::register_command(const json& cmd) {
     if (cmd.contains("name")) action["module"] = cmd["name"];
     auto instance = instance_for(action);
     if (!instance) return fail(fmt::format("register \"{}\": {}", as, instance.error()));
-    m_linker.define_instance(as, **instance);
+    m_linker.define_instance(m_store, as, *instance);
     return pass();
 }
 
-tl::expected<engine::Instance*, std::string> ScriptRun::instance_for(const json& action) {
+tl::expected<Instance, std::string> ScriptRun::instance_for(const json& action) {
     if (action.contains("module")) {
         const std::string& name = action["module"].get_ref<const std::string&>();
         auto it = m_named.find(name);
         if (it == m_named.end()) return tl::unexpected(fmt::format("unknown module {}", name));
         if (!it->second) return tl::unexpected(fmt::format("module {} failed to load", name));
-        return it->second;
+        return *it->second;
     }
     if (!m_current) return tl::unexpected(std::string("no module is loaded"));
-    return m_current;
+    return *m_current;
 }
 
 std::string ScriptRun::action_text(const json& action) {
     std::string args;
     for (const auto& arg : action.value("args", json::array())) {
         auto value = json_value(arg);
-        args += (args.empty() ? "" : ", ") + (value ? describe(*value) : arg.dump());
+        args += (args.empty() ? "" : ", ") + (value ? describe(m_store, *value) : arg.dump());
     }
     std::string target =
         action.contains("module") ? action["module"].get<std::string>() + "." : std::string();
@@ -486,28 +486,28 @@ std::string ScriptRun::action_text(const json& action) {
     return fmt::format("{}{}({})", target, action.at("field").get<std::string>(), args);
 }
 
-tl::expected<engine::CallResult, std::string> ScriptRun::perform(const json& action) {
+tl::expected<Result<std::vector<Value>>, std::string> ScriptRun::perform(const json& action) {
     auto instance = instance_for(action);
     if (!instance) return tl::unexpected(instance.error());
     const std::string& field = action.at("field").get_ref<const std::string&>();
     const std::string& type = action.at("type").get_ref<const std::string&>();
     if (type == "get") {
-        auto exported = (*instance)->get_export(field);
-        if (!exported || exported->kind != engine::ExternKind::global)
-            return tl::unexpected(fmt::format("no exported global \"{}\"", field));
-        const engine::GlobalInst* global = exported->global();
-        return engine::CallResult(std::vector{engine::Value{global->type.type, global->bits}});
+        auto global = instance->get_global(m_store, field);
+        if (!global) return tl::unexpected(fmt::format("no exported global \"{}\"", field));
+        auto value = global->get(m_store);
+        if (!value) return Result<std::vector<Value>>(tl::unexpected(value.error()));
+        return Result<std::vector<Value>>(std::vector{*value});
     }
     if (type != "invoke") return tl::unexpected(fmt::format("unknown action \"{}\"", type));
-    engine::FuncInst* func = (*instance)->get_func(field);
+    auto func = instance->get_func(m_store, field);
     if (!func) return tl::unexpected(fmt::format("no exported function \"{}\"", field));
-    std::vector<engine::Value> args;
+    std::vector<Value> args;
     for (const auto& arg : action.value("args", json::array())) {
         auto value = json_value(arg);
         if (!value) return tl::unexpected(value.error().message);
         args.push_back(*value);
     }
-    return m_store.call(func, args);
+    return func->call(m_store, args);
 }
 
 Check ScriptRun::action_command(const json& cmd) {
@@ -515,7 +515,7 @@ Check ScriptRun::action_command(const json& cmd) {
     auto outcome = perform(action);
     if (!outcome) return fail(fmt::format("{}: {}", action_text(action), outcome.error()));
     if (!*outcome)
-        return fail(fmt::format("{}: {}", action_text(action), describe_trap(outcome->error())));
+        return fail(fmt::format("{}: {}", action_text(action), describe_error(outcome->error())));
     return pass();
 }
 
@@ -524,7 +524,7 @@ Check ScriptRun::assert_return(const json& cmd) {
     auto outcome = perform(action);
     if (!outcome) return fail(fmt::format("{}: {}", action_text(action), outcome.error()));
     if (!*outcome)
-        return fail(fmt::format("{}: {}", action_text(action), describe_trap(outcome->error())));
+        return fail(fmt::format("{}: {}", action_text(action), describe_error(outcome->error())));
     const auto& results = **outcome;
     const json& expected = cmd.at("expected");
     bool ok = results.size() == expected.size();
@@ -533,9 +533,9 @@ Check ScriptRun::assert_return(const json& cmd) {
     if (ok) return pass();
     std::string want;
     for (const auto& e : expected)
-        want += (want.empty() ? "" : ", ") + describe_expected(e);
+        want += (want.empty() ? "" : ", ") + describe_expected(m_store, e);
     return fail(fmt::format("{}: expected ({}), got {}", action_text(action), want,
-                            describe_values(results)));
+                            describe_values(m_store, results)));
 }
 
 Check ScriptRun::assert_trap(const json& cmd) {
@@ -546,12 +546,15 @@ Check ScriptRun::assert_trap(const json& cmd) {
     if (!outcome) return fail(fmt::format("{}: {}", action_text(action), outcome.error()));
     if (*outcome)
         return fail(fmt::format("{}: expected trap \"{}\", got {}", action_text(action), text,
-                                describe_values(**outcome)));
-    const engine::Trap& trap = outcome->error();
+                                describe_values(m_store, **outcome)));
+    const Error& error = outcome->error();
     auto kinds = trap_kinds_for(text);
-    if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), trap.kind) == kinds.end())
+    bool expected =
+        error.kind == ErrorKind::trap && error.trap &&
+        (kinds.empty() || std::find(kinds.begin(), kinds.end(), error.trap->kind) != kinds.end());
+    if (!expected)
         return fail(fmt::format("{}: expected trap \"{}\", got {}", action_text(action), text,
-                                describe_trap(trap)));
+                                describe_error(error)));
     return pass();
 }
 
@@ -595,10 +598,7 @@ Check ScriptRun::assert_not_instantiating(const json& cmd, ErrorKind expected) {
 // ---------------------------------------------------------------------------------------------
 // Runner
 
-WastRunner::WastRunner(WastOptions options)
-    : m_options(options), m_engine(std::make_unique<engine::Engine>()) {}
-
-WastRunner::~WastRunner() = default;
+WastRunner::WastRunner(WastOptions options) : m_options(options) {}
 
 Result<WastCounts> WastRunner::run_file(const fs::path& path) {
     std::error_code ec;
@@ -607,10 +607,12 @@ Result<WastCounts> WastRunner::run_file(const fs::path& path) {
     std::optional<TempDir> temp;
     fs::path json_path = path;
     if (path.extension() == ".wast") {
-        KILN_TRY(dir, TempDir::create());
-        temp.emplace(std::move(dir));
-        KILN_TRY(converted, run_wast2json(path, temp->path()));
-        json_path = converted;
+        auto dir = TempDir::create();
+        if (!dir) return tl::unexpected(dir.error());
+        temp.emplace(std::move(*dir));
+        auto converted = run_wast2json(path, temp->path());
+        if (!converted) return tl::unexpected(converted.error());
+        json_path = *converted;
     } else if (path.extension() != ".json") {
         return make_error(
             ErrorKind::usage,
@@ -636,7 +638,7 @@ Result<WastCounts> WastRunner::run_file(const fs::path& path) {
         display = script["source_filename"].get<std::string>();
     std::string name = fs::path(display).filename().string();
 
-    ScriptRun run(*m_engine, m_options, display, name, json_path.parent_path());
+    ScriptRun run(m_engine, m_options, display, name, json_path.parent_path());
     if (auto defined = run.define_spectest(); !defined)
         return make_error(
             defined.error().kind,

@@ -2,19 +2,14 @@
 // against the engine, with a checked-in list of known failures.
 #pragma once
 
-#include "base/result.hpp"
+#include <kiln/kiln.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-namespace kiln::engine {
-class Engine;
-}
 
 namespace kiln::tool {
 
@@ -65,7 +60,6 @@ struct WastOptions {
 class WastRunner {
 public:
     explicit WastRunner(WastOptions options);
-    ~WastRunner();
 
     /// Runs one script and reports skip-list entries of it that have gone stale. An error
     /// means the script could not be run at all (unreadable, bad JSON, wast2json missing or
@@ -74,7 +68,7 @@ public:
 
 private:
     WastOptions m_options;
-    std::unique_ptr<engine::Engine> m_engine;
+    Engine m_engine;
 };
 
 } // namespace kiln::tool

@@ -4,6 +4,7 @@
 #include <kiln/func.hpp>
 #include <kiln/instance.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 #include <string_view>
@@ -17,20 +18,39 @@ tl::unexpected<Error> wrong_store(const char* what) {
                       fmt::format("{} belongs to another store than the one given", what));
 }
 
-/// The Error for a call that stopped: a trap, or a suspension the store can resume.
+/// Traps of call errors are mutable objects with this deleter, so that the holder of the last
+/// reference may take one apart instead of copying it: a host function passing a nested call's
+/// trap on, level after level of host/wasm recursion, moves its frames.
+struct CallTrapDeleter {
+    void operator()(const Trap* trap) const { delete trap; }
+};
+
+std::shared_ptr<const Trap> share_trap(Trap trap) {
+    return std::shared_ptr<const Trap>(new Trap(std::move(trap)), CallTrapDeleter{});
+}
+
+Trap unshare_trap(std::shared_ptr<const Trap> trap) {
+    if (trap.use_count() == 1 && std::get_deleter<CallTrapDeleter>(trap))
+        return std::move(const_cast<Trap&>(*trap)); // made non-const by share_trap
+    return *trap;
+}
+
+/// The Error for a call that stopped: a trap, or a suspension the store can resume. The message
+/// names the innermost wasm function once; the frames say the rest.
 Error call_error(engine::Store& store, Trap trap) {
     if (trap.kind == TrapKind::exit) {
         std::string message = fmt::format("exit with code {}", trap.exit_code);
-        return Error{ErrorKind::exit, std::move(message),
-                     std::make_shared<const Trap>(std::move(trap))};
+        return Error{ErrorKind::exit, std::move(message), share_trap(std::move(trap))};
     }
     bool suspended = store.has_suspended();
     std::string message = suspended ? fmt::format("call suspended: {}", trap.message)
                                     : fmt::format("trap: {}", trap.message);
-    if (!suspended && !trap.backtrace.empty())
-        message += fmt::format(" (in {})", trap.backtrace[0]);
+    auto wasm = std::find_if(trap.frames.begin(), trap.frames.end(),
+                             [](const TrapFrame& f) { return !f.is_host(); });
+    if (!suspended && wasm != trap.frames.end())
+        message += fmt::format(" (in {})", format_frame(*wasm));
     return Error{suspended ? ErrorKind::suspended : ErrorKind::trap, std::move(message),
-                 std::make_shared<const Trap>(std::move(trap))};
+                 share_trap(std::move(trap))};
 }
 
 Result<void> check_callable(Store& store, const Func& f) {
@@ -84,18 +104,16 @@ std::optional<std::string> Caller::read_string(uint64_t offset, uint64_t length)
     return std::string(reinterpret_cast<const char*>(m->base + offset), length);
 }
 
+void Caller::trap(Error error) {
+    if (m_trap) return;
+    if (!error.trap) return stop(TrapKind::host_error, std::move(error.message));
+    m_trap = unshare_trap(std::move(error.trap));
+}
+
 void Caller::exit(int32_t code) {
     if (m_trap) return;
     m_trap = Trap{TrapKind::exit, fmt::format("exit with code {}", code), {}};
     m_trap->exit_code = code;
-}
-
-void Caller::fail(const Error& error) {
-    if (error.trap) {
-        if (!m_trap) m_trap = *error.trap;
-        return;
-    }
-    stop(TrapKind::host_error, error.message);
 }
 
 Result<void> Caller::suspend() {
@@ -235,6 +253,19 @@ Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args)
 Result<FuncType> Func::type(Store& store) const {
     if (m_store != store.id()) return wrong_store("function");
     return *m_func->type;
+}
+
+Result<std::string> Func::name(Store& store) const {
+    if (m_store != store.id()) return wrong_store("function");
+    if (!m_func->instance) return format_frame(TrapFrame{});
+    return m_func->instance->module->func_display_name(m_func->index);
+}
+
+std::optional<Func> Func::from_ref(Store& store, const Value& ref) {
+    if (ref.type != ValType::funcref || ref.is_null() ||
+        !store.raw().owns_func(reinterpret_cast<const void*>(ref.bits)))
+        return std::nullopt;
+    return Func(store.id(), engine::as_func(ref));
 }
 
 Result<std::vector<Value>> Store::resume(std::span<const Value> host_results) {

@@ -61,8 +61,7 @@ engine::FuncInst* Store::bind(std::shared_ptr<const HostFunc> def) {
             } catch (...) {
                 return Trap{TrapKind::host_error, "host function threw", {}};
             }
-            if (caller.pending_trap()) return *caller.pending_trap();
-            return std::nullopt;
+            return std::move(caller.m_trap);
         });
     cache.emplace(fn, std::make_pair(std::move(def), f));
     return f;

@@ -114,7 +114,9 @@ struct Module {
     std::span<const uint8_t> code(const Function& f) const {
         return {bytes.data() + f.code_offset, bytes.data() + f.code_end};
     }
-    /// The function's name for messages: the name section's, an export's, or "func[N]".
+    /// The function's name: the name section's, else an export's, else empty.
+    std::string func_name(uint32_t func_index) const;
+    /// The function's name for messages: func_name(), else "func[N]".
     std::string func_display_name(uint32_t func_index) const;
 };
 

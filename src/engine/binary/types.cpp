@@ -52,11 +52,16 @@ const char* extern_kind_name(ExternKind k) {
 
 namespace kiln::engine {
 
-std::string Module::func_display_name(uint32_t func_index) const {
+std::string Module::func_name(uint32_t func_index) const {
     if (auto it = func_names.find(func_index); it != func_names.end()) return it->second;
     for (const auto& e : exports)
         if (e.kind == ExternKind::func && e.index == func_index) return e.name;
-    return "func[" + std::to_string(func_index) + "]";
+    return {};
+}
+
+std::string Module::func_display_name(uint32_t func_index) const {
+    std::string name = func_name(func_index);
+    return name.empty() ? "func[" + std::to_string(func_index) + "]" : name;
 }
 
 } // namespace kiln::engine

@@ -7,6 +7,7 @@
 
 #include "engine/interp/numeric.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -120,12 +121,20 @@ struct SuspendSite {
     uint32_t refs_end = 0;   ///< FuncCode::site_refs[refs_begin, refs_end)
 };
 
+/// Where lowered code came from: cells from `cell` on were lowered from the wasm instruction at
+/// byte `wasm_offset` of the module binary (until the next entry).
+struct CodeOffset {
+    uint32_t cell;
+    uint32_t wasm_offset;
+};
+
 /// A lowered function body and the frame it needs.
 struct FuncCode {
     std::vector<Cell> code;
     std::vector<SuspendSite> sites;   ///< by offset
     std::vector<uint32_t> site_refs;  ///< slots named by sites
     std::vector<uint32_t> ref_locals; ///< locals (parameters included) of reference type
+    std::vector<CodeOffset> offsets; ///< in cell order; an entry where the wasm instruction changes
     uint32_t num_params = 0;
     uint32_t num_locals = 0; ///< parameters included
     uint32_t num_results = 0;
@@ -133,6 +142,13 @@ struct FuncCode {
 
     /// The site at cell `offset`, if there is one.
     const SuspendSite* site_at(uint32_t offset) const;
+    /// Byte offset in the module binary of the wasm instruction that cell `pc` was lowered from.
+    uint32_t wasm_offset(const Cell* pc) const {
+        auto cell = uint32_t(pc - code.data());
+        auto after = std::upper_bound(offsets.begin(), offsets.end(), cell,
+                                      [](uint32_t c, const CodeOffset& o) { return c < o.cell; });
+        return after == offsets.begin() ? 0 : (after - 1)->wasm_offset;
+    }
 };
 
 } // namespace kiln::engine

@@ -8,19 +8,32 @@ namespace kiln::engine {
 
 namespace {
 
-std::string frame_name(const FuncInst* f) {
-    if (!f) return "<host>";
-    if (!f->instance) return "<host function>";
-    return f->instance->module->func_display_name(f->index);
+/// The frame of `f` stopped at cell `pc` of its code: the next instruction to run, or with
+/// `after_call` the return address of a call it is making (the frame then names the call). A null
+/// `pc` is the function's entry; a host function gets a host frame.
+TrapFrame frame_of(const FuncInst* f, const Cell* pc, bool after_call) {
+    if (!f || !f->instance) return TrapFrame{};
+    const Module& m = *f->instance->module;
+    const FuncCode& code = *f->code;
+    uint32_t offset = code.wasm_offset(pc ? pc - (after_call ? 1 : 0) : code.code.data());
+    return TrapFrame{f->index, m.func_name(f->index), m.module_name, offset};
 }
 
-Trap make_trap(TrapKind kind, const char* message, const FuncInst* cur, const Frame* top,
-               const Frame* bottom) {
-    Trap t{kind, message, {}};
-    t.backtrace.push_back(frame_name(cur));
-    // Frames hold callers; the bottom one is the host entry sentinel.
+/// Adds the frames of the callers saved from `top` down to the host entry's sentinel `bottom`;
+/// each saved frame holds a caller and its return address.
+void add_callers(Trap& t, const Frame* top, const Frame* bottom) {
     for (const Frame* f = top; f > bottom + 1; --f)
-        t.backtrace.push_back(frame_name((f - 1)->func));
+        t.frames.push_back(frame_of((f - 1)->func, (f - 1)->ret_pc, true));
+}
+
+Trap make_trap(TrapKind kind, const char* message, const FuncInst* cur, const Cell* pc,
+               const Frame* top, const Frame* bottom) {
+    Trap t{kind, message, {}};
+    t.frames.reserve(size_t(top - bottom) + 1);
+    // Every trap but one is raised with pc on the trapping instruction: a call that finds the
+    // stack full has moved pc past itself.
+    t.frames.push_back(frame_of(cur, pc, kind == TrapKind::stack_exhausted));
+    add_callers(t, top, bottom);
     return t;
 }
 
@@ -291,9 +304,11 @@ do_call : {
         if (t) [[unlikely]] {
             std::optional<Trap>& out = stack->trap;
             out = std::move(*t);
-            for (const Frame* f = fsp; f > frames_bottom + 1; --f)
-                out->backtrace.push_back(frame_name((f - 1)->func));
-            if (cur) out->backtrace.insert(out->backtrace.begin(), frame_name(cur));
+            // After the frames of nested calls the host function made: its own, then its caller
+            // at the call.
+            out->frames.push_back(frame_of(callee, nullptr, false));
+            if (cur) out->frames.push_back(frame_of(cur, pc, true));
+            add_callers(*out, fsp, frames_bottom);
             goto trapped_exit;
         }
     }
@@ -667,7 +682,8 @@ num_trap:
         break;
     }
 trap_exit:
-    stack->trap = make_trap(trap_kind, trap_msg, cur ? cur : callee, fsp, frames_bottom);
+    stack->trap =
+        make_trap(trap_kind, trap_msg, cur ? cur : callee, cur ? pc : nullptr, fsp, frames_bottom);
 trapped_exit:
     // The instance the host called into refuses further calls unless the embedder opts in. A
     // program that asked to end did not fault.

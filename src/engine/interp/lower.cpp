@@ -103,11 +103,20 @@ private:
     // ---- emission
     size_t begin(IOp op) {
         size_t at = m_code.size();
+        note_offset(at);
         Cell c;
         c.handler = m_handlers[size_t(op)];
         m_code.push_back(c);
         m_pending_words = 0;
         return at;
+    }
+    /// Code from `at` on comes from the wasm instruction being lowered. Code cut back (a
+    /// comparison fused into the branch after it) takes its entries with it.
+    void note_offset(size_t at) {
+        while (!m_offsets.empty() && m_offsets.back().cell >= at)
+            m_offsets.pop_back();
+        if (m_offsets.empty() || m_offsets.back().wasm_offset != m_wasm_offset)
+            m_offsets.push_back(CodeOffset{uint32_t(at), m_wasm_offset});
     }
     void word(uint32_t w) {
         if (m_pending_words % 2 == 0) {
@@ -528,6 +537,8 @@ private:
     uint32_t m_num_locals = 0;
     uint32_t m_max_height = 0;
     std::vector<Cell> m_code;
+    std::vector<CodeOffset> m_offsets;
+    uint32_t m_wasm_offset = m_func.code_offset; ///< of the instruction being lowered
     std::vector<size_t> m_targets;
     unsigned m_pending_words = 0;
     uint32_t m_instr_count = 0;     ///< instructions lowered so far
@@ -572,6 +583,7 @@ Result<void> Lowering::skip_unreachable(InstrReader& r) {
 
 Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     using K = Entry::Kind;
+    m_wasm_offset = in.offset;
     switch (in.op) {
     case Opcode::Nop: break;
     case Opcode::Unreachable: begin(IOp::Unreachable); return skip_unreachable(r);
@@ -873,6 +885,7 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     m_code[1].u32[0] = std::max<uint32_t>(m_instr_count - m_instrs_in_loops, 1);
     auto fc = std::make_unique<FuncCode>();
     fc->code = std::move(m_code);
+    fc->offsets = std::move(m_offsets);
     for (size_t cell : m_targets)
         fc->code[cell].target = fc->code.data() + fc->code[cell].u64;
     fc->num_params = uint32_t(m_type.params.size());

@@ -90,28 +90,6 @@ FuncInst* Instance::get_func(const std::string& name) const {
 
 namespace kiln {
 
-const char* trap_kind_name(TrapKind kind) {
-    switch (kind) {
-    case TrapKind::unreachable: return "unreachable";
-    case TrapKind::memory_out_of_bounds: return "memory out of bounds";
-    case TrapKind::table_out_of_bounds: return "table out of bounds";
-    case TrapKind::integer_divide_by_zero: return "integer divide by zero";
-    case TrapKind::integer_overflow: return "integer overflow";
-    case TrapKind::invalid_conversion: return "invalid conversion";
-    case TrapKind::indirect_call_type_mismatch: return "indirect call type mismatch";
-    case TrapKind::uninitialized_element: return "uninitialized element";
-    case TrapKind::null_reference: return "null reference";
-    case TrapKind::stack_exhausted: return "stack exhausted";
-    case TrapKind::out_of_fuel: return "out of fuel";
-    case TrapKind::deadline: return "deadline";
-    case TrapKind::interrupted: return "interrupted";
-    case TrapKind::host_error: return "host error";
-    case TrapKind::exit: return "exit";
-    case TrapKind::yielded: return "yielded";
-    }
-    return "unknown";
-}
-
 std::string value_string(const Value& v) {
     switch (v.type) {
     case ValType::i32: return fmt::format("i32:{}", v.as_i32());

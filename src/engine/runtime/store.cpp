@@ -395,33 +395,4 @@ CallResult Store::call(FuncInst* func, std::span<const Value> args) {
     return results;
 }
 
-void Linker::define(const std::string& module, const std::string& name, Extern value) {
-    m_defs[{module, name}] = value;
-}
-
-void Linker::define_instance(const std::string& module, const Instance& instance) {
-    for (const auto& [name, ext] : instance.exports)
-        define(module, name, ext);
-}
-
-std::optional<Extern> Linker::lookup(const std::string& module, const std::string& name) const {
-    auto it = m_defs.find({module, name});
-    if (it == m_defs.end()) return std::nullopt;
-    return it->second;
-}
-
-Result<Instance*> Linker::instantiate(Store& store,
-                                      std::shared_ptr<const CompiledModule> compiled) const {
-    std::vector<Extern> externs;
-    for (const Import& imp : compiled->module->imports) {
-        auto e = lookup(imp.module, imp.name);
-        if (!e)
-            return make_error(ErrorKind::unlinkable,
-                              fmt::format("unknown import: {}.{} ({})", imp.module, imp.name,
-                                          extern_kind_name(imp.kind)));
-        externs.push_back(*e);
-    }
-    return store.instantiate(std::move(compiled), externs);
-}
-
 } // namespace kiln::engine

@@ -1,4 +1,4 @@
-// Engine (configuration, shared type registry), compiled modules, Store and Linker.
+// Engine (configuration, shared type registry), compiled modules and Store.
 #pragma once
 
 #include "base/result.hpp"
@@ -121,21 +121,6 @@ private:
     Engine& m_engine;
     ExecStack m_stack; ///< first, with the call path's other hot data
     std::unique_ptr<Impl> m_impl;
-};
-
-/// Resolves imports by module and name.
-class Linker {
-public:
-    void define(const std::string& module, const std::string& name, Extern value);
-    /// Makes every export of `instance` importable under `module`.
-    void define_instance(const std::string& module, const Instance& instance);
-    std::optional<Extern> lookup(const std::string& module, const std::string& name) const;
-    /// Resolves every import (unlinkable error naming the first missing one) and instantiates.
-    Result<Instance*> instantiate(Store& store,
-                                  std::shared_ptr<const CompiledModule> compiled) const;
-
-private:
-    std::map<std::pair<std::string, std::string>, Extern> m_defs;
 };
 
 } // namespace kiln::engine
