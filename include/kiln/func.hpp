@@ -80,8 +80,8 @@ public:
     /// ends with ErrorKind::suspended (TrapKind::yielded), and Store::resume(results) continues
     /// after this host function as if it had returned `results`; what it writes to its own
     /// results now is ignored. Refused (a usage error the host function may turn into a trap
-    /// with trap(Error)) when the call cannot be suspended: a host function called directly from the
-    /// host, or one running inside a wasm call nested in another host function.
+    /// with trap(Error)) when the call cannot be suspended: a host function called directly from
+    /// the host, or one running inside a wasm call nested in another host function.
     Result<void> suspend();
 
 private:

@@ -180,6 +180,11 @@ public:
     bool set_var(const std::string& key, std::optional<std::string_view> value);
     /// Makes the current call fail with this message once the host function returns.
     void set_error(std::string message);
+    /// Suspends the plugin's call once this host function returns: Plugin::call (or resume)
+    /// ends with ErrorKind::suspended, and Plugin::resume(results) continues after this host
+    /// function with `results` as its results. Refused (a usage error) where the call cannot
+    /// stop; see Caller::suspend.
+    Result<void> suspend() { return m_caller.suspend(); }
     /// The wasm-level caller, for linear memory access.
     Caller& caller() { return m_caller; }
 
@@ -254,6 +259,26 @@ public:
     Result<void> set_log_level(std::string_view level);
     /// The return code of the last call (0 on success).
     int32_t last_rc() const;
+
+    /// True while a call is suspended (a host function called CurrentPlugin::suspend). The
+    /// plugin refuses other calls until it is resumed or dropped.
+    bool is_suspended() const;
+    /// Continues the suspended call, as if the host function that suspended it returned
+    /// `host_results`; the outcome is as for call(), and may be suspended again.
+    Result<std::string> resume(std::span<const Value> host_results = {});
+    /// Abandons the suspended call; the next call gets a fresh instance.
+    void drop_suspended();
+
+    /// Everything the instance holds, as an encoded snapshot: its store (memories, globals,
+    /// tables, a suspended call), its WASI descriptors, vars, config and kernel memory. Refused
+    /// from inside the plugin's own call.
+    Result<std::vector<uint8_t>> snapshot() const;
+    /// A plugin instance made from `compiled` with the state of a snapshot of an instance of
+    /// the same plugin (modules checked by hash), here or in another process; a suspended call
+    /// comes back suspended. The new instance is initialized as usual before its state is
+    /// replaced.
+    static Result<Plugin> restore(std::shared_ptr<const CompiledPlugin> compiled,
+                                  std::span<const uint8_t> snapshot);
 
     struct Impl;
 

@@ -69,11 +69,23 @@ Result<std::string> Plugin::Impl::call(std::string_view name, std::string_view i
         plugin::CallScope scope(s);
         returned = exported->call(*store);
         if (m.fuel) last_fuel_used = *m.fuel - store->fuel().value_or(0);
-        // A trap may leave the instance's memory inconsistent, and a command's instance is
-        // finished: the next call gets a fresh one.
-        if ((!returned && returned.error().kind != ErrorKind::exit) || name == "_start")
-            needs_fresh = true;
     }
+    return finish(name, std::move(returned));
+}
+
+Result<std::string> Plugin::Impl::finish(std::string_view name, Result<int32_t> returned) {
+    CurrentPlugin::State& s = *state;
+    const Manifest& m = compiled->manifest();
+    if (!returned && returned.error().kind == ErrorKind::suspended) {
+        // The call waits in the store, with its input and kernel memory, until resumed.
+        suspended = std::string(name);
+        return tl::unexpected(std::move(returned.error()));
+    }
+    suspended.clear();
+    // A trap may leave the instance's memory inconsistent, and a command's instance is
+    // finished: the next call gets a fresh one.
+    if ((!returned && returned.error().kind != ErrorKind::exit) || name == "_start")
+        needs_fresh = true;
     last_peak_bytes = s.linear_bytes() + s.kernel.peak_bytes();
     auto outcome = plugin::call_outcome(s, name, returned, m.timeout_ms);
     last_rc = outcome.rc;
@@ -87,6 +99,11 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
                           fmt::format("call to {}: a plugin cannot be called from inside its own "
                                       "call (re-entrant call refused)",
                                       function));
+    if (!p.suspended.empty())
+        return make_error(ErrorKind::usage,
+                          fmt::format("call to {}: the plugin holds a suspended call of {} (resume "
+                                      "or drop it first)",
+                                      function, p.suspended));
     CallPhase phase(*p.cancel);
     const CompiledPlugin::Impl& c = p.compiled->impl();
     if (c.options.observers.empty() && p.observers.empty()) return p.call(function, input);
@@ -116,6 +133,40 @@ Result<std::vector<uint8_t>> Plugin::call(std::string_view function,
     KILN_TRY(out, call(function, std::string_view(reinterpret_cast<const char*>(input.data()),
                                                   input.size())));
     return std::vector<uint8_t>(out.begin(), out.end());
+}
+
+bool Plugin::is_suspended() const {
+    return !m_impl->suspended.empty();
+}
+
+Result<std::string> Plugin::resume(std::span<const Value> host_results) {
+    Impl& p = *m_impl;
+    if (p.suspended.empty())
+        return make_error(ErrorKind::usage, "the plugin has no suspended call");
+    if (p.state->in_call)
+        return make_error(ErrorKind::usage, "a plugin cannot be resumed from inside its own call");
+    CallPhase phase(*p.cancel);
+    std::string name = p.suspended;
+    Result<int32_t> returned = tl::unexpected(cancelled_before_start());
+    if (p.cancel->run()) {
+        plugin::CallScope scope(*p.state);
+        auto r = p.store->resume(host_results);
+        if (r)
+            returned = r->empty() ? 0 : (*r)[0].as_i32();
+        else if (r.error().kind == ErrorKind::usage && p.store->has_suspended_call())
+            return tl::unexpected(std::move(r.error())); // wrong results: still suspended
+        else
+            returned = tl::unexpected(std::move(r.error()));
+    }
+    return p.finish(name, std::move(returned));
+}
+
+void Plugin::drop_suspended() {
+    Impl& p = *m_impl;
+    if (p.suspended.empty()) return;
+    p.store->drop_suspended_call();
+    p.suspended.clear();
+    p.needs_fresh = true; // the dropped call may have left memory half updated
 }
 
 } // namespace kiln

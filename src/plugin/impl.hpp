@@ -72,6 +72,7 @@ struct Plugin::Impl {
     std::optional<uint64_t> last_fuel_used; ///< of the last call, when metered and it ran
     uint64_t last_peak_bytes = 0;           ///< of the last call: linear + kernel peak
     bool needs_fresh = false;
+    std::string suspended; ///< the export whose call is suspended, if any
     /// Exports looked up by name, with whether they return an rc; cleared with the instance.
     struct Export {
         std::optional<TypedFunc<int32_t()>> with_rc; ///< () -> i32
@@ -95,6 +96,8 @@ struct Plugin::Impl {
     Result<Export> prepare(std::string_view name, std::string_view input);
     /// The call itself, between the observers' start and end.
     Result<std::string> call(std::string_view function, std::string_view input);
+    /// What the export's call from the host or its resumption gave, as the plugin's outcome.
+    Result<std::string> finish(std::string_view name, Result<int32_t> returned);
 };
 
 } // namespace kiln

@@ -22,7 +22,9 @@ std::string trap_text(std::string_view name, const Error& e, std::optional<uint6
         return fmt::format("{}: timeout after {} ms", name, timeout_ms.value_or(0));
     if (k == TrapKind::interrupted) return fmt::format("{}: cancelled", name);
     if (k == TrapKind::out_of_fuel) return fmt::format("{}: fuel exhausted", name);
-    return fmt::format("{}: {}", name, e.message);
+    // The trap's own message: the error's adds "trap:" and the function, which the caller
+    // names already.
+    return fmt::format("{}: {}", name, e.trap ? e.trap->message : e.message);
 }
 
 Result<std::string> output_of(const CurrentPlugin::State& s, std::string_view name) {
