@@ -128,13 +128,16 @@ Result<Snapshot> Snapshot::decode(std::span<const uint8_t> bytes, uint64_t max_b
     if (bytes.size() < header_size) return corrupt("truncated header");
     Reader head(bytes.subspan(sizeof magic, header_size - sizeof magic));
     uint32_t version = *head.u32_fixed();
-    (void)*head.u32_fixed();
+    uint32_t flags = *head.u32_fixed();
     uint64_t total = *head.u64_fixed();
     uint64_t sum = *head.u64_fixed();
     if (version != snapshot_format_version)
         return make_error(ErrorKind::invalid,
                           fmt::format("snapshot: format version {}; this Kiln reads version {}",
                                       version, snapshot_format_version));
+    // No flags are defined: the checksum does not cover the header, so a damaged flags word is
+    // caught here or nowhere.
+    if (flags != 0) return corrupt(fmt::format("unknown header flags {:#x}", flags));
     if (total > max_bytes)
         return make_error(
             ErrorKind::limit,
@@ -516,7 +519,7 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
         SNAP_READ(min, r.u64_fixed());
         SNAP_READ(pages, r.u64_fixed());
         if (min != m.type.limits.min) return mismatch(fmt::format("{} has another type", where));
-        if (pages < m.pages() || pages * page_size > m.reserved ||
+        if (pages < m.pages() || pages > m.reserved / page_size ||
             (m.type.limits.max && pages > *m.type.limits.max))
             return mismatch(fmt::format("{} has {} pages, which this store's memory of {} pages "
                                         "(at most {}) cannot take",
@@ -560,13 +563,18 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
         if (elem != uint8_t(t.type.elem))
             return mismatch(fmt::format("{} has another type", where));
         if (size < t.elems.size() || (t.type.limits.max && size > *t.type.limits.max) ||
-            size > r.remaining() / 8)
+            size > max_table_elems || size > r.remaining() / 8)
             return mismatch(
                 fmt::format("{} has {} elements, this one {}", where, size, t.elems.size()));
         grow_elems += size - t.elems.size();
         tabs[i].elems.resize(size);
         for (uint64_t k = 0; k < size; ++k) {
             SNAP_READ(code, r.u64_fixed());
+            // Only null can be an externref: save refuses any other, and a function put there
+            // would reach the host as a forged host value.
+            if (t.type.elem == ValType::externref && code != no_func)
+                return corrupt(
+                    fmt::format("{} element {} is an externref that is not null", where, k));
             auto word = ord.word_of(code);
             if (!word) return corrupt(fmt::format("{} element {} names no function", where, k));
             tabs[i].elems[k] = *word;
@@ -590,11 +598,17 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
         if (type != uint8_t(g.type.type) || bool(mut) != g.type.mut)
             return mismatch(fmt::format("{} has another type", where));
         SNAP_READ(bits, r.u64_fixed());
+        if (g.type.type == ValType::externref && bits != no_func)
+            return corrupt(fmt::format("{} is an externref that is not null", where));
         if (is_reftype(g.type.type)) {
             auto word = ord.word_of(bits);
             if (!word) return corrupt(fmt::format("{} names no function", where));
             bits = *word;
         }
+        // A store built the same way has the same constants; another value means another
+        // import (or a forged one), which code compiled against this store may have folded in.
+        if (!g.type.mut && bits != g.bits)
+            return mismatch(fmt::format("{} is immutable and has another value here", where));
         globs[i] = bits;
     }
 
