@@ -58,9 +58,13 @@
                  (i64.const 0x100000001b3))
         (local.get $f)
         (i32.wrap_i64 (i64.and (i64.shr_u (local.get $h) (i64.const 17)) (i64.const 1)))))
-    ;; Two funcrefs on the operand stack while $mix runs.
+    ;; Two funcrefs on the operand stack while $mix runs (values of table.get, not locals,
+    ;; so they live in the frame's stack slots).
     (table.set $leaves (i32.const 4)
-      (select (result funcref) (local.get $k) (local.get $f)
+      (select (result funcref)
+        (table.get $leaves
+          (i32.wrap_i64 (i64.and (i64.shr_u (local.get $h) (i64.const 9)) (i64.const 3))))
+        (table.get $leaves (i32.wrap_i64 (i64.and (local.get $h) (i64.const 3))))
         (i32.wrap_i64 (i64.and (call $mix (local.get $m)) (i64.const 1)))))
     (if (i64.ne (i64.load (local.get $addr)) (local.get $h)) (then unreachable))
     (global.set $hold (local.get $f))
