@@ -30,6 +30,11 @@ enum class SnapshotOutcome { undecodable, refused, restored };
 /// a finding, when a refused restore changed the store or a restored store cannot be saved.
 SnapshotOutcome restore_snapshot(std::span<const uint8_t> bytes);
 
+/// An offset into a store image of `n` bytes, from two random numbers: four times in five near
+/// the head (instances, functions, memory sizes, page lists) or the tail (tables, globals, fuel,
+/// frames), where the structure is; the middle is mostly memory pages. 0 when n is 0.
+size_t image_offset(size_t n, uint64_t r1, uint64_t r2);
+
 /// Valid snapshots of the target, by name: at rest, after calls, suspended on fuel in the
 /// recursion and the loop, and suspended by env.pause.
 std::vector<std::pair<std::string, std::vector<uint8_t>>> snapshot_seeds();

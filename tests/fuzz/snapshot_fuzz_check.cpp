@@ -54,7 +54,7 @@ int write_seeds(const fs::path& dir) {
 /// spliced from another image.
 Bytes mutate_image(const Bytes& image, const Bytes& other, std::mt19937_64& rng) {
     Bytes out = image;
-    auto at = [&](size_t n) { return n ? size_t(rng() % n) : 0; };
+    auto at = [&](size_t n) { return kiln::fuzz::image_offset(n, rng(), rng()); };
     static constexpr uint64_t interesting[] = {0,          1,          2,          0x7f,
                                                0x80,       0xff,       0xffff,     0x10000,
                                                0x7fffffff, 0xffffffff, 1ull << 32, (1ull << 48) + 1,

@@ -4,9 +4,10 @@
 // the store as it was, and a restored store must save again.
 //
 // The container's checksum would turn almost every mutation into a checksum error, so the
-// custom mutator (libFuzzer builds only) mutates the store section inside a decoded snapshot
-// and encodes it again with a fresh checksum; one mutation in four goes to the raw bytes, for
-// the container's own decoder. Built with -DKILN_FUZZ=ON under clang (see docs/testing.md).
+// custom mutator (libFuzzer builds only) mutates the store section inside a decoded snapshot,
+// mostly near its structured ends (image_offset), and encodes it again with a fresh checksum;
+// one mutation in four goes to the raw bytes, for the container's own decoder. Built with
+// -DKILN_FUZZ=ON under clang (see docs/testing.md).
 #include "snapshot_fuzz.hpp"
 
 #include "proof_program.hpp"
@@ -54,6 +55,17 @@ const SnapshotTarget& snapshot_target() {
         return SnapshotTarget{engine, *module, test::proof_linker()};
     }();
     return target;
+}
+
+size_t image_offset(size_t n, uint64_t r1, uint64_t r2) {
+    if (n == 0) return 0;
+    switch (r1 % 5) {
+    case 0:
+    case 1: return size_t(r2 % std::min<size_t>(n, 256));
+    case 2:
+    case 3: return n - 1 - size_t(r2 % std::min<size_t>(n, 8192));
+    default: return size_t(r2 % n);
+    }
 }
 
 SnapshotOutcome restore_snapshot(std::span<const uint8_t> bytes) {
@@ -124,12 +136,20 @@ size_t encode_into(const kiln::Snapshot& snap, uint8_t* out, size_t max_size) {
 
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned seed) {
-    if (seed % 4 != 0) {
-        if (auto snap = with_store(data, size)) {
+    std::minstd_rand rng(seed);
+    if (rng() % 4 != 0) {
+        auto snap = with_store(data, size);
+        if (snap && !snap->get("store")->empty()) {
+            // libFuzzer's mutations applied to a window of up to 64 bytes, which may grow or
+            // shrink by 32.
             std::vector<uint8_t> image = *snap->get("store");
-            size_t n = image.size();
-            image.resize(n + n / 8 + 64);
-            image.resize(LLVMFuzzerMutate(image.data(), n, image.size()));
+            size_t at = kiln::fuzz::image_offset(image.size(), rng(), rng());
+            size_t len = std::min<size_t>(image.size() - at, 1 + rng() % 64);
+            std::vector<uint8_t> window(image.begin() + long(at), image.begin() + long(at + len));
+            window.resize(len + 32);
+            window.resize(LLVMFuzzerMutate(window.data(), len, window.size()));
+            image.erase(image.begin() + long(at), image.begin() + long(at + len));
+            image.insert(image.begin() + long(at), window.begin(), window.end());
             snap->set("store", std::move(image));
             if (size_t m = encode_into(*snap, data, max_size)) return m;
         }
