@@ -6,12 +6,6 @@
 
 namespace kiln::engine {
 
-namespace {
-// Tables are vectors of references; past this many elements growth fails instead of
-// allocating gigabytes (per-store budgets come with the embedding API).
-constexpr uint64_t max_table_elems = 10'000'000;
-} // namespace
-
 TableInst::~TableInst() {
     if (limiter) limiter->release_table(elems.size());
 }

@@ -38,6 +38,10 @@ struct FuncInst {
     FuncType host_type;             ///< storage for a host function's type
 };
 
+/// Tables are vectors of references; past this many elements growth fails instead of
+/// allocating gigabytes (per-store budgets come with the embedding API).
+inline constexpr uint64_t max_table_elems = 10'000'000;
+
 struct TableInst {
     TableType type;
     std::vector<uint64_t> elems;        ///< references, 0 is null
