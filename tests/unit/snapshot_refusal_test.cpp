@@ -30,9 +30,9 @@ struct Image {
         at = 0;
         uint64_t instances = read(4);
         for (uint64_t i = 0; i < instances; ++i) {
-            at += 16 + 1;
-            at += read(4); // data segments dropped
-            at += read(4); // element segments dropped
+            at += 16 + 8 + 1; // module hash, code id, trapped
+            at += read(4);    // data segments dropped
+            at += read(4);    // element segments dropped
         }
         at += 4 * read(4);
     }

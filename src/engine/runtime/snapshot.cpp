@@ -335,6 +335,7 @@ Result<std::vector<uint8_t>> Store::save_image() const {
         const auto& h = inst->compiled->hash;
         w.u64(h[0]);
         w.u64(h[1]);
+        w.u64(inst->compiled->code_id);
         w.u8(inst->trapped);
         w.u32(uint32_t(inst->data_dropped.size()));
         for (uint8_t d : inst->data_dropped)
@@ -495,6 +496,12 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
             return mismatch(fmt::format("instance {} was made from another module (module hash "
                                         "{:016x}{:016x}, here {:016x}{:016x})",
                                         i, h0, h1, inst.compiled->hash[0], inst.compiled->hash[1]));
+        SNAP_READ(code_id, r.u64_fixed());
+        if (code_id != inst.compiled->code_id)
+            return mismatch(fmt::format("instance {} was compiled by a Kiln that lowers code "
+                                        "differently (code id {:016x}, here {:016x}): frames "
+                                        "cannot move between them",
+                                        i, code_id, inst.compiled->code_id));
         SNAP_READ(trapped, r.u8());
         insts[i].trapped = trapped != 0;
         SNAP_READ(nd, r.u32_fixed());

@@ -36,6 +36,21 @@ Result<std::shared_ptr<const CompiledModule>> compile(Engine& engine,
         KILN_TRY(code, lower_function(*module, cm->type_ids, i));
         cm->code.push_back(std::move(code));
     }
+    XXH3_state_t* ids = XXH3_createState();
+    XXH3_64bits_reset(ids);
+    for (const auto& fc : cm->code) {
+        uint64_t head[3] = {fc->code.size(), fc->frame_size, fc->sites.size()};
+        XXH3_64bits_update(ids, head, sizeof head);
+        for (const SuspendSite& site : fc->sites) {
+            uint32_t w[5] = {site.offset, uint32_t(site.kind), site.base,
+                             site.refs_end - site.refs_begin, 0};
+            XXH3_64bits_update(ids, w, sizeof w);
+        }
+        XXH3_64bits_update(ids, fc->site_refs.data(), fc->site_refs.size() * sizeof(uint32_t));
+        XXH3_64bits_update(ids, fc->ref_locals.data(), fc->ref_locals.size() * sizeof(uint32_t));
+    }
+    cm->code_id = XXH3_64bits_digest(ids);
+    XXH3_freeState(ids);
     XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
     cm->hash = {h.high64, h.low64};
     cm->module = std::move(module);

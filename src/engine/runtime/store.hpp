@@ -41,6 +41,9 @@ struct CompiledModule {
     std::vector<uint32_t> type_ids;              ///< canonical id of each type index
     std::vector<std::unique_ptr<FuncCode>> code; ///< one per module-defined function
     std::array<uint64_t, 2> hash{};              ///< XXH3-128 of the module's bytes
+    /// A hash of how the lowering laid out the code where a call can stop (each function's
+    /// size and suspension sites): snapshots of suspended frames need the same on both ends.
+    uint64_t code_id = 0;
     ~CompiledModule();
 };
 
