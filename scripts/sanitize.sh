@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds Kiln with ASan+UBSan (build-asan) and with TSan (build-tsan), then runs the unit and
-# hostile tests under ASan+UBSan and the stress tests under TSan. Fails on any test failure or
+# Builds Kiln with ASan+UBSan (build-asan) and with TSan (build-tsan), then runs the unit,
+# plugin and hostile tests under ASan+UBSan and the stress tests under TSan. Fails on any test failure or
 # sanitizer report, and prints how long each step took.
 #
 #   scripts/sanitize.sh            # everything
@@ -68,8 +68,10 @@ ctest_step() {
 run_asan() {
     step "configure ASan+UBSan" cmake -S "$root" -B "$asan_dir" "${generator[@]}" \
         -DKILN_SANITIZE=ON -DKILN_BUILD_BENCH=OFF || return 1
+    # The hostile label also runs the WASI escape set through the kiln command and its guest.
     step "build ASan+UBSan" cmake --build "$asan_dir" -j "$jobs" --target kiln-unit-tests \
-        kiln-hostile-tests || return 1
+        kiln-hostile-tests kiln-plugin-tests kiln kiln-wasi-hostile-guest || return 1
+    step "plugin tests (ASan+UBSan)" "$asan_dir/tests/plugin/kiln-plugin-tests" || true
     step "unit tests (ASan+UBSan)" "$asan_dir/tests/kiln-unit-tests" || true
     # The hostile tests are timed, so they run one at a time (RUN_SERIAL) on a quiet machine.
     ctest_step "hostile tests (ASan+UBSan)" "$asan_dir" -L hostile || true
