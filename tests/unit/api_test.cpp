@@ -1,6 +1,6 @@
 // The public C++ API: modules, stores, host functions with a Caller, typed calls, handles,
 // limits (memory, tables, fuel, deadline, interrupt, stack) and resumable calls.
-#include "test_util.hpp"
+#include "compile_wat.hpp"
 
 #include <kiln/kiln.hpp>
 
@@ -16,12 +16,7 @@ using namespace std::chrono_literals;
 class Api : public ::testing::Test {
 protected:
     std::optional<kiln::Module> compile(std::string_view wat) {
-        auto bytes = kiln::test::wat_to_wasm(wat);
-        if (!bytes) return std::nullopt;
-        auto m = kiln::Module::compile(m_engine, *bytes);
-        EXPECT_TRUE(m) << m.error().message;
-        if (!m) return std::nullopt;
-        return *m;
+        return kiln::test::compile_wat(m_engine, wat);
     }
     std::optional<kiln::Instance> load(std::string_view wat) {
         auto m = compile(wat);

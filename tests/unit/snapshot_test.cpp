@@ -1,7 +1,7 @@
 // Store snapshots: memories, tables, globals and suspended calls restored into a fresh store;
 // refusals for corrupt, truncated, foreign and mismatched snapshots.
 #include "base/result.hpp"
-#include "test_util.hpp"
+#include "compile_wat.hpp"
 
 #include <kiln/kiln.hpp>
 
@@ -13,24 +13,11 @@ namespace {
 
 class Snap : public ::testing::Test {
 protected:
-    std::optional<kiln::Module> compile(std::string_view wat) {
-        auto bytes = kiln::test::wat_to_wasm(wat);
-        if (!bytes) return std::nullopt;
-        auto m = kiln::Module::compile(m_engine, *bytes);
-        EXPECT_TRUE(m) << m.error().message;
-        if (!m) return std::nullopt;
-        return *m;
-    }
-
     kiln::Engine m_engine;
     kiln::Linker m_linker;
 };
 
-#define COMPILE(mod, wat)                                                                          \
-    auto mod##_opt = compile(wat);                                                                 \
-    if (!mod##_opt && !::testing::Test::HasFailure()) GTEST_SKIP() << "wat2wasm is not installed"; \
-    ASSERT_TRUE(mod##_opt);                                                                        \
-    kiln::Module mod = *mod##_opt
+#define COMPILE(mod, wat) KILN_COMPILE_OR_SKIP(mod, m_engine, wat)
 
 constexpr const char* state_wat = R"((module
   (memory (export "memory") 2 100)

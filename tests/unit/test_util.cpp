@@ -1,5 +1,5 @@
 // Helpers shared by the unit tests.
-#include "test_util.hpp"
+#include "compile_wat.hpp"
 
 #include <gtest/gtest.h>
 
@@ -40,6 +40,15 @@ std::optional<std::vector<uint8_t>> wat_to_wasm(std::string_view wat) {
     std::filesystem::remove(wasm_path);
     std::filesystem::remove(err_path);
     return bytes;
+}
+
+std::optional<Module> compile_wat(const Engine& engine, std::string_view wat) {
+    auto bytes = wat_to_wasm(wat);
+    if (!bytes) return std::nullopt;
+    auto m = Module::compile(engine, *bytes);
+    EXPECT_TRUE(m) << m.error().message;
+    if (!m) return std::nullopt;
+    return *m;
 }
 
 } // namespace kiln::test

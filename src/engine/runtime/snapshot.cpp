@@ -252,6 +252,7 @@ public:
             size_t n = impl.func_blocks.at(b);
             m_by_addr.emplace(b, std::make_pair(base, n));
             m_blocks.push_back({b, n});
+            m_starts.push_back(base);
             base += n;
         }
         m_total = base;
@@ -271,11 +272,9 @@ public:
     /// The function of ordinal `n`, if there is one.
     FuncInst* func(uint64_t n) const {
         if (n >= m_total) return nullptr;
-        for (const auto& [b, size] : m_blocks) {
-            if (n < size) return const_cast<FuncInst*>(b) + n;
-            n -= size;
-        }
-        return nullptr;
+        // The block whose first ordinal is the last at or below n (blocks are never empty).
+        size_t k = size_t(std::upper_bound(m_starts.begin(), m_starts.end(), n) - m_starts.begin());
+        return const_cast<FuncInst*>(m_blocks[k - 1].first) + (n - m_starts[k - 1]);
     }
     std::optional<uint64_t> ordinal(const FuncInst* f) const {
         auto c = code_of(reinterpret_cast<uint64_t>(f));
@@ -294,6 +293,7 @@ public:
 private:
     std::map<const FuncInst*, std::pair<uint64_t, size_t>, std::greater<>> m_by_addr;
     std::vector<std::pair<const FuncInst*, size_t>> m_blocks;
+    std::vector<uint64_t> m_starts; ///< the first ordinal of each block
     uint64_t m_total = 0;
 };
 
