@@ -50,7 +50,7 @@ Result<void> Plugin::Impl::init(Instance& inst, bool command_side_module) {
     return call_if_exported(*store, inst, "hs_init");
 }
 
-Result<void> Plugin::Impl::instantiate() {
+Result<void> Plugin::Impl::instantiate(bool initialize) {
     const CompiledPlugin::Impl& c = compiled->impl();
     // Until this succeeds there is no usable instance: a failure leaves the next call to retry.
     needs_fresh = true;
@@ -97,7 +97,7 @@ Result<void> Plugin::Impl::instantiate() {
             main = *inst;
             if (auto mem = inst->get_memory(*store, "memory")) state->memory = *mem;
         }
-        KILN_CHECK(init(*inst, !is_main && !inst->get_func(*store, "_initialize")));
+        if (initialize) KILN_CHECK(init(*inst, !is_main && !inst->get_func(*store, "_initialize")));
         if (!is_main) linker.define_instance(*store, name, *inst);
     }
     needs_fresh = false;
@@ -130,7 +130,7 @@ Plugin::Plugin(Plugin&&) noexcept = default;
 Plugin& Plugin::operator=(Plugin&&) noexcept = default;
 Plugin::~Plugin() = default;
 
-Result<Plugin> Plugin::create(std::shared_ptr<const CompiledPlugin> compiled) {
+std::unique_ptr<Plugin::Impl> Plugin::Impl::make(std::shared_ptr<const CompiledPlugin> compiled) {
     auto impl = std::make_unique<Impl>();
     const CompiledPlugin::Impl& c = compiled->impl();
     impl->compiled = std::move(compiled);
@@ -141,6 +141,11 @@ Result<Plugin> Plugin::create(std::shared_ptr<const CompiledPlugin> compiled) {
     impl->state->config = c.manifest.config;
     impl->state->http_headers_enabled = c.options.http_response_headers;
     impl->state->log_level = *plugin::log_level_of(c.options.log_level);
+    return impl;
+}
+
+Result<Plugin> Plugin::create(std::shared_ptr<const CompiledPlugin> compiled) {
+    auto impl = Impl::make(std::move(compiled));
     KILN_CHECK(impl->instantiate());
     return Plugin(std::move(impl));
 }

@@ -81,7 +81,7 @@ private:
         enum class Kind : uint8_t { slot, local, konst } kind = Kind::slot;
         uint32_t local = 0;
         uint64_t value = 0;
-        bool ref = false; ///< a reference: snapshots translate it (see SuspendSite)
+        Ref ref = Ref::none; ///< a reference: snapshots translate it (see SuspendSite)
     };
     struct Ctrl {
         Ctrl(Opcode k, uint32_t h, uint32_t np, uint32_t nr)
@@ -96,7 +96,7 @@ private:
         bool unreachable = false;
         uint32_t instr_start = 0;       ///< loop: instruction count at its head
         std::vector<size_t> fuel_words; ///< loop: back-edge cost words (cell * 2 + half)
-        std::vector<bool> param_refs;   ///< loop: which parameters are references
+        std::vector<Ref> param_refs;    ///< loop: which parameters are references
         std::vector<ValType> param_types, result_types;
     };
 
@@ -157,7 +157,7 @@ private:
 
     // ---- abstract stack
     uint32_t slot_of(size_t pos) const { return m_num_locals + uint32_t(pos); }
-    void push_slot(bool ref = false) {
+    void push_slot(Ref ref = Ref::none) {
         m_stack.push_back(Entry{Entry::Kind::slot, 0, 0, ref});
         m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
     }
@@ -166,7 +166,7 @@ private:
                                         : m_func.locals[x - m_type.params.size()];
     }
     Entry local_entry(uint32_t x) const {
-        return Entry{Entry::Kind::local, x, 0, is_reftype(local_type(x))};
+        return Entry{Entry::Kind::local, x, 0, ref_of(local_type(x))};
     }
     /// The block's parameter and result types.
     std::pair<std::vector<ValType>, std::vector<ValType>> block_types(const BlockType& bt) const {
@@ -188,8 +188,8 @@ private:
               const std::vector<uint32_t>& extra = {}) {
         SuspendSite st{offset, kind, base, uint32_t(m_site_refs.size()), 0};
         for (size_t i = 0; i < height && i < m_stack.size(); ++i)
-            if (m_stack[i].ref && m_stack[i].kind == Entry::Kind::slot)
-                m_site_refs.push_back(slot_of(i));
+            if (m_stack[i].ref != Ref::none && m_stack[i].kind == Entry::Kind::slot)
+                m_site_refs.push_back(ref_slot(slot_of(i), m_stack[i].ref));
         m_site_refs.insert(m_site_refs.end(), extra.begin(), extra.end());
         st.refs_end = uint32_t(m_site_refs.size());
         m_sites.push_back(st);
@@ -199,7 +199,8 @@ private:
     void loop_site(uint32_t offset, const Ctrl& loop) {
         std::vector<uint32_t> params;
         for (uint32_t k = 0; k < loop.param_refs.size(); ++k)
-            if (loop.param_refs[k]) params.push_back(slot_of(loop.height + k));
+            if (loop.param_refs[k] != Ref::none)
+                params.push_back(ref_slot(slot_of(loop.height + k), loop.param_refs[k]));
         site(offset, SuspendSite::Kind::charge, loop.height, 0, params);
     }
     void materialize(size_t pos) {
@@ -232,7 +233,7 @@ private:
     uint32_t use_top(size_t depth) { return use(m_stack.size() - 1 - depth); }
     void pop(size_t n) { m_stack.resize(m_stack.size() - n); }
     /// Pops the operands, pushes a slot for the result and returns its index.
-    uint32_t result_after_pop(size_t n, bool ref = false) {
+    uint32_t result_after_pop(size_t n, Ref ref = Ref::none) {
         pop(n);
         push_slot(ref);
         return slot_of(m_stack.size() - 1);
@@ -491,7 +492,7 @@ private:
         std::tie(c.param_types, c.result_types) = block_types(bt);
         if (kind == Opcode::Loop) {
             for (ValType t : c.param_types)
-                c.param_refs.push_back(is_reftype(t));
+                c.param_refs.push_back(ref_of(t));
             label();
             c.loop_start = m_code.size();
             c.instr_start = m_instr_count;
@@ -517,7 +518,7 @@ private:
             bind_here(cell);
         m_stack.resize(c.height);
         for (ValType t : c.result_types)
-            push_slot(is_reftype(t));
+            push_slot(ref_of(t));
     }
     /// At a loop's end its size is known: every back edge charges it as fuel.
     void patch_loop_fuel(const Ctrl& c) {
@@ -618,7 +619,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         c.unreachable = false;
         m_stack.resize(c.height);
         for (ValType t : c.param_types)
-            push_slot(is_reftype(t));
+            push_slot(ref_of(t));
         break;
     }
     case Opcode::End: end_block(); break;
@@ -689,14 +690,14 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         // The return point: a suspended caller waits here with the values below the arguments.
         site(uint32_t(m_code.size()), SuspendSite::Kind::call, m_stack.size(), base);
         for (ValType t : ft.results)
-            push_slot(is_reftype(t));
+            push_slot(ref_of(t));
         label(); // results of calls are never retargeted
         break;
     }
     case Opcode::Drop: pop(1); break;
     case Opcode::Select:
     case Opcode::SelectT: {
-        bool ref = m_stack[m_stack.size() - 2].ref;
+        Ref ref = m_stack[m_stack.size() - 2].ref;
         uint32_t c = use_top(0), b = use_top(1), a = use_top(2);
         uint32_t d = result_after_pop(3, ref);
         size_t at = begin(IOp::Select);
@@ -711,7 +712,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     case Opcode::LocalSet: set_local(in.a, false); break;
     case Opcode::LocalTee: set_local(in.a, true); break;
     case Opcode::GlobalGet: {
-        uint32_t d = result_after_pop(0, is_reftype(m_module.globals[in.a].type));
+        uint32_t d = result_after_pop(0, ref_of(m_module.globals[in.a].type));
         size_t at = begin(IOp::GlobalGet);
         words({d, in.a});
         note_result(at);
@@ -726,7 +727,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     }
     case Opcode::TableGet: {
         uint32_t i = use_top(0);
-        uint32_t d = result_after_pop(1, true);
+        uint32_t d = result_after_pop(1, ref_of(m_module.tables[in.a].elem));
         size_t at = begin(IOp::TableGet);
         words({d, in.a, i});
         note_result(at);
@@ -762,12 +763,12 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
         break;
     case Opcode::RefNull:
-        m_stack.push_back(Entry{K::konst, 0, 0, true});
+        m_stack.push_back(Entry{K::konst, 0, 0, ref_of(in.type)});
         m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
         break;
     case Opcode::RefIsNull: unary(Opcode::RefIsNull, IOp::I64Eqz); break;
     case Opcode::RefFunc: {
-        uint32_t d = result_after_pop(0, true);
+        uint32_t d = result_after_pop(0, Ref::func);
         size_t at = begin(IOp::RefFunc);
         words({d, in.a});
         note_result(at);
@@ -896,7 +897,7 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     fc->sites = std::move(m_sites);
     fc->site_refs = std::move(m_site_refs);
     for (uint32_t x = 0; x < m_num_locals; ++x)
-        if (is_reftype(local_type(x))) fc->ref_locals.push_back(x);
+        if (Ref r = ref_of(local_type(x)); r != Ref::none) fc->ref_locals.push_back(ref_slot(x, r));
     return fc;
 }
 
