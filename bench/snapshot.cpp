@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 
 namespace {
@@ -64,6 +65,23 @@ struct Fixture {
     }
 };
 
+/// CPU time of the whole process (every thread), in seconds.
+double process_cpu() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+}
+
+/// Adds `cpu_all_ms`: CPU time per iteration over all threads, against the wall time shown.
+struct AllThreads {
+    benchmark::State& state;
+    double start = process_cpu();
+    ~AllThreads() {
+        state.counters["cpu_all_ms"] =
+            benchmark::Counter((process_cpu() - start) * 1e3 / double(state.iterations()));
+    }
+};
+
 const Fixture& fixture() {
     static const Fixture f;
     return f;
@@ -71,6 +89,7 @@ const Fixture& fixture() {
 
 void bm_save_encode(benchmark::State& state) {
     const Fixture& f = fixture();
+    AllThreads cpu{state};
     for (auto _ : state)
         benchmark::DoNotOptimize(must(f.filled.store.snapshot(), "snapshot"));
     f.count(state);
@@ -105,6 +124,7 @@ BENCHMARK(bm_save)->Name("snapshot/save")->Unit(benchmark::kMillisecond)->UseRea
 
 void bm_encode(benchmark::State& state) {
     const Fixture& f = fixture();
+    AllThreads cpu{state};
     for (auto _ : state)
         benchmark::DoNotOptimize(must(f.snap.encode(), "encode"));
     f.count(state);
