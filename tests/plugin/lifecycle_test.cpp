@@ -277,8 +277,9 @@ TEST_F(WasiFiles, AllowedPathsArePreopened) {
     ASSERT_EQ(write.size(), 3u);
     EXPECT_EQ(write[0], 0u);
     EXPECT_EQ(write[2], 21u);
-    std::ifstream written(dir / "new.txt");
-    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(written), {}), "written by the plugin");
+    auto written = read_file(dir / "new.txt");
+    KILN_ASSERT_OK(written);
+    EXPECT_EQ(std::string(written->begin(), written->end()), "written by the plugin");
 }
 
 TEST_F(WasiFiles, ReadOnlyPrefixRefusesWrites) {
