@@ -1,5 +1,7 @@
 #include "cli_common.hpp"
 
+#include "base/result.hpp"
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -7,23 +9,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
-#include <iterator>
 
 namespace kiln::tool {
 
-Result<std::vector<uint8_t>> read_file(const std::filesystem::path& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-        return make_error(ErrorKind::io, fmt::format("{}: is a directory", path.string()));
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return make_error(ErrorKind::io,
-                          fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                               std::istreambuf_iterator<char>());
-    if (in.bad()) return make_error(ErrorKind::io, fmt::format("{}: read error", path.string()));
-    return bytes;
+int exit_code_of(const Error& error) {
+    return error.kind == ErrorKind::usage ? exit_usage : exit_failure;
 }
 
 void print_error(std::string_view message) {
@@ -31,12 +21,25 @@ void print_error(std::string_view message) {
 }
 
 void print_error(const std::filesystem::path& file, const Error& error) {
-    // io errors already name the file.
-    if (error.kind == ErrorKind::io)
+    if (error.kind == ErrorKind::io) // io errors name the file already
         print_error(error.message);
     else
         fmt::print(stderr, "{}: {}: {}\n", file.string(), error_kind_name(error.kind),
                    error.message);
+}
+
+Error named_call_error(std::string_view function, const Error& error,
+                       std::optional<uint64_t> timeout_ms) {
+    if (!error.trap) return error;
+    return Error{error.kind, call_failure_text(function, *error.trap, timeout_ms), error.trap};
+}
+
+void print_call_failure(const Error& error) {
+    if (error.trap && is_limit_trap(error.trap->kind))
+        print_error(error.message);
+    else
+        print_error(fmt::format("{}: {}", error_kind_name(error.kind), error.message));
+    print_backtrace(error);
 }
 
 namespace {
