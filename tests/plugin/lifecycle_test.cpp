@@ -51,6 +51,18 @@ TEST_F(Lifecycle, EveryKernelFunctionLinks) {
     EXPECT_EQ(call_ok(*p, "run"), "");
 }
 
+// An init function that traps fails the plugin naming it once (it read "_initialize failed: trap:
+// unreachable (in _initialize)").
+TEST_F(Lifecycle, TrappingInitFunctionIsNamedOnce) {
+    auto p = Plugin::create(engine, manifest_for(R"(
+  (func (export "_initialize") unreachable)
+  (func (export "run") (result i32) (i32.const 0))
+)"));
+    ASSERT_FALSE(p.has_value());
+    EXPECT_EQ(p.error().kind, ErrorKind::uninstantiable);
+    EXPECT_EQ(p.error().message, "_initialize failed: unreachable");
+}
+
 TEST_F(Lifecycle, MalformedOrMissingModulesFail) {
     auto garbage = Plugin::create(engine, Manifest::from_bytes({0x00, 0x61, 0x73, 0x6d, 0x09}));
     ASSERT_FALSE(garbage.has_value());
