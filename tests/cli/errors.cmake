@@ -72,6 +72,12 @@ if(NOT KILN_WAT2WASM)
   return()
 endif()
 
+# --- A number too large for its type is out of range for i64 as for i32 (i64 said "not an
+# integer").
+kiln_cli_test(invoke-i64-out-of-range EXIT 2
+              STDERR "argument 1: \"18446744073709551616\" is not a valid i64: out of range for i64$"
+              ARGS invoke ${wasm}/basics.wasm neg64 18446744073709551616)
+
 # --- A trap: "kiln: trap: FUNC: MESSAGE" and the frames, from invoke, call and run alike; exit 1,
 # but 134 under run (invoke said "trap: unreachable", call "trap: boom: unreachable").
 set(boom_stderr "^kiln: trap: boom: unreachable\n  at \\$?inner\n  at boom$")

@@ -69,8 +69,11 @@ Result<uint64_t> parse_integer(std::string_view text, unsigned bits) {
     }
     uint64_t magnitude = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude, base);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size())
-        return make_error(ErrorKind::usage, "not an integer");
+    const bool whole = !digits.empty() && end == digits.data() + digits.size();
+    // Digits past 64 bits are out of range, as a value past 32 bits is for i32.
+    if (whole && ec == std::errc::result_out_of_range)
+        return make_error(ErrorKind::usage, fmt::format("out of range for i{}", bits));
+    if (!whole || ec != std::errc{}) return make_error(ErrorKind::usage, "not an integer");
     // Accept both the signed and the unsigned reading, as the text format does.
     uint64_t unsigned_max = bits == 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
     uint64_t negative_max = uint64_t{1} << (bits - 1);
