@@ -7,14 +7,14 @@
 // one), `seconds S` (wall clock) and `cpu_seconds S` (process CPU time) for the call alone, then
 // the compile and instantiate times, which the comparison leaves out because native code has no
 // such step.
+#include "base/file.hpp"
+
 #include <kiln/kiln.hpp>
 
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,10 +50,9 @@ int main(int argc, char** argv) {
     const std::string path = argv[1];
     const std::string func_name = argc == 3 ? argv[2] : "run";
 
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail("cannot read " + path);
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                               std::istreambuf_iterator<char>());
+    auto read = kiln::read_file(path);
+    if (!read) return fail(read.error().message);
+    const std::vector<uint8_t>& bytes = *read;
 
     Engine engine;
     auto t0 = Clock::now();

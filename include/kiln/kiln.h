@@ -145,7 +145,8 @@ typedef enum kiln_trap_kind {
 } kiln_trap_kind_t;
 
 /** An error for a host callback to return: the guest traps (KILN_TRAP_HOST_ERROR) with
- *  `message`. */
+ *  `message`; a message that is a trap's ("trap: X (in F)", a nested call's error passed on as
+ *  text) is taken back to X, so that recursion does not repeat it. */
 kiln_error_t* kiln_error_new(const char* message);
 /** Frees an error; NULL is ignored. */
 void kiln_error_delete(kiln_error_t* error);

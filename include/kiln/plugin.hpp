@@ -77,7 +77,9 @@ struct Manifest {
     static Result<Manifest> from_json(std::string_view text, const std::string& base_dir = "");
     /// The same structure written in TOML.
     static Result<Manifest> from_toml(std::string_view text, const std::string& base_dir = "");
-    /// A .json or .toml manifest file, or a .wasm module (a manifest with just that module).
+    /// A module (a manifest with just that module, as the bytes read: the file is read once),
+    /// a .toml manifest, or a JSON one (named .json or starting with '{'); anything else is a
+    /// malformed error saying how the file starts. File errors are io errors naming the path.
     static Result<Manifest> from_file(const std::string& path);
     /// A manifest with one module given as bytes.
     static Manifest from_bytes(std::vector<uint8_t> wasm);

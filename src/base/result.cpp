@@ -1,5 +1,7 @@
 #include "base/result.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace kiln {
@@ -49,6 +51,32 @@ std::string grouped(size_t n) {
 }
 
 } // namespace
+
+bool is_limit_trap(TrapKind kind) {
+    return kind == TrapKind::deadline || kind == TrapKind::out_of_fuel ||
+           kind == TrapKind::interrupted;
+}
+
+std::string call_failure_text(std::string_view function, const Trap& trap,
+                              std::optional<uint64_t> timeout_ms) {
+    switch (trap.kind) {
+    case TrapKind::deadline:
+        return fmt::format("{}: timeout after {} ms", function, timeout_ms.value_or(0));
+    case TrapKind::out_of_fuel: return fmt::format("{}: fuel exhausted", function);
+    case TrapKind::interrupted: return fmt::format("{}: cancelled", function);
+    default: return fmt::format("{}: {}", function, trap.message);
+    }
+}
+
+std::string host_trap_message(std::string message) {
+    constexpr std::string_view prefix = "trap: ";
+    if (!std::string_view(message).starts_with(prefix)) return message;
+    message.erase(0, prefix.size());
+    // The innermost function the Error's message named, if it did.
+    size_t in = message.rfind(" (in ");
+    if (in != std::string::npos && message.back() == ')') message.erase(in);
+    return message;
+}
 
 std::string format_backtrace(const std::vector<TrapFrame>& frames, std::string_view indent,
                              size_t max_repeats) {

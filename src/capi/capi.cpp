@@ -1,6 +1,8 @@
 // The C API (include/kiln/kiln.h) over the public C++ API. Nothing here reaches engine internals:
 // handles are the C++ objects behind opaque structs, and every entry point catches exceptions so
 // none crosses into C.
+#include "base/result.hpp"
+
 #include <kiln/kiln.h>
 #include <kiln/kiln.hpp>
 #include <kiln/plugin.hpp>
@@ -289,9 +291,10 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
 kiln_error_t* kiln_error_new(const char* message) {
     return guarded([&] {
         std::string m = message ? message : "host error";
-        return new_error(kiln::Error{
-            kiln::ErrorKind::trap, m,
-            std::make_shared<const kiln::Trap>(kiln::Trap{kiln::TrapKind::host_error, m, {}})});
+        return new_error(
+            kiln::Error{kiln::ErrorKind::trap, m,
+                        std::make_shared<const kiln::Trap>(kiln::Trap{
+                            kiln::TrapKind::host_error, kiln::host_trap_message(m), {}})});
     });
 }
 

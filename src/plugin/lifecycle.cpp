@@ -22,9 +22,12 @@ Result<void> call_if_exported(Store& store, Instance& inst, const char* name) {
         args.push_back(Value{t, 0});
     auto r = f->call(store, args);
     if (!r && r.error().kind == ErrorKind::exit && r.error().trap->exit_code == 0) return {};
+    // The trap's own message: the error's would name the function a second time.
     if (!r)
-        return make_error(ErrorKind::uninstantiable,
-                          fmt::format("{} failed: {}", name, r.error().message));
+        return make_error(
+            ErrorKind::uninstantiable,
+            fmt::format("{} failed: {}", name,
+                        r.error().trap ? r.error().trap->message : r.error().message));
     return {};
 }
 

@@ -1,5 +1,7 @@
 // Manifest parsing: JSON through nlohmann::json, TOML by converting toml++'s table to the same
 // JSON value, so both are checked by one walker that names the path of every bad field.
+#include "base/file.hpp"
+
 #include <kiln/plugin.hpp>
 
 #include <fmt/format.h>
@@ -13,8 +15,6 @@
 #include <cctype>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace kiln {
 
@@ -22,6 +22,56 @@ namespace {
 
 // Ordered, so that allowed_paths keep the order a manifest gives them, which to_json() keeps.
 using json = nlohmann::ordered_json;
+
+/// "line 3, column 7: syntax error while parsing object - unexpected '}'; expected string
+/// literal", from the parser's report and the byte it stopped at.
+std::string json_syntax_error(std::string_view text, const json::parse_error& e) {
+    std::string_view before = text.substr(0, std::min(e.byte ? e.byte - 1 : 0, text.size()));
+    size_t line = 1 + size_t(std::count(before.begin(), before.end(), '\n'));
+    size_t line_start = before.rfind('\n');
+    line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+    // The report reads "[json.exception.parse_error.N] parse error at ...: WHAT".
+    std::string_view what = e.what();
+    size_t colon = what.find(": ", what.find("parse error"));
+    if (colon != std::string_view::npos) what.remove_prefix(colon + 2);
+    return fmt::format("line {}, column {}: {}", line, before.size() - line_start + 1, what);
+}
+
+enum class ManifestFormat { json, toml };
+
+/// At most the first 8 bytes of a file, quoted, with anything but printable ASCII escaped.
+std::string quoted_start(std::span<const uint8_t> bytes) {
+    std::string out = "\"";
+    for (uint8_t b : bytes.first(std::min<size_t>(bytes.size(), 8))) {
+        if (b == '"' || b == '\\')
+            out += fmt::format("\\{}", char(b));
+        else if (b >= 0x20 && b < 0x7f)
+            out += char(b);
+        else
+            out += fmt::format("\\x{:02x}", b);
+    }
+    return out + (bytes.size() > 8 ? "\"..." : "\"");
+}
+
+/// What a file that is not a module holds: TOML when its name ends in .toml; JSON when it ends
+/// in .json or its text starts with '{'; else it is none of the three, and the error says how
+/// it starts.
+Result<ManifestFormat> manifest_format(const std::string& path, std::span<const uint8_t> bytes) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    if (ext == ".toml") return ManifestFormat::toml;
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.starts_with("\xef\xbb\xbf")) text.remove_prefix(3); // a UTF-8 byte order mark
+    size_t first = text.find_first_not_of(" \t\r\n");
+    if (ext == ".json" || (first != std::string_view::npos && text[first] == '{'))
+        return ManifestFormat::json;
+    if (bytes.empty())
+        return make_error(
+            ErrorKind::malformed,
+            fmt::format("{}: empty file, not a WebAssembly module or manifest", path));
+    return make_error(ErrorKind::malformed,
+                      fmt::format("{}: not a WebAssembly module or manifest: starts with {}", path,
+                                  quoted_start(bytes)));
+}
 
 struct Walker {
     std::string base_dir;
@@ -251,8 +301,13 @@ json toml_to_json(const toml::node& n) {
 } // namespace
 
 Result<Manifest> Manifest::from_json(std::string_view text, const std::string& base_dir) {
-    json v = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (v.is_discarded()) return make_error(ErrorKind::invalid, "JSON manifest: not valid JSON");
+    json v;
+    try {
+        v = json::parse(text);
+    } catch (const json::parse_error& e) {
+        return make_error(ErrorKind::invalid,
+                          fmt::format("JSON manifest: {}", json_syntax_error(text, e)));
+    }
     return walk(v, base_dir, "JSON");
 }
 
@@ -260,8 +315,10 @@ Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& b
     toml::parse_result r = toml::parse(text);
     if (!r) {
         const auto& e = r.error();
-        return make_error(ErrorKind::invalid, fmt::format("TOML manifest: line {}: {}",
-                                                          e.source().begin.line, e.description()));
+        return make_error(ErrorKind::invalid,
+                          fmt::format("TOML manifest: line {}, column {}: {}",
+                                      e.source().begin.line, e.source().begin.column,
+                                      e.description()));
     }
     return walk(toml_to_json(r.table()), base_dir, "TOML");
 }
@@ -309,29 +366,22 @@ std::string Manifest::to_json() const {
 }
 
 Result<Manifest> Manifest::from_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(ErrorKind::io, fmt::format("{}: cannot open", path));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-    std::string base = std::filesystem::path(path).parent_path().string();
-    auto named = [&](Result<Manifest> r) -> Result<Manifest> {
-        if (!r) return make_error(r.error().kind, fmt::format("{}: {}", path, r.error().message));
-        return r;
-    };
+    KILN_TRY(bytes, read_file(path));
+    const std::filesystem::path file(path);
     // Unless the manifest names the plugin, the file does.
     auto with_name = [&](Manifest m) {
-        if (m.name.empty()) m.name = std::filesystem::path(path).stem().string();
+        if (m.name.empty()) m.name = file.stem().string();
         return m;
     };
-    if (text.size() >= 4 && text.compare(0, 4, std::string("\0asm", 4)) == 0) {
-        Manifest m;
-        m.wasm.push_back(Wasm{WasmFile{path}, {}, {}});
-        return with_name(std::move(m));
-    }
-    std::string ext = std::filesystem::path(path).extension().string();
-    auto m = named(ext == ".toml" ? from_toml(text, base) : from_json(text, base));
-    return m.map(with_name);
+    // A module is kept as the bytes just read, so that loading the plugin reads it only once.
+    if (bytes.size() >= 4 && std::memcmp(bytes.data(), "\0asm", 4) == 0)
+        return with_name(from_bytes(std::move(bytes)));
+    KILN_TRY(format, manifest_format(path, bytes));
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    std::string base = file.parent_path().string();
+    auto m = format == ManifestFormat::toml ? from_toml(text, base) : from_json(text, base);
+    if (!m) return make_error(m.error().kind, fmt::format("{}: {}", path, m.error().message));
+    return with_name(std::move(*m));
 }
 
 } // namespace kiln

@@ -987,6 +987,36 @@ static void test_kind_names_cover_exit_and_plugin(void) {
         CHECK(strcmp(kiln_trap_kind_name((kiln_trap_kind_t)k), "unknown") != 0);
 }
 
+/* Regression: a directory given as a module or plugin file aborted the process or came back as a
+ * usage error, and /dev/zero was read without end. Each is an io error naming the file. */
+static void test_directories_and_devices_are_io_errors(void) {
+    char dir[] = "/tmp/kiln-capi-dir-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    kiln_module_t* module = NULL;
+    kiln_plugin_t* plugin = NULL;
+    CHECK_ERROR_HAS(kiln_module_from_file(engine, dir, &module), KILN_ERROR_IO, "is a directory");
+    CHECK_ERROR_HAS(kiln_module_from_file(engine, "/dev/zero", &module), KILN_ERROR_IO,
+                    "/dev/zero: not a regular file");
+    CHECK_ERROR_HAS(kiln_plugin_from_file(engine, dir, false, &plugin), KILN_ERROR_IO,
+                    "is a directory");
+    CHECK_ERROR_HAS(kiln_plugin_from_file(engine, "/dev/zero", false, &plugin), KILN_ERROR_IO,
+                    "/dev/zero: not a regular file");
+    /* A manifest whose module path is the directory. */
+    char manifest[64];
+    snprintf(manifest, sizeof manifest, "%s/plugin.json", dir);
+    FILE* f = fopen(manifest, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fprintf(f, "{\"wasm\": [{\"path\": \"%s\"}]}", dir);
+        fclose(f);
+    }
+    CHECK_ERROR_HAS(kiln_plugin_from_file(engine, manifest, false, &plugin), KILN_ERROR_IO,
+                    "is a directory");
+    CHECK(module == NULL && plugin == NULL);
+    unlink(manifest);
+    rmdir(dir);
+}
+
 int main(void) {
     engine = kiln_engine_new(NULL);
     CHECK(engine != NULL);
@@ -1006,6 +1036,7 @@ int main(void) {
     test_memory_and_table_limits();
     test_null_arguments();
     test_plugins();
+    test_directories_and_devices_are_io_errors();
 
     kiln_module_delete(host_module);
     kiln_engine_delete(engine);

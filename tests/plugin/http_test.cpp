@@ -6,6 +6,7 @@
 // The plugin is fixtures/http.wat; the servers are cpp-httplib, except the one whose
 // connections are counted, which is a bare socket so that even a connection without a request
 // is seen.
+#include "base/file.hpp"
 #include "test_util.hpp"
 
 #include <kiln/plugin.hpp>
@@ -34,9 +35,7 @@ TEST(Http, NeedsCppHttplib) {
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -257,10 +256,10 @@ struct Seen {
 class Http : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        std::ifstream in(std::string(KILN_PLUGIN_FIXTURES) + "/http.wat", std::ios::binary);
-        ASSERT_TRUE(in.good()) << "missing fixture http.wat";
-        const std::string wat(std::istreambuf_iterator<char>(in), {});
-        s_wasm = test::wat_to_wasm(wat);
+        auto wat = read_file(std::string(KILN_PLUGIN_FIXTURES) + "/http.wat");
+        ASSERT_TRUE(wat) << wat.error().message;
+        s_wasm = test::wat_to_wasm(
+            std::string_view(reinterpret_cast<const char*>(wat->data()), wat->size()));
     }
 
     void SetUp() override {

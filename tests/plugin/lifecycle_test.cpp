@@ -51,6 +51,18 @@ TEST_F(Lifecycle, EveryKernelFunctionLinks) {
     EXPECT_EQ(call_ok(*p, "run"), "");
 }
 
+// An init function that traps fails the plugin naming it once (it read "_initialize failed: trap:
+// unreachable (in _initialize)").
+TEST_F(Lifecycle, TrappingInitFunctionIsNamedOnce) {
+    auto p = Plugin::create(engine, manifest_for(R"(
+  (func (export "_initialize") unreachable)
+  (func (export "run") (result i32) (i32.const 0))
+)"));
+    ASSERT_FALSE(p.has_value());
+    EXPECT_EQ(p.error().kind, ErrorKind::uninstantiable);
+    EXPECT_EQ(p.error().message, "_initialize failed: unreachable");
+}
+
 TEST_F(Lifecycle, MalformedOrMissingModulesFail) {
     auto garbage = Plugin::create(engine, Manifest::from_bytes({0x00, 0x61, 0x73, 0x6d, 0x09}));
     ASSERT_FALSE(garbage.has_value());
@@ -277,8 +289,9 @@ TEST_F(WasiFiles, AllowedPathsArePreopened) {
     ASSERT_EQ(write.size(), 3u);
     EXPECT_EQ(write[0], 0u);
     EXPECT_EQ(write[2], 21u);
-    std::ifstream written(dir / "new.txt");
-    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(written), {}), "written by the plugin");
+    auto written = read_file(dir / "new.txt");
+    KILN_ASSERT_OK(written);
+    EXPECT_EQ(std::string(written->begin(), written->end()), "written by the plugin");
 }
 
 TEST_F(WasiFiles, ReadOnlyPrefixRefusesWrites) {

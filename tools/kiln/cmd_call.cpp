@@ -32,8 +32,8 @@ int run_call(const CallOptions& o) {
     // The content says what FILE is (a module starts with \0asm); -m is accepted for the habit.
     auto loaded = Manifest::from_file(o.file);
     if (!loaded) {
-        print_error(loaded.error().message);
-        return loaded.error().kind == ErrorKind::io ? exit_usage : exit_failure;
+        print_error(loaded.error().message); // names the file
+        return exit_code_of(loaded.error());
     }
     Manifest m = std::move(*loaded);
     if (auto applied = apply_overrides(m, o.overrides); !applied)
@@ -45,9 +45,8 @@ int run_call(const CallOptions& o) {
     Engine engine;
     auto plugin = Plugin::create(engine, std::move(m), options);
     if (!plugin) {
-        print_error(fmt::format("{}: {}: {}", o.file, error_kind_name(plugin.error().kind),
-                                plugin.error().message));
-        return plugin.error().kind == ErrorKind::usage ? exit_usage : exit_failure;
+        print_error(o.file, plugin.error());
+        return exit_code_of(plugin.error());
     }
     if (!plugin->function_exists(o.function))
         return fail(fmt::format("{}: no exported function \"{}\"", o.file, o.function));
@@ -57,9 +56,7 @@ int run_call(const CallOptions& o) {
     for (uint32_t i = 0; i < o.loop; ++i) {
         auto out = plugin->call(o.function, input);
         if (!out) {
-            print_error(
-                fmt::format("{}: {}", error_kind_name(out.error().kind), out.error().message));
-            print_backtrace(out.error());
+            print_call_failure(out.error());
             return exit_failure;
         }
         fwrite(out->data(), 1, out->size(), stdout);

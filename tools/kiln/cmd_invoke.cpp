@@ -2,6 +2,8 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 
+#include "base/file.hpp"
+
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -81,12 +83,7 @@ int run_invoke(const InvokeOptions& options) {
     }
     auto results = instance->get_func(store, options.function)->call(store, args);
     if (!results) {
-        const Error& error = results.error();
-        if (error.trap)
-            fmt::print(stderr, "trap: {}\n", trap_text(*error.trap));
-        else
-            print_error(file, error);
-        print_backtrace(error);
+        print_call_failure(named_call_error(options.function, results.error()));
         return exit_failure;
     }
     for (const auto& value : *results)

@@ -3,6 +3,8 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 
+#include "base/result.hpp"
+
 #include <kiln/kiln.hpp>
 #include <kiln/wasi.hpp>
 
@@ -15,7 +17,9 @@ namespace kiln::tool {
 
 namespace {
 
-/// Exit status of a run that trapped, as a process killed by SIGABRT reports it.
+/// Exit status of a program that trapped, as a process killed by SIGABRT reports it (wasmtime's
+/// convention). A limit of the command line (--fuel, --timeout) stopping it is no fault of the
+/// program: that exits 1, as under `kiln call`.
 constexpr int exit_trap = 134;
 
 struct RunOptions {
@@ -28,11 +32,6 @@ struct RunOptions {
     std::string file;
     std::vector<std::string> args;
 };
-
-void print_trap(const Error& error) {
-    fmt::print(stderr, "kiln: {}\n", error.message);
-    print_backtrace(error);
-}
 
 int run(const RunOptions& o) {
     WasiConfig config;
@@ -70,14 +69,14 @@ int run(const RunOptions& o) {
     auto wasi = Wasi::create(std::move(config));
     if (!wasi) {
         print_error(wasi.error().message);
-        return exit_usage;
+        return exit_code_of(wasi.error());
     }
 
     Engine engine;
     auto module = Module::from_file(engine, o.file);
     if (!module) {
         print_error(o.file, module.error());
-        return module.error().kind == ErrorKind::io ? exit_usage : exit_failure;
+        return exit_failure;
     }
     std::string entry = o.invoke.empty() ? "_start" : o.invoke;
     const ExportType* exported = nullptr;
@@ -127,8 +126,8 @@ int run(const RunOptions& o) {
     if (!results) {
         const Error& e = results.error();
         if (e.kind == ErrorKind::exit) return e.trap ? e.trap->exit_code : 0;
-        print_trap(e);
-        return exit_trap;
+        print_call_failure(named_call_error(entry, e, o.timeout_ms));
+        return e.trap && is_limit_trap(e.trap->kind) ? exit_failure : exit_trap;
     }
     for (const Value& v : *results)
         fmt::print("{}\n", format_value(store, v));

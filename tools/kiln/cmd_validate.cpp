@@ -2,6 +2,8 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 
+#include "base/file.hpp"
+
 #include <fmt/format.h>
 
 namespace kiln::tool {

@@ -22,7 +22,7 @@ int run_wast(const WastCommandOptions& options) {
         auto loaded = SkipList::load(options.skip_list);
         if (!loaded) {
             print_error(loaded.error().message);
-            return exit_usage;
+            return exit_code_of(loaded.error());
         }
         skip_list = std::move(*loaded);
     }

@@ -2,17 +2,19 @@
 
 #include "cli_common.hpp"
 
+#include "base/file.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <spawn.h>
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,10 +47,8 @@ template <typename T> std::optional<T> parse_unsigned(std::string_view text) {
 // Skip list
 
 Result<SkipList> SkipList::load(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in)
-        return make_error(ErrorKind::io, fmt::format("{}: cannot open skip list: {}", path.string(),
-                                                     std::strerror(errno)));
+    KILN_TRY(bytes, read_file(path));
+    std::istringstream in(std::string(bytes.begin(), bytes.end()));
     SkipList list;
     list.m_path = path.string();
     std::string text;
@@ -601,9 +601,8 @@ Check ScriptRun::assert_not_instantiating(const json& cmd, ErrorKind expected) {
 WastRunner::WastRunner(WastOptions options) : m_options(options) {}
 
 Result<WastCounts> WastRunner::run_file(const fs::path& path) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec))
-        return make_error(ErrorKind::io, fmt::format("{}: no such file", path.string()));
+    // Read first, so that a script that cannot be read fails alike in both forms.
+    KILN_TRY(script_bytes, read_file(path));
     std::optional<TempDir> temp;
     fs::path json_path = path;
     if (path.extension() == ".wast") {
@@ -621,8 +620,11 @@ Result<WastCounts> WastRunner::run_file(const fs::path& path) {
 
     json script;
     try {
-        std::ifstream in(json_path);
-        script = json::parse(in);
+        if (temp) {
+            KILN_TRY(converted, read_file(json_path));
+            script_bytes = std::move(converted);
+        }
+        script = json::parse(script_bytes);
     } catch (const json::exception& e) {
         return make_error(ErrorKind::malformed,
                           fmt::format("{}: not a wast2json script: {}", path.string(), e.what()));
