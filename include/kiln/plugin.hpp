@@ -40,6 +40,9 @@ struct Manifest {
     /// A module given inline ("data", base64, in JSON).
     struct WasmBytes {
         std::vector<uint8_t> data;
+        /// The file they were read from, if any (Manifest::from_file of a module): kept so that
+        /// to_json() and messages name the file instead of embedding the bytes.
+        std::string path;
         bool operator==(const WasmBytes&) const = default;
     };
     /// A module downloaded with this request (the embedder chose it: no allowlist applies).

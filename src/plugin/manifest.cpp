@@ -335,7 +335,12 @@ std::string Manifest::to_json() const {
     for (const Wasm& w : wasm) {
         json o = json::object();
         if (auto* f = std::get_if<WasmFile>(&w.source)) o["path"] = f->path;
-        if (auto* b = std::get_if<WasmBytes>(&w.source)) o["data"] = base64_encode(b->data);
+        if (auto* b = std::get_if<WasmBytes>(&w.source)) {
+            if (b->path.empty())
+                o["data"] = base64_encode(b->data);
+            else
+                o["path"] = b->path;
+        }
         if (auto* u = std::get_if<WasmUrl>(&w.source)) {
             o["url"] = u->url;
             o["method"] = u->method;
@@ -374,8 +379,11 @@ Result<Manifest> Manifest::from_file(const std::string& path) {
         return m;
     };
     // A module is kept as the bytes just read, so that loading the plugin reads it only once.
-    if (bytes.size() >= 4 && std::memcmp(bytes.data(), "\0asm", 4) == 0)
-        return with_name(from_bytes(std::move(bytes)));
+    if (bytes.size() >= 4 && std::memcmp(bytes.data(), "\0asm", 4) == 0) {
+        Manifest m = from_bytes(std::move(bytes));
+        std::get<WasmBytes>(m.wasm[0].source).path = path;
+        return with_name(std::move(m));
+    }
     KILN_TRY(format, manifest_format(path, bytes));
     std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     std::string base = file.parent_path().string();

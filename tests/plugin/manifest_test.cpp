@@ -229,7 +229,10 @@ TEST_F(ManifestTest, ModuleFileIsReadOnce) {
     auto m = Manifest::from_file((dir / "echo.wasm").string());
     KILN_ASSERT_OK(m);
     ASSERT_EQ(m->wasm.size(), 1u);
-    EXPECT_EQ(m->wasm[0].source, Manifest::Wasm{Manifest::WasmBytes{echo}}.source);
+    std::string path = (dir / "echo.wasm").string();
+    EXPECT_EQ(m->wasm[0].source, Manifest::Wasm{Manifest::WasmBytes{echo, path}}.source);
+    // to_json names the file rather than embedding the module.
+    EXPECT_NE(m->to_json().find("\"path\": \"" + path + "\""), std::string::npos) << m->to_json();
     std::filesystem::remove(dir / "echo.wasm");
     expect_echo(*m);
 }
