@@ -68,13 +68,15 @@ elif [[ $(id -u) == 0 ]]; then
 else
   prefix=$HOME/.local
 fi
-cmake --install build --strip --prefix "$prefix" >build/install.log
+cmake --install build --strip --prefix "$prefix" >build/install.log ||
+  { cat build/install.log; exit 1; }
 echo "setup: installed kiln as $prefix/bin/kiln"
 case ":$PATH:" in
 *":$prefix/bin:"*) ;;
 *)
   echo "setup: note: $prefix/bin is not on PATH; add it with"
   echo "  export PATH=\"$prefix/bin:\$PATH\""
-  echo "(Debian's ~/.profile adds ~/.local/bin to PATH at the next login once it exists)"
+  [[ $prefix != "$HOME/.local" ]] ||
+    echo "(Debian's ~/.profile adds ~/.local/bin to PATH at the next login once it exists)"
   ;;
 esac

@@ -421,7 +421,7 @@ kiln_plugin_options_t* kiln_plugin_options_new(void);
 void kiln_plugin_options_delete(kiln_plugin_options_t* options);
 /** Links WASI preview 1 (no env, no args), for plugins built with wasi-libc. */
 void kiln_plugin_options_set_wasi(kiln_plugin_options_t* options, bool wasi);
-/** The plugin's name in logs (default: the manifest's, else its main module's file name). */
+/** The plugin's name in logs (default: the manifest's, else its main module's name or stem). */
 void kiln_plugin_options_set_name(kiln_plugin_options_t* options, const char* name);
 /** Lets http_headers() in the plugin return the response headers. */
 void kiln_plugin_options_set_http_response_headers(kiln_plugin_options_t* options, bool allow);
