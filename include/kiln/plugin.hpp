@@ -165,6 +165,11 @@ struct PluginOptions {
     /// Observers of every call of every instance; instances used on several threads (a pool)
     /// call them from each.
     std::vector<CallObserver> observers;
+    /// Where WASI stdout and stderr go; default: the plugin's log (info and warn), by lines.
+    std::optional<WasiStream> wasi_stdout, wasi_stderr;
+    /// Link each function import that nothing defines to one that traps naming it when called
+    /// (Linker::define_unknown_imports_as_traps), to try a plugin without its host functions.
+    bool trap_unknown_imports = false;
 };
 
 /// What a host function sees of the plugin calling it: its kernel memory (blocks addressed by
@@ -251,6 +256,8 @@ public:
     /// The same, for bytes.
     Result<std::vector<uint8_t>> call(std::string_view function, std::span<const uint8_t> input);
     bool function_exists(std::string_view function) const;
+    /// The names of the functions the plugin exports (its main module's), in name order.
+    std::vector<std::string> functions() const;
     CancelHandle cancel_handle() const;
     /// Observes this instance's calls (after the PluginOptions observers).
     void add_observer(CallObserver observer);

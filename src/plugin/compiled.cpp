@@ -76,6 +76,10 @@ CompiledPlugin::create(const Engine& engine, Manifest manifest, PluginOptions op
     plugin::define_env(impl->linker);
     for (const PluginFunction& f : impl->options.functions)
         impl->linker.define_func(f.ns, f.name, plugin::wrap_host_function(f));
+    // WASI and the modules linked by name are defined when instantiating, over these stubs.
+    if (impl->options.trap_unknown_imports)
+        for (const auto& [module_name, module] : impl->modules)
+            impl->linker.define_unknown_imports_as_traps(module);
     return std::make_shared<const CompiledPlugin>(std::move(impl));
 }
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace kiln {
 
 namespace {
@@ -81,8 +83,8 @@ Result<void> Plugin::Impl::instantiate(bool initialize) {
             return WasiStream::callback(
                 [s, level](std::string_view text) { plugin::emit_log_lines(*s, level, text); });
         };
-        wc.stdout_stream = to_log(LogLevel::info);
-        wc.stderr_stream = to_log(LogLevel::warn);
+        wc.stdout_stream = c.options.wasi_stdout.value_or(to_log(LogLevel::info));
+        wc.stderr_stream = c.options.wasi_stderr.value_or(to_log(LogLevel::warn));
         KILN_TRY(w, Wasi::create(std::move(wc)));
         wasi = w;
         Wasi::define(linker);
@@ -160,6 +162,15 @@ Result<Plugin> Plugin::create(const Engine& engine, Manifest manifest, PluginOpt
 
 bool Plugin::function_exists(std::string_view function) const {
     return m_impl->main && m_impl->main->get_func(*m_impl->store, std::string(function));
+}
+
+std::vector<std::string> Plugin::functions() const {
+    std::vector<std::string> names;
+    if (m_impl->main)
+        for (const auto& [name, ext] : m_impl->main->exports(*m_impl->store))
+            if (ext.kind() == ExternKind::func) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 CancelHandle Plugin::cancel_handle() const {

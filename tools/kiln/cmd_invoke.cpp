@@ -1,6 +1,7 @@
 // kiln invoke FILE FUNC [ARGS...]: instantiates a module and calls one exported function.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
 
 #include "base/file.hpp"
 
@@ -96,10 +97,15 @@ int run_invoke(const InvokeOptions& options) {
 void add_invoke_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("invoke", "Instantiate a module and call an exported function");
     auto options = std::make_shared<InvokeOptions>();
-    sub->add_option("FILE", options->file, "WebAssembly binary (.wasm)")->required();
+    sub->add_option("FILE", options->file, "WebAssembly binary (.wasm)")
+        ->required()
+        ->type_name(file_value);
     sub->add_option("FUNC", options->function, "exported function to call")->required();
     sub->add_option("ARGS", options->args,
                     "arguments, converted to the parameter types (use -- before -inf or -nan)");
+    set_examples(*sub, {{"kiln invoke fib.wasm fib 20", "call fib(20) and print the result"},
+                        {"kiln invoke math.wasm neg -- -inf",
+                         "-- before arguments that start with a dash"}});
     sub->callback([options, &exit_code] { exit_code = run_invoke(*options); });
 }
 

@@ -2,6 +2,7 @@
 // capabilities the flags grant, and exits with the program's exit code.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
 
 #include "base/result.hpp"
 
@@ -142,23 +143,37 @@ void add_run_command(CLI::App& app, int& exit_code) {
     sub->add_option("--dir", o->dirs,
                     "give the program a directory: HOST[:GUEST] or HOST::GUEST, ro: in front "
                     "for read-only")
-        ->allow_extra_args(false);
+        ->allow_extra_args(false)
+        ->type_name(dir_value);
     sub->add_option("--ro-dir", o->ro_dirs, "give the program a directory, read-only (as --dir)")
-        ->allow_extra_args(false);
-    sub->add_option("--env", o->env, "set an environment variable (KEY=VALUE)")
-        ->allow_extra_args(false);
+        ->allow_extra_args(false)
+        ->type_name(dir_value);
+    sub->add_option("--env", o->env, "set an environment variable")
+        ->allow_extra_args(false)
+        ->type_name("KEY=VALUE");
     sub->add_flag("--inherit-env", o->inherit_env, "pass this process's environment through");
-    sub->add_option("--fuel", o->fuel,
-                    "stop after this much fuel (about one unit per instruction)");
-    sub->add_option("--timeout", o->timeout_ms, "stop after this many milliseconds");
-    sub->add_option("--max-memory", o->max_memory, "limit linear memory to this many bytes");
+    sub->add_option("--fuel", o->fuel, "stop after this much fuel (about one unit per instruction)")
+        ->default_str("unmetered");
+    sub->add_option("--timeout", o->timeout_ms, "stop after this many milliseconds")
+        ->default_str("none");
+    sub->add_option("--max-memory", o->max_memory, "limit linear memory to this many bytes")
+        ->default_str("no limit");
     sub->add_option("--invoke", o->invoke,
                     "call this export instead of _start; ARGS are its "
-                    "arguments");
+                    "arguments")
+        ->type_name("FUNC")
+        ->default_str("_start");
     // FILE and everything after it belong to the program, flags included: CLI11 leaves them
     // unparsed (prefix command) and they are taken from remaining().
     sub->prefix_command();
-    sub->footer("FILE.wasm [ARGS...] follow the flags; ARGS go to the program unparsed.");
+    set_examples(*sub,
+                 {{"kiln run app.wasm --flag x", "run app.wasm; --flag x are its own arguments"},
+                  {"kiln run --dir .::/work --env HOME=/work app.wasm",
+                   "with this folder as /work and one environment variable"},
+                  {"kiln run --fuel 1000000 --invoke add app.wasm 1 2",
+                   "call one export with typed arguments, metered"}});
+    sub->footer("FILE.wasm [ARGS...] follow the flags; ARGS go to the program unparsed.\n\n" +
+                sub->get_footer());
     sub->callback([o, sub, &exit_code] {
         std::vector<std::string> rest = sub->remaining();
         if (rest.empty()) {

@@ -1,6 +1,7 @@
 #include "wast_runner.hpp"
 
 #include "cli_common.hpp"
+#include "process.hpp"
 
 #include "base/file.hpp"
 
@@ -13,12 +14,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <spawn.h>
 #include <sstream>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace kiln::tool {
 
@@ -126,31 +123,19 @@ private:
 /// Converts a .wast script with wabt's wast2json; returns the path of the .json it wrote.
 Result<fs::path> run_wast2json(const fs::path& wast, const fs::path& out_dir) {
     fs::path json_path = out_dir / (wast.stem().string() + ".json");
-    std::vector<std::string> args = {"wast2json", wast.string(), "-o", json_path.string()};
-    std::vector<char*> argv;
-    for (auto& arg : args)
-        argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    int rc = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
-    if (rc == ENOENT)
+    auto status = run_program({"wast2json", wast.string(), "-o", json_path.string()});
+    if (status && !status->found)
         return make_error(ErrorKind::io,
                           fmt::format("{}: wast2json was not found in PATH; install wabt "
                                       "(apt-get install wabt) or pass wast2json's .json output",
                                       wast.string()));
-    if (rc != 0)
-        return make_error(ErrorKind::io, fmt::format("{}: cannot run wast2json: {}", wast.string(),
-                                                     std::strerror(rc)));
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return make_error(ErrorKind::io, fmt::format("{}: waiting for wast2json: {}",
-                                                         wast.string(), std::strerror(errno)));
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return make_error(
-            ErrorKind::malformed,
-            fmt::format("{}: wast2json could not convert it (status {})", wast.string(), status));
+    if (!status)
+        return make_error(ErrorKind::io,
+                          fmt::format("{}: {}", wast.string(), status.error().message));
+    if (status->exit_code != 0)
+        return make_error(ErrorKind::malformed,
+                          fmt::format("{}: wast2json could not convert it (status {})",
+                                      wast.string(), status->exit_code));
     return json_path;
 }
 

@@ -21,6 +21,19 @@ void Linker::define_instance(Store& store, const std::string& module, const Inst
         define(module, name, ext);
 }
 
+void Linker::define_unknown_imports_as_traps(const Module& module) {
+    for (const ImportType& imp : module.imports()) {
+        if (imp.type.kind != ExternKind::func || m_defs.count({imp.module, imp.name})) continue;
+        std::string message = fmt::format("{}.{} was called, but nothing defines it (an unknown "
+                                          "import linked as a trap)",
+                                          imp.module, imp.name);
+        define_func(
+            imp.module, imp.name,
+            host_func(imp.type.func, [message](Caller& caller, std::span<const Value>,
+                                               std::span<Value>) { caller.trap(message); }));
+    }
+}
+
 Result<Instance> Linker::instantiate(Store& store, const Module& module) const {
     std::vector<engine::Extern> externs;
     for (const engine::Import& imp : module.raw()->module->imports) {
