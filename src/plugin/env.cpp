@@ -1,5 +1,6 @@
 #include "plugin/env.hpp"
 
+#include "base/text.hpp"
 #include "plugin/http.hpp"
 #include "plugin/state.hpp"
 
@@ -152,7 +153,7 @@ void define_env(Linker& l) {
         if (!s.set_var(k, v))
             c.trap(fmt::format("var store full: setting \"{}\" would exceed max_var_bytes ({} "
                                "bytes)",
-                               k, s.manifest->max_var_bytes));
+                               escape_control(k), s.manifest->max_var_bytes));
     });
     def("http_request",
         [](Caller& c, u64 req, u64 body) -> u64 { return http_request_fn(c, req, body); });
