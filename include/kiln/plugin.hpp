@@ -69,11 +69,13 @@ struct Manifest {
     std::vector<std::string> allowed_hosts;
     /// Needs WASI. In JSON an object {"[ro:]HOST": "GUEST"}, keys in parse_preopen's syntax.
     std::vector<WasiPreopen> allowed_paths;
-    std::optional<uint64_t> timeout_ms; ///< per call
-    std::optional<uint64_t> fuel;       ///< Kiln: fuel per call
+    /// Per call, at least 1 (a value too long for the clock saturates); none: no timeout.
+    std::optional<uint64_t> timeout_ms;
+    std::optional<uint64_t> fuel; ///< Kiln: fuel per call
 
-    /// Parses a JSON manifest. Unknown fields and wrong types are errors naming the field's path
-    /// (e.g. `wasm[0].hash: expected a string`). Relative paths are taken from `base_dir`.
+    /// Parses a JSON manifest. Unknown fields, wrong types and limits out of range are errors
+    /// naming the field's path (e.g. `wasm[0].hash: expected a string`). Relative paths are
+    /// taken from `base_dir`.
     static Result<Manifest> from_json(std::string_view text, const std::string& base_dir = "");
     /// The same structure written in TOML.
     static Result<Manifest> from_toml(std::string_view text, const std::string& base_dir = "");

@@ -2,6 +2,7 @@
 // again after a trap, a `_start` or reset(); vars and config live in the plugin, not the
 // instance, and a CancelHandle follows it to each new Store.
 #include "base/result.hpp"
+#include "base/time.hpp"
 #include "plugin/impl.hpp"
 
 #include <fmt/format.h>
@@ -61,8 +62,7 @@ Result<void> Plugin::Impl::instantiate() {
     store->set_data(std::shared_ptr<CurrentPlugin::State>(std::shared_ptr<void>(), state.get()));
     store->set_reuse_after_trap(true);
     cancel->set_store(store->interrupt_handle());
-    if (c.manifest.timeout_ms)
-        store->set_timeout(std::chrono::milliseconds(*c.manifest.timeout_ms));
+    if (c.manifest.timeout_ms) store->set_timeout(saturating_milliseconds(*c.manifest.timeout_ms));
     state->store = store.get();
     state->memory.reset();
     if (c.manifest.max_pages) {

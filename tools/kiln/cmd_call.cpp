@@ -2,6 +2,7 @@
 // functions with an input, printing the output, in the manner of `extism call`.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "limit_flags.hpp"
 
 #include <kiln/plugin.hpp>
 
@@ -87,12 +88,14 @@ void add_call_command(CLI::App& app, int& exit_code) {
     sub->add_option("--allow-host", m.allowed_hosts, "let HTTP reach hosts matching GLOB")
         ->allow_extra_args(false);
     sub->add_option("--config", m.config, "set a config key, KEY=VALUE")->allow_extra_args(false);
-    sub->add_option("--timeout", m.timeout_ms, "stop a call after this many milliseconds");
-    sub->add_option("--fuel", m.fuel, "fuel per call");
-    sub->add_option("--memory-max", m.max_pages, "pages of 64 KiB for all the plugin's memory");
-    sub->add_option("--var-max", m.max_var_bytes, "bytes for vars (0 disables them)");
-    sub->add_option("--http-response-max", m.max_http_response_bytes,
-                    "bytes of an HTTP response body");
+    add_limit_option(*sub, "--timeout", m.timeout_ms, "stop a call after this many milliseconds",
+                     1);
+    add_limit_option(*sub, "--fuel", m.fuel, "fuel per call");
+    add_limit_option(*sub, "--memory-max", m.max_pages,
+                     "pages of 64 KiB for all the plugin's memory (default 65536: 4 GiB)");
+    add_limit_option(*sub, "--var-max", m.max_var_bytes, "bytes for vars (0 disables them)");
+    add_limit_option(*sub, "--http-response-max", m.max_http_response_bytes,
+                     "bytes of an HTTP response body");
     sub->add_option("--link", m.links, "link another module, NAME=FILE")->allow_extra_args(false);
     sub->add_option("--loop", o->loop, "call this many times")->check(CLI::PositiveNumber);
     sub->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off");
