@@ -60,8 +60,11 @@ struct Manifest {
     std::vector<Wasm> wasm;
     /// Kiln: what logs and call events call the plugin; from_file() gives the file's stem.
     std::string name;
-    /// Pages of 64 KiB for all the memory a plugin uses (linear and kernel); none: no limit.
+    /// Pages of 64 KiB for all the memory a plugin holds: every linear memory of every module
+    /// and its kernel memory. None: default_max_pages.
     std::optional<uint32_t> max_pages;
+    /// The bound without max_pages: 4 GiB, what one 32-bit memory can hold.
+    static constexpr uint32_t default_max_pages = 65536;
     uint64_t max_http_response_bytes = 50u << 20;
     uint64_t max_var_bytes = 1u << 20; ///< 0 disables vars
     std::map<std::string, std::string> config;
@@ -134,7 +137,8 @@ struct CallEvent {
     std::string_view function; ///< the export called
     std::chrono::nanoseconds duration{0};
     std::optional<uint64_t> fuel_used; ///< when the manifest meters fuel
-    /// Linear memory of the main module plus the kernel memory's peak during the call.
+    /// The linear memories of all the plugin's modules plus the kernel memory's peak during
+    /// the call.
     uint64_t peak_memory_bytes = 0;
     const Error* error = nullptr; ///< why the call failed; null when it succeeded
     bool ok() const { return error == nullptr; }

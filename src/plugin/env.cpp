@@ -23,7 +23,7 @@ uint64_t CurrentPlugin::alloc(uint64_t size) {
     return m_state.alloc(size);
 }
 void CurrentPlugin::free(uint64_t handle) {
-    m_state.kernel.free(handle);
+    m_state.free(handle);
 }
 uint64_t CurrentPlugin::length(uint64_t handle) const {
     return m_state.kernel.length(handle);
@@ -98,7 +98,7 @@ void define_env(Linker& l) {
     using u64 = uint64_t;
     auto def = [&](const char* name, auto f) { l.func_wrap(env_ns, name, f); };
     def("alloc", [](Caller& c, u64 n) -> u64 { return current(c).alloc(n); });
-    def("free", [](Caller& c, u64 h) { current(c).kernel.free(h); });
+    def("free", [](Caller& c, u64 h) { current(c).free(h); });
     def("length", [](Caller& c, u64 h) -> u64 { return current(c).kernel.length(h); });
     def("length_unsafe", [](Caller& c, u64 h) -> u64 { return current(c).kernel.length(h); });
     def("load_u8", [](Caller& c, u64 a) -> int32_t { return current(c).kernel.load_u8(a); });
@@ -145,7 +145,7 @@ void define_env(Linker& l) {
         auto& s = current(c);
         std::string k = s.take(key);
         if (s.manifest->max_var_bytes == 0) {
-            if (value) s.kernel.free(value);
+            if (value) s.free(value);
             return c.trap("vars are disabled (memory.max_var_bytes is 0)");
         }
         std::optional<std::string> v;

@@ -64,11 +64,7 @@ Result<void> Plugin::Impl::instantiate() {
     cancel->set_store(store->interrupt_handle());
     if (c.manifest.timeout_ms) store->set_timeout(saturating_milliseconds(*c.manifest.timeout_ms));
     state->store = store.get();
-    state->memory.reset();
-    if (c.manifest.max_pages) {
-        state->max_bytes = uint64_t(*c.manifest.max_pages) * page;
-        store->set_memory_limit(*state->max_bytes);
-    }
+    state->max_bytes = uint64_t(c.manifest.max_pages.value_or(Manifest::default_max_pages)) * page;
     Linker linker = c.linker;
     if (c.options.wasi) {
         WasiConfig wc;
@@ -93,10 +89,7 @@ Result<void> Plugin::Impl::instantiate() {
         if (!inst)
             return make_error(inst.error().kind,
                               fmt::format("module {}: {}", name, inst.error().message));
-        if (is_main) {
-            main = *inst;
-            if (auto mem = inst->get_memory(*store, "memory")) state->memory = *mem;
-        }
+        if (is_main) main = *inst;
         KILN_CHECK(init(*inst, !is_main && !inst->get_func(*store, "_initialize")));
         if (!is_main) linker.define_instance(*store, name, *inst);
     }
