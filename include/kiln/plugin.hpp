@@ -68,7 +68,8 @@ struct Manifest {
     uint64_t max_http_response_bytes = 50u << 20;
     uint64_t max_var_bytes = 1u << 20; ///< 0 disables vars
     std::map<std::string, std::string> config;
-    /// Hosts an HTTP request may reach, as globs ("*.example.com"); empty denies all.
+    /// Hosts an HTTP request may reach, as globs ("*.example.com": `*` any run of characters,
+    /// `?` one); empty denies all.
     std::vector<std::string> allowed_hosts;
     /// Needs WASI. In JSON an object {"[ro:]HOST": "GUEST"}, keys in parse_preopen's syntax.
     std::vector<WasiPreopen> allowed_paths;

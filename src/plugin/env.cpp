@@ -63,10 +63,28 @@ uint64_t http_request_fn(Caller& c, uint64_t req, uint64_t body) {
     }
     HttpRequest r;
     r.url = j["url"].get<std::string>();
-    if (j.contains("method") && j["method"].is_string()) r.method = j["method"];
-    if (j.contains("headers") && j["headers"].is_object())
-        for (const auto& [k, v] : j["headers"].items())
-            if (v.is_string()) r.headers.emplace_back(k, v.get<std::string>());
+    // Absent or null fields take their defaults; anything but the right type is refused, not
+    // dropped, so that a plugin learns why its header never arrived.
+    if (j.contains("method") && !j["method"].is_null()) {
+        if (!j["method"].is_string()) {
+            c.trap("http_request: \"method\" is not a string");
+            return 0;
+        }
+        r.method = j["method"];
+    }
+    if (j.contains("headers") && !j["headers"].is_null()) {
+        if (!j["headers"].is_object()) {
+            c.trap("http_request: \"headers\" is not an object");
+            return 0;
+        }
+        for (const auto& [k, v] : j["headers"].items()) {
+            if (!v.is_string()) {
+                c.trap(fmt::format("http_request: header {} is not a string", escape_control(k)));
+                return 0;
+            }
+            r.headers.emplace_back(k, v.get<std::string>());
+        }
+    }
     r.body = std::move(payload);
     HttpLimits limits;
     limits.allowed_hosts = &s.manifest->allowed_hosts;

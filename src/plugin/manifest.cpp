@@ -2,6 +2,8 @@
 // JSON value, so both are checked by one walker that names the path of every bad field.
 #include <kiln/plugin.hpp>
 
+#include "plugin/http.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -9,9 +11,6 @@
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
-#include <algorithm>
-#include <cctype>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -139,11 +138,8 @@ bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
         if (!string(v["url"], path + ".url", url.url)) return false;
         if (v.contains("method")) {
             if (!string(v["method"], path + ".method", url.method)) return false;
-            bool token = !url.method.empty() &&
-                         std::all_of(url.method.begin(), url.method.end(), [](unsigned char c) {
-                             return std::isalnum(c) || (c && std::strchr("!#$%&'*+-.^_`|~", c));
-                         });
-            if (!token) return fail(path + ".method", "expected an HTTP method such as GET");
+            if (!plugin::is_http_token(url.method))
+                return fail(path + ".method", "expected an HTTP method such as GET");
         }
         if (v.contains("headers")) {
             if (!object(v["headers"], path + ".headers")) return false;
