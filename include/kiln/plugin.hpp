@@ -63,20 +63,26 @@ struct Manifest {
     std::vector<Wasm> wasm;
     /// Kiln: what logs and call events call the plugin; from_file() gives the file's stem.
     std::string name;
-    /// Pages of 64 KiB for all the memory a plugin uses (linear and kernel); none: no limit.
+    /// Pages of 64 KiB for all the memory a plugin holds: every linear memory of every module
+    /// and its kernel memory. None: default_max_pages.
     std::optional<uint32_t> max_pages;
+    /// The bound without max_pages: 4 GiB, what one 32-bit memory can hold.
+    static constexpr uint32_t default_max_pages = 65536;
     uint64_t max_http_response_bytes = 50u << 20;
     uint64_t max_var_bytes = 1u << 20; ///< 0 disables vars
     std::map<std::string, std::string> config;
-    /// Hosts an HTTP request may reach, as globs ("*.example.com"); empty denies all.
+    /// Hosts an HTTP request may reach, as globs ("*.example.com": `*` any run of characters,
+    /// `?` one); empty denies all.
     std::vector<std::string> allowed_hosts;
     /// Needs WASI. In JSON an object {"[ro:]HOST": "GUEST"}, keys in parse_preopen's syntax.
     std::vector<WasiPreopen> allowed_paths;
-    std::optional<uint64_t> timeout_ms; ///< per call
-    std::optional<uint64_t> fuel;       ///< Kiln: fuel per call
+    /// Per call, at least 1 (a value too long for the clock saturates); none: no timeout.
+    std::optional<uint64_t> timeout_ms;
+    std::optional<uint64_t> fuel; ///< Kiln: fuel per call
 
-    /// Parses a JSON manifest. Unknown fields and wrong types are errors naming the field's path
-    /// (e.g. `wasm[0].hash: expected a string`). Relative paths are taken from `base_dir`.
+    /// Parses a JSON manifest. Unknown fields, wrong types and limits out of range are errors
+    /// naming the field's path (e.g. `wasm[0].hash: expected a string`). Relative paths are
+    /// taken from `base_dir`.
     static Result<Manifest> from_json(std::string_view text, const std::string& base_dir = "");
     /// The same structure written in TOML.
     static Result<Manifest> from_toml(std::string_view text, const std::string& base_dir = "");
@@ -137,7 +143,8 @@ struct CallEvent {
     std::string_view function; ///< the export called
     std::chrono::nanoseconds duration{0};
     std::optional<uint64_t> fuel_used; ///< when the manifest meters fuel
-    /// Linear memory of the main module plus the kernel memory's peak during the call.
+    /// The linear memories of all the plugin's modules plus the kernel memory's peak during
+    /// the call.
     uint64_t peak_memory_bytes = 0;
     const Error* error = nullptr; ///< why the call failed; null when it succeeded
     bool ok() const { return error == nullptr; }

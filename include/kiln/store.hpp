@@ -58,6 +58,8 @@ public:
     /// Total bytes all memories of this store may use; memory.grow past it returns -1 and an
     /// initial size past it fails instantiation.
     void set_memory_limit(uint64_t bytes);
+    /// Bytes all memories of this store hold now (what set_memory_limit bounds).
+    uint64_t memory_bytes() const;
     /// Total elements all tables of this store may hold; same rules as memory.
     void set_table_limit(uint64_t elements);
 

@@ -1,5 +1,6 @@
 #include "base/result.hpp"
 
+#include "base/text.hpp"
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -28,7 +29,8 @@ const char* trap_kind_name(TrapKind kind) {
 
 std::string format_frame(const TrapFrame& frame) {
     if (frame.is_host()) return "<host function>";
-    if (!frame.func_name.empty()) return frame.func_name;
+    // Names come from the module (its name section or exports): escaped, as they get printed.
+    if (!frame.func_name.empty()) return escape_control(frame.func_name);
     return "func[" + std::to_string(frame.func_index) + "]";
 }
 

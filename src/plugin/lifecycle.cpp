@@ -2,6 +2,7 @@
 // again after a trap, a `_start` or reset(); vars and config live in the plugin, not the
 // instance, and a CancelHandle follows it to each new Store.
 #include "base/result.hpp"
+#include "base/time.hpp"
 #include "plugin/impl.hpp"
 
 #include <fmt/format.h>
@@ -66,14 +67,9 @@ Result<void> Plugin::Impl::instantiate(bool initialize) {
     store->set_data(std::shared_ptr<CurrentPlugin::State>(std::shared_ptr<void>(), state.get()));
     store->set_reuse_after_trap(true);
     cancel->set_store(store->interrupt_handle());
-    if (c.manifest.timeout_ms)
-        store->set_timeout(std::chrono::milliseconds(*c.manifest.timeout_ms));
+    if (c.manifest.timeout_ms) store->set_timeout(saturating_milliseconds(*c.manifest.timeout_ms));
     state->store = store.get();
-    state->memory.reset();
-    if (c.manifest.max_pages) {
-        state->max_bytes = uint64_t(*c.manifest.max_pages) * page;
-        store->set_memory_limit(*state->max_bytes);
-    }
+    state->max_bytes = uint64_t(c.manifest.max_pages.value_or(Manifest::default_max_pages)) * page;
     Linker linker = c.linker;
     if (c.options.wasi) {
         WasiConfig wc;
@@ -98,10 +94,7 @@ Result<void> Plugin::Impl::instantiate(bool initialize) {
         if (!inst)
             return make_error(inst.error().kind,
                               fmt::format("module {}: {}", name, inst.error().message));
-        if (is_main) {
-            main = *inst;
-            if (auto mem = inst->get_memory(*store, "memory")) state->memory = *mem;
-        }
+        if (is_main) main = *inst;
         if (initialize) KILN_CHECK(init(*inst, !is_main && !inst->get_func(*store, "_initialize")));
         if (!is_main) linker.define_instance(*store, name, *inst);
     }

@@ -4,6 +4,8 @@
 
 #include <kiln/plugin.hpp>
 
+#include "plugin/http.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -11,9 +13,6 @@
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
-#include <algorithm>
-#include <cctype>
-#include <cstring>
 #include <filesystem>
 
 namespace kiln {
@@ -73,6 +72,22 @@ Result<ManifestFormat> manifest_format(const std::string& path, std::span<const 
                                   quoted_start(bytes)));
 }
 
+/// A TOML date, time or date-time, which JSON has no type for: the binary type stands in for
+/// it, so that it fails every type check of the walker instead of reading as null (not set).
+json toml_date_time() {
+    return json::binary({});
+}
+
+/// What a value is, for an error saying what a field got instead of what it expects.
+std::string describe(const json& v) {
+    if (v.is_binary()) return "a TOML date/time";
+    if (v.is_null()) return "null";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_number() || v.is_string()) return v.dump();
+    if (v.is_array()) return "an array";
+    return "an object";
+}
+
 struct Walker {
     std::string base_dir;
     std::string error;
@@ -86,11 +101,18 @@ struct Walker {
         out = v.get<std::string>();
         return true;
     }
-    bool unsigned_int(const json& v, const std::string& path, uint64_t& out) {
+    /// A limit: a whole number from `min` to `max`. Anything else, a TOML date or time
+    /// included, is an error naming the field and what it got.
+    bool unsigned_int(const json& v, const std::string& path, uint64_t& out, uint64_t min = 0,
+                      uint64_t max = UINT64_MAX) {
+        auto wrong = [&] {
+            return fail(path, fmt::format("expected a whole number from {} to {}, got {}", min, max,
+                                          describe(v)));
+        };
         if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
-            return fail(path, "expected a non-negative integer");
+            return wrong();
         out = v.get<uint64_t>();
-        return true;
+        return out >= min && out <= max ? true : wrong();
     }
     bool object(const json& v, const std::string& path) {
         return v.is_object() ? true : fail(path, "expected an object");
@@ -166,11 +188,8 @@ bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
         if (!string(v["url"], path + ".url", url.url)) return false;
         if (v.contains("method")) {
             if (!string(v["method"], path + ".method", url.method)) return false;
-            bool token = !url.method.empty() &&
-                         std::all_of(url.method.begin(), url.method.end(), [](unsigned char c) {
-                             return std::isalnum(c) || (c && std::strchr("!#$%&'*+-.^_`|~", c));
-                         });
-            if (!token) return fail(path + ".method", "expected an HTTP method such as GET");
+            if (!plugin::is_http_token(url.method))
+                return fail(path + ".method", "expected an HTTP method such as GET");
         }
         if (v.contains("headers")) {
             if (!object(v["headers"], path + ".headers")) return false;
@@ -214,8 +233,7 @@ bool Walker::manifest(const json& v, Manifest& m) {
             return false;
         uint64_t n = 0;
         if (mem.contains("max_pages")) {
-            if (!unsigned_int(mem["max_pages"], "memory.max_pages", n)) return false;
-            if (n > 65536) return fail("memory.max_pages", "at most 65536");
+            if (!unsigned_int(mem["max_pages"], "memory.max_pages", n, 0, UINT32_MAX)) return false;
             m.max_pages = uint32_t(n);
         }
         if (mem.contains("max_http_response_bytes") &&
@@ -260,7 +278,9 @@ bool Walker::manifest(const json& v, Manifest& m) {
     }
     uint64_t n = 0;
     if (v.contains("timeout_ms") && !v["timeout_ms"].is_null()) {
-        if (!unsigned_int(v["timeout_ms"], "timeout_ms", n)) return false;
+        // 0 would be a timeout that stops nothing, or everything: no timeout is said by
+        // leaving the field out.
+        if (!unsigned_int(v["timeout_ms"], "timeout_ms", n, 1)) return false;
         m.timeout_ms = n;
     }
     if (v.contains("fuel") && !v["fuel"].is_null()) {
@@ -295,7 +315,7 @@ json toml_to_json(const toml::node& n) {
     if (auto i = n.as_integer()) return i->get();
     if (auto f = n.as_floating_point()) return f->get();
     if (auto b = n.as_boolean()) return b->get();
-    return json(); // dates and times: not used by manifests, rejected as wrong types
+    return toml_date_time(); // no manifest field takes one
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "plugin/outcome.hpp"
 
 #include "base/result.hpp"
+#include "base/text.hpp"
 
 #include <fmt/format.h>
 
@@ -8,11 +9,12 @@ namespace kiln::plugin {
 
 namespace {
 
-/// The message the plugin gave for its failure, if any.
+/// The message the plugin gave for its failure, if any; the plugin's own text is escaped, as
+/// it ends up printed.
 std::optional<std::string> plugin_message(const CurrentPlugin::State& s) {
     if (s.error) {
         auto v = s.kernel.view(s.error);
-        return v ? std::string(*v) : std::string("error_set with an invalid handle");
+        return v ? escape_control(*v) : std::string("error_set with an invalid handle");
     }
     return s.host_error;
 }

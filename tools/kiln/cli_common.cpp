@@ -69,15 +69,14 @@ Result<uint64_t> parse_integer(std::string_view text, unsigned bits) {
     }
     uint64_t magnitude = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude, base);
-    const bool whole = !digits.empty() && end == digits.data() + digits.size();
-    // Digits past 64 bits are out of range, as a value past 32 bits is for i32.
-    if (whole && ec == std::errc::result_out_of_range)
-        return make_error(ErrorKind::usage, fmt::format("out of range for i{}", bits));
-    if (!whole || ec != std::errc{}) return make_error(ErrorKind::usage, "not an integer");
+    // Digits past what 64 bits hold are out of range for i64 as for i32, not "not an integer".
+    const bool too_large = ec == std::errc::result_out_of_range;
+    if (digits.empty() || (ec != std::errc{} && !too_large) || end != digits.data() + digits.size())
+        return make_error(ErrorKind::usage, "not an integer");
     // Accept both the signed and the unsigned reading, as the text format does.
     uint64_t unsigned_max = bits == 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
     uint64_t negative_max = uint64_t{1} << (bits - 1);
-    if (negative ? magnitude > negative_max : magnitude > unsigned_max)
+    if (too_large || (negative ? magnitude > negative_max : magnitude > unsigned_max))
         return make_error(ErrorKind::usage, fmt::format("out of range for i{}", bits));
     uint64_t value = negative ? ~magnitude + 1 : magnitude;
     return bits == 64 ? value : value & unsigned_max;

@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 #include "json_output.hpp"
+#include "limit_flags.hpp"
 
 #include <kiln/plugin.hpp>
 
@@ -187,15 +188,16 @@ void add_call_command(CLI::App& app, int& exit_code) {
     sub->add_option("--set-config", o->set_config,
                     "set config keys from a JSON object of strings, as extism call does")
         ->type_name("JSON");
-    sub->add_option("--timeout", m.timeout_ms, "stop a call after this many milliseconds")
+    add_limit_option(*sub, "--timeout", m.timeout_ms, "stop a call after this many milliseconds", 1)
         ->default_str("none");
-    sub->add_option("--fuel", m.fuel, "fuel per call")->default_str("unmetered");
-    sub->add_option("--memory-max", m.max_pages, "pages of 64 KiB for all the plugin's memory")
-        ->default_str("no limit");
-    sub->add_option("--var-max", m.max_var_bytes, "bytes for vars (0 disables them)")
+    add_limit_option(*sub, "--fuel", m.fuel, "fuel per call")->default_str("unmetered");
+    add_limit_option(*sub, "--memory-max", m.max_pages,
+                     "pages of 64 KiB for all the plugin's memory")
+        ->default_str("65536: 4 GiB");
+    add_limit_option(*sub, "--var-max", m.max_var_bytes, "bytes for vars (0 disables them)")
         ->default_str("1048576");
-    sub->add_option("--http-response-max", m.max_http_response_bytes,
-                    "bytes of an HTTP response body")
+    add_limit_option(*sub, "--http-response-max", m.max_http_response_bytes,
+                     "bytes of an HTTP response body")
         ->default_str("52428800");
     sub->add_option("--link", m.links, "link another module, NAME=FILE")
         ->allow_extra_args(false)

@@ -3,8 +3,10 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "help.hpp"
+#include "limit_flags.hpp"
 
 #include "base/result.hpp"
+#include "base/time.hpp"
 
 #include <kiln/kiln.hpp>
 #include <kiln/wasi.hpp>
@@ -111,7 +113,7 @@ int run(const RunOptions& o) {
     Store store(engine);
     if (o.max_memory) store.set_memory_limit(*o.max_memory);
     if (o.fuel) store.set_fuel(*o.fuel);
-    if (o.timeout_ms) store.set_timeout(std::chrono::milliseconds(*o.timeout_ms));
+    if (o.timeout_ms) store.set_timeout(saturating_milliseconds(*o.timeout_ms));
     Linker linker;
     Wasi::define(linker);
     (*wasi)->attach(store);
@@ -152,11 +154,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
         ->allow_extra_args(false)
         ->type_name("KEY=VALUE");
     sub->add_flag("--inherit-env", o->inherit_env, "pass this process's environment through");
-    sub->add_option("--fuel", o->fuel, "stop after this much fuel (about one unit per instruction)")
+    add_limit_option(*sub, "--fuel", o->fuel,
+                     "stop after this much fuel (about one unit per instruction)")
         ->default_str("unmetered");
-    sub->add_option("--timeout", o->timeout_ms, "stop after this many milliseconds")
+    add_limit_option(*sub, "--timeout", o->timeout_ms, "stop after this many milliseconds", 1)
         ->default_str("none");
-    sub->add_option("--max-memory", o->max_memory, "limit linear memory to this many bytes")
+    add_limit_option(*sub, "--max-memory", o->max_memory, "limit linear memory to this many bytes")
         ->default_str("no limit");
     sub->add_option("--invoke", o->invoke,
                     "call this export instead of _start; ARGS are its "

@@ -1,4 +1,5 @@
 // kiln::Linker: host function definitions shared across stores, store objects, instantiation.
+#include "base/text.hpp"
 #include "engine/api/internal.hpp"
 
 #include <kiln/linker.hpp>
@@ -40,8 +41,9 @@ Result<Instance> Linker::instantiate(Store& store, const Module& module) const {
         auto it = m_defs.find({imp.module, imp.name});
         if (it == m_defs.end())
             return make_error(ErrorKind::unlinkable,
-                              fmt::format("unknown import: {}.{} ({}) is not defined", imp.module,
-                                          imp.name, extern_kind_name(imp.kind)));
+                              fmt::format("unknown import: {}.{} ({}) is not defined",
+                                          escape_control(imp.module), escape_control(imp.name),
+                                          extern_kind_name(imp.kind)));
         if (auto* host = std::get_if<std::shared_ptr<const HostFunc>>(&it->second)) {
             externs.push_back(engine::Extern{ExternKind::func, store.bind(*host)});
         } else {
@@ -50,7 +52,8 @@ Result<Instance> Linker::instantiate(Store& store, const Module& module) const {
                 return make_error(ErrorKind::unlinkable,
                                   fmt::format("import {}.{}: the definition belongs to another "
                                               "store",
-                                              imp.module, imp.name));
+                                              escape_control(imp.module),
+                                              escape_control(imp.name)));
             externs.push_back(engine::Extern{e.kind(), e.raw()});
         }
     }

@@ -39,6 +39,9 @@ Store::~Store() = default;
 void Store::set_memory_limit(uint64_t bytes) {
     m_store->limiter().memory_bytes_max = bytes;
 }
+uint64_t Store::memory_bytes() const {
+    return m_store->limiter().memory_bytes_used;
+}
 void Store::set_table_limit(uint64_t elements) {
     m_store->limiter().table_elems_max = elements;
 }
