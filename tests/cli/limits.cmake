@@ -18,19 +18,19 @@ foreach(flag timeout fuel memory-max var-max http-response-max)
     math(EXPR n "${n} + 1")
     string(REGEX REPLACE "([+.])" "\\\\\\1" pattern "${value}")
     kiln_cli_test(call-${flag}-refuses-${n} EXIT 2
-                  STDERR "^kiln: --${flag}: expected a whole number from ${min} to ${max}, got \"${pattern}\" \\(see kiln --help\\)$"
+                  STDERR "^kiln: call: --${flag}: expected a whole number from ${min} to ${max}, got \"${pattern}\" \\(see kiln call --help\\)$"
                   ARGS call ${echo} echo --${flag}=${value})
   endforeach()
 endforeach()
 # The form with a space, which used to take -5 as a wrapped u64.
-kiln_cli_test(call-timeout-negative EXIT 2 STDERR "^kiln: --timeout: expected [^\n]*got \"-5\""
+kiln_cli_test(call-timeout-negative EXIT 2 STDERR "^kiln: call: --timeout: expected [^\n]*got \"-5\""
               ARGS call ${echo} echo --timeout -5)
-kiln_cli_test(call-fuel-negative EXIT 2 STDERR "^kiln: --fuel: expected [^\n]*got \"-1\""
+kiln_cli_test(call-fuel-negative EXIT 2 STDERR "^kiln: call: --fuel: expected [^\n]*got \"-1\""
               ARGS call ${echo} echo --fuel -1)
 kiln_cli_test(call-timeout-zero EXIT 2
-              STDERR "^kiln: --timeout: expected a whole number from 1 to [0-9]+, got \"0\""
+              STDERR "^kiln: call: --timeout: expected a whole number from 1 to [0-9]+, got \"0\""
               ARGS call ${echo} echo --timeout 0)
-kiln_cli_test(call-memory-max-past-u32 EXIT 2 STDERR "^kiln: --memory-max: [^\n]*4294967296"
+kiln_cli_test(call-memory-max-past-u32 EXIT 2 STDERR "^kiln: call: --memory-max: [^\n]*4294967296"
               ARGS call ${echo} echo --memory-max 4294967296)
 # The largest values are limits, not errors: the call runs (76480200929599801 ms wrapped to
 # 64 ns, 18446744073710 ms to 448 us).
@@ -53,11 +53,11 @@ foreach(flag timeout fuel max-memory)
   foreach(value -1 -100 99999999999999999999999 soon)
     math(EXPR n "${n} + 1")
     kiln_cli_test(run-${flag}-refuses-${n} EXIT 2
-                  STDERR "^kiln: --${flag}: expected a whole number from ${min} to ${u64_max}, got \"${value}\" \\(see kiln --help\\)$"
+                  STDERR "^kiln: run: --${flag}: expected a whole number from ${min} to ${u64_max}, got \"${value}\" \\(see kiln run --help\\)$"
                   ARGS run --${flag} ${value} ${wasm}/run.wasm)
   endforeach()
 endforeach()
-kiln_cli_test(run-timeout-zero EXIT 2 STDERR "^kiln: --timeout: expected a whole number from 1 "
+kiln_cli_test(run-timeout-zero EXIT 2 STDERR "^kiln: run: --timeout: expected a whole number from 1 "
               ARGS run --timeout 0 ${wasm}/run.wasm)
 foreach(value 18446744073710 76480200929599801 ${u64_max})
   kiln_cli_test(run-timeout-saturates-${value} EXIT 0 STDOUT "^-3$"
@@ -100,7 +100,7 @@ kiln_cli_test(call-manifest-json-negative EXIT 1
               ARGS call ${manifests}/negative.json echo)
 
 # kiln invoke says "out of range" for an i64 past 64 bits, as for an i32 past 32.
-kiln_cli_test(invoke-i64-out-of-range EXIT 2
+kiln_cli_test(invoke-i64-far-out-of-range EXIT 2
               STDERR "argument 1: \"99999999999999999999\" is not a valid i64: out of range for i64$"
               ARGS invoke ${wasm}/basics.wasm neg64 99999999999999999999)
 kiln_cli_test(invoke-i64-negative-out-of-range EXIT 2
