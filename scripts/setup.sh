@@ -14,6 +14,7 @@ packages=(
   libcurl4-openssl-dev libspdlog-dev libsodium-dev libtomlplusplus-dev  # plugin runtime
   libcpp-httplib-dev                                  # loopback HTTP servers in tests
   libzstd-dev libxxhash-dev                           # snapshots
+  libyaml-cpp-dev                                     # plugin manager (YAML manifests)
 )
 missing=()
 for package in "${packages[@]}"; do
