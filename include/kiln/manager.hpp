@@ -315,6 +315,9 @@ public:
     /// Extism manifest (.json, .toml). Runs no plugin code (unless the manager is eager). A bad
     /// plugin is listed as failed; only an unreadable folder is an error.
     Result<void> open(const std::string& folder);
+    /// Adds one plugin: a folder with a manifest, a .wasm, or a manifest file; returns its name
+    /// (a plugin that cannot be read is added as failed, and its name is still returned).
+    Result<std::string> add(const std::string& path);
     /// Every plugin, sorted by name then version.
     std::vector<PluginInfo> list() const;
     /// The plugin of that name (its highest version), or the one at that path.
@@ -323,7 +326,8 @@ public:
     /// range is an error naming the chain.
     Result<std::vector<std::string>> load_order(std::string_view name) const;
     /// Every check of load without running plugin code: requires, config, module hashes,
-    /// compiling (cached) and the adapter; the first problem is the error.
+    /// compiling (cached) and the adapter; the first problem is the error, and the plugin is
+    /// then listed as failed with it.
     Result<void> validate(std::string_view name);
     /// Loads `name` and what it requires (dependencies first). Loading a loaded plugin is a
     /// no-op; a plugin that failed stays failed with its reason.

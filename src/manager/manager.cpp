@@ -39,6 +39,7 @@ struct Loaded {
 
 struct Entry {
     PluginInfo info;
+    std::string canonical; ///< the path, made absolute and canonical, to find it by any spelling
     Permissions granted;
     std::shared_ptr<Loaded> loaded;
     std::deque<std::chrono::steady_clock::time_point> recent_calls; ///< for the rate limit
@@ -50,6 +51,13 @@ std::string hex(const unsigned char* bytes, size_t n) {
     for (size_t i = 0; i < n; ++i)
         out += fmt::format("{:02x}", bytes[i]);
     return out;
+}
+
+/// `path` absolute and canonical as far as it exists.
+std::string canonical_path(const fs::path& path) {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(path, ec);
+    return ec ? path.lexically_normal().string() : c.string();
 }
 
 PluginAbi detect_abi(const std::vector<std::string>& imports,
@@ -131,12 +139,43 @@ struct PluginManager::Impl {
     void unload_locked(const std::shared_ptr<Entry>& entry, std::vector<ManagerEvent>& events);
     void emit(const std::vector<ManagerEvent>& events);
     void add(PluginInfo info);
+    /// Reads the plugin at `p` (a folder, a .wasm or a manifest) and adds it; its name.
+    std::string discover(const fs::path& p);
 };
+
+std::string PluginManager::Impl::discover(const fs::path& p) {
+    std::error_code ec;
+    const bool dir = fs::is_directory(p, ec);
+    PluginInfo info;
+    info.path = p.string();
+    info.name = dir ? p.filename().string() : p.stem().string();
+    auto manifest =
+        dir ? PackageManifest::from_folder(p.string()) : PackageManifest::from_file(p.string());
+    if (!manifest) {
+        info.state = PluginState::failed;
+        info.error = manifest.error().message;
+    } else {
+        if (!manifest->name.empty()) info.name = manifest->name;
+        info.version = manifest->version.to_string();
+        info.abi = manifest->abi;
+        info.manifest = std::make_shared<const PackageManifest>(std::move(*manifest));
+        if (auto ok = describe_module(info); !ok) {
+            info.state = PluginState::failed;
+            info.error = ok.error().message;
+        }
+    }
+    std::string name = info.name;
+    add(std::move(info));
+    return name;
+}
 
 std::shared_ptr<Entry> PluginManager::Impl::find(std::string_view name_or_path) const {
     std::shared_ptr<Entry> best;
+    // A name has no slash; anything else is a path, found however it is spelled.
+    const bool path = name_or_path.find('/') != std::string_view::npos;
+    const std::string canonical = path ? canonical_path(name_or_path) : std::string();
     for (const auto& e : entries) {
-        if (e->info.path == name_or_path) return e;
+        if (e->info.path == name_or_path || (path && e->canonical == canonical)) return e;
         if (e->info.name != name_or_path) continue;
         // Prefer a plugin that can run, then the highest version.
         auto rank = [](const Entry& x) { return x.info.state != PluginState::failed; };
@@ -390,6 +429,7 @@ void PluginManager::Impl::add(PluginInfo info) {
             break;
         }
     auto entry = std::make_shared<Entry>();
+    entry->canonical = canonical_path(info.path);
     entry->info = std::move(info);
     entries.push_back(std::move(entry));
 }
@@ -416,30 +456,27 @@ Result<void> PluginManager::open(const std::string& folder) {
     std::sort(paths.begin(), paths.end());
     for (const fs::path& p : paths) {
         const std::string ext = p.extension().string();
-        const bool dir = fs::is_directory(p, ec);
-        if (!dir && ext != ".wasm" && ext != ".json" && ext != ".toml") continue;
-        PluginInfo info;
-        info.path = p.string();
-        info.name = dir ? p.filename().string() : p.stem().string();
-        auto manifest =
-            dir ? PackageManifest::from_folder(p.string()) : PackageManifest::from_file(p.string());
-        if (!manifest) {
-            info.state = PluginState::failed;
-            info.error = manifest.error().message;
-        } else {
-            if (!manifest->name.empty()) info.name = manifest->name;
-            info.version = manifest->version.to_string();
-            info.abi = manifest->abi;
-            info.manifest = std::make_shared<const PackageManifest>(std::move(*manifest));
-            if (auto ok = describe_module(info); !ok) {
-                info.state = PluginState::failed;
-                info.error = ok.error().message;
-            }
-        }
-        m_impl->add(std::move(info));
+        if (fs::is_directory(p, ec) || ext == ".wasm" || ext == ".json" || ext == ".toml")
+            m_impl->discover(p);
     }
     if (m_impl->options.eager) (void)load_all();
     return {};
+}
+
+Result<std::string> PluginManager::add(const std::string& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        return make_error(ErrorKind::io, fmt::format("{}: cannot open", path));
+    {
+        // The same plugin reached by another spelling of its path is not a second plugin.
+        std::shared_lock lock(m_impl->mutex);
+        const std::string canonical = canonical_path(path);
+        for (const auto& e : m_impl->entries)
+            if (e->canonical == canonical) return e->info.name;
+    }
+    std::string name = m_impl->discover(path);
+    if (m_impl->options.eager) (void)load(path);
+    return name;
 }
 
 std::vector<PluginInfo> PluginManager::list() const {
@@ -475,7 +512,6 @@ Result<std::vector<std::string>> PluginManager::load_order(std::string_view name
 }
 
 Result<void> PluginManager::validate(std::string_view name) {
-    std::vector<std::shared_ptr<Entry>> order;
     std::shared_ptr<Entry> entry;
     {
         std::shared_lock lock(m_impl->mutex);
@@ -483,12 +519,22 @@ Result<void> PluginManager::validate(std::string_view name) {
         if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
         if (entry->info.state == PluginState::failed)
             return make_error(ErrorKind::invalid, entry->info.error);
-        auto o = m_impl->order_of(name);
-        if (!o) return tl::unexpected(o.error());
+        if (auto o = m_impl->order_of(name); !o) {
+            lock.unlock();
+            std::unique_lock write(m_impl->mutex);
+            entry->info.state = PluginState::failed;
+            entry->info.error = o.error().message;
+            return tl::unexpected(o.error());
+        }
     }
     std::lock_guard load(m_impl->load_mutex);
     auto built = m_impl->build(entry, false);
-    if (!built) return tl::unexpected(built.error());
+    if (!built) {
+        std::unique_lock lock(m_impl->mutex);
+        entry->info.state = PluginState::failed;
+        entry->info.error = built.error().message;
+        return tl::unexpected(built.error());
+    }
     return {};
 }
 

@@ -14,6 +14,7 @@ void add_wast_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_call_command(CLI::App& app, int& exit_code);
 void add_new_command(CLI::App& app, int& exit_code);
+void add_plugin_command(CLI::App& app, int& exit_code);
 
 /// "kiln 0.1.0"
 const char* version_string();

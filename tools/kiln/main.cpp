@@ -19,6 +19,7 @@ const Command commands[] = {
     {"inspect", kiln::tool::add_inspect_command}, {"invoke", kiln::tool::add_invoke_command},
     {"wast", kiln::tool::add_wast_command},       {"run", kiln::tool::add_run_command},
     {"call", kiln::tool::add_call_command},       {"new", kiln::tool::add_new_command},
+    {"plugin", kiln::tool::add_plugin_command},
 };
 
 } // namespace
