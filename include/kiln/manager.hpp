@@ -336,6 +336,11 @@ public:
     Result<void> load_all();
     /// Unloads `name` and, first, every loaded plugin that requires it.
     Result<void> unload(std::string_view name);
+    /// Reads the plugin's manifest and modules again and builds the new version beside the
+    /// running one: if that fails, the old version keeps serving and the error is returned (and
+    /// sent as a failed event); otherwise new calls go to the new version, the call in flight
+    /// finishes on the old one, which is then shut down. A plugin not loaded is only re-read.
+    Result<void> reload(std::string_view name);
     /// Unloads every plugin, in reverse dependency order.
     void unload_all();
     /// Calls `target` of plugin `name`, loading it first if needed.

@@ -141,9 +141,21 @@ struct PluginManager::Impl {
     void add(PluginInfo info);
     /// Reads the plugin at `p` (a folder, a .wasm or a manifest) and adds it; its name.
     std::string discover(const fs::path& p);
+    /// What the manager knows of the plugin at `p`, read afresh.
+    static PluginInfo read_plugin(const fs::path& p);
+    /// build() for a plugin as `info` describes it, with `granted` added to its permissions.
+    Result<std::unique_ptr<AbiInstance>> build_from(const PluginInfo& info,
+                                                    const Permissions& granted, bool run);
 };
 
 std::string PluginManager::Impl::discover(const fs::path& p) {
+    PluginInfo info = read_plugin(p);
+    std::string name = info.name;
+    add(std::move(info));
+    return name;
+}
+
+PluginInfo PluginManager::Impl::read_plugin(const fs::path& p) {
     std::error_code ec;
     const bool dir = fs::is_directory(p, ec);
     PluginInfo info;
@@ -164,9 +176,7 @@ std::string PluginManager::Impl::discover(const fs::path& p) {
             info.error = ok.error().message;
         }
     }
-    std::string name = info.name;
-    add(std::move(info));
-    return name;
+    return info;
 }
 
 std::shared_ptr<Entry> PluginManager::Impl::find(std::string_view name_or_path) const {
@@ -261,6 +271,11 @@ Result<std::unique_ptr<AbiInstance>> PluginManager::Impl::build(const std::share
         info = entry->info;
         granted = entry->granted;
     }
+    return build_from(info, granted, run);
+}
+
+Result<std::unique_ptr<AbiInstance>>
+PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& granted, bool run) {
     if (!info.manifest) return make_error(ErrorKind::invalid, info.error);
     const PackageManifest& package = *info.manifest;
     if (package.requires_kiln) {
@@ -559,6 +574,65 @@ Result<void> PluginManager::load_all() {
     return first;
 }
 
+Result<void> PluginManager::reload(std::string_view name) {
+    std::vector<ManagerEvent> events;
+    Result<void> result;
+    {
+        std::lock_guard load(m_impl->load_mutex);
+        std::shared_ptr<Entry> entry;
+        Permissions granted;
+        {
+            std::shared_lock lock(m_impl->mutex);
+            entry = m_impl->find(name);
+            if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+            granted = entry->granted;
+        }
+        // The new version is read and built beside the running one, which serves meanwhile and
+        // keeps serving if the new one fails.
+        PluginInfo fresh = Impl::read_plugin(entry->info.path);
+        bool was_loaded = false;
+        Result<std::unique_ptr<AbiInstance>> instance = make_error(ErrorKind::invalid, fresh.error);
+        if (fresh.state != PluginState::failed) {
+            {
+                std::shared_lock lock(m_impl->mutex);
+                was_loaded = entry->loaded != nullptr;
+            }
+            instance = m_impl->build_from(fresh, granted, was_loaded);
+        }
+        if (!instance) {
+            events.push_back(
+                {ManagerEvent::Kind::failed, entry->info.name, instance.error().message});
+            result = tl::unexpected(instance.error());
+        } else {
+            std::shared_ptr<Loaded> old;
+            {
+                std::unique_lock lock(m_impl->mutex);
+                old = std::move(entry->loaded);
+                entry->loaded.reset();
+                fresh.state = PluginState::available;
+                if (*instance) {
+                    auto loaded = std::make_shared<Loaded>();
+                    loaded->instance = std::move(*instance);
+                    entry->loaded = std::move(loaded);
+                    fresh.state = PluginState::loaded;
+                }
+                entry->info = std::move(fresh);
+                entry->canonical = canonical_path(entry->info.path);
+            }
+            if (old) {
+                // New calls already go to the new instance; the old one ends with its last call.
+                std::lock_guard call(old->call_mutex);
+                old->instance->shutdown();
+                old->closed = true;
+                old->instance.reset();
+            }
+            events.push_back({ManagerEvent::Kind::reloaded, entry->info.name, {}});
+        }
+    }
+    m_impl->emit(events);
+    return result;
+}
+
 Result<void> PluginManager::unload(std::string_view name) {
     std::vector<ManagerEvent> events;
     {
@@ -594,8 +668,9 @@ void PluginManager::unload_all() {
 
 Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
                                         std::string_view input) {
-    // Twice at most: a plugin unloaded between the lookup and the call is loaded again.
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    // A plugin unloaded or reloaded between the lookup and the call is looked up again; each
+    // retry means another unload or reload happened meanwhile.
+    for (int attempt = 0; attempt < 1000; ++attempt) {
         std::shared_ptr<Loaded> loaded;
         {
             std::shared_lock lock(m_impl->mutex);

@@ -396,3 +396,86 @@ TEST(PluginManager, UnreadableFolderIsAnError) {
 
 } // namespace
 } // namespace kiln
+
+namespace kiln {
+namespace {
+
+using manager_test::kiln_yaml;
+using manager_test::TempDir;
+using manager_test::write_plugin;
+
+/// A plugin whose `version` export outputs `tag`, with lifecycle logging.
+std::string tagged_body(const std::string& tag) {
+    return R"(
+  (data (i32.const 64) ")" +
+           tag + R"(")
+  (func (export "version") (result i32)
+    (call $out_str (i32.const 64) (i32.const )" +
+           std::to_string(tag.size()) + R"()) (i32.const 0)))";
+}
+
+TEST(PluginManagerReload, NewVersionServesOldKeepsServingOnFailure) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    write_plugin(dir, "p", kiln_yaml("p", "1.0.0"), tagged_body("one"));
+    PluginManager manager;
+    std::vector<std::string> events;
+    manager.on_event([&](const ManagerEvent& e) {
+        const char* kinds[] = {"loaded", "unloaded", "failed", "reloaded"};
+        events.push_back(std::string(kinds[int(e.kind)]) + " " + e.plugin);
+    });
+    ASSERT_TRUE(manager.open(dir.str()));
+    EXPECT_EQ(*manager.call("p", "version", ""), "one");
+    write_plugin(dir, "p", kiln_yaml("p", "1.1.0"), tagged_body("two"));
+    ASSERT_TRUE(manager.reload("p"));
+    EXPECT_EQ(*manager.call("p", "version", ""), "two");
+    EXPECT_EQ(manager.info("p")->version, "1.1.0");
+    // A broken new version: the old one keeps serving.
+    dir.write("p/plugin.wasm", "not wasm");
+    auto failed = manager.reload("p");
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(*manager.call("p", "version", ""), "two");
+    EXPECT_EQ(manager.info("p")->state, PluginState::loaded);
+    EXPECT_EQ(events, (std::vector<std::string>{"loaded p", "reloaded p", "failed p"}));
+}
+
+TEST(PluginManagerReload, HundredReloadsUnderFourCallersLoseNoCall) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    const auto one = plugin_test::extism_wasm(tagged_body("one"));
+    const auto two = plugin_test::extism_wasm(tagged_body("two"));
+    dir.write("p/plugin.wasm", one);
+    dir.write("p/kiln.yaml", kiln_yaml("p", "1.0.0"));
+    PluginManager manager;
+    ASSERT_TRUE(manager.open(dir.str()));
+    ASSERT_TRUE(manager.load("p"));
+    std::atomic<bool> done{false};
+    std::atomic<int> calls{0}, failures{0};
+    std::vector<std::thread> callers;
+    for (int t = 0; t < 4; ++t)
+        callers.emplace_back([&] {
+            while (!done) {
+                auto out = manager.call("p", "version", "");
+                if (!out || (*out != "one" && *out != "two")) ++failures;
+                ++calls;
+            }
+        });
+    for (int i = 0; i < 100; ++i) {
+        // Replaced whole, as an installer (or a compiler's output step) does it.
+        std::filesystem::rename(dir.write("p/next.wasm", i % 2 ? one : two),
+                                dir.path() / "p/plugin.wasm");
+        auto ok = manager.reload("p");
+        EXPECT_TRUE(ok) << ok.error().message;
+    }
+    done = true;
+    for (auto& t : callers)
+        t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_GT(calls.load(), 100);
+    EXPECT_EQ(*manager.call("p", "version", ""), "one");
+    // Two modules, each compiled once.
+    EXPECT_EQ(manager.cache_stats().compiled, 2u);
+}
+
+} // namespace
+} // namespace kiln
