@@ -343,6 +343,11 @@ public:
     Result<void> reload(std::string_view name);
     /// Unloads every plugin, in reverse dependency order.
     void unload_all();
+    /// Watches the folders of the plugins found so far (inotify) and reloads a plugin when a
+    /// file of its folder changes (see reload()); until stop_watching() or the manager's end.
+    Result<void> watch();
+    /// Stops watching folders.
+    void stop_watching();
     /// Calls `target` of plugin `name`, loading it first if needed.
     Result<std::string> call(std::string_view name, std::string_view target,
                              std::string_view input);

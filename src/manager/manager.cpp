@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
@@ -22,6 +23,11 @@
 #include <iterator>
 #include <set>
 #include <shared_mutex>
+#include <thread>
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 namespace kiln {
 
@@ -124,6 +130,11 @@ struct PluginManager::Impl {
     AuditLog audit;
     std::mutex listeners_mutex;
     std::vector<std::function<void(const ManagerEvent&)>> listeners;
+    /// Folder watching: the inotify descriptor, the plugin path of each watch, the thread.
+    int inotify_fd = -1;
+    std::map<int, std::string> watched;
+    std::thread watcher;
+    std::atomic<bool> stop_watching{false};
 
     /// The entry a name (its highest loadable version) or a path stands for; null if none.
     std::shared_ptr<Entry> find(std::string_view name_or_path) const;
@@ -457,7 +468,64 @@ PluginManager::PluginManager(ManagerOptions options) : m_impl(std::make_unique<I
 }
 
 PluginManager::~PluginManager() {
+    stop_watching();
     unload_all();
+}
+
+Result<void> PluginManager::watch() {
+    if (m_impl->inotify_fd >= 0) return {};
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return make_error(ErrorKind::io, "inotify: cannot start");
+    {
+        std::shared_lock lock(m_impl->mutex);
+        for (const auto& e : m_impl->entries) {
+            std::error_code ec;
+            if (!fs::is_directory(e->info.path, ec)) continue;
+            int wd = inotify_add_watch(fd, e->info.path.c_str(),
+                                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM);
+            if (wd >= 0) m_impl->watched[wd] = e->info.path;
+        }
+    }
+    m_impl->inotify_fd = fd;
+    m_impl->stop_watching = false;
+    m_impl->watcher = std::thread([this] {
+        Impl& impl = *m_impl;
+        alignas(inotify_event) char buffer[8192];
+        while (!impl.stop_watching) {
+            pollfd p{impl.inotify_fd, POLLIN, 0};
+            if (poll(&p, 1, 50) <= 0) continue;
+            // A change is usually several events (write, then rename): gather them for a moment
+            // so that each plugin is reloaded once, with its files complete.
+            std::set<std::string> changed;
+            for (int quiet = 0; quiet < 2 && !impl.stop_watching;) {
+                ssize_t n = read(impl.inotify_fd, buffer, sizeof buffer);
+                if (n <= 0) {
+                    ++quiet;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+                    continue;
+                }
+                quiet = 0;
+                for (ssize_t at = 0; at < n;) {
+                    auto* event = reinterpret_cast<inotify_event*>(buffer + at);
+                    if (auto it = impl.watched.find(event->wd); it != impl.watched.end())
+                        changed.insert(it->second);
+                    at += ssize_t(sizeof(inotify_event) + event->len);
+                }
+            }
+            for (const std::string& path : changed)
+                (void)reload(path); // a failure is a `failed` event; the old version serves on
+        }
+    });
+    return {};
+}
+
+void PluginManager::stop_watching() {
+    if (m_impl->inotify_fd < 0) return;
+    m_impl->stop_watching = true;
+    if (m_impl->watcher.joinable()) m_impl->watcher.join();
+    close(m_impl->inotify_fd);
+    m_impl->inotify_fd = -1;
+    m_impl->watched.clear();
 }
 
 Result<void> PluginManager::open(const std::string& folder) {

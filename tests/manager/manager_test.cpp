@@ -477,5 +477,29 @@ TEST(PluginManagerReload, HundredReloadsUnderFourCallersLoseNoCall) {
     EXPECT_EQ(manager.cache_stats().compiled, 2u);
 }
 
+TEST(PluginManagerReload, WatchedFolderReloadsOnChange) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    write_plugin(dir, "p", kiln_yaml("p", "1.0.0"), tagged_body("one"));
+    PluginManager manager;
+    std::atomic<int> reloaded{0};
+    manager.on_event([&](const ManagerEvent& e) {
+        if (e.kind == ManagerEvent::Kind::reloaded) ++reloaded;
+    });
+    ASSERT_TRUE(manager.open(dir.str()));
+    ASSERT_TRUE(manager.watch());
+    EXPECT_EQ(*manager.call("p", "version", ""), "one");
+    std::filesystem::rename(dir.write("p/next.wasm", plugin_test::extism_wasm(tagged_body("two"))),
+                            dir.path() / "p/plugin.wasm");
+    std::string seen;
+    for (int i = 0; i < 200 && seen != "two"; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        seen = manager.call("p", "version", "").value_or("");
+    }
+    EXPECT_EQ(seen, "two");
+    EXPECT_GE(reloaded.load(), 1);
+    manager.stop_watching();
+}
+
 } // namespace
 } // namespace kiln
