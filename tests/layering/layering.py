@@ -48,6 +48,7 @@ PUBLIC_HEADERS = {
     "error.hpp": "base",
     "wasi.hpp": "wasi",
     "plugin.hpp": "plugin",
+    "manager.hpp": "manager",
     "kiln.h": "capi",
 }
 # Parts of the engine that are siblings: neither includes the other.
