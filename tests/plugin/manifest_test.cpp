@@ -230,7 +230,7 @@ TEST_F(ManifestTest, ModuleFileIsReadOnce) {
     KILN_ASSERT_OK(m);
     ASSERT_EQ(m->wasm.size(), 1u);
     std::string path = (dir / "echo.wasm").string();
-    EXPECT_EQ(m->wasm[0].source, Manifest::Wasm{Manifest::WasmBytes{echo, path}}.source);
+    EXPECT_EQ(m->wasm[0].source, (Manifest::Wasm{Manifest::WasmBytes{echo, path}}.source));
     // to_json names the file rather than embedding the module.
     EXPECT_NE(m->to_json().find("\"path\": \"" + path + "\""), std::string::npos) << m->to_json();
     std::filesystem::remove(dir / "echo.wasm");
