@@ -60,4 +60,30 @@ std::string escape_control(std::string_view text) {
     return out;
 }
 
+bool glob_match(std::string_view pattern, std::string_view text, bool ignore_case) {
+    auto same = [ignore_case](char a, char b) {
+        if (!ignore_case) return a == b;
+        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
+        return lower(a) == lower(b);
+    };
+    // Backtracking to the last star only: linear in practice, never exponential.
+    size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && (pattern[p] == '?' || same(pattern[p], text[t]))) {
+            ++p, ++t;
+        } else if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            mark = t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*')
+        ++p;
+    return p == pattern.size();
+}
+
 } // namespace kiln

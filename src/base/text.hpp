@@ -18,4 +18,9 @@ size_t utf8_sequence(std::string_view s, uint32_t& code_point);
 /// terminal sequence. Everything else, backslashes included, is kept as it is.
 std::string escape_control(std::string_view text);
 
+/// Shell-style glob over the whole of `text`: `*` matches any run of characters, `?` one
+/// character, anything else itself (ASCII letters in either case when `ignore_case`, as host
+/// names compare).
+bool glob_match(std::string_view pattern, std::string_view text, bool ignore_case = false);
+
 } // namespace kiln

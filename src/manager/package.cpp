@@ -102,6 +102,8 @@ struct Reader {
     bool contributes(const Json& v, const std::string& path);
     bool config_schema(const Json& v, const std::string& path);
     bool version(const Json& v, const std::string& path);
+    /// The optional descriptive strings: description, author, license, homepage.
+    bool about(const Json& v);
     bool kiln(const Json& v);
     bool zeno(const Json& v);
     bool spacedrive(const Json& v);
@@ -302,6 +304,15 @@ bool Reader::contributes(const Json& v, const std::string& path) {
     return true;
 }
 
+bool Reader::about(const Json& v) {
+    for (auto [key, out] : {std::pair{"description", &m.description},
+                            {"author", &m.author},
+                            {"license", &m.license},
+                            {"homepage", &m.homepage}})
+        if (v.contains(key) && !w.string(v[key], key, *out)) return false;
+    return true;
+}
+
 bool Reader::config_schema(const Json& v, const std::string& path) {
     if (auto ok = manager::check_schema(v, path); !ok) {
         w.error = ok.error().message;
@@ -330,11 +341,7 @@ bool Reader::kiln(const Json& v) {
     if (!valid_name(m.name))
         return w.fail("name", fmt::format("\"{}\": expected [a-z0-9][a-z0-9_.-]*", m.name));
     if (!version(v["version"], "version")) return false;
-    for (auto [key, out] : {std::pair{"description", &m.description},
-                            {"author", &m.author},
-                            {"license", &m.license},
-                            {"homepage", &m.homepage}})
-        if (v.contains(key) && !w.string(v[key], key, *out)) return false;
+    if (!about(v)) return false;
     if (v.contains("abi")) {
         std::string abi;
         if (!w.string(v["abi"], "abi", abi)) return false;
@@ -367,11 +374,7 @@ bool Reader::zeno(const Json& v) {
         if (!v.contains(required)) return w.fail(required, "required");
     if (!w.string(v["name"], "name", m.name)) return false;
     if (v.contains("version") && !version(v["version"], "version")) return false;
-    for (auto [key, out] : {std::pair{"description", &m.description},
-                            {"author", &m.author},
-                            {"license", &m.license},
-                            {"homepage", &m.homepage}})
-        if (v.contains(key) && !w.string(v[key], key, *out)) return false;
+    if (!about(v)) return false;
     if (v.contains("type")) {
         std::string type;
         if (!w.string(v["type"], "type", type)) return false;

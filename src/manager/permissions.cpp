@@ -1,5 +1,7 @@
 // The permission model: one set of grants per plugin, one check for every host function
 // family, grants as `kiln plugin grant` writes them, and the audit log of denials.
+#include "base/text.hpp"
+
 #include <kiln/manager.hpp>
 
 #include <fmt/format.h>
@@ -10,27 +12,6 @@
 namespace kiln {
 
 namespace {
-
-/// Shell-style glob: `*` matches any run of characters, `?` one character.
-bool glob(std::string_view pattern, std::string_view text) {
-    size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-            ++p, ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            mark = t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++mark;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*')
-        ++p;
-    return p == pattern.size();
-}
 
 /// The host of a URL ("https://user@host:443/x" -> "host"), or the text itself when it has no
 /// scheme.
@@ -47,9 +28,10 @@ std::string_view host_of(std::string_view url) {
 /// A network pattern allows a URL when it is "*", a glob matching the whole URL (Zeno's
 /// "https://api.x.com/*"), or a host glob matching the URL's host ("*.example.com").
 bool network_allows(std::string_view pattern, std::string_view url) {
-    if (pattern == "*" || glob(pattern, url)) return true;
+    if (pattern == "*" || glob_match(pattern, url)) return true;
     if (pattern.find("://") != std::string_view::npos) return false;
-    return glob(pattern, host_of(url));
+    // Host names compare without case, as the HTTP client's allowed_hosts do.
+    return glob_match(pattern, host_of(url), true);
 }
 
 /// A path prefix covers a path when they are equal or the path goes on below it; ".." anywhere
@@ -73,7 +55,7 @@ bool path_under(std::string_view prefix, std::string_view path) {
 
 bool any_glob(const std::vector<std::string>& patterns, std::string_view text) {
     return std::any_of(patterns.begin(), patterns.end(),
-                       [&](const std::string& p) { return glob(p, text); });
+                       [&](const std::string& p) { return glob_match(p, text); });
 }
 
 template <typename T> void add_unique(std::vector<T>& to, const std::vector<T>& from) {

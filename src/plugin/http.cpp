@@ -79,27 +79,6 @@ const Curl* curl() {
     return ok ? &c : nullptr;
 }
 
-bool glob_match(std::string_view pattern, std::string_view text) {
-    size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || std::tolower(uint8_t(pattern[p])) ==
-                                                            std::tolower(uint8_t(text[t])))) {
-            ++p, ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            mark = t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++mark;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*')
-        ++p;
-    return p == pattern.size();
-}
-
 struct Transfer {
     HttpResponse* response;
     uint64_t max_body;
@@ -257,7 +236,7 @@ bool is_http_token(std::string_view text) {
 
 bool host_allowed(const std::string& host, const std::vector<std::string>& globs) {
     for (const std::string& g : globs)
-        if (glob_match(g, host)) return true;
+        if (glob_match(g, host, true)) return true;
     return false;
 }
 

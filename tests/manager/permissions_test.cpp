@@ -32,6 +32,8 @@ TEST(Permissions, EachFamilyChecksItsArgument) {
     EXPECT_TRUE(allows(p, Permission::network, "https://www.example.com/path"));
     EXPECT_TRUE(allows(p, Permission::network, "https://api.x.com/v1/charge"));
     EXPECT_FALSE(allows(p, Permission::network, "https://api.x.com/v2/charge"));
+    // Host names compare without case, as the HTTP client's allowed_hosts do.
+    EXPECT_TRUE(allows(p, Permission::network, "https://WWW.Example.COM/path"));
     EXPECT_TRUE(allows(p, Permission::network, "http://exact.org:8080/"));
     EXPECT_FALSE(allows(p, Permission::network, "https://example.com.evil.net/"));
     EXPECT_TRUE(allows(p, Permission::file_read, "data/a.txt"));

@@ -65,4 +65,15 @@ TEST(EscapeControl, UnknownImportNamesAreEscaped) {
     EXPECT_EQ(inst.error().message, "unknown import: env\\n.f\\x1b[2J (func) is not defined");
 }
 
+TEST(GlobMatch, StarsQuestionMarksAndCase) {
+    EXPECT_TRUE(kiln::glob_match("*.example.com", "api.example.com"));
+    EXPECT_FALSE(kiln::glob_match("*.example.com", "example.com"));
+    EXPECT_TRUE(kiln::glob_match("a?c*", "abcdef"));
+    EXPECT_FALSE(kiln::glob_match("a?c", "abcd"));
+    EXPECT_FALSE(kiln::glob_match("*.Example.com", "api.example.com"));
+    EXPECT_TRUE(kiln::glob_match("*.Example.com", "api.example.COM", true));
+    // Many stars against a long miss ends quickly (no exponential backtracking).
+    EXPECT_FALSE(kiln::glob_match("*a*a*a*a*a*a*a*b", std::string(5000, 'a')));
+}
+
 } // namespace

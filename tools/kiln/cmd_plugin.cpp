@@ -184,19 +184,25 @@ Result<PluginInfo> find_plugin(PluginManager& manager, const std::string& target
     return make_error(ErrorKind::usage, fmt::format("no plugin {}", target));
 }
 
-int run_info(const PluginCommandOptions& o) {
+/// The manager of the command's folders and the plugin its TARGET names.
+Result<std::pair<std::unique_ptr<PluginManager>, PluginInfo>>
+open_and_find(const PluginCommandOptions& o) {
     auto manager = open_manager(o);
-    if (!manager) {
-        print_error(manager.error().message);
-        return exit_usage;
-    }
-    auto found = find_plugin(**manager, o.target);
+    if (!manager) return tl::unexpected(manager.error());
+    auto plugin = find_plugin(**manager, o.target);
+    if (!plugin) return tl::unexpected(plugin.error());
+    return std::pair{std::move(*manager), std::move(*plugin)};
+}
+
+int run_info(const PluginCommandOptions& o) {
+    auto found = open_and_find(o);
     if (!found) {
         print_error(found.error().message);
         return exit_usage;
     }
-    if (found->state == PluginState::available) (void)(*manager)->validate(found->path);
-    const PluginInfo p = *(*manager)->info(found->path);
+    auto& [manager, plugin] = *found;
+    if (plugin.state == PluginState::available) (void)manager->validate(plugin.path);
+    const PluginInfo p = *manager->info(plugin.path);
     const json j = info_json(p);
     if (o.json) {
         std::cout << j.dump(2) << "\n";
@@ -246,31 +252,27 @@ int run_plugin_call(const PluginCommandOptions& o) {
         print_error("plugin call: --input and --stdin cannot both be given");
         return exit_usage;
     }
-    auto manager = open_manager(o);
-    if (!manager) {
-        print_error(manager.error().message);
-        return exit_usage;
-    }
-    auto found = find_plugin(**manager, o.target);
+    auto found = open_and_find(o);
     if (!found) {
         print_error(found.error().message);
         return exit_usage;
     }
+    auto& [manager, plugin] = *found;
     // A slot or command the manifest declares with an export is called through it; anything
     // else is an export of that name.
     std::string function = o.function;
-    if (found->manifest)
-        for (const Contribution& c : found->manifest->contributes)
+    if (plugin.manifest)
+        for (const Contribution& c : plugin.manifest->contributes)
             if (c.id == o.function && !c.export_name.empty()) function = c.export_name;
-    if (std::find(found->exports.begin(), found->exports.end(), function) == found->exports.end() &&
-        found->state != PluginState::failed) {
-        print_error(fmt::format("{}: no slot, command or export \"{}\"", found->name, o.function));
+    if (std::find(plugin.exports.begin(), plugin.exports.end(), function) == plugin.exports.end() &&
+        plugin.state != PluginState::failed) {
+        print_error(fmt::format("{}: no slot, command or export \"{}\"", plugin.name, o.function));
         return exit_usage;
     }
     std::string input = o.input.value_or("");
     if (o.read_stdin)
         input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    auto out = (*manager)->call(found->path, function, input);
+    auto out = manager->call(plugin.path, function, input);
     if (!out) {
         print_error(fmt::format("{}: {}", error_kind_name(out.error().kind), out.error().message));
         print_backtrace(out.error());
