@@ -1,9 +1,8 @@
 #include "wast_runner.hpp"
 
+#include "base/file.hpp"
 #include "cli_common.hpp"
 #include "text/script.hpp"
-
-#include "base/file.hpp"
 
 #include <algorithm>
 #include <cerrno>
