@@ -116,6 +116,17 @@ struct Section {
     uint32_t count = 0;
 };
 
+/// A function type as a map key: the parameter bytes, a 0 (no value type), the result bytes.
+std::string signature_key(const FuncType& type) {
+    std::string key;
+    for (ValType t : type.params)
+        key += char(t);
+    key += '\0';
+    for (ValType t : type.results)
+        key += char(t);
+    return key;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The parser
 
@@ -160,7 +171,6 @@ struct Field {
 struct Label {
     std::string_view id;
     uint8_t op;         ///< block, loop or if
-    bool plain;         ///< `block ... end`, not `(block ...)`
     bool in_else;       ///< plain if: its else was seen
     size_t token;       ///< where it opened
     size_t else_at = 0; ///< plain if: where its else opcode was written
@@ -227,7 +237,6 @@ private:
     // Pass 1: declarations
     Result<void> declare(size_t begin, size_t end);
     Result<void> bind(Space space, size_t id_token, uint32_t index);
-    Result<void> declare_import(FieldKind kind, Space space, size_t at);
     Result<void> type_field();
 
     // Pass 2: definitions
@@ -269,7 +278,7 @@ private:
     Result<void> instrs(Bytes& out);
     Result<void> folded(Bytes& out);
     Result<void> plain(const OpInfo& op, Bytes& out);
-    Result<void> block_start(uint8_t op, bool plain, Bytes& out);
+    Result<void> block_start(uint8_t op, Bytes& out);
     Result<uint32_t> label_index();
     Result<uint32_t> local_index();
     Result<void> memarg(std::string_view op_name, Bytes& out);
@@ -440,15 +449,8 @@ Result<void> ModuleParser::type_field() {
     KILN_CHECK(expect_rparen());
     uint32_t index = uint32_t(m_types.size());
     if (id) KILN_CHECK(bind(type_space, *id, index));
-    ++m_spaces[type_space].count;
     // Explicit types are all kept (duplicates too); a type use finds the first equal one.
-    std::string key;
-    for (ValType t : type.params)
-        key += char(t);
-    key += '\0';
-    for (ValType t : type.results)
-        key += char(t);
-    m_type_keys.emplace(std::move(key), index);
+    m_type_keys.emplace(signature_key(type), index);
     m_types.push_back(std::move(type));
     return {};
 }
@@ -607,13 +609,7 @@ Result<TypeUse> ModuleParser::type_use(std::vector<std::string_view>* names) {
 }
 
 uint32_t ModuleParser::type_for(const FuncType& type) {
-    std::string key;
-    for (ValType t : type.params)
-        key += char(t);
-    key += '\0';
-    for (ValType t : type.results)
-        key += char(t);
-    auto [it, inserted] = m_type_keys.emplace(std::move(key), uint32_t(m_types.size()));
+    auto [it, inserted] = m_type_keys.emplace(signature_key(type), uint32_t(m_types.size()));
     if (inserted) m_types.push_back(type);
     return it->second;
 }
@@ -1188,14 +1184,14 @@ Result<void> ModuleParser::memarg(std::string_view op_name, Bytes& out) {
     return {};
 }
 
-Result<void> ModuleParser::block_start(uint8_t op, bool plain, Bytes& out) {
+Result<void> ModuleParser::block_start(uint8_t op, Bytes& out) {
     size_t at = m_pos;
     ++m_pos;
     std::string_view id;
     if (tok().kind == TokenKind::id) id = text(), ++m_pos;
     out.push_back(op);
     KILN_CHECK(block_type(out));
-    m_labels.push_back(Label{id, op, plain, false, at});
+    m_labels.push_back(Label{id, op, false, at});
     return {};
 }
 
@@ -1248,7 +1244,7 @@ Result<void> ModuleParser::instrs(Bytes& out) {
         auto it = m_ops.find(kw);
         if (it == m_ops.end()) return fail(fmt::format("unknown operator '{}'", kw));
         if (it->second.imm == ImmKind::block) {
-            KILN_CHECK(block_start(uint8_t(it->second.code), true, out));
+            KILN_CHECK(block_start(uint8_t(it->second.code), out));
             continue;
         }
         KILN_CHECK(plain(it->second, out));
@@ -1286,7 +1282,7 @@ Result<void> ModuleParser::folded(Bytes& out) {
         // (if label? blocktype cond* (then ...) (else ...)?): the condition comes first, and
         // the if's label is not in its scope.
         const size_t mark = m_pending.size();
-        KILN_CHECK(block_start(uint8_t(op.code), false, m_pending));
+        KILN_CHECK(block_start(uint8_t(op.code), m_pending));
         Label label = m_labels.back();
         m_labels.pop_back();
         while (tok().kind == TokenKind::lparen && !is_keyword("then", 1) && !is_keyword("else", 1))
@@ -1307,7 +1303,7 @@ Result<void> ModuleParser::folded(Bytes& out) {
             if (out.size() == else_at + 1) out.pop_back();
         }
     } else if (op.imm == ImmKind::block) {
-        KILN_CHECK(block_start(uint8_t(op.code), false, out));
+        KILN_CHECK(block_start(uint8_t(op.code), out));
         KILN_CHECK(instrs(out));
     } else {
         // Immediates first in the text, last in the binary: they wait on m_pending while the

@@ -35,7 +35,14 @@ private:
         ++m_pos;
         return {};
     }
-    uint32_t line() const { return m_t.position(tok().offset).line; }
+    /// The line of the current token; commands come in order, so counting goes on from the
+    /// last one instead of from the start.
+    uint32_t line() {
+        std::string_view source = m_t.source();
+        for (; m_line_offset < tok().offset; ++m_line_offset)
+            if (source[m_line_offset] == '\n') ++m_line;
+        return m_line;
+    }
 
     Result<ScriptModule> module();
     Result<ScriptAction> action();
@@ -45,6 +52,8 @@ private:
 
     const TokenList& m_t;
     size_t m_pos = 0;
+    uint32_t m_line = 1;
+    uint32_t m_line_offset = 0;
 };
 
 Result<std::string> ScriptParser::strings() {
