@@ -164,8 +164,39 @@ std::optional<ValType> valtype_from_name(std::string_view name) {
     return std::nullopt;
 }
 
+/// The bytes of a v128 lane type of the JSON format ("i8" ... "f64"), or 0.
+unsigned lane_bytes(std::string_view lane_type) {
+    if (lane_type == "i8") return 1;
+    if (lane_type == "i16") return 2;
+    if (lane_type == "i32" || lane_type == "f32") return 4;
+    if (lane_type == "i64" || lane_type == "f64") return 8;
+    return 0;
+}
+
+/// A v128 of the JSON format: "lane_type" and the lanes' bit patterns in "value", lane 0 first.
+Result<Value> json_v128(const json& j) {
+    const std::string& lane_type = j.at("lane_type").get_ref<const std::string&>();
+    const json& lanes = j.at("value");
+    const unsigned width = lane_bytes(lane_type);
+    if (!width || !lanes.is_array() || lanes.size() != 16 / width)
+        return make_error(ErrorKind::usage,
+                          fmt::format("unsupported v128 value {} in script", j.dump()));
+    uint8_t bytes[16] = {};
+    for (unsigned i = 0; i < lanes.size(); ++i) {
+        auto bits = parse_unsigned<uint64_t>(lanes[i].get_ref<const std::string&>());
+        if (!bits || (width < 8 && *bits >> (width * 8)))
+            return make_error(ErrorKind::usage,
+                              fmt::format("unsupported v128 value {} in script", j.dump()));
+        std::memcpy(bytes + i * width, &*bits, width); // little-endian host
+    }
+    V128 v;
+    std::memcpy(&v, bytes, 16);
+    return Value::v128(v);
+}
+
 Result<Value> json_value(const json& j) {
     const std::string& type_name = j.at("type").get_ref<const std::string&>();
+    if (type_name == "v128") return json_v128(j);
     const std::string& text = j.at("value").get_ref<const std::string&>();
     auto type = valtype_from_name(type_name);
     auto bad = [&] {
@@ -189,7 +220,7 @@ Result<Value> json_value(const json& j) {
             if (auto n = parse_unsigned<uint64_t>(text))
                 return Value::externref(externref_word(*n));
         return bad();
-    case ValType::v128: break;
+    case ValType::v128: break; // json_v128
     }
     return bad();
 }
@@ -211,6 +242,13 @@ std::string describe_values(Store& store, const std::vector<Value>& values) {
 
 std::string describe_expected(Store& store, const json& e) {
     const std::string& type = e.at("type").get_ref<const std::string&>();
+    if (type == "v128") {
+        std::string lanes;
+        for (const auto& lane : e.at("value"))
+            lanes += (lanes.empty() ? "" : ",") + lane.get<std::string>();
+        return fmt::format("v128:{}x{}:{}", e.at("lane_type").get<std::string>(),
+                           e.at("value").size(), lanes);
+    }
     if (!e.contains("value"))
         return type + (type == "funcref" || type == "externref" ? ":non-null" : ":any");
     const std::string& text = e.at("value").get_ref<const std::string&>();
@@ -219,21 +257,46 @@ std::string describe_expected(Store& store, const json& e) {
     return value ? describe(store, *value) : type + ":" + text;
 }
 
+/// Whether float bits (of an f32 when `f32`) match "nan:canonical" or "nan:arithmetic".
+bool matches_nan(std::string_view text, bool f32, uint64_t bits) {
+    if (text == "nan:canonical") {
+        if (f32) return (bits & 0x7fffffffu) == 0x7fc00000u;
+        return (bits & 0x7fffffffffffffffu) == 0x7ff8000000000000u;
+    }
+    // nan:arithmetic is any quiet NaN: exponent all ones and the top mantissa bit set.
+    if (f32) return (bits & 0x7fc00000u) == 0x7fc00000u;
+    return (bits & 0x7ff8000000000000u) == 0x7ff8000000000000u;
+}
+
+/// A v128 result against its expected lanes, which may be NaN patterns for float lanes.
+bool matches_v128(const json& e, const Value& got) {
+    const std::string& lane_type = e.at("lane_type").get_ref<const std::string&>();
+    const json& lanes = e.at("value");
+    const unsigned width = lane_bytes(lane_type);
+    if (!width || !lanes.is_array() || lanes.size() != 16 / width) return false;
+    const V128 v = got.as_v128();
+    for (unsigned i = 0; i < lanes.size(); ++i) {
+        uint64_t bits = 0;
+        std::memcpy(&bits, reinterpret_cast<const uint8_t*>(&v) + i * width, width);
+        const std::string& text = lanes[i].get_ref<const std::string&>();
+        if (text.rfind("nan:", 0) == 0) {
+            if (!matches_nan(text, width == 4, bits)) return false;
+            continue;
+        }
+        auto want = parse_unsigned<uint64_t>(text);
+        if (!want || *want != bits) return false;
+    }
+    return true;
+}
+
 bool matches(const json& e, const Value& got) {
     if (e.at("type").get_ref<const std::string&>() != valtype_name(got.type)) return false;
+    if (got.type == ValType::v128) return matches_v128(e, got);
     uint64_t bits =
         got.type == ValType::i32 || got.type == ValType::f32 ? got.bits & 0xffffffffu : got.bits;
     if (!e.contains("value")) return !is_reftype(got.type) || !got.is_null();
     const std::string& text = e.at("value").get_ref<const std::string&>();
-    if (text == "nan:canonical") {
-        if (got.type == ValType::f32) return (bits & 0x7fffffffu) == 0x7fc00000u;
-        return (bits & 0x7fffffffffffffffu) == 0x7ff8000000000000u;
-    }
-    if (text == "nan:arithmetic") {
-        // Any quiet NaN: exponent all ones and the top mantissa bit set.
-        if (got.type == ValType::f32) return (bits & 0x7fc00000u) == 0x7fc00000u;
-        return (bits & 0x7ff8000000000000u) == 0x7ff8000000000000u;
-    }
+    if (text.rfind("nan:", 0) == 0) return matches_nan(text, got.type == ValType::f32, bits);
     auto want = json_value(e);
     return want && want->bits == bits;
 }
