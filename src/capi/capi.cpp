@@ -30,6 +30,7 @@ KILN_SAME(KILN_I32, kiln::ValType::i32);
 KILN_SAME(KILN_I64, kiln::ValType::i64);
 KILN_SAME(KILN_F32, kiln::ValType::f32);
 KILN_SAME(KILN_F64, kiln::ValType::f64);
+KILN_SAME(KILN_V128, kiln::ValType::v128);
 KILN_SAME(KILN_FUNCREF, kiln::ValType::funcref);
 KILN_SAME(KILN_EXTERNREF, kiln::ValType::externref);
 KILN_SAME(KILN_EXTERN_FUNC, kiln::ExternKind::func);
@@ -144,6 +145,7 @@ std::optional<kiln::ValType> valtype_of(kiln_valkind_t kind) {
     case KILN_I64:
     case KILN_F32:
     case KILN_F64:
+    case KILN_V128:
     case KILN_FUNCREF:
     case KILN_EXTERNREF: return kiln::ValType(kind);
     }
@@ -158,6 +160,11 @@ std::optional<kiln::Value> value_of(const kiln_val_t& v) {
     case kiln::ValType::i64: return kiln::Value::i64(v.of.i64);
     case kiln::ValType::f32: return kiln::Value::f32_bits(std::bit_cast<uint32_t>(v.of.f32));
     case kiln::ValType::f64: return kiln::Value::f64_bits(std::bit_cast<uint64_t>(v.of.f64));
+    case kiln::ValType::v128: {
+        kiln::V128 x;
+        std::memcpy(&x, v.of.v128, 16);
+        return kiln::Value::v128(x);
+    }
     default: return kiln::Value{*type, v.of.ref};
     }
 }
@@ -165,12 +172,17 @@ std::optional<kiln::Value> value_of(const kiln_val_t& v) {
 kiln_val_t val_of(const kiln::Value& v) {
     kiln_val_t out;
     out.kind = kiln_valkind_t(v.type);
-    out.of.ref = 0;
+    std::memset(out.of.v128, 0, sizeof out.of.v128);
     switch (v.type) {
     case kiln::ValType::i32: out.of.i32 = v.as_i32(); break;
     case kiln::ValType::i64: out.of.i64 = v.as_i64(); break;
     case kiln::ValType::f32: out.of.f32 = v.as_f32(); break;
     case kiln::ValType::f64: out.of.f64 = v.as_f64(); break;
+    case kiln::ValType::v128: {
+        const kiln::V128 x = v.as_v128();
+        std::memcpy(out.of.v128, &x, 16);
+        break;
+    }
     default: out.of.ref = v.bits; break;
     }
     return out;
@@ -256,8 +268,8 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
         args = large.data();
     }
     kiln_val_t* results = args + np;
-    for (size_t i = 0; i < np; ++i)
-        args[i] = val_of(kiln::Value{type.params[i], slots[i]});
+    for (size_t i = 0, at = 0; i < np; at += kiln::slot_count(type.params[i++]))
+        args[i] = val_of(kiln::Value::from_slots(type.params[i], slots + at));
     for (size_t i = 0; i < nr; ++i)
         results[i] = val_of(kiln::Value{type.results[i], 0});
     CStore* back = caller.data<CStore>();
@@ -276,8 +288,8 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
                                            "expected {}",
                                            int(results[i].kind), i,
                                            kiln::valtype_name(type.results[i])));
-    for (size_t i = 0; i < nr; ++i)
-        slots[i] = value_of(results[i])->bits;
+    for (size_t i = 0, at = 0; i < nr; at += kiln::slot_count(type.results[i++]))
+        value_of(results[i])->to_slots(slots + at);
 }
 
 } // namespace
@@ -390,6 +402,7 @@ kiln_engine_t* kiln_engine_new(const kiln_engine_config_t* config) {
         kiln::EngineConfig c;
         if (config && config->max_call_depth) c.max_call_depth = config->max_call_depth;
         if (config && config->max_stack_slots) c.max_stack_slots = config->max_stack_slots;
+        if (config && (config->disabled_features & KILN_FEATURE_SIMD)) c.features.simd = false;
         return new kiln_engine{kiln::Engine(c)};
     });
 }
