@@ -4,6 +4,7 @@
 
 #include "text/lexer.hpp"
 
+#include <array>
 #include <kiln/text.hpp>
 #include <kiln/types.hpp>
 
@@ -27,6 +28,11 @@ struct ScriptValue {
     Kind kind = Kind::bits;
     ValType type = ValType::i32;
     uint64_t bits = 0;
+    /// A v128 (kind bits): its lanes' width in bytes (1, 2, 4 or 8), its 16 bytes (lane 0
+    /// first), and for an expected result which float lanes are NaN patterns (Kind per lane).
+    uint8_t lane_width = 0;
+    std::array<uint8_t, 16> bytes{};
+    std::array<Kind, 4> lanes{};
 };
 
 /// A module as a script gives it.

@@ -1,6 +1,7 @@
 #include "wast_runner.hpp"
 
 #include "base/file.hpp"
+#include "base/text.hpp"
 #include "cli_common.hpp"
 #include "text/script.hpp"
 
@@ -108,15 +109,49 @@ std::optional<ValType> valtype_from_name(std::string_view name) {
     return std::nullopt;
 }
 
+/// A v128 of the JSON format: "lane_type" ("i8" ... "f64") and the lanes' bit patterns in
+/// "value", lane 0 first; float lanes of an expected result may be NaN patterns.
+Result<ScriptValue> json_v128(const json& j, bool expected_result) {
+    const std::string lane_type = j.value("lane_type", std::string());
+    const unsigned width = lane_type == "i8"                          ? 1
+                           : lane_type == "i16"                       ? 2
+                           : lane_type == "i32" || lane_type == "f32" ? 4
+                           : lane_type == "i64" || lane_type == "f64" ? 8
+                                                                      : 0;
+    const json& lanes = j.contains("value") ? j.at("value") : json();
+    auto bad = [&] {
+        return make_error(ErrorKind::usage, fmt::format("unsupported v128 value {} in script",
+                                                        escape_control(j.dump())));
+    };
+    if (!width || !lanes.is_array() || lanes.size() != 16 / width) return bad();
+    ScriptValue v{ScriptValue::Kind::bits, ValType::v128, 0};
+    v.lane_width = uint8_t(width);
+    for (unsigned i = 0; i < lanes.size(); ++i) {
+        if (!lanes[i].is_string()) return bad();
+        const std::string& text = lanes[i].get_ref<const std::string&>();
+        if (text == "nan:canonical" || text == "nan:arithmetic") {
+            if (!expected_result || lane_type[0] != 'f') return bad();
+            v.lanes[i] = text == "nan:canonical" ? ScriptValue::Kind::nan_canonical
+                                                 : ScriptValue::Kind::nan_arithmetic;
+            continue;
+        }
+        auto bits = parse_unsigned<uint64_t>(text);
+        if (!bits || (width < 8 && *bits >> (width * 8))) return bad();
+        std::memcpy(v.bytes.data() + i * width, &*bits, width); // little-endian host
+    }
+    return v;
+}
+
 Result<ScriptValue> json_value(const json& j, bool expected_result) {
     const std::string& type_name = j.at("type").get_ref<const std::string&>();
     auto type = valtype_from_name(type_name);
+    if (type == ValType::v128) return json_v128(j, expected_result);
     std::string text = j.contains("value") ? j.at("value").get<std::string>() : std::string();
     auto bad = [&] {
         return make_error(ErrorKind::usage,
                           fmt::format("unsupported value {}:{} in script", type_name, text));
     };
-    if (!type || *type == ValType::v128) return bad();
+    if (!type) return bad();
     ScriptValue v{ScriptValue::Kind::bits, *type, 0};
     if (!j.contains("value")) {
         if (!expected_result || !is_reftype(*type)) return bad();
@@ -227,6 +262,11 @@ Result<ScriptCommand> json_command(const json& cmd, const fs::path& dir) {
 /// The value an argument stands for.
 Value to_value(const ScriptValue& v) {
     if (v.kind == ScriptValue::Kind::null) return Value::null(v.type);
+    if (v.type == ValType::v128) {
+        V128 bits;
+        std::memcpy(&bits, v.bytes.data(), 16);
+        return Value::v128(bits);
+    }
     if (v.type == ValType::externref) return Value::externref(externref_word(v.bits));
     return Value{v.type, v.bits};
 }
@@ -246,8 +286,38 @@ std::string describe_values(Store& store, const std::vector<Value>& values) {
     return "(" + s + ")";
 }
 
+/// Whether float bits (of an f32 when `f32`) are the NaN a pattern asks for.
+bool matches_nan(ScriptValue::Kind pattern, bool f32, uint64_t bits) {
+    if (pattern == ScriptValue::Kind::nan_canonical) {
+        if (f32) return (bits & 0x7fffffffu) == 0x7fc00000u;
+        return (bits & 0x7fffffffffffffffu) == 0x7ff8000000000000u;
+    }
+    // Any quiet NaN: exponent all ones and the top mantissa bit set.
+    if (f32) return (bits & 0x7fc00000u) == 0x7fc00000u;
+    return (bits & 0x7ff8000000000000u) == 0x7ff8000000000000u;
+}
+
+/// The bits of lane `i` (of `width` bytes) of 16 bytes.
+uint64_t lane_bits(const uint8_t* bytes, unsigned width, unsigned i) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, bytes + i * width, width); // little-endian host
+    return bits;
+}
+
 std::string describe_expected(Store& store, const ScriptValue& e) {
     std::string type = valtype_name(e.type);
+    if (e.type == ValType::v128) {
+        std::string lanes;
+        for (unsigned i = 0; i < 16u / e.lane_width; ++i) {
+            lanes += i ? "," : "";
+            if (i < e.lanes.size() && e.lanes[i] != ScriptValue::Kind::bits)
+                lanes += e.lanes[i] == ScriptValue::Kind::nan_canonical ? "nan:canonical"
+                                                                        : "nan:arithmetic";
+            else
+                lanes += std::to_string(lane_bits(e.bytes.data(), e.lane_width, i));
+        }
+        return fmt::format("v128:{}-byte lanes:{}", e.lane_width, lanes);
+    }
     switch (e.kind) {
     case ScriptValue::Kind::nan_canonical: return type + ":nan:canonical";
     case ScriptValue::Kind::nan_arithmetic: return type + ":nan:arithmetic";
@@ -260,18 +330,27 @@ std::string describe_expected(Store& store, const ScriptValue& e) {
 
 bool matches(const ScriptValue& e, const Value& got) {
     if (e.type != got.type) return false;
+    if (got.type == ValType::v128) {
+        const V128 v = got.as_v128();
+        const auto* bytes = reinterpret_cast<const uint8_t*>(&v);
+        for (unsigned i = 0; i < 16u / e.lane_width; ++i) {
+            const uint64_t bits = lane_bits(bytes, e.lane_width, i);
+            if (i < e.lanes.size() && e.lanes[i] != ScriptValue::Kind::bits) {
+                if (!matches_nan(e.lanes[i], e.lane_width == 4, bits)) return false;
+            } else if (bits != lane_bits(e.bytes.data(), e.lane_width, i)) {
+                return false;
+            }
+        }
+        return true;
+    }
     uint64_t bits =
         got.type == ValType::i32 || got.type == ValType::f32 ? got.bits & 0xffffffffu : got.bits;
     switch (e.kind) {
     case ScriptValue::Kind::non_null: return !got.is_null();
     case ScriptValue::Kind::null: return got.is_null();
     case ScriptValue::Kind::nan_canonical:
-        if (got.type == ValType::f32) return (bits & 0x7fffffffu) == 0x7fc00000u;
-        return (bits & 0x7fffffffffffffffu) == 0x7ff8000000000000u;
     case ScriptValue::Kind::nan_arithmetic:
-        // Any quiet NaN: exponent all ones and the top mantissa bit set.
-        if (got.type == ValType::f32) return (bits & 0x7fc00000u) == 0x7fc00000u;
-        return (bits & 0x7ff8000000000000u) == 0x7ff8000000000000u;
+        return matches_nan(e.kind, got.type == ValType::f32, bits);
     case ScriptValue::Kind::bits: break;
     }
     return to_value(e).bits == bits;
