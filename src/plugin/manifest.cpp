@@ -2,6 +2,8 @@
 // JSON value, so both are checked by one walker that names the path of every bad field.
 #include <kiln/plugin.hpp>
 
+#include "plugin/toml_guard.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -232,7 +234,7 @@ json toml_to_json(const toml::node& n) {
     if (auto t = n.as_table()) {
         json o = json::object();
         for (const auto& [k, v] : *t)
-            o[std::string(k.str())] = toml_to_json(v);
+            o[plugin::unguard_toml_string(k.str())] = toml_to_json(v);
         return o;
     }
     if (auto a = n.as_array()) {
@@ -241,7 +243,7 @@ json toml_to_json(const toml::node& n) {
             arr.push_back(toml_to_json(v));
         return arr;
     }
-    if (auto s = n.as_string()) return s->get();
+    if (auto s = n.as_string()) return plugin::unguard_toml_string(s->get());
     if (auto i = n.as_integer()) return i->get();
     if (auto f = n.as_floating_point()) return f->get();
     if (auto b = n.as_boolean()) return b->get();
@@ -257,11 +259,14 @@ Result<Manifest> Manifest::from_json(std::string_view text, const std::string& b
 }
 
 Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& base_dir) {
-    toml::parse_result r = toml::parse(text);
+    auto safe = plugin::guard_toml_text(text);
+    if (!safe) return make_error(ErrorKind::invalid, "TOML manifest: " + safe.error().message);
+    toml::parse_result r = toml::parse(*safe);
     if (!r) {
         const auto& e = r.error();
-        return make_error(ErrorKind::invalid, fmt::format("TOML manifest: line {}: {}",
-                                                          e.source().begin.line, e.description()));
+        return make_error(ErrorKind::invalid,
+                          fmt::format("TOML manifest: line {}: {}", e.source().begin.line,
+                                      plugin::unguard_toml_string(e.description())));
     }
     return walk(toml_to_json(r.table()), base_dir, "TOML");
 }
