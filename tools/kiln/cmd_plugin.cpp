@@ -1,11 +1,13 @@
-// kiln plugin list|info|validate|call: the plugin manager from the command line. Plugins are
-// found in --plugin-dir folders (alias --dir; default $KILN_PLUGIN_DIR, else ./plugins). The
-// --json shapes are documented in docs/manager.md.
+// kiln plugin list|info|validate|call|enable|disable|grant|revoke|audit: the plugin manager
+// from the command line. Plugins are found in --plugin-dir folders (alias --dir; default
+// $KILN_PLUGIN_DIR, else ./plugins); what is enabled, granted and audited is kept in Kiln's state
+// database ($KILN_HOME/state.db). The --json shapes are documented in docs/manager.md.
 #include "cli_common.hpp"
 #include "commands.hpp"
 
 #include <kiln/manager.hpp>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +30,7 @@ struct PluginCommandOptions {
     std::string function;
     std::optional<std::string> input;
     bool read_stdin = false;
+    std::vector<std::string> grants; ///< PERMISSION... (grant, revoke)
 };
 
 std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
@@ -36,14 +39,29 @@ std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
     return {env && *env ? env : "plugins"};
 }
 
-/// A manager over the folders; an explicit folder that cannot be read is a usage error, the
-/// default one may be missing (no plugins then).
+/// A manager keeping its state in $KILN_HOME/state.db.
+Result<std::unique_ptr<PluginManager>> stateful_manager() {
+    auto db = StateDb::open();
+    if (!db) return tl::unexpected(db.error());
+    ManagerOptions options;
+    options.state = std::move(*db);
+    auto manager = std::make_unique<PluginManager>(std::move(options));
+    if (auto ready = manager->check_state(); !ready) return tl::unexpected(ready.error());
+    return manager;
+}
+
+/// A manager over the folders, with the state database (whose errors are of kind io); an
+/// explicit folder that cannot be read is a usage error, the default one may be missing (no
+/// plugins then).
 Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& o) {
-    auto manager = std::make_unique<PluginManager>();
+    auto made = stateful_manager();
+    if (!made) return tl::unexpected(made.error());
+    auto manager = std::move(*made);
     for (const std::string& dir : plugin_dirs(o)) {
         std::error_code ec;
         if (o.dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
-        if (auto ok = manager->open(dir); !ok) return tl::unexpected(ok.error());
+        if (auto ok = manager->open(dir); !ok)
+            return make_error(ErrorKind::usage, ok.error().message);
     }
     return manager;
 }
@@ -84,7 +102,7 @@ int run_list(const PluginCommandOptions& o) {
     auto manager = open_manager(o);
     if (!manager) {
         print_error(manager.error().message);
-        return exit_usage;
+        return exit_code_of(manager.error());
     }
     // Every check of load short of running the plugin: what cannot load is listed as failed.
     for (const PluginInfo& p : (*manager)->list())
@@ -140,7 +158,7 @@ json permissions_json(const Permissions& p) {
     return j;
 }
 
-json info_json(const PluginInfo& p) {
+json info_json(const PluginInfo& p, const Permissions& granted) {
     json j = summary_json(p);
     if (!p.manifest) return j;
     const PackageManifest& m = *p.manifest;
@@ -165,6 +183,7 @@ json info_json(const PluginInfo& p) {
     if (m.limits.var_bytes) limits["vars"] = *m.limits.var_bytes;
     j["limits"] = limits;
     j["config"] = m.config;
+    j["granted"] = grant_texts(granted);
     j["imports"] = p.imports;
     j["exports"] = p.exports;
     j["signature"] = "unsigned";
@@ -198,12 +217,12 @@ int run_info(const PluginCommandOptions& o) {
     auto found = open_and_find(o);
     if (!found) {
         print_error(found.error().message);
-        return exit_usage;
+        return exit_code_of(found.error());
     }
     auto& [manager, plugin] = *found;
     if (plugin.state == PluginState::available) (void)manager->validate(plugin.path);
     const PluginInfo p = *manager->info(plugin.path);
-    const json j = info_json(p);
+    const json j = info_json(p, manager->granted(plugin.path).value_or(Permissions{}));
     if (o.json) {
         std::cout << j.dump(2) << "\n";
         return p.state == PluginState::failed ? exit_failure : exit_ok;
@@ -255,7 +274,7 @@ int run_plugin_call(const PluginCommandOptions& o) {
     auto found = open_and_find(o);
     if (!found) {
         print_error(found.error().message);
-        return exit_usage;
+        return exit_code_of(found.error());
     }
     auto& [manager, plugin] = *found;
     // A slot or command the manifest declares with an export is called through it; anything
@@ -283,6 +302,85 @@ int run_plugin_call(const PluginCommandOptions& o) {
     return exit_ok;
 }
 
+int run_set_enabled(const PluginCommandOptions& o, bool enabled) {
+    auto found = open_and_find(o);
+    if (!found) {
+        print_error(found.error().message);
+        return exit_code_of(found.error());
+    }
+    auto& [manager, plugin] = *found;
+    if (auto ok = manager->set_enabled(plugin.path, enabled); !ok) {
+        print_error(ok.error().message);
+        return exit_code_of(ok.error());
+    }
+    std::cout << fmt::format("{}: {}\n", plugin.name, enabled ? "enabled" : "disabled");
+    return exit_ok;
+}
+
+int run_grant(const PluginCommandOptions& o, bool grant) {
+    // Every permission is read before any is granted: a typo grants nothing.
+    std::vector<Permissions> parsed;
+    for (const std::string& text : o.grants) {
+        auto p = parse_grant(text);
+        if (!p) {
+            print_error(p.error().message);
+            return exit_usage;
+        }
+        parsed.push_back(std::move(*p));
+    }
+    auto found = open_and_find(o);
+    if (!found) {
+        print_error(found.error().message);
+        return exit_code_of(found.error());
+    }
+    auto& [manager, plugin] = *found;
+    for (size_t i = 0; i < parsed.size(); ++i) {
+        auto ok = grant ? manager->grant(plugin.path, parsed[i])
+                        : manager->revoke(plugin.path, parsed[i]);
+        if (!ok) {
+            print_error(ok.error().message);
+            return exit_code_of(ok.error());
+        }
+        std::cout << fmt::format("{}: {} {}\n", plugin.name, grant ? "granted" : "revoked",
+                                 o.grants[i]);
+    }
+    return exit_ok;
+}
+
+/// An audit record's time in UTC, to the millisecond: 2025-01-31T12:00:00.250Z.
+std::string audit_time(std::chrono::system_clock::time_point time) {
+    const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(time);
+    const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(ms);
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z",
+                       fmt::gmtime(std::chrono::system_clock::to_time_t(seconds)),
+                       (ms - seconds).count());
+}
+
+int run_audit(const PluginCommandOptions& o) {
+    auto manager = stateful_manager();
+    if (!manager) {
+        print_error(manager.error().message);
+        return exit_code_of(manager.error());
+    }
+    const auto records = (*manager)->audit().records(o.target);
+    if (o.json) {
+        json out = json::array();
+        for (const AuditRecord& r : records)
+            out.push_back({{"time", audit_time(r.time)},
+                           {"plugin", r.plugin},
+                           {"permission", r.permission},
+                           {"argument", r.argument}});
+        std::cout << out.dump(2) << "\n";
+        return exit_ok;
+    }
+    for (const AuditRecord& r : records) {
+        std::string line = fmt::format("{} {} {}", audit_time(r.time), r.plugin, r.permission);
+        if (!r.argument.empty()) line += " " + r.argument;
+        std::cout << line << "\n";
+    }
+    return exit_ok;
+}
+
 void add_dir_option(CLI::App* sub, PluginCommandOptions& o) {
     sub->add_option("--plugin-dir,--dir", o.dirs,
                     "a folder of plugins (default $KILN_PLUGIN_DIR, else ./plugins); repeatable")
@@ -292,8 +390,8 @@ void add_dir_option(CLI::App* sub, PluginCommandOptions& o) {
 } // namespace
 
 void add_plugin_command(CLI::App& app, int& exit_code) {
-    auto* plugin =
-        app.add_subcommand("plugin", "Manage plugin folders (list, info, validate, call)");
+    auto* plugin = app.add_subcommand("plugin", "Manage plugin folders (list, info, validate, "
+                                                "call, enable, disable, grant, revoke, audit)");
     plugin->require_subcommand(1);
     auto o = std::make_shared<PluginCommandOptions>();
 
@@ -319,6 +417,32 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     call->add_flag("--stdin", o->read_stdin, "read the input from stdin");
     add_dir_option(call, *o);
     call->callback([o, &exit_code] { exit_code = run_plugin_call(*o); });
+
+    for (bool enabled : {true, false}) {
+        auto* sub = plugin->add_subcommand(enabled ? "enable" : "disable",
+                                           enabled ? "Let a disabled plugin load again"
+                                                   : "Unload a plugin and keep it from loading");
+        sub->add_option("PLUGIN", o->target, "a plugin name, or the path of a plugin")->required();
+        add_dir_option(sub, *o);
+        sub->callback([o, enabled, &exit_code] { exit_code = run_set_enabled(*o, enabled); });
+    }
+
+    for (bool grant : {true, false}) {
+        auto* sub = plugin->add_subcommand(grant ? "grant" : "revoke",
+                                           grant ? "Grant a plugin more permissions"
+                                                 : "Take back permissions granted to a plugin");
+        sub->add_option("PLUGIN", o->target, "a plugin name, or the path of a plugin")->required();
+        sub->add_option("PERMISSION", o->grants,
+                        "FAMILY[:ARGUMENT]: network:HOST, fs:rw:PATH, env:NAME, kv:write, ...")
+            ->required();
+        add_dir_option(sub, *o);
+        sub->callback([o, grant, &exit_code] { exit_code = run_grant(*o, grant); });
+    }
+
+    auto* audit = plugin->add_subcommand("audit", "Show the permission checks plugins failed");
+    audit->add_option("PLUGIN", o->target, "only this plugin's records");
+    audit->add_flag("--json", o->json, "print a JSON array");
+    audit->callback([o, &exit_code] { exit_code = run_audit(*o); });
 }
 
 } // namespace kiln::tool
