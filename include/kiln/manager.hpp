@@ -274,6 +274,12 @@ public:
     virtual bool has(std::string_view target) const = 0;
     /// Runs the plugin's shutdown export, if it has one.
     virtual void shutdown() = 0;
+    /// The instance's vars, for a reload that hands them over; nullopt when the ABI has none.
+    virtual std::optional<std::map<std::string, std::string>> vars() const { return std::nullopt; }
+    /// Takes over the vars of the instance this one replaces.
+    virtual Result<void> set_vars(std::map<std::string, std::string> vars) {
+        return make_error(ErrorKind::usage, "this plugin's ABI has no vars to hand over");
+    }
 };
 
 /// What an adapter gets to instantiate one plugin.
@@ -297,6 +303,14 @@ public:
 /// The Extism ABI: the kernel, WASI when the module imports it, `initialize` run at load when
 /// exported, `shutdown` at unload.
 std::unique_ptr<AbiAdapter> make_extism_adapter();
+
+/// How PluginManager::reload() replaces a loaded plugin.
+struct ReloadOptions {
+    /// Hand the running instance's vars to the new one, as they are after its last call: new
+    /// calls wait for the handover rather than run on the new version without them. A new
+    /// version whose max_var_bytes cannot hold them fails the reload (the old one serves on).
+    bool keep_vars = false;
+};
 
 /// How a manager is set up.
 struct ManagerOptions {
@@ -355,12 +369,13 @@ public:
     /// running one: if that fails, the old version keeps serving and the error is returned (and
     /// sent as a failed event); otherwise new calls go to the new version, the call in flight
     /// finishes on the old one, which is then shut down. A plugin not loaded is only re-read.
-    Result<void> reload(std::string_view name);
+    Result<void> reload(std::string_view name, ReloadOptions options = {});
     /// Unloads every plugin, in reverse dependency order.
     void unload_all();
     /// Watches the folders of the plugins found so far (inotify) and reloads a plugin when a
-    /// file of its folder changes (see reload()); until stop_watching() or the manager's end.
-    Result<void> watch();
+    /// file of its folder changes (see reload(), with `options`); until stop_watching() or the
+    /// manager's end.
+    Result<void> watch(ReloadOptions options = {});
     /// Stops watching folders.
     void stop_watching();
     /// Calls `target` of plugin `name`, loading it first if needed.

@@ -506,7 +506,7 @@ PluginManager::~PluginManager() {
     unload_all();
 }
 
-Result<void> PluginManager::watch() {
+Result<void> PluginManager::watch(ReloadOptions options) {
     if (m_impl->inotify_fd >= 0) return {};
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return make_error(ErrorKind::io, "inotify: cannot start");
@@ -522,7 +522,7 @@ Result<void> PluginManager::watch() {
     }
     m_impl->inotify_fd = fd;
     m_impl->stop_watching = false;
-    m_impl->watcher = std::thread([this] {
+    m_impl->watcher = std::thread([this, options] {
         Impl& impl = *m_impl;
         alignas(inotify_event) char buffer[8192];
         while (!impl.stop_watching) {
@@ -547,7 +547,8 @@ Result<void> PluginManager::watch() {
                 }
             }
             for (const std::string& path : changed)
-                (void)reload(path); // a failure is a `failed` event; the old version serves on
+                (void)reload(path,
+                             options); // a failure is a `failed` event; the old version serves on
         }
     });
     return {};
@@ -678,40 +679,50 @@ Result<void> PluginManager::load_all() {
     return first;
 }
 
-Result<void> PluginManager::reload(std::string_view name) {
+Result<void> PluginManager::reload(std::string_view name, ReloadOptions options) {
     std::vector<ManagerEvent> events;
     Result<void> result;
     {
         std::lock_guard load(m_impl->load_mutex);
         std::shared_ptr<Entry> entry;
         Permissions granted;
+        // Stable while load_mutex is held: only loads, unloads and reloads replace it.
+        std::shared_ptr<Loaded> old;
         {
             std::shared_lock lock(m_impl->mutex);
             entry = m_impl->find(name);
             if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
             granted = entry->granted;
+            old = entry->loaded;
         }
         // The new version is read and built beside the running one, which serves meanwhile and
         // keeps serving if the new one fails.
         PluginInfo fresh = Impl::read_plugin(entry->info.path);
-        bool was_loaded = false;
         Result<std::unique_ptr<AbiInstance>> instance = make_error(ErrorKind::invalid, fresh.error);
-        if (fresh.state != PluginState::failed) {
-            {
-                std::shared_lock lock(m_impl->mutex);
-                was_loaded = entry->loaded != nullptr;
+        if (fresh.state != PluginState::failed)
+            instance = m_impl->build_from(fresh, granted, old != nullptr);
+        // Vars are taken once the old instance's call in flight has ended; calls that come
+        // meanwhile wait on its lock and, finding it closed, go to the new one.
+        std::unique_lock<std::mutex> handover;
+        if (instance && *instance && old && options.keep_vars) {
+            handover = std::unique_lock(old->call_mutex);
+            if (auto vars = old->instance->vars()) {
+                if (auto set = (*instance)->set_vars(std::move(*vars)); !set) {
+                    (*instance)->shutdown();
+                    instance = make_error(set.error().kind,
+                                          fmt::format("{}: the new version cannot keep the vars: "
+                                                      "{}",
+                                                      entry->info.name, set.error().message));
+                }
             }
-            instance = m_impl->build_from(fresh, granted, was_loaded);
         }
         if (!instance) {
             events.push_back(
                 {ManagerEvent::Kind::failed, entry->info.name, instance.error().message});
             result = tl::unexpected(instance.error());
         } else {
-            std::shared_ptr<Loaded> old;
             {
                 std::unique_lock lock(m_impl->mutex);
-                old = std::move(entry->loaded);
                 entry->loaded.reset();
                 fresh.state = entry->info.state == PluginState::disabled ? PluginState::disabled
                                                                          : PluginState::available;
@@ -726,7 +737,8 @@ Result<void> PluginManager::reload(std::string_view name) {
             }
             if (old) {
                 // New calls already go to the new instance; the old one ends with its last call.
-                std::lock_guard call(old->call_mutex);
+                std::unique_lock call =
+                    handover.owns_lock() ? std::move(handover) : std::unique_lock(old->call_mutex);
                 old->instance->shutdown();
                 old->closed = true;
                 old->instance.reset();
