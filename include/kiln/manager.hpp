@@ -277,7 +277,7 @@ public:
     /// The instance's vars, for a reload that hands them over; nullopt when the ABI has none.
     virtual std::optional<std::map<std::string, std::string>> vars() const { return std::nullopt; }
     /// Takes over the vars of the instance this one replaces.
-    virtual Result<void> set_vars(std::map<std::string, std::string> vars) {
+    virtual Result<void> set_vars(std::map<std::string, std::string> /*vars*/) {
         return make_error(ErrorKind::usage, "this plugin's ABI has no vars to hand over");
     }
 };
@@ -329,6 +329,18 @@ struct ManagerOptions {
     /// that error.
     std::shared_ptr<StateDb> state;
 };
+
+/// `plugins` as `kiln plugin list --json` prints them (docs/manager.md): an array of {"name",
+/// "version", "abi", "state", "error" (failed only), "path", "contributes"}.
+std::string plugins_json(const std::vector<PluginInfo>& plugins);
+/// One plugin as `kiln plugin info --json` prints it: its list object with its manifest,
+/// permissions, limits, config, `granted` (grant_texts), imports and exports.
+std::string plugin_json(const PluginInfo& plugin, const Permissions& granted);
+/// An audit record's time in UTC, to the millisecond: "2025-01-31T12:00:00.250Z".
+std::string format_audit_time(std::chrono::system_clock::time_point time);
+/// Audit records as `kiln plugin audit --json` prints them: an array of {"time", "plugin",
+/// "permission", "argument"}.
+std::string audit_json(const std::vector<AuditRecord>& records);
 
 /// A set of plugins. Every member may be called from any thread.
 class PluginManager {

@@ -7,7 +7,6 @@
 
 #include <kiln/manager.hpp>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -66,18 +65,6 @@ Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& 
     return manager;
 }
 
-json contributions_json(const PluginInfo& p) {
-    json out = json::array();
-    if (!p.manifest) return out;
-    for (const Contribution& c : p.manifest->contributes) {
-        json item = {{"kind", contribution_kind_name(c.kind)}, {"id", c.id}};
-        if (!c.title.empty()) item["title"] = c.title;
-        if (!c.export_name.empty()) item["export"] = c.export_name;
-        out.push_back(std::move(item));
-    }
-    return out;
-}
-
 std::string contributions_text(const PluginInfo& p) {
     std::string out;
     if (!p.manifest) return out;
@@ -85,17 +72,6 @@ std::string contributions_text(const PluginInfo& p) {
         out +=
             fmt::format("{}{} {}", out.empty() ? "" : ", ", contribution_kind_name(c.kind), c.id);
     return out;
-}
-
-json summary_json(const PluginInfo& p) {
-    json j = {{"name", p.name},
-              {"version", p.version},
-              {"abi", abi_name(p.abi)},
-              {"state", plugin_state_name(p.state)}};
-    if (p.state == PluginState::failed) j["error"] = p.error;
-    j["path"] = p.path;
-    j["contributes"] = contributions_json(p);
-    return j;
 }
 
 int run_list(const PluginCommandOptions& o) {
@@ -109,10 +85,7 @@ int run_list(const PluginCommandOptions& o) {
         if (p.state == PluginState::available) (void)(*manager)->validate(p.path);
     const auto list = (*manager)->list();
     if (o.json) {
-        json out = json::array();
-        for (const PluginInfo& p : list)
-            out.push_back(summary_json(p));
-        std::cout << out.dump(2) << "\n";
+        std::cout << plugins_json(list) << "\n";
         return exit_ok;
     }
     for (const PluginInfo& p : list) {
@@ -124,71 +97,6 @@ int run_list(const PluginCommandOptions& o) {
         std::cout << line << "\n";
     }
     return exit_ok;
-}
-
-json permissions_json(const Permissions& p) {
-    json j = json::object();
-    auto list = [&](const char* key, const std::vector<std::string>& v) {
-        if (!v.empty()) j[key] = v;
-    };
-    list("network", p.network);
-    if (!p.filesystem.empty()) {
-        json fs = json::array();
-        for (const Permissions::Path& path : p.filesystem)
-            fs.push_back((path.write ? "rw:" : "ro:") + path.prefix);
-        j["filesystem"] = fs;
-    }
-    list("env", p.env);
-    list("database", p.databases);
-    auto modes = [&](const char* key, bool read, bool write) {
-        json m = json::array();
-        if (read) m.push_back("read");
-        if (write) m.push_back("write");
-        if (!m.empty()) j[key] = m;
-    };
-    modes("kv", p.kv_read, p.kv_write);
-    modes("scope", p.scope_read, p.scope_write);
-    if (!p.publish.empty() || !p.subscribe.empty())
-        j["events"] = {{"publish", p.publish}, {"subscribe", p.subscribe}};
-    list("operations", p.operations);
-    list("libraries", p.libraries);
-    if (p.ui) j["ui"] = true;
-    if (p.max_concurrent_jobs) j["jobs"] = p.max_concurrent_jobs;
-    if (p.calls_per_minute) j["rate_limit"] = p.calls_per_minute;
-    return j;
-}
-
-json info_json(const PluginInfo& p, const Permissions& granted) {
-    json j = summary_json(p);
-    if (!p.manifest) return j;
-    const PackageManifest& m = *p.manifest;
-    j["manifest"] = m.file;
-    j["dialect"] = dialect_name(m.dialect);
-    for (auto [key, value] : {std::pair{"description", &m.description},
-                              {"author", &m.author},
-                              {"license", &m.license},
-                              {"homepage", &m.homepage}})
-        if (!value->empty()) j[key] = *value;
-    json requires_ = json::object();
-    if (m.requires_kiln) requires_["kiln"] = m.requires_kiln->text;
-    for (const auto& [name, range] : m.dependencies)
-        requires_[name] = range.text;
-    j["requires"] = requires_;
-    j["permissions"] = permissions_json(m.permissions);
-    json limits = json::object();
-    if (m.limits.memory_bytes) limits["memory"] = *m.limits.memory_bytes;
-    if (m.limits.timeout_ms) limits["timeout_ms"] = *m.limits.timeout_ms;
-    if (m.limits.fuel) limits["fuel"] = *m.limits.fuel;
-    if (m.limits.http_response_bytes) limits["http_response"] = *m.limits.http_response_bytes;
-    if (m.limits.var_bytes) limits["vars"] = *m.limits.var_bytes;
-    j["limits"] = limits;
-    j["config"] = m.config;
-    j["granted"] = grant_texts(granted);
-    j["imports"] = p.imports;
-    j["exports"] = p.exports;
-    j["signature"] = "unsigned";
-    j["warnings"] = m.warnings;
-    return j;
 }
 
 /// The plugin NAME|PATH names: a path is added to the manager on its own.
@@ -222,12 +130,13 @@ int run_info(const PluginCommandOptions& o) {
     auto& [manager, plugin] = *found;
     if (plugin.state == PluginState::available) (void)manager->validate(plugin.path);
     const PluginInfo p = *manager->info(plugin.path);
-    const json j = info_json(p, manager->granted(plugin.path).value_or(Permissions{}));
+    const std::string text = plugin_json(p, manager->granted(plugin.path).value_or(Permissions{}));
     if (o.json) {
-        std::cout << j.dump(2) << "\n";
+        std::cout << text << "\n";
         return p.state == PluginState::failed ? exit_failure : exit_ok;
     }
-    for (const auto& [key, value] : j.items()) {
+    const json fields = json::parse(text);
+    for (const auto& [key, value] : fields.items()) {
         if (value.is_null() || (value.is_structured() && value.empty())) continue;
         std::cout << fmt::format("{}: {}\n", key,
                                  value.is_string() ? value.get<std::string>() : value.dump());
@@ -347,15 +256,6 @@ int run_grant(const PluginCommandOptions& o, bool grant) {
     return exit_ok;
 }
 
-/// An audit record's time in UTC, to the millisecond: 2025-01-31T12:00:00.250Z.
-std::string audit_time(std::chrono::system_clock::time_point time) {
-    const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(time);
-    const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(ms);
-    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z",
-                       fmt::gmtime(std::chrono::system_clock::to_time_t(seconds)),
-                       (ms - seconds).count());
-}
-
 int run_audit(const PluginCommandOptions& o) {
     auto manager = stateful_manager();
     if (!manager) {
@@ -364,17 +264,12 @@ int run_audit(const PluginCommandOptions& o) {
     }
     const auto records = (*manager)->audit().records(o.target);
     if (o.json) {
-        json out = json::array();
-        for (const AuditRecord& r : records)
-            out.push_back({{"time", audit_time(r.time)},
-                           {"plugin", r.plugin},
-                           {"permission", r.permission},
-                           {"argument", r.argument}});
-        std::cout << out.dump(2) << "\n";
+        std::cout << audit_json(records) << "\n";
         return exit_ok;
     }
     for (const AuditRecord& r : records) {
-        std::string line = fmt::format("{} {} {}", audit_time(r.time), r.plugin, r.permission);
+        std::string line =
+            fmt::format("{} {} {}", format_audit_time(r.time), r.plugin, r.permission);
         if (!r.argument.empty()) line += " " + r.argument;
         std::cout << line << "\n";
     }
