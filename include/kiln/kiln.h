@@ -71,12 +71,14 @@ typedef enum kiln_valkind {
     KILN_I64 = 0x7e,
     KILN_F32 = 0x7d,
     KILN_F64 = 0x7c,
+    KILN_V128 = 0x7b,
     KILN_FUNCREF = 0x70,
     KILN_EXTERNREF = 0x6f,
 } kiln_valkind_t;
 
 /** A typed value. References are opaque words: 0 is null; a non-null funcref must come from
- *  wasm, an externref is any non-zero word of the host's choosing. */
+ *  wasm, an externref is any non-zero word of the host's choosing. A v128 is 16 bytes, lane 0
+ *  first (WebAssembly's lane order). */
 typedef struct kiln_val {
     kiln_valkind_t kind;
     union {
@@ -85,6 +87,7 @@ typedef struct kiln_val {
         float f32;
         double f64;
         uint64_t ref;
+        uint8_t v128[16];
     } of;
 } kiln_val_t;
 
@@ -116,6 +119,14 @@ static inline kiln_val_t kiln_val_f64(double v) {
     kiln_val_t r;
     r.kind = KILN_F64;
     r.of.f64 = v;
+    return r;
+}
+/** A v128 value from its 16 bytes, lane 0 first. */
+static inline kiln_val_t kiln_val_v128(const uint8_t bytes[16]) {
+    kiln_val_t r;
+    r.kind = KILN_V128;
+    for (int i = 0; i < 16; ++i)
+        r.of.v128[i] = bytes[i];
     return r;
 }
 
@@ -184,10 +195,19 @@ const char* kiln_trap_kind_name(kiln_trap_kind_t kind);
 
 /* ---- engine and modules ----------------------------------------------------------------- */
 
-/** Limits that bound every store of an engine; a zero field keeps the default. */
+/** Proposals past WebAssembly 2.0, as bits of kiln_engine_config_t::disabled_features. */
+typedef enum kiln_feature {
+    KILN_FEATURE_SIMD = 1 << 0, /**< fixed-width SIMD: the v128 type, the 0xFD instructions */
+} kiln_feature_t;
+
+/** Limits that bound every store of an engine, and the proposals its modules may not use; a
+ *  zero field keeps the default. */
 typedef struct kiln_engine_config {
     uint32_t max_call_depth;  /**< nested wasm calls per call from the host (default 20000) */
     uint64_t max_stack_slots; /**< 8-byte value-stack slots per store (default 2^21) */
+    /** kiln_feature_t bits: a module using one of these fails to compile, the error naming the
+     *  feature (default 0: every feature is accepted) */
+    uint32_t disabled_features;
 } kiln_engine_config_t;
 
 /** A new engine; `config` may be NULL for the defaults. NULL when out of memory. */
