@@ -180,6 +180,8 @@ TEST(PackageManifest, ErrorsNameFileFieldAndExpectation) {
               "or GB");
     EXPECT_EQ(yaml_error(head + "limits: {timeout: -1}\n"),
               "limits.timeout: expected a non-negative integer");
+    EXPECT_EQ(yaml_error(head + "limits: {timeout: 999999999999999999m}\n"),
+              "limits.timeout: too large");
     EXPECT_EQ(yaml_error(head + "config: {n: 1}\n"), "config.n: expected a string");
     EXPECT_EQ(yaml_error(head + "abi: wasi\n"),
               "abi: \"wasi\": expected auto, extism, zeno, spacedrive or reflow");
