@@ -29,7 +29,7 @@ Json toml_value(const toml::node& n) {
     if (auto i = n.as_integer()) return i->get();
     if (auto f = n.as_floating_point()) return f->get();
     if (auto b = n.as_boolean()) return b->get();
-    return Json(); // dates and times: no manifest field takes one
+    return Json::binary({}); // dates and times: no manifest field takes one
 }
 
 } // namespace
@@ -40,13 +40,16 @@ Result<Json> parse_json_text(std::string_view text) {
     try {
         return Json::parse(text);
     } catch (const Json::parse_error& e) {
-        const size_t at = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-        const size_t line = 1 + std::count(text.begin(), text.begin() + at, '\n');
-        const size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1);
-        const size_t column =
-            line_start == std::string_view::npos || at == 0 ? at + 1 : at - line_start;
-        return make_error(ErrorKind::invalid,
-                          fmt::format("line {}, column {}: not valid JSON", line, column));
+        std::string_view before = text.substr(0, std::min(e.byte ? e.byte - 1 : 0, text.size()));
+        const size_t line = 1 + size_t(std::count(before.begin(), before.end(), '\n'));
+        size_t line_start = before.rfind('\n');
+        line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+        // The report reads "[json.exception.parse_error.N] parse error at ...: WHAT".
+        std::string_view what = e.what();
+        const size_t colon = what.find(": ", what.find("parse error"));
+        if (colon != std::string_view::npos) what.remove_prefix(colon + 2);
+        return make_error(ErrorKind::invalid, fmt::format("line {}, column {}: {}", line,
+                                                          before.size() - line_start + 1, what));
     }
 }
 
@@ -55,9 +58,19 @@ Result<Json> parse_toml_text(std::string_view text) {
     if (!r) {
         const auto& e = r.error();
         return make_error(ErrorKind::invalid,
-                          fmt::format("line {}: {}", e.source().begin.line, e.description()));
+                          fmt::format("line {}, column {}: {}", e.source().begin.line,
+                                      e.source().begin.column, e.description()));
     }
     return toml_value(r.table());
+}
+
+std::string describe(const Json& v) {
+    if (v.is_binary()) return "a TOML date/time";
+    if (v.is_null()) return "null";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_number() || v.is_string()) return v.dump();
+    if (v.is_array()) return "an array";
+    return "an object";
 }
 
 bool Walker::fail(const std::string& path, const std::string& what) {
@@ -90,6 +103,18 @@ bool Walker::unsigned_int(const Json& v, const std::string& path, uint64_t& out)
         return fail(path, "expected a non-negative integer");
     out = v.get<uint64_t>();
     return true;
+}
+
+bool Walker::whole_number(const Json& v, const std::string& path, uint64_t& out, uint64_t min,
+                          uint64_t max) {
+    auto wrong = [&] {
+        return fail(path, fmt::format("expected a whole number from {} to {}, got {}", min, max,
+                                      describe(v)));
+    };
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+        return wrong();
+    out = v.get<uint64_t>();
+    return out >= min && out <= max ? true : wrong();
 }
 
 bool Walker::object(const Json& v, const std::string& path) {

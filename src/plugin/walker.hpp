@@ -20,11 +20,17 @@ namespace kiln::plugin {
 /// Ordered, so that maps keep the order a manifest gives them.
 using Json = nlohmann::ordered_json;
 
-/// Parses JSON text; an error names the line and column where it stopped.
+/// Parses JSON text; an error names the line and column where it stopped and what the parser
+/// expected there ("line 3, column 7: syntax error while parsing object - unexpected '}'; ...").
 Result<Json> parse_json_text(std::string_view text);
-/// Parses TOML text into the JSON value of the same structure (dates and times become null,
-/// which the walker then refuses as a wrong type); an error names the line.
+/// Parses TOML text into the JSON value of the same structure; an error names the line and
+/// column. Dates and times, which JSON has no type for, become the binary type, so that every
+/// reader refuses them as a wrong type (rather than reading null, which is "not set").
 Result<Json> parse_toml_text(std::string_view text);
+
+/// What a value is, for an error saying what a field got: "a boolean", "42", "\"x\"",
+/// "an array", "a TOML date/time", ...
+std::string describe(const Json& v);
 
 /// Reads fields of a JSON value; the first failure is kept as "PATH: WHAT" and every reader
 /// then returns false, so a walk stops at the first bad field.
@@ -41,6 +47,10 @@ struct Walker {
     bool string(const Json& v, const std::string& path, std::string& out);
     bool boolean(const Json& v, const std::string& path, bool& out);
     bool unsigned_int(const Json& v, const std::string& path, uint64_t& out);
+    /// A whole number from `min` to `max`; anything else is "expected a whole number from MIN
+    /// to MAX, got WHAT".
+    bool whole_number(const Json& v, const std::string& path, uint64_t& out, uint64_t min,
+                      uint64_t max);
     bool object(const Json& v, const std::string& path);
     /// An array of strings; a single string is refused (say what was meant).
     bool string_list(const Json& v, const std::string& path, std::vector<std::string>& out);

@@ -201,8 +201,10 @@ TEST(PackageManifest, ErrorsNameFileFieldAndExpectation) {
     EXPECT_EQ(yaml_error("name: p\nversion: [1\n").substr(0, 5), "line ");
     EXPECT_EQ(yaml_error("name = \"p\"\nversion = 1\nwasm = \"plugin.wasm\"\n", "kiln.toml"),
               "version: expected a string");
+    // JSON and TOML syntax errors read as the Extism manifest's do: the same walker parses both.
     EXPECT_EQ(yaml_error("{\"name\": \"p\",\n \"version\": }", "kiln.json"),
-              "line 2, column 13: not valid JSON");
+              "line 2, column 13: syntax error while parsing value - unexpected '}'; expected "
+              "'[', '{', or a literal");
 }
 
 TEST(PackageManifest, ZenoManifestReadAsZenoReadsIt) {
