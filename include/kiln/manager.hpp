@@ -167,6 +167,15 @@ struct PackageManifest {
     std::string license;
     std::string homepage;
     std::vector<Manifest::Wasm> wasm; ///< paths made absolute
+    /// Another installed plugin whose module is linked into this one by its name (Extism's
+    /// multi-module linking): a `wasm` entry {plugin: NAME, version: RANGE, name: MODULE}.
+    struct Link {
+        std::string plugin; ///< the plugin whose (single) module is linked
+        VersionRange range; ///< the versions it may be ("*" unless given)
+        std::string module; ///< the import module name it is linked as; default: `plugin`
+    };
+    /// Linked before the modules of `wasm`, in this order.
+    std::vector<Link> links;
     PluginAbi abi = PluginAbi::automatic;
     std::optional<VersionRange> requires_kiln;
     std::map<std::string, VersionRange> dependencies; ///< `requires` other than kiln, by name

@@ -150,6 +150,8 @@ struct PluginManager::Impl {
     std::shared_ptr<Entry> find(std::string_view name_or_path) const;
     /// The highest version of `name` that `range` allows and that did not fail.
     std::shared_ptr<Entry> resolve(const std::string& name, const VersionRange& range) const;
+    /// "installed: 1.0.0, 2.0.0 (failed)" or "not installed", for an error that found no version.
+    std::string installed(const std::string& name) const;
     Result<void> order(const std::shared_ptr<Entry>& entry, std::vector<std::string>& chain,
                        std::vector<std::shared_ptr<Entry>>& out) const;
     Result<std::vector<std::shared_ptr<Entry>>> order_of(std::string_view name) const;
@@ -229,6 +231,20 @@ std::shared_ptr<Entry> PluginManager::Impl::resolve(const std::string& name,
     return best;
 }
 
+std::string PluginManager::Impl::installed(const std::string& name) const {
+    std::vector<std::string> versions;
+    for (const auto& e : entries)
+        if (e->info.name == name)
+            versions.push_back(e->info.version.empty()
+                                   ? "failed"
+                                   : e->info.version +
+                                         (e->info.state == PluginState::failed     ? " (failed)"
+                                          : e->info.state == PluginState::disabled ? " (disabled)"
+                                                                                   : ""));
+    return versions.empty() ? "not installed"
+                            : fmt::format("installed: {}", fmt::join(versions, ", "));
+}
+
 Result<void> PluginManager::Impl::order(const std::shared_ptr<Entry>& entry,
                                         std::vector<std::string>& chain,
                                         std::vector<std::shared_ptr<Entry>>& out) const {
@@ -246,25 +262,12 @@ Result<void> PluginManager::Impl::order(const std::shared_ptr<Entry>& entry,
         for (const auto& [dep, range] : entry->info.manifest->dependencies) {
             auto found = resolve(dep, range);
             if (!found) {
-                std::vector<std::string> installed;
-                for (const auto& e : entries)
-                    if (e->info.name == dep)
-                        installed.push_back(
-                            e->info.version.empty()
-                                ? "failed"
-                                : e->info.version +
-                                      (e->info.state == PluginState::failed     ? " (failed)"
-                                       : e->info.state == PluginState::disabled ? " (disabled)"
-                                                                                : ""));
                 std::string path;
                 for (const std::string& c : chain)
                     path += c + " -> ";
-                return make_error(
-                    ErrorKind::invalid,
-                    fmt::format("unsatisfiable dependency: {}{} {} ({})", path, dep, range.text,
-                                installed.empty()
-                                    ? "not installed"
-                                    : fmt::format("installed: {}", fmt::join(installed, ", "))));
+                return make_error(ErrorKind::invalid,
+                                  fmt::format("unsatisfiable dependency: {}{} {} ({})", path, dep,
+                                              range.text, installed(dep)));
             }
             if (auto ok = order(found, chain, out); !ok) return ok;
         }
@@ -323,6 +326,29 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
     if (!manifest)
         return make_error(manifest.error().kind,
                           fmt::format("{}: {}", package.file, manifest.error().message));
+    // Each plugin linked by name lends its module, under the link's name, ahead of this
+    // plugin's own modules: instantiated first, its exports satisfy their imports.
+    std::vector<Manifest::Wasm> linked;
+    for (const PackageManifest::Link& link : package.links) {
+        std::shared_lock lock(mutex);
+        auto other = resolve(link.plugin, link.range);
+        if (!other)
+            return make_error(ErrorKind::invalid,
+                              fmt::format("{}: wasm: links plugin {} {} ({})", package.file,
+                                          link.plugin, link.range.text, installed(link.plugin)));
+        const PackageManifest& lent = *other->info.manifest;
+        if (lent.wasm.size() != 1 || !lent.links.empty())
+            return make_error(ErrorKind::invalid,
+                              fmt::format("{}: wasm: links plugin {}, which is not one module "
+                                          "of its own (it has {} and links {}); only such a "
+                                          "plugin can be linked",
+                                          package.file, link.plugin, lent.wasm.size(),
+                                          lent.links.size()));
+        Manifest::Wasm module = lent.wasm.front();
+        module.name = link.module;
+        linked.push_back(std::move(module));
+    }
+    manifest->wasm.insert(manifest->wasm.begin(), linked.begin(), linked.end());
     // The modules are read (and their hashes checked) once; the cache key is their sha256s
     // with everything else the compiled plugin holds.
     if (sodium_init() < 0) return make_error(ErrorKind::io, "libsodium failed to start");
