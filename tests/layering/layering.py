@@ -49,6 +49,7 @@ PUBLIC_HEADERS = {
     "wasi.hpp": "wasi",
     "plugin.hpp": "plugin",
     "manager.hpp": "manager",
+    "state_db.hpp": "manager",
     "hostfns.hpp": "hostfns",
     "kiln.h": "capi",
 }
