@@ -4,6 +4,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 
+#include <kiln/hostfns.hpp>
 #include <kiln/manager.hpp>
 
 #include <fmt/format.h>
@@ -28,6 +29,7 @@ struct PluginCommandOptions {
     std::string function;
     std::optional<std::string> input;
     bool read_stdin = false;
+    std::optional<std::string> scope; ///< call: the call's scope, a JSON object
 };
 
 std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
@@ -36,10 +38,19 @@ std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
     return {env && *env ? env : "plugins"};
 }
 
+/// A manager with the host functions installed (its adapters keep what they need of the
+/// library alive).
+std::unique_ptr<PluginManager> make_manager() {
+    auto manager = std::make_unique<PluginManager>();
+    HostLibrary host;
+    host.install(*manager);
+    return manager;
+}
+
 /// A manager over the folders; an explicit folder that cannot be read is a usage error, the
 /// default one may be missing (no plugins then).
 Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& o) {
-    auto manager = std::make_unique<PluginManager>();
+    auto manager = make_manager();
     for (const std::string& dir : plugin_dirs(o)) {
         std::error_code ec;
         if (o.dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
@@ -217,7 +228,8 @@ int run_info(const PluginCommandOptions& o) {
 }
 
 int run_validate(const PluginCommandOptions& o) {
-    PluginManager manager;
+    auto owned = make_manager();
+    PluginManager& manager = *owned;
     int code = exit_ok;
     for (const std::string& path : o.paths) {
         std::error_code ec;
@@ -264,7 +276,9 @@ int run_plugin_call(const PluginCommandOptions& o) {
     if (plugin.manifest)
         for (const Contribution& c : plugin.manifest->contributes)
             if (c.id == o.function && !c.export_name.empty()) function = c.export_name;
-    if (std::find(plugin.exports.begin(), plugin.exports.end(), function) == plugin.exports.end() &&
+    // A ZenoEngine plugin's slots are known once it is loaded: its instance refuses others.
+    if (plugin.abi != PluginAbi::zeno &&
+        std::find(plugin.exports.begin(), plugin.exports.end(), function) == plugin.exports.end() &&
         plugin.state != PluginState::failed) {
         print_error(fmt::format("{}: no slot, command or export \"{}\"", plugin.name, o.function));
         return exit_usage;
@@ -272,8 +286,23 @@ int run_plugin_call(const PluginCommandOptions& o) {
     std::string input = o.input.value_or("");
     if (o.read_stdin)
         input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    auto out = manager->call(plugin.path, function, input);
+    CallContext context;
+    if (o.scope) {
+        auto scope = json::parse(*o.scope, nullptr, false);
+        if (scope.is_discarded() || !scope.is_object()) {
+            print_error("plugin call: --scope: expected a JSON object");
+            return exit_usage;
+        }
+        context.scope = *o.scope;
+    }
+    auto out = manager->call(plugin.path, function, input, context);
+    // The scope as the plugin left it, even when the call failed after changing it.
+    if (o.scope) std::cerr << context.scope << "\n";
     if (!out) {
+        if (out.error().kind == ErrorKind::usage) {
+            print_error(out.error().message); // an unknown slot, a disabled plugin
+            return exit_usage;
+        }
         print_error(fmt::format("{}: {}", error_kind_name(out.error().kind), out.error().message));
         print_backtrace(out.error());
         return exit_failure;
@@ -317,6 +346,8 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     call->add_option("TARGET", o->function, "a slot, a command or an export")->required();
     call->add_option("--input", o->input, "input bytes, as given");
     call->add_flag("--stdin", o->read_stdin, "read the input from stdin");
+    call->add_option("--scope", o->scope,
+                     "the call's scope, a JSON object; printed to stderr after the call");
     add_dir_option(call, *o);
     call->callback([o, &exit_code] { exit_code = run_plugin_call(*o); });
 }
