@@ -34,6 +34,7 @@ test_packages=(
   libgtest-dev libbenchmark-dev
   libcpp-httplib-dev                                  # loopback HTTP servers in tests
   pkg-config                                          # the package test's pkg-config hosts
+  json-schema-test-suite                              # config_schema against the JSON Schema suite
 )
 [[ $tests == OFF ]] || packages+=("${test_packages[@]}")
 missing=()

@@ -84,6 +84,13 @@ json details_json(const PluginInfo& p, const Permissions& granted) {
     for (const auto& [name, range] : m.dependencies)
         requires_[name] = range.text;
     j["requires"] = requires_;
+    if (!m.links.empty()) {
+        json links = json::array();
+        for (const PackageManifest::Link& l : m.links)
+            links.push_back(
+                {{"plugin", l.plugin}, {"version", l.range.text}, {"module", l.module}});
+        j["links"] = links;
+    }
     j["permissions"] = permissions_json(m.permissions);
     json limits = json::object();
     if (m.limits.memory_bytes) limits["memory"] = *m.limits.memory_bytes;

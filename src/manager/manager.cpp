@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -50,8 +49,7 @@ struct Entry {
     std::string canonical; ///< the path, made absolute and canonical, to find it by any spelling
     Permissions granted;
     std::shared_ptr<Loaded> loaded;
-    std::deque<std::chrono::steady_clock::time_point> recent_calls; ///< for the rate limit
-    std::mutex rate_mutex;
+    RateLimit rate;
 };
 
 std::string hex(const unsigned char* bytes, size_t n) {
@@ -150,6 +148,8 @@ struct PluginManager::Impl {
     std::shared_ptr<Entry> find(std::string_view name_or_path) const;
     /// The highest version of `name` that `range` allows and that did not fail.
     std::shared_ptr<Entry> resolve(const std::string& name, const VersionRange& range) const;
+    /// "installed: 1.0.0, 2.0.0 (failed)" or "not installed", for an error that found no version.
+    std::string installed(const std::string& name) const;
     Result<void> order(const std::shared_ptr<Entry>& entry, std::vector<std::string>& chain,
                        std::vector<std::shared_ptr<Entry>>& out) const;
     Result<std::vector<std::shared_ptr<Entry>>> order_of(std::string_view name) const;
@@ -229,6 +229,20 @@ std::shared_ptr<Entry> PluginManager::Impl::resolve(const std::string& name,
     return best;
 }
 
+std::string PluginManager::Impl::installed(const std::string& name) const {
+    std::vector<std::string> versions;
+    for (const auto& e : entries)
+        if (e->info.name == name)
+            versions.push_back(e->info.version.empty()
+                                   ? "failed"
+                                   : e->info.version +
+                                         (e->info.state == PluginState::failed     ? " (failed)"
+                                          : e->info.state == PluginState::disabled ? " (disabled)"
+                                                                                   : ""));
+    return versions.empty() ? "not installed"
+                            : fmt::format("installed: {}", fmt::join(versions, ", "));
+}
+
 Result<void> PluginManager::Impl::order(const std::shared_ptr<Entry>& entry,
                                         std::vector<std::string>& chain,
                                         std::vector<std::shared_ptr<Entry>>& out) const {
@@ -246,25 +260,12 @@ Result<void> PluginManager::Impl::order(const std::shared_ptr<Entry>& entry,
         for (const auto& [dep, range] : entry->info.manifest->dependencies) {
             auto found = resolve(dep, range);
             if (!found) {
-                std::vector<std::string> installed;
-                for (const auto& e : entries)
-                    if (e->info.name == dep)
-                        installed.push_back(
-                            e->info.version.empty()
-                                ? "failed"
-                                : e->info.version +
-                                      (e->info.state == PluginState::failed     ? " (failed)"
-                                       : e->info.state == PluginState::disabled ? " (disabled)"
-                                                                                : ""));
                 std::string path;
                 for (const std::string& c : chain)
                     path += c + " -> ";
-                return make_error(
-                    ErrorKind::invalid,
-                    fmt::format("unsatisfiable dependency: {}{} {} ({})", path, dep, range.text,
-                                installed.empty()
-                                    ? "not installed"
-                                    : fmt::format("installed: {}", fmt::join(installed, ", "))));
+                return make_error(ErrorKind::invalid,
+                                  fmt::format("unsatisfiable dependency: {}{} {} ({})", path, dep,
+                                              range.text, installed(dep)));
             }
             if (auto ok = order(found, chain, out); !ok) return ok;
         }
@@ -323,6 +324,30 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
     if (!manifest)
         return make_error(manifest.error().kind,
                           fmt::format("{}: {}", package.file, manifest.error().message));
+    adapter->second->adjust(*manifest);
+    // Each plugin linked by name lends its module, under the link's name, ahead of this
+    // plugin's own modules: instantiated first, its exports satisfy their imports.
+    std::vector<Manifest::Wasm> linked;
+    for (const PackageManifest::Link& link : package.links) {
+        std::shared_lock lock(mutex);
+        auto other = resolve(link.plugin, link.range);
+        if (!other)
+            return make_error(ErrorKind::invalid,
+                              fmt::format("{}: wasm: links plugin {} {} ({})", package.file,
+                                          link.plugin, link.range.text, installed(link.plugin)));
+        const PackageManifest& lent = *other->info.manifest;
+        if (lent.wasm.size() != 1 || !lent.links.empty())
+            return make_error(ErrorKind::invalid,
+                              fmt::format("{}: wasm: links plugin {}, which is not one module "
+                                          "of its own (it has {} and links {}); only such a "
+                                          "plugin can be linked",
+                                          package.file, link.plugin, lent.wasm.size(),
+                                          lent.links.size()));
+        Manifest::Wasm module = lent.wasm.front();
+        module.name = link.module;
+        linked.push_back(std::move(module));
+    }
+    manifest->wasm.insert(manifest->wasm.begin(), linked.begin(), linked.end());
     // The modules are read (and their hashes checked) once; the cache key is their sha256s
     // with everything else the compiled plugin holds.
     if (sodium_init() < 0) return make_error(ErrorKind::io, "libsodium failed to start");
@@ -358,7 +383,7 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
         ++stats.compiled;
     }
     if (!run) return std::unique_ptr<AbiInstance>();
-    return adapter->second->instantiate(AbiLoad{info, compiled});
+    return adapter->second->instantiate(AbiLoad{info, compiled, effective.permissions});
 }
 
 Result<void> PluginManager::Impl::load_locked(std::string_view name,
@@ -785,6 +810,16 @@ void PluginManager::unload_all() {
 
 Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
                                         std::string_view input) {
+    return call(name, target, input, nullptr);
+}
+
+Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
+                                        std::string_view input, CallContext& context) {
+    return call(name, target, input, &context);
+}
+
+Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
+                                        std::string_view input, CallContext* context) {
     // A plugin unloaded or reloaded between the lookup and the call is looked up again; each
     // retry means another unload or reload happened meanwhile.
     for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -801,7 +836,8 @@ Result<std::string> PluginManager::call(std::string_view name, std::string_view 
         }
         std::lock_guard call(loaded->call_mutex);
         if (loaded->closed) continue;
-        return loaded->instance->call(target, input);
+        return context ? loaded->instance->call(target, input, *context)
+                       : loaded->instance->call(target, input);
     }
     return make_error(ErrorKind::usage,
                       fmt::format("plugin {} was unloaded while it was being called", name));
@@ -899,29 +935,7 @@ Result<void> PluginManager::check(std::string_view name, Permission permission,
         if (entry->info.manifest) p = entry->info.manifest->permissions;
         p.merge(entry->granted);
     }
-    auto deny = [&](const char* what, std::string why) -> Result<void> {
-        m_impl->audit.add(
-            {std::chrono::system_clock::now(), entry->info.name, what, std::string(argument)});
-        return make_error(ErrorKind::denied, std::move(why));
-    };
-    if (!allows(p, permission, argument))
-        return deny(permission_name(permission),
-                    argument.empty() ? fmt::format("{}: {} is not granted", entry->info.name,
-                                                   permission_name(permission))
-                                     : fmt::format("{}: {} \"{}\" is not granted", entry->info.name,
-                                                   permission_name(permission), argument));
-    if (p.calls_per_minute != 0) {
-        const auto now = std::chrono::steady_clock::now();
-        std::lock_guard lock(entry->rate_mutex);
-        auto& recent = entry->recent_calls;
-        while (!recent.empty() && now - recent.front() >= std::chrono::minutes(1))
-            recent.pop_front();
-        if (recent.size() >= p.calls_per_minute)
-            return deny("rate", fmt::format("{}: over its rate limit of {} calls a minute",
-                                            entry->info.name, p.calls_per_minute));
-        recent.push_back(now);
-    }
-    return {};
+    return check_permission(entry->info.name, p, permission, argument, m_impl->audit, entry->rate);
 }
 
 AuditLog& PluginManager::audit() {

@@ -102,7 +102,9 @@ struct Reader {
     Walker w;
     PackageManifest& m;
 
-    bool wasm_sources(const Json& v, const std::string& path);
+    bool wasm_sources(const Json& v, const std::string& path, bool links = false);
+    /// One `wasm` entry naming another plugin to link: {plugin, version, name}.
+    bool link(const Json& v, const std::string& path);
     bool requires_(const Json& v, const std::string& path, bool foreign);
     bool permissions(const Json& v, const std::string& path);
     bool limits(const Json& v, const std::string& path);
@@ -126,34 +128,83 @@ bool Reader::version(const Json& v, const std::string& path) {
     return true;
 }
 
-/// `wasm`: a path, or a list of paths and Extism wasm sources ({path|url|data, name, hash}),
-/// which Extism's own manifest parser reads so that both accept the same sources.
-bool Reader::wasm_sources(const Json& v, const std::string& path) {
+/// `wasm`: a path, or a list of paths, Extism wasm sources ({path|url|data, name, hash}), which
+/// Extism's own manifest parser reads so that both accept the same sources, and other plugins
+/// to link ({plugin, version, name}), which only Kiln's manifests may name.
+bool Reader::wasm_sources(const Json& v, const std::string& path, bool links) {
     Json list = v.is_array() ? v : Json::array({v});
     if (list.empty()) return w.fail(path, "expected a path or a non-empty list of wasm sources");
+    // Positions in `v`, for errors, of what stays in `list` once links are taken out.
+    std::vector<size_t> at;
+    Json sources = Json::array();
     for (size_t i = 0; i < list.size(); ++i) {
+        const std::string here = v.is_array() ? Walker::element(path, i) : path;
+        if (list[i].is_object() && list[i].contains("plugin") && links) {
+            if (!link(list[i], here)) return false;
+            continue;
+        }
         if (list[i].is_string())
-            list[i] = Json{{"path", list[i]}};
-        else if (!list[i].is_object())
-            return w.fail(v.is_array() ? Walker::element(path, i) : path,
-                          "expected a path or a wasm source {path|url|data, name, hash}");
+            sources.push_back(Json{{"path", list[i]}});
+        else if (list[i].is_object())
+            sources.push_back(list[i]);
+        else
+            return w.fail(here, links ? "expected a path, a wasm source {path|url|data, name, "
+                                        "hash} or a plugin to link {plugin, version, name}"
+                                      : "expected a path or a wasm source {path|url|data, name, "
+                                        "hash}");
+        at.push_back(i);
     }
+    if (sources.empty())
+        return w.fail(path, "expected a module of this plugin's own besides the plugins it links");
+    list = std::move(sources);
     auto extism = Manifest::from_json(Json{{"wasm", list}}.dump(), m.folder);
     if (!extism) {
         // "JSON manifest: wasm[0].hash: ..." names the field as this manifest has it once the
         // array index goes where the list is.
         std::string msg = extism.error().message;
-        if (size_t at = msg.find("wasm"); at != std::string::npos) msg = msg.substr(at + 4);
-        if (!v.is_array() && msg.starts_with("[0]")) msg = msg.substr(3);
-        return w.fail(path + msg.substr(0, msg.find(':')), msg.substr(msg.find(':') + 2));
+        if (size_t from = msg.find("wasm"); from != std::string::npos) msg = msg.substr(from + 4);
+        // "[N]..." counts the sources without the links: back to the position in `v`.
+        std::string here = path;
+        if (msg.starts_with("[")) {
+            const size_t close = msg.find(']');
+            if (v.is_array())
+                here = Walker::element(path, at[std::stoul(msg.substr(1, close - 1))]);
+            msg = msg.substr(close + 1);
+        }
+        return w.fail(here + msg.substr(0, msg.find(':')), msg.substr(msg.find(':') + 2));
     }
     for (size_t i = 0; i < extism->wasm.size(); ++i) {
         const auto& src = extism->wasm[i].source;
         if (auto* f = std::get_if<Manifest::WasmFile>(&src); f && !fs::is_regular_file(f->path))
-            return w.fail(v.is_array() ? Walker::element(path, i) : path,
+            return w.fail(v.is_array() ? Walker::element(path, at[i]) : path,
                           fmt::format("no wasm file {}", f->path));
     }
     m.wasm = std::move(extism->wasm);
+    return true;
+}
+
+bool Reader::link(const Json& v, const std::string& path) {
+    if (!w.only(v, path, {"plugin", "version", "name"})) return false;
+    PackageManifest::Link l;
+    const std::string at = Walker::field(path, "plugin");
+    if (!w.string(v["plugin"], at, l.plugin)) return false;
+    if (!valid_name(l.plugin))
+        return w.fail(
+            at, fmt::format("\"{}\": expected a plugin name, [a-z0-9][a-z0-9_.-]*", l.plugin));
+    if (l.plugin == m.name) return w.fail(at, "a plugin cannot link itself");
+    std::string range = "*";
+    if (v.contains("version") && !w.string(v["version"], Walker::field(path, "version"), range))
+        return false;
+    auto parsed = VersionRange::parse(range);
+    if (!parsed) return w.fail(Walker::field(path, "version"), parsed.error().message);
+    l.range = std::move(*parsed);
+    l.module = l.plugin;
+    if (v.contains("name") && !w.string(v["name"], Walker::field(path, "name"), l.module))
+        return false;
+    if (l.module.empty() || l.module == "main")
+        return w.fail(Walker::field(path, "name"),
+                      fmt::format("\"{}\": expected a module name other than main", l.module));
+    m.links.push_back(std::move(l));
     return true;
 }
 
@@ -369,7 +420,7 @@ bool Reader::kiln(const Json& v) {
     if (v.contains("config_schema") && !config_schema(v["config_schema"], "config_schema"))
         return false;
     if (v.contains("contributes") && !contributes(v["contributes"], "contributes")) return false;
-    return wasm_sources(v["wasm"], "wasm");
+    return wasm_sources(v["wasm"], "wasm", true);
 }
 
 /// Zeno's manifest.yaml as Zeno reads it: name and binary required, unknown keys ignored (kept

@@ -1,5 +1,5 @@
-// Manifest parsing: JSON through nlohmann::json, TOML converted to the same JSON value by
-// plugin/walker (parse_toml_text), so both are checked by one walk that names every bad field.
+// Manifest parsing: JSON and TOML text become one JSON value (plugin/walker.hpp), read by the
+// walker shared with the manager's package manifests, which names the path of every bad field.
 #include "base/file.hpp"
 
 #include <kiln/plugin.hpp>
@@ -8,7 +8,6 @@
 #include "plugin/walker.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include <filesystem>
@@ -16,19 +15,6 @@
 namespace kiln {
 
 namespace {
-
-// Ordered, so that allowed_paths keep the order a manifest gives them, which to_json() keeps.
-using json = nlohmann::ordered_json;
-
-/// "line 3, column 7: syntax error while parsing object - unexpected '}'; expected string
-/// literal", from the parser's report and the byte it stopped at.
-std::string json_syntax_error(std::string_view text, const json::parse_error& e) {
-    // The report reads "[json.exception.parse_error.N] parse error at ...: WHAT".
-    std::string_view what = e.what();
-    size_t colon = what.find(": ", what.find("parse error"));
-    if (colon != std::string_view::npos) what.remove_prefix(colon + 2);
-    return fmt::format("{}: {}", plugin::text_position(text, e.byte ? e.byte - 1 : 0), what);
-}
 
 enum class ManifestFormat { json, toml };
 
@@ -66,58 +52,16 @@ Result<ManifestFormat> manifest_format(const std::string& path, std::span<const 
                                   quoted_start(bytes)));
 }
 
-/// What a value is, for an error saying what a field got instead of what it expects.
-std::string describe(const json& v) {
-    if (v.is_binary()) return "a TOML date/time";
-    if (v.is_null()) return "null";
-    if (v.is_boolean()) return "a boolean";
-    if (v.is_number() || v.is_string()) return v.dump();
-    if (v.is_array()) return "an array";
-    return "an object";
-}
+using plugin::Json;
+using plugin::Walker;
 
-struct Walker {
+/// The walk of an Extism manifest: the shared readers, and the folder relative paths are from.
+struct Reader {
+    Walker w;
     std::string base_dir;
-    std::string error;
 
-    bool fail(const std::string& path, const std::string& what) {
-        if (error.empty()) error = fmt::format("{}: {}", path, what);
-        return false;
-    }
-    bool string(const json& v, const std::string& path, std::string& out) {
-        if (!v.is_string()) return fail(path, "expected a string");
-        out = v.get<std::string>();
-        return true;
-    }
-    /// A limit: a whole number from `min` to `max`. Anything else, a TOML date or time
-    /// included, is an error naming the field and what it got.
-    bool unsigned_int(const json& v, const std::string& path, uint64_t& out, uint64_t min = 0,
-                      uint64_t max = UINT64_MAX) {
-        auto wrong = [&] {
-            return fail(path, fmt::format("expected a whole number from {} to {}, got {}", min, max,
-                                          describe(v)));
-        };
-        if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
-            return wrong();
-        out = v.get<uint64_t>();
-        return out >= min && out <= max ? true : wrong();
-    }
-    bool object(const json& v, const std::string& path) {
-        return v.is_object() ? true : fail(path, "expected an object");
-    }
-    /// Rejects keys outside `known`.
-    bool only(const json& v, const std::string& path, std::initializer_list<const char*> known) {
-        for (const auto& [k, _] : v.items()) {
-            bool ok = false;
-            for (const char* n : known)
-                ok = ok || k == n;
-            if (!ok) return fail(path.empty() ? k : path + "." + k, "unknown field");
-        }
-        return true;
-    }
-
-    bool wasm(const json& v, const std::string& path, Manifest::Wasm& w);
-    bool manifest(const json& v, Manifest& m);
+    bool wasm(const Json& v, const std::string& path, Manifest::Wasm& out);
+    bool manifest(const Json& v, Manifest& m);
 };
 
 std::string base64_encode(const std::vector<uint8_t>& bytes) {
@@ -153,114 +97,105 @@ bool base64_decode(std::string_view in, std::vector<uint8_t>& out) {
     return true;
 }
 
-bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
-    if (!object(v, path) ||
-        !only(v, path, {"path", "data", "url", "name", "hash", "headers", "method"}))
+bool Reader::wasm(const Json& v, const std::string& path, Manifest::Wasm& out) {
+    if (!w.object(v, path) ||
+        !w.only(v, path, {"path", "data", "url", "name", "hash", "headers", "method"}))
         return false;
     if (v.contains("path") + v.contains("data") + v.contains("url") != 1)
-        return fail(path, "expected exactly one of path, data, url");
+        return w.fail(path, "expected exactly one of path, data, url");
     if (v.contains("path")) {
         Manifest::WasmFile file;
-        if (!string(v["path"], path + ".path", file.path)) return false;
+        if (!w.string(v["path"], Walker::field(path, "path"), file.path)) return false;
         if (!base_dir.empty() && !std::filesystem::path(file.path).is_absolute())
             file.path = (std::filesystem::path(base_dir) / file.path).string();
-        w.source = std::move(file);
+        out.source = std::move(file);
     } else if (v.contains("data")) {
         std::string text;
         Manifest::WasmBytes bytes;
-        if (!string(v["data"], path + ".data", text)) return false;
-        if (!base64_decode(text, bytes.data)) return fail(path + ".data", "not valid base64");
-        w.source = std::move(bytes);
+        if (!w.string(v["data"], Walker::field(path, "data"), text)) return false;
+        if (!base64_decode(text, bytes.data))
+            return w.fail(Walker::field(path, "data"), "not valid base64");
+        out.source = std::move(bytes);
     } else {
         Manifest::WasmUrl url;
-        if (!string(v["url"], path + ".url", url.url)) return false;
+        if (!w.string(v["url"], Walker::field(path, "url"), url.url)) return false;
         if (v.contains("method")) {
-            if (!string(v["method"], path + ".method", url.method)) return false;
+            if (!w.string(v["method"], Walker::field(path, "method"), url.method)) return false;
             if (!plugin::is_http_token(url.method))
-                return fail(path + ".method", "expected an HTTP method such as GET");
+                return w.fail(Walker::field(path, "method"), "expected an HTTP method such as GET");
         }
-        if (v.contains("headers")) {
-            if (!object(v["headers"], path + ".headers")) return false;
-            for (const auto& [k, val] : v["headers"].items())
-                if (!string(val, path + ".headers." + k, url.headers[k])) return false;
-        }
-        w.source = std::move(url);
+        if (v.contains("headers") &&
+            !w.string_map(v["headers"], Walker::field(path, "headers"), url.headers))
+            return false;
+        out.source = std::move(url);
     }
     for (const char* only_url : {"method", "headers"})
         if (v.contains(only_url) && !v.contains("url"))
-            return fail(path + "." + only_url, "only a url source has one");
-    if (v.contains("name") && !string(v["name"], path + ".name", w.name)) return false;
+            return w.fail(Walker::field(path, only_url), "only a url source has one");
+    if (v.contains("name") && !w.string(v["name"], Walker::field(path, "name"), out.name))
+        return false;
     if (v.contains("hash")) {
-        if (!string(v["hash"], path + ".hash", w.hash)) return false;
-        bool hex = w.hash.size() == 64 &&
-                   w.hash.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
-        if (!hex) return fail(path + ".hash", "expected a sha256 as 64 hex digits");
+        if (!w.string(v["hash"], Walker::field(path, "hash"), out.hash)) return false;
+        bool hex = out.hash.size() == 64 &&
+                   out.hash.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+        if (!hex) return w.fail(Walker::field(path, "hash"), "expected a sha256 as 64 hex digits");
     }
     return true;
 }
 
-bool Walker::manifest(const json& v, Manifest& m) {
-    if (!v.is_object()) return fail("manifest", "expected an object");
-    if (!only(v, "",
-              {"wasm", "name", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms",
-               "fuel"}))
+bool Reader::manifest(const Json& v, Manifest& m) {
+    if (!w.object(v, "") || !w.only(v, "",
+                                    {"wasm", "name", "memory", "config", "allowed_hosts",
+                                     "allowed_paths", "timeout_ms", "fuel"}))
         return false;
-    if (!v.contains("wasm")) return fail("wasm", "required");
-    const json& ws = v["wasm"];
-    if (!ws.is_array() || ws.empty()) return fail("wasm", "expected a non-empty array");
+    if (!v.contains("wasm")) return w.fail("wasm", "required");
+    const Json& ws = v["wasm"];
+    if (!ws.is_array() || ws.empty()) return w.fail("wasm", "expected a non-empty array");
     for (size_t i = 0; i < ws.size(); ++i) {
-        Manifest::Wasm w;
-        if (!wasm(ws[i], fmt::format("wasm[{}]", i), w)) return false;
-        m.wasm.push_back(std::move(w));
+        Manifest::Wasm one;
+        if (!wasm(ws[i], Walker::element("wasm", i), one)) return false;
+        m.wasm.push_back(std::move(one));
     }
-    if (v.contains("name") && !string(v["name"], "name", m.name)) return false;
+    if (v.contains("name") && !w.string(v["name"], "name", m.name)) return false;
+    // null reads as not set, as Extism's serde does for these fields.
     if (v.contains("memory") && !v["memory"].is_null()) {
-        const json& mem = v["memory"];
-        if (!object(mem, "memory") ||
-            !only(mem, "memory", {"max_pages", "max_http_response_bytes", "max_var_bytes"}))
+        const Json& mem = v["memory"];
+        if (!w.object(mem, "memory") ||
+            !w.only(mem, "memory", {"max_pages", "max_http_response_bytes", "max_var_bytes"}))
             return false;
         uint64_t n = 0;
         if (mem.contains("max_pages")) {
-            if (!unsigned_int(mem["max_pages"], "memory.max_pages", n, 0, UINT32_MAX)) return false;
+            if (!w.whole_number(mem["max_pages"], "memory.max_pages", n, 0, UINT32_MAX))
+                return false;
             m.max_pages = uint32_t(n);
         }
         if (mem.contains("max_http_response_bytes") &&
-            !unsigned_int(mem["max_http_response_bytes"], "memory.max_http_response_bytes",
-                          m.max_http_response_bytes))
+            !w.whole_number(mem["max_http_response_bytes"], "memory.max_http_response_bytes",
+                            m.max_http_response_bytes, 0, UINT64_MAX))
             return false;
         if (mem.contains("max_var_bytes") &&
-            !unsigned_int(mem["max_var_bytes"], "memory.max_var_bytes", m.max_var_bytes))
+            !w.whole_number(mem["max_var_bytes"], "memory.max_var_bytes", m.max_var_bytes, 0,
+                            UINT64_MAX))
             return false;
     }
-    if (v.contains("config") && !v["config"].is_null()) {
-        if (!object(v["config"], "config")) return false;
-        for (const auto& [k, val] : v["config"].items()) {
-            std::string s;
-            if (!string(val, "config." + k, s)) return false;
-            m.config[k] = s;
-        }
-    }
-    if (v.contains("allowed_hosts") && !v["allowed_hosts"].is_null()) {
-        const json& hs = v["allowed_hosts"];
-        if (!hs.is_array()) return fail("allowed_hosts", "expected an array of strings");
-        for (size_t i = 0; i < hs.size(); ++i) {
-            std::string h;
-            if (!string(hs[i], fmt::format("allowed_hosts[{}]", i), h)) return false;
-            m.allowed_hosts.push_back(h);
-        }
-    }
+    if (v.contains("config") && !v["config"].is_null() &&
+        !w.string_map(v["config"], "config", m.config))
+        return false;
+    if (v.contains("allowed_hosts") && !v["allowed_hosts"].is_null() &&
+        !w.string_list(v["allowed_hosts"], "allowed_hosts", m.allowed_hosts))
+        return false;
     if (v.contains("allowed_paths") && !v["allowed_paths"].is_null()) {
-        if (!object(v["allowed_paths"], "allowed_paths")) return false;
+        if (!w.object(v["allowed_paths"], "allowed_paths")) return false;
         for (const auto& [key, guest] : v["allowed_paths"].items()) {
-            const std::string field = "allowed_paths." + key;
+            const std::string field = Walker::field("allowed_paths", key);
             auto grant = parse_preopen(key);
-            if (!grant) return fail(field, grant.error().message);
+            if (!grant) return w.fail(field, grant.error().message);
             std::string_view host = std::string_view(key).substr(grant->read_only ? 3 : 0);
             if (host != grant->host)
-                return fail(field, "the guest path is the value: write the key as [ro:]HOST");
+                return w.fail(field, "the guest path is the value: write the key as [ro:]HOST");
             if (!base_dir.empty() && !std::filesystem::path(grant->host).is_absolute())
                 grant->host = (std::filesystem::path(base_dir) / grant->host).string();
-            if (!string(guest, field, grant->guest)) return false;
+            if (!w.string(guest, field, grant->guest)) return false;
             m.allowed_paths.push_back(std::move(*grant));
         }
     }
@@ -268,44 +203,36 @@ bool Walker::manifest(const json& v, Manifest& m) {
     if (v.contains("timeout_ms") && !v["timeout_ms"].is_null()) {
         // 0 would be a timeout that stops nothing, or everything: no timeout is said by
         // leaving the field out.
-        if (!unsigned_int(v["timeout_ms"], "timeout_ms", n, 1)) return false;
+        if (!w.whole_number(v["timeout_ms"], "timeout_ms", n, 1, UINT64_MAX)) return false;
         m.timeout_ms = n;
     }
     if (v.contains("fuel") && !v["fuel"].is_null()) {
-        if (!unsigned_int(v["fuel"], "fuel", n)) return false;
+        if (!w.whole_number(v["fuel"], "fuel", n, 0, UINT64_MAX)) return false;
         m.fuel = n;
     }
     return true;
 }
 
-Result<Manifest> walk(const json& v, const std::string& base_dir, const char* format) {
-    Walker w{base_dir, {}};
+/// Text parsed by `parse` (JSON or TOML), then walked; errors start with "FORMAT manifest: ".
+Result<Manifest> read(Result<Json> parsed, const std::string& base_dir, const char* format) {
+    if (!parsed)
+        return make_error(parsed.error().kind,
+                          fmt::format("{} manifest: {}", format, parsed.error().message));
+    Reader r{{}, base_dir};
     Manifest m;
-    if (!w.manifest(v, m))
-        return make_error(ErrorKind::invalid, fmt::format("{} manifest: {}", format, w.error));
+    if (!r.manifest(*parsed, m))
+        return make_error(ErrorKind::invalid, fmt::format("{} manifest: {}", format, r.w.error));
     return m;
 }
 
 } // namespace
 
 Result<Manifest> Manifest::from_json(std::string_view text, const std::string& base_dir) {
-    json v;
-    try {
-        v = json::parse(text);
-    } catch (const json::parse_error& e) {
-        return make_error(ErrorKind::invalid,
-                          fmt::format("JSON manifest: {}", json_syntax_error(text, e)));
-    } catch (const json::exception& e) {
-        // A number too large for a double ("5e818") is a range error, not a syntax error.
-        return make_error(ErrorKind::invalid, fmt::format("JSON manifest: {}", e.what()));
-    }
-    return walk(v, base_dir, "JSON");
+    return read(plugin::parse_json_text(text), base_dir, "JSON");
 }
 
 Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& base_dir) {
-    auto v = plugin::parse_toml_text(text);
-    if (!v) return make_error(ErrorKind::invalid, "TOML manifest: " + v.error().message);
-    return walk(*v, base_dir, "TOML");
+    return read(plugin::parse_toml_text(text), base_dir, "TOML");
 }
 
 Manifest Manifest::from_bytes(std::vector<uint8_t> wasm) {
@@ -315,10 +242,10 @@ Manifest Manifest::from_bytes(std::vector<uint8_t> wasm) {
 }
 
 std::string Manifest::to_json() const {
-    json j = json::object();
-    json modules = json::array();
+    Json j = Json::object();
+    Json modules = Json::array();
     for (const Wasm& w : wasm) {
-        json o = json::object();
+        Json o = Json::object();
         if (auto* f = std::get_if<WasmFile>(&w.source)) o["path"] = f->path;
         if (auto* b = std::get_if<WasmBytes>(&w.source)) {
             if (b->path.empty())
@@ -337,7 +264,7 @@ std::string Manifest::to_json() const {
     }
     j["wasm"] = std::move(modules);
     if (!name.empty()) j["name"] = name;
-    json memory = json::object();
+    Json memory = Json::object();
     if (max_pages) memory["max_pages"] = *max_pages;
     memory["max_http_response_bytes"] = max_http_response_bytes;
     memory["max_var_bytes"] = max_var_bytes;
@@ -345,7 +272,7 @@ std::string Manifest::to_json() const {
     if (!config.empty()) j["config"] = config;
     if (!allowed_hosts.empty()) j["allowed_hosts"] = allowed_hosts;
     if (!allowed_paths.empty()) {
-        json paths = json::object();
+        Json paths = Json::object();
         for (const WasiPreopen& p : allowed_paths)
             paths[(p.read_only ? "ro:" : "") + p.host] = p.guest;
         j["allowed_paths"] = std::move(paths);

@@ -50,9 +50,13 @@ Result<Json> parse_json_text(std::string_view text) {
     try {
         return Json::parse(text);
     } catch (const Json::parse_error& e) {
+        // The report reads "[json.exception.parse_error.N] parse error at ...: WHAT".
+        std::string_view what = e.what();
+        const size_t colon = what.find(": ", what.find("parse error"));
+        if (colon != std::string_view::npos) what.remove_prefix(colon + 2);
         return make_error(
             ErrorKind::invalid,
-            fmt::format("{}: not valid JSON", text_position(text, e.byte == 0 ? 0 : e.byte - 1)));
+            fmt::format("{}: {}", text_position(text, e.byte ? e.byte - 1 : 0), what));
     } catch (const Json::exception& e) {
         // A number too large for a double ("5e818") is a range error, not a syntax error.
         return make_error(ErrorKind::invalid, fmt::format("not valid JSON: {}", e.what()));
@@ -72,6 +76,15 @@ Result<Json> parse_toml_text(std::string_view text) {
                                       unguard_toml_string(e.description())));
     }
     return toml_value(r.table());
+}
+
+std::string describe(const Json& v) {
+    if (v.is_binary()) return "a TOML date/time";
+    if (v.is_null()) return "null";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_number() || v.is_string()) return v.dump();
+    if (v.is_array()) return "an array";
+    return "an object";
 }
 
 bool Walker::fail(const std::string& path, const std::string& what) {
@@ -104,6 +117,18 @@ bool Walker::unsigned_int(const Json& v, const std::string& path, uint64_t& out)
         return fail(path, "expected a non-negative integer");
     out = v.get<uint64_t>();
     return true;
+}
+
+bool Walker::whole_number(const Json& v, const std::string& path, uint64_t& out, uint64_t min,
+                          uint64_t max) {
+    auto wrong = [&] {
+        return fail(path, fmt::format("expected a whole number from {} to {}, got {}", min, max,
+                                      describe(v)));
+    };
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+        return wrong();
+    out = v.get<uint64_t>();
+    return out >= min && out <= max ? true : wrong();
 }
 
 bool Walker::object(const Json& v, const std::string& path) {

@@ -22,12 +22,18 @@ using Json = nlohmann::ordered_json;
 
 /// "line L, column C" of the byte at offset `at` of `text` (1-based, columns in bytes).
 std::string text_position(std::string_view text, size_t at);
-/// Parses JSON text; an error names the line and column where it stopped.
+/// Parses JSON text; an error names the line and column where it stopped and what the parser
+/// expected there ("line 3, column 7: syntax error while parsing object - unexpected '}'; ...").
 Result<Json> parse_json_text(std::string_view text);
 /// Parses TOML text (through the guard of toml_guard.hpp) into the JSON value of the same
-/// structure; a date or time becomes a binary value, which fails every type check of the
-/// walker instead of reading as null (not set). An error names the line and column.
+/// structure; an error names the line and column. Dates and times, which JSON has no type for,
+/// become the binary type, so that every reader refuses them as a wrong type (rather than
+/// reading null, which is "not set").
 Result<Json> parse_toml_text(std::string_view text);
+
+/// What a value is, for an error saying what a field got: "a boolean", "42", "\"x\"",
+/// "an array", "a TOML date/time", ...
+std::string describe(const Json& v);
 
 /// Reads fields of a JSON value; the first failure is kept as "PATH: WHAT" and every reader
 /// then returns false, so a walk stops at the first bad field.
@@ -44,6 +50,10 @@ struct Walker {
     bool string(const Json& v, const std::string& path, std::string& out);
     bool boolean(const Json& v, const std::string& path, bool& out);
     bool unsigned_int(const Json& v, const std::string& path, uint64_t& out);
+    /// A whole number from `min` to `max`; anything else is "expected a whole number from MIN
+    /// to MAX, got WHAT".
+    bool whole_number(const Json& v, const std::string& path, uint64_t& out, uint64_t min,
+                      uint64_t max);
     bool object(const Json& v, const std::string& path);
     /// An array of strings; a single string is refused (say what was meant).
     bool string_list(const Json& v, const std::string& path, std::vector<std::string>& out);

@@ -52,6 +52,7 @@ PUBLIC_HEADERS = {
     "plugin.hpp": "plugin",
     "manager.hpp": "manager",
     "state_db.hpp": "manager",
+    "hostfns.hpp": "hostfns",
     "kiln.h": "capi",
 }
 # Parts of the engine that are siblings: neither includes the other.

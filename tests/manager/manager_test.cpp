@@ -387,6 +387,83 @@ TEST(PluginManager, DisabledPluginsNeverLoad) {
     EXPECT_TRUE(manager.call("p", "echo", "x"));
 }
 
+/// A library plugin: `add` adds `n` to an i64.
+std::string adder_body(int n) {
+    return "(func (export \"add\") (param i64) (result i64) (i64.add (local.get 0) (i64.const " +
+           std::to_string(n) + ")))";
+}
+
+/// A plugin whose `run` outputs the length of its input passed through `MODULE.add`.
+std::string linking_body(const std::string& module) {
+    return "(import \"" + module + R"(" "add" (func $add (param i64) (result i64)))
+  (func (export "run") (result i32)
+    (call $out_i64 (call $add (call $input_length))) (i32.const 0)))";
+}
+
+uint64_t run_app(PluginManager& manager, std::string_view input) {
+    auto out = manager.call("app", "run", input);
+    EXPECT_TRUE(out) << out.error().message;
+    auto values = plugin_test::report(out.value_or(""));
+    return values.size() == 1 ? values[0] : 0;
+}
+
+TEST(PluginManager, LinksAnotherPluginsExportsByName) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    write_plugin(dir, "mathlib", kiln_yaml("mathlib", "1.0.0"), adder_body(1));
+    write_plugin(dir, "mathlib2", kiln_yaml("mathlib", "2.0.0"), adder_body(100));
+    dir.write("app/plugin.wasm", plugin_test::extism_wasm(linking_body("m")));
+    dir.write("app/kiln.yaml",
+              "name: app\nversion: 1.0.0\n"
+              "wasm: [{plugin: mathlib, version: \"^1\", name: m}, plugin.wasm]\n");
+    PluginManager manager;
+    ASSERT_TRUE(manager.open(dir.str()));
+    // The highest version the range allows: 1.0.0, adding 1.
+    EXPECT_EQ(run_app(manager, "abc"), 4u);
+    EXPECT_NE(plugin_json(*manager.info("app"), {})
+                  .find("\"links\": [\n    {\n      "
+                        "\"plugin\": \"mathlib\""),
+              std::string::npos);
+    // A new version of the linked plugin reaches the plugin that links it when that reloads.
+    write_plugin(dir, "mathlib", kiln_yaml("mathlib", "1.1.0"), adder_body(10));
+    ASSERT_TRUE(manager.reload("mathlib"));
+    ASSERT_TRUE(manager.reload("app"));
+    EXPECT_EQ(run_app(manager, "abc"), 13u);
+}
+
+TEST(PluginManager, LinkThatCannotBeMetFailsThePlugin) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    write_plugin(dir, "mathlib", kiln_yaml("mathlib", "2.0.0"), adder_body(1));
+    // A plugin of two modules: not one that can be linked.
+    dir.write("pair/a.wasm", plugin_test::extism_wasm(adder_body(1)));
+    dir.write("pair/plugin.wasm", plugin_test::extism_wasm(adder_body(2)));
+    dir.write("pair/kiln.yaml",
+              "name: pair\nversion: 1.0.0\nwasm: [{path: a.wasm, name: a}, plugin.wasm]\n");
+    const auto app = plugin_test::extism_wasm(linking_body("mathlib"));
+    for (const auto& [folder, source] :
+         {std::pair{"app1", "{plugin: mathlib, version: \"^1\"}"},
+          std::pair{"app2", "{plugin: missing}"}, std::pair{"app3", "{plugin: pair}"}}) {
+        dir.write(std::string(folder) + "/plugin.wasm", app);
+        dir.write(std::string(folder) + "/kiln.yaml", "name: " + std::string(folder) +
+                                                          "\nversion: 1.0.0\nwasm: [" + source +
+                                                          ", plugin.wasm]\n");
+    }
+    PluginManager manager;
+    ASSERT_TRUE(manager.open(dir.str()));
+    auto expect_failure = [&](const char* name, const std::string& text) {
+        auto loaded = manager.load(name);
+        ASSERT_FALSE(loaded) << name;
+        EXPECT_EQ(loaded.error().message,
+                  (dir.path() / name / "kiln.yaml").string() + ": wasm: " + text);
+        EXPECT_EQ(manager.info(name)->state, PluginState::failed);
+    };
+    expect_failure("app1", "links plugin mathlib ^1 (installed: 2.0.0)");
+    expect_failure("app2", "links plugin missing * (not installed)");
+    expect_failure("app3", "links plugin pair, which is not one module of its own (it has 2 and "
+                           "links 0); only such a plugin can be linked");
+}
+
 TEST(PluginManager, UnreadableFolderIsAnError) {
     PluginManager manager;
     auto r = manager.open("/nonexistent/kiln-plugins");

@@ -203,8 +203,10 @@ TEST(PackageManifest, ErrorsNameFileFieldAndExpectation) {
     EXPECT_EQ(yaml_error("name: p\nversion: [1\n").substr(0, 5), "line ");
     EXPECT_EQ(yaml_error("name = \"p\"\nversion = 1\nwasm = \"plugin.wasm\"\n", "kiln.toml"),
               "version: expected a string");
+    // JSON and TOML syntax errors read as the Extism manifest's do: the same walker parses both.
     EXPECT_EQ(yaml_error("{\"name\": \"p\",\n \"version\": }", "kiln.json"),
-              "line 2, column 13: not valid JSON");
+              "line 2, column 13: syntax error while parsing value - unexpected '}'; expected "
+              "'[', '{', or a literal");
     // A number out of a double's range is an error, not an exception (found by fuzz.manifest-json).
     EXPECT_EQ(yaml_error("{\"name\": \"p\", \"x\": 5e818}", "kiln.json").substr(0, 15),
               "not valid JSON:");
@@ -228,6 +230,41 @@ TEST(PackageManifest, TomlKeepsNonAsciiText) {
     ASSERT_TRUE(m) << m.error().message;
     EXPECT_EQ(m->description, "caf\u00e9 \u0436\u00a0\ufeff");
     EXPECT_EQ(m->config.at("cl\u00e9"), "\u00a7");
+}
+
+TEST(PackageManifest, LinksToOtherPluginsByName) {
+    TempDir dir;
+    dir.write("plugin.wasm", std::string("\0asm\1\0\0\0", 8));
+    auto m = PackageManifest::from_file(dir.write(
+        "kiln.yaml", "name: app\nversion: 1.0.0\nwasm:\n  - {plugin: mathlib, version: \"^1\"}\n"
+                     "  - {plugin: strings, name: str}\n  - plugin.wasm\n"));
+    ASSERT_TRUE(m) << m.error().message;
+    ASSERT_EQ(m->links.size(), 2u);
+    EXPECT_EQ(m->links[0].plugin, "mathlib");
+    EXPECT_EQ(m->links[0].module, "mathlib");
+    EXPECT_EQ(m->links[0].range.text, "^1");
+    EXPECT_EQ(m->links[1].module, "str");
+    EXPECT_EQ(m->links[1].range.text, "*");
+    ASSERT_EQ(m->wasm.size(), 1u);
+
+    const std::string head = "name: app\nversion: 1.0.0\n";
+    EXPECT_EQ(yaml_error(head + "wasm: [{plugin: Math}, plugin.wasm]\n"),
+              "wasm[0].plugin: \"Math\": expected a plugin name, [a-z0-9][a-z0-9_.-]*");
+    EXPECT_EQ(yaml_error(head + "wasm: [{plugin: m, hash: x}, plugin.wasm]\n"),
+              "wasm[0].hash: unknown field");
+    EXPECT_EQ(yaml_error(head + "wasm: [{plugin: m, version: \"^1.q\"}, plugin.wasm]\n"),
+              "wasm[0].version: range \"^1.q\": \"1.q\" is not a version");
+    EXPECT_EQ(yaml_error(head + "wasm: [{plugin: m, name: main}, plugin.wasm]\n"),
+              "wasm[0].name: \"main\": expected a module name other than main");
+    EXPECT_EQ(yaml_error(head + "wasm: [{plugin: app}, plugin.wasm]\n"),
+              "wasm[0].plugin: a plugin cannot link itself");
+    EXPECT_EQ(yaml_error(head + "wasm: [{plugin: m}]\n"),
+              "wasm: expected a module of this plugin's own besides the plugins it links");
+    // A source after a link is named by its own position.
+    EXPECT_EQ(yaml_error(head + "wasm: [{plugin: m}, {path: plugin.wasm, hash: \"12\"}]\n"),
+              "wasm[1].hash: expected a sha256 as 64 hex digits");
+    EXPECT_EQ(yaml_error(head + "wasm: [{plugin: m}, missing.wasm]\n").substr(0, 23),
+              "wasm[1]: no wasm file /");
 }
 
 TEST(PackageManifest, ZenoManifestReadAsZenoReadsIt) {

@@ -5,6 +5,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 
+#include <kiln/hostfns.hpp>
 #include <kiln/manager.hpp>
 
 #include <fmt/format.h>
@@ -29,7 +30,8 @@ struct PluginCommandOptions {
     std::string function;
     std::optional<std::string> input;
     bool read_stdin = false;
-    std::vector<std::string> grants; ///< PERMISSION... (grant, revoke)
+    std::optional<std::string> scope; ///< call: the call's scope, a JSON object
+    std::vector<std::string> grants;  ///< PERMISSION... (grant, revoke)
 };
 
 std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
@@ -38,14 +40,24 @@ std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
     return {env && *env ? env : "plugins"};
 }
 
-/// A manager keeping its state in $KILN_HOME/state.db.
+/// Installs the host functions into `manager` (its adapters keep what they need of the
+/// library alive); kv keeps its data in `state`.
+void install_host(PluginManager& manager, std::shared_ptr<StateDb> state) {
+    HostOptions options;
+    options.state = std::move(state);
+    HostLibrary host(std::move(options));
+    host.install(manager);
+}
+
+/// A manager keeping its state in $KILN_HOME/state.db, with the host functions installed.
 Result<std::unique_ptr<PluginManager>> stateful_manager() {
     auto db = StateDb::open();
     if (!db) return tl::unexpected(db.error());
     ManagerOptions options;
-    options.state = std::move(*db);
+    options.state = *db;
     auto manager = std::make_unique<PluginManager>(std::move(options));
     if (auto ready = manager->check_state(); !ready) return tl::unexpected(ready.error());
+    install_host(*manager, std::move(*db));
     return manager;
 }
 
@@ -146,6 +158,7 @@ int run_info(const PluginCommandOptions& o) {
 
 int run_validate(const PluginCommandOptions& o) {
     PluginManager manager;
+    install_host(manager, nullptr); // validating runs no plugin code: kv is never opened
     int code = exit_ok;
     for (const std::string& path : o.paths) {
         std::error_code ec;
@@ -192,7 +205,9 @@ int run_plugin_call(const PluginCommandOptions& o) {
     if (plugin.manifest)
         for (const Contribution& c : plugin.manifest->contributes)
             if (c.id == o.function && !c.export_name.empty()) function = c.export_name;
-    if (std::find(plugin.exports.begin(), plugin.exports.end(), function) == plugin.exports.end() &&
+    // A ZenoEngine plugin's slots are known once it is loaded: its instance refuses others.
+    if (plugin.abi != PluginAbi::zeno &&
+        std::find(plugin.exports.begin(), plugin.exports.end(), function) == plugin.exports.end() &&
         plugin.state != PluginState::failed) {
         print_error(fmt::format("{}: no slot, command or export \"{}\"", plugin.name, o.function));
         return exit_usage;
@@ -200,8 +215,23 @@ int run_plugin_call(const PluginCommandOptions& o) {
     std::string input = o.input.value_or("");
     if (o.read_stdin)
         input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    auto out = manager->call(plugin.path, function, input);
+    CallContext context;
+    if (o.scope) {
+        auto scope = json::parse(*o.scope, nullptr, false);
+        if (scope.is_discarded() || !scope.is_object()) {
+            print_error("plugin call: --scope: expected a JSON object");
+            return exit_usage;
+        }
+        context.scope = *o.scope;
+    }
+    auto out = manager->call(plugin.path, function, input, context);
+    // The scope as the plugin left it, even when the call failed after changing it.
+    if (o.scope) std::cerr << context.scope << "\n";
     if (!out) {
+        if (out.error().kind == ErrorKind::usage) {
+            print_error(out.error().message); // an unknown slot, a disabled plugin
+            return exit_usage;
+        }
         print_error(fmt::format("{}: {}", error_kind_name(out.error().kind), out.error().message));
         print_backtrace(out.error());
         return exit_failure;
@@ -310,6 +340,8 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     call->add_option("TARGET", o->function, "a slot, a command or an export")->required();
     call->add_option("--input", o->input, "input bytes, as given");
     call->add_flag("--stdin", o->read_stdin, "read the input from stdin");
+    call->add_option("--scope", o->scope,
+                     "the call's scope, a JSON object; printed to stderr after the call");
     add_dir_option(call, *o);
     call->callback([o, &exit_code] { exit_code = run_plugin_call(*o); });
 
