@@ -50,8 +50,8 @@ static void free_seen(void* user_data) {
 
 /* Calls ops's `target` with `input` (and `scope`, when not NULL) and compares the output with
  * `expected`. */
-static void check_call(kiln_manager_t* manager, const char* target, const char* input,
-                       char** scope, const char* expected) {
+static void check_call(kiln_manager_t* manager, const char* target, const char* input, char** scope,
+                       const char* expected) {
     uint8_t* output = NULL;
     size_t len = 0;
     kiln_error_t* error =
@@ -131,8 +131,8 @@ int main(int argc, char** argv) {
     CHECK(none == NULL);
 
     /* NULL arguments. */
-    kiln_error_t* e = CHECK_ERROR(kiln_host_add_operation(NULL, "x", refuse, NULL, NULL),
-                                  KILN_ERROR_USAGE);
+    kiln_error_t* e =
+        CHECK_ERROR(kiln_host_add_operation(NULL, "x", refuse, NULL, NULL), KILN_ERROR_USAGE);
     kiln_error_delete(e);
     e = CHECK_ERROR(kiln_host_add_operation(host, "x", NULL, NULL, NULL), KILN_ERROR_USAGE);
     kiln_error_delete(e);
