@@ -650,6 +650,67 @@ kiln_error_t* kiln_manager_audit_json(const kiln_manager_t* manager, const char*
  *  deleted. On error it stays the caller's. */
 kiln_error_t* kiln_manager_on_event(kiln_manager_t* manager, kiln_manager_event_callback_t callback,
                                     void* user_data, void (*free_user_data)(void* user_data));
+/** kiln_manager_call with a scope: `*scope` (a JSON object's text, or NULL for none) is the
+ *  caller's variables, which the plugin reads and writes through its scope host functions
+ *  (ZenoEngine plugins also get it as `_zeno_scope`); on return, even when the call failed,
+ *  `*scope` is the scope as the plugin left it, a new string freed with kiln_string_delete (the
+ *  one passed in is the caller's). Needs the host functions installed (kiln_host_install). */
+kiln_error_t* kiln_manager_call_scoped(kiln_manager_t* manager, const char* plugin,
+                                       const char* target, const uint8_t* input, size_t input_len,
+                                       char** scope, uint8_t** output, size_t* output_len);
+
+/* ---- host functions (log, kv, scope, db, files, env, http, host operations; see
+ * docs/hostfns.md) ------------------------------------------------------------------------- */
+
+/** The host functions plugins reach (kiln:host/v1 for Extism-ABI plugins, env.host_* for
+ *  ZenoEngine's), and the stores and registries behind them. Thread-safe. */
+typedef struct kiln_host kiln_host_t;
+
+/** How the host functions are set up: zero it (or use {0}), then set what you need. */
+typedef struct kiln_host_config {
+    /** The state database kv keeps its data in: a file path; NULL or "" for
+     *  $KILN_HOME/state.db. Opened on kv's first use. */
+    const char* state_path;
+    /** What relative paths of the files family are taken from; NULL: each plugin's folder. */
+    const char* files_root;
+    /** Bytes of keys and values one plugin may keep in kv; 0: the default (16 MiB). */
+    uint64_t kv_quota;
+    /** Rows one db query may return; 0: the default (10000). */
+    uint64_t db_max_rows;
+} kiln_host_config_t;
+
+/** A host operation's handler. `plugin` is the caller, `payload` its JSON (`payload_len`
+ *  bytes, NUL-terminated), `library` a Spacedrive library id or "" for none. Returns 0 with a
+ *  JSON result in `*result`, or non-zero with a message in `*result` (or NULL); `*result` is
+ *  malloc'd by the handler and freed by Kiln. Called on the plugin's thread. */
+typedef int (*kiln_host_operation_t)(void* user_data, const char* plugin, const char* payload,
+                                     size_t payload_len, const char* library, char** result);
+
+/** New host functions (`config` NULL: defaults). */
+kiln_error_t* kiln_host_new(const kiln_host_config_t* config, kiln_host_t** out);
+/** Frees the handle; plugins loaded with its functions keep what they use. */
+void kiln_host_delete(kiln_host_t* host);
+/** Offers the host functions to `manager`'s plugins (the Extism adapter with kiln:host/v1, the
+ *  ZenoEngine adapter) and records their denials in its audit log (kiln_manager_audit_json).
+ *  Plugins compiled before keep what they were compiled with. */
+kiln_error_t* kiln_host_install(kiln_host_t* host, kiln_manager_t* manager);
+/** Names an SQLite database for the db family: plugins granted `database: [NAME]` read it,
+ *  those granted "rw:NAME" write it too when `writable`. */
+kiln_error_t* kiln_host_add_database(kiln_host_t* host, const char* name, const char* path,
+                                     bool writable);
+/** Registers (or replaces) the host operation `name` (`query:files.list`); plugins granted a
+ *  prefix of it call it. Kiln owns `user_data`: `free_user_data` (may be NULL) is called on it
+ *  once the operation is replaced or removed and no call is using it, or with the host. */
+kiln_error_t* kiln_host_add_operation(kiln_host_t* host, const char* name,
+                                      kiln_host_operation_t handler, void* user_data,
+                                      void (*free_user_data)(void* user_data));
+/** Removes a host operation; false when there was none of that name. */
+bool kiln_host_remove_operation(kiln_host_t* host, const char* name);
+/** The audit log the host's denials go to (the installed manager's, else its own), of
+ *  `plugin` only unless NULL, as a JSON array (the shape of `kiln plugin audit --json`), freed
+ *  with kiln_string_delete. */
+kiln_error_t* kiln_host_audit_json(const kiln_host_t* host, const char* plugin, char** json);
+
 /** Frees a string the API handed out; NULL is ignored. */
 void kiln_string_delete(char* text);
 

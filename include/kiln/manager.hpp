@@ -443,6 +443,9 @@ public:
     /// The same with a call context (a scope), which the call may change.
     Result<std::string> call(std::string_view name, std::string_view target, std::string_view input,
                              CallContext& context);
+    /// Whether `target` of plugin `name` can be called (ZenoEngine slots are known once the
+    /// plugin is loaded: it is loaded first if needed).
+    Result<bool> has(std::string_view name, std::string_view target);
     /// Enables or disables every version of a plugin (by name, kept in the state database); a
     /// disabled plugin is unloaded, listed as disabled and never loaded.
     Result<void> set_enabled(std::string_view name, bool enabled);
@@ -476,8 +479,9 @@ public:
     struct Impl;
 
 private:
-    Result<std::string> call(std::string_view name, std::string_view target, std::string_view input,
-                             CallContext* context);
+    /// Runs `body` with the instance of `name` under its call lock, loading it first if needed.
+    Result<void> with_instance(std::string_view name,
+                               const std::function<void(AbiInstance&)>& body);
     std::unique_ptr<Impl> m_impl;
 };
 

@@ -82,4 +82,12 @@ inline void* malloc_copy(const void* data, size_t len) {
     return copy;
 }
 
+/// Hands `text` out as a NUL-terminated string the caller frees with kiln_string_delete.
+inline kiln_error* give_string(const std::string& text, char** out) {
+    auto* copy = static_cast<char*>(malloc_copy(text.c_str(), text.size() + 1));
+    if (!copy) return &out_of_memory;
+    *out = copy;
+    return nullptr;
+}
+
 } // namespace kiln::capi

@@ -1,5 +1,6 @@
 // The C API of the plugin manager (kiln.h, "the plugin manager") over kiln::PluginManager. A file
 // of its own, so that a C host that never calls kiln_manager_* links none of the manager.
+#include "capi/manager.hpp"
 #include "capi/capi.hpp"
 
 #include <kiln/manager.hpp>
@@ -10,12 +11,9 @@
 #include <memory>
 #include <string>
 
-struct kiln_manager {
-    std::unique_ptr<kiln::PluginManager> manager;
-};
-
 namespace {
 
+using kiln::capi::give_string;
 using kiln::capi::guarded;
 using kiln::capi::new_error;
 using kiln::capi::out_of_memory;
@@ -28,14 +26,6 @@ static_assert(int(KILN_MANAGER_RELOADED) == int(kiln::ManagerEvent::Kind::reload
 
 kiln_error* result_error(kiln::Result<void> result) {
     return result ? nullptr : new_error(std::move(result.error()));
-}
-
-/// Hands `text` out as a NUL-terminated string the caller frees with kiln_string_delete.
-kiln_error* give_string(const std::string& text, char** out) {
-    auto* copy = static_cast<char*>(kiln::capi::malloc_copy(text.c_str(), text.size() + 1));
-    if (!copy) return &out_of_memory;
-    *out = copy;
-    return nullptr;
 }
 
 /// The checks every entry point naming a plugin makes.
@@ -173,6 +163,35 @@ kiln_error_t* kiln_manager_call(kiln_manager_t* manager, const char* plugin, con
         *output_len = 0;
         auto out = manager->manager->call(
             plugin, target, std::string_view(reinterpret_cast<const char*>(input), input_len));
+        if (!out) return new_error(std::move(out.error()));
+        auto* copy = static_cast<uint8_t*>(kiln::capi::malloc_copy(out->data(), out->size()));
+        if (!copy) return &out_of_memory;
+        *output = copy;
+        *output_len = out->size();
+        return nullptr;
+    });
+}
+
+kiln_error_t* kiln_manager_call_scoped(kiln_manager_t* manager, const char* plugin,
+                                       const char* target, const uint8_t* input, size_t input_len,
+                                       char** scope, uint8_t** output, size_t* output_len) {
+    return guarded([&]() -> kiln_error* {
+        if (auto* e = check_plugin(manager, plugin)) return e;
+        if (!target) return usage("target is NULL");
+        if (!input && input_len) return usage("input is NULL");
+        if (!scope) return usage("scope is NULL");
+        if (!output || !output_len) return usage("output is NULL");
+        *output = nullptr;
+        *output_len = 0;
+        kiln::CallContext context{*scope ? *scope : ""};
+        auto out = manager->manager->call(
+            plugin, target, std::string_view(reinterpret_cast<const char*>(input), input_len),
+            context);
+        if (*scope || !context.scope.empty()) {
+            char* after = nullptr;
+            if (auto* e = give_string(context.scope, &after)) return e;
+            *scope = after;
+        }
         if (!out) return new_error(std::move(out.error()));
         auto* copy = static_cast<uint8_t*>(kiln::capi::malloc_copy(out->data(), out->size()));
         if (!copy) return &out_of_memory;

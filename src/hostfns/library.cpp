@@ -132,8 +132,10 @@ public:
 
     PluginOptions options(const PluginInfo& plugin) const override {
         PluginOptions options = m_plain->options(plugin);
-        options.functions =
+        std::vector<PluginFunction> module =
             host_module(m_library->plugin_host(plugin.name), m_library->extensions());
+        options.functions.insert(options.functions.end(), std::make_move_iterator(module.begin()),
+                                 std::make_move_iterator(module.end()));
         return options;
     }
 

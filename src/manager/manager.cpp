@@ -810,16 +810,26 @@ void PluginManager::unload_all() {
 
 Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
                                         std::string_view input) {
-    return call(name, target, input, nullptr);
+    Result<std::string> out;
+    KILN_CHECK(with_instance(name, [&](AbiInstance& i) { out = i.call(target, input); }));
+    return out;
 }
 
 Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
                                         std::string_view input, CallContext& context) {
-    return call(name, target, input, &context);
+    Result<std::string> out;
+    KILN_CHECK(with_instance(name, [&](AbiInstance& i) { out = i.call(target, input, context); }));
+    return out;
 }
 
-Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
-                                        std::string_view input, CallContext* context) {
+Result<bool> PluginManager::has(std::string_view name, std::string_view target) {
+    bool found = false;
+    KILN_CHECK(with_instance(name, [&](AbiInstance& i) { found = i.has(target); }));
+    return found;
+}
+
+Result<void> PluginManager::with_instance(std::string_view name,
+                                          const std::function<void(AbiInstance&)>& body) {
     // A plugin unloaded or reloaded between the lookup and the call is looked up again; each
     // retry means another unload or reload happened meanwhile.
     for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -836,8 +846,8 @@ Result<std::string> PluginManager::call(std::string_view name, std::string_view 
         }
         std::lock_guard call(loaded->call_mutex);
         if (loaded->closed) continue;
-        return context ? loaded->instance->call(target, input, *context)
-                       : loaded->instance->call(target, input);
+        body(*loaded->instance);
+        return {};
     }
     return make_error(ErrorKind::usage,
                       fmt::format("plugin {} was unloaded while it was being called", name));

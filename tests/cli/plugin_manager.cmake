@@ -40,8 +40,12 @@ kiln_cli_test(plugin-validate-problems EXIT 1
               ARGS plugin validate ${plugins}/echo ${plugins}/bad missing)
 kiln_cli_test(plugin-validate-foreign-warns EXIT 0
               STDOUT "zeno: valid \\(zeno-hello 0\\.0\\.0, zeno ABI\\)$"
-              STDERR "^kiln: warning: [^\n]*zeno/manifest\\.yaml: slots: kept, Kiln does not use it$"
+              STDERR "^kiln: warning: [^\n]*slots"
               ARGS plugin validate ${plugins}/zeno)
+# Its module is no ZenoEngine plugin: loading it says so.
+kiln_cli_test(plugin-call-not-zeno EXIT 1
+              STDERR "not a ZenoEngine plugin: it exports no \"plugin_init\"$"
+              ARGS plugin call zeno-hello hello.say --dir ${plugins})
 kiln_cli_test(plugin-info-json EXIT 0
               STDOUT "\"dialect\": \"kiln\",.*\"permissions\": {\n *\"kv\": \\[\n *\"read\"\n *\\]"
               ARGS plugin info echo --dir ${plugins} --json)

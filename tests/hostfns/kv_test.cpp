@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace kiln {
@@ -87,7 +88,8 @@ TEST(HostKv, QuotaCountsKeysAndValuesAndRefusesWithoutChange) {
     auto over = kv_set(*f.ctx, "c", "1");
     ASSERT_FALSE(over);
     EXPECT_EQ(over.error().kind, ErrorKind::limit);
-    EXPECT_EQ(over.error().message, "p: kv quota of 20 bytes exceeded (20 held, 2 more asked)");
+    EXPECT_EQ(over.error().message,
+              "p: kv quota of 20 bytes exceeded (20 held; the key and value take 2)");
     EXPECT_EQ(kv_get(*f.ctx, "c").value(), std::nullopt);
     // Replacing with a shorter value, and deleting, give room back.
     ASSERT_EQ(error_of(kv_set(*f.ctx, "a", "1")), "ok");
@@ -124,6 +126,48 @@ TEST(HostKv, ASetSurvivesTheProcessBeingKilled) {
     EXPECT_EQ(kv_get(ctx, "k99").value(), std::optional<std::string>("v99"));
     // k0..k9 and v0..v9 are 2 bytes each, k10..k99 and v10..v99 3 bytes.
     EXPECT_EQ(services->kv->usage("p").value(), 10u * 4 + 90u * 6);
+}
+
+TEST(HostKv, SetsFromManyThreadsAreAllCommitted) {
+    HostOptions o;
+    o.kv_quota = 8 * 100 * 11; // room for exactly the sets below
+    Family f(kv_rw(), o);
+    std::vector<std::thread> threads;
+    std::atomic<int> failed{0};
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 100; ++i) {
+                // 5 + 6 bytes each: "tTNNN" and "vvvvvv".
+                char key[8];
+                std::snprintf(key, sizeof key, "%d%03d", t, i);
+                if (!kv_set(*f.ctx, std::string("t") + key, "vvvvvv")) ++failed;
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(f.services->kv->usage("p").value(), 8800u);
+    // Full: one more byte is refused, whichever thread asks.
+    EXPECT_FALSE(kv_set(*f.ctx, "x", ""));
+    // Another store over the same file (another process would see the same) finds them all.
+    HostOptions again;
+    again.state_path = (f.dir.path() / "state.db").string();
+    HostContext other(std::make_shared<Services>(again), "p", kv_rw(), f.dir.str(), nullptr);
+    EXPECT_EQ(kv_list(other, "t").value().size(), 800u);
+    EXPECT_EQ(kv_get(other, "t7099").value(), std::optional<std::string>("vvvvvv"));
+}
+
+TEST(HostKv, AnotherWritersValueIsSeenAfterTheRecheck) {
+    Family f(kv_rw());
+    ASSERT_TRUE(kv_set(*f.ctx, "k", "one"));
+    EXPECT_EQ(kv_get(*f.ctx, "k").value(), std::optional<std::string>("one")); // now cached
+    HostOptions again;
+    again.state_path = (f.dir.path() / "state.db").string();
+    HostContext other(std::make_shared<Services>(again), "p", kv_rw(), f.dir.str(), nullptr);
+    ASSERT_TRUE(kv_set(other, "k", "two"));
+    ASSERT_TRUE(kv_delete(other, "gone").has_value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(150)); // past the 100 ms recheck
+    EXPECT_EQ(kv_get(*f.ctx, "k").value(), std::optional<std::string>("two"));
 }
 
 } // namespace

@@ -271,6 +271,9 @@ TEST(ZenoHostile, UnknownSlotsNeverReachTheGuest) {
   (func (export "plugin_execute") (param i32 i32 i32 i32) (result i32) unreachable))"));
     Hosted h;
     ASSERT_TRUE(h.manager->open(dir.str()));
+    EXPECT_TRUE(h.manager->has("strict", "s").value()); // loads it
+    EXPECT_FALSE(h.manager->has("strict", "u").value());
+    EXPECT_FALSE(h.manager->has("strict", "plugin_execute").value());
     auto r = h.manager->call("strict", "u", "{}");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, ErrorKind::usage);

@@ -205,16 +205,6 @@ int run_plugin_call(const PluginCommandOptions& o) {
     if (plugin.manifest)
         for (const Contribution& c : plugin.manifest->contributes)
             if (c.id == o.function && !c.export_name.empty()) function = c.export_name;
-    // A ZenoEngine plugin's slots are known once it is loaded: its instance refuses others.
-    if (plugin.abi != PluginAbi::zeno &&
-        std::find(plugin.exports.begin(), plugin.exports.end(), function) == plugin.exports.end() &&
-        plugin.state != PluginState::failed) {
-        print_error(fmt::format("{}: no slot, command or export \"{}\"", plugin.name, o.function));
-        return exit_usage;
-    }
-    std::string input = o.input.value_or("");
-    if (o.read_stdin)
-        input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     CallContext context;
     if (o.scope) {
         auto scope = json::parse(*o.scope, nullptr, false);
@@ -224,18 +214,30 @@ int run_plugin_call(const PluginCommandOptions& o) {
         }
         context.scope = *o.scope;
     }
+    auto fail = [](const Error& e) {
+        print_error(fmt::format("{}: {}", error_kind_name(e.kind), e.message));
+        print_backtrace(e);
+        return exit_failure;
+    };
+    // A ZenoEngine plugin's slots are known once it is loaded.
+    bool known =
+        std::find(plugin.exports.begin(), plugin.exports.end(), function) != plugin.exports.end();
+    if (plugin.abi == PluginAbi::zeno && plugin.state != PluginState::failed) {
+        auto has = manager->has(plugin.path, function);
+        if (!has) return fail(has.error());
+        known = *has;
+    }
+    if (!known && plugin.state != PluginState::failed) {
+        print_error(fmt::format("{}: no slot, command or export \"{}\"", plugin.name, o.function));
+        return exit_usage;
+    }
+    std::string input = o.input.value_or("");
+    if (o.read_stdin)
+        input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     auto out = manager->call(plugin.path, function, input, context);
     // The scope as the plugin left it, even when the call failed after changing it.
     if (o.scope) std::cerr << context.scope << "\n";
-    if (!out) {
-        if (out.error().kind == ErrorKind::usage) {
-            print_error(out.error().message); // an unknown slot, a disabled plugin
-            return exit_usage;
-        }
-        print_error(fmt::format("{}: {}", error_kind_name(out.error().kind), out.error().message));
-        print_backtrace(out.error());
-        return exit_failure;
-    }
+    if (!out) return fail(out.error());
     fwrite(out->data(), 1, out->size(), stdout);
     fputc('\n', stdout);
     return exit_ok;

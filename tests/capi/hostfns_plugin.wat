@@ -1,0 +1,45 @@
+;; A plugin of the C API's host function tests, on kiln:host/v1: `list` and `tag` call the host
+;; operations query:files.list and action:tags.add with their input as the payload, `user`
+;; outputs the scope's "user" after setting "seen" to true; each outputs last_error() when the
+;; host function failed.
+(module
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "kiln:host/v1" "host_call" (func $host_call (param i64 i64) (result i64)))
+  (import "kiln:host/v1" "scope_get" (func $scope_get (param i64) (result i64)))
+  (import "kiln:host/v1" "scope_set" (func $scope_set (param i64 i64) (result i32)))
+  (import "kiln:host/v1" "last_error" (func $last_error (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "query:files.list")
+  (data (i32.const 32) "action:tags.add")
+  (data (i32.const 64) "userseentrue")
+  ;; copies linear memory [ptr, ptr+len) into a new kernel block
+  (func $block (param $ptr i32) (param $len i32) (result i64) (local $h i64) (local $i i32)
+    (local.set $h (call $alloc (i64.extend_i32_u (local.get $len))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+      (call $store_u8 (i64.add (local.get $h) (i64.extend_i32_u (local.get $i)))
+                      (i32.load8_u (i32.add (local.get $ptr) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (local.get $h))
+  ;; outputs the block `h`, or last_error() when it is 0
+  (func $answer (param $h i64) (result i32)
+    (if (i64.eqz (local.get $h)) (then (local.set $h (call $last_error))))
+    (if (i64.eqz (local.get $h)) (then (return (i32.const 0))))
+    (call $output_set (local.get $h) (call $length (local.get $h)))
+    (i32.const 0))
+  (func (export "list") (result i32)
+    (call $answer (call $host_call (call $block (i32.const 0) (i32.const 16))
+                                   (call $input_offset))))
+  (func (export "tag") (result i32)
+    (call $answer (call $host_call (call $block (i32.const 32) (i32.const 15))
+                                   (call $input_offset))))
+  (func (export "user") (result i32)
+    (drop (call $scope_set (call $block (i32.const 68) (i32.const 4))
+                           (call $block (i32.const 72) (i32.const 4))))
+    (call $answer (call $scope_get (call $block (i32.const 64) (i32.const 4))))))
