@@ -348,7 +348,7 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
         ++stats.compiled;
     }
     if (!run) return std::unique_ptr<AbiInstance>();
-    return adapter->second->instantiate(AbiLoad{info, compiled});
+    return adapter->second->instantiate(AbiLoad{info, compiled, options.kiln_version});
 }
 
 Result<void> PluginManager::Impl::load_locked(std::string_view name,
