@@ -22,6 +22,7 @@
 namespace kiln {
 
 class PluginManager;
+struct Contribution;
 
 /// One event: a topic and its data, a JSON value.
 struct Event {
@@ -208,8 +209,17 @@ public:
     // ---- The plugin side: used by the guest ABI adapters and the kiln:host/v1 functions.
 
     /// Attaches an instance of `plugin`: an endpoint of the bus (its events go to `deliver`),
-    /// through which `call` reaches the instance. Returns the endpoint.
-    EventBus::EndpointId attach(std::string plugin, GuestCall call, EventBus::Receiver deliver);
+    /// through which `call` reaches the instance; `has` says whether it has an export (none:
+    /// every export is taken to exist). Returns the endpoint.
+    EventBus::EndpointId attach(std::string plugin, GuestCall call, EventBus::Receiver deliver,
+                                std::function<bool(std::string_view)> has = {});
+    /// Whether the attached instance has the export `name`.
+    bool has_export(EventBus::EndpointId instance, std::string_view name) const;
+    /// Registers what a manifest contributes (`contributes`): its slots, served by their export
+    /// (or the export named like the slot), and its commands, served by their export or by
+    /// handle_command. The plugin registering one of them itself replaces the declaration.
+    Result<void> declare(EventBus::EndpointId instance,
+                         const std::vector<Contribution>& contributions);
     /// Detaches an instance: its subscriptions, commands, slots and blocks go (after the call
     /// or delivery it is running on another thread).
     void detach(EventBus::EndpointId instance);

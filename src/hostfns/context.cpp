@@ -6,7 +6,7 @@
 
 namespace kiln::hostfns {
 
-Services::Services(HostOptions o) : options(std::move(o)) {}
+Services::Services(HostOptions o) : options(std::move(o)), dispatch(options.events) {}
 
 std::optional<std::string> Services::getenv(const std::string& name) const {
     if (options.getenv) return options.getenv(name);

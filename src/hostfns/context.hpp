@@ -34,6 +34,8 @@ struct Services {
     /// Where denials are recorded: the manager's audit log once installed, else `own_audit`.
     AuditLog* audit = nullptr;
     AuditLog own_audit;
+    /// The event bus, commands, slots and UI blocks.
+    Dispatch dispatch;
 
     explicit Services(HostOptions options);
     AuditLog& audit_log() { return audit ? *audit : own_audit; }
@@ -71,6 +73,9 @@ public:
     HostCall& call() { return m_call ? *m_call : m_idle; }
     /// Makes `call` the one in progress (null: none).
     void set_call(HostCall* call) { m_call = call; }
+    /// The instance's endpoint of the event bus (Dispatch::attach); 0 before it is attached.
+    EventBus::EndpointId endpoint() const { return m_endpoint; }
+    void set_endpoint(EventBus::EndpointId endpoint) { m_endpoint = endpoint; }
 
     /// The one check of every family: allows() on this plugin's permissions, then its rate
     /// limit; a refusal is an ErrorKind::denied error and an audit record.
@@ -86,6 +91,7 @@ private:
     std::shared_ptr<RateLimit> m_rate;
     HostCall* m_call = nullptr;
     HostCall m_idle;
+    EventBus::EndpointId m_endpoint = 0;
 };
 
 /// One plugin (by name) as the host functions linked into it see it: the context of the call

@@ -144,12 +144,14 @@ void Dispatch::set_manager(PluginManager* manager) {
 }
 
 EventBus::EndpointId Dispatch::attach(std::string plugin, GuestCall call,
-                                      EventBus::Receiver deliver) {
+                                      EventBus::Receiver deliver,
+                                      std::function<bool(std::string_view)> has) {
     EventBus::EndpointId id = m_impl->bus.attach(plugin, std::move(deliver));
     auto instance = std::make_shared<dispatch::Instance>();
     instance->id = id;
     instance->plugin = std::move(plugin);
     instance->call = std::move(call);
+    instance->has = std::move(has);
     std::lock_guard lock(m_impl->mutex);
     m_impl->instances.emplace(id, std::move(instance));
     return id;
@@ -169,6 +171,32 @@ void Dispatch::detach(EventBus::EndpointId instance) {
     drop(m_impl->commands);
     drop(m_impl->slots);
     drop(m_impl->blocks);
+}
+
+bool Dispatch::has_export(EventBus::EndpointId instance, std::string_view name) const {
+    std::shared_ptr<dispatch::Instance> inst;
+    {
+        std::lock_guard lock(m_impl->mutex);
+        inst = m_impl->instance(instance);
+    }
+    return inst && (!inst->has || inst->has(name));
+}
+
+Result<void> Dispatch::declare(EventBus::EndpointId instance,
+                               const std::vector<Contribution>& contributions) {
+    for (const Contribution& c : contributions) {
+        Result<void> ok;
+        if (c.kind == Contribution::Kind::command) {
+            ok = m_impl->add_command({CommandInfo{"", c.id, c.title, "", c.export_name}, instance,
+                                      /*declared=*/true});
+        } else if (c.kind == Contribution::Kind::slot) {
+            ok = m_impl->add_slot(
+                {SlotInfo{"", c.id, c.title, "", "", c.export_name.empty() ? c.id : c.export_name},
+                 instance, /*declared=*/true});
+        }
+        if (!ok) return ok;
+    }
+    return {};
 }
 
 std::shared_ptr<dispatch::Instance> Dispatch::Impl::instance(EventBus::EndpointId id) const {
@@ -224,26 +252,31 @@ std::optional<std::string> Dispatch::Impl::slot_owner(std::string_view name) con
 }
 
 Result<void> Dispatch::add_command(EventBus::EndpointId instance, CommandInfo command) {
+    return m_impl->add_command({std::move(command), instance});
+}
+
+Result<void> Dispatch::Impl::add_command(dispatch::Owned<CommandInfo> entry) {
+    CommandInfo& command = entry.info;
     if (auto ok = dispatch::check_name("command", command.id); !ok) return ok;
     if (auto ok = dispatch::check_schema_text(fmt::format("command {}: schema", command.id),
                                               command.schema);
         !ok)
         return ok;
-    std::lock_guard lock(m_impl->mutex);
-    auto inst = m_impl->instance(instance);
+    std::lock_guard lock(mutex);
+    auto inst = instance(entry.owner);
     if (!inst) return make_error(ErrorKind::usage, "no such plugin instance");
     command.plugin = inst->plugin;
-    auto& entries = m_impl->commands[{command.plugin, command.id}];
-    for (const auto& e : entries)
-        if (e.owner == instance)
-            return make_error(ErrorKind::usage,
-                              fmt::format("{}: command \"{}\" is registered already",
-                                          command.plugin, command.id));
-    entries.push_back({std::move(command), instance});
-    return {};
+    const std::string what = fmt::format("{}: command \"{}\"", command.plugin, command.id);
+    auto& entries = commands[{command.plugin, command.id}];
+    return dispatch::add_entry(entries, std::move(entry), what);
 }
 
 Result<void> Dispatch::add_slot(EventBus::EndpointId instance, SlotInfo slot) {
+    return m_impl->add_slot({std::move(slot), instance});
+}
+
+Result<void> Dispatch::Impl::add_slot(dispatch::Owned<SlotInfo> entry) {
+    SlotInfo& slot = entry.info;
     if (auto ok = dispatch::check_name("slot", slot.name); !ok) return ok;
     if (auto ok =
             dispatch::check_schema_text(fmt::format("slot {}: schema", slot.name), slot.schema);
@@ -255,23 +288,18 @@ Result<void> Dispatch::add_slot(EventBus::EndpointId instance, SlotInfo slot) {
             !ok)
             return tl::unexpected(ok.error());
     if (slot.target.empty()) slot.target = slot.name;
-    std::lock_guard lock(m_impl->mutex);
-    auto inst = m_impl->instance(instance);
+    std::lock_guard lock(mutex);
+    auto inst = instance(entry.owner);
     if (!inst) return make_error(ErrorKind::usage, "no such plugin instance");
     slot.plugin = inst->plugin;
-    auto& entries = m_impl->slots[slot.name];
-    for (const auto& e : entries) {
+    auto& entries = slots[slot.name];
+    for (const auto& e : entries)
         if (e.info.plugin != slot.plugin)
             return make_error(ErrorKind::usage,
                               fmt::format("{}: slot \"{}\" belongs to plugin {} already",
                                           slot.plugin, slot.name, e.info.plugin));
-        if (e.owner == instance)
-            return make_error(ErrorKind::usage, fmt::format("{}: slot \"{}\" is registered "
-                                                            "already",
-                                                            slot.plugin, slot.name));
-    }
-    entries.push_back({std::move(slot), instance});
-    return {};
+    const std::string what = fmt::format("{}: slot \"{}\"", slot.plugin, slot.name);
+    return dispatch::add_entry(entries, std::move(entry), what);
 }
 
 Result<void> Dispatch::add_block(EventBus::EndpointId instance, BlockType block) {
@@ -295,14 +323,9 @@ Result<void> Dispatch::add_block(EventBus::EndpointId instance, BlockType block)
     auto inst = m_impl->instance(instance);
     if (!inst) return make_error(ErrorKind::usage, "no such plugin instance");
     block.plugin = inst->plugin;
+    const std::string registered = fmt::format("{}: UI block \"{}\"", block.plugin, block.id);
     auto& entries = m_impl->blocks[{block.plugin, block.id}];
-    for (const auto& e : entries)
-        if (e.owner == instance)
-            return make_error(ErrorKind::usage, fmt::format("{}: UI block \"{}\" is registered "
-                                                            "already",
-                                                            block.plugin, block.id));
-    entries.push_back({std::move(block), instance});
-    return {};
+    return dispatch::add_entry(entries, {std::move(block), instance}, registered);
 }
 
 std::vector<CommandInfo> Dispatch::commands() const {

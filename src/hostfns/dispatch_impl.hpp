@@ -3,9 +3,11 @@
 
 #include <kiln/dispatch.hpp>
 #include <kiln/manager.hpp>
+#include <kiln/plugin.hpp>
 
 #include "plugin/walker.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,13 +23,30 @@ struct Instance {
     EventBus::EndpointId id = 0;
     std::string plugin;
     Dispatch::GuestCall call;
+    std::function<bool(std::string_view)> has;
 };
 
 /// A registry entry with the instance that registered it.
 template <typename T> struct Owned {
     T info;
     EventBus::EndpointId owner = 0;
+    bool declared = false; ///< from the manifest: the plugin's own registration replaces it
 };
+
+/// Adds `entry` to the entries of one key: refused when its owner registered the key already,
+/// unless that was only declared by the manifest (then replaced). `what` names it in errors.
+template <typename T>
+Result<void> add_entry(std::vector<Owned<T>>& entries, Owned<T> entry, const std::string& what) {
+    for (Owned<T>& e : entries)
+        if (e.owner == entry.owner) {
+            if (!e.declared || entry.declared)
+                return make_error(ErrorKind::usage, what + " is registered already");
+            e = std::move(entry);
+            return {};
+        }
+    entries.push_back(std::move(entry));
+    return {};
+}
 
 /// Checks a command id, slot name, block id or template field: 1 to 128 letters, digits and
 /// `._:/-`; the error names `what`.
@@ -46,6 +65,16 @@ std::string html_escape(std::string_view text);
 Result<std::string> render_template(std::string_view text, const plugin::Json* data);
 
 } // namespace kiln::dispatch
+
+namespace kiln::hostfns {
+
+struct PluginHost;
+
+/// kiln:host/v1's dispatch functions for one plugin (a ModuleExtension): event_publish,
+/// event_subscribe, event_unsubscribe, command_register, slot_register, block_register.
+std::vector<PluginFunction> dispatch_functions(const std::shared_ptr<PluginHost>& host);
+
+} // namespace kiln::hostfns
 
 namespace kiln {
 
@@ -69,6 +98,10 @@ struct Dispatch::Impl {
     /// Calls `target` of the instance `owner`, inside its endpoint.
     Result<std::string> call(EventBus::EndpointId owner, std::string_view target,
                              std::string_view input);
+    /// Adds a command, as add_command() or declare() do.
+    Result<void> add_command(dispatch::Owned<CommandInfo> entry);
+    /// Adds a slot, as add_slot() or declare() do.
+    Result<void> add_slot(dispatch::Owned<SlotInfo> entry);
     /// Loads `plugin` through the manager when no instance of it is attached.
     Result<void> load(std::string_view plugin);
     /// The plugin whose manifest contributes slot `name`, if the manager knows one.
