@@ -4,6 +4,7 @@
 
 #include "hostfns/dispatch_impl.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace kiln {
@@ -83,6 +84,7 @@ HostedInstance::~HostedInstance() {
 Result<void>
 HostedInstance::init(const AbiLoad& load,
                      const std::function<Result<std::unique_ptr<AbiInstance>>()>& make) {
+    m_exports = load.plugin.exports;
     if (load.plugin.manifest)
         if (auto ok = dispatch().declare(m_endpoint, load.plugin.manifest->contributes); !ok)
             return ok;
@@ -98,6 +100,11 @@ HostedInstance::init(const AbiLoad& load,
     dispatch().events().leave(m_endpoint);
     if (!inner) return tl::unexpected(inner.error());
     return {};
+}
+
+bool HostedInstance::has(std::string_view target) const {
+    if (m_inner) return m_inner->has(target);
+    return std::find(m_exports.begin(), m_exports.end(), target) != m_exports.end();
 }
 
 Result<std::string> HostedInstance::run(std::string_view target, std::string_view input,

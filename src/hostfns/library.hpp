@@ -52,7 +52,9 @@ public:
     Result<std::string> call(std::string_view target, std::string_view input) override;
     Result<std::string> call(std::string_view target, std::string_view input,
                              CallContext& context) override;
-    bool has(std::string_view target) const override { return m_inner && m_inner->has(target); }
+    /// Whether the instance has the export `target` (while its init runs: whether the module
+    /// the manager described exports it).
+    bool has(std::string_view target) const override;
     void shutdown() override;
 
 private:
@@ -67,6 +69,7 @@ private:
     std::shared_ptr<PluginHost> m_host;
     std::unique_ptr<HostContext> m_context;
     std::unique_ptr<AbiInstance> m_inner;
+    std::vector<std::string> m_exports; ///< the main module's, until m_inner is made
     EventBus::EndpointId m_endpoint = 0;
 };
 
