@@ -1,6 +1,7 @@
 // Commands, slots and UI blocks through Dispatch, with instances made of plain functions: what
 // the guest gets, what the host gets back, and what is refused before the guest runs.
 #include <kiln/dispatch.hpp>
+#include <kiln/manager.hpp>
 
 #include <gtest/gtest.h>
 
@@ -153,6 +154,26 @@ TEST(DispatchCommands, ANewerInstanceOfAPluginShadowsTheOlderUntilItIsDetached) 
     ASSERT_TRUE(d.invoke("p", "c", "1"));
     EXPECT_EQ(old_guest.calls.size(), 1u);
     EXPECT_EQ(d.commands().at(0).title, "old");
+}
+
+TEST(DispatchCommands, ThePluginsOwnRegistrationReplacesTheManifestsDeclaration) {
+    Dispatch d;
+    FakeGuest g;
+    auto id = g.attach(d, "p");
+    Contribution declared;
+    declared.kind = Contribution::Kind::command;
+    declared.id = "c";
+    declared.title = "From the manifest";
+    ASSERT_TRUE(d.declare(id, {declared}));
+    EXPECT_FALSE(d.declare(id, {declared})) << "declared twice";
+    ASSERT_EQ(d.commands().size(), 1u);
+    EXPECT_EQ(d.commands()[0].title, "From the manifest");
+    EXPECT_EQ(d.invoke("p", "c", "{}").value_or(""), R"({"done":1})") << "via handle_command";
+    ASSERT_TRUE(d.add_command(id, {"", "c", "Registered", R"({"type":"object"})", ""}));
+    ASSERT_EQ(d.commands().size(), 1u);
+    EXPECT_EQ(d.commands()[0].title, "Registered");
+    EXPECT_FALSE(d.invoke("p", "c", "1")) << "the registration's schema applies";
+    EXPECT_FALSE(d.add_command(id, {"", "c", "Again", "", ""}));
 }
 
 TEST(DispatchSlots, CallsTheTargetAndRefusesUnknownSlotsAndBadInputBeforeTheGuest) {
