@@ -1,6 +1,9 @@
 #include "cli_common.hpp"
 
+#include "base/file.hpp"
 #include "base/result.hpp"
+
+#include <kiln/text.hpp>
 
 #include <cerrno>
 #include <charconv>
@@ -16,12 +19,20 @@ int exit_code_of(const Error& error) {
     return error.kind == ErrorKind::usage ? exit_usage : exit_failure;
 }
 
+Result<std::vector<uint8_t>> read_module(const std::filesystem::path& path) {
+    auto bytes = read_file(path);
+    if (!bytes || !looks_like_wat(*bytes)) return bytes;
+    std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+    return wat_to_wasm(text, path.string());
+}
+
 void print_error(std::string_view message) {
     fmt::print(stderr, "kiln: {}\n", message);
 }
 
 void print_error(const std::filesystem::path& file, const Error& error) {
-    if (error.kind == ErrorKind::io) // io errors name the file already
+    // io errors name the file already, and so do text-format errors (FILE:LINE:COLUMN).
+    if (error.kind == ErrorKind::io || error.message.starts_with(file.string() + ":"))
         print_error(error.message);
     else
         fmt::print(stderr, "{}: {}: {}\n", file.string(), error_kind_name(error.kind),

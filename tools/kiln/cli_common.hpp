@@ -19,6 +19,10 @@ enum ExitCode : int { exit_ok = 0, exit_failure = 1, exit_usage = 2 };
 /// exit_usage for a usage error, else exit_failure.
 int exit_code_of(const Error& error);
 
+/// Reads a module: a binary as it is, WebAssembly text (told by its content, whatever the
+/// extension) converted to a binary; a syntax error's message starts with FILE:LINE:COLUMN.
+Result<std::vector<uint8_t>> read_module(const std::filesystem::path& path);
+
 /// Prints "kiln: MESSAGE" on stderr.
 void print_error(std::string_view message);
 
