@@ -13,6 +13,7 @@
 #include <kiln/error.hpp>
 #include <kiln/manager.hpp>
 #include <kiln/plugin.hpp>
+#include <kiln/state_db.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -23,12 +24,26 @@
 
 namespace kiln {
 
+/// One call of a host operation.
+struct HostOperationCall {
+    std::string_view plugin;  ///< the calling plugin's name
+    std::string_view payload; ///< JSON text (empty when the plugin gave none)
+    std::string_view library; ///< a Spacedrive library id (UUID text); empty when none
+};
+
+/// An operation the application offers plugins by name (`query:files.list`): JSON text out.
+using HostOperation = std::function<Result<std::string>(const HostOperationCall& call)>;
+
 /// How a HostLibrary is set up.
 struct HostOptions {
     /// The environment the env family reads; default: the process environment.
     std::function<std::optional<std::string>(const std::string&)> getenv;
     /// What relative paths of the files family are taken from; empty: each plugin's folder.
     std::string files_root;
+    /// Where kv keeps its data; null: StateDb::open(state_path) on first use.
+    std::shared_ptr<StateDb> state;
+    /// The state database's file when `state` is null; empty: $KILN_HOME/state.db.
+    std::string state_path;
     /// Bytes of keys and values one plugin may keep in kv.
     uint64_t kv_quota = 16u << 20;
     /// Rows one db query may return; more is an error.
@@ -55,6 +70,15 @@ public:
     AuditLog& audit();
     /// The event bus and the commands, slots and UI blocks its plugins register.
     Dispatch& dispatch();
+
+    /// Names a SQLite database for the db family: plugins granted `database: [NAME]` read it,
+    /// and those granted `database: ["rw:NAME"]` write it too when `writable`. Opened (created
+    /// if writable) on first use.
+    void add_database(const std::string& name, const std::string& path, bool writable = false);
+    /// Registers (or replaces) a host operation; plugins granted a prefix of its name call it.
+    void add_operation(const std::string& name, HostOperation handler);
+    /// Removes a host operation; false when there was none of that name.
+    bool remove_operation(const std::string& name);
 
     struct Impl;
     /// What the adapters and other layers share (src/hostfns/library.hpp).

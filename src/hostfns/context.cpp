@@ -1,12 +1,29 @@
 #include "hostfns/context.hpp"
 
+#include "hostfns/db.hpp"
+#include "hostfns/kv.hpp"
+#include "hostfns/operations.hpp"
+
 #include <fmt/format.h>
 
 #include <cstdlib>
 
 namespace kiln::hostfns {
 
-Services::Services(HostOptions o) : options(std::move(o)), dispatch(options.events) {}
+Services::Services(HostOptions o)
+    : options(std::move(o)), databases(std::make_shared<Databases>()),
+      operations(std::make_shared<Operations>()), dispatch(options.events) {
+    auto state = options.state;
+    auto path = options.state_path;
+    kv = std::make_shared<KvStore>(
+        [state, path]() -> Result<std::shared_ptr<StateDb>> {
+            if (state) return state;
+            return StateDb::open(path);
+        },
+        options.kv_quota);
+}
+
+Services::~Services() = default;
 
 std::optional<std::string> Services::getenv(const std::string& name) const {
     if (options.getenv) return options.getenv(name);

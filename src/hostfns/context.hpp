@@ -22,10 +22,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kiln::hostfns {
 
 using json = nlohmann::json;
+
+class KvStore;
+class Databases;
+class Operations;
 
 /// What the host offers every plugin of one HostLibrary: its options, where denials go, and the
 /// stores and registries the families work on. Thread-safe.
@@ -34,10 +39,14 @@ struct Services {
     /// Where denials are recorded: the manager's audit log once installed, else `own_audit`.
     AuditLog* audit = nullptr;
     AuditLog own_audit;
+    std::shared_ptr<KvStore> kv;
+    std::shared_ptr<Databases> databases;
+    std::shared_ptr<Operations> operations;
     /// The event bus, commands, slots and UI blocks.
     Dispatch dispatch;
 
     explicit Services(HostOptions options);
+    ~Services();
     AuditLog& audit_log() { return audit ? *audit : own_audit; }
     /// The environment variable `name` as the host's getenv sees it.
     std::optional<std::string> getenv(const std::string& name) const;
@@ -68,6 +77,13 @@ public:
     const std::string& plugin() const { return m_plugin; }
     const Permissions& permissions() const { return m_permissions; }
     const std::string& folder() const { return m_folder; }
+    /// What the plugin's manifest sets for the families that reach out.
+    struct Limits {
+        std::vector<std::string> allowed_hosts; ///< host globs every HTTP hop must match
+        uint64_t max_http_bytes = 50u << 20;    ///< of an HTTP response's body
+    };
+    const Limits& limits() const { return m_limits; }
+    void set_limits(Limits limits) { m_limits = std::move(limits); }
     Services& services() { return *m_services; }
     /// The call in progress (an empty one outside calls).
     HostCall& call() { return m_call ? *m_call : m_idle; }
@@ -89,6 +105,7 @@ private:
     Permissions m_permissions;
     std::string m_folder;
     std::shared_ptr<RateLimit> m_rate;
+    Limits m_limits;
     HostCall* m_call = nullptr;
     HostCall m_idle;
     EventBus::EndpointId m_endpoint = 0;

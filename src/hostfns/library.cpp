@@ -2,7 +2,9 @@
 // current around its calls.
 #include "hostfns/library.hpp"
 
+#include "hostfns/db.hpp"
 #include "hostfns/dispatch_impl.hpp"
+#include "hostfns/operations.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -36,8 +38,13 @@ std::unique_ptr<hostfns::HostContext> HostLibrary::Impl::context_for(const AbiLo
     std::string folder = services->options.files_root;
     if (folder.empty() && info.manifest) folder = info.manifest->folder;
     if (folder.empty()) folder = std::filesystem::path(info.path).parent_path().string();
-    return std::make_unique<hostfns::HostContext>(services, info.name, load.permissions,
-                                                  std::move(folder), plugin_host(info.name)->rate);
+    auto context = std::make_unique<hostfns::HostContext>(
+        services, info.name, load.permissions, std::move(folder), plugin_host(info.name)->rate);
+    if (load.compiled) {
+        const Manifest& m = load.compiled->manifest();
+        context->set_limits({m.allowed_hosts, m.max_http_response_bytes});
+    }
+    return context;
 }
 
 HostLibrary::HostLibrary(HostOptions options)
@@ -53,6 +60,18 @@ void HostLibrary::install(PluginManager& manager) {
 
 AuditLog& HostLibrary::audit() {
     return m_impl->services->audit_log();
+}
+
+void HostLibrary::add_database(const std::string& name, const std::string& path, bool writable) {
+    m_impl->services->databases->add(name, path, writable);
+}
+
+void HostLibrary::add_operation(const std::string& name, HostOperation handler) {
+    m_impl->services->operations->add(name, std::move(handler));
+}
+
+bool HostLibrary::remove_operation(const std::string& name) {
+    return m_impl->services->operations->remove(name);
 }
 
 Dispatch& HostLibrary::dispatch() {

@@ -103,6 +103,10 @@ PluginFunction status_function(
     return f;
 }
 
+std::string dump(const json& value) {
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 Result<json> parse_object(std::string_view function, std::string_view text) {
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object())
@@ -139,6 +143,59 @@ std::vector<PluginFunction> family_functions(const std::shared_ptr<PluginHost>& 
             if (!value) return tl::unexpected(value.error());
             return scope_set(ctx, a[0], std::move(*value));
         }));
+    using Out = Result<std::optional<std::string>>;
+    // A family's JSON result as the block's text.
+    auto text = [](Result<json> r) -> Out {
+        if (!r) return tl::unexpected(r.error());
+        return dump(*r);
+    };
+    // A JSON request from a block, to a family taking JSON.
+    auto with_request = [text](const char* name,
+                               Result<json> (*family)(HostContext&, const json&)) {
+        return [name, family, text](HostContext& ctx, Args a) -> Out {
+            auto request = parse_object(name, a[0]);
+            if (!request) return tl::unexpected(request.error());
+            return text(family(ctx, *request));
+        };
+    };
+    fns.push_back(handle_function(host, "kv_get", 1,
+                                  [](HostContext& ctx, Args a) { return kv_get(ctx, a[0]); }));
+    fns.push_back(status_function(
+        host, "kv_set", 2, [](HostContext& ctx, Args a) { return kv_set(ctx, a[0], a[1]); }));
+    fns.push_back(status_function(host, "kv_delete", 1, [](HostContext& ctx, Args a) {
+        auto gone = kv_delete(ctx, a[0]);
+        if (!gone) return Result<void>(tl::unexpected(gone.error()));
+        return Result<void>();
+    }));
+    fns.push_back(handle_function(host, "kv_list", 1, [](HostContext& ctx, Args a) -> Out {
+        auto keys = kv_list(ctx, a[0]);
+        if (!keys) return tl::unexpected(keys.error());
+        return dump(json(*keys));
+    }));
+    fns.push_back(handle_function(host, "db_query", 1, with_request("db_query", db_query)));
+    fns.push_back(
+        handle_function(host, "http_request", 1, with_request("http_request", http_request)));
+    fns.push_back(handle_function(host, "file_read", 1, [](HostContext& ctx, Args a) -> Out {
+        auto content = file_read(ctx, a[0]);
+        if (!content) return tl::unexpected(content.error());
+        return std::move(*content);
+    }));
+    fns.push_back(status_function(host, "file_write", 2, [](HostContext& ctx, Args a) {
+        return file_write(ctx, a[0], a[1]);
+    }));
+    fns.push_back(handle_function(host, "file_list", 1, [text](HostContext& ctx, Args a) {
+        return text(file_list(ctx, a[0]));
+    }));
+    fns.push_back(handle_function(host, "file_stat", 1, [text](HostContext& ctx, Args a) {
+        return text(file_stat(ctx, a[0]));
+    }));
+    fns.push_back(handle_function(
+        host, "env_get", 1, [](HostContext& ctx, Args a) -> Out { return env_get(ctx, a[0]); }));
+    fns.push_back(handle_function(host, "host_call", 2, [](HostContext& ctx, Args a) -> Out {
+        auto out = host_call(ctx, a[0], a[1]);
+        if (!out) return tl::unexpected(out.error());
+        return std::move(*out);
+    }));
     // last_error() -> i64: why the last kiln:host/v1 function of this call failed; 0 when it
     // did not.
     PluginFunction last;

@@ -65,6 +65,9 @@ using ModuleExtension =
 std::vector<PluginFunction> host_module(const std::shared_ptr<PluginHost>& host,
                                         const std::vector<ModuleExtension>& extensions);
 
+/// JSON text of `value`; bytes that are not UTF-8 (a file's, a column's) become U+FFFD.
+std::string dump(const json& value);
+
 /// The JSON text `text` parsed as an object, or an error naming `function`.
 Result<json> parse_object(std::string_view function, std::string_view text);
 

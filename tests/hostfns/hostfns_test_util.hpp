@@ -4,8 +4,11 @@
 
 #include "manager_test_util.hpp"
 
+#include "hostfns/context.hpp"
+
 #include <kiln/hostfns.hpp>
 #include <kiln/manager.hpp>
+#include <kiln/state_db.hpp>
 
 #include <memory>
 #include <string>
@@ -57,6 +60,42 @@ inline std::string host_import(const std::string& name, int params, bool status 
     }
     sig += status ? " (result i32))" : " (result i64))";
     return "(import \"kiln:host/v1\" \"" + name + "\" " + sig + ")\n";
+}
+
+/// A family function's world without a plugin: services over a temporary folder (its state
+/// database included) and the context of plugin "p" with `permissions`, whose folder is the
+/// temporary one. Calls run with `call` in progress.
+struct Family {
+    TempDir dir;
+    std::shared_ptr<hostfns::Services> services;
+    std::unique_ptr<hostfns::HostContext> ctx;
+    hostfns::HostCall call;
+
+    explicit Family(Permissions permissions = {}, HostOptions options = {}) {
+        if (!options.state && options.state_path.empty())
+            options.state_path = (dir.path() / "state.db").string();
+        services = std::make_shared<hostfns::Services>(std::move(options));
+        grant(std::move(permissions));
+    }
+    /// The context again, with other permissions (as a reload with new grants makes it).
+    void grant(Permissions permissions) {
+        ctx = std::make_unique<hostfns::HostContext>(services, "p", std::move(permissions),
+                                                     dir.str(), rate);
+        ctx->set_call(&call);
+    }
+    /// The audit records so far, as "PERMISSION ARGUMENT".
+    std::vector<std::string> audit() {
+        std::vector<std::string> out;
+        for (const AuditRecord& r : services->audit_log().records())
+            out.push_back(r.plugin + " " + r.permission + " " + r.argument);
+        return out;
+    }
+    std::shared_ptr<RateLimit> rate = std::make_shared<RateLimit>();
+};
+
+/// The message of a Result's error, or "ok".
+template <typename T> std::string error_of(const Result<T>& r) {
+    return r ? std::string("ok") : r.error().message;
 }
 
 } // namespace kiln::hostfns_test
