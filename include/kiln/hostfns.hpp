@@ -9,6 +9,7 @@
 //   manager.open("plugins");
 #pragma once
 
+#include <kiln/dispatch.hpp>
 #include <kiln/error.hpp>
 #include <kiln/manager.hpp>
 #include <kiln/plugin.hpp>
@@ -49,6 +50,8 @@ struct HostOptions {
     uint64_t db_max_rows = 10000;
     /// Bytes a files read may return.
     uint64_t max_file_bytes = 16u << 20;
+    /// The event bus's bounds.
+    EventBusOptions events;
 };
 
 /// The host functions offered to plugins, and the stores and registries behind them. Plugins
@@ -65,6 +68,8 @@ public:
     void install(PluginManager& manager);
     /// The audit log denials go to: the installed manager's, else the library's own.
     AuditLog& audit();
+    /// The event bus and the commands, slots and UI blocks its plugins register.
+    Dispatch& dispatch();
 
     /// Names a SQLite database for the db family: plugins granted `database: [NAME]` read it,
     /// and those granted `database: ["rw:NAME"]` write it too when `writable`. Opened (created

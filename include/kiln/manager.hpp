@@ -329,8 +329,13 @@ public:
 struct AbiLoad {
     const PluginInfo& plugin;
     std::shared_ptr<const CompiledPlugin> compiled;
-    Permissions permissions; ///< what it runs with: its manifest's and the grants
+    Permissions permissions;       ///< what it runs with: its manifest's and the grants
+    std::string_view host_version; ///< the Kiln version (ManagerOptions::kiln_version)
 };
+
+/// The input of an Extism plugin's `initialize` export: {"host": {"name": "kiln", "version"},
+/// "config": {...}} with the config the plugin runs with.
+std::string extism_initialize_input(const AbiLoad& load);
 
 /// The seam where a guest ABI plugs into the manager: the host functions it offers the
 /// plugin, and how an instance is made, initialised, called and shut down.
@@ -348,7 +353,7 @@ public:
 };
 
 /// The Extism ABI: the kernel, WASI when the module imports it, `initialize` run at load when
-/// exported, `shutdown` at unload.
+/// exported (with extism_initialize_input()), `shutdown` at unload.
 std::unique_ptr<AbiAdapter> make_extism_adapter();
 
 /// How PluginManager::reload() replaces a loaded plugin.

@@ -620,3 +620,320 @@ macro_rules! kiln_host_fns {
         }
     };
 }
+
+// ---- Dispatch: events, commands, slots, UI blocks (kiln:host/v1) -----------------------------
+
+/// Events, commands, slots and UI blocks through Kiln's module "kiln:host/v1", and the inputs
+/// and outputs of the lifecycle exports a host calls (initialize, handle_command, on_event,
+/// shutdown). See docs/hostfns.md.
+///
+///     kiln_export! {
+///         fn initialize() -> Result<(), Error> {
+///             dispatch::subscribe("file.*")?;
+///             dispatch::register_command("notes.add", "Add a note", None)
+///         }
+///         fn on_event(input: String) -> Result<(), Error> {
+///             let event = dispatch::parse_event(&input)?;   // event.topic, event.data (JSON)
+///             Ok(())
+///         }
+///     }
+pub mod dispatch {
+    use super::{Error, Memory};
+
+    /// The raw functions: blocks in (freed by the host), 0 for success, -1 for a failure
+    /// whose message last_error() returns.
+    pub mod sys {
+        #[link(wasm_import_module = "kiln:host/v1")]
+        extern "C" {
+            pub fn event_publish(topic: u64, data: u64) -> i32;
+            pub fn event_subscribe(pattern: u64) -> i32;
+            pub fn event_unsubscribe(pattern: u64) -> i32;
+            pub fn command_register(spec_json: u64) -> i32;
+            pub fn slot_register(spec_json: u64) -> i32;
+            pub fn block_register(spec_json: u64) -> i32;
+            pub fn last_error() -> u64;
+        }
+    }
+
+    fn block(bytes: &str) -> Result<u64, Error> {
+        if bytes.is_empty() {
+            return Ok(0);
+        }
+        Memory::from_bytes(bytes.as_bytes())
+            .map(Memory::into_handle)
+            .ok_or_else(super::out_of_memory)
+    }
+
+    /// Why the last kiln:host/v1 function failed; empty when it did not.
+    pub fn last_error() -> String {
+        Memory::adopt(unsafe { sys::last_error() })
+            .map(|m| String::from_utf8_lossy(&m.to_vec()).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn status(rc: i32) -> Result<(), Error> {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(Error(last_error()))
+        }
+    }
+
+    /// Publishes `data_json` on `topic` (permission events.publish).
+    pub fn publish(topic: &str, data_json: &str) -> Result<(), Error> {
+        let (t, d) = (block(topic)?, block(data_json)?);
+        status(unsafe { sys::event_publish(t, d) })
+    }
+    /// Subscribes to a topic or a glob ("file.*"); events come to the on_event export.
+    pub fn subscribe(pattern: &str) -> Result<(), Error> {
+        let p = block(pattern)?;
+        status(unsafe { sys::event_subscribe(p) })
+    }
+    /// Ends a subscription.
+    pub fn unsubscribe(pattern: &str) -> Result<(), Error> {
+        let p = block(pattern)?;
+        status(unsafe { sys::event_unsubscribe(p) })
+    }
+
+    /// `s` as a JSON string literal.
+    pub fn json_string(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// A JSON object of the fields given: strings quoted, raw ones (JSON text) as they are.
+    fn object(fields: &[(&str, Option<&str>, bool)]) -> String {
+        let mut out = String::from("{");
+        for (key, value, raw) in fields {
+            if let Some(v) = value {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                out.push_str(&json_string(key));
+                out.push(':');
+                out.push_str(&if *raw { v.to_string() } else { json_string(v) });
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// Registers a command the host can invoke; `schema` is JSON Schema text of the payload.
+    pub fn register_command(id: &str, title: &str, schema: Option<&str>) -> Result<(), Error> {
+        let spec = object(&[("id", Some(id), false), ("title", Some(title), false),
+                            ("schema", schema, true)]);
+        let h = block(&spec)?;
+        status(unsafe { sys::command_register(h) })
+    }
+
+    /// A slot: a named operation the host calls by name, served by an export.
+    pub struct Slot<'a> {
+        pub name: &'a str,
+        pub export: &'a str,
+        pub description: Option<&'a str>,
+        pub example: Option<&'a str>, // JSON text
+        pub schema: Option<&'a str>,  // JSON Schema text
+    }
+    pub fn register_slot(slot: &Slot) -> Result<(), Error> {
+        let spec = object(&[("name", Some(slot.name), false), ("export", Some(slot.export), false),
+                            ("description", slot.description, false),
+                            ("example", slot.example, true), ("schema", slot.schema, true)]);
+        let h = block(&spec)?;
+        status(unsafe { sys::slot_register(h) })
+    }
+
+    /// How a UI block is rendered.
+    pub enum Renderer<'a> {
+        /// A template: `{{field}}`, `{{a.b}}` are the data's values, HTML-escaped.
+        Template(&'a str),
+        /// An export that gets the data and outputs HTML, or JSON when `json`.
+        Export { name: &'a str, json: bool },
+    }
+    /// A UI block type (permission ui).
+    pub struct Block<'a> {
+        pub id: &'a str,
+        pub name: &'a str,
+        pub schema: Option<&'a str>, // JSON Schema text of the data
+        pub renderer: Renderer<'a>,
+    }
+    pub fn register_block(b: &Block) -> Result<(), Error> {
+        let (template, export, format) = match b.renderer {
+            Renderer::Template(t) => (Some(t), None, None),
+            Renderer::Export { name, json } => {
+                (None, Some(name), Some(if json { "json" } else { "html" }))
+            }
+        };
+        let spec = object(&[("id", Some(b.id), false), ("name", Some(b.name), false),
+                            ("schema", b.schema, true), ("template", template, false),
+                            ("export", export, false), ("format", format, false)]);
+        let h = block(&spec)?;
+        status(unsafe { sys::block_register(h) })
+    }
+
+    // Enough JSON to take the lifecycle inputs apart: values found as slices of the text.
+
+    fn skip_ws(s: &[u8], mut i: usize) -> usize {
+        while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    }
+
+    /// The end of the JSON value at s[i]; None when it is malformed.
+    fn skip_value(s: &[u8], mut i: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        loop {
+            let c = *s.get(i)?;
+            match c {
+                b'"' => {
+                    i += 1;
+                    while *s.get(i)? != b'"' {
+                        i += if s[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    i += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    i += 1;
+                }
+                b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' if depth > 0 => i += 1,
+                _ => {
+                    let start = i;
+                    while i < s.len() && !b",}]: \t\n\r".contains(&s[i]) {
+                        i += 1;
+                    }
+                    if i == start {
+                        return None;
+                    }
+                }
+            }
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+
+    /// The JSON text of `key`'s value in the object `json`; None when absent. Keys are
+    /// compared as written (look up keys without escapes).
+    pub fn json_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+        let s = json.as_bytes();
+        let mut i = skip_ws(s, 0);
+        if s.get(i) != Some(&b'{') {
+            return None;
+        }
+        i = skip_ws(s, i + 1);
+        while s.get(i) == Some(&b'"') {
+            let key_end = skip_value(s, i)?;
+            let matched = &json[i + 1..key_end - 1] == key;
+            i = skip_ws(s, key_end);
+            if s.get(i) != Some(&b':') {
+                return None;
+            }
+            i = skip_ws(s, i + 1);
+            let value_end = skip_value(s, i)?;
+            if matched {
+                return Some(&json[i..value_end]);
+            }
+            i = skip_ws(s, value_end);
+            if s.get(i) != Some(&b',') {
+                return None;
+            }
+            i = skip_ws(s, i + 1);
+        }
+        None
+    }
+
+    /// The JSON string literal `value` decoded; None when it is not one.
+    pub fn json_str(value: &str) -> Option<String> {
+        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next()? {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                '/' => out.push('/'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    let mut cp = u32::from_str_radix(&hex, 16).ok()?;
+                    if (0xD800..0xDC00).contains(&cp) {
+                        let rest = chars.as_str();
+                        if let Some(low) = rest.strip_prefix("\\u").and_then(|r| r.get(..4)) {
+                            let low = u32::from_str_radix(low, 16).ok()?;
+                            if (0xDC00..0xE000).contains(&low) {
+                                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                                chars = rest[6..].chars();
+                            }
+                        }
+                    }
+                    out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// on_event's input: the topic and the data's JSON text.
+    pub struct EventInput {
+        pub topic: String,
+        pub data: String,
+    }
+    pub fn parse_event(input: &str) -> Result<EventInput, Error> {
+        let topic = json_field(input, "topic").and_then(json_str);
+        let data = json_field(input, "data");
+        match (topic, data) {
+            (Some(topic), Some(data)) => Ok(EventInput { topic, data: data.to_string() }),
+            _ => Err(Error::from("expected {\"topic\", \"data\"}")),
+        }
+    }
+
+    /// handle_command's input: the command id and the payload's JSON text ("null" when none).
+    pub struct CommandInput {
+        pub action: String,
+        pub payload: String,
+    }
+    pub fn parse_command(input: &str) -> Result<CommandInput, Error> {
+        let action = json_field(input, "action").and_then(json_str);
+        let payload = json_field(input, "payload").unwrap_or("null").to_string();
+        match action {
+            Some(action) => Ok(CommandInput { action, payload }),
+            None => Err(Error::from("expected {\"action\", \"payload\"}")),
+        }
+    }
+
+    /// handle_command's output when the command succeeded: {"ok": true, "data": DATA}.
+    pub fn command_ok(data_json: Option<&str>) -> String {
+        object(&[("ok", Some("true"), true), ("data", data_json, true)])
+    }
+    /// handle_command's output when the command failed: {"ok": false, "error": MESSAGE}.
+    pub fn command_error(message: &str) -> String {
+        object(&[("ok", Some("false"), true), ("error", Some(message), false)])
+    }
+}

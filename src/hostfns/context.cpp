@@ -12,7 +12,7 @@ namespace kiln::hostfns {
 
 Services::Services(HostOptions o)
     : options(std::move(o)), databases(std::make_shared<Databases>()),
-      operations(std::make_shared<Operations>()) {
+      operations(std::make_shared<Operations>()), dispatch(options.events) {
     auto state = options.state;
     auto path = options.state_path;
     kv = std::make_shared<KvStore>(

@@ -42,6 +42,8 @@ struct Services {
     std::shared_ptr<KvStore> kv;
     std::shared_ptr<Databases> databases;
     std::shared_ptr<Operations> operations;
+    /// The event bus, commands, slots and UI blocks.
+    Dispatch dispatch;
 
     explicit Services(HostOptions options);
     ~Services();
@@ -87,6 +89,9 @@ public:
     HostCall& call() { return m_call ? *m_call : m_idle; }
     /// Makes `call` the one in progress (null: none).
     void set_call(HostCall* call) { m_call = call; }
+    /// The instance's endpoint of the event bus (Dispatch::attach); 0 before it is attached.
+    EventBus::EndpointId endpoint() const { return m_endpoint; }
+    void set_endpoint(EventBus::EndpointId endpoint) { m_endpoint = endpoint; }
 
     /// The one check of every family: allows() on this plugin's permissions, then its rate
     /// limit; a refusal is an ErrorKind::denied error and an audit record.
@@ -103,6 +108,7 @@ private:
     Limits m_limits;
     HostCall* m_call = nullptr;
     HostCall m_idle;
+    EventBus::EndpointId m_endpoint = 0;
 };
 
 /// One plugin (by name) as the host functions linked into it see it: the context of the call

@@ -38,21 +38,39 @@ private:
 namespace hostfns {
 
 /// An instance of a guest ABI whose plugin reaches the host functions: each of its calls (and
-/// its shutdown) runs with its context current, and with the call's scope.
+/// its shutdown) runs with its context current, and with the call's scope. It is an endpoint of
+/// the library's event bus (Dispatch::attach): its events go to its on_event export, and a
+/// call waits while an event is being delivered to it, so that it never runs twice at once.
 class HostedInstance final : public AbiInstance {
 public:
-    HostedInstance(std::shared_ptr<PluginHost> host, std::unique_ptr<HostContext> context,
-                   std::unique_ptr<AbiInstance> inner);
+    HostedInstance(std::shared_ptr<PluginHost> host, std::unique_ptr<HostContext> context);
+    ~HostedInstance() override;
+    /// Makes the inner instance with `make` (which instantiates and initialises it) inside the
+    /// endpoint, with the context current, after declaring what the manifest contributes.
+    Result<void> init(const AbiLoad& load,
+                      const std::function<Result<std::unique_ptr<AbiInstance>>()>& make);
     Result<std::string> call(std::string_view target, std::string_view input) override;
     Result<std::string> call(std::string_view target, std::string_view input,
                              CallContext& context) override;
-    bool has(std::string_view target) const override { return m_inner->has(target); }
+    /// Whether the instance has the export `target` (while its init runs: whether the module
+    /// the manager described exports it).
+    bool has(std::string_view target) const override;
     void shutdown() override;
 
 private:
+    /// Runs `target` of the inner instance with the context current; the caller is inside the
+    /// endpoint.
+    Result<std::string> run(std::string_view target, std::string_view input, HostCall& call,
+                            CallContext* context);
+    /// Delivers an event to on_event (the bus's receiver).
+    Result<void> deliver(const Event& event);
+    Dispatch& dispatch() { return m_context->services().dispatch; }
+
     std::shared_ptr<PluginHost> m_host;
     std::unique_ptr<HostContext> m_context;
     std::unique_ptr<AbiInstance> m_inner;
+    std::vector<std::string> m_exports; ///< the main module's, until m_inner is made
+    EventBus::EndpointId m_endpoint = 0;
 };
 
 /// Makes an instance with `make` (which instantiates and initialises it) while the plugin's

@@ -1,6 +1,9 @@
 // The Extism ABI behind the manager's adapter seam: the plugin runtime's kernel (and WASI when
-// the module imports it), `initialize` run once at load, `shutdown` at unload.
+// the module imports it), `initialize` run once at load with the host and the config,
+// `shutdown` at unload.
 #include <kiln/manager.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -48,7 +51,7 @@ public:
         auto plugin = Plugin::create(load.compiled);
         if (!plugin) return tl::unexpected(plugin.error());
         if (plugin->function_exists("initialize")) {
-            auto init = plugin->call("initialize", "");
+            auto init = plugin->call("initialize", extism_initialize_input(load));
             if (!init) return tl::unexpected(init.error());
         }
         return std::make_unique<ExtismInstance>(std::move(*plugin));
@@ -56,6 +59,16 @@ public:
 };
 
 } // namespace
+
+std::string extism_initialize_input(const AbiLoad& load) {
+    nlohmann::ordered_json config = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : load.compiled->manifest().config)
+        config[key] = value;
+    nlohmann::ordered_json input = {
+        {"host", {{"name", "kiln"}, {"version", std::string(load.host_version)}}},
+        {"config", std::move(config)}};
+    return input.dump();
+}
 
 std::unique_ptr<AbiAdapter> make_extism_adapter() {
     return std::make_unique<ExtismAdapter>();

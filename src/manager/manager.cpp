@@ -383,7 +383,8 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
         ++stats.compiled;
     }
     if (!run) return std::unique_ptr<AbiInstance>();
-    return adapter->second->instantiate(AbiLoad{info, compiled, effective.permissions});
+    return adapter->second->instantiate(
+        AbiLoad{info, compiled, effective.permissions, options.kiln_version});
 }
 
 Result<void> PluginManager::Impl::load_locked(std::string_view name,

@@ -53,6 +53,7 @@ PUBLIC_HEADERS = {
     "manager.hpp": "manager",
     "state_db.hpp": "manager",
     "hostfns.hpp": "hostfns",
+    "dispatch.hpp": "hostfns",
     "kiln.h": "capi",
 }
 # Parts of the engine that are siblings: neither includes the other.
