@@ -49,6 +49,7 @@ PUBLIC_HEADERS = {
     "wasi.hpp": "wasi",
     "plugin.hpp": "plugin",
     "manager.hpp": "manager",
+    "jobs.hpp": "jobs",
     "state_db.hpp": "manager",
     "kiln.h": "capi",
 }

@@ -3,6 +3,7 @@
 // --json shapes are documented in docs/manager.md.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "plugin_folders.hpp"
 
 #include <kiln/manager.hpp>
 
@@ -29,24 +30,6 @@ struct PluginCommandOptions {
     std::optional<std::string> input;
     bool read_stdin = false;
 };
-
-std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
-    if (!o.dirs.empty()) return o.dirs;
-    const char* env = std::getenv("KILN_PLUGIN_DIR");
-    return {env && *env ? env : "plugins"};
-}
-
-/// A manager over the folders; an explicit folder that cannot be read is a usage error, the
-/// default one may be missing (no plugins then).
-Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& o) {
-    auto manager = std::make_unique<PluginManager>();
-    for (const std::string& dir : plugin_dirs(o)) {
-        std::error_code ec;
-        if (o.dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
-        if (auto ok = manager->open(dir); !ok) return tl::unexpected(ok.error());
-    }
-    return manager;
-}
 
 json contributions_json(const PluginInfo& p) {
     json out = json::array();
@@ -81,7 +64,7 @@ json summary_json(const PluginInfo& p) {
 }
 
 int run_list(const PluginCommandOptions& o) {
-    auto manager = open_manager(o);
+    auto manager = open_manager(o.dirs);
     if (!manager) {
         print_error(manager.error().message);
         return exit_usage;
@@ -172,22 +155,10 @@ json info_json(const PluginInfo& p) {
     return j;
 }
 
-/// The plugin NAME|PATH names: a path is added to the manager on its own.
-Result<PluginInfo> find_plugin(PluginManager& manager, const std::string& target) {
-    std::error_code ec;
-    if (!manager.info(target) && std::filesystem::exists(target, ec)) {
-        auto added = manager.add(target);
-        if (!added) return tl::unexpected(added.error());
-        if (auto p = manager.info(target)) return *p;
-    }
-    if (auto p = manager.info(target)) return *p;
-    return make_error(ErrorKind::usage, fmt::format("no plugin {}", target));
-}
-
 /// The manager of the command's folders and the plugin its TARGET names.
 Result<std::pair<std::unique_ptr<PluginManager>, PluginInfo>>
 open_and_find(const PluginCommandOptions& o) {
-    auto manager = open_manager(o);
+    auto manager = open_manager(o.dirs);
     if (!manager) return tl::unexpected(manager.error());
     auto plugin = find_plugin(**manager, o.target);
     if (!plugin) return tl::unexpected(plugin.error());
@@ -283,12 +254,6 @@ int run_plugin_call(const PluginCommandOptions& o) {
     return exit_ok;
 }
 
-void add_dir_option(CLI::App* sub, PluginCommandOptions& o) {
-    sub->add_option("--plugin-dir,--dir", o.dirs,
-                    "a folder of plugins (default $KILN_PLUGIN_DIR, else ./plugins); repeatable")
-        ->allow_extra_args(false);
-}
-
 } // namespace
 
 void add_plugin_command(CLI::App& app, int& exit_code) {
@@ -298,13 +263,13 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<PluginCommandOptions>();
 
     auto* list = plugin->add_subcommand("list", "List the plugins of the plugin folders");
-    add_dir_option(list, *o);
+    add_plugin_dir_option(list, o->dirs);
     list->add_flag("--json", o->json, "print a JSON array");
     list->callback([o, &exit_code] { exit_code = run_list(*o); });
 
     auto* info = plugin->add_subcommand("info", "Show a plugin's manifest, permissions and module");
     info->add_option("PLUGIN", o->target, "a plugin name, or the path of a plugin")->required();
-    add_dir_option(info, *o);
+    add_plugin_dir_option(info, o->dirs);
     info->add_flag("--json", o->json, "print a JSON object");
     info->callback([o, &exit_code] { exit_code = run_info(*o); });
 
@@ -317,7 +282,7 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     call->add_option("TARGET", o->function, "a slot, a command or an export")->required();
     call->add_option("--input", o->input, "input bytes, as given");
     call->add_flag("--stdin", o->read_stdin, "read the input from stdin");
-    add_dir_option(call, *o);
+    add_plugin_dir_option(call, o->dirs);
     call->callback([o, &exit_code] { exit_code = run_plugin_call(*o); });
 }
 

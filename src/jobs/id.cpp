@@ -1,0 +1,81 @@
+// Job ids (random UUIDs) and status names.
+#include <kiln/jobs.hpp>
+
+#include <sys/random.h>
+
+#include <cstring>
+
+namespace kiln {
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+constexpr const char* status_names[] = {"queued",    "running", "paused",
+                                        "completed", "failed",  "cancelled"};
+
+} // namespace
+
+JobId JobId::random() {
+    JobId id;
+    size_t got = 0;
+    while (got < id.bytes.size()) {
+        ssize_t n = getrandom(id.bytes.data() + got, id.bytes.size() - got, 0);
+        if (n > 0) got += size_t(n);
+    }
+    id.bytes[6] = uint8_t((id.bytes[6] & 0x0f) | 0x40); // version 4
+    id.bytes[8] = uint8_t((id.bytes[8] & 0x3f) | 0x80); // RFC 4122 variant
+    return id;
+}
+
+std::optional<JobId> JobId::parse(std::string_view text) {
+    if (text.size() != 36) return std::nullopt;
+    JobId id;
+    size_t nibble = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-') return std::nullopt;
+            continue;
+        }
+        int v = hex_value(text[i]);
+        if (v < 0) return std::nullopt;
+        uint8_t& b = id.bytes[nibble / 2];
+        b = nibble % 2 == 0 ? uint8_t(v << 4) : uint8_t(b | v);
+        ++nibble;
+    }
+    return id;
+}
+
+std::string JobId::to_string() const {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (size_t i = 0; i < bytes.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        out += digits[bytes[i] >> 4];
+        out += digits[bytes[i] & 15];
+    }
+    return out;
+}
+
+const char* job_status_name(JobStatus status) {
+    return status_names[size_t(status)];
+}
+
+std::optional<JobStatus> parse_job_status(std::string_view name) {
+    for (size_t i = 0; i < std::size(status_names); ++i)
+        if (name == status_names[i]) return JobStatus(i);
+    return std::nullopt;
+}
+
+bool is_final(JobStatus status) {
+    return status == JobStatus::completed || status == JobStatus::failed ||
+           status == JobStatus::cancelled;
+}
+
+} // namespace kiln

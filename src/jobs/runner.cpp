@@ -1,0 +1,694 @@
+// JobRunner: worker threads that claim queued jobs from the database and run them in plugin
+// instances kept per plugin (up to its concurrent_jobs), and one watchdog thread that carries
+// out what is asked of running jobs (pause, cancel, a worker's stop, periodic snapshots,
+// timeouts), writes their progress and logs, and hands back to the queue the jobs of workers
+// that died.
+#include "jobs/context.hpp"
+#include "jobs/instance.hpp"
+#include "jobs/owner.hpp"
+#include "jobs/store.hpp"
+
+#include "base/result.hpp"
+#include "plugin/fetch.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace kiln {
+
+using namespace jobs;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+/// The sha256 of a compiled plugin's modules: the module's own for one, else of their names and
+/// hashes in link order.
+std::string module_hash(const CompiledPlugin& compiled) {
+    const auto& wasm = compiled.manifest().wasm;
+    auto bytes_of = [](const Manifest::Wasm& w) -> std::span<const uint8_t> {
+        if (auto* b = std::get_if<Manifest::WasmBytes>(&w.source)) return b->data;
+        return {};
+    };
+    if (wasm.size() == 1) return plugin::sha256_hex(bytes_of(wasm[0]));
+    std::string all;
+    for (const Manifest::Wasm& w : wasm)
+        all += w.name + ":" + plugin::sha256_hex(bytes_of(w)) + "\n";
+    return plugin::sha256_hex(std::span(reinterpret_cast<const uint8_t*>(all.data()), all.size()));
+}
+
+/// The first characters of a hash, for messages.
+std::string short_hash(const std::string& hash) {
+    return hash.substr(0, 12);
+}
+
+/// The Extism adapter with the kiln:host/v1 job functions added to what it links.
+class JobFunctionsAdapter final : public AbiAdapter {
+public:
+    explicit JobFunctionsAdapter(std::unique_ptr<AbiAdapter> base) : m_base(std::move(base)) {}
+    PluginAbi abi() const override { return m_base->abi(); }
+    PluginOptions options(const PluginInfo& plugin) const override {
+        PluginOptions o = m_base->options(plugin);
+        for (PluginFunction& f : job_functions())
+            o.functions.push_back(std::move(f));
+        return o;
+    }
+    Result<std::unique_ptr<AbiInstance>> instantiate(const AbiLoad& load) const override {
+        return m_base->instantiate(load);
+    }
+
+private:
+    std::unique_ptr<AbiAdapter> m_base;
+};
+
+} // namespace
+
+/// One plugin as the runner uses it: its compiled form, its jobs, and the instances kept to
+/// run them.
+struct PluginSlot {
+    std::string name;
+    PluginAbi abi = PluginAbi::extism;
+    std::string version;
+    std::string hash;
+    uint32_t limit = 0;
+    std::shared_ptr<const CompiledPlugin> compiled;
+    std::vector<Contribution> declared; ///< jobs its manifest declares
+    std::set<std::string> exports;
+
+    std::mutex mutex; ///< guards what follows
+    std::vector<std::unique_ptr<JobInstance>> idle;
+    std::map<std::string, RegisteredJob> registered;
+    bool initialised = false; ///< an instance was made, so its registrations are known
+
+    Result<std::unique_ptr<JobInstance>> make() {
+        if (abi == PluginAbi::spacedrive)
+            return make_error(ErrorKind::unlinkable, "TODO spacedrive");
+        return make_extism_instance(compiled);
+    }
+
+    /// An idle instance, or a new one.
+    Result<std::unique_ptr<JobInstance>> acquire() {
+        {
+            std::lock_guard lock(mutex);
+            if (!idle.empty()) {
+                auto instance = std::move(idle.back());
+                idle.pop_back();
+                return instance;
+            }
+        }
+        KILN_TRY(instance, make());
+        std::lock_guard lock(mutex);
+        initialised = true;
+        return instance;
+    }
+
+    void release(std::unique_ptr<JobInstance> instance) {
+        std::lock_guard lock(mutex);
+        // Kept for the plugin's next jobs, up to as many as may run at once.
+        if (idle.size() < std::max<uint32_t>(limit, 1)) idle.push_back(std::move(instance));
+    }
+};
+
+/// A job running in this runner, as the watchdog sees it.
+struct RunningJob {
+    std::shared_ptr<JobContext> context;
+    JobOptions options;
+    JobInstance* instance = nullptr; ///< while its call runs
+    Clock::time_point run_start = Clock::now();
+    Clock::time_point last_snapshot = Clock::now();
+    std::optional<Clock::time_point> signal_at; ///< when a stop was first seen
+    bool interrupted = false;                   ///< the watchdog stopped its call
+    bool timed_out = false;
+
+    bool snapshots() const { return options.snapshots || options.snapshot_every_ms > 0; }
+};
+
+struct JobRunner::Impl {
+    PluginManager& manager;
+    JobStore store;
+    RunnerOptions options;
+    std::string owner = new_owner();
+
+    std::mutex mutex;                 ///< guards what follows
+    std::condition_variable wake;     ///< a job was queued, or the runner stops
+    std::condition_variable finished; ///< a job's run ended
+    bool started = false;
+    bool stopping = false; ///< workers stop taking jobs
+    bool closing = false;  ///< the watchdog stops
+    std::vector<std::thread> workers;
+    std::map<JobId, std::shared_ptr<RunningJob>> running;
+
+    std::mutex slots_mutex;
+    std::map<std::string, std::shared_ptr<PluginSlot>, std::less<>> slots;
+    /// Plugins reloaded or unloaded since their slot was made (shared with the manager's
+    /// listener, which may outlive the runner).
+    struct Stale {
+        std::mutex mutex;
+        std::set<std::string> names;
+    };
+    std::shared_ptr<Stale> stale = std::make_shared<Stale>();
+
+    std::thread watchdog;
+
+    Impl(PluginManager& m, JobStore s, RunnerOptions o)
+        : manager(m), store(std::move(s)), options(o) {
+        options.concurrency = std::max<uint32_t>(options.concurrency, 1);
+    }
+
+    JobStore::Impl& db() { return *store.impl(); }
+
+    Result<std::shared_ptr<PluginSlot>> slot_for(const std::string& name);
+    uint32_t limit_of(const std::string& name);
+    void worker();
+    void watch();
+    Result<void> execute(JobInfo info);
+    /// Ends the run of `info` with `result`, writing what its context gathered.
+    void end_run(const JobInfo& info, const std::shared_ptr<JobContext>& context, RunResult result);
+    /// A failed run: queued again while attempts are left and `retry` allows, else failed.
+    RunResult failure(const JobInfo& info, std::string error, bool retry);
+};
+
+Result<std::shared_ptr<PluginSlot>> JobRunner::Impl::slot_for(const std::string& name) {
+    {
+        std::lock_guard lock(stale->mutex);
+        if (stale->names.erase(name)) {
+            std::lock_guard slots_lock(slots_mutex);
+            slots.erase(name);
+        }
+    }
+    std::lock_guard lock(slots_mutex);
+    if (auto it = slots.find(name); it != slots.end()) return it->second;
+    auto info = manager.info(name);
+    if (!info) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+    KILN_TRY(compiled, manager.compiled(name));
+    KILN_TRY(permissions, manager.permissions(name));
+    auto slot = std::make_shared<PluginSlot>();
+    slot->name = info->name;
+    slot->abi = info->abi;
+    slot->version = info->version;
+    slot->compiled = compiled;
+    slot->hash = module_hash(*compiled);
+    slot->limit = permissions.max_concurrent_jobs;
+    slot->exports.insert(info->exports.begin(), info->exports.end());
+    if (info->manifest)
+        for (const Contribution& c : info->manifest->contributes)
+            if (c.kind == Contribution::Kind::job) slot->declared.push_back(c);
+    slots.emplace(name, slot);
+    return slot;
+}
+
+uint32_t JobRunner::Impl::limit_of(const std::string& name) {
+    {
+        std::lock_guard lock(slots_mutex);
+        if (auto it = slots.find(name); it != slots.end()) return it->second->limit;
+    }
+    auto permissions = manager.permissions(name);
+    // A plugin the manager does not know is let through, to fail with that reason.
+    return permissions ? permissions->max_concurrent_jobs : UINT32_MAX;
+}
+
+RunResult JobRunner::Impl::failure(const JobInfo& info, std::string error, bool retry) {
+    RunResult r;
+    r.drop_snapshot = true;
+    r.error = std::move(error);
+    if (retry && info.attempts < info.options.max_attempts) {
+        const int64_t backoff = info.options.retry_backoff.count();
+        const int64_t cap = 10 * 60 * 1000;
+        int64_t wait = backoff;
+        for (uint32_t i = 1; i < info.attempts && wait < cap; ++i)
+            wait *= 2;
+        r.status = JobStatus::queued;
+        r.retry_at = now_ms() + std::min(wait, cap);
+    } else {
+        r.status = JobStatus::failed;
+    }
+    return r;
+}
+
+void JobRunner::Impl::end_run(const JobInfo& info, const std::shared_ptr<JobContext>& context,
+                              RunResult result) {
+    if (!result.error.empty()) {
+        std::string line = result.error;
+        if (result.status == JobStatus::queued)
+            line += fmt::format(" (attempt {} of {}; retrying in {} ms)", info.attempts,
+                                info.options.max_attempts,
+                                std::max<int64_t>(0, result.retry_at - now_ms()));
+        context->log(LogLevel::error, line);
+    }
+    std::shared_ptr<RunningJob> job;
+    {
+        std::lock_guard lock(mutex);
+        if (auto it = running.find(info.id); it != running.end()) job = it->second;
+    }
+    int64_t run_ms = 0;
+    if (job)
+        run_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - job->run_start)
+                .count();
+    Pending pending = context->take_pending();
+    if (auto ok = db().finish(info.id, owner, result, run_ms, pending); !ok)
+        fmt::print(stderr, "kiln: job {}: {}\n", info.id.to_string(), ok.error().message);
+    {
+        std::lock_guard lock(mutex);
+        running.erase(info.id);
+    }
+    finished.notify_all();
+}
+
+Result<void> JobRunner::Impl::execute(JobInfo info) {
+    std::string state = info.checkpoint.value_or(info.state);
+    auto context = std::make_shared<JobContext>(db(), info, state);
+    auto job = std::make_shared<RunningJob>();
+    job->context = context;
+    job->options = info.options;
+    {
+        std::lock_guard lock(mutex);
+        running[info.id] = job;
+    }
+    auto fail = [&](std::string error, bool retry) {
+        end_run(info, context, failure(info, std::move(error), retry));
+        return Result<void>();
+    };
+
+    auto slot = slot_for(info.plugin);
+    if (!slot) return fail(fmt::format("plugin {}: {}", info.plugin, slot.error().message), false);
+    PluginSlot& plugin = **slot;
+    if (info.checkpoint && !json::accept(*info.checkpoint))
+        return fail("its checkpoint in the database is not JSON (damaged?): it cannot resume",
+                    false);
+
+    auto snapshot = db().load_snapshot(info.id);
+    if (!snapshot) {
+        context->log(LogLevel::warn,
+                     fmt::format("its snapshot cannot be read ({}); resuming from the last "
+                                 "checkpoint",
+                                 snapshot.error().message),
+                     true);
+        snapshot = std::optional<StoredSnapshot>();
+    }
+    const bool resuming = info.checkpoint || *snapshot;
+
+    auto instance = plugin.acquire();
+    if (!instance)
+        return fail(fmt::format("plugin {}: {}", info.plugin, instance.error().message), true);
+
+    if (info.module_hash != plugin.hash) {
+        if (resuming) {
+            const std::string was = fmt::format("{} (module sha256 {}...)", info.plugin_version,
+                                                short_hash(info.module_hash));
+            const std::string now =
+                fmt::format("{} (module sha256 {}...)", plugin.version, short_hash(plugin.hash));
+            if (*snapshot) {
+                context->log(LogLevel::warn,
+                             fmt::format("its snapshot was taken with {} {} and cannot be restored "
+                                         "on {}; resuming from the last checkpoint",
+                                         info.plugin, was, now),
+                             true);
+                (void)db().drop_snapshot(info.id);
+                snapshot->reset();
+            }
+            if (!(*instance)->has("migrate_state")) {
+                plugin.release(std::move(*instance));
+                return fail(fmt::format("it was started with {} {} and cannot resume on {}: the "
+                                        "plugin exports no migrate_state",
+                                        info.plugin, was, now),
+                            false);
+            }
+            json input = {{"from_version", info.plugin_version}};
+            json parsed = json::parse(state, nullptr, false);
+            input["state"] = parsed.is_discarded() ? json(state) : parsed;
+            auto migrated = (*instance)->call("migrate_state", input.dump());
+            if (!migrated || !json::accept(*migrated)) {
+                plugin.release(std::move(*instance));
+                return fail(
+                    fmt::format("migrate_state from {} failed: {}", was,
+                                migrated ? "its output is not JSON" : migrated.error().message),
+                    false);
+            }
+            state = *migrated;
+            if (auto ok = db().set_version(info.id, plugin.version, plugin.hash, state); !ok) {
+                plugin.release(std::move(*instance));
+                return fail(ok.error().message, true);
+            }
+            context->set_state(state);
+            context->log(LogLevel::info, fmt::format("state migrated from {} to {}",
+                                                     info.plugin_version, plugin.version));
+        } else {
+            // Never run: it simply starts on the version there is now.
+            (void)db().set_version(info.id, plugin.version, plugin.hash, std::nullopt);
+        }
+        info.plugin_version = plugin.version;
+        info.module_hash = plugin.hash;
+    }
+
+    JobInstance& inst = **instance;
+    // Runs one step of the call with the instance published to the watchdog.
+    auto step = [&](auto&& body) {
+        {
+            std::lock_guard lock(mutex);
+            job->instance = &inst;
+        }
+        auto r = body();
+        std::lock_guard lock(mutex);
+        job->instance = nullptr;
+        return r;
+    };
+
+    Result<RunEnd> end = make_error(ErrorKind::usage, "not run");
+    bool restored = false;
+    if (*snapshot) {
+        auto ok = inst.restore((*snapshot)->bytes);
+        if (ok) {
+            restored = true;
+            std::lock_guard lock(mutex);
+            job->last_snapshot = Clock::now();
+        } else {
+            context->log(LogLevel::warn,
+                         fmt::format("its snapshot cannot be restored ({}); resuming from the last "
+                                     "checkpoint",
+                                     ok.error().message),
+                         true);
+            (void)db().drop_snapshot(info.id);
+        }
+    }
+    if (restored)
+        end = step([&] { return inst.resume(*context); });
+    else
+        end = step([&] { return inst.start(*context, info.export_name); });
+
+    // Suspended by the watchdog: store the instance, then stop as asked or go on.
+    std::optional<Signal> stopped_by_snapshot;
+    while (end && end->kind == RunEnd::Kind::suspended) {
+        auto bytes = inst.snapshot();
+        Result<void> saved = bytes ? db().save_snapshot(info.id, plugin.hash, *bytes)
+                                   : Result<void>(tl::unexpected(bytes.error()));
+        {
+            std::lock_guard lock(mutex);
+            job->last_snapshot = Clock::now();
+        }
+        if (!saved)
+            context->log(LogLevel::warn, fmt::format("snapshot failed: {}", saved.error().message),
+                         true);
+        Signal s = context->signalled();
+        // Without a stored snapshot a pause would lose the call's work: it goes on instead,
+        // until the guest stops or is stopped.
+        if (s == Signal::cancel || (s != Signal::none && saved)) {
+            inst.abandon();
+            stopped_by_snapshot = s;
+            break;
+        }
+        end = step([&] { return inst.resume(*context); });
+    }
+
+    const Signal signal = context->signalled();
+    bool interrupted = false, timed_out = false;
+    {
+        std::lock_guard lock(mutex);
+        interrupted = job->interrupted;
+        timed_out = job->timed_out;
+    }
+    auto stopped = [&](Signal s, bool drop_snapshot) {
+        RunResult r;
+        r.drop_snapshot = drop_snapshot || s == Signal::cancel;
+        r.status = s == Signal::cancel  ? JobStatus::cancelled
+                   : s == Signal::pause ? JobStatus::paused
+                                        : JobStatus::queued;
+        return r;
+    };
+
+    RunResult result;
+    if (stopped_by_snapshot) {
+        result = stopped(*stopped_by_snapshot, false);
+    } else if (end && end->kind == RunEnd::Kind::returned && !context->told()) {
+        result.status = JobStatus::completed;
+        if (!end->output.empty()) result.checkpoint = end->output;
+    } else if (end) {
+        // The guest stopped itself (after being told, or Spacedrive's 1): its checkpoint is
+        // newer than any snapshot.
+        result = stopped(signal == Signal::none ? Signal::pause : signal, true);
+    } else if (interrupted && !timed_out && signal != Signal::none) {
+        // Stopped after the grace: a yield resumes from the last snapshot or checkpoint.
+        result = stopped(signal, false);
+    } else if (timed_out) {
+        result = failure(info, fmt::format("timeout after {} ms", info.options.timeout_ms), true);
+    } else {
+        result = failure(info, end.error().message, true);
+    }
+    plugin.release(std::move(*instance));
+    end_run(info, context, std::move(result));
+    return {};
+}
+
+void JobRunner::Impl::worker() {
+    for (;;) {
+        {
+            std::lock_guard lock(mutex);
+            if (stopping) return;
+        }
+        auto claimed = db().claim_next(owner, [&](const std::string& plugin, int64_t running) {
+            return running < int64_t(limit_of(plugin));
+        });
+        if (claimed && *claimed) {
+            (void)execute(std::move(**claimed));
+            continue;
+        }
+        if (!claimed) fmt::print(stderr, "kiln: job runner: {}\n", claimed.error().message);
+        std::unique_lock lock(mutex);
+        if (stopping) return;
+        wake.wait_for(lock, options.poll);
+    }
+}
+
+void JobRunner::Impl::watch() {
+    const auto tick = std::chrono::milliseconds(10);
+    auto next_poll = Clock::now();
+    auto next_flush = Clock::now() + options.flush;
+    auto next_recovery = Clock::now();
+    for (;;) {
+        {
+            std::unique_lock lock(mutex);
+            if (closing) return;
+            wake.wait_for(lock, tick, [&] { return closing; });
+            if (closing) return;
+        }
+        const auto now = Clock::now();
+
+        // Requests from other processes (and from this one, through the database).
+        if (now >= next_poll) {
+            next_poll = now + options.poll;
+            bool any;
+            {
+                std::lock_guard lock(mutex);
+                any = !running.empty();
+            }
+            if (any)
+                if (auto requests = db().requests(owner)) {
+                    std::lock_guard lock(mutex);
+                    for (auto& [id, job] : running) {
+                        Signal want = Signal::none;
+                        for (const auto& [rid, what] : *requests)
+                            if (rid == id) want = what == "cancel" ? Signal::cancel : Signal::pause;
+                        job->context->signal(want);
+                    }
+                }
+        }
+
+        // Stops, snapshots and timeouts of the calls running now.
+        std::vector<std::shared_ptr<JobContext>> contexts;
+        {
+            std::lock_guard lock(mutex);
+            for (auto& [id, job] : running) {
+                contexts.push_back(job->context);
+                const Signal s = job->context->signalled();
+                if (s != Signal::none && !job->signal_at) job->signal_at = now;
+                if (!job->instance) continue;
+                if (s != Signal::none && job->snapshots()) {
+                    job->instance->suspend();
+                } else if ((s == Signal::cancel || s == Signal::yield) && !job->interrupted &&
+                           now - *job->signal_at >= options.cancel_grace) {
+                    job->interrupted = true;
+                    job->instance->interrupt();
+                }
+                if (job->options.snapshot_every_ms &&
+                    now - job->last_snapshot >=
+                        std::chrono::milliseconds(job->options.snapshot_every_ms))
+                    job->instance->suspend();
+                if (job->options.timeout_ms && !job->interrupted &&
+                    now - job->run_start >= std::chrono::milliseconds(job->options.timeout_ms)) {
+                    job->interrupted = job->timed_out = true;
+                    job->instance->interrupt();
+                }
+            }
+        }
+
+        if (now >= next_flush) {
+            next_flush = now + options.flush;
+            for (const auto& c : contexts)
+                (void)c->flush();
+        }
+
+        // Jobs whose worker died: back to the queue.
+        if (now >= next_recovery) {
+            next_recovery = now + std::chrono::seconds(1);
+            if (auto all = db().running()) {
+                bool recovered = false;
+                for (const auto& [id, who] : *all)
+                    if (who != owner && !owner_alive(who))
+                        if (auto r = db().recover(id, who, true); r && *r) recovered = true;
+                if (recovered) wake.notify_all();
+            }
+        }
+    }
+}
+
+JobRunner::JobRunner(PluginManager& manager, JobStore store, RunnerOptions options)
+    : m_impl(std::make_unique<Impl>(manager, std::move(store), options)) {
+    manager.add_adapter(std::make_unique<JobFunctionsAdapter>(make_extism_adapter()));
+    std::weak_ptr<Impl::Stale> stale = m_impl->stale;
+    manager.on_event([stale](const ManagerEvent& e) {
+        if (e.kind != ManagerEvent::Kind::reloaded && e.kind != ManagerEvent::Kind::unloaded)
+            return;
+        if (auto s = stale.lock()) {
+            std::lock_guard lock(s->mutex);
+            s->names.insert(e.plugin);
+        }
+    });
+    m_impl->watchdog = std::thread([impl = m_impl.get()] { impl->watch(); });
+}
+
+JobRunner::~JobRunner() {
+    stop();
+    {
+        std::lock_guard lock(m_impl->mutex);
+        m_impl->closing = true;
+    }
+    m_impl->wake.notify_all();
+    m_impl->watchdog.join();
+    retire_owner(m_impl->owner);
+}
+
+Result<JobId> JobRunner::dispatch(const JobRequest& request) {
+    Impl& r = *m_impl;
+    KILN_TRY(slot, r.slot_for(request.plugin));
+    KILN_CHECK(r.manager.check(request.plugin, Permission::jobs, "1"));
+    NewJob job;
+    job.id = JobId::random();
+    job.plugin = slot->name;
+    job.version = slot->version;
+    job.module_hash = slot->hash;
+    job.state = request.state;
+    JobOptions defaults;
+    if (!request.job.empty()) {
+        std::string name = request.job;
+        if (name.starts_with(slot->name + ":")) name = name.substr(slot->name.size() + 1);
+        const Contribution* declared = nullptr;
+        for (const Contribution& c : slot->declared)
+            if (c.id == name) declared = &c;
+        if (declared) {
+            job.export_name = declared->export_name.empty() ? name : declared->export_name;
+            defaults.snapshots = declared->snapshots;
+            defaults.snapshot_every_ms = declared->snapshot_every_ms;
+            defaults.max_attempts = declared->retries + 1;
+        } else {
+            if (slot->abi == PluginAbi::spacedrive) {
+                // Its jobs are known once an instance has run plugin_init.
+                KILN_TRY(instance, slot->acquire());
+                slot->release(std::move(instance));
+            }
+            std::lock_guard lock(slot->mutex);
+            auto it = slot->registered.find(name);
+            if (it == slot->registered.end()) {
+                std::vector<std::string> names;
+                for (const Contribution& c : slot->declared)
+                    names.push_back(c.id);
+                for (const auto& [n, j] : slot->registered)
+                    names.push_back(n);
+                return make_error(
+                    ErrorKind::usage,
+                    fmt::format("plugin {} has no job {} ({})", slot->name, name,
+                                names.empty()
+                                    ? "it has no jobs"
+                                    : "its jobs: " + fmt::format("{}", fmt::join(names, ", "))));
+            }
+            job.export_name = it->second.export_name;
+        }
+        job.job = name;
+    } else if (!request.export_name.empty()) {
+        if (!slot->exports.count(request.export_name))
+            return make_error(ErrorKind::usage, fmt::format("plugin {} has no export {}",
+                                                            slot->name, request.export_name));
+        job.export_name = request.export_name;
+    } else {
+        return make_error(ErrorKind::usage, "a job request names a job or an export");
+    }
+    job.options = request.options.value_or(defaults);
+    job.options.max_attempts = std::max<uint32_t>(job.options.max_attempts, 1);
+    KILN_CHECK(r.db().insert(job));
+    r.wake.notify_all();
+    return job.id;
+}
+
+void JobRunner::start() {
+    Impl& r = *m_impl;
+    std::lock_guard lock(r.mutex);
+    if (r.started || r.stopping) return;
+    r.started = true;
+    for (uint32_t i = 0; i < r.options.concurrency; ++i)
+        r.workers.emplace_back([&r] { r.worker(); });
+}
+
+void JobRunner::stop() {
+    Impl& r = *m_impl;
+    std::vector<std::thread> workers;
+    {
+        std::lock_guard lock(r.mutex);
+        r.stopping = true;
+        for (auto& [id, job] : r.running)
+            job->context->signal(Signal::yield);
+        workers = std::move(r.workers);
+    }
+    r.wake.notify_all();
+    for (std::thread& t : workers)
+        t.join();
+}
+
+Result<JobStatus> JobRunner::run(const JobId& id) {
+    Impl& r = *m_impl;
+    KILN_TRY(info, r.db().claim(id, r.owner));
+    KILN_CHECK(r.execute(std::move(info)));
+    KILN_TRY(after, r.db().get(id));
+    return after.status;
+}
+
+Result<JobInfo> JobRunner::wait(const JobId& id, std::chrono::milliseconds timeout) {
+    Impl& r = *m_impl;
+    const auto until = Clock::now() + timeout;
+    for (;;) {
+        KILN_TRY(info, r.db().get(id));
+        if (is_final(info.status) || info.status == JobStatus::paused || Clock::now() >= until)
+            return info;
+        std::unique_lock lock(r.mutex);
+        r.finished.wait_for(lock, std::chrono::milliseconds(20));
+    }
+}
+
+std::optional<JobProgress> JobRunner::live_progress(const JobId& id) const {
+    std::lock_guard lock(m_impl->mutex);
+    auto it = m_impl->running.find(id);
+    if (it == m_impl->running.end()) return std::nullopt;
+    return it->second->context->progress();
+}
+
+JobStore& JobRunner::store() {
+    return m_impl->store;
+}
+
+} // namespace kiln
