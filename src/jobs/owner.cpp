@@ -55,9 +55,16 @@ Live& live() {
     return l;
 }
 
-const std::string& self_prefix() {
-    static const std::string prefix =
-        fmt::format("{}/{}/{}/", boot_id(), long(getpid()), start_time(long(getpid())));
+/// "BOOT_ID/PID/START_TIME/" of this process, made again in a child after fork().
+std::string self_prefix() {
+    static std::mutex mutex;
+    static long pid = 0;
+    static std::string prefix;
+    std::lock_guard lock(mutex);
+    if (pid != long(getpid())) {
+        pid = long(getpid());
+        prefix = fmt::format("{}/{}/{}/", boot_id(), pid, start_time(pid));
+    }
     return prefix;
 }
 

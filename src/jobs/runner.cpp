@@ -169,9 +169,12 @@ struct JobRunner::Impl {
     uint32_t limit_of(const std::string& name);
     void worker();
     void watch();
-    Result<void> execute(JobInfo info);
+    /// Runs a claimed job to the end of this run; the status it ended with. An error when that
+    /// end could not be written (the job then stays the runner's until it is recovered).
+    Result<JobStatus> execute(JobInfo info);
     /// Ends the run of `info` with `result`, writing what its context gathered.
-    void end_run(const JobInfo& info, const std::shared_ptr<JobContext>& context, RunResult result);
+    Result<JobStatus> end_run(const JobInfo& info, const std::shared_ptr<JobContext>& context,
+                              RunResult result);
     /// A failed run: queued again while attempts are left and `retry` allows, else failed.
     RunResult failure(const JobInfo& info, std::string error, bool retry);
 };
@@ -233,8 +236,9 @@ RunResult JobRunner::Impl::failure(const JobInfo& info, std::string error, bool 
     return r;
 }
 
-void JobRunner::Impl::end_run(const JobInfo& info, const std::shared_ptr<JobContext>& context,
-                              RunResult result) {
+Result<JobStatus> JobRunner::Impl::end_run(const JobInfo& info,
+                                           const std::shared_ptr<JobContext>& context,
+                                           RunResult result) {
     if (!result.error.empty()) {
         std::string line = result.error;
         if (result.status == JobStatus::queued)
@@ -254,16 +258,22 @@ void JobRunner::Impl::end_run(const JobInfo& info, const std::shared_ptr<JobCont
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - job->run_start)
                 .count();
     Pending pending = context->take_pending();
-    if (auto ok = db().finish(info.id, owner, result, run_ms, pending); !ok)
-        fmt::print(stderr, "kiln: job {}: {}\n", info.id.to_string(), ok.error().message);
+    auto written = db().finish(info.id, owner, result, run_ms, pending);
     {
         std::lock_guard lock(mutex);
         running.erase(info.id);
     }
     finished.notify_all();
+    if (!written)
+        return make_error(written.error().kind,
+                          fmt::format("job {} ended {}{} but that could not be recorded: {}",
+                                      info.id.to_string(), job_status_name(result.status),
+                                      result.error.empty() ? "" : " (" + result.error + ")",
+                                      written.error().message));
+    return result.status;
 }
 
-Result<void> JobRunner::Impl::execute(JobInfo info) {
+Result<JobStatus> JobRunner::Impl::execute(JobInfo info) {
     std::string state = info.checkpoint.value_or(info.state);
     auto context = std::make_shared<JobContext>(db(), info, state);
     auto job = std::make_shared<RunningJob>();
@@ -274,8 +284,7 @@ Result<void> JobRunner::Impl::execute(JobInfo info) {
         running[info.id] = job;
     }
     auto fail = [&](std::string error, bool retry) {
-        end_run(info, context, failure(info, std::move(error), retry));
-        return Result<void>();
+        return end_run(info, context, failure(info, std::move(error), retry));
     };
 
     auto slot = slot_for(info.plugin);
@@ -443,8 +452,7 @@ Result<void> JobRunner::Impl::execute(JobInfo info) {
         result = failure(info, end.error().message, true);
     }
     plugin.release(std::move(*instance));
-    end_run(info, context, std::move(result));
-    return {};
+    return end_run(info, context, std::move(result));
 }
 
 void JobRunner::Impl::worker() {
@@ -457,7 +465,8 @@ void JobRunner::Impl::worker() {
             return running < int64_t(limit_of(plugin));
         });
         if (claimed && *claimed) {
-            (void)execute(std::move(**claimed));
+            if (auto ended = execute(std::move(**claimed)); !ended)
+                fmt::print(stderr, "kiln: {}\n", ended.error().message);
             continue;
         }
         if (!claimed) fmt::print(stderr, "kiln: job runner: {}\n", claimed.error().message);
@@ -663,9 +672,7 @@ void JobRunner::stop() {
 Result<JobStatus> JobRunner::run(const JobId& id) {
     Impl& r = *m_impl;
     KILN_TRY(info, r.db().claim(id, r.owner));
-    KILN_CHECK(r.execute(std::move(info)));
-    KILN_TRY(after, r.db().get(id));
-    return after.status;
+    return r.execute(std::move(info));
 }
 
 Result<JobInfo> JobRunner::wait(const JobId& id, std::chrono::milliseconds timeout) {

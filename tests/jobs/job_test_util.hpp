@@ -54,12 +54,13 @@ public:
         return o;
     }
 
-    /// Copies (or replaces) a fixture plugin folder; takes effect at the next open().
+    /// Copies a fixture plugin folder over the plugin's (an upgrade keeps what its jobs wrote
+    /// in out/); takes effect at the next open().
     void install(const std::string& set, const std::string& name) {
         const fs::path to = plugins() / name;
-        fs::remove_all(to);
         fs::create_directories(to);
-        fs::copy(fixture(set, name), to, fs::copy_options::recursive);
+        fs::copy(fixture(set, name), to,
+                 fs::copy_options::recursive | fs::copy_options::overwrite_existing);
     }
 
     /// A new manager, store and runner, as a new process would have.
