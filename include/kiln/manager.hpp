@@ -15,6 +15,7 @@
 #include <chrono>
 #include <compare>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -77,7 +78,7 @@ struct Permissions {
     std::vector<std::string> network;
     std::vector<Path> filesystem;
     std::vector<std::string> env;       ///< variable names
-    std::vector<std::string> databases; ///< connection names
+    std::vector<std::string> databases; ///< connection names; "rw:NAME" may write too
     bool kv_read = false;
     bool kv_write = false;
     bool scope_read = false;
@@ -103,7 +104,7 @@ enum class Permission {
     file_read,   ///< argument: the path
     file_write,  ///< argument: the path
     env,         ///< argument: the variable name
-    database,    ///< argument: the connection name
+    database,    ///< argument: the connection name, "rw:NAME" to write
     kv_read,     ///< no argument
     kv_write,    ///< no argument
     scope_read,  ///< no argument
@@ -230,6 +231,26 @@ private:
     std::function<void(const AuditRecord&)> m_hook;
 };
 
+/// A calls-per-minute limit: the times of the calls of the last minute.
+class RateLimit {
+public:
+    /// Counts a call made `now`; false (and not counted) when `per_minute` calls were made in
+    /// the minute before it. 0: no limit.
+    bool take(uint32_t per_minute,
+              std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+
+private:
+    std::mutex m_mutex;
+    std::deque<std::chrono::steady_clock::time_point> m_recent;
+};
+
+/// The one check with its consequences, for the manager and every host function family:
+/// allows(), then `rate` against `permissions.calls_per_minute`; a refusal is an
+/// ErrorKind::denied error naming the plugin, and a record in `audit`.
+Result<void> check_permission(std::string_view plugin, const Permissions& permissions,
+                              Permission permission, std::string_view argument, AuditLog& audit,
+                              RateLimit& rate);
+
 /// Where a plugin is in its life.
 enum class PluginState { available, loaded, failed, disabled };
 
@@ -257,6 +278,14 @@ struct ManagerEvent {
     std::string detail; ///< the reason of a failure
 };
 
+/// What a host passes with a call besides its input, and gets back after it.
+struct CallContext {
+    /// The caller's variables as a JSON object's text (a ZenoEngine script's scope), which the
+    /// plugin reads and writes through the scope host functions; after the call, the scope as
+    /// the plugin left it. Empty: the call has no scope.
+    std::string scope;
+};
+
 /// The instance of a loaded plugin, as a guest ABI runs it.
 class AbiInstance {
 public:
@@ -264,6 +293,11 @@ public:
     /// Calls `target` (an export, a slot or a command, as the ABI has them) with `input`.
     /// Called by one thread at a time.
     virtual Result<std::string> call(std::string_view target, std::string_view input) = 0;
+    /// The same with a call context; an ABI without host functions that use it ignores it.
+    virtual Result<std::string> call(std::string_view target, std::string_view input,
+                                     CallContext& context) {
+        return call(target, input);
+    }
     /// Whether `target` can be called.
     virtual bool has(std::string_view target) const = 0;
     /// Runs the plugin's shutdown export, if it has one.
@@ -274,6 +308,7 @@ public:
 struct AbiLoad {
     const PluginInfo& plugin;
     std::shared_ptr<const CompiledPlugin> compiled;
+    Permissions permissions; ///< what it runs with: its manifest's and the grants
 };
 
 /// The seam where a guest ABI plugs into the manager: the host functions it offers the
@@ -284,6 +319,9 @@ public:
     virtual PluginAbi abi() const = 0;
     /// Host functions (and WASI) the plugin's modules are linked with.
     virtual PluginOptions options(const PluginInfo& plugin) const = 0;
+    /// The ABI's say on the manifest the plugin runs with, made from its package manifest
+    /// (ZenoEngine's plugins get WASI with no folders: their files go through host functions).
+    virtual void adjust(Manifest& manifest) const {}
     /// A new instance, initialised (a trap in the init export fails the load).
     virtual Result<std::unique_ptr<AbiInstance>> instantiate(const AbiLoad& load) const = 0;
 };
@@ -358,6 +396,9 @@ public:
     /// Calls `target` of plugin `name`, loading it first if needed.
     Result<std::string> call(std::string_view name, std::string_view target,
                              std::string_view input);
+    /// The same with a call context (a scope), which the call may change.
+    Result<std::string> call(std::string_view name, std::string_view target, std::string_view input,
+                             CallContext& context);
     /// Enables or disables a plugin; a disabled plugin is unloaded and never loaded.
     Result<void> set_enabled(std::string_view name, bool enabled);
     /// Grants `name` more permissions (takes effect at its next load); revoke takes them back.
@@ -385,6 +426,8 @@ public:
     struct Impl;
 
 private:
+    Result<std::string> call(std::string_view name, std::string_view target, std::string_view input,
+                             CallContext* context);
     std::unique_ptr<Impl> m_impl;
 };
 

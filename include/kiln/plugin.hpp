@@ -271,6 +271,14 @@ public:
     Result<std::string> call(std::string_view function, std::string_view input);
     /// The same, for bytes.
     Result<std::vector<uint8_t>> call(std::string_view function, std::span<const uint8_t> input);
+    /// Runs `body` as one call named `function`, for guest ABIs whose exports take arguments
+    /// and exchange pointers (ZenoEngine's, Spacedrive's): a fresh instance if the last call
+    /// trapped, limits armed (fuel, timeout, cancellation), observers told and re-entry refused
+    /// as for call(). `body` gets a Caller on the main module's instance, for its memory and
+    /// exports (called with Func::call). A trap it returns reads as call() would say it, and the
+    /// next call gets a fresh instance.
+    Result<std::string> call_guest(std::string_view function,
+                                   const std::function<Result<std::string>(Caller&)>& body);
     bool function_exists(std::string_view function) const;
     /// The names of the functions the plugin exports (its main module's), in name order.
     std::vector<std::string> functions() const;

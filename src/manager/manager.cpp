@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -48,8 +47,7 @@ struct Entry {
     std::string canonical; ///< the path, made absolute and canonical, to find it by any spelling
     Permissions granted;
     std::shared_ptr<Loaded> loaded;
-    std::deque<std::chrono::steady_clock::time_point> recent_calls; ///< for the rate limit
-    std::mutex rate_mutex;
+    RateLimit rate;
 };
 
 /// `path` absolute and canonical as far as it exists.
@@ -311,6 +309,7 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
     if (!manifest)
         return make_error(manifest.error().kind,
                           fmt::format("{}: {}", package.file, manifest.error().message));
+    adapter->second->adjust(*manifest);
     // The modules are read (and their hashes checked) once; the cache key is their sha256s
     // with everything else the compiled plugin holds.
     if (sodium_init() < 0) return make_error(ErrorKind::io, "libsodium failed to start");
@@ -345,7 +344,7 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
     }
     if (compiled_out) *compiled_out = compiled;
     if (!run) return std::unique_ptr<AbiInstance>();
-    return adapter->second->instantiate(AbiLoad{info, compiled});
+    return adapter->second->instantiate(AbiLoad{info, compiled, effective.permissions});
 }
 
 Result<void> PluginManager::Impl::load_locked(std::string_view name,
@@ -756,6 +755,16 @@ void PluginManager::unload_all() {
 
 Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
                                         std::string_view input) {
+    return call(name, target, input, nullptr);
+}
+
+Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
+                                        std::string_view input, CallContext& context) {
+    return call(name, target, input, &context);
+}
+
+Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
+                                        std::string_view input, CallContext* context) {
     // A plugin unloaded or reloaded between the lookup and the call is looked up again; each
     // retry means another unload or reload happened meanwhile.
     for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -772,7 +781,8 @@ Result<std::string> PluginManager::call(std::string_view name, std::string_view 
         }
         std::lock_guard call(loaded->call_mutex);
         if (loaded->closed) continue;
-        return loaded->instance->call(target, input);
+        return context ? loaded->instance->call(target, input, *context)
+                       : loaded->instance->call(target, input);
     }
     return make_error(ErrorKind::usage,
                       fmt::format("plugin {} was unloaded while it was being called", name));
@@ -829,29 +839,7 @@ Result<void> PluginManager::check(std::string_view name, Permission permission,
         if (entry->info.manifest) p = entry->info.manifest->permissions;
         p.merge(entry->granted);
     }
-    auto deny = [&](const char* what, std::string why) -> Result<void> {
-        m_impl->audit.add(
-            {std::chrono::system_clock::now(), entry->info.name, what, std::string(argument)});
-        return make_error(ErrorKind::denied, std::move(why));
-    };
-    if (!allows(p, permission, argument))
-        return deny(permission_name(permission),
-                    argument.empty() ? fmt::format("{}: {} is not granted", entry->info.name,
-                                                   permission_name(permission))
-                                     : fmt::format("{}: {} \"{}\" is not granted", entry->info.name,
-                                                   permission_name(permission), argument));
-    if (p.calls_per_minute != 0) {
-        const auto now = std::chrono::steady_clock::now();
-        std::lock_guard lock(entry->rate_mutex);
-        auto& recent = entry->recent_calls;
-        while (!recent.empty() && now - recent.front() >= std::chrono::minutes(1))
-            recent.pop_front();
-        if (recent.size() >= p.calls_per_minute)
-            return deny("rate", fmt::format("{}: over its rate limit of {} calls a minute",
-                                            entry->info.name, p.calls_per_minute));
-        recent.push_back(now);
-    }
-    return {};
+    return check_permission(entry->info.name, p, permission, argument, m_impl->audit, entry->rate);
 }
 
 AuditLog& PluginManager::audit() {

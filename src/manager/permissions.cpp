@@ -161,7 +161,10 @@ bool allows(const Permissions& p, Permission permission, std::string_view argume
                            });
     case Permission::env: return std::find(p.env.begin(), p.env.end(), argument) != p.env.end();
     case Permission::database:
-        return std::find(p.databases.begin(), p.databases.end(), argument) != p.databases.end();
+        // A read-write grant ("rw:main") allows reading too.
+        return std::any_of(p.databases.begin(), p.databases.end(), [&](const std::string& d) {
+            return d == argument || (d.starts_with("rw:") && d.substr(3) == argument);
+        });
     case Permission::kv_read: return p.kv_read;
     case Permission::kv_write: return p.kv_write;
     case Permission::scope_read: return p.scope_read;
@@ -261,6 +264,36 @@ Result<Permissions> parse_grant(std::string_view text) {
     }
     if (!ok) return tl::unexpected(ok.error());
     return p;
+}
+
+bool RateLimit::take(uint32_t per_minute, std::chrono::steady_clock::time_point now) {
+    if (per_minute == 0) return true;
+    std::lock_guard lock(m_mutex);
+    while (!m_recent.empty() && now - m_recent.front() >= std::chrono::minutes(1))
+        m_recent.pop_front();
+    if (m_recent.size() >= per_minute) return false;
+    m_recent.push_back(now);
+    return true;
+}
+
+Result<void> check_permission(std::string_view plugin, const Permissions& permissions,
+                              Permission permission, std::string_view argument, AuditLog& audit,
+                              RateLimit& rate) {
+    auto deny = [&](const char* what, std::string why) -> Result<void> {
+        audit.add(
+            {std::chrono::system_clock::now(), std::string(plugin), what, std::string(argument)});
+        return make_error(ErrorKind::denied, std::move(why));
+    };
+    if (!allows(permissions, permission, argument))
+        return deny(permission_name(permission),
+                    argument.empty()
+                        ? fmt::format("{}: {} is not granted", plugin, permission_name(permission))
+                        : fmt::format("{}: {} \"{}\" is not granted", plugin,
+                                      permission_name(permission), escape_control(argument)));
+    if (!rate.take(permissions.calls_per_minute))
+        return deny("rate", fmt::format("{}: over its rate limit of {} calls a minute", plugin,
+                                        permissions.calls_per_minute));
+    return {};
 }
 
 void AuditLog::add(AuditRecord record) {

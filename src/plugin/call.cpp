@@ -35,12 +35,23 @@ private:
 
 } // namespace
 
-Result<Plugin::Impl::Export> Plugin::Impl::prepare(std::string_view name, std::string_view input) {
+Result<void> Plugin::Impl::arm() {
     CurrentPlugin::State& s = *state;
     if (needs_fresh) KILN_CHECK(instantiate());
-    KILN_TRY(exported, lookup(name));
     s.reset_call();
     s.kernel.reset_peak();
+    const Manifest& m = compiled->manifest();
+    if (m.fuel) store->set_fuel(*m.fuel);
+    s.call_deadline.reset();
+    if (m.timeout_ms)
+        s.call_deadline = saturating_add(Clock::now(), saturating_milliseconds(*m.timeout_ms));
+    return {};
+}
+
+Result<Plugin::Impl::Export> Plugin::Impl::prepare(std::string_view name, std::string_view input) {
+    CurrentPlugin::State& s = *state;
+    KILN_CHECK(arm());
+    KILN_TRY(exported, lookup(name));
     if (!input.empty()) {
         s.input = s.put(input);
         if (!s.input)
@@ -49,12 +60,34 @@ Result<Plugin::Impl::Export> Plugin::Impl::prepare(std::string_view name, std::s
                 fmt::format("no kernel memory for an input of {} bytes (max_pages)", input.size()));
         s.input_len = input.size();
     }
-    const Manifest& m = compiled->manifest();
-    if (m.fuel) store->set_fuel(*m.fuel);
-    s.call_deadline.reset();
-    if (m.timeout_ms)
-        s.call_deadline = saturating_add(Clock::now(), saturating_milliseconds(*m.timeout_ms));
     return exported;
+}
+
+Result<std::string>
+Plugin::Impl::call_guest(std::string_view name,
+                         const std::function<Result<std::string>(Caller&)>& body) {
+    CurrentPlugin::State& s = *state;
+    const Manifest& m = compiled->manifest();
+    last_fuel_used.reset();
+    last_peak_bytes = 0;
+    auto armed = arm();
+    Result<std::string> result = tl::unexpected(cancelled_before_start());
+    if (cancel->run()) {
+        if (!armed) return tl::unexpected(armed.error());
+        plugin::CallScope scope(s);
+        Caller caller(*store, main->raw());
+        result = body(caller);
+        if (m.fuel) last_fuel_used = *m.fuel - store->fuel().value_or(0);
+    }
+    // A raw ABI has no way to resume a call: one its host functions suspended is dropped.
+    if (store->has_suspended_call()) store->drop_suspended_call();
+    last_peak_bytes = s.linear_bytes() + s.kernel.peak_bytes();
+    last_rc = result ? 0 : -1;
+    if (result || !result.error().trap) return result;
+    // A trap may leave the instance's memory inconsistent: the next call gets a fresh one.
+    needs_fresh = true;
+    const Error& e = result.error();
+    return tl::unexpected(Error{e.kind, call_failure_text(name, *e.trap, m.timeout_ms), e.trap});
 }
 
 Result<std::string> Plugin::Impl::call(std::string_view name, std::string_view input) {
@@ -94,8 +127,10 @@ Result<std::string> Plugin::Impl::finish(std::string_view name, Result<int32_t> 
     return std::move(outcome.result);
 }
 
-Result<std::string> Plugin::call(std::string_view function, std::string_view input) {
-    Impl& p = *m_impl;
+namespace {
+
+/// Refuses a call made from inside the plugin's own call, or while it holds a suspended one.
+Result<void> refuse_call(const Plugin::Impl& p, std::string_view function) {
     if (p.state->in_call)
         return make_error(ErrorKind::usage,
                           fmt::format("call to {}: a plugin cannot be called from inside its own "
@@ -106,9 +141,16 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
                           fmt::format("call to {}: the plugin holds a suspended call of {} (resume "
                                       "or drop it first)",
                                       function, p.suspended));
+    return {};
+}
+
+/// Runs a call (`run`) as the plugin's call of `function`: cancellable, and seen by the
+/// observers.
+template <typename Run>
+Result<std::string> observed(Plugin::Impl& p, std::string_view function, const Run& run) {
     CallPhase phase(*p.cancel);
     const CompiledPlugin::Impl& c = p.compiled->impl();
-    if (c.options.observers.empty() && p.observers.empty()) return p.call(function, input);
+    if (c.options.observers.empty() && p.observers.empty()) return run();
 
     CallEvent event;
     event.plugin = c.name;
@@ -121,13 +163,28 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
     };
     each(&CallObserver::on_start);
     const auto start = Clock::now();
-    auto result = p.call(function, input);
+    auto result = run();
     event.duration = Clock::now() - start;
     event.fuel_used = p.last_fuel_used;
     event.peak_memory_bytes = p.last_peak_bytes;
     event.error = result ? nullptr : &result.error();
     each(&CallObserver::on_end);
     return result;
+}
+
+} // namespace
+
+Result<std::string> Plugin::call(std::string_view function, std::string_view input) {
+    Impl& p = *m_impl;
+    if (auto refused = refuse_call(p, function); !refused) return tl::unexpected(refused.error());
+    return observed(p, function, [&] { return p.call(function, input); });
+}
+
+Result<std::string> Plugin::call_guest(std::string_view function,
+                                       const std::function<Result<std::string>(Caller&)>& body) {
+    Impl& p = *m_impl;
+    if (auto refused = refuse_call(p, function); !refused) return tl::unexpected(refused.error());
+    return observed(p, function, [&] { return p.call_guest(function, body); });
 }
 
 Result<std::vector<uint8_t>> Plugin::call(std::string_view function,

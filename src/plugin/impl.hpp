@@ -94,11 +94,17 @@ struct Plugin::Impl {
     Result<Export> lookup(std::string_view name);
     /// Runs a module's initialization (_initialize, constructors, hs_init).
     Result<void> init(Instance& inst, bool command_side_module);
-    /// Everything before a call's wasm runs: a fresh instance if needed, the export, the input
-    /// in kernel memory, fuel and deadline.
+    /// Everything before any call's wasm runs: a fresh instance if needed, the call's state
+    /// reset, fuel and deadline.
+    Result<void> arm();
+    /// Everything before an Extism call's wasm runs: arm(), the export, the input in kernel
+    /// memory.
     Result<Export> prepare(std::string_view name, std::string_view input);
     /// The call itself, between the observers' start and end.
     Result<std::string> call(std::string_view function, std::string_view input);
+    /// A raw ABI's call (Plugin::call_guest) between the observers' start and end.
+    Result<std::string> call_guest(std::string_view name,
+                                   const std::function<Result<std::string>(Caller&)>& body);
     /// What the export's call from the host or its resumption gave, as the plugin's outcome.
     Result<std::string> finish(std::string_view name, Result<int32_t> returned);
 };

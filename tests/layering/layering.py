@@ -51,6 +51,7 @@ PUBLIC_HEADERS = {
     "manager.hpp": "manager",
     "jobs.hpp": "jobs",
     "state_db.hpp": "manager",
+    "hostfns.hpp": "hostfns",
     "kiln.h": "capi",
 }
 # Parts of the engine that are siblings: neither includes the other.
