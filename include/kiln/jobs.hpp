@@ -3,15 +3,17 @@
 // docs/jobs.md.
 //
 //   kiln::PluginManager manager;
-//   manager.open("plugins");
+//   kiln::HostLibrary host;                              // the host functions plugins use
 //   auto store = kiln::JobStore::open();                 // $KILN_HOME/state.db
-//   kiln::JobRunner runner(manager, *store);
+//   kiln::JobRunner runner(manager, host, *store);       // before plugins load
+//   manager.open("plugins");
 //   auto id = runner.dispatch({.plugin = "indexer", .job = "reindex", .state = "{}"});
 //   runner.start();                                      // workers take queued jobs
 //   auto done = runner.wait(*id, std::chrono::minutes(5));
 #pragma once
 
 #include <kiln/error.hpp>
+#include <kiln/hostfns.hpp>
 #include <kiln/manager.hpp>
 #include <kiln/plugin.hpp>
 #include <kiln/state_db.hpp>
@@ -179,7 +181,11 @@ struct RunnerOptions {
 /// `concurrent_jobs` (the `jobs` permission) at once, in instances kept across jobs.
 class JobRunner {
 public:
-    JobRunner(PluginManager& manager, JobStore store, RunnerOptions options = {});
+    /// Adds the kiln:host/v1 job functions to `host`, installs `host` into `manager` with the
+    /// Spacedrive adapter: make the runner before the manager loads plugins. Both must outlive
+    /// the runner.
+    JobRunner(PluginManager& manager, HostLibrary& host, JobStore store,
+              RunnerOptions options = {});
     /// Stops the workers (see stop()).
     ~JobRunner();
     JobRunner(const JobRunner&) = delete;
@@ -212,8 +218,9 @@ private:
 };
 
 /// The Spacedrive extension ABI (wasm32-unknown-unknown modules with a manifest.json): the
-/// `spacedrive` imports, `plugin_init` at load, jobs registered with `register_job`. Add it
-/// to a manager with PluginManager::add_adapter; JobRunner adds it to its manager.
-std::unique_ptr<AbiAdapter> make_spacedrive_adapter();
+/// `spacedrive` imports (spacedrive_call through `host`'s host operations), `plugin_init` at
+/// load, jobs registered with `register_job`. A manager's call of an export runs it as a job
+/// kept nowhere, its last checkpoint the result. JobRunner adds it to its manager.
+std::unique_ptr<AbiAdapter> make_spacedrive_adapter(HostLibrary& host);
 
 } // namespace kiln

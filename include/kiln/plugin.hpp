@@ -276,9 +276,13 @@ public:
     /// trapped, limits armed (fuel, timeout, cancellation), observers told and re-entry refused
     /// as for call(). `body` gets a Caller on the main module's instance, for its memory and
     /// exports (called with Func::call). A trap it returns reads as call() would say it, and the
-    /// next call gets a fresh instance.
+    /// next call gets a fresh instance. A call of the export that stops suspended (its
+    /// ErrorKind::suspended passed on by `body`) is dropped, unless `resumable`: then the plugin
+    /// holds it for resume() (which gives "" or fails as call() does for the export's return
+    /// code) or snapshot().
     Result<std::string> call_guest(std::string_view function,
-                                   const std::function<Result<std::string>(Caller&)>& body);
+                                   const std::function<Result<std::string>(Caller&)>& body,
+                                   bool resumable = false);
     bool function_exists(std::string_view function) const;
     /// The names of the functions the plugin exports (its main module's), in name order.
     std::vector<std::string> functions() const;

@@ -30,7 +30,8 @@ void put_back(Pending& into, Pending&& taken) {
 } // namespace
 
 JobContext::JobContext(JobStore::Impl& store, JobInfo info, std::string state)
-    : m_store(store), m_info(std::move(info)), m_state(std::move(state)) {
+    : m_store(store), m_info(std::move(info)), m_state(std::move(state)),
+      m_snapshots(m_info.options.snapshots || m_info.options.snapshot_every_ms > 0) {
     m_pending.progress = m_info.progress;
 }
 
@@ -100,7 +101,10 @@ int32_t JobContext::check_interrupt() {
     switch (signalled()) {
     case Signal::none: return 0;
     case Signal::cancel: m_told.store(true, std::memory_order_release); return 2;
-    default: m_told.store(true, std::memory_order_release); return 1;
+    default:
+        if (m_snapshots.load(std::memory_order_acquire)) return 0;
+        m_told.store(true, std::memory_order_release);
+        return 1;
     }
 }
 

@@ -44,7 +44,8 @@ public:
     /// Saves `state` (JSON) as the job's checkpoint, committed before it returns; false (and an
     /// error in the log) when it is not JSON or cannot be written.
     bool checkpoint(std::string_view state);
-    /// 0 go on, 1 pause, 2 cancel; remembers that the guest was told.
+    /// 0 go on, 1 pause, 2 cancel; remembers that the guest was told. A job with snapshots is
+    /// not told of a pause (Kiln suspends its call instead) unless a snapshot failed.
     int32_t check_interrupt();
     /// The state to work from: the last checkpoint saved in this run, else the one it started
     /// from.
@@ -58,6 +59,8 @@ public:
     Signal signalled() const { return Signal(m_signal.load(std::memory_order_acquire)); }
     /// Whether the guest was told to stop (it answered an interrupt check with non-zero).
     bool told() const { return m_told.load(std::memory_order_acquire); }
+    /// A snapshot could not be stored: from now on the guest is told of pauses.
+    void snapshots_failed() { m_snapshots.store(false, std::memory_order_release); }
     JobProgress progress() const;
     /// The last checkpoint saved in this run, if any.
     std::optional<std::string> last_checkpoint() const;
@@ -78,6 +81,7 @@ private:
     std::mutex m_write; ///< one write of this job's pending data at a time
     std::atomic<int> m_signal{0};
     std::atomic<bool> m_told{false};
+    std::atomic<bool> m_snapshots; ///< pauses are Kiln's to carry out (the job has snapshots)
 };
 
 } // namespace kiln::jobs

@@ -32,19 +32,22 @@ std::string block(CurrentPlugin& plugin, const Value& handle) {
 
 class ExtismJob final : public JobInstance {
 public:
-    ExtismJob(Plugin plugin, std::shared_ptr<const CompiledPlugin> compiled)
-        : m_plugin(std::move(plugin)), m_compiled(std::move(compiled)),
+    ExtismJob(Plugin plugin, std::shared_ptr<const CompiledPlugin> compiled,
+              std::unique_ptr<InstanceHost> host)
+        : m_plugin(std::move(plugin)), m_compiled(std::move(compiled)), m_host(std::move(host)),
           m_cancel(m_plugin.cancel_handle()) {
-        m_plugin.set_host_data(m_binding);
+        attach();
     }
 
     Result<RunEnd> start(JobContext& job, const std::string& export_name) override {
         Bound bound(*m_binding, job);
+        InstanceHost::Call call(*m_host);
         return outcome(m_plugin.call(export_name, job.load_state()));
     }
 
     Result<RunEnd> resume(JobContext& job) override {
         Bound bound(*m_binding, job);
+        InstanceHost::Call call(*m_host);
         return outcome(m_plugin.resume());
     }
 
@@ -57,7 +60,7 @@ public:
         KILN_TRY(restored, Plugin::restore(m_compiled, bytes));
         m_plugin = std::move(restored);
         m_cancel = m_plugin.cancel_handle();
-        m_plugin.set_host_data(m_binding);
+        attach();
         return {};
     }
 
@@ -66,6 +69,7 @@ public:
     bool has(std::string_view name) const override { return m_plugin.function_exists(name); }
 
     Result<std::string> call(std::string_view name, std::string_view input) override {
+        InstanceHost::Call call(*m_host);
         return m_plugin.call(name, input);
     }
 
@@ -77,6 +81,11 @@ private:
         JobBinding& binding;
     };
 
+    void attach() {
+        m_plugin.set_host_data(m_binding);
+        m_host->attach(m_plugin);
+    }
+
     static Result<RunEnd> outcome(Result<std::string> r) {
         if (r) return RunEnd{RunEnd::Kind::returned, std::move(*r)};
         if (r.error().kind == ErrorKind::suspended) return RunEnd{RunEnd::Kind::suspended, {}};
@@ -85,6 +94,7 @@ private:
 
     Plugin m_plugin;
     std::shared_ptr<const CompiledPlugin> m_compiled;
+    std::unique_ptr<InstanceHost> m_host;
     CancelHandle m_cancel;
     std::shared_ptr<JobBinding> m_binding = std::make_shared<JobBinding>();
 };
@@ -130,12 +140,16 @@ std::vector<PluginFunction> job_functions() {
     return fns;
 }
 
-Result<std::unique_ptr<JobInstance>>
-make_extism_instance(std::shared_ptr<const CompiledPlugin> compiled) {
-    KILN_TRY(plugin, Plugin::create(compiled));
-    if (plugin.function_exists("initialize")) KILN_CHECK(plugin.call("initialize", ""));
+Result<std::unique_ptr<JobInstance>> make_extism_instance(InstanceLoad load) {
+    KILN_TRY(plugin, Plugin::create(load.compiled));
+    auto host = std::make_unique<InstanceHost>(std::move(load.context));
+    host->attach(plugin);
+    if (plugin.function_exists("initialize")) {
+        InstanceHost::Call call(*host);
+        KILN_CHECK(plugin.call("initialize", ""));
+    }
     return std::unique_ptr<JobInstance>(
-        std::make_unique<ExtismJob>(std::move(plugin), std::move(compiled)));
+        std::make_unique<ExtismJob>(std::move(plugin), std::move(load.compiled), std::move(host)));
 }
 
 } // namespace kiln::jobs

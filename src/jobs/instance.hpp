@@ -3,6 +3,7 @@
 // a few per plugin (its concurrent_jobs) and runs one job at a time in each.
 #pragma once
 
+#include "hostfns/context.hpp"
 #include "jobs/context.hpp"
 
 #include <kiln/jobs.hpp>
@@ -32,6 +33,45 @@ struct RunEnd {
 /// The host functions of a plugin instance find the job it runs here (Plugin::set_host_data).
 struct JobBinding {
     JobContext* job = nullptr;
+};
+
+/// What an instance made for jobs needs besides its compiled plugin: the context of the host
+/// functions (kiln:host/v1 families, spacedrive_call), its own so that the plugin's instances
+/// run jobs side by side.
+struct InstanceLoad {
+    std::shared_ptr<const CompiledPlugin> compiled;
+    std::unique_ptr<hostfns::HostContext> context;
+};
+
+/// The host function context of one instance, made current for each of its calls.
+class InstanceHost {
+public:
+    explicit InstanceHost(std::unique_ptr<hostfns::HostContext> context)
+        : m_context(std::move(context)), m_binding(std::make_shared<hostfns::InstanceContext>(
+                                             hostfns::InstanceContext{m_context.get()})) {}
+    /// Gives `plugin` the context (again after a restore replaced the instance).
+    void attach(Plugin& plugin) const { plugin.set_host_data(m_binding); }
+
+    /// The context's call in progress for the length of a call.
+    class Call {
+    public:
+        explicit Call(const InstanceHost& host) : m_context(host.m_context.get()) {
+            if (m_context) m_context->set_call(&m_call);
+        }
+        ~Call() {
+            if (m_context) m_context->set_call(nullptr);
+        }
+        Call(const Call&) = delete;
+        Call& operator=(const Call&) = delete;
+
+    private:
+        hostfns::HostContext* m_context;
+        hostfns::HostCall m_call;
+    };
+
+private:
+    std::unique_ptr<hostfns::HostContext> m_context;
+    std::shared_ptr<hostfns::InstanceContext> m_binding;
 };
 
 /// An instance of a plugin, kept across the jobs it runs.
@@ -69,14 +109,15 @@ struct RegisteredJob {
 /// The kiln:host/v1 job functions of Extism-ABI plugins.
 std::vector<PluginFunction> job_functions();
 
-/// An Extism-ABI instance of `compiled` (`initialize` run when exported).
-Result<std::unique_ptr<JobInstance>>
-make_extism_instance(std::shared_ptr<const CompiledPlugin> compiled);
+/// The `spacedrive` imports but spacedrive_call (which is hostfns').
+std::vector<PluginFunction> spacedrive_functions();
 
-/// A Spacedrive-ABI instance of `compiled`: `plugin_init` run, its register_job calls given to
-/// `registered` (which may be empty).
+/// An Extism-ABI instance (`initialize` run when exported, with its host context current).
+Result<std::unique_ptr<JobInstance>> make_extism_instance(InstanceLoad load);
+
+/// A Spacedrive-ABI instance: `plugin_init` run, its register_job calls given to `registered`
+/// (which may be empty).
 Result<std::unique_ptr<JobInstance>>
-make_spacedrive_instance(std::shared_ptr<const CompiledPlugin> compiled,
-                         const std::function<void(RegisteredJob)>& registered);
+make_spacedrive_instance(InstanceLoad load, const std::function<void(RegisteredJob)>& registered);
 
 } // namespace kiln::jobs

@@ -9,6 +9,7 @@
 #include "jobs/store.hpp"
 
 #include "base/result.hpp"
+#include "hostfns/library.hpp"
 #include "plugin/fetch.hpp"
 
 #include <fmt/format.h>
@@ -50,24 +51,18 @@ std::string short_hash(const std::string& hash) {
     return hash.substr(0, 12);
 }
 
-/// The Extism adapter with the kiln:host/v1 job functions added to what it links.
-class JobFunctionsAdapter final : public AbiAdapter {
-public:
-    explicit JobFunctionsAdapter(std::unique_ptr<AbiAdapter> base) : m_base(std::move(base)) {}
-    PluginAbi abi() const override { return m_base->abi(); }
-    PluginOptions options(const PluginInfo& plugin) const override {
-        PluginOptions o = m_base->options(plugin);
-        for (PluginFunction& f : job_functions())
-            o.functions.push_back(std::move(f));
-        return o;
-    }
-    Result<std::unique_ptr<AbiInstance>> instantiate(const AbiLoad& load) const override {
-        return m_base->instantiate(load);
-    }
-
-private:
-    std::unique_ptr<AbiAdapter> m_base;
-};
+/// Adds the job functions to a host library's kiln:host/v1, once per library.
+void add_job_functions(HostLibrary& host) {
+    static std::mutex mutex;
+    static std::vector<std::weak_ptr<HostLibrary::Impl>> done;
+    std::lock_guard lock(mutex);
+    std::erase_if(done, [](const auto& w) { return w.expired(); });
+    for (const auto& w : done)
+        if (w.lock() == host.impl()) return;
+    done.push_back(host.impl());
+    host.impl()->add_module_extension(
+        [](const std::shared_ptr<hostfns::PluginHost>&) { return job_functions(); });
+}
 
 } // namespace
 
@@ -79,7 +74,10 @@ struct PluginSlot {
     std::string version;
     std::string hash;
     uint32_t limit = 0;
+    PluginInfo info;
+    Permissions permissions;
     std::shared_ptr<const CompiledPlugin> compiled;
+    std::shared_ptr<HostLibrary::Impl> host;
     std::vector<Contribution> declared; ///< jobs its manifest declares
     std::set<std::string> exports;
 
@@ -89,9 +87,19 @@ struct PluginSlot {
     bool initialised = false; ///< an instance was made, so its registrations are known
 
     Result<std::unique_ptr<JobInstance>> make() {
-        if (abi == PluginAbi::spacedrive)
-            return make_error(ErrorKind::unlinkable, "TODO spacedrive");
-        return make_extism_instance(compiled);
+        // Each instance has a host function context of its own, so that they run side by side.
+        InstanceLoad load{compiled, host->context_for(AbiLoad{info, compiled, permissions})};
+        if (abi != PluginAbi::spacedrive) return make_extism_instance(std::move(load));
+        bool first = false;
+        {
+            std::lock_guard lock(mutex);
+            first = !initialised;
+        }
+        return make_spacedrive_instance(std::move(load), [this, first](RegisteredJob job) {
+            if (!first) return;
+            std::lock_guard lock(mutex);
+            registered.emplace(job.name, std::move(job));
+        });
     }
 
     /// An idle instance, or a new one.
@@ -133,6 +141,7 @@ struct RunningJob {
 
 struct JobRunner::Impl {
     PluginManager& manager;
+    std::shared_ptr<HostLibrary::Impl> host;
     JobStore store;
     RunnerOptions options;
     std::string owner = new_owner();
@@ -158,8 +167,8 @@ struct JobRunner::Impl {
 
     std::thread watchdog;
 
-    Impl(PluginManager& m, JobStore s, RunnerOptions o)
-        : manager(m), store(std::move(s)), options(o) {
+    Impl(PluginManager& m, std::shared_ptr<HostLibrary::Impl> h, JobStore s, RunnerOptions o)
+        : manager(m), host(std::move(h)), store(std::move(s)), options(o) {
         options.concurrency = std::max<uint32_t>(options.concurrency, 1);
     }
 
@@ -198,6 +207,9 @@ Result<std::shared_ptr<PluginSlot>> JobRunner::Impl::slot_for(const std::string&
     slot->abi = info->abi;
     slot->version = info->version;
     slot->compiled = compiled;
+    slot->host = host;
+    slot->info = *info;
+    slot->permissions = permissions;
     slot->hash = module_hash(*compiled);
     slot->limit = permissions.max_concurrent_jobs;
     slot->exports.insert(info->exports.begin(), info->exports.end());
@@ -403,9 +415,11 @@ Result<JobStatus> JobRunner::Impl::execute(JobInfo info) {
             std::lock_guard lock(mutex);
             job->last_snapshot = Clock::now();
         }
-        if (!saved)
+        if (!saved) {
             context->log(LogLevel::warn, fmt::format("snapshot failed: {}", saved.error().message),
                          true);
+            context->snapshots_failed();
+        }
         Signal s = context->signalled();
         // Without a stored snapshot a pause would lose the call's work: it goes on instead,
         // until the guest stops or is stopped.
@@ -558,9 +572,12 @@ void JobRunner::Impl::watch() {
     }
 }
 
-JobRunner::JobRunner(PluginManager& manager, JobStore store, RunnerOptions options)
-    : m_impl(std::make_unique<Impl>(manager, std::move(store), options)) {
-    manager.add_adapter(std::make_unique<JobFunctionsAdapter>(make_extism_adapter()));
+JobRunner::JobRunner(PluginManager& manager, HostLibrary& host, JobStore store,
+                     RunnerOptions options)
+    : m_impl(std::make_unique<Impl>(manager, host.impl(), std::move(store), options)) {
+    add_job_functions(host);
+    host.install(manager);
+    manager.add_adapter(make_spacedrive_adapter(host));
     std::weak_ptr<Impl::Stale> stale = m_impl->stale;
     manager.on_event([stale](const ManagerEvent& e) {
         if (e.kind != ManagerEvent::Kind::reloaded && e.kind != ManagerEvent::Kind::unloaded)

@@ -71,12 +71,14 @@ public:
         auto s = JobStore::open(db_path());
         ASSERT_TRUE(s) << s.error().message;
         store.emplace(*s);
-        runner = std::make_unique<JobRunner>(*manager, *store, m_options);
+        host = std::make_unique<HostLibrary>();
+        runner = std::make_unique<JobRunner>(*manager, *host, *store, m_options);
     }
     void close() {
         runner.reset();
         store.reset();
         manager.reset();
+        host.reset();
     }
     void restart() {
         close();
@@ -127,6 +129,7 @@ public:
 
     TempDir dir;
     std::unique_ptr<PluginManager> manager;
+    std::unique_ptr<HostLibrary> host;
     std::optional<JobStore> store;
     std::unique_ptr<JobRunner> runner;
 

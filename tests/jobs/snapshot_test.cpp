@@ -145,7 +145,7 @@ TEST(Snapshots, ACheckpointReplacesAnOlderSnapshot) {
     ASSERT_EQ(done.status, JobStatus::completed) << done.error;
     std::vector<uint64_t> steps = read_steps(env.steps_file());
     // Stopped with a snapshot or after the guest's own stop: either way every step ran once.
-    ASSERT_EQ(steps.size(), 1500u);
+    ASSERT_EQ(steps.size(), 1500u) << env.log_text(id);
     for (size_t i = 0; i < steps.size(); ++i)
         ASSERT_EQ(steps[i], i + 1);
 }

@@ -192,7 +192,8 @@ int run_job(const JobCommandOptions& o) {
     if (!manager) return report(manager.error());
     auto store = open_store(o);
     if (!store) return report(store.error());
-    JobRunner runner(**manager, *store);
+    HostLibrary host;
+    JobRunner runner(**manager, host, *store);
     auto id = runner.dispatch(*request);
     if (!id) return report(id.error());
 
@@ -236,7 +237,8 @@ int start_job(const JobCommandOptions& o) {
     if (!manager) return report(manager.error());
     auto store = open_store(o);
     if (!store) return report(store.error());
-    JobRunner runner(**manager, *store);
+    HostLibrary host;
+    JobRunner runner(**manager, host, *store);
     auto id = runner.dispatch(*request);
     if (!id) return report(id.error());
     std::cout << id->to_string() << "\n";
@@ -251,7 +253,8 @@ int run_worker(const JobCommandOptions& o) {
     catch_interrupts();
     RunnerOptions options;
     options.concurrency = std::max<uint32_t>(o.concurrency, 1);
-    JobRunner runner(**manager, *store, options);
+    HostLibrary host;
+    JobRunner runner(**manager, host, *store, options);
     runner.start();
     fmt::print(stderr, "kiln: job worker running {} at once (Ctrl-C stops it)\n",
                options.concurrency);
