@@ -217,6 +217,11 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+/// Adds the kiln:host/v1 job functions to `host` (once), installs `host` into `manager` and
+/// adds the Spacedrive adapter: what a manager needs to load job plugins, before it loads them.
+/// JobRunner does it; a host that only calls plugins (`kiln plugin`) does it alone.
+void install_jobs(PluginManager& manager, HostLibrary& host);
+
 /// The Spacedrive extension ABI (wasm32-unknown-unknown modules with a manifest.json): the
 /// `spacedrive` imports (spacedrive_call through `host`'s host operations), `plugin_init` at
 /// load, jobs registered with `register_job`. A manager's call of an export runs it as a job

@@ -51,6 +51,7 @@ HostLibrary::~HostLibrary() = default;
 void HostLibrary::install(PluginManager& manager) {
     m_impl->services->audit = &manager.audit();
     manager.add_adapter(hostfns::make_extism_adapter(m_impl));
+    manager.add_adapter(hostfns::make_zeno_adapter(m_impl));
 }
 
 AuditLog& HostLibrary::audit() {

@@ -64,6 +64,9 @@ instantiate_hosted(HostLibrary::Impl& library, const AbiLoad& load,
 /// The Extism adapter with kiln:host/v1 linked (the manager's own adapter underneath).
 std::unique_ptr<AbiAdapter> make_extism_adapter(std::shared_ptr<HostLibrary::Impl> library);
 
+/// The ZenoEngine adapter (zeno.cpp).
+std::unique_ptr<AbiAdapter> make_zeno_adapter(std::shared_ptr<HostLibrary::Impl> library);
+
 } // namespace hostfns
 
 } // namespace kiln

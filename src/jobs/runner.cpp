@@ -572,12 +572,16 @@ void JobRunner::Impl::watch() {
     }
 }
 
-JobRunner::JobRunner(PluginManager& manager, HostLibrary& host, JobStore store,
-                     RunnerOptions options)
-    : m_impl(std::make_unique<Impl>(manager, host.impl(), std::move(store), options)) {
+void install_jobs(PluginManager& manager, HostLibrary& host) {
     add_job_functions(host);
     host.install(manager);
     manager.add_adapter(make_spacedrive_adapter(host));
+}
+
+JobRunner::JobRunner(PluginManager& manager, HostLibrary& host, JobStore store,
+                     RunnerOptions options)
+    : m_impl(std::make_unique<Impl>(manager, host.impl(), std::move(store), options)) {
+    install_jobs(manager, host);
     std::weak_ptr<Impl::Stale> stale = m_impl->stale;
     manager.on_event([stale](const ManagerEvent& e) {
         if (e.kind != ManagerEvent::Kind::reloaded && e.kind != ManagerEvent::Kind::unloaded)

@@ -70,6 +70,32 @@ Result<JobStore> open_store(const JobCommandOptions& o) {
     return JobStore::open(o.db);
 }
 
+/// What run, start and worker work with: the plugin manager (what is enabled and granted kept
+/// in Kiln's state database), the host functions (kv there too), and the job store (--db, else
+/// the state database).
+struct JobHost {
+    std::unique_ptr<HostLibrary> host;
+    std::unique_ptr<PluginManager> manager;
+    std::optional<JobStore> store;
+};
+
+Result<std::unique_ptr<JobHost>> open_host(const JobCommandOptions& o) {
+    auto state = StateDb::open();
+    if (!state) return tl::unexpected(state.error());
+    auto h = std::make_unique<JobHost>();
+    HostOptions options;
+    options.state = *state;
+    h->host = std::make_unique<HostLibrary>(std::move(options));
+    auto manager = stateful_manager(*state);
+    if (!manager) return tl::unexpected(manager.error());
+    h->manager = std::move(*manager);
+    if (auto ok = open_plugin_dirs(*h->manager, o.dirs); !ok) return tl::unexpected(ok.error());
+    auto store = o.db.empty() ? JobStore::open(*state) : JobStore::open(o.db);
+    if (!store) return tl::unexpected(store.error());
+    h->store = std::move(*store);
+    return h;
+}
+
 Result<JobId> parse_id(const std::string& text) {
     auto id = JobId::parse(text);
     if (!id)
@@ -188,12 +214,10 @@ int exit_of(JobStatus s) {
 int run_job(const JobCommandOptions& o) {
     auto request = request_of(o);
     if (!request) return report(request.error());
-    auto manager = open_manager(o.dirs);
-    if (!manager) return report(manager.error());
-    auto store = open_store(o);
-    if (!store) return report(store.error());
-    HostLibrary host;
-    JobRunner runner(**manager, host, *store);
+    auto h = open_host(o);
+    if (!h) return report(h.error());
+    JobStore& store = *(*h)->store;
+    JobRunner runner(*(*h)->manager, *(*h)->host, store);
     auto id = runner.dispatch(*request);
     if (!id) return report(id.error());
 
@@ -211,7 +235,7 @@ int run_job(const JobCommandOptions& o) {
         int now = interrupts.load();
         if (now > seen) {
             seen = now;
-            auto asked = seen == 1 ? store->pause(*id) : store->cancel(*id);
+            auto asked = seen == 1 ? store.pause(*id) : store.cancel(*id);
             if (asked)
                 fmt::print(stderr, "\n{}\n",
                            seen == 1 ? "kiln: pausing the job (Ctrl-C again cancels it)"
@@ -221,7 +245,7 @@ int run_job(const JobCommandOptions& o) {
     }
     worker.join();
     if (!ended) return report(ended.error());
-    auto info = store->get(*id);
+    auto info = store.get(*id);
     if (!info) return report(info.error());
     view.finish(info->progress);
     if (info->status == JobStatus::failed) print_error(fmt::format("job failed: {}", info->error));
@@ -233,12 +257,9 @@ int run_job(const JobCommandOptions& o) {
 int start_job(const JobCommandOptions& o) {
     auto request = request_of(o);
     if (!request) return report(request.error());
-    auto manager = open_manager(o.dirs);
-    if (!manager) return report(manager.error());
-    auto store = open_store(o);
-    if (!store) return report(store.error());
-    HostLibrary host;
-    JobRunner runner(**manager, host, *store);
+    auto h = open_host(o);
+    if (!h) return report(h.error());
+    JobRunner runner(*(*h)->manager, *(*h)->host, *(*h)->store);
     auto id = runner.dispatch(*request);
     if (!id) return report(id.error());
     std::cout << id->to_string() << "\n";
@@ -246,15 +267,12 @@ int start_job(const JobCommandOptions& o) {
 }
 
 int run_worker(const JobCommandOptions& o) {
-    auto manager = open_manager(o.dirs);
-    if (!manager) return report(manager.error());
-    auto store = open_store(o);
-    if (!store) return report(store.error());
+    auto h = open_host(o);
+    if (!h) return report(h.error());
     catch_interrupts();
     RunnerOptions options;
     options.concurrency = std::max<uint32_t>(o.concurrency, 1);
-    HostLibrary host;
-    JobRunner runner(**manager, host, *store, options);
+    JobRunner runner(*(*h)->manager, *(*h)->host, *(*h)->store, options);
     runner.start();
     fmt::print(stderr, "kiln: job worker running {} at once (Ctrl-C stops it)\n",
                options.concurrency);

@@ -1,7 +1,5 @@
-// The plugin folders shared by `kiln plugin` and `kiln job`.
+// The plugin folders and manager shared by `kiln plugin` and `kiln job`.
 #include "plugin_folders.hpp"
-
-#include <fmt/format.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -20,25 +18,22 @@ std::vector<std::string> plugin_dirs(const std::vector<std::string>& given) {
     return {env && *env ? env : "plugins"};
 }
 
-Result<std::unique_ptr<PluginManager>> open_manager(const std::vector<std::string>& given) {
-    auto manager = std::make_unique<PluginManager>();
-    for (const std::string& dir : plugin_dirs(given)) {
-        std::error_code ec;
-        if (given.empty() && !std::filesystem::exists(dir, ec)) continue;
-        if (auto ok = manager->open(dir); !ok) return tl::unexpected(ok.error());
-    }
+Result<std::unique_ptr<PluginManager>> stateful_manager(std::shared_ptr<StateDb> state) {
+    ManagerOptions options;
+    options.state = std::move(state);
+    auto manager = std::make_unique<PluginManager>(std::move(options));
+    if (auto ready = manager->check_state(); !ready) return tl::unexpected(ready.error());
     return manager;
 }
 
-Result<PluginInfo> find_plugin(PluginManager& manager, const std::string& target) {
-    std::error_code ec;
-    if (!manager.info(target) && std::filesystem::exists(target, ec)) {
-        auto added = manager.add(target);
-        if (!added) return tl::unexpected(added.error());
-        if (auto p = manager.info(target)) return *p;
+Result<void> open_plugin_dirs(PluginManager& manager, const std::vector<std::string>& given) {
+    for (const std::string& dir : plugin_dirs(given)) {
+        std::error_code ec;
+        if (given.empty() && !std::filesystem::exists(dir, ec)) continue;
+        if (auto ok = manager.open(dir); !ok)
+            return make_error(ErrorKind::usage, ok.error().message);
     }
-    if (auto p = manager.info(target)) return *p;
-    return make_error(ErrorKind::usage, fmt::format("no plugin {}", target));
+    return {};
 }
 
 } // namespace kiln::tool

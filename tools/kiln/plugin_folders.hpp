@@ -1,8 +1,9 @@
-// The plugin folders of `kiln plugin` and `kiln job`: --plugin-dir (alias --dir), else
-// $KILN_PLUGIN_DIR, else ./plugins.
+// The plugin folders and manager of `kiln plugin` and `kiln job`: --plugin-dir (alias --dir),
+// else $KILN_PLUGIN_DIR, else ./plugins; the manager's state in Kiln's state database.
 #pragma once
 
 #include <kiln/manager.hpp>
+#include <kiln/state_db.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -18,11 +19,11 @@ void add_plugin_dir_option(CLI::App* sub, std::vector<std::string>& dirs);
 /// The folders to open: `given`, else $KILN_PLUGIN_DIR, else ./plugins.
 std::vector<std::string> plugin_dirs(const std::vector<std::string>& given);
 
-/// A manager over the folders; an explicit folder that cannot be read is an error, the default
-/// one may be missing (no plugins then).
-Result<std::unique_ptr<PluginManager>> open_manager(const std::vector<std::string>& given);
+/// A manager keeping what is enabled, granted and audited in `state` (checked readable).
+Result<std::unique_ptr<PluginManager>> stateful_manager(std::shared_ptr<StateDb> state);
 
-/// The plugin NAME|PATH names: a path is added to the manager on its own.
-Result<PluginInfo> find_plugin(PluginManager& manager, const std::string& target);
+/// Opens the plugin folders in `manager`: an explicit folder that cannot be read is a usage
+/// error, the default one may be missing (no plugins then).
+Result<void> open_plugin_dirs(PluginManager& manager, const std::vector<std::string>& given);
 
 } // namespace kiln::tool
