@@ -120,12 +120,20 @@ struct JobInfo {
     std::vector<std::string> warnings;
     std::string error; ///< why it failed (or why its last attempt failed)
     uint32_t attempts = 0;
+    /// When a queued retry is due; nullopt when it may run at once.
+    std::optional<std::chrono::system_clock::time_point> retry_at;
     JobOptions options;
     std::chrono::system_clock::time_point created;
     std::optional<std::chrono::system_clock::time_point> started;  ///< first run
     std::optional<std::chrono::system_clock::time_point> finished; ///< completed, failed, ...
     std::chrono::milliseconds run_time{0}; ///< time spent running, over all its runs
 };
+
+/// The job as the JSON object of `kiln job status --json` (docs/jobs.md); `indent` as
+/// nlohmann::json::dump takes it (-1: one line).
+std::string job_json(const JobInfo& job, int indent = -1);
+/// Jobs as a JSON array of those objects.
+std::string jobs_json(const std::vector<JobInfo>& jobs, int indent = -1);
 
 /// The jobs of one database, from any thread and any process: listing them, reading them and
 /// asking them to pause, resume or stop. Cheap to copy (copies share the database).
@@ -201,8 +209,9 @@ public:
     /// to pause (a snapshot is taken if it has them) and goes back to the queue; one that does
     /// not stop within the cancel grace is interrupted, and resumes from its last checkpoint.
     void stop();
-    /// Runs one queued job on the calling thread to its end, pause or cancellation (the workers,
-    /// if started, leave it alone). The status it ended with.
+    /// Runs one queued job on the calling thread to its end, pause or cancellation, with its
+    /// retries (after their backoff) when it fails; the workers, if started, leave it alone.
+    /// The status it ended with (queued when the runner stopped it).
     Result<JobStatus> run(const JobId& id);
     /// Waits until the job is final or paused, or `timeout` passes; the job as it is then.
     Result<JobInfo> wait(const JobId& id, std::chrono::milliseconds timeout);

@@ -10,10 +10,6 @@
 #include <memory>
 #include <string>
 
-struct kiln_manager {
-    std::unique_ptr<kiln::PluginManager> manager;
-};
-
 namespace {
 
 using kiln::capi::guarded;

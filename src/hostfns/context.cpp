@@ -50,6 +50,10 @@ bool HostContext::should_stop() const {
 
 Result<HostContext*> PluginHost::context(CurrentPlugin& plugin) {
     if (auto* own = plugin.host_data<InstanceContext>(); own && own->context) return own->context;
+    return context();
+}
+
+Result<HostContext*> PluginHost::context() {
     // `current` is only read by host functions, which run inside the call that set it.
     if (!current)
         return make_error(ErrorKind::usage, "a host function was called outside any plugin call");

@@ -114,8 +114,10 @@ struct PluginHost {
     HostContext* current = nullptr;
     std::shared_ptr<RateLimit> rate = std::make_shared<RateLimit>(); ///< across reloads
 
-    /// The context of the call in progress: `plugin`'s own (InstanceContext), else the current
-    /// one; an error outside any call.
+    /// The context of the call in progress; an error outside any call.
+    Result<HostContext*> context();
+    /// The same for a host function of `plugin`: its instance's own context (InstanceContext)
+    /// when it has one, else the current one.
     Result<HostContext*> context(CurrentPlugin& plugin);
 };
 

@@ -693,7 +693,26 @@ void JobRunner::stop() {
 Result<JobStatus> JobRunner::run(const JobId& id) {
     Impl& r = *m_impl;
     KILN_TRY(info, r.db().claim(id, r.owner));
-    return r.execute(std::move(info));
+    for (;;) {
+        KILN_TRY(ended, r.execute(std::move(info)));
+        if (ended != JobStatus::queued) return ended;
+        // Queued for a retry: run it again here once its backoff is over, unless the runner
+        // stops (the queue keeps it) or someone else changed it meanwhile.
+        KILN_TRY(queued, r.db().get(id));
+        const auto wait = queued.retry_at ? *queued.retry_at - std::chrono::system_clock::now()
+                                          : std::chrono::system_clock::duration(0);
+        {
+            std::unique_lock lock(r.mutex);
+            r.wake.wait_for(lock, wait, [&] { return r.stopping; });
+            if (r.stopping) return ended;
+        }
+        auto again = r.db().claim(id, r.owner);
+        if (!again) {
+            KILN_TRY(now, r.db().get(id));
+            return now.status;
+        }
+        info = std::move(*again);
+    }
 }
 
 Result<JobInfo> JobRunner::wait(const JobId& id, std::chrono::milliseconds timeout) {

@@ -80,7 +80,7 @@ constexpr const char* columns =
     "id, plugin, job, export, version, module_hash, status, request, state, checkpoint, "
     "fraction, message, items_done, items_total, bytes, error, attempts, options, created_at, "
     "started_at, finished_at, run_ms, "
-    "EXISTS(SELECT 1 FROM job_snapshots WHERE job_snapshots.job = jobs.id)";
+    "EXISTS(SELECT 1 FROM job_snapshots WHERE job_snapshots.job = jobs.id), retry_at";
 
 std::string options_json(const JobOptions& o) {
     json j = {{"max_attempts", o.max_attempts},
@@ -161,6 +161,7 @@ Result<JobInfo> read_row(const SqlRow& r) {
     if (!r.is_null(20)) j.finished = time_of(r.integer(20));
     j.run_time = std::chrono::milliseconds(r.integer(21));
     j.has_snapshot = r.integer(22) != 0;
+    if (r.integer(23) > 0) j.retry_at = time_of(r.integer(23));
     return j;
 }
 

@@ -43,16 +43,21 @@ expect_match "run completed: final state" "$state" '^\{"step":5,"target":5,"ever
 expect_match "run completed: progress" "$(cat "$work/err")" '^100% step 5 of 5 \(5/5 items\)$'
 
 # --- run: a failed job exits 1 and says why.
-out=$("$KILN" job run job_counter:flaky --state '{"fails":1}' --db "$DB" 2>"$work/err")
+out=$("$KILN" job run job_counter:flaky --state '{"fails":1}' --retries 0 --db "$DB" 2>"$work/err")
 expect_rc "run failed" 1 $?
 expect_match "run failed: last line" "$(printf '%s\n' "$out" | tail -n 1)" "^job $uuid failed\$"
 expect_match "run failed: stderr" "$(cat "$work/err")" '^kiln: job failed: flaky: failing as asked$'
 
-# --- run: an export as a job, and retries.
+# --- run: an export as a job, and retries (flaky is declared with 3), run here one after the
+# other.
 out=$("$KILN" job run job_counter --export noop --db "$DB" 2>/dev/null)
 expect_rc "run export" 0 $?
-out=$("$KILN" job run job_counter:flaky --state '{"fails":2}' --retries 2 --db "$DB" 2>/dev/null)
+out=$("$KILN" job run job_counter:flaky --state '{"fails":2}' --db "$DB" 2>/dev/null)
 expect_rc "run with retries" 0 $?
+expect_match "run with retries: attempts" \
+    "$("$KILN" job status "$(printf '%s\n' "$out" | tail -n 1 | cut -d' ' -f2)" --db "$DB")" \
+    '^attempts: 3 of 4$'
+
 
 # --- start, list, status, logs, pause, resume, cancel.
 id=$("$KILN" job start job_counter:count --state '{"target":3}' --db "$DB")
@@ -96,8 +101,9 @@ wait $run
 expect_rc "Ctrl-C pauses" 3 $?
 expect_match "Ctrl-C pauses: last line" "$(tail -n 1 "$work/out")" "^job $uuid paused\$"
 
-# A second Ctrl-C cancels (spin never checks: the cancel interrupts it after the grace).
-"$KILN" job run job_counter:spin --state '{"target":100000000,"work":1000}' --db "$DB" \
+# A second Ctrl-C cancels (spin, run as an export without the declaration's snapshots, never
+# checks: the pause waits in vain, the cancel interrupts it after the grace).
+"$KILN" job run job_counter --export spin --state '{"target":100000000,"work":1000}' --db "$DB" \
     >"$work/out" 2>/dev/null &
 run=$!
 sleep 0.5

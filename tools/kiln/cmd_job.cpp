@@ -9,7 +9,6 @@
 #include <kiln/jobs.hpp>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -22,7 +21,6 @@ namespace kiln::tool {
 
 namespace {
 
-using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 /// How `kiln job run` ends: its exit codes.
@@ -288,38 +286,6 @@ std::string time_text(std::chrono::system_clock::time_point t) {
     return fmt::format("{}", duration_cast<milliseconds>(t.time_since_epoch()).count());
 }
 
-json job_json(const JobInfo& j) {
-    json out = {{"id", j.id.to_string()},
-                {"plugin", j.plugin},
-                {"job", j.job},
-                {"export", j.export_name},
-                {"version", j.plugin_version},
-                {"module_hash", j.module_hash},
-                {"status", job_status_name(j.status)}};
-    if (j.requested) out["requested"] = job_status_name(*j.requested);
-    out["progress"] = {{"fraction", j.progress.fraction},
-                       {"message", j.progress.message},
-                       {"items_done", j.progress.items_done},
-                       {"items_total", j.progress.items_total},
-                       {"bytes", j.progress.bytes}};
-    out["state"] = j.state;
-    out["checkpoint"] = j.checkpoint ? json(*j.checkpoint) : json(nullptr);
-    out["snapshot"] = j.has_snapshot;
-    out["warnings"] = j.warnings;
-    out["error"] = j.error;
-    out["attempts"] = j.attempts;
-    out["max_attempts"] = j.options.max_attempts;
-    using namespace std::chrono;
-    auto ms = [](system_clock::time_point t) {
-        return duration_cast<milliseconds>(t.time_since_epoch()).count();
-    };
-    out["created_ms"] = ms(j.created);
-    out["started_ms"] = j.started ? json(ms(*j.started)) : json(nullptr);
-    out["finished_ms"] = j.finished ? json(ms(*j.finished)) : json(nullptr);
-    out["run_ms"] = j.run_time.count();
-    return out;
-}
-
 std::string job_name(const JobInfo& j) {
     return j.job.empty() ? fmt::format("{} --export {}", j.plugin, j.export_name)
                          : fmt::format("{}:{}", j.plugin, j.job);
@@ -341,10 +307,7 @@ int list_jobs(const JobCommandOptions& o) {
     auto jobs = store->list(status);
     if (!jobs) return report(jobs.error());
     if (o.json) {
-        json out = json::array();
-        for (const JobInfo& j : *jobs)
-            out.push_back(job_json(j));
-        std::cout << out.dump(2) << "\n";
+        std::cout << jobs_json(*jobs, 2) << "\n";
         return exit_ok;
     }
     for (const JobInfo& j : *jobs) {
@@ -365,7 +328,7 @@ int job_status(const JobCommandOptions& o) {
     auto info = store->get(*id);
     if (!info) return report(info.error());
     if (o.json) {
-        std::cout << job_json(*info).dump(2) << "\n";
+        std::cout << job_json(*info, 2) << "\n";
         return exit_ok;
     }
     const JobInfo& j = *info;
