@@ -3,6 +3,7 @@
 //   jobs/empty_jobs          dispatch N empty jobs, then run them on 2 workers until all are
 //                            completed; items/s is jobs dispatched and completed per second
 //                            (target: at least 5,000/s with SQLite in WAL mode)
+//   jobs/empty_jobs_batched  the same with the N jobs dispatched in one transaction
 //   jobs/dispatch            dispatching alone (one transaction per job)
 //   jobs/checkpoint          a guest's job_checkpoint of a small state, committed (per call)
 //   jobs/snapshot_16mib      a pause of a job with snapshots holding 16 MiB of touched memory:
@@ -104,6 +105,31 @@ void empty_jobs(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(empty_jobs)->Arg(2000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// The same with the jobs dispatched in one transaction (JobRunner::dispatch of a span).
+void empty_jobs_batched(benchmark::State& state) {
+    const int64_t n = state.range(0);
+    const std::vector<kiln::JobRequest> requests(size_t(n),
+                                                 {.plugin = "bench", .export_name = "noop"});
+    for (auto _ : state) {
+        state.PauseTiming();
+        kiln::RunnerOptions options;
+        options.concurrency = 2;
+        options.poll = 1ms;
+        Bench b(options);
+        check(b.runner->run(b.dispatch("noop")), "warm-up");
+        state.ResumeTiming();
+        check(b.runner->dispatch(std::span(requests)), "dispatch");
+        b.runner->start();
+        while (b.count("completed") < n + 1)
+            std::this_thread::sleep_for(200us);
+        state.PauseTiming();
+        b.runner->stop();
+        state.ResumeTiming();
+    }
+    state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(empty_jobs_batched)->Arg(2000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void dispatch(benchmark::State& state) {
     Bench b;

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -202,6 +203,9 @@ public:
     /// Queues a job: checks the plugin and the job (loading the plugin when its jobs are known
     /// only once it runs, as Spacedrive's), records its version and module hash.
     Result<JobId> dispatch(const JobRequest& request);
+    /// Queues several jobs in one transaction (all or none): far cheaper per job than one by
+    /// one. Their ids, in order.
+    Result<std::vector<JobId>> dispatch(std::span<const JobRequest> requests);
     /// Starts the workers: from now on they take queued jobs (of this and other processes) and
     /// resume those whose worker died.
     void start();

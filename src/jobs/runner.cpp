@@ -175,15 +175,23 @@ struct JobRunner::Impl {
     JobStore::Impl& db() { return *store.impl(); }
 
     Result<std::shared_ptr<PluginSlot>> slot_for(const std::string& name);
+    /// A request checked and resolved into the job to insert.
+    Result<NewJob> prepare(const JobRequest& request);
     uint32_t limit_of(const std::string& name);
     void worker();
     void watch();
     /// Runs a claimed job to the end of this run; the status it ended with. An error when that
-    /// end could not be written (the job then stays the runner's until it is recovered).
-    Result<JobStatus> execute(JobInfo info);
-    /// Ends the run of `info` with `result`, writing what its context gathered.
+    /// end could not be written (the job then stays the runner's until it is recovered). With
+    /// `next`, the next job is claimed into it in the run's last transaction.
+    Result<JobStatus> execute(JobInfo info, std::optional<JobInfo>* next = nullptr);
+    /// Ends the run of `info` with `result`, writing what its context gathered (and claiming
+    /// the next job into `next`, when given).
     Result<JobStatus> end_run(const JobInfo& info, const std::shared_ptr<JobContext>& context,
-                              RunResult result);
+                              RunResult result, std::optional<JobInfo>* next = nullptr);
+    /// Whether a plugin has room for one more job (its concurrent_jobs).
+    JobStore::Impl::Room room = [this](const std::string& plugin, int64_t running) {
+        return running < int64_t(limit_of(plugin));
+    };
     /// A failed run: queued again while attempts are left and `retry` allows, else failed.
     RunResult failure(const JobInfo& info, std::string error, bool retry);
 };
@@ -250,7 +258,7 @@ RunResult JobRunner::Impl::failure(const JobInfo& info, std::string error, bool 
 
 Result<JobStatus> JobRunner::Impl::end_run(const JobInfo& info,
                                            const std::shared_ptr<JobContext>& context,
-                                           RunResult result) {
+                                           RunResult result, std::optional<JobInfo>* next) {
     if (!result.error.empty()) {
         std::string line = result.error;
         if (result.status == JobStatus::queued)
@@ -270,11 +278,12 @@ Result<JobStatus> JobRunner::Impl::end_run(const JobInfo& info,
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - job->run_start)
                 .count();
     Pending pending = context->take_pending();
-    auto written = db().finish(info.id, owner, result, run_ms, pending);
+    auto written = db().finish(info.id, owner, result, run_ms, pending, next ? &room : nullptr);
     {
         std::lock_guard lock(mutex);
         running.erase(info.id);
     }
+    if (written && next) *next = std::move(*written);
     finished.notify_all();
     if (!written)
         return make_error(written.error().kind,
@@ -285,7 +294,7 @@ Result<JobStatus> JobRunner::Impl::end_run(const JobInfo& info,
     return result.status;
 }
 
-Result<JobStatus> JobRunner::Impl::execute(JobInfo info) {
+Result<JobStatus> JobRunner::Impl::execute(JobInfo info, std::optional<JobInfo>* next) {
     std::string state = info.checkpoint.value_or(info.state);
     auto context = std::make_shared<JobContext>(db(), info, state);
     auto job = std::make_shared<RunningJob>();
@@ -296,7 +305,7 @@ Result<JobStatus> JobRunner::Impl::execute(JobInfo info) {
         running[info.id] = job;
     }
     auto fail = [&](std::string error, bool retry) {
-        return end_run(info, context, failure(info, std::move(error), retry));
+        return end_run(info, context, failure(info, std::move(error), retry), next);
     };
 
     auto slot = slot_for(info.plugin);
@@ -306,7 +315,8 @@ Result<JobStatus> JobRunner::Impl::execute(JobInfo info) {
         return fail("its checkpoint in the database is not JSON (damaged?): it cannot resume",
                     false);
 
-    auto snapshot = db().load_snapshot(info.id);
+    auto snapshot = info.has_snapshot ? db().load_snapshot(info.id)
+                                      : Result<std::optional<StoredSnapshot>>(std::nullopt);
     if (!snapshot) {
         context->log(LogLevel::warn,
                      fmt::format("its snapshot cannot be read ({}); resuming from the last "
@@ -466,26 +476,41 @@ Result<JobStatus> JobRunner::Impl::execute(JobInfo info) {
         result = failure(info, end.error().message, true);
     }
     plugin.release(std::move(*instance));
-    return end_run(info, context, std::move(result));
+    return end_run(info, context, std::move(result), next);
 }
 
 void JobRunner::Impl::worker() {
+    std::optional<JobInfo> next; // claimed with the end of the last job
     for (;;) {
+        bool stop;
         {
             std::lock_guard lock(mutex);
-            if (stopping) return;
+            stop = stopping;
         }
-        auto claimed = db().claim_next(owner, [&](const std::string& plugin, int64_t running) {
-            return running < int64_t(limit_of(plugin));
-        });
-        if (claimed && *claimed) {
-            if (auto ended = execute(std::move(**claimed)); !ended)
+        if (stop) {
+            // A job claimed as the runner stopped goes back to the queue untouched.
+            if (next) {
+                Pending none;
+                RunResult back;
+                back.status = JobStatus::queued;
+                (void)db().finish(next->id, owner, back, 0, none);
+            }
+            return;
+        }
+        if (!next) {
+            auto claimed = db().claim_next(owner, room);
+            if (!claimed) fmt::print(stderr, "kiln: job runner: {}\n", claimed.error().message);
+            if (claimed) next = std::move(*claimed);
+        }
+        if (next) {
+            JobInfo job = std::move(*next);
+            next.reset();
+            if (auto ended = execute(std::move(job), &next); !ended)
                 fmt::print(stderr, "kiln: {}\n", ended.error().message);
             continue;
         }
-        if (!claimed) fmt::print(stderr, "kiln: job runner: {}\n", claimed.error().message);
         std::unique_lock lock(mutex);
-        if (stopping) return;
+        if (stopping) continue;
         wake.wait_for(lock, options.poll);
     }
 }
@@ -605,8 +630,8 @@ JobRunner::~JobRunner() {
     retire_owner(m_impl->owner);
 }
 
-Result<JobId> JobRunner::dispatch(const JobRequest& request) {
-    Impl& r = *m_impl;
+Result<NewJob> JobRunner::Impl::prepare(const JobRequest& request) {
+    Impl& r = *this;
     KILN_TRY(slot, r.slot_for(request.plugin));
     KILN_CHECK(r.manager.check(request.plugin, Permission::jobs, "1"));
     NewJob job;
@@ -661,9 +686,29 @@ Result<JobId> JobRunner::dispatch(const JobRequest& request) {
     }
     job.options = request.options.value_or(defaults);
     job.options.max_attempts = std::max<uint32_t>(job.options.max_attempts, 1);
-    KILN_CHECK(r.db().insert(job));
-    r.wake.notify_all();
+    return job;
+}
+
+Result<JobId> JobRunner::dispatch(const JobRequest& request) {
+    KILN_TRY(job, m_impl->prepare(request));
+    KILN_CHECK(m_impl->db().insert({&job, 1}));
+    m_impl->wake.notify_all();
     return job.id;
+}
+
+Result<std::vector<JobId>> JobRunner::dispatch(std::span<const JobRequest> requests) {
+    std::vector<NewJob> jobs;
+    jobs.reserve(requests.size());
+    for (const JobRequest& request : requests) {
+        KILN_TRY(job, m_impl->prepare(request));
+        jobs.push_back(std::move(job));
+    }
+    KILN_CHECK(m_impl->db().insert(jobs));
+    m_impl->wake.notify_all();
+    std::vector<JobId> ids;
+    for (const NewJob& job : jobs)
+        ids.push_back(job.id);
+    return ids;
 }
 
 void JobRunner::start() {

@@ -55,11 +55,9 @@ CREATE TABLE jobs(
   created_at INTEGER NOT NULL,
   started_at INTEGER,
   finished_at INTEGER,
-  run_ms INTEGER NOT NULL DEFAULT 0,
-  seq INTEGER NOT NULL
+  run_ms INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX jobs_by_status ON jobs(status, retry_at, seq);
-CREATE INDEX jobs_by_plugin ON jobs(plugin, status);
+CREATE INDEX jobs_by_status ON jobs(status);
 CREATE TABLE job_logs(
   job TEXT NOT NULL,
   at INTEGER NOT NULL,
@@ -206,14 +204,17 @@ Result<void> JobStore::Impl::init() {
     return db->schema("jobs", 1, {schema_v1});
 }
 
-Result<void> JobStore::Impl::insert(const jobs::NewJob& j) {
+Result<void> JobStore::Impl::insert(std::span<const jobs::NewJob> jobs) {
     const int64_t now = now_ms();
-    KILN_CHECK(db->exec("INSERT INTO jobs(id, plugin, job, export, version, module_hash, status, "
-                        "state, options, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, "
-                        "?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM jobs))",
-                        {j.id.to_string(), j.plugin, j.job, j.export_name, j.version, j.module_hash,
-                         j.state, options_json(j.options), now}));
-    return {};
+    return db->transaction([&](SqlConnection& sql) -> Result<void> {
+        for (const jobs::NewJob& j : jobs)
+            KILN_CHECK(sql.exec("INSERT INTO jobs(id, plugin, job, export, version, module_hash, "
+                                "status, state, options, created_at) "
+                                "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                                {j.id.to_string(), j.plugin, j.job, j.export_name, j.version,
+                                 j.module_hash, j.state, options_json(j.options), now}));
+        return {};
+    });
 }
 
 Result<JobInfo> JobStore::Impl::get(const JobId& id) const {
@@ -232,12 +233,13 @@ Result<JobInfo> JobStore::Impl::get(const JobId& id) const {
 Result<std::vector<JobInfo>> JobStore::Impl::list(std::optional<JobStatus> status) const {
     std::vector<SqlRow> rows;
     if (status) {
-        KILN_TRY(r, db->query(fmt::format("SELECT {} FROM jobs WHERE status = ? ORDER BY seq DESC",
-                                          columns),
-                              {std::string(job_status_name(*status))}));
+        KILN_TRY(r,
+                 db->query(fmt::format("SELECT {} FROM jobs WHERE status = ? ORDER BY rowid DESC",
+                                       columns),
+                           {std::string(job_status_name(*status))}));
         rows = std::move(r);
     } else {
-        KILN_TRY(r, db->query(fmt::format("SELECT {} FROM jobs ORDER BY seq DESC", columns)));
+        KILN_TRY(r, db->query(fmt::format("SELECT {} FROM jobs ORDER BY rowid DESC", columns)));
         rows = std::move(r);
     }
     std::vector<JobInfo> out;
@@ -378,30 +380,44 @@ Result<JobInfo> take(SqlConnection& sql, const SqlRow& row, const std::string& o
 
 } // namespace
 
-Result<std::optional<JobInfo>> JobStore::Impl::claim_next(
-    const std::string& owner,
-    const std::function<bool(const std::string& plugin, int64_t running)>& room) {
+namespace {
+
+/// claim_next inside a transaction.
+Result<std::optional<JobInfo>> claim_in(SqlConnection& sql, const std::string& owner,
+                                        const JobStore::Impl::Room& room) {
+    // The oldest first (rowids grow with each insert), through the status index.
+    KILN_TRY(rows, sql.query("SELECT rowid, plugin FROM jobs WHERE status = 'queued' AND "
+                             "retry_at <= ? ORDER BY rowid LIMIT 32",
+                             {now_ms()}));
+    std::vector<std::string> full; // plugins found at their limit in this transaction
+    for (const SqlRow& row : rows) {
+        const std::string plugin = row.text(1);
+        if (std::find(full.begin(), full.end(), plugin) != full.end()) continue;
+        // Few jobs run at once: the status index finds them, the plugin is checked on each.
+        KILN_TRY(n, sql.query_one("SELECT count(*) FROM jobs WHERE status = 'running' AND "
+                                  "plugin = ?",
+                                  {plugin}));
+        if (!room(plugin, n ? n->integer(0) : 0)) {
+            full.push_back(plugin);
+            continue;
+        }
+        KILN_TRY(job, sql.query_one(fmt::format("SELECT {} FROM jobs WHERE rowid = ?", columns),
+                                    {row.integer(0)}));
+        if (!job) continue;
+        KILN_TRY(info, take(sql, *job, owner));
+        return std::optional<JobInfo>(std::move(info));
+    }
+    return std::optional<JobInfo>();
+}
+
+} // namespace
+
+Result<std::optional<JobInfo>> JobStore::Impl::claim_next(const std::string& owner,
+                                                          const Room& room) {
     std::optional<JobInfo> claimed;
     KILN_CHECK(db->transaction([&](SqlConnection& sql) -> Result<void> {
-        KILN_TRY(rows, sql.query(fmt::format("SELECT {} FROM jobs WHERE status = 'queued' AND "
-                                             "retry_at <= ? ORDER BY seq LIMIT 32",
-                                             columns),
-                                 {now_ms()}));
-        std::vector<std::string> full; // plugins found at their limit in this transaction
-        for (const SqlRow& row : rows) {
-            const std::string plugin = row.text(1);
-            if (std::find(full.begin(), full.end(), plugin) != full.end()) continue;
-            KILN_TRY(n, sql.query_one("SELECT count(*) FROM jobs WHERE plugin = ? AND "
-                                      "status = 'running'",
-                                      {plugin}));
-            if (!room(plugin, n ? n->integer(0) : 0)) {
-                full.push_back(plugin);
-                continue;
-            }
-            KILN_TRY(info, take(sql, row, owner));
-            claimed = std::move(info);
-            return {};
-        }
+        KILN_TRY(next, claim_in(sql, owner, room));
+        claimed = std::move(next);
         return {};
     }));
     return claimed;
@@ -445,30 +461,37 @@ Result<void> JobStore::Impl::checkpoint(const JobId& id, std::string_view state,
     return {};
 }
 
-Result<void> JobStore::Impl::finish(const JobId& id, const std::string& owner,
-                                    const jobs::RunResult& r, int64_t run_ms,
-                                    jobs::Pending& pending) {
+Result<std::optional<JobInfo>> JobStore::Impl::finish(const JobId& id, const std::string& owner,
+                                                      const jobs::RunResult& r, int64_t run_ms,
+                                                      jobs::Pending& pending, const Room* room) {
     const std::string key = id.to_string();
+    std::optional<JobInfo> next;
     KILN_CHECK(db->transaction([&](SqlConnection& sql) -> Result<void> {
-        KILN_TRY(row, sql.query_one("SELECT owner FROM jobs WHERE id = ?", {key}));
-        // Another worker took the job over (this one was taken for dead): leave it to that one.
-        if (!row || row->text(0) != owner) return {};
-        KILN_CHECK(write_pending(sql, key, pending));
         const bool final = is_final(r.status);
-        KILN_CHECK(sql.exec("UPDATE jobs SET status = ?, request = '', owner = '', error = ?, "
-                            "retry_at = ?, finished_at = CASE WHEN ? THEN ? END, "
-                            "run_ms = run_ms + ? WHERE id = ?",
-                            {std::string(job_status_name(r.status)), r.error, r.retry_at,
-                             int64_t(final), now_ms(), run_ms, key}));
-        if (r.checkpoint)
-            KILN_CHECK(
-                sql.exec("UPDATE jobs SET checkpoint = ? WHERE id = ?", {*r.checkpoint, key}));
-        if (r.drop_snapshot || final)
-            KILN_CHECK(sql.exec("DELETE FROM job_snapshots WHERE job = ?", {key}));
+        // Only while this owner holds it: a job another worker took over (this one was taken
+        // for dead) is that one's.
+        KILN_TRY(changed,
+                 sql.exec("UPDATE jobs SET status = ?, request = '', owner = '', error = ?, "
+                          "retry_at = ?, finished_at = CASE WHEN ? THEN ? END, "
+                          "run_ms = run_ms + ? WHERE id = ? AND owner = ?",
+                          {std::string(job_status_name(r.status)), r.error, r.retry_at,
+                           int64_t(final), now_ms(), run_ms, key, owner}));
+        if (changed) {
+            KILN_CHECK(write_pending(sql, key, pending));
+            if (r.checkpoint)
+                KILN_CHECK(
+                    sql.exec("UPDATE jobs SET checkpoint = ? WHERE id = ?", {*r.checkpoint, key}));
+            if (r.drop_snapshot || final)
+                KILN_CHECK(sql.exec("DELETE FROM job_snapshots WHERE job = ?", {key}));
+        }
+        if (room) {
+            KILN_TRY(claimed, claim_in(sql, owner, *room));
+            next = std::move(claimed);
+        }
         return {};
     }));
     written(pending);
-    return {};
+    return next;
 }
 
 Result<void> JobStore::Impl::set_version(const JobId& id, const std::string& version,

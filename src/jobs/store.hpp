@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,7 +60,8 @@ struct JobStore::Impl {
     /// Creates or migrates the tables.
     Result<void> init();
 
-    Result<void> insert(const jobs::NewJob& job);
+    /// Inserts the jobs, queued, in one transaction.
+    Result<void> insert(std::span<const jobs::NewJob> jobs);
     Result<JobInfo> get(const JobId& id) const;
     Result<std::vector<JobInfo>> list(std::optional<JobStatus> status) const;
     Result<std::vector<JobLogEntry>> logs(const JobId& id) const;
@@ -67,21 +69,22 @@ struct JobStore::Impl {
     Result<JobStatus> resume(const JobId& id);
     Result<JobStatus> cancel(const JobId& id);
 
-    /// Takes the oldest queued job that is due and whose plugin has room (`room(plugin,
-    /// running)` says whether one more may run beside `running` of its jobs running anywhere):
-    /// marks it running for `owner`. Nullopt when there is none.
-    Result<std::optional<JobInfo>>
-    claim_next(const std::string& owner,
-               const std::function<bool(const std::string& plugin, int64_t running)>& room);
+    /// Whether a plugin may run one more job beside `running` of its jobs running anywhere.
+    using Room = std::function<bool(const std::string& plugin, int64_t running)>;
+    /// Takes the oldest queued job that is due and whose plugin has room: marks it running for
+    /// `owner`. Nullopt when there is none.
+    Result<std::optional<JobInfo>> claim_next(const std::string& owner, const Room& room);
     /// Takes that job (queued) for `owner`; a usage error when it is not queued.
     Result<JobInfo> claim(const JobId& id, const std::string& owner);
     /// Writes the progress and log lines gathered (nothing when there are none).
     Result<void> flush(const JobId& id, jobs::Pending& pending);
     /// Saves a checkpoint with what is pending, committed before it returns.
     Result<void> checkpoint(const JobId& id, std::string_view state, jobs::Pending& pending);
-    /// Ends a run of a job this owner holds: its new status, with what is pending.
-    Result<void> finish(const JobId& id, const std::string& owner, const jobs::RunResult& result,
-                        int64_t run_ms, jobs::Pending& pending);
+    /// Ends a run of a job this owner holds: its new status, with what is pending. With `room`,
+    /// claims the next job in the same transaction (one commit fewer per job).
+    Result<std::optional<JobInfo>> finish(const JobId& id, const std::string& owner,
+                                          const jobs::RunResult& result, int64_t run_ms,
+                                          jobs::Pending& pending, const Room* room = nullptr);
     /// Records that the job now runs on another version of its plugin (after migrate_state).
     Result<void> set_version(const JobId& id, const std::string& version, const std::string& hash,
                              const std::optional<std::string>& checkpoint);
