@@ -32,11 +32,11 @@
 
 namespace kiln {
 
-/// A job's id: a random (version 4) UUID.
+/// A job's id: a UUID of version 7 (a millisecond timestamp, then random bits).
 struct JobId {
     std::array<uint8_t, 16> bytes{}; ///< big-endian UUID byte order
 
-    /// A new random id.
+    /// A new id: the time now and 74 random bits.
     static JobId random();
     /// Reads "123e4567-e89b-12d3-a456-426614174000" (any case; hyphens where shown).
     static std::optional<JobId> parse(std::string_view text);

@@ -3,6 +3,7 @@
 
 #include <sys/random.h>
 
+#include <chrono>
 #include <cstring>
 
 namespace kiln {
@@ -28,8 +29,15 @@ JobId JobId::random() {
         ssize_t n = getrandom(id.bytes.data() + got, id.bytes.size() - got, 0);
         if (n > 0) got += size_t(n);
     }
-    id.bytes[6] = uint8_t((id.bytes[6] & 0x0f) | 0x40); // version 4
-    id.bytes[8] = uint8_t((id.bytes[8] & 0x3f) | 0x80); // RFC 4122 variant
+    // Version 7: the first 48 bits are the Unix time in milliseconds, so ids made one after
+    // the other sort (and land in the database's index) one after the other.
+    const uint64_t ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+    for (int i = 0; i < 6; ++i)
+        id.bytes[size_t(i)] = uint8_t(ms >> (40 - 8 * i));
+    id.bytes[6] = uint8_t((id.bytes[6] & 0x0f) | 0x70);
+    id.bytes[8] = uint8_t((id.bytes[8] & 0x3f) | 0x80); // RFC 9562 variant
     return id;
 }
 

@@ -30,7 +30,7 @@ expect_match() {
 $2"
 }
 
-uuid='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+uuid='[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
 
 # --- run: to its end, the final state then "job ID completed"; progress on stderr.
 out=$("$KILN" job run job_counter:count --state '{"target":5,"every":2}' --db "$DB" \

@@ -2,6 +2,7 @@
 // checkpoints, pause, resume, cancel, retries and concurrency limits.
 #include "job_test_util.hpp"
 
+#include <cstring>
 #include <set>
 
 namespace kiln::job_test {
@@ -20,15 +21,26 @@ TEST(JobId, ReadsAndWritesTheUuidForm) {
         EXPECT_FALSE(JobId::parse(bad)) << bad;
 }
 
-TEST(JobId, RandomIdsAreVersion4AndDiffer) {
+TEST(JobId, NewIdsAreVersion7DifferAndSortByTime) {
     std::set<std::string> seen;
+    JobId last = JobId::random();
     for (int i = 0; i < 1000; ++i) {
         JobId id = JobId::random();
-        EXPECT_EQ(id.bytes[6] >> 4, 4);
+        EXPECT_EQ(id.bytes[6] >> 4, 7);
         EXPECT_EQ(id.bytes[8] >> 6, 2);
+        // The first 48 bits, the time in milliseconds, never go back.
+        EXPECT_GE(std::memcmp(id.bytes.data(), last.bytes.data(), 6), 0);
         seen.insert(id.to_string());
+        last = id;
     }
     EXPECT_EQ(seen.size(), 1000u);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    uint64_t stamp = 0;
+    for (int i = 0; i < 6; ++i)
+        stamp = stamp << 8 | last.bytes[size_t(i)];
+    EXPECT_LE(uint64_t(ms) - stamp, 1000u);
 }
 
 TEST(JobStatusNames, RoundTrip) {
