@@ -168,5 +168,25 @@ EOF
     fi
 fi
 
+# The job plugins, run as jobs: the final state, then "job ID completed".
+for job in sum_squares sum_squares_rust; do
+    if [ ! -f "jobs/$job/$job.wasm" ]; then
+        echo "skip $job (not built)"
+        continue
+    fi
+    got=$(KILN_HOME="$tmp/home" "$kiln" job run "$job:sum" --state '{"n":1000000}' \
+          --plugin-dir jobs --db "$tmp/jobs.db" 2>"$tmp/err")
+    rc=$?
+    first=$(printf '%s\n' "$got" | head -n 1)
+    last=$(printf '%s\n' "$got" | tail -n 1)
+    if [ "$rc" = 0 ] && [ "$first" = '{"n":1000000,"i":1000000,"sum":163183}' ] &&
+        printf '%s\n' "$last" | grep -Eq '^job [0-9a-f-]{36} completed$'; then
+        ok "$job runs as a job"
+    else
+        bad "$job runs as a job" "rc $rc, output: $got
+stderr: $(cat "$tmp/err")"
+    fi
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

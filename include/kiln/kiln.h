@@ -714,6 +714,71 @@ kiln_error_t* kiln_host_audit_json(const kiln_host_t* host, const char* plugin, 
 /** Frees a string the API handed out; NULL is ignored. */
 void kiln_string_delete(char* text);
 
+/* ---- jobs (resumable plugin work with progress and checkpoints; see docs/jobs.md) ---------- */
+
+/** Runs jobs of a manager's plugins on worker threads, keeping them in Kiln's state database.
+ *  Every function may be called from any thread. */
+typedef struct kiln_jobs kiln_jobs_t;
+
+/** Where a job is in its life. */
+typedef enum kiln_job_status {
+    KILN_JOB_QUEUED = 0,
+    KILN_JOB_RUNNING = 1,
+    KILN_JOB_PAUSED = 2,
+    KILN_JOB_COMPLETED = 3,
+    KILN_JOB_FAILED = 4,
+    KILN_JOB_CANCELLED = 5,
+} kiln_job_status_t;
+
+/** A job's id as text: 36 characters and a NUL. */
+#define KILN_JOB_ID_SIZE 37
+
+/** How jobs run: zero it (or use {0}), then set what you need. */
+typedef struct kiln_jobs_config {
+    /** The job database: a file path; NULL or "" for $KILN_HOME/state.db. */
+    const char* db_path;
+    /** Jobs run at once by the workers (0: 4). */
+    uint32_t concurrency;
+} kiln_jobs_config_t;
+
+/** A job runner over `manager`'s plugins (`config` NULL: defaults). It adds the job host
+ *  functions and the Spacedrive ABI to the manager: make it before the manager loads plugins.
+ *  The manager must outlive it. Workers start with kiln_jobs_start. */
+kiln_error_t* kiln_jobs_new(kiln_manager_t* manager, const kiln_jobs_config_t* config,
+                            kiln_jobs_t** out);
+/** Stops the workers (running jobs go back to the queue, with a snapshot if they take them)
+ *  and frees the runner; NULL is ignored. */
+void kiln_jobs_delete(kiln_jobs_t* jobs);
+/** Starts the workers: they run queued jobs of this and other processes. */
+kiln_error_t* kiln_jobs_start(kiln_jobs_t* jobs);
+/** Queues a job of `plugin`: `job` names a job it declares or registers, or is NULL and
+ *  `export_name` names an export; `state` is the initial state (JSON), NULL for the job's
+ *  default. Its id into `id`. */
+kiln_error_t* kiln_jobs_dispatch(kiln_jobs_t* jobs, const char* plugin, const char* job,
+                                 const char* export_name, const char* state,
+                                 char id[KILN_JOB_ID_SIZE]);
+/** Runs a queued job on the calling thread to its end, pause or cancellation; how it ended
+ *  into `status` (may be NULL). */
+kiln_error_t* kiln_jobs_run(kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status);
+/** Waits until the job is over or paused, or `timeout_ms` passes; its status then. */
+kiln_error_t* kiln_jobs_wait(kiln_jobs_t* jobs, const char* id, uint64_t timeout_ms,
+                             kiln_job_status_t* status);
+/** A job's status and progress (0 to 1); either pointer may be NULL. */
+kiln_error_t* kiln_jobs_status(const kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status,
+                               double* fraction);
+/** Everything about a job as a JSON object (the shape of `kiln job status --json`), freed with
+ *  kiln_string_delete. */
+kiln_error_t* kiln_jobs_info_json(const kiln_jobs_t* jobs, const char* id, char** json);
+/** Pauses a job (a running one at its next interrupt check or snapshot point); the status it
+ *  has now into `status` (may be NULL). */
+kiln_error_t* kiln_jobs_pause(kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status);
+/** Queues a paused job again. */
+kiln_error_t* kiln_jobs_resume(kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status);
+/** Cancels a job (a running one at its next interrupt check, snapshot point or after a grace). */
+kiln_error_t* kiln_jobs_cancel(kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status);
+/** "queued", "running", "paused", "completed", "failed", "cancelled". */
+const char* kiln_job_status_name(kiln_job_status_t status);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -149,6 +149,10 @@ struct Contribution {
     std::string id;          ///< slot name, command id, event topic, block id, job name
     std::string title;       ///< description, title or name
     std::string export_name; ///< the export serving it, where the manifest names one
+    // Jobs only (docs/jobs.md): how the job runs unless its dispatch says otherwise.
+    bool snapshots = false;         ///< transparent snapshots when paused or stopped
+    uint64_t snapshot_every_ms = 0; ///< and periodically
+    uint32_t retries = 0;           ///< runs after a failed one
 };
 
 /// "slot", "command", "event", "ui", "job".
@@ -425,6 +429,9 @@ public:
     /// Loads `name` and what it requires (dependencies first). Loading a loaded plugin is a
     /// no-op; a plugin that failed stays failed with its reason.
     Result<void> load(std::string_view name);
+    /// The compiled plugin `name` runs with (loading it first), its adapter's host functions
+    /// linked in: for a host that makes instances of its own, as the job runner does.
+    Result<std::shared_ptr<const CompiledPlugin>> compiled(std::string_view name);
     /// Loads every plugin that can be, in dependency order; the first error is returned.
     Result<void> load_all();
     /// Unloads `name` and, first, every loaded plugin that requires it.

@@ -204,11 +204,16 @@ public:
     Result<void> suspend() { return m_caller.suspend(); }
     /// The wasm-level caller, for linear memory access.
     Caller& caller() { return m_caller; }
+    /// The data of type T the host attached to this instance (Plugin::set_host_data), or null.
+    template <typename T> T* host_data() const {
+        return static_cast<T*>(host_data_slot(detail::data_key<T>));
+    }
 
     struct State;
     CurrentPlugin(State& state, Caller& caller) : m_state(state), m_caller(caller) {}
 
 private:
+    void* host_data_slot(uint32_t key) const;
     State& m_state;
     Caller& m_caller;
 };
@@ -237,6 +242,10 @@ private:
 class CancelHandle {
 public:
     void cancel() const;
+    /// Suspends the running call instead, resumably: it ends with ErrorKind::suspended, to be
+    /// resumed or snapshotted. A call stopped inside a host function's nested wasm call cannot
+    /// suspend and fails as cancelled.
+    void suspend() const;
 
     struct Target;
     explicit CancelHandle(std::shared_ptr<Target> target) : m_target(std::move(target)) {}
@@ -267,9 +276,13 @@ public:
     /// trapped, limits armed (fuel, timeout, cancellation), observers told and re-entry refused
     /// as for call(). `body` gets a Caller on the main module's instance, for its memory and
     /// exports (called with Func::call). A trap it returns reads as call() would say it, and the
-    /// next call gets a fresh instance.
+    /// next call gets a fresh instance. A call of the export that stops suspended (its
+    /// ErrorKind::suspended passed on by `body`) is dropped, unless `resumable`: then the plugin
+    /// holds it for resume() (which gives "" or fails as call() does for the export's return
+    /// code) or snapshot().
     Result<std::string> call_guest(std::string_view function,
-                                   const std::function<Result<std::string>(Caller&)>& body);
+                                   const std::function<Result<std::string>(Caller&)>& body,
+                                   bool resumable = false);
     bool function_exists(std::string_view function) const;
     /// The names of the functions the plugin exports (its main module's), in name order.
     std::vector<std::string> functions() const;
@@ -291,6 +304,12 @@ public:
     Result<void> set_log_level(std::string_view level);
     /// The return code of the last call (0 on success).
     int32_t last_rc() const;
+    /// Attaches data of type T for the host functions of this instance, which they reach with
+    /// CurrentPlugin::host_data<T>() (one per type; a second replaces the first). Kept across
+    /// calls and fresh instances; not part of snapshots.
+    template <typename T> void set_host_data(std::shared_ptr<T> data) {
+        set_host_data_slot(detail::data_key<T>, std::move(data));
+    }
 
     /// True while a call is suspended (a host function called CurrentPlugin::suspend). The
     /// plugin refuses other calls until it is resumed or dropped.
@@ -316,6 +335,7 @@ public:
 
 private:
     explicit Plugin(std::unique_ptr<Impl> impl);
+    void set_host_data_slot(uint32_t key, std::shared_ptr<void> data);
     std::unique_ptr<Impl> m_impl;
 };
 

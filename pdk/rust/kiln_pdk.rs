@@ -484,6 +484,78 @@ pub fn http_headers() -> Option<String> {
         .map(|m| String::from_utf8_lossy(&m.to_vec()).into_owned())
 }
 
+// ---- Jobs (module kiln:host/v1) ------------------------------------------------------------------
+
+/// The kiln:host/v1 job functions, for exports run as jobs (docs/jobs.md). The export gets the
+/// job's state as its input; the host only reads the blocks it is given.
+pub mod job_sys {
+    #[link(wasm_import_module = "kiln:host/v1")]
+    extern "C" {
+        pub fn job_progress(fraction: f64, message: u64);
+        pub fn job_checkpoint(state: u64) -> i32;
+        pub fn job_check_interrupt() -> i32;
+        pub fn job_items(done: u64, total: u64);
+        pub fn job_log(level: i32, message: u64);
+        pub fn job_load_state() -> u64;
+    }
+}
+
+/// What job_check_interrupt answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobInterrupt {
+    /// Go on.
+    Continue,
+    /// Checkpoint if needed and return: the job is paused.
+    Pause,
+    /// Return: the job is cancelled.
+    Cancel,
+}
+
+/// Reports progress: a fraction from 0 to 1 and a message ("" keeps the last one).
+pub fn job_progress(fraction: f64, message: &str) {
+    let m = if message.is_empty() { None } else { Memory::from_bytes(message.as_bytes()) };
+    unsafe { job_sys::job_progress(fraction, m.as_ref().map_or(0, |m| m.handle())) }
+}
+
+/// Saves the state (JSON) as the job's checkpoint, durably, before returning: a job resumed
+/// after a crash starts again from it. An error when it could not be saved (a full disk).
+pub fn job_checkpoint(state: &str) -> Result<(), Error> {
+    let s = Memory::from_bytes(state.as_bytes()).ok_or_else(|| Error("out of memory".into()))?;
+    match unsafe { job_sys::job_checkpoint(s.handle()) } {
+        0 => Ok(()),
+        _ => Err(Error("the checkpoint could not be saved".into())),
+    }
+}
+
+/// Whether to go on, pause or stop; cheap enough to ask at every step.
+pub fn job_check_interrupt() -> JobInterrupt {
+    match unsafe { job_sys::job_check_interrupt() } {
+        0 => JobInterrupt::Continue,
+        2 => JobInterrupt::Cancel,
+        _ => JobInterrupt::Pause,
+    }
+}
+
+/// Reports items done out of a total (0: unknown).
+pub fn job_items(done: u64, total: u64) {
+    unsafe { job_sys::job_items(done, total) }
+}
+
+/// A line in the job's log.
+pub fn job_log(level: LogLevel, message: &str) {
+    if let Some(m) = Memory::from_bytes(message.as_bytes()) {
+        unsafe { job_sys::job_log(level as i32, m.handle()) }
+    }
+}
+
+/// The job's state: its last checkpoint, else the state it was started with (None: empty).
+pub fn job_load_state() -> Option<String> {
+    let m = Memory::adopt(unsafe { job_sys::job_load_state() })?;
+    let mut bytes = vec![0u8; m.len() as usize];
+    m.load(0, &mut bytes);
+    String::from_utf8(bytes).ok()
+}
+
 // ---- Exports ------------------------------------------------------------------------------------
 
 /// What an exported function takes: the input as bytes, as UTF-8 text, or nothing.

@@ -4,11 +4,13 @@
 
 #include <kiln/kiln.h>
 #include <kiln/kiln.hpp>
+#include <kiln/manager.hpp>
 #include <kiln/plugin.hpp>
 
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -25,6 +27,10 @@ struct kiln_engine {
 
 struct kiln_plugin_options {
     kiln::PluginOptions options;
+};
+
+struct kiln_manager {
+    std::unique_ptr<kiln::PluginManager> manager;
 };
 
 namespace kiln::capi {

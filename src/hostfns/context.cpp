@@ -48,6 +48,11 @@ bool HostContext::should_stop() const {
     return c->should_stop && c->should_stop();
 }
 
+Result<HostContext*> PluginHost::context(CurrentPlugin& plugin) {
+    if (auto* own = plugin.host_data<InstanceContext>(); own && own->context) return own->context;
+    return context();
+}
+
 Result<HostContext*> PluginHost::context() {
     // `current` is only read by host functions, which run inside the call that set it.
     if (!current)

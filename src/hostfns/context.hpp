@@ -122,6 +122,16 @@ struct PluginHost {
 
     /// The context of the call in progress; an error outside any call.
     Result<HostContext*> context();
+    /// The same for a host function of `plugin`: its instance's own context (InstanceContext)
+    /// when it has one, else the current one.
+    Result<HostContext*> context(CurrentPlugin& plugin);
+};
+
+/// The context an instance carries as its host data (Plugin::set_host_data), for instances
+/// that run calls beside the plugin's others (a plugin's concurrent jobs): their host functions
+/// find it there instead of as their PluginHost's current one, so no lock is held across calls.
+struct InstanceContext {
+    HostContext* context = nullptr;
 };
 
 /// Makes `context` the current one of `host`, with `call` in progress, until its end.

@@ -8,7 +8,7 @@
 namespace kiln::hostfns {
 
 HostFunctionScope::HostFunctionScope(PluginHost& host, CurrentPlugin& plugin)
-    : m_context(host.context()) {
+    : m_context(host.context(plugin)) {
     if (!m_context) return;
     HostCall& call = (*m_context)->call();
     m_should_stop = std::move(call.should_stop);

@@ -52,13 +52,6 @@ struct Entry {
     RateLimit rate;
 };
 
-std::string hex(const unsigned char* bytes, size_t n) {
-    std::string out;
-    for (size_t i = 0; i < n; ++i)
-        out += fmt::format("{:02x}", bytes[i]);
-    return out;
-}
-
 /// `path` absolute and canonical as far as it exists.
 std::string canonical_path(const fs::path& path) {
     std::error_code ec;
@@ -154,8 +147,10 @@ struct PluginManager::Impl {
                        std::vector<std::shared_ptr<Entry>>& out) const;
     Result<std::vector<std::shared_ptr<Entry>>> order_of(std::string_view name) const;
     /// Checks, compiles and instantiates one entry whose dependencies are loaded; `run` false
-    /// stops before instantiating.
-    Result<std::unique_ptr<AbiInstance>> build(const std::shared_ptr<Entry>& entry, bool run);
+    /// stops before instantiating. The compiled plugin goes to `compiled` when given.
+    Result<std::unique_ptr<AbiInstance>>
+    build(const std::shared_ptr<Entry>& entry, bool run,
+          std::shared_ptr<const CompiledPlugin>* compiled = nullptr);
     Result<void> load_locked(std::string_view name, std::vector<ManagerEvent>& events);
     void unload_locked(const std::shared_ptr<Entry>& entry, std::vector<ManagerEvent>& events);
     void emit(const std::vector<ManagerEvent>& events);
@@ -165,8 +160,9 @@ struct PluginManager::Impl {
     /// What the manager knows of the plugin at `p`, read afresh.
     static PluginInfo read_plugin(const fs::path& p);
     /// build() for a plugin as `info` describes it, with `granted` added to its permissions.
-    Result<std::unique_ptr<AbiInstance>> build_from(const PluginInfo& info,
-                                                    const Permissions& granted, bool run);
+    Result<std::unique_ptr<AbiInstance>>
+    build_from(const PluginInfo& info, const Permissions& granted, bool run,
+               std::shared_ptr<const CompiledPlugin>* compiled_out = nullptr);
 };
 
 std::string PluginManager::Impl::discover(const fs::path& p) {
@@ -284,8 +280,9 @@ PluginManager::Impl::order_of(std::string_view name) const {
     return out;
 }
 
-Result<std::unique_ptr<AbiInstance>> PluginManager::Impl::build(const std::shared_ptr<Entry>& entry,
-                                                                bool run) {
+Result<std::unique_ptr<AbiInstance>>
+PluginManager::Impl::build(const std::shared_ptr<Entry>& entry, bool run,
+                           std::shared_ptr<const CompiledPlugin>* compiled) {
     PluginInfo info;
     Permissions granted;
     {
@@ -293,11 +290,12 @@ Result<std::unique_ptr<AbiInstance>> PluginManager::Impl::build(const std::share
         info = entry->info;
         granted = entry->granted;
     }
-    return build_from(info, granted, run);
+    return build_from(info, granted, run, compiled);
 }
 
 Result<std::unique_ptr<AbiInstance>>
-PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& granted, bool run) {
+PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& granted, bool run,
+                                std::shared_ptr<const CompiledPlugin>* compiled_out) {
     if (!info.manifest) return make_error(ErrorKind::invalid, info.error);
     const PackageManifest& package = *info.manifest;
     if (package.requires_kiln) {
@@ -355,9 +353,7 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
     for (Manifest::Wasm& w : manifest->wasm) {
         auto bytes = plugin::fetch_wasm(w);
         if (!bytes) return tl::unexpected(bytes.error());
-        unsigned char digest[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256(digest, bytes->data(), bytes->size());
-        key += "|" + w.name + ":" + hex(digest, sizeof digest);
+        key += "|" + w.name + ":" + plugin::sha256_hex(*bytes);
         w.source = Manifest::WasmBytes{std::move(*bytes)};
         w.hash.clear();
     }
@@ -382,6 +378,7 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
         cache.emplace(key, compiled);
         ++stats.compiled;
     }
+    if (compiled_out) *compiled_out = compiled;
     if (!run) return std::unique_ptr<AbiInstance>();
     return adapter->second->instantiate(
         AbiLoad{info, compiled, effective.permissions, options.kiln_version});
@@ -693,6 +690,29 @@ Result<void> PluginManager::load(std::string_view name) {
     }
     m_impl->emit(events);
     return result;
+}
+
+Result<std::shared_ptr<const CompiledPlugin>> PluginManager::compiled(std::string_view name) {
+    std::vector<ManagerEvent> events;
+    std::shared_ptr<const CompiledPlugin> compiled;
+    Result<void> result;
+    {
+        std::lock_guard load(m_impl->load_mutex);
+        result = m_impl->load_locked(name, events);
+        if (result) {
+            std::shared_ptr<Entry> entry;
+            {
+                std::shared_lock lock(m_impl->mutex);
+                entry = m_impl->find(name);
+            }
+            // Loaded just now, so its compiled plugin is in the cache.
+            auto built = m_impl->build(entry, false, &compiled);
+            if (!built) result = tl::unexpected(built.error());
+        }
+    }
+    m_impl->emit(events);
+    if (!result) return tl::unexpected(result.error());
+    return compiled;
 }
 
 Result<void> PluginManager::load_all() {

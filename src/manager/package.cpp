@@ -345,7 +345,12 @@ bool Reader::contributes(const Json& v, const std::string& path) {
                 c.id = list[i].get<std::string>();
             } else {
                 const Json& o = list[i];
-                if (!w.object(o, ip) || !w.only(o, ip, {f.id, f.title, "export"})) return false;
+                const bool job = f.kind == Contribution::Kind::job;
+                if (!w.object(o, ip) || !(job ? w.only(o, ip,
+                                                       {f.id, f.title, "export", "snapshots",
+                                                        "snapshot_every_ms", "retries"})
+                                              : w.only(o, ip, {f.id, f.title, "export"})))
+                    return false;
                 if (!o.contains(f.id)) return w.fail(Walker::field(ip, f.id), "required");
                 if (!w.string(o[f.id], Walker::field(ip, f.id), c.id)) return false;
                 if (o.contains(f.title) &&
@@ -354,6 +359,21 @@ bool Reader::contributes(const Json& v, const std::string& path) {
                 if (o.contains("export") &&
                     !w.string(o["export"], Walker::field(ip, "export"), c.export_name))
                     return false;
+                uint64_t n = 0;
+                if (o.contains("snapshots") &&
+                    !w.boolean(o["snapshots"], Walker::field(ip, "snapshots"), c.snapshots))
+                    return false;
+                if (o.contains("snapshot_every_ms")) {
+                    if (!w.unsigned_int(o["snapshot_every_ms"],
+                                        Walker::field(ip, "snapshot_every_ms"),
+                                        c.snapshot_every_ms))
+                        return false;
+                }
+                if (o.contains("retries")) {
+                    if (!w.unsigned_int(o["retries"], Walker::field(ip, "retries"), n))
+                        return false;
+                    c.retries = uint32_t(std::min<uint64_t>(n, 1000));
+                }
             }
             if (c.id.empty()) return w.fail(ip, "expected a non-empty id");
             m.contributes.push_back(std::move(c));

@@ -65,7 +65,7 @@ Result<Plugin::Impl::Export> Plugin::Impl::prepare(std::string_view name, std::s
 
 Result<std::string>
 Plugin::Impl::call_guest(std::string_view name,
-                         const std::function<Result<std::string>(Caller&)>& body) {
+                         const std::function<Result<std::string>(Caller&)>& body, bool resumable) {
     CurrentPlugin::State& s = *state;
     const Manifest& m = compiled->manifest();
     last_fuel_used.reset();
@@ -79,7 +79,13 @@ Plugin::Impl::call_guest(std::string_view name,
         result = body(caller);
         if (m.fuel) last_fuel_used = *m.fuel - store->fuel().value_or(0);
     }
-    // A raw ABI has no way to resume a call: one its host functions suspended is dropped.
+    if (resumable && !result && result.error().kind == ErrorKind::suspended &&
+        store->has_suspended_call()) {
+        // Held for resume() or snapshot(), with the kernel memory and handles of the call.
+        suspended = std::string(name);
+        return result;
+    }
+    // Otherwise a raw ABI has no way to resume it: a suspended call is dropped.
     if (store->has_suspended_call()) store->drop_suspended_call();
     last_peak_bytes = s.linear_bytes() + s.kernel.peak_bytes();
     last_rc = result ? 0 : -1;
@@ -181,10 +187,11 @@ Result<std::string> Plugin::call(std::string_view function, std::string_view inp
 }
 
 Result<std::string> Plugin::call_guest(std::string_view function,
-                                       const std::function<Result<std::string>(Caller&)>& body) {
+                                       const std::function<Result<std::string>(Caller&)>& body,
+                                       bool resumable) {
     Impl& p = *m_impl;
     if (auto refused = refuse_call(p, function); !refused) return tl::unexpected(refused.error());
-    return observed(p, function, [&] { return p.call_guest(function, body); });
+    return observed(p, function, [&] { return p.call_guest(function, body, resumable); });
 }
 
 Result<std::vector<uint8_t>> Plugin::call(std::string_view function,

@@ -28,12 +28,8 @@ Result<std::vector<uint8_t>> download(const Manifest::WasmUrl& url) {
 }
 
 Result<void> check_hash(const Manifest::Wasm& wasm, const std::vector<uint8_t>& bytes) {
-    if (sodium_init() < 0) return make_error(ErrorKind::io, "libsodium failed to start");
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, bytes.data(), bytes.size());
-    std::string hex;
-    for (unsigned char b : digest)
-        hex += fmt::format("{:02x}", b);
+    std::string hex = sha256_hex(bytes);
+    if (hex.empty()) return make_error(ErrorKind::io, "libsodium failed to start");
     std::string want = wasm.hash;
     std::transform(want.begin(), want.end(), want.begin(),
                    [](unsigned char c) { return char(std::tolower(c)); });
@@ -46,6 +42,16 @@ Result<void> check_hash(const Manifest::Wasm& wasm, const std::vector<uint8_t>& 
 }
 
 } // namespace
+
+std::string sha256_hex(std::span<const uint8_t> bytes) {
+    if (sodium_init() < 0) return {};
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, bytes.data(), bytes.size());
+    std::string hex;
+    for (unsigned char b : digest)
+        hex += fmt::format("{:02x}", b);
+    return hex;
+}
 
 std::string describe_wasm(const Manifest::Wasm& wasm) {
     if (auto* f = std::get_if<Manifest::WasmFile>(&wasm.source)) return f->path;

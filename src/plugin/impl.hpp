@@ -104,7 +104,8 @@ struct Plugin::Impl {
     Result<std::string> call(std::string_view function, std::string_view input);
     /// A raw ABI's call (Plugin::call_guest) between the observers' start and end.
     Result<std::string> call_guest(std::string_view name,
-                                   const std::function<Result<std::string>(Caller&)>& body);
+                                   const std::function<Result<std::string>(Caller&)>& body,
+                                   bool resumable);
     /// What the export's call from the host or its resumption gave, as the plugin's outcome.
     Result<std::string> finish(std::string_view name, Result<int32_t> returned);
 };

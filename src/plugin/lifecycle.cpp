@@ -44,6 +44,13 @@ void CancelHandle::cancel() const {
     m_target->store->interrupt();
 }
 
+void CancelHandle::suspend() const {
+    std::lock_guard lock(m_target->mutex);
+    // Only a call whose wasm runs can suspend; one being prepared is left to start.
+    if (m_target->phase != Target::Phase::running || !m_target->store) return;
+    m_target->store->suspend();
+}
+
 Result<void> Plugin::Impl::init(Instance& inst, bool command_side_module) {
     plugin::CallScope scope(*state);
     if (inst.get_func(*store, "_initialize"))
@@ -222,6 +229,16 @@ Result<void> Plugin::set_log_level(std::string_view level) {
 
 int32_t Plugin::last_rc() const {
     return m_impl->last_rc;
+}
+
+void Plugin::set_host_data_slot(uint32_t key, std::shared_ptr<void> data) {
+    auto& slots = m_impl->state->host_data;
+    if (slots.size() <= key) slots.resize(key + 1);
+    slots[key] = std::move(data);
+}
+
+void* CurrentPlugin::host_data_slot(uint32_t key) const {
+    return key < m_state.host_data.size() ? m_state.host_data[key].get() : nullptr;
 }
 
 } // namespace kiln

@@ -10,9 +10,11 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kiln {
 
@@ -33,6 +35,8 @@ struct CurrentPlugin::State {
     int http_status = 0;
     std::string http_headers;
     bool in_call = false;
+    /// What the host attached for its functions (Plugin::set_host_data), by data key.
+    std::vector<std::shared_ptr<void>> host_data;
     /// When the running call must end (timeout_ms from its start); HTTP gets what is left.
     std::optional<std::chrono::steady_clock::time_point> call_deadline;
     // Memory accounting across linear and kernel memory.

@@ -51,6 +51,7 @@ PUBLIC_HEADERS = {
     "wasi.hpp": "wasi",
     "plugin.hpp": "plugin",
     "manager.hpp": "manager",
+    "jobs.hpp": "jobs",
     "state_db.hpp": "manager",
     "hostfns.hpp": "hostfns",
     "dispatch.hpp": "hostfns",

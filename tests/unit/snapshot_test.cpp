@@ -353,4 +353,41 @@ TEST_F(Snap, RestoreRefusesWhileACallIsSuspended) {
     EXPECT_TRUE(a.has_suspended_call());
 }
 
+// A loop whose back edge comes right after a call: the call's return point and the back edge's
+// fuel check are one cell, and a snapshot taken at either must be told apart on restore (it once
+// took a call stopped at the back edge for one stopped at the call, and refused it).
+TEST_F(Snap, ABackEdgeRightAfterACallRestoresAtEveryFuelPoint) {
+    COMPILE(module, R"((module
+      (global $n (mut i32) (i32.const 0))
+      (func $step (result i32)
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (i32.lt_u (global.get $n) (i32.const 40)))
+      (func (export "run") (result i32)
+        (loop $l (br_if $l (call $step)))
+        (global.get $n))))");
+    for (uint64_t at = 1;; ++at) {
+        kiln::Store a(m_engine);
+        a.set_fuel(at);
+        a.set_suspend_on_fuel(true);
+        auto ia = m_linker.instantiate(a, module);
+        auto r = ia->get_func(a, "run")->call(a, {});
+        if (r) {
+            EXPECT_EQ((*r)[0].as_i32(), 40);
+            EXPECT_GT(at, 100u); // every suspension point of the loop was met on the way
+            break;
+        }
+        ASSERT_EQ(r.error().kind, kiln::ErrorKind::suspended) << r.error().message;
+        auto bytes = a.snapshot();
+        ASSERT_TRUE(bytes) << "at " << at << ": " << bytes.error().message;
+        kiln::Store b(m_engine);
+        auto ib = m_linker.instantiate(b, module);
+        auto ok = b.restore(*bytes);
+        ASSERT_TRUE(ok) << "at " << at << ": " << ok.error().message;
+        b.add_fuel(1'000'000);
+        auto done = b.resume();
+        ASSERT_TRUE(done) << "at " << at << ": " << done.error().message;
+        EXPECT_EQ((*done)[0].as_i32(), 40) << "at " << at;
+    }
+}
+
 } // namespace

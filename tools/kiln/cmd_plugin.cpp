@@ -4,8 +4,10 @@
 // database ($KILN_HOME/state.db). The --json shapes are documented in docs/manager.md.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "plugin_folders.hpp"
 
 #include <kiln/hostfns.hpp>
+#include <kiln/jobs.hpp>
 #include <kiln/manager.hpp>
 
 #include <fmt/format.h>
@@ -34,31 +36,23 @@ struct PluginCommandOptions {
     std::vector<std::string> grants;  ///< PERMISSION... (grant, revoke)
 };
 
-std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
-    if (!o.dirs.empty()) return o.dirs;
-    const char* env = std::getenv("KILN_PLUGIN_DIR");
-    return {env && *env ? env : "plugins"};
-}
-
 /// Installs the host functions into `manager` (its adapters keep what they need of the
-/// library alive); kv keeps its data in `state`.
+/// library alive), with the job functions and the Spacedrive ABI; kv keeps its data in `state`.
 void install_host(PluginManager& manager, std::shared_ptr<StateDb> state) {
     HostOptions options;
     options.state = std::move(state);
     HostLibrary host(std::move(options));
-    host.install(manager);
+    install_jobs(manager, host);
 }
 
 /// A manager keeping its state in $KILN_HOME/state.db, with the host functions installed.
 Result<std::unique_ptr<PluginManager>> stateful_manager() {
     auto db = StateDb::open();
     if (!db) return tl::unexpected(db.error());
-    ManagerOptions options;
-    options.state = *db;
-    auto manager = std::make_unique<PluginManager>(std::move(options));
-    if (auto ready = manager->check_state(); !ready) return tl::unexpected(ready.error());
-    install_host(*manager, std::move(*db));
-    return manager;
+    auto manager = tool::stateful_manager(*db);
+    if (!manager) return tl::unexpected(manager.error());
+    install_host(**manager, std::move(*db));
+    return std::move(*manager);
 }
 
 /// A manager over the folders, with the state database (whose errors are of kind io); an
@@ -68,12 +62,7 @@ Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& 
     auto made = stateful_manager();
     if (!made) return tl::unexpected(made.error());
     auto manager = std::move(*made);
-    for (const std::string& dir : plugin_dirs(o)) {
-        std::error_code ec;
-        if (o.dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
-        if (auto ok = manager->open(dir); !ok)
-            return make_error(ErrorKind::usage, ok.error().message);
-    }
+    if (auto ok = open_plugin_dirs(*manager, o.dirs); !ok) return tl::unexpected(ok.error());
     return manager;
 }
 
@@ -308,12 +297,6 @@ int run_audit(const PluginCommandOptions& o) {
     return exit_ok;
 }
 
-void add_dir_option(CLI::App* sub, PluginCommandOptions& o) {
-    sub->add_option("--plugin-dir,--dir", o.dirs,
-                    "a folder of plugins (default $KILN_PLUGIN_DIR, else ./plugins); repeatable")
-        ->allow_extra_args(false);
-}
-
 } // namespace
 
 void add_plugin_command(CLI::App& app, int& exit_code) {
@@ -323,13 +306,13 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<PluginCommandOptions>();
 
     auto* list = plugin->add_subcommand("list", "List the plugins of the plugin folders");
-    add_dir_option(list, *o);
+    add_plugin_dir_option(list, o->dirs);
     list->add_flag("--json", o->json, "print a JSON array");
     list->callback([o, &exit_code] { exit_code = run_list(*o); });
 
     auto* info = plugin->add_subcommand("info", "Show a plugin's manifest, permissions and module");
     info->add_option("PLUGIN", o->target, "a plugin name, or the path of a plugin")->required();
-    add_dir_option(info, *o);
+    add_plugin_dir_option(info, o->dirs);
     info->add_flag("--json", o->json, "print a JSON object");
     info->callback([o, &exit_code] { exit_code = run_info(*o); });
 
@@ -344,7 +327,7 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     call->add_flag("--stdin", o->read_stdin, "read the input from stdin");
     call->add_option("--scope", o->scope,
                      "the call's scope, a JSON object; printed to stderr after the call");
-    add_dir_option(call, *o);
+    add_plugin_dir_option(call, o->dirs);
     call->callback([o, &exit_code] { exit_code = run_plugin_call(*o); });
 
     for (bool enabled : {true, false}) {
@@ -352,7 +335,7 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
                                            enabled ? "Let a disabled plugin load again"
                                                    : "Unload a plugin and keep it from loading");
         sub->add_option("PLUGIN", o->target, "a plugin name, or the path of a plugin")->required();
-        add_dir_option(sub, *o);
+        add_plugin_dir_option(sub, o->dirs);
         sub->callback([o, enabled, &exit_code] { exit_code = run_set_enabled(*o, enabled); });
     }
 
@@ -364,7 +347,7 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
         sub->add_option("PERMISSION", o->grants,
                         "FAMILY[:ARGUMENT]: network:HOST, fs:rw:PATH, env:NAME, kv:write, ...")
             ->required();
-        add_dir_option(sub, *o);
+        add_plugin_dir_option(sub, o->dirs);
         sub->callback([o, grant, &exit_code] { exit_code = run_grant(*o, grant); });
     }
 

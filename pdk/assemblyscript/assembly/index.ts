@@ -439,6 +439,88 @@ export function logInfo(message: string): void { log(LogLevel.Info, message); }
 export function logWarn(message: string): void { log(LogLevel.Warn, message); }
 export function logError(message: string): void { log(LogLevel.Error, message); }
 
+// ---- Jobs (module kiln:host/v1) -----------------------------------------------------------------
+
+/**
+ * The kiln:host/v1 job functions, for exports run as jobs (docs/jobs.md): the export gets the
+ * job's state as its input; the host only reads the blocks it is given (the helpers free them).
+ */
+export namespace jobs {
+  @external("kiln:host/v1", "job_progress")
+  export declare function job_progress(fraction: f64, message: u64): void;
+  @external("kiln:host/v1", "job_checkpoint")
+  export declare function job_checkpoint(state: u64): i32;
+  @external("kiln:host/v1", "job_check_interrupt")
+  export declare function job_check_interrupt(): i32;
+  @external("kiln:host/v1", "job_items")
+  export declare function job_items(done: u64, total: u64): void;
+  @external("kiln:host/v1", "job_log")
+  export declare function job_log(level: i32, message: u64): void;
+  @external("kiln:host/v1", "job_load_state")
+  export declare function job_load_state(): u64;
+}
+
+/** What jobCheckInterrupt answers. */
+export enum JobInterrupt {
+  /** Go on. */
+  Continue = 0,
+  /** Checkpoint if needed and return: the job is paused. */
+  Pause = 1,
+  /** Return: the job is cancelled. */
+  Cancel = 2,
+}
+
+/** A block of `s` that the caller frees after the host read it; 0 when out of memory. */
+function lend(s: string): u64 {
+  const m = Memory.fromString(s);
+  return m === null ? 0 : m.handle;
+}
+
+/** Reports progress: a fraction from 0 to 1 and a message ("" keeps the last one). */
+export function jobProgress(fraction: f64, message: string): void {
+  const m = message.length > 0 ? lend(message) : 0;
+  jobs.job_progress(fraction, m);
+  if (m != 0) env.free(m);
+}
+
+/**
+ * Saves the state (JSON) as the job's checkpoint, durably, before returning: a job resumed after
+ * a crash starts again from it. False when it could not be saved (a full disk).
+ */
+export function jobCheckpoint(state: string): bool {
+  const s = lend(state);
+  if (s == 0 && state.length > 0) return false;
+  const rc = jobs.job_checkpoint(s);
+  if (s != 0) env.free(s);
+  return rc == 0;
+}
+
+/** Whether to go on, pause or stop; cheap enough to ask at every step. */
+export function jobCheckInterrupt(): JobInterrupt {
+  const answer = jobs.job_check_interrupt();
+  return answer == 0 ? JobInterrupt.Continue
+                     : answer == 2 ? JobInterrupt.Cancel : JobInterrupt.Pause;
+}
+
+/** Reports items done out of a total (0: unknown). */
+export function jobItems(done: u64, total: u64): void {
+  jobs.job_items(done, total);
+}
+
+/** A line in the job's log. */
+export function jobLog(level: LogLevel, message: string): void {
+  const m = lend(message);
+  if (m == 0) return;
+  jobs.job_log(<i32>level, m);
+  env.free(m);
+}
+
+/** The job's state: its last checkpoint, else the state it was started with ("" when none). */
+export function jobLoadState(): string {
+  const bytes = takeBytes(jobs.job_load_state());
+  return bytes === null ? "" : fromUtf8(bytes);
+}
+
 // ---- HTTP -------------------------------------------------------------------------------------
 
 /**

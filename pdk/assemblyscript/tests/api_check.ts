@@ -3,7 +3,8 @@
 // "extism:host/env" and the declared host functions is needed.
 import {
   configGet, configGetBytes, env, fail, fromUtf8, httpGet, httpHeaders, httpRequest, HttpRequest,
-  input, inputLength, inputReadAt, inputString, inputToMemory, jsonString, log, logDebug,
+  input, inputLength, inputReadAt, inputString, inputToMemory, jobCheckInterrupt, jobCheckpoint,
+  JobInterrupt, jobItems, jobLoadState, jobLog, jobProgress, jsonString, log, logDebug,
   logEnabled, logError, LogLevel, logInfo, logTrace, logWarn, Memory, parseI64, setError,
   setOutput, setOutputMemory, setOutputString, utf8, varDelete, varGet, varGetI64,
   varGetString, varSet, varSetI64, varSetString,
@@ -74,4 +75,13 @@ export function check_http(): i32 {
   if (headers !== null) setError(headers);
   setOutputString(res.bodyString() + request.toJson());
   return 0;
+}
+
+export function check_jobs(): i32 {
+  const state = jobLoadState();
+  jobProgress(0.5, "half");
+  jobItems(1, 2);
+  jobLog(LogLevel.Info, "log");
+  if (jobCheckInterrupt() != JobInterrupt.Continue) return 0;
+  return jobCheckpoint(state) ? 0 : 1;
 }

@@ -68,6 +68,19 @@ int32_t check_core(void) {
     return kiln_output_set_bytes(buf, 4) ? 0 : 1;
 }
 
+/* The job helpers (module kiln:host/v1). */
+KILN_EXPORT(check_jobs) {
+    char state[64];
+    uint64_t len = kiln_job_load_state(state, sizeof state);
+    kiln_job_progress(0.5, "half");
+    kiln_job_progress(0.5, 0);
+    kiln_job_items(1, 2);
+    kiln_job_log(KILN_LOG_INFO, "log");
+    if (kiln_job_check_interrupt() != KILN_JOB_CONTINUE) return 0;
+    if (!kiln_job_checkpoint("{}") || !kiln_job_checkpoint_n(state, (size_t)len)) return 1;
+    return 0;
+}
+
 #ifdef KILN_PDK_HAVE_LIBC
 KILN_EXPORT(check_libc) {
     uint64_t len = 0;

@@ -72,6 +72,16 @@ kiln_export! {
         Ok(format!("{}{}{}", req.to_json(), json, res2.body.len()))
     }
 
+    fn check_jobs() -> Result<String, Error> {
+        let state = kiln_pdk::job_load_state().unwrap_or_default();
+        kiln_pdk::job_progress(0.5, "half");
+        kiln_pdk::job_items(1, 2);
+        kiln_pdk::job_log(LogLevel::Info, "log");
+        if kiln_pdk::job_check_interrupt() == kiln_pdk::JobInterrupt::Continue {
+            kiln_pdk::job_checkpoint(&state)?;
+        }
+        Ok(state)
+    }
     fn check_str(_input: ()) -> Result<&'static str, Error> { Ok("static") }
     fn check_slice() -> Result<&'static [u8], Error> { Ok(b"static") }
     fn check_none() -> Result<(), Error> { Err(Error::from("no")) }

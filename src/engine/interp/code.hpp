@@ -192,8 +192,9 @@ struct FuncCode {
     uint32_t num_results = 0;        ///< slots the results take
     uint32_t frame_size = 0;         ///< slots: locals plus the deepest operand stack
 
-    /// The site at cell `offset`, if there is one.
-    const SuspendSite* site_at(uint32_t offset) const;
+    /// The site of `kind` at cell `offset`, if there is one. A call's return point and a loop's
+    /// back edge right after the call share their cell: the kind tells them apart.
+    const SuspendSite* site_at(uint32_t offset, SuspendSite::Kind kind) const;
     /// Byte offset in the module binary of the wasm instruction that cell `pc` was lowered from.
     uint32_t wasm_offset(const Cell* pc) const {
         auto cell = uint32_t(pc - code.data());

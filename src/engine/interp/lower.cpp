@@ -991,10 +991,12 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
 
 } // namespace
 
-const SuspendSite* FuncCode::site_at(uint32_t offset) const {
+const SuspendSite* FuncCode::site_at(uint32_t offset, SuspendSite::Kind kind) const {
     auto it = std::lower_bound(sites.begin(), sites.end(), offset,
                                [](const SuspendSite& s, uint32_t o) { return s.offset < o; });
-    return it != sites.end() && it->offset == offset ? &*it : nullptr;
+    for (; it != sites.end() && it->offset == offset; ++it)
+        if (it->kind == kind) return &*it;
+    return nullptr;
 }
 
 Result<std::unique_ptr<FuncCode>>

@@ -529,10 +529,15 @@ Result<void> Store::save_image(Writer& w) const {
         w.u8(uint8_t(susp.reason));
         w.u32(uint32_t(acts.size()));
         std::vector<std::pair<const FuncCode*, const SuspendSite*>> sites;
-        for (const auto& [f, where] : acts) {
+        for (size_t k = 0; k < acts.size(); ++k) {
+            const auto& [f, where] = acts[k];
             const FuncCode* code = f->code;
             uint32_t off = uint32_t(where.first - code->code.data());
-            const SuspendSite* site = code->site_at(off);
+            // Callers wait at a call; the innermost at a charge, or at the call of the host
+            // function that suspended it.
+            const bool at_call = k + 1 < acts.size() || susp.reason == TrapKind::yielded;
+            const SuspendSite* site =
+                code->site_at(off, at_call ? SuspendSite::Kind::call : SuspendSite::Kind::charge);
             if (!site)
                 return make_error(ErrorKind::usage,
                                   "snapshot: a frame is not at a suspension site");
@@ -786,12 +791,15 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
             acts[k] = {fo, off, fp};
             FuncInst* f = ord.func(fo);
             if (!f || !f->code) return corrupt(fmt::format("{} names no wasm function", where));
-            const SuspendSite* site = f->code->site_at(off);
-            if (!site) return corrupt(fmt::format("{} is not at a suspension point", where));
             bool innermost = k + 1 == nact;
             bool want_call = !innermost || reason == TrapKind::yielded;
-            if ((site->kind == SuspendSite::Kind::call) != want_call)
-                return corrupt(fmt::format("{} stopped at the wrong kind of point", where));
+            using Kind = SuspendSite::Kind;
+            const SuspendSite* site = f->code->site_at(off, want_call ? Kind::call : Kind::charge);
+            if (!site) {
+                if (f->code->site_at(off, want_call ? Kind::charge : Kind::call))
+                    return corrupt(fmt::format("{} stopped at the wrong kind of point", where));
+                return corrupt(fmt::format("{} is not at a suspension point", where));
+            }
             if (k == 0 ? fp != 0 : fp != acts[k - 1].fp + sites[k - 1]->base)
                 return corrupt(fmt::format("{} is not where its caller put it", where));
             if (fp + f->code->frame_size > max_slots)

@@ -568,6 +568,78 @@ static inline kiln_handle_t kiln_http_headers_block(void) {
     return kiln_env_http_headers();
 }
 
+/* ---- Jobs (module kiln:host/v1) -------------------------------------------------------------
+ * For exports run as jobs (docs/jobs.md): the export gets the job's state as its input (also
+ * from job_load_state), reports progress, saves checkpoints and checks whether the host wants it
+ * to pause or stop. The host only reads the blocks it is given; the helpers free them. */
+
+#define KILN_HOST_V1_FN(name) KILN_HOST_FN("kiln:host/v1", name)
+
+KILN_HOST_V1_FN("job_progress") void kiln_v1_job_progress(double fraction, kiln_handle_t message);
+KILN_HOST_V1_FN("job_checkpoint") int32_t kiln_v1_job_checkpoint(kiln_handle_t state);
+KILN_HOST_V1_FN("job_check_interrupt") int32_t kiln_v1_job_check_interrupt(void);
+KILN_HOST_V1_FN("job_items") void kiln_v1_job_items(uint64_t done, uint64_t total);
+KILN_HOST_V1_FN("job_log") void kiln_v1_job_log(int32_t level, kiln_handle_t message);
+KILN_HOST_V1_FN("job_load_state") kiln_handle_t kiln_v1_job_load_state(void);
+
+/* What job_check_interrupt answers. */
+typedef enum kiln_job_interrupt {
+    KILN_JOB_CONTINUE = 0, /* go on */
+    KILN_JOB_PAUSE = 1,    /* checkpoint if needed and return: the job is paused */
+    KILN_JOB_CANCEL = 2,   /* return: the job is cancelled */
+} kiln_job_interrupt_t;
+
+/* Reports progress: a fraction from 0 to 1 and a message (NULL for none). */
+static inline void kiln_job_progress(double fraction, const char* message) {
+    kiln_handle_t m = message ? kiln_mem_new_str(message) : 0;
+    kiln_v1_job_progress(fraction, m);
+    kiln_mem_free(m);
+}
+
+/* Saves the state (JSON) as the job's checkpoint, durably, before returning: a job resumed
+ * after a crash starts again from it. False when it could not be saved (a full disk). */
+static inline bool kiln_job_checkpoint_n(const char* state, size_t len) {
+    kiln_handle_t s = kiln_mem_new(state, len);
+    if (!s && len) return false;
+    int32_t rc = kiln_v1_job_checkpoint(s);
+    kiln_mem_free(s);
+    return rc == 0;
+}
+static inline bool kiln_job_checkpoint(const char* state) {
+    return kiln_job_checkpoint_n(state, kiln_strlen(state));
+}
+
+/* Whether to go on, pause or stop; cheap enough to ask at every step. */
+static inline kiln_job_interrupt_t kiln_job_check_interrupt(void) {
+    return (kiln_job_interrupt_t)kiln_v1_job_check_interrupt();
+}
+
+/* Reports items done out of a total (0: unknown). */
+static inline void kiln_job_items(uint64_t done, uint64_t total) {
+    kiln_v1_job_items(done, total);
+}
+
+/* A line in the job's log at a level (KILN_LOG_TRACE .. KILN_LOG_ERROR). */
+static inline void kiln_job_log(kiln_log_level_t level, const char* message) {
+    kiln_handle_t m = kiln_mem_new_str(message);
+    kiln_v1_job_log((int32_t)level, m);
+    kiln_mem_free(m);
+}
+
+/* Copies at most cap - 1 bytes of the job's state (its last checkpoint, else the state it was
+ * started with) and a NUL into buf, and returns the state's whole length. */
+static inline uint64_t kiln_job_load_state(char* buf, size_t cap) {
+    kiln_handle_t s = kiln_v1_job_load_state();
+    uint64_t len = kiln_mem_length(s);
+    if (cap > 0) {
+        uint64_t n = len < cap - 1 ? len : cap - 1;
+        kiln_mem_load(s, 0, buf, n);
+        buf[n] = '\0';
+    }
+    kiln_mem_free(s);
+    return len;
+}
+
 /* ---- Helpers that allocate with malloc (wasi-libc or another libc) ---------------------------
  * Each returns a malloc'd copy with a NUL appended (not counted in *len), or NULL. */
 
