@@ -49,6 +49,8 @@ PUBLIC_HEADERS = {
     "wasi.hpp": "wasi",
     "plugin.hpp": "plugin",
     "manager.hpp": "manager",
+    "actors.hpp": "actors",
+    "actors.h": "capi",
     "kiln.h": "capi",
 }
 # Parts of the engine that are siblings: neither includes the other.

@@ -3,13 +3,13 @@
 // --json shapes are documented in docs/manager.md.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "plugin_dirs.hpp"
 
 #include <kiln/manager.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
@@ -30,22 +30,8 @@ struct PluginCommandOptions {
     bool read_stdin = false;
 };
 
-std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
-    if (!o.dirs.empty()) return o.dirs;
-    const char* env = std::getenv("KILN_PLUGIN_DIR");
-    return {env && *env ? env : "plugins"};
-}
-
-/// A manager over the folders; an explicit folder that cannot be read is a usage error, the
-/// default one may be missing (no plugins then).
 Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& o) {
-    auto manager = std::make_unique<PluginManager>();
-    for (const std::string& dir : plugin_dirs(o)) {
-        std::error_code ec;
-        if (o.dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
-        if (auto ok = manager->open(dir); !ok) return tl::unexpected(ok.error());
-    }
-    return manager;
+    return open_plugin_manager(o.dirs);
 }
 
 json contributions_json(const PluginInfo& p) {
@@ -284,9 +270,7 @@ int run_plugin_call(const PluginCommandOptions& o) {
 }
 
 void add_dir_option(CLI::App* sub, PluginCommandOptions& o) {
-    sub->add_option("--plugin-dir,--dir", o.dirs,
-                    "a folder of plugins (default $KILN_PLUGIN_DIR, else ./plugins); repeatable")
-        ->allow_extra_args(false);
+    add_plugin_dir_option(sub, o.dirs);
 }
 
 } // namespace

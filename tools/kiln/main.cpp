@@ -28,6 +28,7 @@ const Command commands[] = {
     {"call", kiln::tool::add_call_command},
     {"new", kiln::tool::add_new_command},
     {"plugin", kiln::tool::add_plugin_command},
+    {"graph", kiln::tool::add_graph_command},
     {"completions", kiln::tool::add_completions_command, true},
     {"man", kiln::tool::add_man_command, true},
     {"help", kiln::tool::add_help_command, true}, // last: it lists the commands before it

@@ -1,0 +1,31 @@
+// The plugin folders shared by kiln plugin and kiln graph.
+#include "plugin_dirs.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace kiln::tool {
+
+void add_plugin_dir_option(CLI::App* command, std::vector<std::string>& dirs) {
+    command
+        ->add_option("--plugin-dir,--dir", dirs,
+                     "a folder of plugins (default $KILN_PLUGIN_DIR, else ./plugins); repeatable")
+        ->allow_extra_args(false);
+}
+
+Result<std::unique_ptr<PluginManager>> open_plugin_manager(const std::vector<std::string>& dirs) {
+    auto manager = std::make_unique<PluginManager>();
+    std::vector<std::string> folders = dirs;
+    if (folders.empty()) {
+        const char* env = std::getenv("KILN_PLUGIN_DIR");
+        folders.push_back(env && *env ? env : "plugins");
+    }
+    for (const std::string& dir : folders) {
+        std::error_code ec;
+        if (dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
+        if (auto ok = manager->open(dir); !ok) return tl::unexpected(ok.error());
+    }
+    return manager;
+}
+
+} // namespace kiln::tool
