@@ -250,6 +250,12 @@ Result<NodeConfig>
 resolve_node_config(const GraphNode& node,
                     const std::function<std::optional<std::string>(const std::string&)>& getenv);
 
+/// The Reflow actor ABI for a PluginManager (PluginAbi::reflow): plugins that export `process`
+/// and `get_metadata` load, validate and can be called outside a graph, where the actor host
+/// functions have no node (sends are dropped, state reads give null, writes are dropped). A
+/// network follows a manager's reloads of its plugins only through this adapter.
+std::unique_ptr<AbiAdapter> make_reflow_adapter();
+
 // ---- Runtime ------------------------------------------------------------------------------
 
 /// What a full in-port mailbox does with one more message.
@@ -295,13 +301,14 @@ struct NetworkOptions {
     /// Components written in C++, by component name.
     std::map<std::string, NativeComponent> components;
     /// Plugins of the plugin folders, found by component name (borrowed; may be null). The
-    /// network follows its hot reloads.
+    /// network follows its hot reloads (with make_reflow_adapter() added to it).
     PluginManager* manager = nullptr;
     /// Environment lookup for env_vars; default: the process environment.
     std::function<std::optional<std::string>(const std::string&)> getenv;
     /// Messages leaving exposed out-ports, on the worker that sent them (serialised).
     std::function<void(const OutputEvent&)> on_output;
-    /// The runtime's log lines (failures, dropped outputs); default: stderr.
+    /// The runtime's log lines (failures, dropped outputs, swaps); default: warnings and errors
+    /// on stderr.
     std::function<void(LogLevel, std::string_view line)> log;
     /// Log sink and level of the wasm actors' own log lines.
     PluginOptions plugin_options;

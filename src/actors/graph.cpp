@@ -191,10 +191,19 @@ Result<Graph> Graph::parse(std::string_view json, std::string file) {
             conn.to = std::move(*to_port);
             // An initial packet is an edge with data; its `from` is unused (Reflow writes an
             // empty one).
-            if (auto data = c.find("data"); data != c.end() && !data->is_null()) {
+            // A `data` of null is an initial packet (Optional none) only on an edge without a
+            // source: Reflow may write it on every edge.
+            auto data = c.find("data");
+            auto from = c.find("from");
+            bool no_source = from == c.end();
+            if (!no_source && from->is_object()) {
+                auto id = from->find("nodeId");
+                no_source = id == from->end() ||
+                            (id->is_string() && id->get_ref<const std::string&>().empty());
+            }
+            if (data != c.end() && (!data->is_null() || no_source)) {
                 conn.data = actors::dump_json(*data);
             } else {
-                auto from = c.find("from");
                 if (from == c.end())
                     return make_error(ErrorKind::malformed,
                                       path + ": expected `from` or `data` (an initial packet)");

@@ -8,7 +8,6 @@
 // An outside sender waits instead. `pending` counts messages in mailboxes and outboxes plus
 // running calls; the network is idle when it is zero.
 #include "actors/resolve.hpp"
-#include "plugin/fetch.hpp"
 
 #include <fmt/format.h>
 
@@ -67,6 +66,7 @@ struct Node {
     bool running = false;
     bool ready = false;   ///< in the ready queue
     bool stopped = false; ///< failed with on_error stop: drops what comes
+    int paused = 0;       ///< swaps waiting to replace the actor: it takes no new message
 
     std::optional<size_t> inport(std::string_view name) const {
         for (size_t i = 0; i < inports.size(); ++i)
@@ -121,13 +121,14 @@ struct Network::Impl {
 
     void log(LogLevel level, std::string line) {
         if (options.log) return options.log(level, line);
+        if (level < LogLevel::warn) return; // stderr gets what needs attention
         std::lock_guard lock(log_mutex);
         fmt::print(stderr, "kiln: {}: {}\n", log_level_name(level), line);
     }
 
     void schedule(Node& n) {
-        if (!started || halted || n.running || n.ready || n.stopped || n.inbox.empty() ||
-            !n.outbox.empty())
+        if (!started || halted || n.running || n.ready || n.stopped || n.paused ||
+            n.inbox.empty() || !n.outbox.empty())
             return;
         n.ready = true;
         ready.push_back(&n);
@@ -314,7 +315,8 @@ struct Network::Impl {
             Node& n = *ready.front();
             ready.pop_front();
             n.ready = false;
-            if (n.running || n.inbox.empty() || !n.outbox.empty() || n.stopped) continue;
+            if (n.running || n.inbox.empty() || !n.outbox.empty() || n.stopped || n.paused)
+                continue;
             Envelope envelope = std::move(n.inbox.front());
             n.inbox.pop_front();
             InPort& ip = n.inports[envelope.port];
@@ -334,9 +336,14 @@ struct Network::Impl {
     }
 
     /// A message from outside (initial packets, send()): waits for room in a `wait` mailbox.
-    Result<void> send_from_outside(Node& t, size_t port, Message message) {
+    /// An initial packet to a network that stopped meanwhile (fail_fast) is dropped.
+    Result<void> send_from_outside(Node& t, size_t port, Message message, bool initial = false) {
         std::unique_lock lock(mutex);
         while (true) {
+            if (initial && halted) {
+                ++stats.dropped;
+                return {};
+            }
             if (halted || stop_workers)
                 return make_error(ErrorKind::usage, "the network is stopped");
             if (place(t, port, message)) return {};
@@ -353,11 +360,16 @@ struct Network::Impl {
     void replace(Node& n, std::unique_ptr<actors::Actor> actor, std::string plugin) {
         std::unique_ptr<actors::Actor> old;
         {
+            // Paused, the node takes no new message, so the running call is the last of the
+            // old actor even while messages keep coming.
             std::unique_lock lock(mutex);
+            ++n.paused;
             wait_cv.wait(lock, [&] { return !n.running; });
             old = std::move(n.actor);
             n.actor = std::move(actor);
             n.plugin = std::move(plugin);
+            --n.paused;
+            schedule(n);
         }
         log(LogLevel::info, fmt::format("node {}: now runs {}", n.id, n.actor->info().source));
     }
@@ -501,7 +513,8 @@ Result<void> Network::start() {
         auto message = Message::from_plain(*c.data);
         if (!message) return tl::unexpected(message.error());
         Node* to = impl.find(c.to.node);
-        if (auto sent = impl.send_from_outside(*to, *to->inport(c.to.port), std::move(*message));
+        if (auto sent =
+                impl.send_from_outside(*to, *to->inport(c.to.port), std::move(*message), true);
             !sent)
             return sent;
     }
@@ -565,17 +578,19 @@ Result<std::string> Network::state(std::string_view node) const {
     Node* n = m_impl->find(node);
     if (!n) return make_error(ErrorKind::usage, fmt::format("no node {}", node));
     std::unique_lock lock(m_impl->mutex);
+    ++n->paused; // as for a swap: the node takes no new message until its state is read
     m_impl->wait_cv.wait(lock, [&] { return !n->running; });
-    return actors::dump_json(n->state);
+    std::string state = actors::dump_json(n->state);
+    --n->paused;
+    m_impl->schedule(*n);
+    return state;
 }
 
 Result<void> Network::swap(std::string_view node, const Manifest& manifest) {
     Node* n = m_impl->find(node);
     if (!n) return make_error(ErrorKind::usage, fmt::format("no node {}", node));
     const NetworkOptions& o = m_impl->options;
-    const std::string where = manifest.wasm.empty() ? std::string("new module")
-                                                    : plugin::describe_wasm(manifest.wasm.back());
-    auto source = actors::load_wasm_source(o.engine, manifest, where, o.plugin_options);
+    auto source = actors::load_wasm_source(o.engine, manifest, "", o.plugin_options);
     if (!source) return tl::unexpected(source.error());
     auto actor = actors::make_wasm_actor(o.engine, *source, n->id, o.plugin_options);
     if (!actor) return tl::unexpected(actor.error());
@@ -597,6 +612,30 @@ Result<ResolvedNode> Network::node(std::string_view id) const {
     ResolvedNode info = n->actor->info();
     info.component = n->component;
     return info;
+}
+
+std::shared_ptr<StateStore> make_memory_state_store() {
+    class MemoryStore final : public StateStore {
+    public:
+        Result<std::optional<std::string>> load(std::string_view graph,
+                                                std::string_view node) override {
+            std::lock_guard lock(m_mutex);
+            auto it = m_states.find({std::string(graph), std::string(node)});
+            if (it == m_states.end()) return std::optional<std::string>();
+            return std::optional<std::string>(it->second);
+        }
+        Result<void> save(std::string_view graph, std::string_view node,
+                          std::string_view state) override {
+            std::lock_guard lock(m_mutex);
+            m_states[{std::string(graph), std::string(node)}] = std::string(state);
+            return {};
+        }
+
+    private:
+        std::mutex m_mutex;
+        std::map<std::pair<std::string, std::string>, std::string> m_states;
+    };
+    return std::make_shared<MemoryStore>();
 }
 
 NetworkStats Network::stats() const {

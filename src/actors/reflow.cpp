@@ -23,16 +23,20 @@ const FuncType get_state_type{{ValType::i64}, {ValType::i64}};
 const FuncType set_current{{ValType::i64, ValType::i64}, {}};
 const FuncType set_legacy{{ValType::i64, ValType::i64}, {ValType::i64}};
 
-/// The call a node's host functions act on, set while `process` runs.
+/// The call a node's host functions act on, set while `process` runs. A standalone slot
+/// serves a plugin called outside any graph (through the manager): it has no node, so sends are
+/// logged, state reads give null and writes are dropped.
 struct CallSlot {
     ActorContext::Call* call = nullptr;
+    bool standalone = false;
 };
 
 /// The host functions with the types the module declares, acting on `slot`'s call.
-std::vector<PluginFunction> host_functions(const WasmSource& source,
-                                           const std::shared_ptr<CallSlot>& slot) {
+std::vector<PluginFunction>
+host_functions(const std::vector<std::pair<std::string, FuncType>>& imports,
+               const std::shared_ptr<CallSlot>& slot) {
     std::vector<PluginFunction> out;
-    for (const auto& [name, type] : source.user_imports) {
+    for (const auto& [name, type] : imports) {
         PluginFunction f;
         f.ns = user_ns;
         f.name = name;
@@ -42,9 +46,10 @@ std::vector<PluginFunction> host_functions(const WasmSource& source,
             f.fn = [slot, returns](CurrentPlugin& p, std::span<const Value> args,
                                    std::span<Value> results) {
                 if (returns) results[0] = Value::i64(0);
-                if (!slot->call) return p.set_error("__send_output: called outside process");
                 auto text = p.read(uint64_t(args[0].as_i64()));
                 if (!text) return p.set_error("__send_output: not a block of kernel memory");
+                if (!slot->call && slot->standalone) return; // no node to send from
+                if (!slot->call) return p.set_error("__send_output: called outside process");
                 auto value = parse_json(*text, "__send_output");
                 if (!value) return p.set_error(value.error().message);
                 if (!value->is_object())
@@ -57,6 +62,10 @@ std::vector<PluginFunction> host_functions(const WasmSource& source,
         } else if (name == "__get_state") {
             f.fn = [slot](CurrentPlugin& p, std::span<const Value> args, std::span<Value> results) {
                 results[0] = Value::i64(0);
+                if (!slot->call && slot->standalone) {
+                    results[0] = Value::i64(int64_t(p.write("null")));
+                    return;
+                }
                 if (!slot->call) return p.set_error("__get_state: called outside process");
                 auto key = p.read(uint64_t(args[0].as_i64()));
                 if (!key) return p.set_error("__get_state: not a block of kernel memory");
@@ -70,6 +79,7 @@ std::vector<PluginFunction> host_functions(const WasmSource& source,
             f.fn = [slot, returns](CurrentPlugin& p, std::span<const Value> args,
                                    std::span<Value> results) {
                 if (returns) results[0] = Value::i64(0);
+                if (!slot->call && slot->standalone) return;
                 if (!slot->call) return p.set_error("__set_state: called outside process");
                 auto key = p.read(uint64_t(args[0].as_i64()));
                 auto text = p.read(uint64_t(args[1].as_i64()));
@@ -191,30 +201,16 @@ private:
 
 } // namespace
 
-Result<WasmSource> load_wasm_source(const Engine& engine, Manifest manifest, std::string where,
-                                    const PluginOptions& base) {
-    if (manifest.wasm.empty()) return make_error(ErrorKind::usage, where + ": no wasm modules");
-    // Each node compiles the modules again: they are read (and hash-checked) once, here.
-    for (Manifest::Wasm& w : manifest.wasm) {
-        auto bytes = plugin::fetch_wasm(w);
-        if (!bytes) return tl::unexpected(bytes.error());
-        std::string path;
-        if (auto* f = std::get_if<Manifest::WasmFile>(&w.source)) path = f->path;
-        if (auto* b = std::get_if<Manifest::WasmBytes>(&w.source)) path = b->path;
-        w.source = Manifest::WasmBytes{std::move(*bytes), path};
-        w.hash.clear();
-    }
-    WasmSource source;
-    source.where = std::move(where);
-    const auto& main = std::get<Manifest::WasmBytes>(manifest.wasm[main_index(manifest)].source);
-    auto module = ModuleInfo::decode(main.data);
+Result<ModuleScan> scan_module(std::span<const uint8_t> bytes, const std::string& where) {
+    auto module = ModuleInfo::decode(bytes);
     if (!module)
         return make_error(module.error().kind,
-                          fmt::format("{}: {}", source.where, module.error().message));
+                          fmt::format("{}: {}", where, module.error().message));
+    ModuleScan scan;
     bool legacy = false;
     for (const ModuleInfo::Import& i : module->imports()) {
         if (i.kind != ExternKind::func) continue;
-        if (i.module == "wasi_snapshot_preview1") source.wasi = true;
+        if (i.module == "wasi_snapshot_preview1") scan.wasi = true;
         if (i.module != user_ns) continue;
         const FuncType& type = module->types().at(i.func_type);
         const bool ok =
@@ -227,23 +223,50 @@ Result<WasmSource> load_wasm_source(const Engine& engine, Manifest manifest, std
                                           "not provide (it has __send_output (i64) -> (), "
                                           "__get_state (i64) -> (i64), __set_state (i64 i64) -> "
                                           "(), or with an i64 result for Reflow's first format)",
-                                          source.where, user_ns, i.name, functype_string(type)));
+                                          where, user_ns, i.name, functype_string(type)));
         // __get_state has the same type in both formats (and that type is send_legacy's).
         legacy = legacy || (i.name == "__send_output" && type == send_legacy) ||
                  (i.name == "__set_state" && type == set_legacy);
-        source.user_imports.emplace_back(i.name, type);
+        scan.user_imports.emplace_back(i.name, type);
     }
-    source.format = legacy ? ReflowFormat::legacy : ReflowFormat::current;
-    bool has_process = false, has_metadata = false;
+    scan.format = legacy ? ReflowFormat::legacy : ReflowFormat::current;
+    bool has_process = false;
     for (const ModuleInfo::Export& e : module->exports()) {
         if (e.kind != ExternKind::func) continue;
         has_process = has_process || e.name == "process";
-        has_metadata = has_metadata || e.name == "get_metadata";
+        scan.has_metadata = scan.has_metadata || e.name == "get_metadata";
     }
     if (!has_process)
         return make_error(
             ErrorKind::unlinkable,
-            fmt::format("{}: exports no `process` function: not a Reflow actor", source.where));
+            fmt::format("{}: exports no `process` function: not a Reflow actor", where));
+    return scan;
+}
+
+Result<WasmSource> load_wasm_source(const Engine& engine, Manifest manifest, std::string where,
+                                    const PluginOptions& base) {
+    if (manifest.wasm.empty()) return make_error(ErrorKind::usage, "manifest: no wasm modules");
+    // Each node compiles the modules again: they are read (and hash-checked) once, here.
+    for (Manifest::Wasm& w : manifest.wasm) {
+        auto bytes = plugin::fetch_wasm(w);
+        if (!bytes) return tl::unexpected(bytes.error());
+        std::string path;
+        if (auto* f = std::get_if<Manifest::WasmFile>(&w.source)) path = f->path;
+        if (auto* b = std::get_if<Manifest::WasmBytes>(&w.source)) path = b->path;
+        w.source = Manifest::WasmBytes{std::move(*bytes), path};
+        w.hash.clear();
+    }
+    WasmSource source;
+    const auto& main = std::get<Manifest::WasmBytes>(manifest.wasm[main_index(manifest)].source);
+    source.where = !where.empty()      ? std::move(where)
+                   : main.path.empty() ? std::string("inline wasm")
+                                       : main.path;
+    auto scan = scan_module(main.data, source.where);
+    if (!scan) return tl::unexpected(scan.error());
+    source.format = scan->format;
+    source.wasi = scan->wasi;
+    source.user_imports = std::move(scan->user_imports);
+    const bool has_metadata = scan->has_metadata;
     source.manifest = std::move(manifest);
     if (has_metadata) {
         // get_metadata needs no host function of the actor's; a throwaway instance runs it.
@@ -272,7 +295,7 @@ Result<std::unique_ptr<Actor>> make_wasm_actor(const Engine& engine, const WasmS
     auto slot = std::make_shared<CallSlot>();
     PluginOptions options = base;
     options.wasi = source.wasi;
-    options.functions = host_functions(source, slot);
+    options.functions = host_functions(source.user_imports, slot);
     if (options.name.empty()) options.name = node;
     auto plugin = Plugin::create(engine, source.manifest, std::move(options));
     if (!plugin)
@@ -288,4 +311,76 @@ Result<std::unique_ptr<Actor>> make_wasm_actor(const Engine& engine, const WasmS
                                        std::move(*plugin));
 }
 
+namespace {
+
+/// A Reflow actor the manager runs outside any graph (kiln plugin call, validation).
+class StandaloneInstance final : public AbiInstance {
+public:
+    explicit StandaloneInstance(Plugin plugin) : m_plugin(std::move(plugin)) {}
+    Result<std::string> call(std::string_view target, std::string_view input) override {
+        // As in a graph: a fresh instance for every call.
+        if (m_used)
+            if (auto fresh = m_plugin.reset(); !fresh) return tl::unexpected(fresh.error());
+        m_used = true;
+        return m_plugin.call(target, input);
+    }
+    bool has(std::string_view target) const override { return m_plugin.function_exists(target); }
+    void shutdown() override {}
+
+private:
+    Plugin m_plugin;
+    bool m_used = false;
+};
+
+class ReflowAdapter final : public AbiAdapter {
+public:
+    PluginAbi abi() const override { return PluginAbi::reflow; }
+
+    PluginOptions options(const PluginInfo& plugin) const override {
+        PluginOptions options;
+        auto found = scan(plugin);
+        if (!found) {
+            // instantiate() reports why; linking must not fail on the imports first.
+            options.trap_unknown_imports = true;
+            return options;
+        }
+        auto slot = std::make_shared<CallSlot>();
+        slot->standalone = true;
+        options.wasi = found->wasi;
+        options.functions = host_functions(found->user_imports, slot);
+        return options;
+    }
+
+    Result<std::unique_ptr<AbiInstance>> instantiate(const AbiLoad& load) const override {
+        auto found = scan(load.plugin);
+        if (!found) return tl::unexpected(found.error());
+        auto plugin = Plugin::create(load.compiled);
+        if (!plugin) return tl::unexpected(plugin.error());
+        return std::make_unique<StandaloneInstance>(std::move(*plugin));
+    }
+
+private:
+    static Result<ModuleScan> scan(const PluginInfo& plugin) {
+        if (!plugin.manifest || plugin.manifest->wasm.empty())
+            return make_error(ErrorKind::invalid, plugin.path + ": no wasm module");
+        const auto& wasm = plugin.manifest->wasm;
+        size_t main = wasm.size() - 1;
+        for (size_t i = 0; i < wasm.size(); ++i)
+            if (wasm[i].name == "main") main = i;
+        auto bytes = plugin::fetch_wasm(wasm[main]);
+        if (!bytes) return tl::unexpected(bytes.error());
+        return scan_module(*bytes, plugin::describe_wasm(wasm[main]));
+    }
+};
+
+} // namespace
+
 } // namespace kiln::actors
+
+namespace kiln {
+
+std::unique_ptr<AbiAdapter> make_reflow_adapter() {
+    return std::make_unique<actors::ReflowAdapter>();
+}
+
+} // namespace kiln

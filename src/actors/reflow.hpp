@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,18 @@ namespace kiln::actors {
 
 /// The two formats of Reflow actors.
 enum class ReflowFormat { current, legacy };
+
+/// What a module's imports and exports say of it as a Reflow actor.
+struct ModuleScan {
+    ReflowFormat format = ReflowFormat::current;
+    bool wasi = false;
+    std::vector<std::pair<std::string, FuncType>> user_imports;
+    bool has_metadata = false;
+};
+
+/// Reads the imports and exports: a `process` export, and extism:host/user imports of the types
+/// Kiln provides (which choose the format). Errors start with `where`.
+Result<ModuleScan> scan_module(std::span<const uint8_t> bytes, const std::string& where);
 
 /// A wasm actor's modules, read and checked once, from which each node builds its own plugin.
 struct WasmSource {
@@ -33,7 +46,8 @@ struct WasmSource {
     std::optional<ComponentSpec> spec; ///< from get_metadata, when exported
 };
 
-/// Reads and checks the modules of `manifest`: a `process` export, host function imports Kiln
+/// Reads and checks the modules of `manifest` (`where` names them in errors; empty: the main
+/// module's path): a `process` export, host function imports Kiln
 /// provides, and the metadata `get_metadata` outputs (run in a throwaway instance).
 Result<WasmSource> load_wasm_source(const Engine& engine, Manifest manifest, std::string where,
                                     const PluginOptions& base);

@@ -1,6 +1,8 @@
 // The plugin folders shared by kiln plugin and kiln graph.
 #include "plugin_dirs.hpp"
 
+#include <kiln/actors.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -15,6 +17,9 @@ void add_plugin_dir_option(CLI::App* command, std::vector<std::string>& dirs) {
 
 Result<std::unique_ptr<PluginManager>> open_plugin_manager(const std::vector<std::string>& dirs) {
     auto manager = std::make_unique<PluginManager>();
+    // Reflow actors are plugins like any other: listed, validated, called, and reloaded under
+    // the graphs that run them.
+    manager->add_adapter(make_reflow_adapter());
     std::vector<std::string> folders = dirs;
     if (folders.empty()) {
         const char* env = std::getenv("KILN_PLUGIN_DIR");
