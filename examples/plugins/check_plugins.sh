@@ -111,6 +111,31 @@ if have fail; then
     expect_error "fail fails with its message" "this plugin fails on purpose" fail.json fail
 fi
 
+# simd_stats built with -msimd128 (SIMD intrinsics, vectorized loops) against the same source
+# built without: identical outputs for inputs that do and do not fill whole vectors.
+if have simd_stats && have simd_stats_simd; then
+    same=1
+    head -c 100000 /dev/urandom >"$tmp/random"
+    printf 'line one\nline two\n\n%s\n' "$(head -c 3000 /dev/urandom | od -An -tx1)" >"$tmp/text"
+    : >"$tmp/empty"
+    printf 'Hello, World!' >"$tmp/short"
+    for input in random text empty short; do
+        plain=$("$kiln" call simd_stats.wasm stats --stdin <"$tmp/$input" 2>&1)
+        simd=$("$kiln" call simd_stats_simd.wasm stats --stdin <"$tmp/$input" 2>&1)
+        case $plain in '{"bytes":'*) ;; *) same=0 ;; esac
+        [ "$plain" = "$simd" ] || same=0
+        [ $same = 1 ] || { bad "simd_stats with -msimd128 = without" "$input, without: $plain
+with -msimd128: $simd"; break; }
+    done
+    # The SIMD build must really hold SIMD instructions (when wabt can tell).
+    if command -v wasm-objdump >/dev/null 2>&1 &&
+        ! wasm-objdump -d simd_stats_simd.wasm | grep -q 'i8x16\|i16x8\|i32x4'; then
+        same=0
+        bad "simd_stats with -msimd128 = without" "simd_stats_simd.wasm has no SIMD instructions"
+    fi
+    [ $same = 1 ] && ok "simd_stats with -msimd128 = without"
+fi
+
 if have wasi_read; then
     expect "wasi_read reads an allowed file" 0 \
         "Hello from a file that wasi_read was allowed to open." \

@@ -10,10 +10,19 @@ namespace engine {
 class Engine;
 }
 
-/// Limits that bound every store of an engine (a store may lower them, never raise them).
+/// Proposals past WebAssembly 2.0 that modules may use, all on by default. A module that uses one
+/// the engine turns off fails to compile (ErrorKind::invalid, the message naming the feature).
+/// Each later proposal joins as one more field.
+struct Features {
+    bool simd = true; ///< "simd": fixed-width SIMD, the v128 type and the 0xFD instructions
+};
+
+/// Limits that bound every store of an engine (a store may lower them, never raise them), and the
+/// features its modules may use.
 struct EngineConfig {
     uint32_t max_call_depth = 20000;     ///< nested wasm calls per call from the host
     uint64_t max_stack_slots = 1u << 21; ///< 8-byte value-stack slots per store (16 MiB)
+    Features features;                   ///< what modules compiled by this engine may use
 };
 
 /// Compiles modules and creates stores. Cheap to copy (a shared handle); thread-safe.

@@ -6,6 +6,7 @@
 #include <kiln/extern.hpp>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <functional>
@@ -96,7 +97,7 @@ private:
 };
 
 /// The slot-level body of a host function: arguments in slots[0..params), results written to
-/// slots[0..results), encoded as in Value::bits.
+/// slots[0..results), encoded as Value::to_slots() does (a v128 takes two slots).
 using SlotHostFn = std::function<void(Caller&, uint64_t* slots)>;
 /// The raw form of a host function: typed values in, typed values out.
 using RawHostFn =
@@ -110,12 +111,17 @@ struct HostFunc {
 
 namespace detail {
 
+/// The C++ types of wasm values: each knows its type and reads and writes its slots.
 template <typename T> struct Scalar;
 #define KILN_SCALAR(T, VT, FROM, TO)                                                               \
     template <> struct Scalar<T> {                                                                 \
         static constexpr ValType type = ValType::VT;                                               \
-        static T from(uint64_t s) { return FROM; }                                                 \
-        static uint64_t to(T v) { return TO; }                                                     \
+        static constexpr size_t slots = 1;                                                         \
+        static T read(const uint64_t* p) {                                                         \
+            uint64_t s = *p;                                                                       \
+            return FROM;                                                                           \
+        }                                                                                          \
+        static void write(uint64_t* p, T v) { *p = TO; }                                           \
     };
 KILN_SCALAR(int32_t, i32, int32_t(uint32_t(s)), uint32_t(v))
 KILN_SCALAR(uint32_t, i32, uint32_t(s), v)
@@ -124,20 +130,41 @@ KILN_SCALAR(uint64_t, i64, s, v)
 KILN_SCALAR(float, f32, std::bit_cast<float>(uint32_t(s)), std::bit_cast<uint32_t>(v))
 KILN_SCALAR(double, f64, std::bit_cast<double>(s), std::bit_cast<uint64_t>(v))
 #undef KILN_SCALAR
+template <> struct Scalar<V128> {
+    static constexpr ValType type = ValType::v128;
+    static constexpr size_t slots = 2;
+    static V128 read(const uint64_t* p) { return V128{p[0], p[1]}; }
+    static void write(uint64_t* p, V128 v) {
+        p[0] = v.lo;
+        p[1] = v.hi;
+    }
+};
+
+/// Where each of the values T... starts in their slots, and how many slots they take.
+template <typename... T> struct SlotLayout {
+    static constexpr size_t total = (size_t{0} + ... + Scalar<T>::slots);
+    static constexpr std::array<size_t, sizeof...(T)> offsets = [] {
+        std::array<size_t, sizeof...(T)> at{};
+        size_t i = 0, next = 0;
+        ((at[i++] = next, next += Scalar<T>::slots), ...);
+        return at;
+    }();
+};
 
 /// Result types: void, one scalar, or a std::tuple of scalars.
 template <typename R> struct Results {
-    static constexpr size_t count = 1;
+    static constexpr size_t slots = Scalar<R>::slots;
     static std::vector<ValType> types() { return {Scalar<R>::type}; }
-    static void write(uint64_t* slots, const R& v) { slots[0] = Scalar<R>::to(v); }
-    static R read(const uint64_t* slots) { return Scalar<R>::from(slots[0]); }
+    static void write(uint64_t* slots, const R& v) { Scalar<R>::write(slots, v); }
+    static R read(const uint64_t* slots) { return Scalar<R>::read(slots); }
 };
 template <> struct Results<void> {
-    static constexpr size_t count = 0;
+    static constexpr size_t slots = 0;
     static std::vector<ValType> types() { return {}; }
 };
 template <typename... T> struct Results<std::tuple<T...>> {
-    static constexpr size_t count = sizeof...(T);
+    using Layout = SlotLayout<T...>;
+    static constexpr size_t slots = Layout::total;
     static std::vector<ValType> types() { return {Scalar<T>::type...}; }
     static void write(uint64_t* slots, const std::tuple<T...>& v) {
         write_at(slots, v, std::index_sequence_for<T...>{});
@@ -147,11 +174,11 @@ template <typename... T> struct Results<std::tuple<T...>> {
     }
     template <size_t... I>
     static void write_at(uint64_t* slots, const std::tuple<T...>& v, std::index_sequence<I...>) {
-        ((slots[I] = Scalar<T>::to(std::get<I>(v))), ...);
+        (Scalar<T>::write(slots + Layout::offsets[I], std::get<I>(v)), ...);
     }
     template <size_t... I>
     static std::tuple<T...> read_at(const uint64_t* s, std::index_sequence<I...>) {
-        return std::tuple<T...>(Scalar<T>::from(s[I])...);
+        return std::tuple<T...>(Scalar<T>::read(s + Layout::offsets[I])...);
     }
 };
 
@@ -192,14 +219,14 @@ template <typename... A> std::vector<ValType> param_types(std::tuple<A...>*) {
 }
 
 template <typename F, typename... A, size_t... I>
-decltype(auto) invoke_with(F& f, Caller& caller, const uint64_t* slots, std::tuple<A...>*,
-                           std::index_sequence<I...>, std::true_type) {
-    return f(caller, Scalar<A>::from(slots[I])...);
+decltype(auto) invoke_with(F& f, Caller& caller, [[maybe_unused]] const uint64_t* slots,
+                           std::tuple<A...>*, std::index_sequence<I...>, std::true_type) {
+    return f(caller, Scalar<A>::read(slots + SlotLayout<A...>::offsets[I])...);
 }
 template <typename F, typename... A, size_t... I>
-decltype(auto) invoke_with(F& f, Caller&, const uint64_t* slots, std::tuple<A...>*,
+decltype(auto) invoke_with(F& f, Caller&, [[maybe_unused]] const uint64_t* slots, std::tuple<A...>*,
                            std::index_sequence<I...>, std::false_type) {
-    return f(Scalar<A>::from(slots[I])...);
+    return f(Scalar<A>::read(slots + SlotLayout<A...>::offsets[I])...);
 }
 
 /// Calls `func` with arguments in slots[0..params); results land in slots[0..results). Returns
@@ -211,8 +238,8 @@ Error call_failure(Store& store, const Func& func, int code);
 } // namespace detail
 
 /// A host function from a plain callable: its wasm type comes from the C++ signature. Parameters
-/// are int32_t/uint32_t (i32), int64_t/uint64_t (i64), float, double, optionally after a leading
-/// `Caller&`; the result is void, one of those, or a std::tuple of them, or any of these
+/// are int32_t/uint32_t (i32), int64_t/uint64_t (i64), float, double, V128, optionally after a
+/// leading `Caller&`; the result is void, one of those, or a std::tuple of them, or any of these
 /// wrapped in Result<> (an error traps the guest, see Caller::trap(Error)).
 template <typename F> HostFunc host_func(F f) {
     using Traits = detail::Callable<F>;
@@ -250,10 +277,11 @@ template <typename R, typename... A> class TypedFunc<R(A...)> {
 public:
     explicit TypedFunc(Func f) : m_func(f) {}
     Result<R> call(Store& store, A... args) const {
-        constexpr size_t n = std::max<size_t>({sizeof...(A), detail::Results<R>::count, 1});
+        using Args = detail::SlotLayout<A...>;
+        constexpr size_t n = std::max<size_t>({Args::total, detail::Results<R>::slots, 1});
         uint64_t slots[n];
         size_t i = 0;
-        ((slots[i++] = detail::Scalar<A>::to(args)), ...);
+        (detail::Scalar<A>::write(slots + Args::offsets[i++], args), ...);
         if (int code = detail::call_slots(store, m_func, slots); code != 0) [[unlikely]]
             return tl::unexpected(detail::call_failure(store, m_func, code));
         if constexpr (std::is_void_v<R>)

@@ -1,6 +1,7 @@
 // The C API (include/kiln/kiln.h) over the public C++ API. Nothing here reaches engine internals:
 // handles are the C++ objects behind opaque structs, and every entry point catches exceptions so
 // none crosses into C.
+#include "capi/capi.hpp"
 #include "base/result.hpp"
 
 #include <kiln/kiln.h>
@@ -36,6 +37,7 @@ KILN_SAME(KILN_I32, kiln::ValType::i32);
 KILN_SAME(KILN_I64, kiln::ValType::i64);
 KILN_SAME(KILN_F32, kiln::ValType::f32);
 KILN_SAME(KILN_F64, kiln::ValType::f64);
+KILN_SAME(KILN_V128, kiln::ValType::v128);
 KILN_SAME(KILN_FUNCREF, kiln::ValType::funcref);
 KILN_SAME(KILN_EXTERNREF, kiln::ValType::externref);
 KILN_SAME(KILN_EXTERN_FUNC, kiln::ExternKind::func);
@@ -48,16 +50,6 @@ KILN_SAME(KILN_LOG_INFO, kiln::LogLevel::info);
 KILN_SAME(KILN_LOG_WARN, kiln::LogLevel::warn);
 KILN_SAME(KILN_LOG_ERROR, kiln::LogLevel::error);
 #undef KILN_SAME
-
-struct kiln_error {
-    kiln::Error error;
-    /// format_frame() of each frame, made when kiln_error_backtrace_frame first asks.
-    mutable std::vector<std::string> frame_names;
-};
-
-struct kiln_engine {
-    kiln::Engine engine;
-};
 
 // Modules and stores hold the engine (a shared handle), so kiln_engine_delete may come first.
 struct kiln_module {
@@ -103,50 +95,11 @@ struct kiln_caller {
 
 namespace {
 
-// Returned when not even an error can be allocated; kiln_error_delete never frees it.
-kiln_error out_of_memory{kiln::Error{kiln::ErrorKind::limit, "out of memory", nullptr}, {}};
-
-kiln_error* new_error(kiln::Error e) noexcept {
-    try {
-        return new kiln_error{std::move(e), {}};
-    } catch (...) {
-        return &out_of_memory;
-    }
-}
-
-kiln_error* usage(std::string message) {
-    return new_error(kiln::Error{kiln::ErrorKind::usage, std::move(message), nullptr});
-}
-
-kiln_error* unexpected_exception(const char* what) noexcept {
-    try {
-        return usage(std::string("unexpected exception: ") + what);
-    } catch (...) {
-        return &out_of_memory;
-    }
-}
-
-/// Runs an entry point's body; an exception becomes an error instead of crossing into C.
-template <typename F> kiln_error* guarded(F&& body) noexcept {
-    try {
-        return body();
-    } catch (const std::bad_alloc&) {
-        return &out_of_memory;
-    } catch (const std::exception& e) {
-        return unexpected_exception(e.what());
-    } catch (...) {
-        return unexpected_exception("of unknown type");
-    }
-}
-
-/// For entry points that return a value rather than an error: `fallback` on an exception.
-template <typename T, typename F> T guarded_value(T fallback, F&& body) noexcept {
-    try {
-        return body();
-    } catch (...) {
-        return fallback;
-    }
-}
+using kiln::capi::guarded;
+using kiln::capi::guarded_value;
+using kiln::capi::new_error;
+using kiln::capi::out_of_memory;
+using kiln::capi::usage;
 
 std::optional<kiln::ValType> valtype_of(kiln_valkind_t kind) {
     // Switched on as an int: C may pass any int, outside the enum's range.
@@ -155,6 +108,7 @@ std::optional<kiln::ValType> valtype_of(kiln_valkind_t kind) {
     case KILN_I64:
     case KILN_F32:
     case KILN_F64:
+    case KILN_V128:
     case KILN_FUNCREF:
     case KILN_EXTERNREF: return kiln::ValType(kind);
     }
@@ -169,6 +123,11 @@ std::optional<kiln::Value> value_of(const kiln_val_t& v) {
     case kiln::ValType::i64: return kiln::Value::i64(v.of.i64);
     case kiln::ValType::f32: return kiln::Value::f32_bits(std::bit_cast<uint32_t>(v.of.f32));
     case kiln::ValType::f64: return kiln::Value::f64_bits(std::bit_cast<uint64_t>(v.of.f64));
+    case kiln::ValType::v128: {
+        kiln::V128 x;
+        std::memcpy(&x, v.of.v128, 16);
+        return kiln::Value::v128(x);
+    }
     default: return kiln::Value{*type, v.of.ref};
     }
 }
@@ -176,12 +135,17 @@ std::optional<kiln::Value> value_of(const kiln_val_t& v) {
 kiln_val_t val_of(const kiln::Value& v) {
     kiln_val_t out;
     out.kind = kiln_valkind_t(v.type);
-    out.of.ref = 0;
+    std::memset(out.of.v128, 0, sizeof out.of.v128);
     switch (v.type) {
     case kiln::ValType::i32: out.of.i32 = v.as_i32(); break;
     case kiln::ValType::i64: out.of.i64 = v.as_i64(); break;
     case kiln::ValType::f32: out.of.f32 = v.as_f32(); break;
     case kiln::ValType::f64: out.of.f64 = v.as_f64(); break;
+    case kiln::ValType::v128: {
+        const kiln::V128 x = v.as_v128();
+        std::memcpy(out.of.v128, &x, 16);
+        break;
+    }
     default: out.of.ref = v.bits; break;
     }
     return out;
@@ -293,20 +257,23 @@ void run_host_callback(const kiln::FuncType& type, kiln::Caller& caller, Arg arg
         set_result(i, *value_of(results[i]));
 }
 
-/// Calls a linker's C host function on the wasm value slots of its call.
+/// Calls a linker's C host function on the wasm value slots of its call (a v128 takes two).
 void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::FuncType& type,
                kiln::Caller& caller, uint64_t* slots) {
     CStore* back = caller.data<CStore>();
     kiln_caller c{caller, back ? back->store : nullptr};
+    const std::span<const kiln::ValType> params(type.params), rtypes(type.results);
     run_host_callback(
         type, caller,
         [&](size_t i) {
-            return kiln::Value{type.params[i], slots[i]};
+            return kiln::Value::from_slots(params[i], slots + kiln::slot_count(params.first(i)));
         },
         [&](const kiln_val_t* args, size_t np, kiln_val_t* results, size_t nr) {
             return callback(env.env, &c, args, np, results, nr);
         },
-        [&](size_t i, const kiln::Value& v) { slots[i] = v.bits; });
+        [&](size_t i, const kiln::Value& v) {
+            v.to_slots(slots + kiln::slot_count(rtypes.first(i)));
+        });
 }
 
 } // namespace
@@ -420,6 +387,7 @@ kiln_engine_t* kiln_engine_new(const kiln_engine_config_t* config) {
         kiln::EngineConfig c;
         if (config && config->max_call_depth) c.max_call_depth = config->max_call_depth;
         if (config && config->max_stack_slots) c.max_stack_slots = config->max_stack_slots;
+        if (config && (config->disabled_features & KILN_FEATURE_SIMD)) c.features.simd = false;
         return new kiln_engine{kiln::Engine(c)};
     });
 }
@@ -962,10 +930,6 @@ struct kiln_manifest {
     kiln::Manifest manifest;
 };
 
-struct kiln_plugin_options {
-    kiln::PluginOptions options;
-};
-
 struct kiln_compiled_plugin {
     std::shared_ptr<const kiln::CompiledPlugin> compiled;
 };
@@ -1353,10 +1317,8 @@ kiln_error_t* kiln_plugin_snapshot(const kiln_plugin_t* plugin, uint8_t** data, 
         *len = 0;
         auto bytes = plugin->plugin.snapshot();
         if (!bytes) return new_error(std::move(bytes.error()));
-        // malloc, so that kiln_bytes_delete frees any bytes the API hands out the same way.
-        auto* copy = static_cast<uint8_t*>(std::malloc(std::max<size_t>(bytes->size(), 1)));
+        auto* copy = static_cast<uint8_t*>(kiln::capi::malloc_copy(bytes->data(), bytes->size()));
         if (!copy) return &out_of_memory;
-        std::memcpy(copy, bytes->data(), bytes->size());
         *data = copy;
         *len = bytes->size();
         return nullptr;

@@ -117,6 +117,24 @@ static const uint8_t user_wasm[] = {
     0x01, 0x0a, 0x0a, 0x01, 0x08, 0x00, 0x20, 0x00, 0x10, 0x00, 0x10, 0x00, 0x0b,
 };
 
+/* wat2wasm:
+   (module
+     (import "env" "rev" (func $rev (param v128) (result v128)))
+     (global (export "g") (mut v128) (v128.const i32x4 1 2 3 4))
+     (func (export "f") (param v128 i32) (result v128 i32)
+       (call $rev (i32x4.add (local.get 0) (i32x4.splat (local.get 1))))
+       (i32x4.extract_lane 3 (global.get 0))))
+ */
+static const uint8_t simd_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0d, 0x02, 0x60, 0x01, 0x7b,
+    0x01, 0x7b, 0x60, 0x02, 0x7b, 0x7f, 0x02, 0x7b, 0x7f, 0x02, 0x0b, 0x01, 0x03, 0x65,
+    0x6e, 0x76, 0x03, 0x72, 0x65, 0x76, 0x00, 0x00, 0x03, 0x02, 0x01, 0x01, 0x06, 0x16,
+    0x01, 0x7b, 0x01, 0xfd, 0x0c, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03,
+    0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x0b, 0x07, 0x09, 0x02, 0x01, 0x67, 0x03,
+    0x00, 0x01, 0x66, 0x00, 0x01, 0x0a, 0x14, 0x01, 0x12, 0x00, 0x20, 0x00, 0x20, 0x01,
+    0xfd, 0x11, 0xfd, 0xae, 0x01, 0x10, 0x00, 0x23, 0x00, 0xfd, 0x1b, 0x03, 0x0b,
+};
+
 static kiln_engine_t* engine;
 static kiln_module_t* host_module;
 
@@ -186,6 +204,18 @@ static kiln_error_t* host_twice(void* env, kiln_caller_t* caller, const kiln_val
     error = kiln_func_call(kiln_caller_store(caller), &dbl, args, nargs, results, nresults);
     if (error) return error;
     results[0].of.i32 += 1;
+    return NULL;
+}
+
+/* rev(v) -> v with its 16 bytes in reverse order. */
+static kiln_error_t* host_rev(void* env, kiln_caller_t* caller, const kiln_val_t* args,
+                              size_t nargs, kiln_val_t* results, size_t nresults) {
+    (void)env;
+    (void)caller;
+    if (nargs != 1 || args[0].kind != KILN_V128 || nresults != 1 || results[0].kind != KILN_V128)
+        return kiln_error_new("rev: unexpected signature");
+    for (int i = 0; i < 16; ++i)
+        results[0].of.v128[i] = args[0].of.v128[15 - i];
     return NULL;
 }
 
@@ -531,7 +561,7 @@ static void test_traps_and_backtraces(void) {
     kiln_store_delete(store);
 
     /* The engine's call depth bounds recursion; the engine may go before its store. */
-    kiln_engine_config_t config = {100, 0};
+    kiln_engine_config_t config = {100, 0, 0};
     kiln_engine_t* shallow = kiln_engine_new(&config);
     kiln_module_t* module = NULL;
     CHECK_OK(kiln_module_new(shallow, host_wasm, sizeof host_wasm, &module));
@@ -715,6 +745,64 @@ static kiln_error_t* host_nothing(void* env, kiln_caller_t* caller, const kiln_v
                                   size_t nargs, kiln_val_t* results, size_t nresults) {
     (void)env, (void)caller, (void)args, (void)nargs, (void)results, (void)nresults;
     return NULL;
+}
+
+/* The little-endian bytes of four i32 lanes. */
+static kiln_val_t v128_of(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+    const uint32_t lanes[4] = {a, b, c, d};
+    uint8_t bytes[16];
+    for (int i = 0; i < 16; ++i)
+        bytes[i] = (uint8_t)(lanes[i / 4] >> (i % 4 * 8));
+    return kiln_val_v128(bytes);
+}
+
+static void test_v128_values_and_the_simd_feature(void) {
+    static const kiln_valkind_t v128_kind[] = {KILN_V128};
+    kiln_module_t* module = NULL;
+    kiln_linker_t* linker = kiln_linker_new();
+    kiln_store_t* store = kiln_store_new(engine);
+    kiln_instance_t instance;
+    kiln_global_t g;
+    kiln_val_t args[2], results[2], got;
+    CHECK(CHECK_OK(kiln_module_new(engine, simd_wasm, sizeof simd_wasm, &module)));
+    CHECK_OK(kiln_linker_define_func(linker, "env", "rev", v128_kind, 1, v128_kind, 1, host_rev,
+                                     NULL, NULL));
+    if (module && CHECK_OK(kiln_linker_instantiate(linker, store, module, &instance))) {
+        args[0] = v128_of(1, 2, 3, 0x01020304);
+        args[1] = kiln_val_i32(0x10);
+        if (CHECK_OK(call(store, &instance, "f", args, 2, results, 2))) {
+            /* (0x11, 0x12, 0x13, 0x01020314) with its bytes reversed, and lane 3 of g. */
+            kiln_val_t want = v128_of(0x14030201, 0x13000000, 0x12000000, 0x11000000);
+            CHECK(results[0].kind == KILN_V128);
+            CHECK(memcmp(results[0].of.v128, want.of.v128, 16) == 0);
+            CHECK(results[1].kind == KILN_I32 && results[1].of.i32 == 4);
+        }
+        CHECK(kiln_instance_get_global(store, &instance, "g", &g));
+        if (CHECK_OK(kiln_global_get(store, &g, &got))) {
+            kiln_val_t want = v128_of(1, 2, 3, 4);
+            CHECK(got.kind == KILN_V128 && memcmp(got.of.v128, want.of.v128, 16) == 0);
+        }
+        got = v128_of(9, 9, 9, 77);
+        CHECK_OK(kiln_global_set(store, &g, &got));
+        if (CHECK_OK(call(store, &instance, "f", args, 2, results, 2)))
+            CHECK(results[1].of.i32 == 77);
+    }
+    kiln_module_delete(module);
+    kiln_store_delete(store);
+    kiln_linker_delete(linker);
+
+    /* An engine that disables SIMD refuses the module, naming the feature. */
+    {
+        kiln_engine_config_t config = {0, 0, KILN_FEATURE_SIMD};
+        kiln_engine_t* scalar_only = kiln_engine_new(&config);
+        module = NULL;
+        CHECK_ERROR_HAS(kiln_module_new(scalar_only, simd_wasm, sizeof simd_wasm, &module),
+                        KILN_ERROR_INVALID, "simd feature");
+        CHECK(module == NULL);
+        CHECK(CHECK_OK(kiln_module_new(scalar_only, host_wasm, sizeof host_wasm, &module)));
+        kiln_module_delete(module);
+        kiln_engine_delete(scalar_only);
+    }
 }
 
 static void test_null_arguments(void) {
@@ -963,6 +1051,7 @@ int main(void) {
     test_interrupt_from_another_thread();
     test_memory_and_table_limits();
     test_null_arguments();
+    test_v128_values_and_the_simd_feature();
     test_plugins();
     test_directories_and_devices_are_io_errors();
 

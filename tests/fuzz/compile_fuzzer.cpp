@@ -24,9 +24,9 @@ std::optional<Extern> make_import(Store& store, const Module& m, const Import& i
     switch (imp.kind) {
     case ExternKind::func: {
         const FuncType& type = m.types[imp.func_type];
-        size_t results = type.results.size();
-        FuncInst* f = store.create_host_func(type, [results](Store&, uint64_t* slots) {
-            for (size_t i = 0; i < results; ++i)
+        size_t result_slots = kiln::slot_count(type.results);
+        FuncInst* f = store.create_host_func(type, [result_slots](Store&, uint64_t* slots) {
+            for (size_t i = 0; i < result_slots; ++i)
                 slots[i] = 0;
             return std::optional<Trap>{};
         });
@@ -42,7 +42,8 @@ std::optional<Extern> make_import(Store& store, const Module& m, const Import& i
         if (!mem) return std::nullopt;
         return Extern{ExternKind::memory, *mem};
     }
-    case ExternKind::global: return Extern{ExternKind::global, store.create_global(imp.global, 0)};
+    case ExternKind::global:
+        return Extern{ExternKind::global, store.create_global(imp.global, Value{imp.global.type})};
     }
     return std::nullopt;
 }

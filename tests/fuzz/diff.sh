@@ -3,7 +3,9 @@
 # into a valid module, which runs on Kiln (kiln-diff) and on node (reference.mjs); their
 # normalized transcripts must be equal. Mismatching modules are saved to $KILN_DIFF_OUT.
 #
-#   tests/fuzz/diff.sh [-s FIRST_SEED] [-j JOBS] [-k KILN_DIFF] N
+#   tests/fuzz/diff.sh [-s FIRST_SEED] [-j JOBS] [-k KILN_DIFF] [-S] N
+#
+# -S (or KILN_DIFF_SIMD=1) generates modules with SIMD: the same seed then means another module.
 #
 # Exits 0 when every seed agreed, 1 on a mismatch or a Kiln crash, 77 when a tool is missing.
 # Seeds whose module timed out or exhausted the stack on either side are skipped.
@@ -13,12 +15,17 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out_dir="${KILN_DIFF_OUT:-/tmp/kiln-diff}"
 timeout_s="${KILN_DIFF_TIMEOUT:-10}"
 
-# WebAssembly 2.0 without SIMD. Binaryen 108 still treats funcref as a subtype of externref,
-# so with reference types most modules are invalid: those seeds test that both sides agree on
-# validation, the others test execution.
+# WebAssembly 2.0, SIMD only with -S. Binaryen 108 still treats funcref as a subtype of
+# externref, so with reference types most modules are invalid: those seeds test that both sides
+# agree on validation, the others test execution.
 base_features=(--enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
-               --enable-bulk-memory --enable-multivalue --disable-simd --disable-threads
+               --enable-bulk-memory --enable-multivalue --disable-threads
                --disable-exception-handling --disable-tail-call --disable-gc --disable-memory64)
+if [ "${KILN_DIFF_SIMD:-0}" = 1 ]; then
+    base_features+=(--enable-simd)
+else
+    base_features+=(--disable-simd)
+fi
 
 # NaN payloads are nondeterministic (any arithmetic NaN is allowed) and leak into integers and
 # memory through reinterpret and store, so --denan turns every NaN into 0 first.
@@ -118,11 +125,12 @@ if [ "${1:-}" = --one ]; then
     build_and_run_kiln "$3" "$4"
     exit 0
 fi
-while getopts "s:j:k:" opt; do
+while getopts "s:j:k:S" opt; do
     case $opt in
     s) first=$OPTARG ;;
     j) jobs=$OPTARG ;;
     k) kiln_diff=$OPTARG ;;
+    S) export KILN_DIFF_SIMD=1 ;;
     *) exit 2 ;;
     esac
 done
@@ -158,12 +166,16 @@ find "$work" -name '*.wasm' -print0 |
 results="$(for seed in $(seq "$first" "$last"); do classify "$work" "$seed"; done)"
 
 ok=$(grep -c ' ok' <<< "$results")
+# Function executions compared: the calls in the transcripts of the seeds that agreed.
+calls=$(for seed in $(grep ' ok' <<< "$results" | cut -d' ' -f1); do
+            grep -c '^call ' "$work/$seed.kiln.txt"
+        done | awk '{ n += $1 } END { print n + 0 }')
 invalid=$(grep -c ' ok invalid' <<< "$results")
 skipped=$(grep -c ' skip' <<< "$results")
 failed=$(grep -cE ' (MISMATCH|CRASH)' <<< "$results")
 grep -E ' (MISMATCH|CRASH)' <<< "$results" | sed "s|\$| (saved in $out_dir)|"
 grep ' skip' <<< "$results" | cut -d' ' -f3 | sort | uniq -c | sed 's/^ */skipped: /'
-echo "seeds $first..$last: $ok agreed ($invalid of them invalid on both sides)," \
-     "$skipped skipped, $failed failed"
+echo "seeds $first..$last: $ok agreed ($invalid of them invalid on both sides, $calls calls" \
+     "compared), $skipped skipped, $failed failed"
 echo "$ok passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

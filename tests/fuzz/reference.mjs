@@ -60,7 +60,8 @@ function read_signatures(bytes) {
       for (let n = leb(); n > 0; --n) func_types.push(types[leb()]);
     } else if (id === 6) {
       // Only the types are needed; the initializers are skipped by scanning to each `end`,
-      // which is safe for the constant instructions WebAssembly 2.0 allows.
+      // which is safe for the constant instructions WebAssembly 2.0 allows (v128.const's subcode
+      // 0x0c takes one LEB byte).
       for (let n = leb(); n > 0; --n) {
         global_types.push(VALTYPES[u8()]);
         u8();
@@ -71,6 +72,7 @@ function read_signatures(bytes) {
             while (u8() & 0x80) {}
           } else if (op === 0x43) pos += 4;
           else if (op === 0x44) pos += 8;
+          else if (op === 0xfd) pos += 17; // v128.const: subcode 0x0c and 16 bytes
           else if (op === 0xd0) u8();
         }
       }
@@ -106,6 +108,27 @@ function format_value(type, v) {
     default: return type;
   }
 }
+
+/// A v128 as its four i32 lanes, lane 0 first: 0x and 32 hex digits, lane 0 in the low bits.
+function format_v128(lanes) {
+  return `v128:0x${lanes.map((l) => (l >>> 0).toString(16).padStart(8, '0')).reverse().join('')}`;
+}
+
+// JavaScript cannot take a v128 argument, so an import with v128 parameters (binaryen's
+// log-v128) is this wasm function, which passes the four i32 lanes on to JavaScript:
+//   (module (import "js" "log" (func $log (param i32 i32 i32 i32)))
+//     (func (export "log") (param v128)
+//       (call $log (i32x4.extract_lane 0 (local.get 0)) (i32x4.extract_lane 1 (local.get 0))
+//                  (i32x4.extract_lane 2 (local.get 0)) (i32x4.extract_lane 3 (local.get 0)))))
+const V128_LOGGER = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0c, 0x02, 0x60, 0x04, 0x7f, 0x7f, 0x7f,
+  0x7f, 0x00, 0x60, 0x01, 0x7b, 0x00, 0x02, 0x0a, 0x01, 0x02, 0x6a, 0x73, 0x03, 0x6c, 0x6f, 0x67,
+  0x00, 0x00, 0x03, 0x02, 0x01, 0x01, 0x07, 0x07, 0x01, 0x03, 0x6c, 0x6f, 0x67, 0x00, 0x01, 0x0a,
+  0x1a, 0x01, 0x18, 0x00, 0x20, 0x00, 0xfd, 0x1b, 0x00, 0x20, 0x00, 0xfd, 0x1b, 0x01, 0x20, 0x00,
+  0xfd, 0x1b, 0x02, 0x20, 0x00, 0xfd, 0x1b, 0x03, 0x10, 0x00, 0x0b,
+]);
+
+const has_v128 = (type) => type.params.includes('v128') || type.results.includes('v128');
 
 function zero(type) {
   if (type === 'i64') return 0n;
@@ -156,6 +179,16 @@ function transcript(bytes) {
     }
     const type = sig.func_types[func_import++];
     imports[imp.module] ??= {};
+    if (type.params.length === 1 && type.params[0] === 'v128' && type.results.length === 0) {
+      const log = (...lanes) => print(`${imp.name}(${format_v128(lanes)})`);
+      const logger = new WebAssembly.Instance(new WebAssembly.Module(V128_LOGGER), { js: { log } });
+      imports[imp.module][imp.name] = logger.exports.log;
+      continue;
+    }
+    if (has_v128(type)) {
+      print(`unsupported-import ${imp.module}.${imp.name}`);
+      return out;
+    }
     imports[imp.module][imp.name] = (...args) => {
       print(`${imp.name}(${type.params.map((t, i) => format_value(t, args[i])).join(', ')})`);
       const zeros = type.results.map(zero);
@@ -174,6 +207,11 @@ function transcript(bytes) {
   for (const e of sig.exports) {
     if (e.kind !== 0) continue;
     const type = sig.func_types[e.index];
+    // JavaScript can neither pass nor receive a v128: such exports are not called.
+    if (has_v128(type)) {
+      print(`skip ${e.name} v128`);
+      continue;
+    }
     for (const fixed of [false, true]) {
       if (fixed && type.params.length === 0) break;
       if (hang_limit && e.name !== HANG_LIMIT_EXPORT) hang_limit();
@@ -196,7 +234,9 @@ function transcript(bytes) {
   }
   for (const e of sig.exports) {
     if (e.kind === 3) {
-      print(`global ${e.name} ${format_value(sig.global_types[e.index], ex[e.name].value)}`);
+      const type = sig.global_types[e.index];
+      // A v128 global's value cannot be read from JavaScript.
+      print(`global ${e.name} ${type === 'v128' ? 'v128' : format_value(type, ex[e.name].value)}`);
     } else if (e.kind === 2) {
       const buf = new Uint8Array(ex[e.name].buffer);
       print(`memory ${e.name} ${buf.length / 65536} 0x${fnv1a(buf).toString(16).padStart(8, '0')}`);

@@ -30,6 +30,7 @@ import sys
 LAYERS = {
     "base": 0,
     "engine": 1,
+    "text": 2,
     "wasi": 2,
     "plugin": 3,
     "manager": 4,
@@ -46,9 +47,11 @@ LAYERS = {
 # base's Result/Error; the .def X-macro lists in include/kiln/ rank with it (see layer_of).
 PUBLIC_HEADERS = {
     "error.hpp": "base",
+    "text.hpp": "text",
     "wasi.hpp": "wasi",
     "plugin.hpp": "plugin",
     "manager.hpp": "manager",
+    "state_db.hpp": "manager",
     "actors.hpp": "actors",
     "actors.h": "capi",
     "kiln.h": "capi",

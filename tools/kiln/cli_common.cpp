@@ -1,6 +1,9 @@
 #include "cli_common.hpp"
 
+#include "base/file.hpp"
 #include "base/result.hpp"
+
+#include <kiln/text.hpp>
 
 #include <cerrno>
 #include <charconv>
@@ -16,12 +19,20 @@ int exit_code_of(const Error& error) {
     return error.kind == ErrorKind::usage ? exit_usage : exit_failure;
 }
 
+Result<std::vector<uint8_t>> read_module(const std::filesystem::path& path) {
+    auto bytes = read_file(path);
+    if (!bytes || !looks_like_wat(*bytes)) return bytes;
+    std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+    return wat_to_wasm(text, path.string());
+}
+
 void print_error(std::string_view message) {
     fmt::print(stderr, "kiln: {}\n", message);
 }
 
 void print_error(const std::filesystem::path& file, const Error& error) {
-    if (error.kind == ErrorKind::io) // io errors name the file already
+    // io errors name the file already, and so do text-format errors (FILE:LINE:COLUMN).
+    if (error.kind == ErrorKind::io || error.message.starts_with(file.string() + ":"))
         print_error(error.message);
     else
         fmt::print(stderr, "{}: {}: {}\n", file.string(), error_kind_name(error.kind),
@@ -110,6 +121,64 @@ template <typename Float, typename Bits> Result<Bits> parse_float(std::string_vi
     return std::bit_cast<Bits>(f);
 }
 
+/// A v128 as 0x and up to 32 hex digits (one 128-bit number, lane 0 in its low bits), or as
+/// SHAPE:LANE,LANE,... with SHAPE one of i8x16 i16x8 i32x4 i64x2 f32x4 f64x2.
+Result<V128> parse_v128(std::string_view text) {
+    uint8_t bytes[16] = {};
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        std::string_view digits = text.substr(2);
+        if (digits.size() > 32)
+            return make_error(ErrorKind::usage, "more than 32 hexadecimal digits");
+        for (size_t i = 0; i < digits.size(); ++i) {
+            uint8_t d = 0;
+            auto [end, ec] = std::from_chars(&digits[i], &digits[i] + 1, d, 16);
+            if (ec != std::errc{}) return make_error(ErrorKind::usage, "not a hexadecimal number");
+            size_t nibble = digits.size() - 1 - i; // from the least significant
+            bytes[nibble / 2] |= uint8_t(d << (nibble % 2 * 4));
+        }
+    } else {
+        auto colon = text.find(':');
+        struct Shape {
+            std::string_view name;
+            unsigned width;
+            bool is_float;
+        };
+        static constexpr Shape shapes[] = {{"i8x16", 1, false}, {"i16x8", 2, false},
+                                           {"i32x4", 4, false}, {"i64x2", 8, false},
+                                           {"f32x4", 4, true},  {"f64x2", 8, true}};
+        const Shape* shape = nullptr;
+        for (const auto& s : shapes)
+            if (text.substr(0, colon) == s.name) shape = &s;
+        if (colon == std::string_view::npos || !shape)
+            return make_error(ErrorKind::usage, "expected 0x and 32 hexadecimal digits, or lanes "
+                                                "as i8x16:..., i16x8:..., i32x4:..., i64x2:..., "
+                                                "f32x4:... or f64x2:... (commas between lanes)");
+        const unsigned lanes = 16 / shape->width;
+        std::string_view rest = text.substr(colon + 1);
+        for (unsigned i = 0; i < lanes; ++i) {
+            auto comma = rest.find(',');
+            if ((comma == std::string_view::npos) != (i + 1 == lanes))
+                return make_error(ErrorKind::usage,
+                                  fmt::format("{} needs {} lanes", shape->name, lanes));
+            std::string_view lane = rest.substr(0, comma);
+            Result<uint64_t> bits = parse_integer(lane, shape->width * 8);
+            if (shape->is_float && shape->width == 4)
+                bits =
+                    parse_float<float, uint32_t>(lane).map([](uint32_t b) { return uint64_t(b); });
+            else if (shape->is_float)
+                bits = parse_float<double, uint64_t>(lane);
+            if (!bits)
+                return make_error(ErrorKind::usage, fmt::format("lane {}: \"{}\": {}", i, lane,
+                                                                bits.error().message));
+            std::memcpy(bytes + i * shape->width, &*bits, shape->width); // little-endian host
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        }
+    }
+    V128 v;
+    std::memcpy(&v, bytes, 16);
+    return v;
+}
+
 } // namespace
 
 std::string format_value(Store& store, const Value& value) {
@@ -127,7 +196,7 @@ std::string format_value(Store& store, const Value& value) {
     case ValType::externref:
         if (value.is_null()) return "ref.null extern";
         return "ref.extern " + std::to_string(value.bits - 1);
-    case ValType::v128: break;
+    case ValType::v128: return fmt::format("0x{:016x}{:016x}", value.hi, value.bits);
     }
     return fmt::format("{}:{:#x}", valtype_name(value.type), value.bits);
 }
@@ -174,7 +243,11 @@ Result<Value> parse_value(std::string_view text, ValType type) {
             return fail(Error{ErrorKind::usage, "expected null or a number", {}});
         return Value::externref(externref_word(*n));
     }
-    case ValType::v128: break;
+    case ValType::v128: {
+        auto v = parse_v128(text);
+        if (!v) return fail(v.error());
+        return Value::v128(*v);
+    }
     }
     return fail(Error{ErrorKind::usage, "values of this type cannot be given", {}});
 }

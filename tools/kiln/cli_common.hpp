@@ -19,6 +19,10 @@ enum ExitCode : int { exit_ok = 0, exit_failure = 1, exit_usage = 2 };
 /// exit_usage for a usage error, else exit_failure.
 int exit_code_of(const Error& error);
 
+/// Reads a module: a binary as it is, WebAssembly text (told by its content, whatever the
+/// extension) converted to a binary; a syntax error's message starts with FILE:LINE:COLUMN.
+Result<std::vector<uint8_t>> read_module(const std::filesystem::path& path);
+
 /// Prints "kiln: MESSAGE" on stderr.
 void print_error(std::string_view message);
 
@@ -43,7 +47,7 @@ constexpr uint64_t externref_word(uint64_t n) {
 }
 
 /// A value as a person writes it: 42, -7, 1.5, nan, -inf, ref.null, ref.func NAME, ref.extern N
-/// (functions are named from `store`).
+/// (functions are named from `store`), a v128 as 0x and 32 hex digits (lane 0 lowest).
 std::string format_value(Store& store, const Value& value);
 
 /// "KIND: MESSAGE", or just the kind when the message only repeats it.
@@ -55,7 +59,8 @@ void print_backtrace(const Error& error);
 
 /// Parses a command-line value of type `type`: integers in decimal (signed or unsigned) or 0x
 /// hex; floats in decimal or hex, nan, nan:0xPAYLOAD, inf with an optional sign; references
-/// as null, externrefs also as a number N.
+/// as null, externrefs also as a number N; v128 as 0x and up to 32 hex digits (one number,
+/// lane 0 in its low bits) or as lanes, i32x4:1,2,3,4 (shapes i8x16 to f64x2).
 Result<Value> parse_value(std::string_view text, ValType type);
 
 } // namespace kiln::tool

@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 
@@ -59,6 +61,18 @@ Result<void> apply_config_json(Manifest& manifest, const std::string& text) {
     return {};
 }
 
+/// The manifest of a plugin given as a text module (.wat), or `not_manifest` (why FILE did not
+/// read as a manifest) when FILE holds no WebAssembly text either.
+Result<Manifest> text_manifest(const std::string& path, Error not_manifest) {
+    auto module = read_module(path);
+    if (!module) return tl::unexpected(module.error());
+    if (module->size() < 4 || std::memcmp(module->data(), "\0asm", 4) != 0)
+        return tl::unexpected(std::move(not_manifest));
+    Manifest m = Manifest::from_bytes(std::move(*module));
+    m.name = std::filesystem::path(path).stem().string();
+    return m;
+}
+
 Result<Manifest> load_manifest(const CallOptions& o) {
     if (is_url(o.file)) {
         // Downloaded by the plugin layer when the plugin is built, like any URL in a manifest.
@@ -68,8 +82,12 @@ Result<Manifest> load_manifest(const CallOptions& o) {
         m.wasm.emplace_back().source = std::move(url);
         return m;
     }
-    // The content says what FILE is (a module starts with \0asm); -m is accepted for the habit.
-    return Manifest::from_file(o.file);
+    // The content says what FILE is (a module starts with \0asm, a manifest is JSON or TOML,
+    // anything else may be a text module); -m is accepted for the habit.
+    auto loaded = Manifest::from_file(o.file);
+    if (!loaded && loaded.error().kind != ErrorKind::io)
+        return text_manifest(o.file, std::move(loaded.error()));
+    return loaded;
 }
 
 int run_call(const CallOptions& o) {
@@ -164,8 +182,8 @@ void add_call_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("call", "Call a function of a plugin (Extism ABI)");
     auto o = std::make_shared<CallOptions>();
     sub->add_option("FILE", o->file,
-                    "the plugin: a .wasm module, a JSON or TOML manifest, or an http(s) URL of "
-                    "a module")
+                    "the plugin: a .wasm or .wat module, a JSON or TOML manifest, or an http(s) "
+                    "URL of a module")
         ->required()
         ->type_name(file_value);
     sub->add_option("FUNC", o->function, "the plugin function to call")->required();

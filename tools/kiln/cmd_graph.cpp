@@ -66,15 +66,14 @@ std::optional<Loaded> load(const GraphCommandOptions& o, int& code) {
         code = exit_code_of(graph.error());
         return std::nullopt;
     }
-    auto manager = open_plugin_manager(o.dirs);
-    if (!manager) {
-        print_error(manager.error().message);
+    Loaded loaded;
+    loaded.graph = std::move(*graph);
+    loaded.manager = std::make_unique<PluginManager>();
+    if (auto opened = open_plugin_dirs(*loaded.manager, o.dirs); !opened) {
+        print_error(opened.error().message);
         code = exit_usage;
         return std::nullopt;
     }
-    Loaded loaded;
-    loaded.graph = std::move(*graph);
-    loaded.manager = std::move(*manager);
     loaded.options.manager = loaded.manager.get();
     loaded.options.threads = o.threads;
     loaded.options.fail_fast = o.fail_fast;

@@ -417,7 +417,7 @@ int inspect_manifest(const std::string& file, const Manifest& m, bool json) {
 }
 
 int run_inspect(const std::string& file, bool json) {
-    auto bytes = read_file(file);
+    auto bytes = read_module(file);
     if (!bytes) {
         print_error(file, bytes.error());
         return exit_failure;
@@ -465,7 +465,8 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
                    "modules, grants and limits");
     auto file = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
-    sub->add_option("FILE", *file, "a WebAssembly binary (.wasm) or a JSON/TOML plugin manifest")
+    sub->add_option("FILE", *file,
+                    "a WebAssembly module (.wasm, or .wat text) or a JSON/TOML plugin manifest")
         ->required()
         ->type_name(file_value);
     sub->add_flag("--json", *json, "print a JSON document instead (its shape: docs/cli.md)");

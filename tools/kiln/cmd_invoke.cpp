@@ -3,8 +3,6 @@
 #include "commands.hpp"
 #include "help.hpp"
 
-#include "base/file.hpp"
-
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -34,7 +32,7 @@ std::string exported_functions(const std::vector<ExportType>& exports) {
 
 int run_invoke(const InvokeOptions& options) {
     const std::string& file = options.file;
-    auto bytes = read_file(file);
+    auto bytes = read_module(file);
     if (!bytes) {
         print_error(file, bytes.error());
         return exit_failure;
@@ -97,7 +95,7 @@ int run_invoke(const InvokeOptions& options) {
 void add_invoke_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("invoke", "Instantiate a module and call an exported function");
     auto options = std::make_shared<InvokeOptions>();
-    sub->add_option("FILE", options->file, "WebAssembly binary (.wasm)")
+    sub->add_option("FILE", options->file, "WebAssembly module (.wasm, or .wat text)")
         ->required()
         ->type_name(file_value);
     sub->add_option("FUNC", options->function, "exported function to call")->required();

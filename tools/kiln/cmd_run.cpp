@@ -76,7 +76,12 @@ int run(const RunOptions& o) {
     }
 
     Engine engine;
-    auto module = Module::from_file(engine, o.file);
+    auto bytes = read_module(o.file);
+    if (!bytes) {
+        print_error(o.file, bytes.error());
+        return exit_failure;
+    }
+    auto module = Module::compile(engine, *bytes);
     if (!module) {
         print_error(o.file, module.error());
         return exit_failure;

@@ -4,8 +4,6 @@
 #include "help.hpp"
 #include "json_output.hpp"
 
-#include "base/file.hpp"
-
 #include <fmt/format.h>
 
 namespace kiln::tool {
@@ -18,7 +16,7 @@ int run_validate(const std::vector<std::string>& files, bool json) {
     Json results = Json::array();
     for (const auto& file : files) {
         // Compiling is decoding + validating (+ lowering, which cannot fail on a valid module).
-        auto bytes = read_file(file);
+        auto bytes = read_module(file);
         auto compiled =
             bytes ? Module::compile(engine, *bytes) : Result<Module>(tl::unexpected(bytes.error()));
         if (!compiled) exit_code = exit_failure;
@@ -42,7 +40,7 @@ void add_validate_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("validate", "Decode and validate WebAssembly binaries");
     auto files = std::make_shared<std::vector<std::string>>();
     auto json = std::make_shared<bool>(false);
-    sub->add_option("FILE", *files, "WebAssembly binary (.wasm)")
+    sub->add_option("FILE", *files, "WebAssembly module (.wasm, or .wat text)")
         ->required()
         ->type_name(file_value);
     sub->add_flag("--json", *json, "print a JSON document instead (its shape: docs/cli.md)");

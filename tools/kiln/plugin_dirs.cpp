@@ -15,11 +15,10 @@ void add_plugin_dir_option(CLI::App* command, std::vector<std::string>& dirs) {
         ->allow_extra_args(false);
 }
 
-Result<std::unique_ptr<PluginManager>> open_plugin_manager(const std::vector<std::string>& dirs) {
-    auto manager = std::make_unique<PluginManager>();
+Result<void> open_plugin_dirs(PluginManager& manager, const std::vector<std::string>& dirs) {
     // Reflow actors are plugins like any other: listed, validated, called, and reloaded under
     // the graphs that run them.
-    manager->add_adapter(make_reflow_adapter());
+    manager.add_adapter(make_reflow_adapter());
     std::vector<std::string> folders = dirs;
     if (folders.empty()) {
         const char* env = std::getenv("KILN_PLUGIN_DIR");
@@ -28,9 +27,10 @@ Result<std::unique_ptr<PluginManager>> open_plugin_manager(const std::vector<std
     for (const std::string& dir : folders) {
         std::error_code ec;
         if (dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
-        if (auto ok = manager->open(dir); !ok) return tl::unexpected(ok.error());
+        if (auto ok = manager.open(dir); !ok)
+            return make_error(ErrorKind::usage, ok.error().message);
     }
-    return manager;
+    return {};
 }
 
 } // namespace kiln::tool

@@ -6,7 +6,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,8 +14,9 @@ namespace kiln::tool {
 /// Adds --plugin-dir (alias --dir), repeatable, to a command.
 void add_plugin_dir_option(CLI::App* command, std::vector<std::string>& dirs);
 
-/// A manager over the folders given, else the default one; an explicit folder that cannot be
-/// read is an error, the default one may be missing (no plugins then).
-Result<std::unique_ptr<PluginManager>> open_plugin_manager(const std::vector<std::string>& dirs);
+/// Opens the folders given, else the default one, in `manager`, with the adapter of Reflow
+/// actors added; an explicit folder that cannot be read is a usage error, the default one may
+/// be missing (no plugins then).
+Result<void> open_plugin_dirs(PluginManager& manager, const std::vector<std::string>& dirs);
 
 } // namespace kiln::tool

@@ -181,13 +181,11 @@ Result<void> check_ref(Store& store, ValType want, const Value& v) {
 HostFunc host_func(FuncType type, RawHostFn fn) {
     FuncType t = type;
     SlotHostFn body = [t = std::move(t), fn = std::move(fn)](Caller& caller, uint64_t* slots) {
-        std::vector<Value> args(t.params.size()), results(t.results.size());
-        for (size_t i = 0; i < args.size(); ++i)
-            args[i] = Value{t.params[i], slots[i]};
+        std::vector<Value> args = engine::values_of(t.params, slots), results(t.results.size());
         for (size_t i = 0; i < results.size(); ++i)
             results[i] = Value{t.results[i], 0};
         fn(caller, args, results);
-        for (size_t i = 0; i < results.size(); ++i) {
+        for (size_t i = 0, at = 0; i < results.size(); at += slot_count(t.results[i++])) {
             if (results[i].type != t.results[i]) {
                 caller.trap(fmt::format("host function returned {} for result {}, expected {}",
                                         valtype_name(results[i].type), i,
@@ -199,7 +197,7 @@ HostFunc host_func(FuncType type, RawHostFn fn) {
                 caller.trap(fmt::format("host function returned {}", ok.error().message));
                 return;
             }
-            slots[i] = results[i].bits;
+            results[i].to_slots(slots + at);
         }
     };
     return HostFunc{std::move(type), std::move(body)};
@@ -243,15 +241,12 @@ Result<std::vector<Value>> Func::call(Store& store, std::span<const Value> args)
                                           valtype_name(args[i].type), valtype_name(ft.params[i])));
     for (size_t i = 0; i < args.size(); ++i)
         KILN_CHECK(check_owned(store, args[i], fmt::format("argument {}", i)));
-    std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
-    for (size_t i = 0; i < args.size(); ++i)
-        slots[i] = args[i].bits;
+    std::vector<uint64_t> slots(std::max<size_t>({m_func->num_params, m_func->num_results, 1}));
+    for (size_t i = 0, at = 0; i < args.size(); at += slot_count(ft.params[i++]))
+        args[i].to_slots(&slots[at]);
     if (store.raw().call_raw(m_func, slots.data()) != engine::RunStatus::done)
         return tl::unexpected(call_error(store.raw(), store.raw().take_trap()));
-    std::vector<Value> results(ft.results.size());
-    for (size_t i = 0; i < results.size(); ++i)
-        results[i] = Value{ft.results[i], slots[i]};
-    return results;
+    return engine::values_of(ft.results, slots.data());
 }
 
 Result<FuncType> Func::type(Store& store) const {
@@ -275,7 +270,7 @@ std::optional<Func> Func::from_ref(Store& store, const Value& ref) {
 Result<std::vector<Value>> Store::resume(std::span<const Value> host_results) {
     const auto& susp = m_store->suspension();
     if (!susp) return make_error(ErrorKind::usage, "no suspended call to resume");
-    std::vector<uint64_t> bits(host_results.size());
+    std::vector<uint64_t> bits(susp->host ? susp->host->num_results : 0);
     if (susp->host) {
         const FuncType& ft = *susp->host->type;
         if (host_results.size() != ft.results.size())
@@ -284,9 +279,9 @@ Result<std::vector<Value>> Store::resume(std::span<const Value> host_results) {
                                           "resume it with {} results, not {}",
                                           functype_string(ft), ft.results.size(),
                                           host_results.size()));
-        for (size_t i = 0; i < bits.size(); ++i) {
+        for (size_t i = 0, at = 0; i < host_results.size(); at += slot_count(ft.results[i++])) {
             KILN_CHECK(check_ref(*this, ft.results[i], host_results[i]));
-            bits[i] = host_results[i].bits;
+            host_results[i].to_slots(&bits[at]);
         }
     } else if (!host_results.empty()) {
         return make_error(ErrorKind::usage,
@@ -386,12 +381,12 @@ Result<Global> Global::create(Store& store, const GlobalType& type, Value init) 
                           fmt::format("initial value of type {} for a {} global",
                                       valtype_name(init.type), valtype_name(type.type)));
     KILN_CHECK(check_owned(store, init, "the initial value"));
-    return Global(store.id(), store.raw().create_global(type, init.bits));
+    return Global(store.id(), store.raw().create_global(type, init));
 }
 
 Result<Value> Global::get(Store& store) const {
     if (m_store != store.id()) return wrong_store("global");
-    return Value{m_global->type.type, m_global->bits};
+    return m_global->value();
 }
 
 Result<void> Global::set(Store& store, Value value) const {
@@ -403,6 +398,7 @@ Result<void> Global::set(Store& store, Value value) const {
                                       valtype_name(m_global->type.type)));
     KILN_CHECK(check_owned(store, value, "the value"));
     m_global->bits = value.bits;
+    m_global->hi = value.hi;
     return {};
 }
 

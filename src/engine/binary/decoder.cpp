@@ -74,8 +74,8 @@ Result<void> read_names(Reader r, std::string& module_name,
 
 class Decoder {
 public:
-    explicit Decoder(Module& module)
-        : m_module(module),
+    Decoder(Module& module, const Features& features)
+        : m_module(module), m_features(features),
           m_local_budget(std::max(min_module_local_budget,
                                   module_local_budget_per_byte * module.bytes.size())) {}
 
@@ -106,6 +106,7 @@ private:
     template <typename OnInstr> Result<void> scan_expr(Reader& r, OnInstr&& on_instr);
 
     Module& m_module;
+    const Features& m_features;
     uint64_t m_local_budget;
     // "constant expression required" is a validation error; it waits until the whole binary has
     // decoded, so that a malformed later section is still reported as malformed.
@@ -449,6 +450,8 @@ Result<ValType> Decoder::valtype(Reader& r) {
     KILN_TRY(b, r.u8());
     auto t = valtype_from_byte(b);
     if (!t) return malformed_at(offset, "malformed value type");
+    if (*t == ValType::v128 && !m_features.simd)
+        return feature_disabled("simd", "v128 type", offset);
     return *t;
 }
 
@@ -500,7 +503,7 @@ Result<GlobalType> Decoder::global_type(Reader& r) {
 // imposes, and hands every instruction but that final `end` to on_instr. Leaves r after it.
 template <typename OnInstr> Result<void> Decoder::scan_expr(Reader& r, OnInstr&& on_instr) {
     enum : uint8_t { plain_block, if_block, else_block };
-    InstrReader ir(r);
+    InstrReader ir(r, m_features.simd);
     m_blocks.clear();
     for (;;) {
         if (ir.at_end()) return malformed_at(ir.offset(), "unexpected end of section or function");
@@ -533,6 +536,10 @@ Result<ConstExpr> Decoder::const_expr(Reader& r) {
         case Opcode::I64Const: ci = {ConstInstr::Op::i64_const, in.imm}; break;
         case Opcode::F32Const: ci = {ConstInstr::Op::f32_const, in.imm}; break;
         case Opcode::F64Const: ci = {ConstInstr::Op::f64_const, in.imm}; break;
+        case Opcode::V128Const:
+            ci = {ConstInstr::Op::v128_const, in.imm};
+            ci.hi = in.imm_hi;
+            break;
         case Opcode::RefNull: ci = {ConstInstr::Op::ref_null, 0, in.type}; break;
         case Opcode::RefFunc: ci = {ConstInstr::Op::ref_func, in.a}; break;
         case Opcode::GlobalGet: ci = {ConstInstr::Op::global_get, in.a}; break;
@@ -585,13 +592,13 @@ Result<void> Decoder::function_body(Reader& r, Function& f) {
 
 } // namespace
 
-Result<std::shared_ptr<Module>> decode(std::span<const uint8_t> bytes) {
+Result<std::shared_ptr<Module>> decode(std::span<const uint8_t> bytes, const Features& features) {
     // Module offsets are 32-bit.
     if (bytes.size() > std::numeric_limits<uint32_t>::max())
         return make_error(ErrorKind::malformed, "module larger than 4 GiB");
     auto module = std::make_shared<Module>();
     module->bytes.assign(bytes.begin(), bytes.end());
-    Decoder decoder(*module);
+    Decoder decoder(*module, features);
     KILN_CHECK(decoder.run());
     return module;
 }

@@ -19,6 +19,7 @@ struct ConstInstr {
         i64_const,
         f32_const,
         f64_const,
+        v128_const,
         ref_null,
         ref_func,
         global_get
@@ -26,6 +27,7 @@ struct ConstInstr {
     Op op;
     uint64_t value = 0;          ///< the constant's bits, or the function/global index
     ValType type = ValType::i32; ///< ref.null's type
+    uint64_t hi = 0;             ///< v128.const: the high 64 bits (value holds the low)
 };
 
 /// A constant expression (offsets, global initialisers, element items).

@@ -22,9 +22,10 @@ std::optional<ValType> valtype_from_byte(uint8_t b) {
     case 0x7e:
     case 0x7d:
     case 0x7c:
+    case 0x7b:
     case 0x70:
     case 0x6f: return static_cast<ValType>(b);
-    default: return std::nullopt; // v128 arrives with the SIMD issue
+    default: return std::nullopt;
     }
 }
 

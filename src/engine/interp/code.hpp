@@ -2,7 +2,8 @@
 // 64-bit cells. An instruction is a handler address followed by 32-bit operands (frame slot
 // indices, packed two per cell) and then 64-bit immediates or branch targets. Locals and operand
 // stack values all live in 64-bit frame slots at fixed indices, so instructions name their
-// operands directly and nothing is pushed or popped while running.
+// operands directly and nothing is pushed or popped while running. A v128 value takes two
+// consecutive slots (its low half first); every other value takes one.
 #pragma once
 
 #include "engine/interp/numeric.hpp"
@@ -60,6 +61,34 @@ static_assert(sizeof(Cell) == 8);
 #define KILN_CAT_elem_special(...)
 #define KILN_CAT_table_copy_special(...)
 
+// Category of each SIMD opcode (KILN_OP_FD) by its immediate kind and second operand: unary
+// (splats included), binary (shifts included), extract_lane, replace_lane, load, store,
+// load/store_lane (told apart by the result), or handled by hand (v128.const, i8x16.shuffle,
+// v128.bitselect). BIN and REPLACE get the type of the second operand instead of the first.
+#define KILN_VCAT(name, imm, a, b, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)             \
+    KILN_VCAT_##imm##_##b(name, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)
+#define KILN_VCAT_none_none(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE) UN(n, a, r)
+#define KILN_VCAT_none_v128(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)              \
+    BIN(n, v128, r)
+#define KILN_VCAT_none_i32(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE) BIN(n, i32, r)
+#define KILN_VCAT_lane_none(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)              \
+    EXTRACT(n, a, r)
+#define KILN_VCAT_lane_i32(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)               \
+    REPLACE(n, i32, r)
+#define KILN_VCAT_lane_i64(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)               \
+    REPLACE(n, i64, r)
+#define KILN_VCAT_lane_f32(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)               \
+    REPLACE(n, f32, r)
+#define KILN_VCAT_lane_f64(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)               \
+    REPLACE(n, f64, r)
+#define KILN_VCAT_mem_none(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE) LOAD(n, a, r)
+#define KILN_VCAT_mem_v128(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE) STORE(n, a, r)
+#define KILN_VCAT_mem_lane_v128(n, a, r, UN, BIN, EXTRACT, REPLACE, LOAD, STORE, MEMLANE)          \
+    MEMLANE(n, a, r)
+#define KILN_VCAT_v128_none(...)
+#define KILN_VCAT_shuffle_v128(...)
+#define KILN_VCAT_none_special(...)
+
 // Binary integer instructions also get a form whose second operand is an immediate.
 #define KILN_SI_i32(X, n) X(n##_si)
 #define KILN_SI_i64(X, n) X(n##_si)
@@ -83,7 +112,8 @@ static_assert(sizeof(Cell) == 8);
     KILN_IOP_X(BrIf_##P##n##_si_back)
 
 /// Internal opcodes: this fixed list, then one or two per numeric opcode of opcodes.def (expand
-/// KILN_IOPS_FIXED, then include opcodes.def with KILN_OP defined as KILN_OPCODE_IOPS_ONE).
+/// KILN_IOPS_FIXED, then include opcodes.def with KILN_OP defined as KILN_OPCODE_IOPS_ONE and
+/// KILN_OP_FD as KILN_OPCODE_IOPS_FD).
 /// KILN_IOP_X must be defined by the user of the list.
 #define KILN_IOPS_FIXED                                                                            \
     KILN_IOP_X(Unreachable) KILN_IOP_X(Copy) KILN_IOP_X(Const) KILN_IOP_X(Br)                      \
@@ -95,15 +125,20 @@ static_assert(sizeof(Cell) == 8);
     KILN_IOP_X(MemoryInit) KILN_IOP_X(DataDrop) KILN_IOP_X(TableGet) KILN_IOP_X(TableSet)          \
     KILN_IOP_X(TableSize) KILN_IOP_X(TableGrow) KILN_IOP_X(TableFill) KILN_IOP_X(TableCopy)        \
     KILN_IOP_X(TableInit) KILN_IOP_X(ElemDrop) KILN_IOP_X(RefFunc) KILN_IOP_X(Fuel)                \
-    KILN_IOP_X(BrBack) KILN_INT_CMPS(KILN_GEN_FUSED)
+    KILN_IOP_X(BrBack) KILN_INT_CMPS(KILN_GEN_FUSED)                                               \
+    KILN_IOP_X(Copy128) KILN_IOP_X(Select128) KILN_IOP_X(GlobalGet128) KILN_IOP_X(GlobalSet128)
 // clang-format on
 
 #define KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)                                       \
     KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_MEM, KILN_GEN_MEM)
+/// Every SIMD opcode has one internal opcode of the same name.
+#define KILN_OPCODE_IOPS_FD(name, code, text, imm, a, b, r) KILN_IOP_X(name)
 
 enum class IOp : uint16_t {
 #define KILN_IOP_X(n) n,
 #define KILN_OP(name, code, text, imm, a, b, r) KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)
+#define KILN_OP_FD(name, code, text, imm, a, b, r)                                                 \
+    KILN_OPCODE_IOPS_FD(name, code, text, imm, a, b, r)
     KILN_IOPS_FIXED
 #include "engine/binary/opcodes.def"
 #undef KILN_IOP_X
@@ -147,14 +182,15 @@ struct CodeOffset {
 /// A lowered function body and the frame it needs.
 struct FuncCode {
     std::vector<Cell> code;
-    std::vector<SuspendSite> sites;   ///< by offset
-    std::vector<uint32_t> site_refs;  ///< slots named by sites (ref_slot)
-    std::vector<uint32_t> ref_locals; ///< locals (parameters included) of reference type (ref_slot)
+    std::vector<SuspendSite> sites;  ///< by offset
+    std::vector<uint32_t> site_refs; ///< slots named by sites (ref_slot)
+    std::vector<uint32_t>
+        ref_locals; ///< slots of the reference-typed locals, params included (ref_slot)
     std::vector<CodeOffset> offsets; ///< in cell order; an entry where the wasm instruction changes
-    uint32_t num_params = 0;
-    uint32_t num_locals = 0; ///< parameters included
-    uint32_t num_results = 0;
-    uint32_t frame_size = 0; ///< slots: locals plus the deepest operand stack
+    uint32_t num_params = 0;         ///< slots the parameters take
+    uint32_t num_locals = 0;         ///< slots the locals take, parameters included
+    uint32_t num_results = 0;        ///< slots the results take
+    uint32_t frame_size = 0;         ///< slots: locals plus the deepest operand stack
 
     /// The site at cell `offset`, if there is one.
     const SuspendSite* site_at(uint32_t offset) const;

@@ -1,5 +1,8 @@
 #include "engine/interp/interpreter.hpp"
 
+#include "engine/binary/instr.hpp"
+#include "engine/interp/simd.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <pthread.h>
@@ -124,6 +127,8 @@ RunStatus run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* slots,
 #define KILN_IOP_X(n) &&L_##n,
         KILN_IOPS_FIXED
 #define KILN_OP(name, code, text, imm, a, b, r) KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)
+#define KILN_OP_FD(name, code, text, imm, a, b, r)                                                 \
+    KILN_OPCODE_IOPS_FD(name, code, text, imm, a, b, r)
 #include "engine/binary/opcodes.def"
 #undef KILN_IOP_X
     };
@@ -354,7 +359,115 @@ do_call : {
 #define KILN_GEN_NONE(n, a, r)
 #define KILN_OP(name, code, text, imm, a, b, r)                                                    \
     KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_NONE, KILN_GEN_NONE)
+#define KILN_OP_FD(name, code, text, imm, a, b, r)
 #include "engine/binary/opcodes.def"
+
+// ---- SIMD instructions, generated from opcodes.def. A v128 operand is read from its two slots
+// before the result is written, since the destination may be one of the operands' slots.
+#define KILN_VARG_v128(w) sem::vload(fp + (w))
+#define KILN_VARG_i32(w) sem::from_slot<sem::u32>(fp[w])
+#define KILN_VARG_i64(w) sem::from_slot<sem::u64>(fp[w])
+#define KILN_VARG_f32(w) sem::from_slot<sem::f32>(fp[w])
+#define KILN_VARG_f64(w) sem::from_slot<sem::f64>(fp[w])
+#define KILN_VRES_v128(w, v) sem::vstore(fp + (w), v)
+#define KILN_VRES_i32(w, v) fp[w] = sem::to_slot(v)
+#define KILN_VRES_i64 KILN_VRES_i32
+#define KILN_VRES_f32 KILN_VRES_i32
+#define KILN_VRES_f64 KILN_VRES_i32
+// `ea`: the effective address of an access of `n`'s width, the address in slot W(addr) plus
+// offset W(off); or a trap.
+#define KILN_VADDR(n, addr, off)                                                                   \
+    uint64_t ea = uint64_t(uint32_t(fp[W(addr)])) + W(off);                                        \
+    if (ea + (uint64_t(1) << access_log2(Opcode::n)) > mem_size) [[unlikely]]                      \
+        TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
+#define KILN_VGEN_UN(n, a, r)                                                                      \
+    L_##n : {                                                                                      \
+        auto v = sem::n(KILN_VARG_##a(W(1)));                                                      \
+        KILN_VRES_##r(W(0), v);                                                                    \
+        NEXT(2);                                                                                   \
+    }
+#define KILN_VGEN_BIN(n, a, r)                                                                     \
+    L_##n : {                                                                                      \
+        auto v = sem::n(KILN_VARG_v128(W(1)), KILN_VARG_##a(W(2)));                                \
+        KILN_VRES_##r(W(0), v);                                                                    \
+        NEXT(3);                                                                                   \
+    }
+#define KILN_VGEN_EXTRACT(n, a, r)                                                                 \
+    L_##n : {                                                                                      \
+        auto v = sem::n(KILN_VARG_v128(W(1)), W(2));                                               \
+        KILN_VRES_##r(W(0), v);                                                                    \
+        NEXT(3);                                                                                   \
+    }
+#define KILN_VGEN_REPLACE(n, b, r)                                                                 \
+    L_##n : {                                                                                      \
+        auto v = sem::n(KILN_VARG_v128(W(1)), KILN_VARG_##b(W(2)), W(3));                          \
+        KILN_VRES_v128(W(0), v);                                                                   \
+        NEXT(3);                                                                                   \
+    }
+#define KILN_VGEN_LOAD(n, a, r)                                                                    \
+    L_##n : {                                                                                      \
+        KILN_VADDR(n, 1, 2)                                                                        \
+        KILN_VRES_v128(W(0), sem::n(mem + ea));                                                    \
+        NEXT(3);                                                                                   \
+    }
+#define KILN_VGEN_STORE(n, a, r)                                                                   \
+    L_##n : {                                                                                      \
+        KILN_VADDR(n, 0, 2)                                                                        \
+        sem::n(mem + ea, KILN_VARG_v128(W(1)));                                                    \
+        NEXT(3);                                                                                   \
+    }
+// Words: [destination,] address, vector, offset, lane.
+#define KILN_VGEN_MEMLANE_v128(n)                                                                  \
+    L_##n : {                                                                                      \
+        KILN_VADDR(n, 1, 3)                                                                        \
+        KILN_VRES_v128(W(0), sem::n(mem + ea, KILN_VARG_v128(W(2)), W(4)));                        \
+        NEXT(4);                                                                                   \
+    }
+#define KILN_VGEN_MEMLANE_none(n)                                                                  \
+    L_##n : {                                                                                      \
+        KILN_VADDR(n, 0, 2)                                                                        \
+        sem::n(mem + ea, KILN_VARG_v128(W(1)), W(3));                                              \
+        NEXT(3);                                                                                   \
+    }
+#define KILN_VGEN_MEMLANE(n, a, r) KILN_VGEN_MEMLANE_##r(n)
+#define KILN_OP(name, code, text, imm, a, b, r)
+#define KILN_OP_FD(name, code, text, imm, a, b, r)                                                 \
+    KILN_VCAT(name, imm, a, b, r, KILN_VGEN_UN, KILN_VGEN_BIN, KILN_VGEN_EXTRACT,                  \
+              KILN_VGEN_REPLACE, KILN_VGEN_LOAD, KILN_VGEN_STORE, KILN_VGEN_MEMLANE)
+#include "engine/binary/opcodes.def"
+L_V128Const:
+    std::memcpy(fp + W(0), pc + 2, 16);
+    NEXT(4);
+L_I8x16Shuffle : {
+    auto v = sem::I8x16Shuffle(KILN_VARG_v128(W(1)), KILN_VARG_v128(W(2)), sem::vload(pc + 3));
+    KILN_VRES_v128(W(0), v);
+    NEXT(5);
+}
+L_V128Bitselect : {
+    auto v = sem::V128Bitselect(KILN_VARG_v128(W(1)), KILN_VARG_v128(W(2)), KILN_VARG_v128(W(3)));
+    KILN_VRES_v128(W(0), v);
+    NEXT(3);
+}
+L_Copy128:
+    std::memmove(fp + W(0), fp + W(1), 16);
+    NEXT(2);
+L_Select128 : {
+    uint32_t from = uint32_t(fp[W(3)]) ? W(1) : W(2);
+    std::memmove(fp + W(0), fp + from, 16);
+    NEXT(3);
+}
+L_GlobalGet128 : {
+    const GlobalInst* g = inst->globals[W(1)];
+    fp[W(0)] = g->bits;
+    fp[W(0) + 1] = g->hi;
+    NEXT(2);
+}
+L_GlobalSet128 : {
+    GlobalInst* g = inst->globals[W(0)];
+    g->bits = fp[W(1)];
+    g->hi = fp[W(1) + 1];
+    NEXT(2);
+}
 
 // ---- memory
 #define KILN_LOAD(n, M, EXT)                                                                       \

@@ -71,7 +71,17 @@ public:
     Lowering(const Module& m, const std::vector<uint32_t>& type_ids, uint32_t def_index)
         : m_module(m), m_type_ids(type_ids), m_func(m.functions[def_index]),
           m_type(m.types[m_func.type]), m_handlers(interp_handlers()) {
-        m_num_locals = uint32_t(m_type.params.size() + m_func.locals.size());
+        // Locals take one slot each, a v128 two.
+        const size_t n = m_type.params.size() + m_func.locals.size();
+        m_local_slot.reserve(n + 1);
+        uint32_t slot = 0;
+        for (uint32_t x = 0; x < n; ++x) {
+            m_local_slot.push_back(slot);
+            slot += width(local_type(x));
+        }
+        m_local_slot.push_back(slot);
+        m_num_locals = slot;
+        m_max_slot = slot;
     }
 
     Result<std::unique_ptr<FuncCode>> run();
@@ -79,9 +89,11 @@ public:
 private:
     struct Entry {
         enum class Kind : uint8_t { slot, local, konst } kind = Kind::slot;
-        uint32_t local = 0;
+        uint32_t local = 0; ///< the local's first slot
         uint64_t value = 0;
         Ref ref = Ref::none; ///< a reference: snapshots translate it (see SuspendSite)
+        bool wide = false;   ///< a v128, two slots wide (never a constant)
+        uint32_t slot = 0;   ///< its own (first) slot, set by push()
     };
     struct Ctrl {
         Ctrl(Opcode k, uint32_t h, uint32_t np, uint32_t nr)
@@ -156,17 +168,43 @@ private:
     }
 
     // ---- abstract stack
-    uint32_t slot_of(size_t pos) const { return m_num_locals + uint32_t(pos); }
-    void push_slot(Ref ref = Ref::none) {
-        m_stack.push_back(Entry{Entry::Kind::slot, 0, 0, ref});
-        m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
+    static uint32_t width(ValType t) { return uint32_t(slot_count(t)); }
+    /// The slot of the stack entry at `pos` (at most the stack's height): the operand stack
+    /// starts after the locals and each entry takes one slot, a v128 two.
+    uint32_t slot_of(size_t pos) const {
+        if (pos == 0) return m_num_locals;
+        const Entry& below = m_stack[pos - 1];
+        return below.slot + (below.wide ? 2 : 1);
     }
+    /// The slot of value `k` of the label of `t`, where a branch leaves it.
+    uint32_t label_slot(const Ctrl& t, uint32_t k) const {
+        const auto& types = t.kind == Opcode::Loop ? t.param_types : t.result_types;
+        uint32_t slot = slot_of(t.height);
+        for (uint32_t j = 0; j < k; ++j)
+            slot += width(types[j]);
+        return slot;
+    }
+    void push(Entry e) {
+        e.slot = slot_of(m_stack.size());
+        m_stack.push_back(e);
+        m_max_slot = std::max(m_max_slot, e.slot + (e.wide ? 2 : 1));
+    }
+    void push_slot(Ref ref = Ref::none, bool wide = false) {
+        push(Entry{Entry::Kind::slot, 0, 0, ref, wide});
+    }
+    void push_typed(ValType t) { push_slot(ref_of(t), t == ValType::v128); }
     ValType local_type(uint32_t x) const {
         return x < m_type.params.size() ? m_type.params[x]
                                         : m_func.locals[x - m_type.params.size()];
     }
     Entry local_entry(uint32_t x) const {
-        return Entry{Entry::Kind::local, x, 0, ref_of(local_type(x))};
+        const ValType t = local_type(x);
+        return Entry{Entry::Kind::local, m_local_slot[x], 0, ref_of(t), t == ValType::v128};
+    }
+    /// Copies a value of one slot, or of two when `wide`.
+    void copy(uint32_t dst, uint32_t src, bool wide) {
+        begin(wide ? IOp::Copy128 : IOp::Copy);
+        words({dst, src});
     }
     /// The block's parameter and result types.
     std::pair<std::vector<ValType>, std::vector<ValType>> block_types(const BlockType& bt) const {
@@ -200,14 +238,13 @@ private:
         std::vector<uint32_t> params;
         for (uint32_t k = 0; k < loop.param_refs.size(); ++k)
             if (loop.param_refs[k] != Ref::none)
-                params.push_back(ref_slot(slot_of(loop.height + k), loop.param_refs[k]));
+                params.push_back(ref_slot(label_slot(loop, k), loop.param_refs[k]));
         site(offset, SuspendSite::Kind::charge, loop.height, 0, params);
     }
     void materialize(size_t pos) {
         Entry& e = m_stack[pos];
         if (e.kind == Entry::Kind::local) {
-            begin(IOp::Copy);
-            words({slot_of(pos), e.local});
+            copy(slot_of(pos), e.local, e.wide);
         } else if (e.kind == Entry::Kind::konst) {
             begin(IOp::Const);
             words({slot_of(pos), 0});
@@ -219,9 +256,10 @@ private:
         for (size_t i = 0; i < m_stack.size(); ++i)
             materialize(i);
     }
-    void materialize_local(uint32_t x) {
+    /// Materializes the entries that refer to the local at `slot`.
+    void materialize_local(uint32_t slot) {
         for (size_t i = 0; i < m_stack.size(); ++i)
-            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == x) materialize(i);
+            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == slot) materialize(i);
     }
     /// The slot to read the entry at `pos` from (constants are first put in their slot).
     uint32_t use(size_t pos) {
@@ -233,10 +271,10 @@ private:
     uint32_t use_top(size_t depth) { return use(m_stack.size() - 1 - depth); }
     void pop(size_t n) { m_stack.resize(m_stack.size() - n); }
     /// Pops the operands, pushes a slot for the result and returns its index.
-    uint32_t result_after_pop(size_t n, Ref ref = Ref::none) {
+    uint32_t result_after_pop(size_t n, Ref ref = Ref::none, bool wide = false) {
         pop(n);
-        push_slot(ref);
-        return slot_of(m_stack.size() - 1);
+        push_slot(ref, wide);
+        return m_stack.back().slot;
     }
 
     // ---- control
@@ -271,15 +309,11 @@ private:
         size_t first = m_stack.size() - arity;
         for (uint32_t k = 0; k < arity; ++k) {
             const Entry& e = m_stack[first + k];
-            uint32_t dst = slot_of(t.height + k);
+            uint32_t dst = label_slot(t, k);
             if (e.kind == Entry::Kind::slot) {
-                if (slot_of(first + k) != dst) {
-                    begin(IOp::Copy);
-                    words({dst, slot_of(first + k)});
-                }
+                if (e.slot != dst) copy(dst, e.slot, e.wide);
             } else if (e.kind == Entry::Kind::local) {
-                begin(IOp::Copy);
-                words({dst, e.local});
+                copy(dst, e.local, e.wide);
             } else {
                 begin(IOp::Const);
                 words({dst, 0});
@@ -307,26 +341,25 @@ private:
     void emit_return() {
         uint32_t r = uint32_t(m_type.results.size());
         size_t first = m_stack.size() - r;
+        const auto result_slots = uint32_t(slot_count(m_type.results));
         std::vector<uint32_t> src(r);
         for (uint32_t k = 0; k < r; ++k) {
             const Entry& e = m_stack[first + k];
-            src[k] = e.kind == Entry::Kind::local ? e.local : slot_of(first + k);
+            src[k] = e.kind == Entry::Kind::local ? e.local : e.slot;
             // A local that is also a destination must be read before it is overwritten.
-            if (e.kind == Entry::Kind::local && e.local < r) {
-                begin(IOp::Copy);
-                words({slot_of(first + k), e.local});
-                src[k] = slot_of(first + k);
+            if (e.kind == Entry::Kind::local && e.local < result_slots) {
+                copy(e.slot, e.local, e.wide);
+                src[k] = e.slot;
             }
         }
-        for (uint32_t k = 0; k < r; ++k) {
+        for (uint32_t k = 0, dst = 0; k < r; dst += m_stack[first + k].wide ? 2 : 1, ++k) {
             const Entry& e = m_stack[first + k];
             if (e.kind == Entry::Kind::konst) {
                 begin(IOp::Const);
-                words({k, 0});
+                words({dst, 0});
                 imm(e.value);
-            } else if (src[k] != k) {
-                begin(IOp::Copy);
-                words({k, src[k]});
+            } else if (src[k] != dst) {
+                copy(dst, src[k], e.wide);
             }
         }
         begin(IOp::Return);
@@ -382,7 +415,7 @@ private:
             begin(IOp::Br);
             return target(0);
         }
-        uint32_t s = c.kind == Entry::Kind::local ? c.local : slot_of(pos);
+        uint32_t s = c.kind == Entry::Kind::local ? c.local : c.slot;
         return simple_cond_branch(when_true ? IOp::BrIfNz : IOp::BrIfZ, s, loop);
     }
     /// Branch on one slot; the backward forms keep the fuel cost in the spare operand word.
@@ -456,34 +489,53 @@ private:
             m_cmp_has_imm = has_imm;
         }
     }
+    /// A SIMD instruction: pops `n` operands and pushes a result (of two slots when `wide`) if
+    /// it has one; its words are the destination, the operands from the deepest, then `extra`.
+    size_t simd(IOp op, size_t n, bool has_result, bool wide,
+                std::initializer_list<uint32_t> extra) {
+        uint32_t operands[3];
+        for (size_t i = 0; i < n; ++i)
+            operands[i] = use_top(n - 1 - i);
+        uint32_t d = 0;
+        if (has_result)
+            d = result_after_pop(n, Ref::none, wide);
+        else
+            pop(n);
+        size_t at = begin(op);
+        if (has_result) word(d);
+        for (size_t i = 0; i < n; ++i)
+            word(operands[i]);
+        for (uint32_t w : extra)
+            word(w);
+        if (has_result) note_result(at);
+        return at;
+    }
     void set_local(uint32_t x, bool tee) {
         size_t pos = m_stack.size() - 1;
         Entry e = m_stack[pos];
+        const uint32_t xs = m_local_slot[x];
         bool others = false;
         for (size_t i = 0; i < pos; ++i)
-            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == x) others = true;
+            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == xs) others = true;
         if (!others && e.kind == Entry::Kind::slot && m_result_instr != npos &&
             m_result_end == m_code.size() && m_result_pos == pos) {
             // Retarget the producing instruction (its destination is its first operand).
-            m_code[m_result_instr + 1].u32[0] = x;
+            m_code[m_result_instr + 1].u32[0] = xs;
             m_result_instr = npos;
             m_cmp_instr = npos;
         } else {
-            materialize_local(x);
+            materialize_local(xs);
             if (e.kind == Entry::Kind::konst) {
                 begin(IOp::Const);
-                words({x, 0});
+                words({xs, 0});
                 imm(e.value);
             } else {
-                uint32_t src = e.kind == Entry::Kind::local ? e.local : slot_of(pos);
-                if (src != x) {
-                    begin(IOp::Copy);
-                    words({x, src});
-                }
+                uint32_t src = e.kind == Entry::Kind::local ? e.local : e.slot;
+                if (src != xs) copy(xs, src, e.wide);
             }
         }
         pop(1);
-        if (tee) m_stack.push_back(local_entry(x));
+        if (tee) push(local_entry(x));
     }
     void enter_block(Opcode kind, const BlockType& bt) {
         auto [np, nr] = block_arity(bt);
@@ -518,7 +570,7 @@ private:
             bind_here(cell);
         m_stack.resize(c.height);
         for (ValType t : c.result_types)
-            push_slot(ref_of(t));
+            push_typed(t);
     }
     /// At a loop's end its size is known: every back edge charges it as fuel.
     void patch_loop_fuel(const Ctrl& c) {
@@ -535,8 +587,9 @@ private:
     const Function& m_func;
     const FuncType& m_type;
     const void* const* m_handlers;
-    uint32_t m_num_locals = 0;
-    uint32_t m_max_height = 0;
+    std::vector<uint32_t> m_local_slot; ///< first slot of each local; then the locals' slots
+    uint32_t m_num_locals = 0;          ///< slots of the locals, parameters included
+    uint32_t m_max_slot = 0;            ///< one past the highest slot the operand stack used
     std::vector<Cell> m_code;
     std::vector<CodeOffset> m_offsets;
     uint32_t m_wasm_offset = m_func.code_offset; ///< of the instruction being lowered
@@ -595,7 +648,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         Entry cond = m_stack.back();
         pop(1);
         materialize_all();
-        m_stack.push_back(cond);
+        push(cond);
         size_t else_cell = cond_branch(false);
         auto [np, nr] = block_arity(in.block);
         Ctrl c{Opcode::If, uint32_t(m_stack.size() - np), np, nr};
@@ -619,7 +672,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         c.unreachable = false;
         m_stack.resize(c.height);
         for (ValType t : c.param_types)
-            push_slot(ref_of(t));
+            push_typed(t);
         break;
     }
     case Opcode::End: end_block(); break;
@@ -630,7 +683,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         Entry cond = m_stack.back();
         pop(1);
         bool copies = needs_copies(t);
-        m_stack.push_back(cond);
+        push(cond);
         if (!copies) {
             size_t cell = cond_branch(true, t.kind == Opcode::Loop ? &t : nullptr);
             if (cell != npos && t.kind != Opcode::Loop) t.fixups.push_back(cell);
@@ -690,38 +743,39 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         // The return point: a suspended caller waits here with the values below the arguments.
         site(uint32_t(m_code.size()), SuspendSite::Kind::call, m_stack.size(), base);
         for (ValType t : ft.results)
-            push_slot(ref_of(t));
+            push_typed(t);
         label(); // results of calls are never retargeted
         break;
     }
     case Opcode::Drop: pop(1); break;
     case Opcode::Select:
     case Opcode::SelectT: {
-        Ref ref = m_stack[m_stack.size() - 2].ref;
+        const Entry& v = m_stack[m_stack.size() - 2];
+        Ref ref = v.ref;
+        bool wide = v.wide;
         uint32_t c = use_top(0), b = use_top(1), a = use_top(2);
-        uint32_t d = result_after_pop(3, ref);
-        size_t at = begin(IOp::Select);
+        uint32_t d = result_after_pop(3, ref, wide);
+        size_t at = begin(wide ? IOp::Select128 : IOp::Select);
         words({d, a, b, c});
         note_result(at);
         break;
     }
-    case Opcode::LocalGet:
-        m_stack.push_back(local_entry(in.a));
-        m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
-        break;
+    case Opcode::LocalGet: push(local_entry(in.a)); break;
     case Opcode::LocalSet: set_local(in.a, false); break;
     case Opcode::LocalTee: set_local(in.a, true); break;
     case Opcode::GlobalGet: {
-        uint32_t d = result_after_pop(0, ref_of(m_module.globals[in.a].type));
-        size_t at = begin(IOp::GlobalGet);
+        const ValType t = m_module.globals[in.a].type;
+        uint32_t d = result_after_pop(0, ref_of(t), t == ValType::v128);
+        size_t at = begin(t == ValType::v128 ? IOp::GlobalGet128 : IOp::GlobalGet);
         words({d, in.a});
         note_result(at);
         break;
     }
     case Opcode::GlobalSet: {
+        bool wide = m_stack.back().wide;
         uint32_t s = use_top(0);
         pop(1);
-        begin(IOp::GlobalSet);
+        begin(wide ? IOp::GlobalSet128 : IOp::GlobalSet);
         words({in.a, s});
         break;
     }
@@ -758,14 +812,8 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     case Opcode::I32Const:
     case Opcode::I64Const:
     case Opcode::F32Const:
-    case Opcode::F64Const:
-        m_stack.push_back(Entry{K::konst, 0, in.imm});
-        m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
-        break;
-    case Opcode::RefNull:
-        m_stack.push_back(Entry{K::konst, 0, 0, ref_of(in.type)});
-        m_max_height = std::max(m_max_height, uint32_t(m_stack.size()));
-        break;
+    case Opcode::F64Const: push(Entry{K::konst, 0, in.imm}); break;
+    case Opcode::RefNull: push(Entry{K::konst, 0, 0, ref_of(in.type)}); break;
     case Opcode::RefIsNull: unary(Opcode::RefIsNull, IOp::I64Eqz); break;
     case Opcode::RefFunc: {
         uint32_t d = result_after_pop(0, Ref::func);
@@ -865,7 +913,46 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     }
 #define KILN_OP(name, code, text, imm, a, b, r)                                                    \
     KILN_CAT(name, imm, a, b, r, KILN_LOWER_UN, KILN_LOWER_BIN, KILN_LOWER_LOAD, KILN_LOWER_STORE)
+    // SIMD instructions: the destination (if any), the operands from the deepest, then the
+    // memory offset and lane index they have.
+#define KILN_VRES_v128 true, true
+#define KILN_VRES_i32 true, false
+#define KILN_VRES_i64 true, false
+#define KILN_VRES_f32 true, false
+#define KILN_VRES_f64 true, false
+#define KILN_VRES_none false, false
+#define KILN_LOWER_V(n, count, r, ...)                                                             \
+    case Opcode::n:                                                                                \
+        simd(IOp::n, count, KILN_VRES_##r, {__VA_ARGS__});                                         \
+        break;
+#define KILN_LOWER_VUN(n, a, r) KILN_LOWER_V(n, 1, r)
+#define KILN_LOWER_VBIN(n, a, r) KILN_LOWER_V(n, 2, r)
+#define KILN_LOWER_VEXTRACT(n, a, r) KILN_LOWER_V(n, 1, r, in.b)
+#define KILN_LOWER_VREPLACE(n, a, r) KILN_LOWER_V(n, 2, r, in.b)
+#define KILN_LOWER_VLOAD(n, a, r) KILN_LOWER_V(n, 1, r, uint32_t(in.imm))
+#define KILN_LOWER_VSTORE(n, a, r) KILN_LOWER_V(n, 2, r, uint32_t(in.imm))
+#define KILN_LOWER_VMEMLANE(n, a, r) KILN_LOWER_V(n, 2, r, uint32_t(in.imm), in.b)
+#define KILN_OP_FD(name, code, text, imm, a, b, r)                                                 \
+    KILN_VCAT(name, imm, a, b, r, KILN_LOWER_VUN, KILN_LOWER_VBIN, KILN_LOWER_VEXTRACT,            \
+              KILN_LOWER_VREPLACE, KILN_LOWER_VLOAD, KILN_LOWER_VSTORE, KILN_LOWER_VMEMLANE)
 #include "engine/binary/opcodes.def"
+    case Opcode::V128Const: {
+        uint32_t d = result_after_pop(0, Ref::none, true);
+        size_t at = begin(IOp::V128Const);
+        words({d, 0});
+        imm(in.imm);
+        imm(in.imm_hi);
+        note_result(at);
+        break;
+    }
+    case Opcode::I8x16Shuffle: {
+        size_t at = simd(IOp::I8x16Shuffle, 2, true, true, {});
+        imm(in.imm);
+        imm(in.imm_hi);
+        note_result(at);
+        break;
+    }
+    case Opcode::V128Bitselect: simd(IOp::V128Bitselect, 3, true, true, {}); break;
     default: break;
     }
     return {};
@@ -889,15 +976,16 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     fc->offsets = std::move(m_offsets);
     for (size_t cell : m_targets)
         fc->code[cell].target = fc->code.data() + fc->code[cell].u64;
-    fc->num_params = uint32_t(m_type.params.size());
+    fc->num_params = m_local_slot[m_type.params.size()];
     fc->num_locals = m_num_locals;
-    fc->num_results = uint32_t(m_type.results.size());
+    fc->num_results = uint32_t(slot_count(m_type.results));
     // The results land in the first slots: a frame always has room for them (and the params).
-    fc->frame_size = std::max<uint32_t>(m_num_locals + m_max_height, fc->num_results);
+    fc->frame_size = std::max<uint32_t>(m_max_slot, fc->num_results);
     fc->sites = std::move(m_sites);
     fc->site_refs = std::move(m_site_refs);
-    for (uint32_t x = 0; x < m_num_locals; ++x)
-        if (Ref r = ref_of(local_type(x)); r != Ref::none) fc->ref_locals.push_back(ref_slot(x, r));
+    for (uint32_t x = 0; x + 1 < m_local_slot.size(); ++x)
+        if (Ref r = ref_of(local_type(x)); r != Ref::none)
+            fc->ref_locals.push_back(ref_slot(m_local_slot[x], r));
     return fc;
 }
 

@@ -94,8 +94,9 @@ std::string value_string(const Value& v) {
     case ValType::externref:
         return v.bits ? fmt::format("{}:{:#x}", valtype_name(v.type), v.bits)
                       : fmt::format("{}:null", valtype_name(v.type));
-    default: return "v128";
+    case ValType::v128: return fmt::format("v128:0x{:016x}{:016x}", v.hi, v.bits);
     }
+    return "?";
 }
 
 } // namespace kiln

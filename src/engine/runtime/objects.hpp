@@ -23,7 +23,8 @@ struct CompiledModule;
 struct FuncCode;
 
 /// A host function. Arguments arrive in slots[0..params) and results are written to
-/// slots[0..results), each encoded as in Value::bits. Returning a Trap traps the caller.
+/// slots[0..results), each encoded as Value::to_slots() does (a v128 takes two slots). Returning a
+/// Trap traps the caller.
 using HostFn = std::function<std::optional<Trap>(Store& store, uint64_t* slots)>;
 
 struct FuncInst {
@@ -31,8 +32,8 @@ struct FuncInst {
     uint32_t type_id = 0;           ///< canonical id (Engine-wide); equal ids mean equal types
     Instance* instance = nullptr;   ///< owner for wasm functions, null for host functions
     uint32_t index = 0;             ///< function index within its module
-    uint32_t num_params = 0;        ///< type->params.size()
-    uint32_t num_results = 0;       ///< type->results.size()
+    uint32_t num_params = 0;        ///< slots of the parameters: slot_count(type->params)
+    uint32_t num_results = 0;       ///< slots of the results: slot_count(type->results)
     const FuncCode* code = nullptr; ///< lowered body for wasm functions
     HostFn host;                    ///< set for host functions
     FuncType host_type;             ///< storage for a host function's type
@@ -78,6 +79,9 @@ struct MemoryInst {
 struct GlobalInst {
     GlobalType type;
     uint64_t bits = 0;
+    uint64_t hi = 0; ///< v128: the high 64 bits
+
+    Value value() const { return Value{type.type, bits, hi}; }
 };
 
 /// A reference to something importable or exportable.

@@ -506,6 +506,7 @@ Result<void> Store::save_image(Writer& w) const {
             w.u64(c);
         } else {
             w.u64(g.bits);
+            if (g.type.type == ValType::v128) w.u64(g.hi);
         }
     }
 
@@ -726,7 +727,7 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
     if (nglob != impl.globals.size())
         return mismatch(
             fmt::format("it has {} globals, this store {}", nglob, impl.globals.size()));
-    std::vector<uint64_t> globs(nglob);
+    std::vector<uint64_t> globs(nglob), globs_hi(nglob);
     for (uint32_t i = 0; i < nglob; ++i) {
         where = fmt::format("global {}", i);
         const GlobalInst& g = *impl.globals[i];
@@ -735,6 +736,10 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
         if (type != uint8_t(g.type.type) || bool(mut) != g.type.mut)
             return mismatch(fmt::format("{} has another type", where));
         SNAP_READ(bits, r.u64_fixed());
+        if (g.type.type == ValType::v128) {
+            SNAP_READ(hi, r.u64_fixed());
+            globs_hi[i] = hi;
+        }
         if (g.type.type == ValType::externref && bits != no_func)
             return corrupt(fmt::format("{} is an externref that is not null", where));
         if (is_reftype(g.type.type)) {
@@ -744,7 +749,7 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
         }
         // A store built the same way has the same constants; another value means another
         // import (or a forged one), which code compiled against this store may have folded in.
-        if (!g.type.mut && bits != g.bits)
+        if (!g.type.mut && (bits != g.bits || globs_hi[i] != g.hi))
             return mismatch(fmt::format("{} is immutable and has another value here", where));
         globs[i] = bits;
     }
@@ -903,8 +908,10 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
             return make_error(ErrorKind::limit, fmt::format("restore: table {} cannot grow", i));
         t.elems = std::move(tabs[i].elems);
     }
-    for (uint32_t i = 0; i < nglob; ++i)
+    for (uint32_t i = 0; i < nglob; ++i) {
         impl.globals[i]->bits = globs[i];
+        impl.globals[i]->hi = globs_hi[i];
+    }
     impl.control.fuel_enabled = fuel_enabled != 0;
     impl.control.fuel = fuel;
     if (susp) {

@@ -26,7 +26,7 @@ CompiledModule::~CompiledModule() = default;
 
 Result<std::shared_ptr<const CompiledModule>> compile(Engine& engine,
                                                       std::span<const uint8_t> bytes) {
-    KILN_TRY(module, decode(bytes));
+    KILN_TRY(module, decode(bytes, engine.config().features));
     KILN_CHECK(validate(*module));
     auto cm = std::make_shared<CompiledModule>();
     cm->engine = &engine;
@@ -137,13 +137,10 @@ CallResult Store::resume(std::span<const uint64_t> host_results) {
                              want, host_results.size()),
                  {}});
     const FuncType& ft = *susp.entry->type;
-    std::vector<uint64_t> slots(std::max<size_t>(ft.results.size(), 1));
+    std::vector<uint64_t> slots(std::max<size_t>(susp.entry->num_results, 1));
     if (interp_resume(*this, s, slots.data(), host_results.data()) != RunStatus::done)
         return tl::unexpected(take_trap());
-    std::vector<Value> results(ft.results.size());
-    for (size_t i = 0; i < results.size(); ++i)
-        results[i] = Value{ft.results[i], slots[i]};
-    return results;
+    return values_of(ft.results, slots.data());
 }
 
 Store::~Store() {
@@ -155,8 +152,8 @@ FuncInst* Store::create_host_func(FuncType type, HostFn fn) {
     f->host_type = std::move(type);
     f->type = &f->host_type;
     f->type_id = m_engine.intern(f->host_type);
-    f->num_params = uint32_t(f->host_type.params.size());
-    f->num_results = uint32_t(f->host_type.results.size());
+    f->num_params = uint32_t(slot_count(f->host_type.params));
+    f->num_results = uint32_t(slot_count(f->host_type.results));
     f->host = std::move(fn);
     return f;
 }
@@ -194,32 +191,33 @@ Result<MemoryInst*> Store::create_memory(const MemoryType& type) {
     return m_impl->memories.back().get();
 }
 
-GlobalInst* Store::create_global(const GlobalType& type, uint64_t bits) {
+GlobalInst* Store::create_global(const GlobalType& type, const Value& init) {
     auto g = std::make_unique<GlobalInst>();
     g->type = type;
-    g->bits = bits;
+    g->bits = init.bits;
+    g->hi = init.hi;
     m_impl->globals.push_back(std::move(g));
     return m_impl->globals.back().get();
 }
 
 namespace {
 
-uint64_t eval_const(const ConstExpr& e, const Instance& inst) {
-    std::vector<uint64_t> st;
+/// The value of a validated constant expression (its type is not needed: `bits` and `hi` say it).
+Value eval_const(const ConstExpr& e, const Instance& inst) {
+    std::vector<Value> st;
     for (const ConstInstr& ci : e.instrs) {
         switch (ci.op) {
         case ConstInstr::Op::i32_const:
         case ConstInstr::Op::i64_const:
         case ConstInstr::Op::f32_const:
-        case ConstInstr::Op::f64_const: st.push_back(ci.value); break;
-        case ConstInstr::Op::ref_null: st.push_back(0); break;
-        case ConstInstr::Op::ref_func:
-            st.push_back(reinterpret_cast<uint64_t>(inst.funcs[ci.value]));
-            break;
-        case ConstInstr::Op::global_get: st.push_back(inst.globals[ci.value]->bits); break;
+        case ConstInstr::Op::f64_const: st.push_back(Value{ValType::i64, ci.value}); break;
+        case ConstInstr::Op::v128_const: st.push_back(Value{ValType::v128, ci.value, ci.hi}); break;
+        case ConstInstr::Op::ref_null: st.push_back(Value{ValType::funcref, 0}); break;
+        case ConstInstr::Op::ref_func: st.push_back(Value::funcref(inst.funcs[ci.value])); break;
+        case ConstInstr::Op::global_get: st.push_back(inst.globals[ci.value]->value()); break;
         }
     }
-    return st.empty() ? 0 : st.back();
+    return st.empty() ? Value{} : st.back();
 }
 
 bool limits_match(uint64_t actual_min, std::optional<uint64_t> actual_max, const Limits& req) {
@@ -303,8 +301,8 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         uint32_t type_index = m.functions[i].type;
         f->type = &m.types[type_index];
         f->type_id = compiled->type_ids[type_index];
-        f->num_params = uint32_t(f->type->params.size());
-        f->num_results = uint32_t(f->type->results.size());
+        f->num_params = uint32_t(slot_count(f->type->params));
+        f->num_results = uint32_t(slot_count(f->type->results));
         f->instance = &inst;
         f->index = m.num_imported_funcs + i;
         f->code = compiled->code[i].get();
@@ -338,7 +336,7 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
         std::vector<uint64_t> items;
         items.reserve(seg.items.size());
         for (const ConstExpr& e : seg.items)
-            items.push_back(eval_const(e, inst));
+            items.push_back(eval_const(e, inst).bits);
         inst.elem_items.push_back(std::move(items));
     }
     inst.data_dropped.assign(m.datas.size(), 0);
@@ -350,7 +348,7 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
     for (size_t i = 0; i < m.elems.size(); ++i) {
         const ElemSegment& seg = m.elems[i];
         if (seg.mode == SegmentMode::active) {
-            uint64_t offset = uint32_t(eval_const(seg.offset, inst));
+            uint64_t offset = uint32_t(eval_const(seg.offset, inst).bits);
             TableInst* t = inst.tables[seg.table];
             const auto& items = inst.elem_items[i];
             if (offset + items.size() > t->elems.size())
@@ -365,7 +363,7 @@ Result<Instance*> Store::instantiate(std::shared_ptr<const CompiledModule> compi
     for (size_t i = 0; i < m.datas.size(); ++i) {
         const DataSegment& seg = m.datas[i];
         if (seg.mode != SegmentMode::active) continue;
-        uint64_t offset = uint32_t(eval_const(seg.offset, inst));
+        uint64_t offset = uint32_t(eval_const(seg.offset, inst).bits);
         MemoryInst* mem = inst.memories[seg.memory];
         if (offset + seg.bytes_size > mem->size)
             return make_error(ErrorKind::uninstantiable,
@@ -402,14 +400,11 @@ CallResult Store::call(FuncInst* func, std::span<const Value> args) {
                      fmt::format("argument {} has type {}, expected {}", i,
                                  valtype_name(args[i].type), valtype_name(ft.params[i])),
                      {}});
-    std::vector<uint64_t> slots(std::max<size_t>({ft.params.size(), ft.results.size(), 1}));
-    for (size_t i = 0; i < args.size(); ++i)
-        slots[i] = args[i].bits;
+    std::vector<uint64_t> slots(std::max<size_t>({func->num_params, func->num_results, 1}));
+    for (size_t i = 0, at = 0; i < args.size(); at += slot_count(ft.params[i++]))
+        args[i].to_slots(&slots[at]);
     if (call_raw(func, slots.data()) != RunStatus::done) return tl::unexpected(take_trap());
-    std::vector<Value> results(ft.results.size());
-    for (size_t i = 0; i < results.size(); ++i)
-        results[i] = Value{ft.results[i], slots[i]};
-    return results;
+    return values_of(ft.results, slots.data());
 }
 
 } // namespace kiln::engine

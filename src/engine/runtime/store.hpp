@@ -69,7 +69,7 @@ public:
     bool owns_func(const void* p) const;
     Result<TableInst*> create_table(const TableType& type, uint64_t init);
     Result<MemoryInst*> create_memory(const MemoryType& type);
-    GlobalInst* create_global(const GlobalType& type, uint64_t bits);
+    GlobalInst* create_global(const GlobalType& type, const Value& init);
 
     /// Instantiates with imports given in the module's import order: checks their types
     /// (unlinkable), creates definitions, runs segments and the start function (uninstantiable).
@@ -94,7 +94,8 @@ public:
     /// says why and has_suspended() is true until it is resumed or dropped.
     CallResult call(FuncInst* func, std::span<const Value> args);
     /// Continues the suspended call; the result is as for call(). A call suspended by a host
-    /// function gets `host_results` as its results (their count is checked, not their types).
+    /// function gets `host_results` as its results, in slots (their count is checked, not their
+    /// types).
     CallResult resume(std::span<const uint64_t> host_results = {});
     /// For the running host function: suspend the call once it returns. False when that is
     /// impossible (it was called from the host, or runs inside a nested wasm call).

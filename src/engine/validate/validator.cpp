@@ -20,7 +20,7 @@ namespace {
 // Values of the operand/result columns of opcodes.def; a value type is its own encoding.
 namespace column {
 constexpr uint8_t none = 0, special = 1;
-constexpr uint8_t i32 = 0x7f, i64 = 0x7e, f32 = 0x7d, f64 = 0x7c;
+constexpr uint8_t i32 = 0x7f, i64 = 0x7e, f32 = 0x7d, f64 = 0x7c, v128 = 0x7b;
 } // namespace column
 
 struct OpTyping {
@@ -30,49 +30,27 @@ struct OpTyping {
     ImmKind imm = ImmKind::none;
 };
 
-// One-byte opcodes at their code, 0xFC-prefixed ones at 0x100 + subcode.
+// One-byte opcodes at their code, 0xFC-prefixed ones at 0x100 + subcode, 0xFD-prefixed ones at
+// 0x200 + subcode.
 constexpr size_t typing_index(Opcode op) {
     const auto code = static_cast<uint16_t>(op);
-    return code < 0x100 ? code : 0x100 + (code & 0xff);
+    if (code < 0x100) return code;
+    return (code >> 8 == 0xfc ? 0x100 : 0x200) + (code & 0xff);
 }
 
-constexpr std::array<OpTyping, 0x200> build_typing_table() {
-    std::array<OpTyping, 0x200> table{};
+constexpr std::array<OpTyping, 0x300> build_typing_table() {
+    std::array<OpTyping, 0x300> table{};
 #define KILN_OP(name, code, text, imm, a, b, r)                                                    \
     table[code] = OpTyping{column::a, column::b, column::r, ImmKind::imm};
 #define KILN_OP_FC(name, code, text, imm, a, b, r)                                                 \
     table[0x100 + code] = OpTyping{column::a, column::b, column::r, ImmKind::imm};
+#define KILN_OP_FD(name, code, text, imm, a, b, r)                                                 \
+    table[0x200 + code] = OpTyping{column::a, column::b, column::r, ImmKind::imm};
 #include "engine/binary/opcodes.def"
     return table;
 }
 
 constexpr auto op_typing = build_typing_table();
-
-// log2 of the access width, which bounds the alignment immediate.
-uint32_t natural_alignment(Opcode op) {
-    switch (op) {
-    case Opcode::I32Load8S:
-    case Opcode::I32Load8U:
-    case Opcode::I64Load8S:
-    case Opcode::I64Load8U:
-    case Opcode::I32Store8:
-    case Opcode::I64Store8: return 0;
-    case Opcode::I32Load16S:
-    case Opcode::I32Load16U:
-    case Opcode::I64Load16S:
-    case Opcode::I64Load16U:
-    case Opcode::I32Store16:
-    case Opcode::I64Store16: return 1;
-    case Opcode::I32Load:
-    case Opcode::F32Load:
-    case Opcode::I64Load32S:
-    case Opcode::I64Load32U:
-    case Opcode::I32Store:
-    case Opcode::F32Store:
-    case Opcode::I64Store32: return 2;
-    default: return 3; // i64/f64 loads and stores
-    }
-}
 
 // ---- Operand types --------------------------------------------------------------------------
 
@@ -89,9 +67,9 @@ std::string_view stack_type_name(StackType t) {
     return t == unknown ? "unknown" : valtype_name(static_cast<ValType>(t));
 }
 
-bool is_num(StackType t) {
+bool is_num_or_vec(StackType t) {
     return t == unknown || t == st(ValType::i32) || t == st(ValType::i64) ||
-           t == st(ValType::f32) || t == st(ValType::f64);
+           t == st(ValType::f32) || t == st(ValType::f64) || t == st(ValType::v128);
 }
 
 bool is_ref(StackType t) {
@@ -429,9 +407,9 @@ Result<void> FunctionValidator::instr(const Instr& in, const InstrReader& reader
         KILN_CHECK(pop(i32));
         KILN_TRY(t1, pop());
         KILN_TRY(t2, pop());
-        if (!is_num(t1) || !is_num(t2))
-            return fail(fmt::format("type mismatch in select: untyped select needs numeric "
-                                    "operands, got {} and {}",
+        if (!is_num_or_vec(t1) || !is_num_or_vec(t2))
+            return fail(fmt::format("type mismatch in select: untyped select needs numeric or "
+                                    "vector operands, got {} and {}",
                                     stack_type_name(t2), stack_type_name(t1)));
         if (t1 != t2 && t1 != unknown && t2 != unknown) return mismatch(t1, t2);
         push(t1 == unknown ? t2 : t1);
@@ -551,6 +529,14 @@ Result<void> FunctionValidator::instr(const Instr& in, const InstrReader& reader
         KILN_CHECK(pop(i32));
         return {};
     }
+    case Opcode::V128Bitselect: {
+        constexpr StackType v128 = st(ValType::v128);
+        KILN_CHECK(pop(v128));
+        KILN_CHECK(pop(v128));
+        KILN_CHECK(pop(v128));
+        push(v128);
+        return {};
+    }
     default: return numeric(in);
     }
     // The bulk operations that fall through take (destination, source or value, length).
@@ -566,15 +552,28 @@ Result<void> FunctionValidator::numeric(const Instr& in) {
     const OpTyping& typing = op_typing[typing_index(in.op)];
     if (typing.r == column::special)
         return fail(fmt::format("{} has no typing rule", opcode_name(in.op)));
-    if (typing.imm == ImmKind::mem) {
+    if (typing.imm == ImmKind::mem || typing.imm == ImmKind::mem_lane) {
         KILN_CHECK(need_memory(0));
-        const uint32_t natural = natural_alignment(in.op);
+        const uint32_t natural = access_log2(in.op);
         if (in.a > natural)
             return fail(fmt::format("alignment must not be larger than natural: {} with "
                                     "alignment 2^{}, natural 2^{}",
                                     opcode_name(in.op), in.a, natural));
     } else if (typing.imm == ImmKind::memidx) {
         KILN_CHECK(need_memory(0));
+    }
+    if (typing.imm == ImmKind::lane || typing.imm == ImmKind::mem_lane) {
+        if (in.b >= lane_count(in.op))
+            return fail(fmt::format("invalid lane index {} for {}, which has {} lanes", in.b,
+                                    opcode_name(in.op), lane_count(in.op)));
+    } else if (typing.imm == ImmKind::shuffle) {
+        for (int i = 0; i < 16; ++i) {
+            const auto lane = uint8_t((i < 8 ? in.imm : in.imm_hi) >> (i % 8 * 8));
+            if (lane >= 32)
+                return fail(fmt::format("invalid lane index {} in i8x16.shuffle, which selects "
+                                        "from 32 lanes",
+                                        lane));
+        }
     }
     if (typing.b != column::none) KILN_CHECK(pop(typing.b));
     if (typing.a != column::none) KILN_CHECK(pop(typing.a));
@@ -624,6 +623,7 @@ Result<void> ModuleValidator::const_expr(const ConstExpr& e, ValType expected,
         case ConstInstr::Op::i64_const: stack.push_back(ValType::i64); break;
         case ConstInstr::Op::f32_const: stack.push_back(ValType::f32); break;
         case ConstInstr::Op::f64_const: stack.push_back(ValType::f64); break;
+        case ConstInstr::Op::v128_const: stack.push_back(ValType::v128); break;
         case ConstInstr::Op::ref_null:
             if (!is_reftype(ci.type))
                 return fail(fmt::format("{}: ref.null of non-reference type", what));

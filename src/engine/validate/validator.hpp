@@ -1,4 +1,4 @@
-// The validator: the typing rules of WebAssembly 2.0 (without SIMD) over a decoded Module.
+// The validator: the typing rules of WebAssembly 2.0 over a decoded Module.
 #pragma once
 
 #include "base/result.hpp"
