@@ -285,6 +285,12 @@ public:
 /// A StateStore in memory, shared by the networks given it.
 std::shared_ptr<StateStore> make_memory_state_store();
 
+class StateDb;
+
+/// A StateStore in Kiln's state database (component `actors`, table `actor_state`, one row per
+/// graph name and node id); brings the component's schema up to date first.
+Result<std::shared_ptr<StateStore>> make_state_db_store(std::shared_ptr<StateDb> db);
+
 /// A message leaving an exposed out-port of the graph.
 struct OutputEvent {
     std::string_view port; ///< its name in the graph's `outports`

@@ -614,30 +614,6 @@ Result<ResolvedNode> Network::node(std::string_view id) const {
     return info;
 }
 
-std::shared_ptr<StateStore> make_memory_state_store() {
-    class MemoryStore final : public StateStore {
-    public:
-        Result<std::optional<std::string>> load(std::string_view graph,
-                                                std::string_view node) override {
-            std::lock_guard lock(m_mutex);
-            auto it = m_states.find({std::string(graph), std::string(node)});
-            if (it == m_states.end()) return std::optional<std::string>();
-            return std::optional<std::string>(it->second);
-        }
-        Result<void> save(std::string_view graph, std::string_view node,
-                          std::string_view state) override {
-            std::lock_guard lock(m_mutex);
-            m_states[{std::string(graph), std::string(node)}] = std::string(state);
-            return {};
-        }
-
-    private:
-        std::mutex m_mutex;
-        std::map<std::pair<std::string, std::string>, std::string> m_states;
-    };
-    return std::make_shared<MemoryStore>();
-}
-
 NetworkStats Network::stats() const {
     std::lock_guard lock(m_impl->mutex);
     return m_impl->stats;

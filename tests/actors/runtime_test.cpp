@@ -1,7 +1,10 @@
 // The runtime on native components: initial packets, fan-out and fan-in, exposed ports, error
 // ports, mailbox bounds (waiting senders, dropped messages), one message at a time per node in
 // parallel across nodes, idle detection, stopping, persisted state and hot swap.
+#include "manager_test_util.hpp"
+
 #include <kiln/actors.hpp>
+#include <kiln/state_db.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -504,6 +507,40 @@ TEST(ActorRuntime, StatePersistsAcrossRunsWhenAsked) {
     }
     EXPECT_EQ(*store->load("tally", "kept"), std::optional<std::string>(R"({"n":3})"));
     EXPECT_EQ(*store->load("tally", "lost"), std::nullopt);
+}
+
+TEST(ActorRuntime, StatePersistsInTheStateDatabase) {
+    manager_test::TempDir dir;
+    const std::string path = (dir.path() / "state.db").string();
+    const char* text = R"({"properties": {"name": "tally"}, "processes": {
+        "kept": {"component": "Tally", "metadata": {"persist": true}}},
+      "connections": [{"data": 1, "to": {"nodeId": "kept", "portId": "in"}}]})";
+    for (int run = 1; run <= 2; ++run) {
+        // A new database connection each run, as a new process would open it.
+        auto db = StateDb::open(path);
+        ASSERT_TRUE(db) << db.error().message;
+        auto store = make_state_db_store(*db);
+        ASSERT_TRUE(store) << store.error().message;
+        NetworkOptions o;
+        o.state_store = *store;
+        o.add_component(make("Tally", {"in"}, {}, [](ActorContext& ctx) -> Result<void> {
+            auto n = ctx.state("n");
+            return ctx.set_state("n", std::to_string((n ? std::stoll(*n) : 0) + 1));
+        }));
+        auto net = network(text, o);
+        ASSERT_TRUE(net && net->start());
+        ASSERT_TRUE(net->wait_idle(5s));
+        EXPECT_EQ(*net->state("kept"), "{\"n\":" + std::to_string(run) + "}");
+    }
+    auto db = StateDb::open(path);
+    ASSERT_TRUE(db);
+    EXPECT_EQ(*(*db)->schema_version("actors"), 1u);
+    auto rows = (*db)->query("SELECT graph, node, state FROM actor_state");
+    ASSERT_TRUE(rows);
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0].text(0), "tally");
+    EXPECT_EQ((*rows)[0].text(1), "kept");
+    EXPECT_EQ((*rows)[0].text(2), R"({"n":2})");
 }
 
 // A node's component replaced while it runs keeps its state and what was queued for it.

@@ -7,6 +7,7 @@
 #include "plugin_dirs.hpp"
 
 #include <kiln/actors.hpp>
+#include <kiln/state_db.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -99,6 +100,22 @@ int run_graph(const GraphCommandOptions& o) {
     int code = exit_ok;
     auto loaded = load(o, code);
     if (!loaded) return code;
+    // Nodes that ask for it keep their state in Kiln's state database.
+    for (const GraphNode& node : loaded->graph.nodes) {
+        json metadata = json::parse(node.metadata, nullptr, false);
+        if (!metadata.is_object() || metadata.value("persist", json()) != json(true)) continue;
+        Result<std::shared_ptr<StateStore>> store = tl::unexpected(Error{});
+        if (auto db = StateDb::open(); db)
+            store = make_state_db_store(*db);
+        else
+            store = tl::unexpected(db.error());
+        if (!store) {
+            print_error(store.error().message);
+            return exit_failure;
+        }
+        loaded->options.state_store = *store;
+        break;
+    }
     loaded->options.on_output = [](const OutputEvent& e) {
         // One line per message, as the JSON of {"port", "type", "data"}.
         std::string line = fmt::format("{{\"port\":{},\"type\":\"{}\",\"data\":{}}}\n",

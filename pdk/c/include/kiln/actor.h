@@ -685,17 +685,32 @@ static inline int32_t kiln_actor_run(int32_t (*fn)(const kiln_actor_context_t*,
     ctx.config = kiln_json_str("{}");
     ctx.env = kiln_json_str("{}");
     ctx.state = kiln_json_str("{}");
-    if (!kiln_json_get(ctx.input, "payload", &payload))
-        return kiln_fail("input: not an ActorContext (no payload)");
-    size_t cursor = 0;
-    kiln_json_t tagged;
-    if (kiln_json_next(payload, &cursor, &ctx.port, &tagged)) ctx.message = kiln_msg_parse(tagged);
-    if (kiln_json_get(ctx.input, "config", &config)) {
-        kiln_json_get(config, "node_id", &ctx.node_id);
-        if (kiln_json_get(config, "config", &cfg) && !kiln_json_is_null(cfg)) ctx.config = cfg;
-        if (kiln_json_get(config, "resolved_env", &cfg) && !kiln_json_is_null(cfg)) ctx.env = cfg;
+    /* One pass over the members of the context and of its config: the text is scanned once. */
+    bool has_payload = false;
+    size_t cursor = 0, inner;
+    kiln_json_t key, value, tagged;
+    while (kiln_json_next(ctx.input, &cursor, &key, &value)) {
+        if (kiln_json_string_is(key, "payload")) {
+            payload = value;
+            has_payload = true;
+        } else if (kiln_json_string_is(key, "state")) {
+            if (!kiln_json_is_null(value)) ctx.state = value;
+        } else if (kiln_json_string_is(key, "config")) {
+            config = value;
+            for (inner = 0; kiln_json_next(config, &inner, &key, &cfg);) {
+                if (kiln_json_is_null(cfg)) continue;
+                if (kiln_json_string_is(key, "node_id"))
+                    ctx.node_id = cfg;
+                else if (kiln_json_string_is(key, "config"))
+                    ctx.config = cfg;
+                else if (kiln_json_string_is(key, "resolved_env"))
+                    ctx.env = cfg;
+            }
+        }
     }
-    if (kiln_json_get(ctx.input, "state", &cfg) && !kiln_json_is_null(cfg)) ctx.state = cfg;
+    if (!has_payload) return kiln_fail("input: not an ActorContext (no payload)");
+    inner = 0;
+    if (kiln_json_next(payload, &inner, &ctx.port, &tagged)) ctx.message = kiln_msg_parse(tagged);
 
     kiln_actor_result_t result;
     result.outputs.data = outputs;
