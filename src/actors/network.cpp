@@ -148,8 +148,11 @@ struct Network::Impl {
         stats.dropped += n.inbox.size();
         pending -= n.inbox.size();
         n.inbox.clear();
-        for (InPort& p : n.inports)
+        // Senders waiting for room here go on: what they hold for this node is dropped.
+        for (InPort& p : n.inports) {
             p.queued = 0;
+            room_at(p);
+        }
     }
 
     /// Puts a message into the target's mailbox, or applies its overflow policy; false when the

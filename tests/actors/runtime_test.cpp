@@ -234,6 +234,33 @@ TEST(ActorRuntime, OnErrorStopEndsTheNode) {
     EXPECT_FALSE(net->failure());
 }
 
+// A sender waiting for room at a node that then stops is let go: what it held is dropped.
+TEST(ActorRuntime, SenderWaitingOnAStoppedNodeGoesOn) {
+    NetworkOptions o;
+    o.threads = 1;
+    o.log = [](LogLevel, std::string_view) {};
+    o.add_component(make("Burst", {"go"}, {"out"}, [](ActorContext& ctx) -> Result<void> {
+        for (int i = 1; i <= 5; ++i)
+            ctx.send("out", Message::integer(i));
+        return {};
+    }));
+    o.add_component(make("Fail", {"in"}, {}, [](ActorContext&) -> Result<void> {
+        return make_error(ErrorKind::plugin, "no");
+    }));
+    auto net = network(R"({"processes": {"p": {"component": "Burst"},
+        "f": {"component": "Fail", "metadata": {"on_error": "stop", "mailbox": {"capacity": 1}}}},
+      "connections": [{"data": 1, "to": {"nodeId": "p", "portId": "go"}},
+                      {"data": 2, "to": {"nodeId": "p", "portId": "go"}},
+        {"from": {"nodeId": "p", "portId": "out"}, "to": {"nodeId": "f", "portId": "in"}}]})",
+                       o);
+    ASSERT_TRUE(net && net->start());
+    ASSERT_TRUE(net->wait_idle(5s));
+    NetworkStats s = net->stats();
+    EXPECT_EQ(s.processed, 3u); // both bursts and the one failure
+    EXPECT_EQ(s.failed, 1u);
+    EXPECT_EQ(s.dropped, 9u);
+}
+
 TEST(ActorRuntime, FailFastStopsTheNetwork) {
     NetworkOptions o;
     o.fail_fast = true;
