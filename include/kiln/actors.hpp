@@ -311,10 +311,11 @@ struct NetworkOptions {
     PluginManager* manager = nullptr;
     /// Environment lookup for env_vars; default: the process environment.
     std::function<std::optional<std::string>(const std::string&)> getenv;
-    /// Messages leaving exposed out-ports, on the worker that sent them (serialised).
+    /// Messages leaving exposed out-ports, on the worker that sent them (serialised); it must
+    /// not wait for the network (a send to a full mailbox would).
     std::function<void(const OutputEvent&)> on_output;
-    /// The runtime's log lines (failures, dropped outputs, swaps); default: warnings and errors
-    /// on stderr.
+    /// The runtime's log lines (failures, dropped outputs, swaps), from any worker, possibly
+    /// at once; default: warnings and errors on stderr.
     std::function<void(LogLevel, std::string_view line)> log;
     /// Log sink and level of the wasm actors' own log lines.
     PluginOptions plugin_options;
