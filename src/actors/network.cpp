@@ -325,13 +325,13 @@ struct Network::Impl {
             InPort& ip = n.inports[envelope.port];
             --ip.queued;
             n.running = true;
+            ++stats.processed; // counted as it starts: a failure may halt before it ends
             room_at(ip);
             wait_cv.notify_all(); // room for outside senders
             lock.unlock();
             run(n, envelope);
             lock.lock();
             n.running = false;
-            ++stats.processed;
             --pending;
             schedule(n);
             wait_cv.notify_all();
