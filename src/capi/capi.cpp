@@ -359,9 +359,22 @@ uint32_t kiln_error_frame_code_offset(const kiln_error_t* error, size_t index) {
     return f ? f->code_offset : 0;
 }
 
+namespace {
+
+/// The int a C caller passed as one of kiln.h's enums. C may pass any int, but in C++ reading a
+/// value outside the enum's range as the enum is undefined (UBSan's -fsanitize=enum stops
+/// there), so the bytes are copied out instead.
+template <typename Enum> int enum_as_int(const Enum& e) {
+    static_assert(sizeof(Enum) == sizeof(int));
+    int v;
+    std::memcpy(&v, &e, sizeof v);
+    return v;
+}
+
+} // namespace
+
 const char* kiln_error_kind_name(kiln_error_kind_t kind) {
-    // Switched on as an int: C may pass any int, outside the enum's range.
-    switch (int(kind)) {
+    switch (enum_as_int(kind)) {
         // clang-format off
 #define KILN_ERROR_KIND(name, NAME, value, text) case KILN_ERROR_##NAME: return text;
 #include <kiln/error_kinds.def>
@@ -371,7 +384,7 @@ const char* kiln_error_kind_name(kiln_error_kind_t kind) {
 }
 
 const char* kiln_trap_kind_name(kiln_trap_kind_t kind) {
-    switch (int(kind)) {
+    switch (enum_as_int(kind)) {
         // clang-format off
 #define KILN_TRAP_KIND(name, NAME, value, text) case KILN_TRAP_##NAME: return text;
 #include <kiln/error_kinds.def>

@@ -5,6 +5,7 @@
 #include <kiln/plugin.hpp>
 
 #include "plugin/http.hpp"
+#include "plugin/toml_guard.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -302,7 +303,7 @@ json toml_to_json(const toml::node& n) {
     if (auto t = n.as_table()) {
         json o = json::object();
         for (const auto& [k, v] : *t)
-            o[std::string(k.str())] = toml_to_json(v);
+            o[plugin::unguard_toml_string(k.str())] = toml_to_json(v);
         return o;
     }
     if (auto a = n.as_array()) {
@@ -311,7 +312,7 @@ json toml_to_json(const toml::node& n) {
             arr.push_back(toml_to_json(v));
         return arr;
     }
-    if (auto s = n.as_string()) return s->get();
+    if (auto s = n.as_string()) return plugin::unguard_toml_string(s->get());
     if (auto i = n.as_integer()) return i->get();
     if (auto f = n.as_floating_point()) return f->get();
     if (auto b = n.as_boolean()) return b->get();
@@ -327,18 +328,23 @@ Result<Manifest> Manifest::from_json(std::string_view text, const std::string& b
     } catch (const json::parse_error& e) {
         return make_error(ErrorKind::invalid,
                           fmt::format("JSON manifest: {}", json_syntax_error(text, e)));
+    } catch (const json::exception& e) {
+        // A number too large for a double ("5e818") is a range error, not a syntax error.
+        return make_error(ErrorKind::invalid, fmt::format("JSON manifest: {}", e.what()));
     }
     return walk(v, base_dir, "JSON");
 }
 
 Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& base_dir) {
-    toml::parse_result r = toml::parse(text);
+    auto safe = plugin::guard_toml_text(text);
+    if (!safe) return make_error(ErrorKind::invalid, "TOML manifest: " + safe.error().message);
+    toml::parse_result r = toml::parse(*safe);
     if (!r) {
         const auto& e = r.error();
         return make_error(ErrorKind::invalid,
                           fmt::format("TOML manifest: line {}, column {}: {}",
                                       e.source().begin.line, e.source().begin.column,
-                                      e.description()));
+                                      plugin::unguard_toml_string(e.description())));
     }
     return walk(toml_to_json(r.table()), base_dir, "TOML");
 }

@@ -1,6 +1,8 @@
 // The typed readers and the TOML to JSON conversion of walker.hpp.
 #include "plugin/walker.hpp"
 
+#include "plugin/toml_guard.hpp"
+
 #include <fmt/format.h>
 #define TOML_HEADER_ONLY 1
 #define TOML_EXCEPTIONS 0
@@ -16,7 +18,7 @@ Json toml_value(const toml::node& n) {
     if (auto t = n.as_table()) {
         Json o = Json::object();
         for (const auto& [k, v] : *t)
-            o[std::string(k.str())] = toml_value(v);
+            o[unguard_toml_string(k.str())] = toml_value(v);
         return o;
     }
     if (auto a = n.as_array()) {
@@ -25,7 +27,7 @@ Json toml_value(const toml::node& n) {
             arr.push_back(toml_value(v));
         return arr;
     }
-    if (auto s = n.as_string()) return s->get();
+    if (auto s = n.as_string()) return unguard_toml_string(s->get());
     if (auto i = n.as_integer()) return i->get();
     if (auto f = n.as_floating_point()) return f->get();
     if (auto b = n.as_boolean()) return b->get();
@@ -47,15 +49,23 @@ Result<Json> parse_json_text(std::string_view text) {
             line_start == std::string_view::npos || at == 0 ? at + 1 : at - line_start;
         return make_error(ErrorKind::invalid,
                           fmt::format("line {}, column {}: not valid JSON", line, column));
+    } catch (const Json::exception& e) {
+        // A number too large for a double ("5e818") is a range error, not a syntax error.
+        return make_error(ErrorKind::invalid, fmt::format("not valid JSON: {}", e.what()));
     }
 }
 
 Result<Json> parse_toml_text(std::string_view text) {
-    toml::parse_result r = toml::parse(text);
+    // toml++ is given only text it handles without undefined behaviour (see toml_guard.hpp).
+    auto safe = guard_toml_text(text);
+    if (!safe) return tl::unexpected(safe.error());
+    toml::parse_result r = toml::parse(*safe);
     if (!r) {
         const auto& e = r.error();
         return make_error(ErrorKind::invalid,
-                          fmt::format("line {}: {}", e.source().begin.line, e.description()));
+                          fmt::format("line {}, column {}: {}", e.source().begin.line,
+                                      e.source().begin.column,
+                                      unguard_toml_string(e.description())));
     }
     return toml_value(r.table());
 }

@@ -559,4 +559,20 @@ tl::expected<uint64_t, LiteralError> parse_f64(std::string_view text) {
     return parse_float<double, uint64_t>(text);
 }
 
+std::optional<V128Shape> v128_shape(std::string_view keyword) {
+    if (keyword == "i8x16") return V128Shape{1, false};
+    if (keyword == "i16x8") return V128Shape{2, false};
+    if (keyword == "i32x4") return V128Shape{4, false};
+    if (keyword == "i64x2") return V128Shape{8, false};
+    if (keyword == "f32x4") return V128Shape{4, true};
+    if (keyword == "f64x2") return V128Shape{8, true};
+    return std::nullopt;
+}
+
+tl::expected<uint64_t, LiteralError> parse_lane(V128Shape shape, std::string_view text) {
+    if (!shape.is_float) return parse_integer(text, shape.width * 8);
+    if (shape.width == 4) return parse_f32(text).map([](uint32_t b) { return uint64_t(b); });
+    return parse_f64(text);
+}
+
 } // namespace kiln::text

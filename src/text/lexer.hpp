@@ -88,4 +88,15 @@ tl::expected<uint32_t, LiteralError> parse_f32(std::string_view text);
 /// A float literal as the bits of an f64.
 tl::expected<uint64_t, LiteralError> parse_f64(std::string_view text);
 
+/// The shape of a v128 literal (`i8x16` ... `f64x2`): lane width in bytes, float lanes or not.
+struct V128Shape {
+    unsigned width = 0;
+    bool is_float = false;
+    unsigned lanes() const { return 16 / width; }
+};
+/// The shape a keyword names, else nullopt.
+std::optional<V128Shape> v128_shape(std::string_view keyword);
+/// One lane literal of a v128 of `shape`: its bits (an integer lane as in parse_integer).
+tl::expected<uint64_t, LiteralError> parse_lane(V128Shape shape, std::string_view text);
+
 } // namespace kiln::text

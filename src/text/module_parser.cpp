@@ -34,9 +34,8 @@ const std::unordered_map<std::string_view, OpInfo>& instruction_table() {
 #define KILN_OP(name, code, text, imm, a, b, r) t.emplace(text, OpInfo{code, ImmKind::imm});
 #define KILN_OP_FC(name, code, text, imm, a, b, r)                                                 \
     t.emplace(text, OpInfo{0xfc00 | code, ImmKind::imm});
-        // SIMD (0xFD-prefixed) has no text syntax here yet: its names stay unknown operators
-        // rather than falling back to KILN_OP and being written as one-byte opcodes.
-#define KILN_OP_FD(name, code, text, imm, a, b, r)
+#define KILN_OP_FD(name, code, text, imm, a, b, r)                                                 \
+    t.emplace(text, OpInfo{0xfd00 | code, ImmKind::imm});
 #include "engine/binary/opcodes.def"
 #undef KILN_OP_FD
         return t;
@@ -52,6 +51,13 @@ constexpr uint16_t op_code(Opcode op) {
 /// (`i64.load32_s`), else the width of the type (`f64.store`).
 uint32_t natural_alignment(std::string_view name) {
     std::string_view op = name.substr(name.find('.') + 1);
+    if (name.starts_with("v128.")) {
+        // v128.load/store move 16 bytes, v128.load8x8_s and its kind 8, and the splat, zero
+        // and lane forms the lane width their name gives.
+        if (op == "load" || op == "store") return 4;
+        if (op.find('x') != std::string_view::npos) return 3;
+        if (op.find("64") != std::string_view::npos) return 3;
+    }
     if (op.find("8") != std::string_view::npos) return 0;
     if (op.find("16") != std::string_view::npos) return 1;
     if (op.find("32") != std::string_view::npos) return 2;
@@ -286,6 +292,7 @@ private:
     Result<uint32_t> label_index();
     Result<uint32_t> local_index();
     Result<void> memarg(std::string_view op_name, Bytes& out);
+    Result<void> lane_index(Bytes& out);
     Result<void> expr(Bytes& out);
 
     const TokenList& m_t;
@@ -510,6 +517,7 @@ Result<ValType> ModuleParser::valtype() {
                                    : s == "i64"       ? ValType::i64
                                    : s == "f32"       ? ValType::f32
                                    : s == "f64"       ? ValType::f64
+                                   : s == "v128"      ? ValType::v128
                                    : s == "funcref"   ? ValType::funcref
                                    : s == "externref" ? ValType::externref
                                                       : std::optional<ValType>();
@@ -1188,6 +1196,21 @@ Result<void> ModuleParser::memarg(std::string_view op_name, Bytes& out) {
     return {};
 }
 
+Result<void> ModuleParser::lane_index(Bytes& out) {
+    // A lane index is a u8 in the text; whether the shape has that lane is for the validator.
+    auto v = tok().kind == TokenKind::number
+                 ? parse_unsigned(text(), 8)
+                 : tl::expected<uint64_t, LiteralError>(tl::unexpected(LiteralError::syntax));
+    if (!v) {
+        if (v.error() == LiteralError::range)
+            return fail(fmt::format("malformed lane index: {}", text()));
+        return expected("a lane index");
+    }
+    ++m_pos;
+    out.push_back(uint8_t(*v));
+    return {};
+}
+
 Result<void> ModuleParser::block_start(uint8_t op, Bytes& out) {
     size_t at = m_pos;
     ++m_pos;
@@ -1437,6 +1460,34 @@ Result<void> ModuleParser::plain(const OpInfo& op, Bytes& out) {
         return expected("a heap type (func or extern)");
     }
     case ImmKind::select_t: return fail_at(m_pos - 1, "typed select is written select (result t)");
+    case ImmKind::v128: {
+        // v128.const SHAPE LANE...: 16 bytes, lane 0 first.
+        auto shape = tok().kind == TokenKind::keyword ? v128_shape(text()) : std::nullopt;
+        if (!shape) return expected("a v128 shape (i8x16, i16x8, i32x4, i64x2, f32x4 or f64x2)");
+        ++m_pos;
+        for (unsigned i = 0; i < shape->lanes(); ++i) {
+            const bool literal = tok().kind == TokenKind::number ||
+                                 (shape->is_float && tok().kind == TokenKind::keyword);
+            auto bits =
+                literal
+                    ? parse_lane(*shape, text())
+                    : tl::expected<uint64_t, LiteralError>(tl::unexpected(LiteralError::syntax));
+            if (!bits) {
+                if (bits.error() == LiteralError::range)
+                    return fail(fmt::format("constant out of range: {}", text()));
+                return expected(fmt::format("{} lane literals, found {}", shape->lanes(), i));
+            }
+            ++m_pos;
+            put_fixed(out, *bits, shape->width);
+        }
+        return {};
+    }
+    case ImmKind::shuffle:
+        for (unsigned i = 0; i < 16; ++i)
+            KILN_CHECK(lane_index(out));
+        return {};
+    case ImmKind::lane: return lane_index(out);
+    case ImmKind::mem_lane: KILN_CHECK(memarg(name, out)); return lane_index(out);
     case ImmKind::memory_init: {
         KILN_TRY(data, index(data_space));
         put_u32(out, data);

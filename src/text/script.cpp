@@ -121,6 +121,30 @@ Result<ScriptValue> ScriptParser::value(bool expected_result) {
                 return expected("a float literal");
             v.bits = *bits;
         }
+    } else if (kw == "v128.const") {
+        // (v128.const SHAPE LANE...); in an expected result a float lane may be a NaN pattern.
+        v.type = ValType::v128;
+        auto shape = tok().kind == TokenKind::keyword ? v128_shape(text()) : std::nullopt;
+        if (!shape) return expected("a v128 shape (i8x16, i16x8, i32x4, i64x2, f32x4 or f64x2)");
+        v.lane_width = uint8_t(shape->width);
+        ++m_pos;
+        for (unsigned i = 0; i < shape->lanes(); ++i) {
+            if (expected_result && shape->is_float &&
+                (text() == "nan:canonical" || text() == "nan:arithmetic")) {
+                v.lanes[i] = text() == "nan:canonical" ? ScriptValue::Kind::nan_canonical
+                                                       : ScriptValue::Kind::nan_arithmetic;
+                ++m_pos;
+                continue;
+            }
+            auto bits = parse_lane(*shape, text());
+            if ((tok().kind != TokenKind::number && tok().kind != TokenKind::keyword) || !bits)
+                return expected(fmt::format("{} lane literals", shape->lanes()));
+            for (unsigned b = 0; b < shape->width; ++b)
+                v.bytes[i * shape->width + b] = uint8_t(*bits >> (8 * b));
+            ++m_pos;
+        }
+        KILN_CHECK(expect_rparen());
+        return v;
     } else if (kw == "ref.null") {
         v.kind = ScriptValue::Kind::null;
         if (text() == "func" || text() == "extern")
@@ -141,7 +165,7 @@ Result<ScriptValue> ScriptParser::value(bool expected_result) {
     } else {
         m_pos -= 1;
         return fail(fmt::format("unsupported value '{}' (expected i32.const, i64.const, "
-                                "f32.const, f64.const, ref.null or ref.extern)",
+                                "f32.const, f64.const, v128.const, ref.null or ref.extern)",
                                 kw));
     }
     ++m_pos;

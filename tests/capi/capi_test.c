@@ -980,8 +980,10 @@ static void test_plugins(void) {
                     "returned 7");
     CHECK_ERROR_HAS(kiln_plugin_call(plugin, "nope", NULL, 0, &out, &out_len), KILN_ERROR_USAGE,
                     "nope");
-    CHECK_ERROR(kiln_plugin_call(NULL, "echo", NULL, 0, &out, &out_len), KILN_ERROR_USAGE);
-    CHECK_ERROR(kiln_plugin_call(plugin, "echo", NULL, 0, NULL, NULL), KILN_ERROR_USAGE);
+    kiln_error_delete(
+        CHECK_ERROR(kiln_plugin_call(NULL, "echo", NULL, 0, &out, &out_len), KILN_ERROR_USAGE));
+    kiln_error_delete(
+        CHECK_ERROR(kiln_plugin_call(plugin, "echo", NULL, 0, NULL, NULL), KILN_ERROR_USAGE));
     kiln_plugin_t* missing = NULL;
     CHECK_ERROR_HAS(kiln_plugin_from_file(engine, "/nonexistent/p.json", false, &missing),
                     KILN_ERROR_IO, "/nonexistent/p.json");

@@ -1,7 +1,8 @@
 // libFuzzer target for the text format: any bytes as a .wat module and as a .wast script.
 // Conversion may refuse the input; it may not crash, hang or hit undefined behaviour, and what
 // it accepts is compiled, so the binary it writes is exercised too. Built with -DKILN_FUZZ=ON
-// under clang (see docs/testing.md); the spec suite's .wast files make a good seed corpus.
+// under clang (see docs/testing.md); corpus/text/ seeds it, and the spec suite's .wast files
+// make a larger corpus.
 #include "text/script.hpp"
 
 #include <kiln/kiln.hpp>

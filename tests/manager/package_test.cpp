@@ -203,6 +203,24 @@ TEST(PackageManifest, ErrorsNameFileFieldAndExpectation) {
               "version: expected a string");
     EXPECT_EQ(yaml_error("{\"name\": \"p\",\n \"version\": }", "kiln.json"),
               "line 2, column 13: not valid JSON");
+    // A number out of a double's range is an error, not an exception (found by fuzz.manifest-json).
+    EXPECT_EQ(yaml_error("{\"name\": \"p\", \"x\": 5e818}", "kiln.json").substr(0, 15),
+              "not valid JSON:");
+    // Non-ASCII outside a TOML string is an error naming where, as toml++ reports it.
+    EXPECT_EQ(yaml_error("name = \"p\" \u00e9\n", "kiln.toml").substr(0, 18), "line 1, column 12:");
+}
+
+TEST(PackageManifest, TomlKeepsNonAsciiText) {
+    // toml++ is given guarded text (plugin/toml_guard.hpp); keys and values come back as written.
+    TempDir dir;
+    dir.write("plugin.wasm", std::string("\0asm\1\0\0\0", 8));
+    auto m = PackageManifest::from_file(dir.write(
+        "kiln.toml",
+        "name = \"p\"\nversion = \"1.0.0\"\nwasm = \"plugin.wasm\"\n"
+        "description = \"caf\u00e9 \u0436\u00a0\ufeff\"\n[config]\n\"cl\u00e9\" = \"\u00a7\"\n"));
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(m->description, "caf\u00e9 \u0436\u00a0\ufeff");
+    EXPECT_EQ(m->config.at("cl\u00e9"), "\u00a7");
 }
 
 TEST(PackageManifest, ZenoManifestReadAsZenoReadsIt) {

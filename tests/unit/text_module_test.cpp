@@ -285,6 +285,30 @@ constexpr const char* oracle_modules[] = {
       (global f32 (f32.const 1.5))
       (global $r (export "r") funcref (ref.null func))
       (global externref (ref.null extern))))",
+    R"((module
+      (memory 1)
+      (global $g (mut v128) (v128.const i64x2 -1 0x7fff_ffff_ffff_ffff))
+      (func (param v128 i32) (result v128) (local $t v128)
+        (local.set $t (v128.const i8x16 -128 255 0 1 2 3 4 5 6 7 8 9 10 11 12 +127))
+        (drop (v128.const i16x8 -32768 65535 1 2 3 4 5 6))
+        (drop (v128.const i32x4 0xffff_ffff -1 0 1))
+        (drop (v128.const f32x4 1.5 -0x1p-149 inf nan:0x200000))
+        (drop (v128.const f64x2 -nan 1e308))
+        (drop (i8x16.shuffle 0 31 1 30 2 29 3 28 4 27 5 26 6 25 7 24 (local.get 0) (local.get $t)))
+        (drop (i8x16.extract_lane_s 15 (local.get 0)))
+        (drop (f64x2.replace_lane 1 (local.get 0) (f64.const 2)))
+        (drop (v128.load8_lane 3 (local.get 1) (local.get 0)))
+        (drop (v128.load64_lane offset=8 align=4 1 (local.get 1) (local.get 0)))
+        (v128.store16_lane 7 (local.get 1) (local.get 0))
+        (drop (v128.load (local.get 1)))
+        (drop (v128.load8x8_s offset=3 (local.get 1)))
+        (drop (v128.load32_zero (local.get 1)))
+        (drop (v128.load16_splat align=1 (local.get 1)))
+        (v128.store offset=16 (local.get 1) (global.get $g))
+        (i32x4.dot_i16x8_s (local.get 0) (i16x8.splat (local.get 1)))
+        (f64x2.convert_low_i32x4_u)
+        (v128.bitselect (local.get $t) (local.get 0))
+        (i32x4.trunc_sat_f64x2_u_zero))))",
 };
 
 TEST(TextModule, SameSectionsAsWat2wasm) {
