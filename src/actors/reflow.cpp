@@ -95,10 +95,11 @@ host_functions(const std::vector<std::pair<std::string, FuncType>>& imports,
     return out;
 }
 
-size_t main_index(const Manifest& m) {
-    size_t main = m.wasm.size() - 1;
-    for (size_t i = 0; i < m.wasm.size(); ++i)
-        if (m.wasm[i].name == "main") main = i;
+/// The main module of a manifest's list: the one named "main", else the last.
+size_t main_index(const std::vector<Manifest::Wasm>& wasm) {
+    size_t main = wasm.size() - 1;
+    for (size_t i = 0; i < wasm.size(); ++i)
+        if (wasm[i].name == "main") main = i;
     return main;
 }
 
@@ -257,7 +258,8 @@ Result<WasmSource> load_wasm_source(const Engine& engine, Manifest manifest, std
         w.hash.clear();
     }
     WasmSource source;
-    const auto& main = std::get<Manifest::WasmBytes>(manifest.wasm[main_index(manifest)].source);
+    const auto& main =
+        std::get<Manifest::WasmBytes>(manifest.wasm[main_index(manifest.wasm)].source);
     source.where = !where.empty()      ? std::move(where)
                    : main.path.empty() ? std::string("inline wasm")
                                        : main.path;
@@ -364,9 +366,7 @@ private:
         if (!plugin.manifest || plugin.manifest->wasm.empty())
             return make_error(ErrorKind::invalid, plugin.path + ": no wasm module");
         const auto& wasm = plugin.manifest->wasm;
-        size_t main = wasm.size() - 1;
-        for (size_t i = 0; i < wasm.size(); ++i)
-            if (wasm[i].name == "main") main = i;
+        const size_t main = main_index(wasm);
         auto bytes = plugin::fetch_wasm(wasm[main]);
         if (!bytes) return tl::unexpected(bytes.error());
         return scan_module(*bytes, plugin::describe_wasm(wasm[main]));
