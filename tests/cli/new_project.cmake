@@ -2,7 +2,8 @@
 # command its README gives, and calls it as the README says: the output must be exactly
 # "Hello, World!".
 #   cmake -DKILN=path -DLANG=c|cpp|rust|assemblyscript -DWORK=dir [-DASC_MODULES=dir]
-#         -P new_project.cmake
+#         [-DTEMPLATE=actor] -P new_project.cmake
+# With TEMPLATE=actor, the project's graph runs instead, and greets World on its outport.
 # For AssemblyScript, `npm install` would need the network, which a test must not: the project
 # gets the kit's node_modules (ASC_MODULES, from `npm install` in pdk/assemblyscript) as a link
 # instead, so that `npm run build` runs offline.
@@ -22,6 +23,17 @@ function(run what dir)
   set(out "${stdout}" PARENT_SCOPE)
 endfunction()
 
+if(TEMPLATE STREQUAL "actor")
+  run("kiln new" ${WORK} ${KILN} new --template actor --lang ${LANG} hello)
+  run("make" ${WORK}/hello make)
+  run("kiln graph run" ${WORK}/hello ${KILN} graph run hello.graph.json)
+  set(want "{\"port\":\"greeting\",\"type\":\"String\",\"data\":\"Hello, World!\"}\n")
+  if(NOT out STREQUAL want)
+    message(FATAL_ERROR "kiln graph run hello.graph.json printed \"${out}\", expected "
+                        "exactly \"${want}\"")
+  endif()
+  return()
+endif()
 run("kiln new" ${WORK} ${KILN} new --lang ${LANG} hello)
 set(project ${WORK}/hello)
 if(LANG STREQUAL "assemblyscript")

@@ -55,6 +55,8 @@ PUBLIC_HEADERS = {
     "state_db.hpp": "manager",
     "hostfns.hpp": "hostfns",
     "dispatch.hpp": "hostfns",
+    "actors.hpp": "actors",
+    "actors.h": "capi",
     "kiln.h": "capi",
 }
 # Parts of the engine that are siblings: neither includes the other.

@@ -1,8 +1,9 @@
 // kiln new --lang c|cpp|rust|assemblyscript NAME: writes a plugin project into the new folder
 // NAME: a `greet` function, a copy of the guest kit, a build script, a manifest NAME.json and a
 // README, ready for `make` (`npm install && npm run build` for AssemblyScript) and then
-// `kiln call NAME.json greet --input World`, in a new git repository unless --no-git. The files
-// come from new_files.hpp.
+// `kiln call NAME.json greet --input World`, in a new git repository unless --no-git. With
+// --template actor (c, cpp, rust): a Reflow actor, the actor kit and NAME.graph.json, for
+// `kiln graph run NAME.graph.json`. The files come from new_files.hpp.
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "help.hpp"
@@ -26,6 +27,7 @@ namespace fs = std::filesystem;
 
 struct NewOptions {
     std::string lang, dir;
+    std::string template_name = "plugin";
     bool no_git = false;
 };
 
@@ -79,16 +81,16 @@ std::string replace_all(std::string_view text, std::string_view from, std::strin
     }
 }
 
-// Writes every file of the language into `dir`, which exists and is empty; the error names the
-// file that could not be written.
-std::optional<std::string> write_files(const fs::path& dir, const Language& lang,
+// Writes every file of the language's project (`files_of`: the language, or actor-LANG) into
+// `dir`, which exists and is empty; the error names the file that could not be written.
+std::optional<std::string> write_files(const fs::path& dir, std::string_view files_of,
                                        std::string_view name, std::vector<std::string>& written) {
     // npm package names are lowercase.
     std::string package(name);
     for (char& c : package)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     for (const NewFile& f : new_files()) {
-        if (f.lang != lang.name) continue;
+        if (f.lang != files_of) continue;
         std::string rel = replace_all(f.path, "{{name}}", name);
         std::string content(f.content);
         if (f.is_template)
@@ -115,6 +117,12 @@ int run_new(const NewOptions& o) {
                                 o.lang));
         return exit_usage;
     }
+    const bool actor = o.template_name == "actor";
+    if (actor && lang->name == "assemblyscript") {
+        print_error("new: the actor template is for c, cpp and rust (the AssemblyScript kit has no "
+                    "actor API)");
+        return exit_usage;
+    }
     // NAME may be a path; the project is named after its last component.
     fs::path dir = fs::path(o.dir).lexically_normal();
     if (!dir.has_filename()) dir = dir.parent_path();
@@ -139,7 +147,9 @@ int run_new(const NewOptions& o) {
         return exit_usage;
     }
     std::vector<std::string> written;
-    if (auto error = write_files(dir, *lang, name, written)) {
+    const std::string files_of =
+        actor ? "actor-" + std::string(lang->name) : std::string(lang->name);
+    if (auto error = write_files(dir, files_of, name, written)) {
         // The folder is ours (it did not exist), so a half-written project goes with it.
         fs::remove_all(dir, ec);
         print_error("new: " + *error);
@@ -162,9 +172,14 @@ int run_new(const NewOptions& o) {
                                     "repository",
                                     dir.string()));
     }
-    fmt::print("created {} {} plugin project{}:{}\nbuild it and call it:\n  cd {}\n  {}\n"
-               "  kiln call {}.json greet --input World\n",
-               lang->article, lang->title, git, files, dir.string(), lang->build, name);
+    if (actor)
+        fmt::print("created {} {} actor project{}:{}\nbuild it and run its graph:\n  cd {}\n  {}\n"
+                   "  kiln graph run {}.graph.json\n",
+                   lang->article, lang->title, git, files, dir.string(), lang->build, name);
+    else
+        fmt::print("created {} {} plugin project{}:{}\nbuild it and call it:\n  cd {}\n  {}\n"
+                   "  kiln call {}.json greet --input World\n",
+                   lang->article, lang->title, git, files, dir.string(), lang->build, name);
     return exit_ok;
 }
 
@@ -181,10 +196,18 @@ void add_new_command(CLI::App& app, int& exit_code) {
     sub->add_option("NAME", o->dir, "the folder to create; the project takes its name")
         ->required()
         ->type_name(dir_value);
+    set_choices(sub->add_option("--template", o->template_name,
+                                "plugin (an Extism plugin, the default) or actor (a Reflow actor "
+                                "and a graph running it; c, cpp, rust)")
+                    ->type_name("NAME")
+                    ->default_str("plugin"),
+                {"plugin", "actor"});
     sub->add_flag("--no-git", o->no_git, "do not make the project a git repository");
     set_examples(*sub, {{"kiln new --lang rust hello", "a Rust plugin project in ./hello"},
                         {"kiln new --lang AssemblyScript --no-git plugins/greeter",
-                         "an AssemblyScript project, not a git repository"}});
+                         "an AssemblyScript project, not a git repository"},
+                        {"kiln new --template actor --lang c greeter",
+                         "a C actor and a graph that runs it"}});
     sub->callback([o, &exit_code] { exit_code = run_new(*o); });
 }
 

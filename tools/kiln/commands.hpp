@@ -21,6 +21,7 @@ void add_completions_command(CLI::App& app, int& exit_code);
 void add_man_command(CLI::App& app, int& exit_code);
 void add_plugin_command(CLI::App& app, int& exit_code);
 void add_job_command(CLI::App& app, int& exit_code);
+void add_graph_command(CLI::App& app, int& exit_code);
 
 /// "kiln 0.1.0"
 const char* version_string();

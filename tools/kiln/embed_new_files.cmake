@@ -9,13 +9,21 @@
 # new replaces with the project's name.
 cmake_minimum_required(VERSION 3.25)
 
-set(languages c cpp rust assemblyscript)
+# A language's files come from TEMPLATES/LANG and TEMPLATES/all; an actor project's (LANG
+# actor-c, ...) from TEMPLATES/actor-LANG and TEMPLATES/actor-all.
+set(languages c cpp rust assemblyscript actor-c actor-cpp actor-rust)
 # LANG|path in the project|file under PDK
 set(kits
     "c|include/kiln/pdk.h|c/include/kiln/pdk.h"
     "cpp|include/kiln/pdk.h|c/include/kiln/pdk.h"
     "rust|kiln_pdk.rs|rust/kiln_pdk.rs"
-    "assemblyscript|assembly/kiln_pdk.ts|assemblyscript/assembly/index.ts")
+    "assemblyscript|assembly/kiln_pdk.ts|assemblyscript/assembly/index.ts"
+    "actor-c|include/kiln/pdk.h|c/include/kiln/pdk.h"
+    "actor-c|include/kiln/actor.h|c/include/kiln/actor.h"
+    "actor-cpp|include/kiln/pdk.h|c/include/kiln/pdk.h"
+    "actor-cpp|include/kiln/actor.h|c/include/kiln/actor.h"
+    "actor-rust|kiln_pdk.rs|rust/kiln_pdk.rs"
+    "actor-rust|kiln_actor.rs|rust/kiln_actor.rs")
 
 set(delimiter kiln_file)
 set(entries "")
@@ -33,7 +41,11 @@ function(add_entry lang path file is_template)
 endfunction()
 
 foreach(lang IN LISTS languages)
-  foreach(dir ${lang} all)
+  set(common all)
+  if(lang MATCHES "^actor-")
+    set(common actor-all)
+  endif()
+  foreach(dir ${lang} ${common})
     file(GLOB_RECURSE files LIST_DIRECTORIES false RELATIVE ${TEMPLATES}/${dir}
          ${TEMPLATES}/${dir}/*)
     list(SORT files)

@@ -29,6 +29,7 @@ const Command commands[] = {
     {"new", kiln::tool::add_new_command},
     {"plugin", kiln::tool::add_plugin_command},
     {"job", kiln::tool::add_job_command},
+    {"graph", kiln::tool::add_graph_command},
     {"completions", kiln::tool::add_completions_command, true},
     {"man", kiln::tool::add_man_command, true},
     {"help", kiln::tool::add_help_command, true}, // last: it lists the commands before it

@@ -1,5 +1,7 @@
-// The plugin folders and manager shared by `kiln plugin` and `kiln job`.
+// The plugin folders and manager shared by `kiln plugin`, `kiln job` and `kiln graph`.
 #include "plugin_folders.hpp"
+
+#include <kiln/actors.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +29,9 @@ Result<std::unique_ptr<PluginManager>> stateful_manager(std::shared_ptr<StateDb>
 }
 
 Result<void> open_plugin_dirs(PluginManager& manager, const std::vector<std::string>& given) {
+    // Reflow actors are plugins like any other: listed, validated, called, and reloaded under
+    // the graphs that run them.
+    manager.add_adapter(make_reflow_adapter());
     for (const std::string& dir : plugin_dirs(given)) {
         std::error_code ec;
         if (given.empty() && !std::filesystem::exists(dir, ec)) continue;

@@ -1,5 +1,5 @@
-// The plugin folders and manager of `kiln plugin` and `kiln job`: --plugin-dir (alias --dir),
-// else $KILN_PLUGIN_DIR, else ./plugins; the manager's state in Kiln's state database.
+// The plugin folders and manager of `kiln plugin`, `kiln job` and `kiln graph`: --plugin-dir (alias
+// --dir), else $KILN_PLUGIN_DIR, else ./plugins; the manager's state in Kiln's state database.
 #pragma once
 
 #include <kiln/manager.hpp>
@@ -22,8 +22,8 @@ std::vector<std::string> plugin_dirs(const std::vector<std::string>& given);
 /// A manager keeping what is enabled, granted and audited in `state` (checked readable).
 Result<std::unique_ptr<PluginManager>> stateful_manager(std::shared_ptr<StateDb> state);
 
-/// Opens the plugin folders in `manager`: an explicit folder that cannot be read is a usage
-/// error, the default one may be missing (no plugins then).
+/// Opens the plugin folders in `manager`, with the adapter of Reflow actors added: an explicit
+/// folder that cannot be read is a usage error, the default one may be missing (no plugins).
 Result<void> open_plugin_dirs(PluginManager& manager, const std::vector<std::string>& given);
 
 } // namespace kiln::tool
