@@ -119,6 +119,7 @@ static_assert(sizeof(Cell) == 8);
     KILN_IOP_X(BrIfNz) KILN_IOP_X(BrIfZ) KILN_IOP_X(BrIfNz64) KILN_IOP_X(BrIfZ64)                  \
     KILN_IOP_X(BrIfNzBack) KILN_IOP_X(BrIfZBack) KILN_IOP_X(BrIfNz64Back)                          \
     KILN_IOP_X(BrIfZ64Back) KILN_IOP_X(BrTable) KILN_IOP_X(Call) KILN_IOP_X(CallIndirect)          \
+    KILN_IOP_X(ReturnCall) KILN_IOP_X(ReturnCallIndirect)                                          \
     KILN_IOP_X(Return) KILN_IOP_X(Select) KILN_IOP_X(GlobalGet) KILN_IOP_X(GlobalSet)              \
     KILN_IOP_X(MemorySize) KILN_IOP_X(MemoryGrow) KILN_IOP_X(MemoryFill) KILN_IOP_X(MemoryCopy)    \
     KILN_IOP_X(MemoryInit) KILN_IOP_X(DataDrop) KILN_IOP_X(TableGet) KILN_IOP_X(TableSet)          \

@@ -766,6 +766,44 @@ L_CallIndirect : {
     pc += 3;
     goto do_call;
 }
+L_ReturnCall:
+    callee = inst->funcs[W(0)];
+    nfp = fp + W(1);
+    pc += 2;
+    goto do_tail_call;
+L_ReturnCallIndirect : {
+    TableInst* t = inst->tables[W(1)];
+    uint32_t i = uint32_t(fp[W(3)]);
+    if (i >= t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "undefined element");
+    callee = reinterpret_cast<FuncInst*>(t->elems[i]);
+    if (!callee) TRAP(TrapKind::uninitialized_element, "uninitialized element");
+    if (callee->type_id != W(0))
+        TRAP(TrapKind::indirect_call_type_mismatch, "indirect call type mismatch");
+    nfp = fp + W(2);
+    pc += 3;
+    goto do_tail_call;
+}
+do_tail_call : {
+    // A wasm callee takes over the caller's frame: its arguments move down to the frame's
+    // start, and no frame is pushed, so a chain of tail calls runs in constant space. A host
+    // function is called like any other; the code after the call returns its results.
+    const FuncCode* c = callee->code;
+    if (!c) goto do_call;
+    if (fp + c->frame_size > slots_end) [[unlikely]]
+        TRAP(TrapKind::stack_exhausted, "call stack exhausted");
+    // nfp >= fp: copying in ascending order never overwrites an argument before it moves.
+    for (uint32_t i = 0, np = c->num_params; i < np; ++i)
+        fp[i] = nfp[i];
+    for (uint64_t *p = fp + c->num_params, *e = fp + c->num_locals; p < e; ++p)
+        *p = 0;
+    cur = callee;
+    if (inst != callee->instance) {
+        inst = callee->instance;
+        LOAD_MEM();
+    }
+    pc = c->code.data();
+    DISPATCH;
+}
 L_Return : {
     Frame& f = *--fsp;
     if (!f.ret_pc) [[unlikely]]

@@ -719,11 +719,14 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     }
     case Opcode::Return: emit_return(); return skip_unreachable(r);
     case Opcode::Call:
-    case Opcode::CallIndirect: {
-        const FuncType& ft =
-            in.op == Opcode::Call ? m_module.func_type(in.a) : m_module.types[in.a];
+    case Opcode::CallIndirect:
+    case Opcode::ReturnCall:
+    case Opcode::ReturnCallIndirect: {
+        const bool direct = in.op == Opcode::Call || in.op == Opcode::ReturnCall;
+        const bool tail = in.op == Opcode::ReturnCall || in.op == Opcode::ReturnCallIndirect;
+        const FuncType& ft = direct ? m_module.func_type(in.a) : m_module.types[in.a];
         uint32_t index_slot = 0;
-        if (in.op == Opcode::CallIndirect) {
+        if (!direct) {
             index_slot = use_top(0);
             pop(1);
         }
@@ -732,18 +735,23 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
             materialize(i);
         uint32_t base = slot_of(m_stack.size() - n);
         pop(n);
-        if (in.op == Opcode::Call) {
-            begin(IOp::Call);
+        if (direct) {
+            begin(tail ? IOp::ReturnCall : IOp::Call);
             words({in.a, base});
         } else {
-            begin(IOp::CallIndirect);
+            begin(tail ? IOp::ReturnCallIndirect : IOp::CallIndirect);
             words({m_type_ids[in.a], in.b, base, index_slot});
         }
         // The return point: a suspended caller waits here with the values below the arguments.
+        // A tail call returns here only from a host function, which cannot take over the frame.
         site(uint32_t(m_code.size()), SuspendSite::Kind::call, m_stack.size(), base);
         for (ValType t : ft.results)
             push_typed(t);
         label(); // results of calls are never retargeted
+        if (tail) {
+            emit_return();
+            return skip_unreachable(r);
+        }
         break;
     }
     case Opcode::Drop: pop(1); break;
