@@ -176,6 +176,9 @@ struct FuncCode {
     uint32_t num_locals = 0;         ///< slots the locals take, parameters included
     uint32_t num_results = 0;        ///< slots the results take
     uint32_t frame_size = 0;         ///< slots: locals plus the deepest operand stack
+    /// Builds with KILN_INTERP_STATS only: at the first cell of each instruction, the number of
+    /// wasm instructions it stands for (those lowered since the previous one, itself included).
+    std::vector<uint32_t> wasm_counts;
 
     /// The site at cell `offset`, if there is one.
     const SuspendSite* site_at(uint32_t offset) const;

@@ -117,6 +117,13 @@ constexpr uintptr_t native_stack_reserve = 256 * 1024;
 
 const void* const* g_handlers = nullptr;
 
+#ifndef KILN_INTERP_STATS
+#define KILN_INTERP_STATS 0
+#endif
+#if KILN_INTERP_STATS
+thread_local InterpStats t_stats;
+#endif
+
 /// Runs a call from the host (`resume` null): `entry` with its arguments in slots[0..params),
 /// its results left in slots[0..results); or continues the suspended call `*resume`, whose
 /// results land in `slots`. Everything a call from the host needs, from the limits to the
@@ -157,9 +164,21 @@ RunStatus run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* slots,
     TrapKind trap_kind = TrapKind::unreachable;
     const char* trap_msg = "";
     RunStatus status = RunStatus::done;
+#if KILN_INTERP_STATS
+    InterpStats stats;
+#endif
 
 #define W(k) (reinterpret_cast<const uint32_t*>(pc + 1)[k])
+#if KILN_INTERP_STATS
+#define DISPATCH                                                                                   \
+    do {                                                                                           \
+        ++stats.dispatches;                                                                        \
+        stats.wasm_instructions += cur->code->wasm_counts[size_t(pc - cur->code->code.data())];    \
+        goto * pc->handler;                                                                        \
+    } while (0)
+#else
 #define DISPATCH goto * pc->handler
+#endif
 #define NEXT(n)                                                                                    \
     do {                                                                                           \
         pc += (n);                                                                                 \
@@ -848,6 +867,10 @@ entry_returned : { // the entry's results are at its frame pointer, the sentinel
         slots[i] = results[i];
 }
 finish:
+#if KILN_INTERP_STATS
+    t_stats.dispatches += stats.dispatches;
+    t_stats.wasm_instructions += stats.wasm_instructions;
+#endif
     return_budget(control, budget);
     if (--stack->active_runs == 0 && !stack->suspended) { // nothing lives on the stacks any more
         stack->slots_free = stack->slots_begin;
@@ -870,6 +893,14 @@ const void* const* interp_handlers() {
         return g_handlers;
     }();
     return table;
+}
+
+std::optional<InterpStats> interp_stats() {
+#if KILN_INTERP_STATS
+    return t_stats;
+#else
+    return std::nullopt;
+#endif
 }
 
 RunStatus interp_call(Store& store, ExecStack& stack, FuncInst* f, uint64_t* slots) {

@@ -120,7 +120,21 @@ private:
         c.handler = m_handlers[size_t(op)];
         m_code.push_back(c);
         m_pending_words = 0;
+#if KILN_INTERP_STATS
+        m_wasm_counts.resize(at + 1);
+        m_wasm_counts[at] = m_unattributed;
+        m_unattributed = 0;
+#endif
         return at;
+    }
+    /// Drops the code from cell `at` on (an instruction fused into the next one).
+    void cut_back(size_t at) {
+#if KILN_INTERP_STATS
+        for (size_t i = at; i < m_wasm_counts.size(); ++i)
+            m_unattributed += m_wasm_counts[i];
+        m_wasm_counts.resize(at);
+#endif
+        m_code.resize(at);
     }
     /// Code from `at` on comes from the wasm instruction being lowered. Code cut back (a
     /// comparison fused into the branch after it) takes its entries with it.
@@ -155,7 +169,9 @@ private:
         imm(dest);
         return m_code.size() - 1;
     }
-    void bind_here(size_t cell) { m_code[cell].u64 = m_code.size(); }
+    void bind_here(size_t cell) {
+        m_code[cell].u64 = m_code.size();
+    }
     /// A branch may land here: forget facts about the preceding instruction.
     void label() {
         m_result_instr = npos;
@@ -168,7 +184,9 @@ private:
     }
 
     // ---- abstract stack
-    static uint32_t width(ValType t) { return uint32_t(slot_count(t)); }
+    static uint32_t width(ValType t) {
+        return uint32_t(slot_count(t));
+    }
     /// The slot of the stack entry at `pos` (at most the stack's height): the operand stack
     /// starts after the locals and each entry takes one slot, a v128 two.
     uint32_t slot_of(size_t pos) const {
@@ -192,7 +210,9 @@ private:
     void push_slot(bool ref = false, bool wide = false) {
         push(Entry{Entry::Kind::slot, 0, 0, ref, wide});
     }
-    void push_typed(ValType t) { push_slot(is_reftype(t), t == ValType::v128); }
+    void push_typed(ValType t) {
+        push_slot(is_reftype(t), t == ValType::v128);
+    }
     ValType local_type(uint32_t x) const {
         return x < m_type.params.size() ? m_type.params[x]
                                         : m_func.locals[x - m_type.params.size()];
@@ -267,8 +287,12 @@ private:
         if (e.kind == Entry::Kind::konst) materialize(pos);
         return slot_of(pos);
     }
-    uint32_t use_top(size_t depth) { return use(m_stack.size() - 1 - depth); }
-    void pop(size_t n) { m_stack.resize(m_stack.size() - n); }
+    uint32_t use_top(size_t depth) {
+        return use(m_stack.size() - 1 - depth);
+    }
+    void pop(size_t n) {
+        m_stack.resize(m_stack.size() - n);
+    }
     /// Pops the operands, pushes a slot for the result and returns its index.
     uint32_t result_after_pop(size_t n, bool ref = false, bool wide = false) {
         pop(n);
@@ -291,7 +315,9 @@ private:
     uint32_t label_arity(const Ctrl& c) const {
         return c.kind == Opcode::Loop ? c.n_params : c.n_results;
     }
-    bool is_function_label(const Ctrl& c) const { return &c == &m_ctrls.front(); }
+    bool is_function_label(const Ctrl& c) const {
+        return &c == &m_ctrls.front();
+    }
     bool needs_copies(const Ctrl& t) const {
         if (is_function_label(t)) return true;
         uint32_t arity = label_arity(t);
@@ -375,7 +401,7 @@ private:
         pop(1);
         size_t cell;
         if (fresh && m_cmp_is_eqz) {
-            m_code.resize(m_cmp_instr);
+            cut_back(m_cmp_instr);
             label();
             IOp op = when_true ? (m_cmp_64 ? IOp::BrIfZ64 : IOp::BrIfZ)
                                : (m_cmp_64 ? IOp::BrIfNz64 : IOp::BrIfNz);
@@ -384,7 +410,7 @@ private:
         if (fresh) {
             auto f = fused_cmp(m_cmp_op);
             if (!when_true) f = fused_cmp(f->inverse);
-            m_code.resize(m_cmp_instr);
+            cut_back(m_cmp_instr);
             label();
             if (loop) loop_site(uint32_t(m_code.size()), *loop);
             if (m_cmp_has_imm) {
@@ -592,6 +618,10 @@ private:
     std::vector<Cell> m_code;
     std::vector<CodeOffset> m_offsets;
     uint32_t m_wasm_offset = m_func.code_offset; ///< of the instruction being lowered
+#if KILN_INTERP_STATS
+    std::vector<uint32_t> m_wasm_counts; ///< FuncCode::wasm_counts, as far as it goes
+    uint32_t m_unattributed = 0;         ///< instructions lowered since the last begin()
+#endif
     std::vector<size_t> m_targets;
     unsigned m_pending_words = 0;
     uint32_t m_instr_count = 0;     ///< instructions lowered so far
@@ -637,6 +667,9 @@ Result<void> Lowering::skip_unreachable(InstrReader& r) {
 Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     using K = Entry::Kind;
     m_wasm_offset = in.offset;
+#if KILN_INTERP_STATS
+    ++m_unattributed;
+#endif
     switch (in.op) {
     case Opcode::Nop: break;
     case Opcode::Unreachable: begin(IOp::Unreachable); return skip_unreachable(r);
@@ -978,6 +1011,10 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     }
     m_code[1].u32[0] = std::max<uint32_t>(m_instr_count - m_instrs_in_loops, 1);
     auto fc = std::make_unique<FuncCode>();
+#if KILN_INTERP_STATS
+    m_wasm_counts.resize(m_code.size());
+    fc->wasm_counts = std::move(m_wasm_counts);
+#endif
     fc->code = std::move(m_code);
     fc->offsets = std::move(m_offsets);
     for (size_t cell : m_targets)
