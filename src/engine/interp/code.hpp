@@ -105,7 +105,8 @@ static_assert(sizeof(Cell) == 8);
 
 #define KILN_GEN_UN(n, a, r) KILN_IOP_X(n)
 #define KILN_GEN_BIN(n, a, r) KILN_IOP_X(n##_ss) KILN_SI_##a(KILN_IOP_X, n)
-#define KILN_GEN_MEM(n, a, r) KILN_IOP_X(n)
+// Loads and stores also get an `_a` form that adds a constant to the address first (modulo 2^32).
+#define KILN_GEN_MEM(n, a, r) KILN_IOP_X(n) KILN_IOP_X(n##_a)
 #define KILN_GEN_FUSED(P, n)                                                                       \
     KILN_IOP_X(BrIf_##P##n##_ss) KILN_IOP_X(BrIf_##P##n##_si) KILN_IOP_X(BrIf_##P##n##_ss_back)    \
     KILN_IOP_X(BrIf_##P##n##_si_back)
@@ -126,13 +127,20 @@ static_assert(sizeof(Cell) == 8);
     KILN_IOP_X(TableSize) KILN_IOP_X(TableGrow) KILN_IOP_X(TableFill) KILN_IOP_X(TableCopy)        \
     KILN_IOP_X(TableInit) KILN_IOP_X(ElemDrop) KILN_IOP_X(RefFunc) KILN_IOP_X(Fuel)                \
     KILN_IOP_X(BrBack) KILN_INT_CMPS(KILN_GEN_FUSED)                                               \
-    KILN_IOP_X(Copy128) KILN_IOP_X(Select128) KILN_IOP_X(GlobalGet128) KILN_IOP_X(GlobalSet128)
+    KILN_IOP_X(Copy128) KILN_IOP_X(Select128) KILN_IOP_X(GlobalGet128) KILN_IOP_X(GlobalSet128)    \
+    KILN_IOP_X(F32MulAdd) KILN_IOP_X(F64MulAdd) KILN_IOP_X(F32MulAddP) KILN_IOP_X(F64MulAddP)      \
+    KILN_IOP_X(F32MulSub) KILN_IOP_X(F64MulSub)
 // clang-format on
 
 #define KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)                                       \
     KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_MEM, KILN_GEN_MEM)
-/// Every SIMD opcode has one internal opcode of the same name.
-#define KILN_OPCODE_IOPS_FD(name, code, text, imm, a, b, r) KILN_IOP_X(name)
+/// Every SIMD opcode has one internal opcode of the same name, loads and stores a second, `_a`.
+#define KILN_OPCODE_IOPS_FD(name, code, text, imm, a, b, r)                                        \
+    KILN_IOP_X(name)                                                                               \
+    KILN_VCAT(name, imm, a, b, r, KILN_GEN_NONE, KILN_GEN_NONE, KILN_GEN_NONE, KILN_GEN_NONE,      \
+              KILN_GEN_ADDEND, KILN_GEN_ADDEND, KILN_GEN_NONE)
+#define KILN_GEN_NONE(n, a, r)
+#define KILN_GEN_ADDEND(n, a, r) KILN_IOP_X(n##_a)
 
 enum class IOp : uint16_t {
 #define KILN_IOP_X(n) n,

@@ -375,11 +375,31 @@ do_call : {
         NEXT(3);                                                                                   \
     }                                                                                              \
     KILN_GEN_SI_##a(n, a)
-#define KILN_GEN_NONE(n, a, r)
 #define KILN_OP(name, code, text, imm, a, b, r)                                                    \
     KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_NONE, KILN_GEN_NONE)
 #define KILN_OP_FD(name, code, text, imm, a, b, r)
 #include "engine/binary/opcodes.def"
+
+// ---- a float multiply fused with the add or subtract of its product (two roundings, as
+// unfused): words destination, then z, x, y for z + x * y and z - x * y, x, y, z for x * y + z.
+#define KILN_GEN_MULADD(P, C)                                                                      \
+    L_##P##MulAdd : {                                                                              \
+        auto p = sem::P##Mul(sem::from_slot<C>(fp[W(2)]), sem::from_slot<C>(fp[W(3)]), ntrap);     \
+        fp[W(0)] = sem::to_slot(sem::P##Add(sem::from_slot<C>(fp[W(1)]), p, ntrap));               \
+        NEXT(3);                                                                                   \
+    }                                                                                              \
+    L_##P##MulSub : {                                                                              \
+        auto p = sem::P##Mul(sem::from_slot<C>(fp[W(2)]), sem::from_slot<C>(fp[W(3)]), ntrap);     \
+        fp[W(0)] = sem::to_slot(sem::P##Sub(sem::from_slot<C>(fp[W(1)]), p, ntrap));               \
+        NEXT(3);                                                                                   \
+    }                                                                                              \
+    L_##P##MulAddP : {                                                                             \
+        auto p = sem::P##Mul(sem::from_slot<C>(fp[W(1)]), sem::from_slot<C>(fp[W(2)]), ntrap);     \
+        fp[W(0)] = sem::to_slot(sem::P##Add(p, sem::from_slot<C>(fp[W(3)]), ntrap));               \
+        NEXT(3);                                                                                   \
+    }
+    KILN_GEN_MULADD(F32, sem::f32)
+    KILN_GEN_MULADD(F64, sem::f64)
 
 // ---- SIMD instructions, generated from opcodes.def. A v128 operand is read from its two slots
 // before the result is written, since the destination may be one of the operands' slots.
@@ -394,11 +414,15 @@ do_call : {
 #define KILN_VRES_f32 KILN_VRES_i32
 #define KILN_VRES_f64 KILN_VRES_i32
 // `ea`: the effective address of an access of `n`'s width, the address in slot W(addr) plus
-// offset W(off); or a trap.
-#define KILN_VADDR(n, addr, off)                                                                   \
-    uint64_t ea = uint64_t(uint32_t(fp[W(addr)])) + W(off);                                        \
+// offset W(off); or a trap. KILN_VADDR_A first adds the constant W(3) to the address, modulo
+// 2^32 (the `_a` forms, for an `i32.add` of a constant folded in).
+#define KILN_VADDR_EA(n, ea_value)                                                                 \
+    uint64_t ea = (ea_value);                                                                      \
     if (ea + (uint64_t(1) << access_log2(Opcode::n)) > mem_size) [[unlikely]]                      \
         TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
+#define KILN_VADDR(n, addr, off) KILN_VADDR_EA(n, uint64_t(uint32_t(fp[W(addr)])) + W(off))
+#define KILN_VADDR_A(n, addr, off)                                                                 \
+    KILN_VADDR_EA(n, uint64_t(uint32_t(uint32_t(fp[W(addr)]) + W(3))) + W(off))
 #define KILN_VGEN_UN(n, a, r)                                                                      \
     L_##n : {                                                                                      \
         auto v = sem::n(KILN_VARG_##a(W(1)));                                                      \
@@ -428,10 +452,20 @@ do_call : {
         KILN_VADDR(n, 1, 2)                                                                        \
         KILN_VRES_v128(W(0), sem::n(mem + ea));                                                    \
         NEXT(3);                                                                                   \
+    }                                                                                              \
+    L_##n##_a : {                                                                                  \
+        KILN_VADDR_A(n, 1, 2)                                                                      \
+        KILN_VRES_v128(W(0), sem::n(mem + ea));                                                    \
+        NEXT(3);                                                                                   \
     }
 #define KILN_VGEN_STORE(n, a, r)                                                                   \
     L_##n : {                                                                                      \
         KILN_VADDR(n, 0, 2)                                                                        \
+        sem::n(mem + ea, KILN_VARG_v128(W(1)));                                                    \
+        NEXT(3);                                                                                   \
+    }                                                                                              \
+    L_##n##_a : {                                                                                  \
+        KILN_VADDR_A(n, 0, 2)                                                                      \
         sem::n(mem + ea, KILN_VARG_v128(W(1)));                                                    \
         NEXT(3);                                                                                   \
     }
@@ -488,10 +522,11 @@ L_GlobalSet128 : {
     NEXT(2);
 }
 
-// ---- memory
-#define KILN_LOAD(n, M, EXT)                                                                       \
-    L_##n : {                                                                                      \
-        uint64_t ea = uint64_t(uint32_t(fp[W(1)])) + W(2);                                         \
+// ---- memory. Words: [destination,] address, [value,] offset, and in the `_a` forms a constant
+// added to the address first, modulo 2^32 (an `i32.add` the lowering folded in).
+#define KILN_LOAD_EA(label, M, EXT, ea_value)                                                      \
+    label : {                                                                                      \
+        uint64_t ea = (ea_value);                                                                  \
         if (ea + sizeof(M) > mem_size) [[unlikely]]                                                \
             TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");                   \
         M v;                                                                                       \
@@ -499,6 +534,9 @@ L_GlobalSet128 : {
         fp[W(0)] = EXT(v);                                                                         \
         NEXT(3);                                                                                   \
     }
+#define KILN_LOAD(n, M, EXT)                                                                       \
+    KILN_LOAD_EA(L_##n, M, EXT, uint64_t(uint32_t(fp[W(1)])) + W(2))                               \
+    KILN_LOAD_EA(L_##n##_a, M, EXT, uint64_t(uint32_t(uint32_t(fp[W(1)]) + W(3))) + W(2))
 #define KILN_ZX(v) uint64_t(v)
 #define KILN_SX32(v) uint64_t(uint32_t(int32_t(v)))
 #define KILN_SX64(v) uint64_t(int64_t(v))
@@ -516,15 +554,18 @@ L_GlobalSet128 : {
     KILN_LOAD(I64Load16U, uint16_t, KILN_ZX)
     KILN_LOAD(I64Load32S, int32_t, KILN_SX64)
     KILN_LOAD(I64Load32U, uint32_t, KILN_ZX)
-#define KILN_STORE(n, M)                                                                           \
-    L_##n : {                                                                                      \
-        uint64_t ea = uint64_t(uint32_t(fp[W(0)])) + W(2);                                         \
+#define KILN_STORE_EA(label, M, ea_value)                                                          \
+    label : {                                                                                      \
+        uint64_t ea = (ea_value);                                                                  \
         if (ea + sizeof(M) > mem_size) [[unlikely]]                                                \
             TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");                   \
         M v = static_cast<M>(fp[W(1)]);                                                            \
         std::memcpy(mem + ea, &v, sizeof(M));                                                      \
         NEXT(3);                                                                                   \
     }
+#define KILN_STORE(n, M)                                                                           \
+    KILN_STORE_EA(L_##n, M, uint64_t(uint32_t(fp[W(0)])) + W(2))                                   \
+    KILN_STORE_EA(L_##n##_a, M, uint64_t(uint32_t(uint32_t(fp[W(0)]) + W(3))) + W(2))
     KILN_STORE(I32Store, uint32_t)
     KILN_STORE(I64Store, uint64_t)
     KILN_STORE(F32Store, uint32_t)

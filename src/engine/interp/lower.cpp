@@ -88,7 +88,9 @@ public:
 
 private:
     struct Entry {
-        enum class Kind : uint8_t { slot, local, konst } kind = Kind::slot;
+        /// `sum` is an i32 local plus a constant (`value`, added modulo 2^32): an address that
+        /// a load or store folds in, so the add never runs on its own.
+        enum class Kind : uint8_t { slot, local, konst, sum } kind = Kind::slot;
         uint32_t local = 0; ///< the local's first slot
         uint64_t value = 0;
         bool ref = false;  ///< a reference: snapshots translate it (see SuspendSite)
@@ -176,6 +178,7 @@ private:
     void label() {
         m_result_instr = npos;
         m_cmp_instr = npos;
+        m_mul_instr = npos;
     }
     void note_result(size_t instr) {
         m_result_instr = instr;
@@ -260,6 +263,16 @@ private:
             if (loop.param_refs[k]) params.push_back(label_slot(loop, k));
         site(offset, SuspendSite::Kind::charge, loop.height, 0, params);
     }
+    /// Computes the sum entry `e` into slot `dst`.
+    void emit_sum(uint32_t dst, const Entry& e) {
+        begin(IOp::I32Add_si);
+        words({dst, e.local});
+        imm(e.value);
+    }
+    /// True when the entry reads the local at `slot`.
+    static bool reads_local(const Entry& e, uint32_t slot) {
+        return (e.kind == Entry::Kind::local || e.kind == Entry::Kind::sum) && e.local == slot;
+    }
     void materialize(size_t pos) {
         Entry& e = m_stack[pos];
         if (e.kind == Entry::Kind::local) {
@@ -268,6 +281,8 @@ private:
             begin(IOp::Const);
             words({slot_of(pos), 0});
             imm(e.value);
+        } else if (e.kind == Entry::Kind::sum) {
+            emit_sum(slot_of(pos), e);
         }
         e.kind = Entry::Kind::slot;
     }
@@ -278,13 +293,13 @@ private:
     /// Materializes the entries that refer to the local at `slot`.
     void materialize_local(uint32_t slot) {
         for (size_t i = 0; i < m_stack.size(); ++i)
-            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == slot) materialize(i);
+            if (reads_local(m_stack[i], slot)) materialize(i);
     }
     /// The slot to read the entry at `pos` from (constants are first put in their slot).
     uint32_t use(size_t pos) {
         Entry& e = m_stack[pos];
         if (e.kind == Entry::Kind::local) return e.local;
-        if (e.kind == Entry::Kind::konst) materialize(pos);
+        if (e.kind != Entry::Kind::slot) materialize(pos);
         return slot_of(pos);
     }
     uint32_t use_top(size_t depth) {
@@ -339,6 +354,8 @@ private:
                 if (e.slot != dst) copy(dst, e.slot, e.wide);
             } else if (e.kind == Entry::Kind::local) {
                 copy(dst, e.local, e.wide);
+            } else if (e.kind == Entry::Kind::sum) {
+                emit_sum(dst, e);
             } else {
                 begin(IOp::Const);
                 words({dst, 0});
@@ -368,18 +385,25 @@ private:
         size_t first = m_stack.size() - r;
         const auto result_slots = uint32_t(slot_count(m_type.results));
         std::vector<uint32_t> src(r);
+        std::vector<bool> computed(r);
         for (uint32_t k = 0; k < r; ++k) {
             const Entry& e = m_stack[first + k];
             src[k] = e.kind == Entry::Kind::local ? e.local : e.slot;
-            // A local that is also a destination must be read before it is overwritten.
+            // A local that is also a destination must be read before it is overwritten (into
+            // the entry's own slot, which no other path reads while the entry is not a slot).
             if (e.kind == Entry::Kind::local && e.local < result_slots) {
                 copy(e.slot, e.local, e.wide);
                 src[k] = e.slot;
+            } else if (e.kind == Entry::Kind::sum && e.local < result_slots) {
+                emit_sum(e.slot, e);
+                computed[k] = true;
             }
         }
         for (uint32_t k = 0, dst = 0; k < r; dst += m_stack[first + k].wide ? 2 : 1, ++k) {
             const Entry& e = m_stack[first + k];
-            if (e.kind == Entry::Kind::konst) {
+            if (e.kind == Entry::Kind::sum && !computed[k]) {
+                emit_sum(dst, e);
+            } else if (e.kind == Entry::Kind::konst) {
                 begin(IOp::Const);
                 words({dst, 0});
                 imm(e.value);
@@ -395,6 +419,7 @@ private:
     /// branches).
     size_t cond_branch(bool when_true, Ctrl* loop = nullptr) {
         size_t pos = m_stack.size() - 1;
+        if (m_stack[pos].kind == Entry::Kind::sum) materialize(pos);
         Entry c = m_stack[pos];
         bool fresh = c.kind == Entry::Kind::slot && m_cmp_instr != npos &&
                      m_cmp_end == m_code.size() && m_cmp_pos == pos;
@@ -487,6 +512,19 @@ private:
         uint32_t a, b = 0;
         uint64_t bimm = 0;
         bool has_imm = si && (swap || m_stack[n - 1].kind == Entry::Kind::konst);
+        if (has_imm && (wasm_op == Opcode::I32Add || wasm_op == Opcode::I32Sub)) {
+            const Entry& x = m_stack[swap ? n - 1 : n - 2];
+            if (x.kind == Entry::Kind::local || x.kind == Entry::Kind::sum) {
+                // Left for a load or store to fold in (or computed where it is used).
+                auto k = uint32_t(m_stack[swap ? n - 2 : n - 1].value);
+                if (wasm_op == Opcode::I32Sub) k = 0u - k;
+                Entry sum{Entry::Kind::sum, x.local, uint32_t(x.value + k)}; // a local's value is 0
+                pop(2);
+                push(sum);
+                return;
+            }
+        }
+        if (fuse_multiply_add(wasm_op)) return;
         if (has_imm) {
             bimm = m_stack[swap ? n - 2 : n - 1].value;
             a = use(swap ? n - 1 : n - 2);
@@ -502,6 +540,13 @@ private:
             words({d, a, b});
         }
         note_result(at);
+        if (wasm_op == Opcode::F32Mul || wasm_op == Opcode::F64Mul) {
+            m_mul_instr = at;
+            m_mul_end = m_code.size();
+            m_mul_pos = m_stack.size() - 1;
+            m_mul_a = a;
+            m_mul_b = b;
+        }
         if (fused_cmp(wasm_op)) {
             m_cmp_instr = at;
             m_cmp_end = m_code.size();
@@ -513,6 +558,50 @@ private:
             m_cmp_b = bimm;
             m_cmp_has_imm = has_imm;
         }
+    }
+    /// A float add or subtract of the product the previous instruction made, as one instruction
+    /// that rounds the product and then the sum (no fused multiply-add, whose single rounding
+    /// wasm does not have); operands keep their order, so NaN results are the same too.
+    bool fuse_multiply_add(Opcode op) {
+        const bool is32 = op == Opcode::F32Add || op == Opcode::F32Sub;
+        if (!is32 && op != Opcode::F64Add && op != Opcode::F64Sub) return false;
+        const size_t n = m_stack.size();
+        auto fresh = [&](size_t pos) {
+            return m_mul_instr != npos && m_mul_end == m_code.size() && m_mul_pos == pos &&
+                   m_stack[pos].kind == Entry::Kind::slot && m_code.size() - m_mul_instr == 3 &&
+                   (m_code[m_mul_instr].handler ==
+                    m_handlers[size_t(is32 ? IOp::F32Mul_ss : IOp::F64Mul_ss)]);
+        };
+        const bool add = op == Opcode::F32Add || op == Opcode::F64Add;
+        IOp fused;
+        uint32_t z;
+        bool product_first = false;
+        if (fresh(n - 1)) {
+            // z + x * y, z - x * y: z was there before the product (a constant is put in its
+            // slot, which is neither factor's).
+            cut_back(m_mul_instr);
+            z = use(n - 2);
+            fused = add ? (is32 ? IOp::F32MulAdd : IOp::F64MulAdd)
+                        : (is32 ? IOp::F32MulSub : IOp::F64MulSub);
+        } else if (add && fresh(n - 2) && m_stack[n - 1].kind == Entry::Kind::local) {
+            // x * y + z with z a local (a constant would go to the second factor's slot).
+            cut_back(m_mul_instr);
+            z = m_stack[n - 1].local;
+            fused = is32 ? IOp::F32MulAddP : IOp::F64MulAddP;
+            product_first = true;
+        } else {
+            return false;
+        }
+        const uint32_t x = m_mul_a, y = m_mul_b;
+        m_mul_instr = npos;
+        uint32_t d = result_after_pop(2);
+        size_t at = begin(fused);
+        if (product_first)
+            words({d, x, y, z});
+        else
+            words({d, z, x, y});
+        note_result(at);
+        return true;
     }
     /// A SIMD instruction: pops `n` operands and pushes a result (of two slots when `wide`) if
     /// it has one; its words are the destination, the operands from the deepest, then `extra`.
@@ -535,19 +624,57 @@ private:
         if (has_result) note_result(at);
         return at;
     }
+    /// A load: words destination, address, offset; the `_a` form folds in the constant of an
+    /// address that is a sum entry (its local, then the constant as a fourth word).
+    void load(IOp op, IOp op_a, uint32_t offset, bool wide) {
+        const Entry addr = m_stack.back();
+        if (addr.kind == Entry::Kind::sum) {
+            uint32_t d = result_after_pop(1, false, wide);
+            size_t at = begin(op_a);
+            words({d, addr.local, offset, uint32_t(addr.value)});
+            note_result(at);
+            return;
+        }
+        uint32_t a = use_top(0);
+        uint32_t d = result_after_pop(1, false, wide);
+        size_t at = begin(op);
+        words({d, a, offset});
+        note_result(at);
+    }
+    /// A store: words address, value, offset, and for the `_a` form the sum's constant.
+    void store(IOp op, IOp op_a, uint32_t offset) {
+        uint32_t v = use_top(0);
+        const Entry addr = m_stack[m_stack.size() - 2];
+        if (addr.kind == Entry::Kind::sum) {
+            pop(2);
+            begin(op_a);
+            words({addr.local, v, offset, uint32_t(addr.value)});
+            return;
+        }
+        uint32_t a = use_top(1);
+        pop(2);
+        begin(op);
+        words({a, v, offset});
+    }
     void set_local(uint32_t x, bool tee) {
         size_t pos = m_stack.size() - 1;
         Entry e = m_stack[pos];
         const uint32_t xs = m_local_slot[x];
         bool others = false;
         for (size_t i = 0; i < pos; ++i)
-            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == xs) others = true;
-        if (!others && e.kind == Entry::Kind::slot && m_result_instr != npos &&
-            m_result_end == m_code.size() && m_result_pos == pos) {
+            if (reads_local(m_stack[i], xs)) others = true;
+        if (e.kind == Entry::Kind::sum) {
+            // The add writes the local directly, after the entries below read its old value.
+            for (size_t i = 0; i < pos; ++i)
+                if (reads_local(m_stack[i], xs)) materialize(i);
+            emit_sum(xs, e);
+        } else if (!others && e.kind == Entry::Kind::slot && m_result_instr != npos &&
+                   m_result_end == m_code.size() && m_result_pos == pos) {
             // Retarget the producing instruction (its destination is its first operand).
             m_code[m_result_instr + 1].u32[0] = xs;
             m_result_instr = npos;
             m_cmp_instr = npos;
+            m_mul_instr = npos;
         } else {
             materialize_local(xs);
             if (e.kind == Entry::Kind::konst) {
@@ -633,6 +760,9 @@ private:
     std::vector<uint32_t> m_site_refs;
     // The last instruction that produced the top of the stack, for retargeting.
     size_t m_result_instr = npos, m_result_end = 0, m_result_pos = 0;
+    // The last float multiply, for fusing with an add or subtract.
+    size_t m_mul_instr = npos, m_mul_end = 0, m_mul_pos = 0;
+    uint32_t m_mul_a = 0, m_mul_b = 0;
     // The last comparison, for fusing with a branch.
     size_t m_cmp_instr = npos, m_cmp_end = 0, m_cmp_pos = 0;
     bool m_cmp_is_eqz = false, m_cmp_64 = false, m_cmp_has_imm = false;
@@ -934,22 +1064,13 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         binary(Opcode::n, IOp::n##_ss, KILN_LOWER_SI_##a(n));                                      \
         break;
 #define KILN_LOWER_LOAD(n, a, r)                                                                   \
-    case Opcode::n: {                                                                              \
-        uint32_t addr = use_top(0);                                                                \
-        uint32_t d = result_after_pop(1);                                                          \
-        size_t at = begin(IOp::n);                                                                 \
-        words({d, addr, uint32_t(in.imm)});                                                        \
-        note_result(at);                                                                           \
-        break;                                                                                     \
-    }
+    case Opcode::n:                                                                                \
+        load(IOp::n, IOp::n##_a, uint32_t(in.imm), false);                                         \
+        break;
 #define KILN_LOWER_STORE(n, a, r)                                                                  \
-    case Opcode::n: {                                                                              \
-        uint32_t v = use_top(0), addr = use_top(1);                                                \
-        pop(2);                                                                                    \
-        begin(IOp::n);                                                                             \
-        words({addr, v, uint32_t(in.imm)});                                                        \
-        break;                                                                                     \
-    }
+    case Opcode::n:                                                                                \
+        store(IOp::n, IOp::n##_a, uint32_t(in.imm));                                               \
+        break;
 #define KILN_OP(name, code, text, imm, a, b, r)                                                    \
     KILN_CAT(name, imm, a, b, r, KILN_LOWER_UN, KILN_LOWER_BIN, KILN_LOWER_LOAD, KILN_LOWER_STORE)
     // SIMD instructions: the destination (if any), the operands from the deepest, then the
@@ -968,8 +1089,14 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
 #define KILN_LOWER_VBIN(n, a, r) KILN_LOWER_V(n, 2, r)
 #define KILN_LOWER_VEXTRACT(n, a, r) KILN_LOWER_V(n, 1, r, in.b)
 #define KILN_LOWER_VREPLACE(n, a, r) KILN_LOWER_V(n, 2, r, in.b)
-#define KILN_LOWER_VLOAD(n, a, r) KILN_LOWER_V(n, 1, r, uint32_t(in.imm))
-#define KILN_LOWER_VSTORE(n, a, r) KILN_LOWER_V(n, 2, r, uint32_t(in.imm))
+#define KILN_LOWER_VLOAD(n, a, r)                                                                  \
+    case Opcode::n:                                                                                \
+        load(IOp::n, IOp::n##_a, uint32_t(in.imm), true);                                          \
+        break;
+#define KILN_LOWER_VSTORE(n, a, r)                                                                 \
+    case Opcode::n:                                                                                \
+        store(IOp::n, IOp::n##_a, uint32_t(in.imm));                                               \
+        break;
 #define KILN_LOWER_VMEMLANE(n, a, r) KILN_LOWER_V(n, 2, r, uint32_t(in.imm), in.b)
 #define KILN_OP_FD(name, code, text, imm, a, b, r)                                                 \
     KILN_VCAT(name, imm, a, b, r, KILN_LOWER_VUN, KILN_LOWER_VBIN, KILN_LOWER_VEXTRACT,            \
