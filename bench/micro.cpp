@@ -11,6 +11,7 @@
 //
 // The loop benchmarks report `per_call`, the time of one iteration; subtracting bare_loop's gives
 // the cost of the call alone.
+#include "base/file.hpp"
 #include "engine/runtime/store.hpp"
 
 #include <kiln/kiln.hpp>
@@ -21,8 +22,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -32,12 +31,12 @@ namespace {
 
 std::vector<uint8_t> read_fixture(const char* name) {
     const std::string path = std::string(KILN_BENCH_WAT_DIR) + "/" + name;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    auto bytes = kiln::read_file(path);
+    if (!bytes) {
+        std::fprintf(stderr, "%s\n", bytes.error().message.c_str());
         std::exit(1);
     }
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    return std::move(*bytes);
 }
 
 std::shared_ptr<const CompiledModule> compile_fixture(Engine& engine, const char* name) {

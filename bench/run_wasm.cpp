@@ -9,6 +9,7 @@
 // such step. Built with the CMake option KILN_INTERP_STATS it also prints `dispatches N`
 // (instructions of Kiln's internal code run), `wasm_instructions N` (the wasm instructions they
 // stand for) and their ratio.
+#include "base/file.hpp"
 #include "engine/interp/interpreter.hpp"
 
 #include <kiln/kiln.hpp>
@@ -17,8 +18,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,10 +53,9 @@ int main(int argc, char** argv) {
     const std::string path = argv[1];
     const std::string func_name = argc == 3 ? argv[2] : "run";
 
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail("cannot read " + path);
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                               std::istreambuf_iterator<char>());
+    auto read = kiln::read_file(path);
+    if (!read) return fail(read.error().message);
+    const std::vector<uint8_t>& bytes = *read;
 
     Engine engine;
     auto t0 = Clock::now();

@@ -57,8 +57,9 @@ public:
     /// An export of the calling instance.
     std::optional<Extern> get_export(const std::string& name) const;
     /// Makes the guest trap (TrapKind::host_error, with this message) once the host function
-    /// returns; its results are ignored.
-    void trap(std::string message) { stop(TrapKind::host_error, std::move(message)); }
+    /// returns; its results are ignored. A message that is a trap's Error::message ("trap: X
+    /// (in F)", a nested call's failure passed on as text) becomes X, so that it is said once.
+    void trap(std::string message);
     /// Makes the guest fail with the error of a call the host function made back into wasm,
     /// once it returns: a trap (or exit) carries on with its kind, message and frames, this
     /// call's frames added after them, so a failure deep in host/wasm recursion reads as it

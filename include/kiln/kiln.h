@@ -156,7 +156,8 @@ typedef enum kiln_trap_kind {
 } kiln_trap_kind_t;
 
 /** An error for a host callback to return: the guest traps (KILN_TRAP_HOST_ERROR) with
- *  `message`. */
+ *  `message`; a message that is a trap's ("trap: X (in F)", a nested call's error passed on as
+ *  text) is taken back to X, so that recursion does not repeat it. */
 kiln_error_t* kiln_error_new(const char* message);
 /** Frees an error; NULL is ignored. */
 void kiln_error_delete(kiln_error_t* error);
@@ -380,6 +381,7 @@ kiln_error_t* kiln_plugin_from_file(const kiln_engine_t* engine, const char* pat
 /** Loads a plugin from the bytes of one module. */
 kiln_error_t* kiln_plugin_new(const kiln_engine_t* engine, const uint8_t* wasm, size_t len,
                               bool wasi, kiln_plugin_t** out);
+/** Frees a plugin; one taken from a pool goes back to it. */
 void kiln_plugin_delete(kiln_plugin_t* plugin);
 /** Calls `function` with `input`. On success `*output`/`*output_len` hold the output, owned by
  *  the plugin and valid until its next call or delete; a failed call (trap, error set by the
@@ -390,6 +392,185 @@ kiln_error_t* kiln_plugin_call(kiln_plugin_t* plugin, const char* function, cons
 bool kiln_plugin_function_exists(const kiln_plugin_t* plugin, const char* function);
 /** Sets a config key between calls; a NULL value deletes it. */
 void kiln_plugin_set_config(kiln_plugin_t* plugin, const char* key, const char* value);
+
+/* ---- manifests, plugin options and compiled plugins ------------------------------------- */
+
+/** A manifest: a plugin's modules, config, grants and limits (docs/plugins.md). */
+typedef struct kiln_manifest kiln_manifest_t;
+/** How plugins are built: WASI, host functions, log level and destination, name. */
+typedef struct kiln_plugin_options kiln_plugin_options_t;
+/** A plugin's modules compiled once, with its options; shareable across threads. */
+typedef struct kiln_compiled_plugin kiln_compiled_plugin_t;
+/** What a plugin's host function sees of the plugin calling it; valid during the callback. */
+typedef struct kiln_current_plugin kiln_current_plugin_t;
+
+/** Parses a JSON manifest of `len` bytes; errors name the field (`wasm[0].hash: ...`). Relative
+ *  paths in it are taken from `base_dir` (NULL: the current directory). */
+kiln_error_t* kiln_manifest_from_json(const char* text, size_t len, const char* base_dir,
+                                      kiln_manifest_t** out);
+/** The same structure written in TOML. */
+kiln_error_t* kiln_manifest_from_toml(const char* text, size_t len, const char* base_dir,
+                                      kiln_manifest_t** out);
+/** Reads a .json or .toml manifest file, or a .wasm module (a manifest with just that module). */
+kiln_error_t* kiln_manifest_from_file(const char* path, kiln_manifest_t** out);
+/** Frees a manifest; plugins made from it do not need it. */
+void kiln_manifest_delete(kiln_manifest_t* manifest);
+
+/** The level of a plugin's log line; a plugin's level lets through its own and those above. */
+typedef enum kiln_log_level {
+    KILN_LOG_TRACE = 0,
+    KILN_LOG_DEBUG = 1,
+    KILN_LOG_INFO = 2,
+    KILN_LOG_WARN = 3,
+    KILN_LOG_ERROR = 4,
+    KILN_LOG_OFF = 5, /**< as a plugin's level: nothing is logged */
+} kiln_log_level_t;
+
+/** Receives a plugin's log lines that pass its level, on the thread calling the plugin. The
+ *  plugin's name and the line (without its newline) are valid during the callback. */
+typedef void (*kiln_log_callback_t)(void* user_data, const char* plugin, kiln_log_level_t level,
+                                    const char* line);
+
+/** A plugin's host function: reads `nargs` typed arguments and writes `nresults` results (their
+ *  kinds are preset). Returning an error (e.g. kiln_error_new) traps the plugin with its
+ *  message; the runtime frees it. */
+typedef kiln_error_t* (*kiln_plugin_func_callback_t)(void* user_data, kiln_current_plugin_t* plugin,
+                                                     const kiln_val_t* args, size_t nargs,
+                                                     kiln_val_t* results, size_t nresults);
+
+/** New options: no WASI, no host functions, log level info, logs to stderr. */
+kiln_plugin_options_t* kiln_plugin_options_new(void);
+/** Frees options; plugins compiled with them keep what they need. */
+void kiln_plugin_options_delete(kiln_plugin_options_t* options);
+/** Links WASI preview 1 (no env, no args), for plugins built with wasi-libc. */
+void kiln_plugin_options_set_wasi(kiln_plugin_options_t* options, bool wasi);
+/** The plugin's name in logs (default: the manifest's, else its main module's name or stem). */
+void kiln_plugin_options_set_name(kiln_plugin_options_t* options, const char* name);
+/** Lets http_headers() in the plugin return the response headers. */
+void kiln_plugin_options_set_http_response_headers(kiln_plugin_options_t* options, bool allow);
+/** The plugins' log level (KILN_LOG_OFF for none); a value that is no level is a usage error. */
+kiln_error_t* kiln_plugin_options_set_log_level(kiln_plugin_options_t* options,
+                                                kiln_log_level_t level);
+/** Sends the plugins' log lines to `callback` instead of stderr (NULL: back to stderr). The
+ *  options then own `user_data`: `free_user_data` (may be NULL) is called on it exactly once,
+ *  when neither the options nor any plugin made with them uses it any more. On error it stays
+ *  the caller's. */
+kiln_error_t* kiln_plugin_options_set_log_callback(kiln_plugin_options_t* options,
+                                                   kiln_log_callback_t callback, void* user_data,
+                                                   void (*free_user_data)(void* user_data));
+/** Offers plugins the host function `ns`.`name` (`ns` NULL: "extism:host/user") of this type,
+ *  replacing an earlier one of that name. The options own `user_data` as with
+ *  kiln_plugin_options_set_log_callback. */
+kiln_error_t* kiln_plugin_options_add_function(
+    kiln_plugin_options_t* options, const char* ns, const char* name, const kiln_valkind_t* params,
+    size_t nparams, const kiln_valkind_t* results, size_t nresults,
+    kiln_plugin_func_callback_t callback, void* user_data, void (*free_user_data)(void* user_data));
+
+/** Fetches, checks and compiles the manifest's modules with `options` (NULL: the defaults). */
+kiln_error_t* kiln_compiled_plugin_new(const kiln_engine_t* engine, const kiln_manifest_t* manifest,
+                                       const kiln_plugin_options_t* options,
+                                       kiln_compiled_plugin_t** out);
+/** Frees a compiled plugin; its instances and pools keep what they need. */
+void kiln_compiled_plugin_delete(kiln_compiled_plugin_t* compiled);
+/** A new instance of a compiled plugin. */
+kiln_error_t* kiln_plugin_instantiate(const kiln_compiled_plugin_t* compiled, kiln_plugin_t** out);
+/** Compiles and instantiates in one step (kiln_compiled_plugin_new, kiln_plugin_instantiate). */
+kiln_error_t* kiln_plugin_from_manifest(const kiln_engine_t* engine,
+                                        const kiln_manifest_t* manifest,
+                                        const kiln_plugin_options_t* options, kiln_plugin_t** out);
+
+/* ---- inside a plugin's host function ---------------------------------------------------- */
+
+/** The calling plugin's wasm caller, for its linear memory (kiln_caller_store gives NULL). */
+kiln_caller_t* kiln_current_plugin_caller(kiln_current_plugin_t* plugin);
+/** Allocates a block of `size` bytes in the plugin's kernel memory; its handle, 0 when out of
+ *  memory. */
+uint64_t kiln_current_plugin_alloc(kiln_current_plugin_t* plugin, uint64_t size);
+/** Allocates a block holding `len` bytes of `data`; its handle, 0 when out of memory. */
+uint64_t kiln_current_plugin_write(kiln_current_plugin_t* plugin, const void* data, size_t len);
+/** The bytes of the block at `handle` into `*data` and `*len`, valid until the callback
+ *  returns; false when `handle` is no live block. */
+bool kiln_current_plugin_read(kiln_current_plugin_t* plugin, uint64_t handle, const uint8_t** data,
+                              size_t* len);
+/** The length of the block at `handle`, 0 for anything else. */
+uint64_t kiln_current_plugin_length(const kiln_current_plugin_t* plugin, uint64_t handle);
+/** Frees the block at `handle`. */
+void kiln_current_plugin_free(kiln_current_plugin_t* plugin, uint64_t handle);
+/** The config value of `key`, valid until the callback returns; NULL when unset. */
+const char* kiln_current_plugin_config(kiln_current_plugin_t* plugin, const char* key);
+/** The var `key` into `*data` and `*len`, valid until the callback returns; false when unset. */
+bool kiln_current_plugin_var(kiln_current_plugin_t* plugin, const char* key, const uint8_t** data,
+                             size_t* len);
+/** Sets the var `key` to `len` bytes of `data` (NULL data deletes it); false when the vars would
+ *  exceed the manifest's max_var_bytes. */
+bool kiln_current_plugin_set_var(kiln_current_plugin_t* plugin, const char* key, const void* data,
+                                 size_t len);
+/** Makes the plugin's call fail with `message` once the host function returns. */
+void kiln_current_plugin_set_error(kiln_current_plugin_t* plugin, const char* message);
+/** Suspends the plugin's call once the host function returns (its results are then ignored):
+ *  the call ends with KILN_ERROR_SUSPENDED and kiln_plugin_resume continues it. A usage error
+ *  where the call cannot stop (a wasm call nested in another host call), which the host
+ *  function may return to trap. */
+kiln_error_t* kiln_current_plugin_suspend(kiln_current_plugin_t* plugin);
+
+/* ---- plugin instances: control, suspension, snapshots, pools ---------------------------- */
+
+/** Stops whatever call its plugin is running, from any thread. */
+typedef struct kiln_cancel_handle kiln_cancel_handle_t;
+/** Instances of one compiled plugin, created up to a maximum and reused; any thread may get
+ *  instances from it. */
+typedef struct kiln_plugin_pool kiln_plugin_pool_t;
+
+/** The name logs give the plugin; owned by the plugin. */
+const char* kiln_plugin_name(const kiln_plugin_t* plugin);
+/** The return code of the last call (0 on success). */
+int32_t kiln_plugin_last_rc(const kiln_plugin_t* plugin);
+/** A fresh instance: memory, globals and vars cleared, config kept. */
+kiln_error_t* kiln_plugin_reset(kiln_plugin_t* plugin);
+/** Sets the plugin's log level between calls. */
+kiln_error_t* kiln_plugin_set_log_level(kiln_plugin_t* plugin, kiln_log_level_t level);
+
+/** A handle that cancels the plugin's running call (it fails as cancelled), for the plugin's
+ *  whole life, across the fresh instances made after a trap or by kiln_plugin_reset. NULL when
+ *  `plugin` is NULL. */
+kiln_cancel_handle_t* kiln_plugin_cancel_handle(const kiln_plugin_t* plugin);
+/** Cancels the running call; a cancel while the plugin is idle is not kept for the next. */
+void kiln_cancel_handle_cancel(const kiln_cancel_handle_t* handle);
+/** Frees a handle; the plugin is not affected. */
+void kiln_cancel_handle_delete(kiln_cancel_handle_t* handle);
+
+/** True while a call is suspended (by kiln_current_plugin_suspend); the plugin refuses other
+ *  calls until it is resumed or dropped. */
+bool kiln_plugin_is_suspended(const kiln_plugin_t* plugin);
+/** Continues the suspended call as if the host function that suspended it returned `results`
+ *  (checked against its type); the outcome and output are as for kiln_plugin_call, and the call
+ *  may suspend again. Wrong results leave it suspended. */
+kiln_error_t* kiln_plugin_resume(kiln_plugin_t* plugin, const kiln_val_t* results, size_t nresults,
+                                 const uint8_t** output, size_t* output_len);
+/** Abandons the suspended call; the next call gets a fresh instance. */
+void kiln_plugin_drop_suspended(kiln_plugin_t* plugin);
+
+/** Everything the instance holds (memories, globals, tables, WASI descriptors, vars, config,
+ *  kernel memory and a suspended call) as snapshot bytes into `*data` and `*len`, freed with
+ *  kiln_bytes_delete. Refused from inside the plugin's own call. */
+kiln_error_t* kiln_plugin_snapshot(const kiln_plugin_t* plugin, uint8_t** data, size_t* len);
+/** Frees bytes the API handed out; NULL is ignored. */
+void kiln_bytes_delete(uint8_t* data);
+/** A new instance of `compiled` with the state of a snapshot of an instance of the same plugin
+ *  (modules checked by hash), here or in another process; a suspended call comes back
+ *  suspended. Truncated, corrupt or mismatched snapshots are refused with an error naming what
+ *  did not match. */
+kiln_error_t* kiln_plugin_restore(const kiln_compiled_plugin_t* compiled, const uint8_t* data,
+                                  size_t len, kiln_plugin_t** out);
+
+/** A pool creating up to `max` instances of `compiled`; NULL when `compiled` is NULL. */
+kiln_plugin_pool_t* kiln_plugin_pool_new(const kiln_compiled_plugin_t* compiled, size_t max);
+/** Frees the pool; instances taken from it stay usable and are freed by kiln_plugin_delete. */
+void kiln_plugin_pool_delete(kiln_plugin_pool_t* pool);
+/** An instance from the pool into `*out`, waiting up to `timeout_ms` for one to be free
+ *  (KILN_ERROR_LIMIT when none came). kiln_plugin_delete gives it back to the pool. */
+kiln_error_t* kiln_plugin_pool_get(kiln_plugin_pool_t* pool, uint64_t timeout_ms,
+                                   kiln_plugin_t** out);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -30,6 +30,9 @@ public:
     void define(const std::string& module, const std::string& name, Extern value);
     /// Makes every export of `instance` importable as `module`.
     void define_instance(Store& store, const std::string& module, const Instance& instance);
+    /// Defines each function `module` imports that nothing defines yet as one that traps,
+    /// naming the import, when called: a module can then run as far as it gets without them.
+    void define_unknown_imports_as_traps(const Module& module);
 
     /// Resolves every import (an unlinkable error names the first that is missing or has the
     /// wrong type), instantiates, and runs the start function.

@@ -40,6 +40,9 @@ struct Manifest {
     /// A module given inline ("data", base64, in JSON).
     struct WasmBytes {
         std::vector<uint8_t> data;
+        /// The file they were read from, if any (Manifest::from_file of a module): kept so that
+        /// to_json() and messages name the file instead of embedding the bytes.
+        std::string path;
         bool operator==(const WasmBytes&) const = default;
     };
     /// A module downloaded with this request (the embedder chose it: no allowlist applies).
@@ -60,24 +63,32 @@ struct Manifest {
     std::vector<Wasm> wasm;
     /// Kiln: what logs and call events call the plugin; from_file() gives the file's stem.
     std::string name;
-    /// Pages of 64 KiB for all the memory a plugin uses (linear and kernel); none: no limit.
+    /// Pages of 64 KiB for all the memory a plugin holds: every linear memory of every module
+    /// and its kernel memory. None: default_max_pages.
     std::optional<uint32_t> max_pages;
+    /// The bound without max_pages: 4 GiB, what one 32-bit memory can hold.
+    static constexpr uint32_t default_max_pages = 65536;
     uint64_t max_http_response_bytes = 50u << 20;
     uint64_t max_var_bytes = 1u << 20; ///< 0 disables vars
     std::map<std::string, std::string> config;
-    /// Hosts an HTTP request may reach, as globs ("*.example.com"); empty denies all.
+    /// Hosts an HTTP request may reach, as globs ("*.example.com": `*` any run of characters,
+    /// `?` one); empty denies all.
     std::vector<std::string> allowed_hosts;
     /// Needs WASI. In JSON an object {"[ro:]HOST": "GUEST"}, keys in parse_preopen's syntax.
     std::vector<WasiPreopen> allowed_paths;
-    std::optional<uint64_t> timeout_ms; ///< per call
-    std::optional<uint64_t> fuel;       ///< Kiln: fuel per call
+    /// Per call, at least 1 (a value too long for the clock saturates); none: no timeout.
+    std::optional<uint64_t> timeout_ms;
+    std::optional<uint64_t> fuel; ///< Kiln: fuel per call
 
-    /// Parses a JSON manifest. Unknown fields and wrong types are errors naming the field's path
-    /// (e.g. `wasm[0].hash: expected a string`). Relative paths are taken from `base_dir`.
+    /// Parses a JSON manifest. Unknown fields, wrong types and limits out of range are errors
+    /// naming the field's path (e.g. `wasm[0].hash: expected a string`). Relative paths are
+    /// taken from `base_dir`.
     static Result<Manifest> from_json(std::string_view text, const std::string& base_dir = "");
     /// The same structure written in TOML.
     static Result<Manifest> from_toml(std::string_view text, const std::string& base_dir = "");
-    /// A .json or .toml manifest file, or a .wasm module (a manifest with just that module).
+    /// A module (a manifest with just that module, as the bytes read: the file is read once),
+    /// a .toml manifest, or a JSON one (named .json or starting with '{'); anything else is a
+    /// malformed error saying how the file starts. File errors are io errors naming the path.
     static Result<Manifest> from_file(const std::string& path);
     /// A manifest with one module given as bytes.
     static Manifest from_bytes(std::vector<uint8_t> wasm);
@@ -132,7 +143,8 @@ struct CallEvent {
     std::string_view function; ///< the export called
     std::chrono::nanoseconds duration{0};
     std::optional<uint64_t> fuel_used; ///< when the manifest meters fuel
-    /// Linear memory of the main module plus the kernel memory's peak during the call.
+    /// The linear memories of all the plugin's modules plus the kernel memory's peak during
+    /// the call.
     uint64_t peak_memory_bytes = 0;
     const Error* error = nullptr; ///< why the call failed; null when it succeeded
     bool ok() const { return error == nullptr; }
@@ -160,6 +172,11 @@ struct PluginOptions {
     /// Observers of every call of every instance; instances used on several threads (a pool)
     /// call them from each.
     std::vector<CallObserver> observers;
+    /// Where WASI stdout and stderr go; default: the plugin's log (info and warn), by lines.
+    std::optional<WasiStream> wasi_stdout, wasi_stderr;
+    /// Link each function import that nothing defines to one that traps naming it when called
+    /// (Linker::define_unknown_imports_as_traps), to try a plugin without its host functions.
+    bool trap_unknown_imports = false;
 };
 
 /// What a host function sees of the plugin calling it: its kernel memory (blocks addressed by
@@ -246,6 +263,8 @@ public:
     /// The same, for bytes.
     Result<std::vector<uint8_t>> call(std::string_view function, std::span<const uint8_t> input);
     bool function_exists(std::string_view function) const;
+    /// The names of the functions the plugin exports (its main module's), in name order.
+    std::vector<std::string> functions() const;
     CancelHandle cancel_handle() const;
     /// Observes this instance's calls (after the PluginOptions observers).
     void add_observer(CallObserver observer);

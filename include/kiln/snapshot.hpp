@@ -36,6 +36,12 @@ public:
                                                                                         << 30);
 
 private:
+    friend class Store;
+    /// encode() with one more section first, given as pieces of memory (a live store's pages,
+    /// which are not copied).
+    Result<std::vector<uint8_t>> encode_with(std::string_view name,
+                                             std::span<const std::span<const uint8_t>> first) const;
+
     std::vector<std::pair<std::string, std::vector<uint8_t>>> m_sections;
 };
 

@@ -58,6 +58,8 @@ public:
     /// Total bytes all memories of this store may use; memory.grow past it returns -1 and an
     /// initial size past it fails instantiation.
     void set_memory_limit(uint64_t bytes);
+    /// Bytes all memories of this store hold now (what set_memory_limit bounds).
+    uint64_t memory_bytes() const;
     /// Total elements all tables of this store may hold; same rules as memory.
     void set_table_limit(uint64_t elements);
 
@@ -117,8 +119,10 @@ public:
     /// host functions. Everything is checked before anything changes; a suspended call comes
     /// back suspended, to be resumed. Refused while this store runs or holds a suspended call.
     Result<void> restore(const Snapshot& in);
-    /// save() into an encoded snapshot.
-    Result<std::vector<uint8_t>> snapshot() const;
+    /// save() into an encoded snapshot, together with the sections of `with` (the state of the
+    /// layers above, such as Wasi::save's). Memory is compressed where it lies, without the copy
+    /// save() makes.
+    Result<std::vector<uint8_t>> snapshot(const Snapshot& with = {}) const;
     /// restore() from an encoded snapshot.
     Result<void> restore(std::span<const uint8_t> bytes);
 

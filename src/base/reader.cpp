@@ -1,37 +1,17 @@
 #include "base/reader.hpp"
 
+#include "base/text.hpp"
+
 #include <fmt/format.h>
 
 namespace kiln {
 
 bool is_valid_utf8(std::string_view s) {
-    size_t i = 0, n = s.size();
-    while (i < n) {
-        uint8_t c = static_cast<uint8_t>(s[i]);
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0)
-            len = 2, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-            len = 3, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-            len = 4, cp = c & 0x07;
-        else
-            return false;
-        if (i + len > n) return false;
-        for (size_t k = 1; k < len; ++k) {
-            uint8_t cc = static_cast<uint8_t>(s[i + k]);
-            if ((cc & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
-            return false;
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        i += len;
+    uint32_t code_point = 0;
+    while (!s.empty()) {
+        size_t len = utf8_sequence(s, code_point);
+        if (len == 0) return false;
+        s.remove_prefix(len);
     }
     return true;
 }

@@ -1,5 +1,8 @@
 #include "base/result.hpp"
 
+#include "base/text.hpp"
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace kiln {
@@ -26,7 +29,8 @@ const char* trap_kind_name(TrapKind kind) {
 
 std::string format_frame(const TrapFrame& frame) {
     if (frame.is_host()) return "<host function>";
-    if (!frame.func_name.empty()) return frame.func_name;
+    // Names come from the module (its name section or exports): escaped, as they get printed.
+    if (!frame.func_name.empty()) return escape_control(frame.func_name);
     return "func[" + std::to_string(frame.func_index) + "]";
 }
 
@@ -49,6 +53,32 @@ std::string grouped(size_t n) {
 }
 
 } // namespace
+
+bool is_limit_trap(TrapKind kind) {
+    return kind == TrapKind::deadline || kind == TrapKind::out_of_fuel ||
+           kind == TrapKind::interrupted;
+}
+
+std::string call_failure_text(std::string_view function, const Trap& trap,
+                              std::optional<uint64_t> timeout_ms) {
+    switch (trap.kind) {
+    case TrapKind::deadline:
+        return fmt::format("{}: timeout after {} ms", function, timeout_ms.value_or(0));
+    case TrapKind::out_of_fuel: return fmt::format("{}: fuel exhausted", function);
+    case TrapKind::interrupted: return fmt::format("{}: cancelled", function);
+    default: return fmt::format("{}: {}", function, trap.message);
+    }
+}
+
+std::string host_trap_message(std::string message) {
+    constexpr std::string_view prefix = "trap: ";
+    if (!std::string_view(message).starts_with(prefix)) return message;
+    message.erase(0, prefix.size());
+    // The innermost function the Error's message named, if it did.
+    size_t in = message.rfind(" (in ");
+    if (in != std::string::npos && message.back() == ')') message.erase(in);
+    return message;
+}
 
 std::string format_backtrace(const std::vector<TrapFrame>& frames, std::string_view indent,
                              size_t max_repeats) {

@@ -1,6 +1,8 @@
 // The C API (include/kiln/kiln.h) over the public C++ API. Nothing here reaches engine internals:
 // handles are the C++ objects behind opaque structs, and every entry point catches exceptions so
 // none crosses into C.
+#include "base/result.hpp"
+
 #include <kiln/kiln.h>
 #include <kiln/kiln.hpp>
 #include <kiln/plugin.hpp>
@@ -8,13 +10,17 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,6 +43,11 @@ KILN_SAME(KILN_EXTERN_FUNC, kiln::ExternKind::func);
 KILN_SAME(KILN_EXTERN_TABLE, kiln::ExternKind::table);
 KILN_SAME(KILN_EXTERN_MEMORY, kiln::ExternKind::memory);
 KILN_SAME(KILN_EXTERN_GLOBAL, kiln::ExternKind::global);
+KILN_SAME(KILN_LOG_TRACE, kiln::LogLevel::trace);
+KILN_SAME(KILN_LOG_DEBUG, kiln::LogLevel::debug);
+KILN_SAME(KILN_LOG_INFO, kiln::LogLevel::info);
+KILN_SAME(KILN_LOG_WARN, kiln::LogLevel::warn);
+KILN_SAME(KILN_LOG_ERROR, kiln::LogLevel::error);
 #undef KILN_SAME
 
 struct kiln_error {
@@ -256,9 +267,13 @@ struct HostEnv {
     }
 };
 
-/// Calls the C callback with typed values, then checks and stores its results.
-void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::FuncType& type,
-               kiln::Caller& caller, uint64_t* slots) {
+/// Runs a C host callback: `call(args, nargs, results, nresults)` gets the arguments (`arg(i)`
+/// gives each) as typed values and the results with their kinds preset. Its results, once all
+/// are checked against `type`, go to `set_result(i, value)`; its error, or a result of the wrong
+/// kind, traps `caller`.
+template <typename Arg, typename Call, typename SetResult>
+void run_host_callback(const kiln::FuncType& type, kiln::Caller& caller, Arg arg, Call call,
+                       SetResult set_result) {
     const size_t np = type.params.size(), nr = type.results.size();
     kiln_val_t small[16];
     std::vector<kiln_val_t> large;
@@ -268,28 +283,45 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
         args = large.data();
     }
     kiln_val_t* results = args + np;
-    for (size_t i = 0, at = 0; i < np; at += kiln::slot_count(type.params[i++]))
-        args[i] = val_of(kiln::Value::from_slots(type.params[i], slots + at));
+    for (size_t i = 0; i < np; ++i)
+        args[i] = val_of(arg(i));
     for (size_t i = 0; i < nr; ++i)
         results[i] = val_of(kiln::Value{type.results[i], 0});
-    CStore* back = caller.data<CStore>();
-    kiln_store* store = back ? back->store : nullptr;
-    kiln_caller c{caller, store};
-    if (kiln_error* err = callback(env.env, &c, args, np, results, nr)) {
+    if (kiln_error* err = call(args, np, results, nr)) {
         // An error from a nested kiln_func_call carries on with its trap and frames.
         caller.trap(err == &out_of_memory ? err->error : std::move(err->error));
         kiln_error_delete(err);
         return;
     }
-    // Results are stored only once all are valid: slots also hold the arguments.
+    // Results are stored only once all are valid: a host function's slots also hold the
+    // arguments.
     for (size_t i = 0; i < nr; ++i)
         if (results[i].kind != kiln_valkind_t(type.results[i]))
             return caller.trap(fmt::format("host function returned kind {} for result {}, "
                                            "expected {}",
                                            int(results[i].kind), i,
                                            kiln::valtype_name(type.results[i])));
-    for (size_t i = 0, at = 0; i < nr; at += kiln::slot_count(type.results[i++]))
-        value_of(results[i])->to_slots(slots + at);
+    for (size_t i = 0; i < nr; ++i)
+        set_result(i, *value_of(results[i]));
+}
+
+/// Calls a linker's C host function on the wasm value slots of its call (a v128 takes two).
+void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::FuncType& type,
+               kiln::Caller& caller, uint64_t* slots) {
+    CStore* back = caller.data<CStore>();
+    kiln_caller c{caller, back ? back->store : nullptr};
+    const std::span<const kiln::ValType> params(type.params), rtypes(type.results);
+    run_host_callback(
+        type, caller,
+        [&](size_t i) {
+            return kiln::Value::from_slots(params[i], slots + kiln::slot_count(params.first(i)));
+        },
+        [&](const kiln_val_t* args, size_t np, kiln_val_t* results, size_t nr) {
+            return callback(env.env, &c, args, np, results, nr);
+        },
+        [&](size_t i, const kiln::Value& v) {
+            v.to_slots(slots + kiln::slot_count(rtypes.first(i)));
+        });
 }
 
 } // namespace
@@ -301,9 +333,10 @@ void call_host(kiln_func_callback_t callback, const HostEnv& env, const kiln::Fu
 kiln_error_t* kiln_error_new(const char* message) {
     return guarded([&] {
         std::string m = message ? message : "host error";
-        return new_error(kiln::Error{
-            kiln::ErrorKind::trap, m,
-            std::make_shared<const kiln::Trap>(kiln::Trap{kiln::TrapKind::host_error, m, {}})});
+        return new_error(
+            kiln::Error{kiln::ErrorKind::trap, m,
+                        std::make_shared<const kiln::Trap>(kiln::Trap{
+                            kiln::TrapKind::host_error, kiln::host_trap_message(m), {}})});
     });
 }
 
@@ -374,9 +407,22 @@ uint32_t kiln_error_frame_code_offset(const kiln_error_t* error, size_t index) {
     return f ? f->code_offset : 0;
 }
 
+namespace {
+
+/// The int a C caller passed as one of kiln.h's enums. C may pass any int, but in C++ reading a
+/// value outside the enum's range as the enum is undefined (UBSan's -fsanitize=enum stops
+/// there), so the bytes are copied out instead.
+template <typename Enum> int enum_as_int(const Enum& e) {
+    static_assert(sizeof(Enum) == sizeof(int));
+    int v;
+    std::memcpy(&v, &e, sizeof v);
+    return v;
+}
+
+} // namespace
+
 const char* kiln_error_kind_name(kiln_error_kind_t kind) {
-    // Switched on as an int: C may pass any int, outside the enum's range.
-    switch (int(kind)) {
+    switch (enum_as_int(kind)) {
         // clang-format off
 #define KILN_ERROR_KIND(name, NAME, value, text) case KILN_ERROR_##NAME: return text;
 #include <kiln/error_kinds.def>
@@ -386,7 +432,7 @@ const char* kiln_error_kind_name(kiln_error_kind_t kind) {
 }
 
 const char* kiln_trap_kind_name(kiln_trap_kind_t kind) {
-    switch (int(kind)) {
+    switch (enum_as_int(kind)) {
         // clang-format off
 #define KILN_TRAP_KIND(name, NAME, value, text) case KILN_TRAP_##NAME: return text;
 #include <kiln/error_kinds.def>
@@ -522,10 +568,19 @@ void kiln_store_set_suspend_on_fuel(kiln_store_t* store, bool suspend) {
     if (store) store->store.set_suspend_on_fuel(suspend);
 }
 
-void kiln_store_set_timeout_ms(kiln_store_t* store, uint64_t milliseconds) {
-    // Clamped so that "now + timeout" cannot overflow the clock's nanoseconds.
+namespace {
+
+/// Milliseconds as a duration, clamped so that "now + timeout" cannot overflow the clock's
+/// nanoseconds.
+std::chrono::milliseconds clamped_ms(uint64_t milliseconds) {
     constexpr uint64_t max_ms = 1'000'000'000'000; // about 31 years
-    if (store) store->store.set_timeout(std::chrono::milliseconds(std::min(milliseconds, max_ms)));
+    return std::chrono::milliseconds(std::min(milliseconds, max_ms));
+}
+
+} // namespace
+
+void kiln_store_set_timeout_ms(kiln_store_t* store, uint64_t milliseconds) {
+    if (store) store->store.set_timeout(clamped_ms(milliseconds));
 }
 
 void kiln_store_set_stack_limits(kiln_store_t* store, uint32_t max_call_depth,
@@ -830,22 +885,32 @@ kiln_error_t* kiln_global_set(kiln_store_t* store, const kiln_global_t* global,
 
 // ---- plugins
 
+// A plugin the C host owns, or one leased from a pool (given back when it is deleted).
 struct kiln_plugin {
-    kiln::Plugin plugin;
+    explicit kiln_plugin(kiln::Plugin p) : owned(std::move(p)), plugin(*owned) {}
+    kiln_plugin(std::shared_ptr<kiln::PluginPool> from, kiln::PluginPool::Lease l)
+        : pool(std::move(from)), lease(std::move(l)), plugin(**lease) {}
+    std::optional<kiln::Plugin> owned;
+    std::shared_ptr<kiln::PluginPool> pool; ///< kept while its instance is leased
+    std::optional<kiln::PluginPool::Lease> lease;
+    kiln::Plugin& plugin;
     std::string output; ///< the last call's output, handed out until the next call
 };
 
 namespace {
+
+kiln_error* new_plugin(kiln::Result<kiln::Plugin> p, kiln_plugin_t** out) {
+    if (!p) return new_error(std::move(p.error()));
+    *out = new kiln_plugin(std::move(*p));
+    return nullptr;
+}
 
 kiln_error* finish_plugin(const kiln_engine_t* engine, kiln::Result<kiln::Manifest> manifest,
                           bool wasi, kiln_plugin_t** out) {
     if (!manifest) return new_error(std::move(manifest.error()));
     kiln::PluginOptions options;
     options.wasi = wasi;
-    auto p = kiln::Plugin::create(engine->engine, std::move(*manifest), options);
-    if (!p) return new_error(std::move(p.error()));
-    *out = new kiln_plugin{std::move(*p), {}};
-    return nullptr;
+    return new_plugin(kiln::Plugin::create(engine->engine, std::move(*manifest), options), out);
 }
 
 } // namespace
@@ -877,6 +942,20 @@ void kiln_plugin_delete(kiln_plugin_t* plugin) {
     delete plugin;
 }
 
+namespace {
+
+/// Keeps a call's output in the plugin and hands it out, or passes its error on.
+kiln_error* finish_plugin_call(kiln_plugin* plugin, kiln::Result<std::string> r,
+                               const uint8_t** output, size_t* output_len) {
+    if (!r) return new_error(std::move(r.error()));
+    plugin->output = std::move(*r);
+    *output = reinterpret_cast<const uint8_t*>(plugin->output.data());
+    *output_len = plugin->output.size();
+    return nullptr;
+}
+
+} // namespace
+
 kiln_error_t* kiln_plugin_call(kiln_plugin_t* plugin, const char* function, const uint8_t* input,
                                size_t input_len, const uint8_t** output, size_t* output_len) {
     return guarded([&]() -> kiln_error* {
@@ -886,13 +965,11 @@ kiln_error_t* kiln_plugin_call(kiln_plugin_t* plugin, const char* function, cons
         if (!output || !output_len) return usage("output is NULL");
         *output = nullptr;
         *output_len = 0;
-        auto r = plugin->plugin.call(
-            function, std::string_view(reinterpret_cast<const char*>(input), input_len));
-        if (!r) return new_error(std::move(r.error()));
-        plugin->output = std::move(*r);
-        *output = reinterpret_cast<const uint8_t*>(plugin->output.data());
-        *output_len = plugin->output.size();
-        return nullptr;
+        return finish_plugin_call(
+            plugin,
+            plugin->plugin.call(function,
+                                std::string_view(reinterpret_cast<const char*>(input), input_len)),
+            output, output_len);
     });
 }
 
@@ -908,5 +985,452 @@ void kiln_plugin_set_config(kiln_plugin_t* plugin, const char* key, const char* 
         update[key] = value ? std::optional<std::string>(value) : std::nullopt;
         plugin->plugin.update_config(update);
         return 0;
+    });
+}
+
+// ---- manifests, plugin options and compiled plugins
+
+struct kiln_manifest {
+    kiln::Manifest manifest;
+};
+
+struct kiln_plugin_options {
+    kiln::PluginOptions options;
+};
+
+struct kiln_compiled_plugin {
+    std::shared_ptr<const kiln::CompiledPlugin> compiled;
+};
+
+// What a plugin's host function sees; the blocks, vars and config values it reads are kept
+// here so that the pointers handed out stay valid until the callback returns.
+struct kiln_current_plugin {
+    kiln::CurrentPlugin& plugin;
+    kiln_caller caller;
+    std::deque<std::string> kept;
+};
+
+struct kiln_cancel_handle {
+    kiln::CancelHandle handle;
+};
+
+struct kiln_plugin_pool {
+    std::shared_ptr<kiln::PluginPool> pool;
+};
+
+namespace {
+
+using ManifestParser = kiln::Result<kiln::Manifest> (*)(std::string_view, const std::string&);
+
+kiln_error* parse_manifest(ManifestParser parse, const char* text, size_t len, const char* base_dir,
+                           kiln_manifest_t** out) {
+    if (!text && len) return usage("manifest text is NULL");
+    if (!out) return usage("out is NULL");
+    *out = nullptr;
+    auto m = parse(std::string_view(text, len), base_dir ? base_dir : "");
+    if (!m) return new_error(std::move(m.error()));
+    *out = new kiln_manifest{std::move(*m)};
+    return nullptr;
+}
+
+/// The C++ name of a log level ("trace" ... "error", "off"), or nullopt for a value that is none.
+std::optional<std::string> log_level_text(kiln_log_level_t level) {
+    switch (int(level)) {
+    case KILN_LOG_TRACE:
+    case KILN_LOG_DEBUG:
+    case KILN_LOG_INFO:
+    case KILN_LOG_WARN:
+    case KILN_LOG_ERROR: return kiln::log_level_name(kiln::LogLevel(level));
+    case KILN_LOG_OFF: return "off";
+    }
+    return std::nullopt;
+}
+
+kiln_error* unknown_level(kiln_log_level_t level) {
+    return usage(fmt::format("{} is no log level (KILN_LOG_TRACE to KILN_LOG_OFF)", int(level)));
+}
+
+/// Calls a plugin's C host function with the plugin's view of the call.
+void call_plugin_host(kiln_plugin_func_callback_t callback, const HostEnv& env,
+                      const kiln::FuncType& type, kiln::CurrentPlugin& cp,
+                      std::span<const kiln::Value> args, std::span<kiln::Value> results) {
+    kiln_current_plugin current{cp, kiln_caller{cp.caller(), nullptr}, {}};
+    run_host_callback(
+        type, cp.caller(), [&](size_t i) { return args[i]; },
+        [&](const kiln_val_t* a, size_t np, kiln_val_t* r, size_t nr) {
+            return callback(env.env, &current, a, np, r, nr);
+        },
+        [&](size_t i, const kiln::Value& v) { results[i] = v; });
+}
+
+/// Hands out a copy kept until the host function returns.
+const std::string& keep(kiln_current_plugin* cp, std::string value) {
+    return cp->kept.emplace_back(std::move(value));
+}
+
+} // namespace
+
+kiln_error_t* kiln_manifest_from_json(const char* text, size_t len, const char* base_dir,
+                                      kiln_manifest_t** out) {
+    return guarded(
+        [&] { return parse_manifest(&kiln::Manifest::from_json, text, len, base_dir, out); });
+}
+
+kiln_error_t* kiln_manifest_from_toml(const char* text, size_t len, const char* base_dir,
+                                      kiln_manifest_t** out) {
+    return guarded(
+        [&] { return parse_manifest(&kiln::Manifest::from_toml, text, len, base_dir, out); });
+}
+
+kiln_error_t* kiln_manifest_from_file(const char* path, kiln_manifest_t** out) {
+    return guarded([&]() -> kiln_error* {
+        if (!path) return usage("path is NULL");
+        if (!out) return usage("out is NULL");
+        *out = nullptr;
+        auto m = kiln::Manifest::from_file(path);
+        if (!m) return new_error(std::move(m.error()));
+        *out = new kiln_manifest{std::move(*m)};
+        return nullptr;
+    });
+}
+
+void kiln_manifest_delete(kiln_manifest_t* manifest) {
+    delete manifest;
+}
+
+kiln_plugin_options_t* kiln_plugin_options_new(void) {
+    return guarded_value<kiln_plugin_options_t*>(nullptr, [] { return new kiln_plugin_options{}; });
+}
+
+void kiln_plugin_options_delete(kiln_plugin_options_t* options) {
+    delete options;
+}
+
+void kiln_plugin_options_set_wasi(kiln_plugin_options_t* options, bool wasi) {
+    if (options) options->options.wasi = wasi;
+}
+
+void kiln_plugin_options_set_name(kiln_plugin_options_t* options, const char* name) {
+    guarded_value(0, [&] {
+        if (options) options->options.name = name ? name : "";
+        return 0;
+    });
+}
+
+void kiln_plugin_options_set_http_response_headers(kiln_plugin_options_t* options, bool allow) {
+    if (options) options->options.http_response_headers = allow;
+}
+
+kiln_error_t* kiln_plugin_options_set_log_level(kiln_plugin_options_t* options,
+                                                kiln_log_level_t level) {
+    return guarded([&]() -> kiln_error* {
+        if (!options) return usage("options are NULL");
+        auto text = log_level_text(level);
+        if (!text) return unknown_level(level);
+        options->options.log_level = *text;
+        return nullptr;
+    });
+}
+
+kiln_error_t* kiln_plugin_options_set_log_callback(kiln_plugin_options_t* options,
+                                                   kiln_log_callback_t callback, void* user_data,
+                                                   void (*free_user_data)(void* user_data)) {
+    return guarded([&]() -> kiln_error* {
+        if (!options) return usage("options are NULL");
+        if (!callback) {
+            options->options.log = nullptr;
+            return nullptr;
+        }
+        auto env = std::make_shared<HostEnv>(user_data, free_user_data);
+        options->options.log = [callback, env](std::string_view plugin, kiln::LogLevel level,
+                                               std::string_view line) {
+            callback(env->env, std::string(plugin).c_str(), kiln_log_level_t(level),
+                     std::string(line).c_str());
+        };
+        env->armed = true;
+        return nullptr;
+    });
+}
+
+kiln_error_t* kiln_plugin_options_add_function(kiln_plugin_options_t* options, const char* ns,
+                                               const char* name, const kiln_valkind_t* params,
+                                               size_t nparams, const kiln_valkind_t* results,
+                                               size_t nresults,
+                                               kiln_plugin_func_callback_t callback,
+                                               void* user_data,
+                                               void (*free_user_data)(void* user_data)) {
+    return guarded([&]() -> kiln_error* {
+        if (!options) return usage("options are NULL");
+        if (!name) return usage("host function name is NULL");
+        if (!callback) return usage(fmt::format("callback of host function {} is NULL", name));
+        kiln::PluginFunction f;
+        if (ns) f.ns = ns;
+        f.name = name;
+        if (kiln_error* e = valtypes_of("parameter", params, nparams, f.type.params)) return e;
+        if (kiln_error* e = valtypes_of("result", results, nresults, f.type.results)) return e;
+        auto env = std::make_shared<HostEnv>(user_data, free_user_data);
+        f.fn = [callback, env, type = f.type](kiln::CurrentPlugin& cp,
+                                              std::span<const kiln::Value> args,
+                                              std::span<kiln::Value> res) {
+            call_plugin_host(callback, *env, type, cp, args, res);
+        };
+        options->options.functions.push_back(std::move(f));
+        env->armed = true;
+        return nullptr;
+    });
+}
+
+kiln_error_t* kiln_compiled_plugin_new(const kiln_engine_t* engine, const kiln_manifest_t* manifest,
+                                       const kiln_plugin_options_t* options,
+                                       kiln_compiled_plugin_t** out) {
+    return guarded([&]() -> kiln_error* {
+        if (!engine) return usage("engine is NULL");
+        if (!manifest) return usage("manifest is NULL");
+        if (!out) return usage("out is NULL");
+        *out = nullptr;
+        auto c = kiln::CompiledPlugin::create(engine->engine, manifest->manifest,
+                                              options ? options->options : kiln::PluginOptions{});
+        if (!c) return new_error(std::move(c.error()));
+        *out = new kiln_compiled_plugin{std::move(*c)};
+        return nullptr;
+    });
+}
+
+void kiln_compiled_plugin_delete(kiln_compiled_plugin_t* compiled) {
+    delete compiled;
+}
+
+kiln_error_t* kiln_plugin_instantiate(const kiln_compiled_plugin_t* compiled, kiln_plugin_t** out) {
+    return guarded([&]() -> kiln_error* {
+        if (!compiled) return usage("compiled plugin is NULL");
+        if (!out) return usage("out is NULL");
+        *out = nullptr;
+        return new_plugin(kiln::Plugin::create(compiled->compiled), out);
+    });
+}
+
+kiln_error_t* kiln_plugin_from_manifest(const kiln_engine_t* engine,
+                                        const kiln_manifest_t* manifest,
+                                        const kiln_plugin_options_t* options, kiln_plugin_t** out) {
+    return guarded([&]() -> kiln_error* {
+        if (!engine) return usage("engine is NULL");
+        if (!manifest) return usage("manifest is NULL");
+        if (!out) return usage("out is NULL");
+        *out = nullptr;
+        return new_plugin(kiln::Plugin::create(engine->engine, manifest->manifest,
+                                               options ? options->options : kiln::PluginOptions{}),
+                          out);
+    });
+}
+
+// ---- inside a plugin's host function
+
+kiln_caller_t* kiln_current_plugin_caller(kiln_current_plugin_t* plugin) {
+    return plugin ? &plugin->caller : nullptr;
+}
+
+uint64_t kiln_current_plugin_alloc(kiln_current_plugin_t* plugin, uint64_t size) {
+    if (!plugin) return 0;
+    return guarded_value<uint64_t>(0, [&] { return plugin->plugin.alloc(size); });
+}
+
+uint64_t kiln_current_plugin_write(kiln_current_plugin_t* plugin, const void* data, size_t len) {
+    if (!plugin || (!data && len)) return 0;
+    return guarded_value<uint64_t>(0, [&] {
+        return plugin->plugin.write(std::string_view(static_cast<const char*>(data), len));
+    });
+}
+
+bool kiln_current_plugin_read(kiln_current_plugin_t* plugin, uint64_t handle, const uint8_t** data,
+                              size_t* len) {
+    if (!plugin || !data || !len) return false;
+    return guarded_value(false, [&] {
+        auto bytes = plugin->plugin.read(handle);
+        if (!bytes) return false;
+        const std::string& kept = keep(plugin, std::move(*bytes));
+        *data = reinterpret_cast<const uint8_t*>(kept.data());
+        *len = kept.size();
+        return true;
+    });
+}
+
+uint64_t kiln_current_plugin_length(const kiln_current_plugin_t* plugin, uint64_t handle) {
+    return plugin ? plugin->plugin.length(handle) : 0;
+}
+
+void kiln_current_plugin_free(kiln_current_plugin_t* plugin, uint64_t handle) {
+    if (plugin) plugin->plugin.free(handle);
+}
+
+const char* kiln_current_plugin_config(kiln_current_plugin_t* plugin, const char* key) {
+    if (!plugin || !key) return nullptr;
+    return guarded_value<const char*>(nullptr, [&]() -> const char* {
+        auto value = plugin->plugin.config(key);
+        return value ? keep(plugin, std::move(*value)).c_str() : nullptr;
+    });
+}
+
+bool kiln_current_plugin_var(kiln_current_plugin_t* plugin, const char* key, const uint8_t** data,
+                             size_t* len) {
+    if (!plugin || !key || !data || !len) return false;
+    return guarded_value(false, [&] {
+        auto value = plugin->plugin.var(key);
+        if (!value) return false;
+        const std::string& kept = keep(plugin, std::move(*value));
+        *data = reinterpret_cast<const uint8_t*>(kept.data());
+        *len = kept.size();
+        return true;
+    });
+}
+
+bool kiln_current_plugin_set_var(kiln_current_plugin_t* plugin, const char* key, const void* data,
+                                 size_t len) {
+    if (!plugin || !key) return false;
+    return guarded_value(false, [&] {
+        std::optional<std::string_view> value;
+        if (data) value = std::string_view(static_cast<const char*>(data), len);
+        return plugin->plugin.set_var(key, value);
+    });
+}
+
+void kiln_current_plugin_set_error(kiln_current_plugin_t* plugin, const char* message) {
+    guarded_value(0, [&] {
+        if (plugin) plugin->plugin.set_error(message ? message : "host error");
+        return 0;
+    });
+}
+
+kiln_error_t* kiln_current_plugin_suspend(kiln_current_plugin_t* plugin) {
+    return guarded([&]() -> kiln_error* {
+        if (!plugin) return usage("plugin is NULL");
+        auto r = plugin->plugin.suspend();
+        return r ? nullptr : new_error(std::move(r.error()));
+    });
+}
+
+// ---- plugin instances: control, suspension, snapshots, pools
+
+const char* kiln_plugin_name(const kiln_plugin_t* plugin) {
+    return plugin ? plugin->plugin.name().c_str() : "";
+}
+
+int32_t kiln_plugin_last_rc(const kiln_plugin_t* plugin) {
+    return plugin ? plugin->plugin.last_rc() : 0;
+}
+
+kiln_error_t* kiln_plugin_reset(kiln_plugin_t* plugin) {
+    return guarded([&]() -> kiln_error* {
+        if (!plugin) return usage("plugin is NULL");
+        auto r = plugin->plugin.reset();
+        return r ? nullptr : new_error(std::move(r.error()));
+    });
+}
+
+kiln_error_t* kiln_plugin_set_log_level(kiln_plugin_t* plugin, kiln_log_level_t level) {
+    return guarded([&]() -> kiln_error* {
+        if (!plugin) return usage("plugin is NULL");
+        auto text = log_level_text(level);
+        if (!text) return unknown_level(level);
+        auto r = plugin->plugin.set_log_level(*text);
+        return r ? nullptr : new_error(std::move(r.error()));
+    });
+}
+
+kiln_cancel_handle_t* kiln_plugin_cancel_handle(const kiln_plugin_t* plugin) {
+    if (!plugin) return nullptr;
+    return guarded_value<kiln_cancel_handle_t*>(
+        nullptr, [&] { return new kiln_cancel_handle{plugin->plugin.cancel_handle()}; });
+}
+
+void kiln_cancel_handle_cancel(const kiln_cancel_handle_t* handle) {
+    if (handle) handle->handle.cancel();
+}
+
+void kiln_cancel_handle_delete(kiln_cancel_handle_t* handle) {
+    delete handle;
+}
+
+bool kiln_plugin_is_suspended(const kiln_plugin_t* plugin) {
+    return plugin && plugin->plugin.is_suspended();
+}
+
+kiln_error_t* kiln_plugin_resume(kiln_plugin_t* plugin, const kiln_val_t* results, size_t nresults,
+                                 const uint8_t** output, size_t* output_len) {
+    return guarded([&]() -> kiln_error* {
+        if (!plugin) return usage("plugin is NULL");
+        if (!results && nresults) return usage("results are NULL");
+        if (!output || !output_len) return usage("output is NULL");
+        *output = nullptr;
+        *output_len = 0;
+        std::vector<kiln::Value> values;
+        values.reserve(nresults);
+        for (size_t i = 0; i < nresults; ++i) {
+            auto v = value_of(results[i]);
+            if (!v) return usage(invalid_kind(fmt::format("result {}", i), results[i].kind));
+            values.push_back(*v);
+        }
+        return finish_plugin_call(plugin, plugin->plugin.resume(values), output, output_len);
+    });
+}
+
+void kiln_plugin_drop_suspended(kiln_plugin_t* plugin) {
+    if (plugin) plugin->plugin.drop_suspended();
+}
+
+kiln_error_t* kiln_plugin_snapshot(const kiln_plugin_t* plugin, uint8_t** data, size_t* len) {
+    return guarded([&]() -> kiln_error* {
+        if (!plugin) return usage("plugin is NULL");
+        if (!data || !len) return usage("data is NULL");
+        *data = nullptr;
+        *len = 0;
+        auto bytes = plugin->plugin.snapshot();
+        if (!bytes) return new_error(std::move(bytes.error()));
+        // malloc, so that kiln_bytes_delete frees any bytes the API hands out the same way.
+        auto* copy = static_cast<uint8_t*>(std::malloc(std::max<size_t>(bytes->size(), 1)));
+        if (!copy) return &out_of_memory;
+        std::memcpy(copy, bytes->data(), bytes->size());
+        *data = copy;
+        *len = bytes->size();
+        return nullptr;
+    });
+}
+
+void kiln_bytes_delete(uint8_t* data) {
+    std::free(data);
+}
+
+kiln_error_t* kiln_plugin_restore(const kiln_compiled_plugin_t* compiled, const uint8_t* data,
+                                  size_t len, kiln_plugin_t** out) {
+    return guarded([&]() -> kiln_error* {
+        if (!compiled) return usage("compiled plugin is NULL");
+        if (!data && len) return usage("data is NULL");
+        if (!out) return usage("out is NULL");
+        *out = nullptr;
+        return new_plugin(
+            kiln::Plugin::restore(compiled->compiled, std::span<const uint8_t>(data, len)), out);
+    });
+}
+
+kiln_plugin_pool_t* kiln_plugin_pool_new(const kiln_compiled_plugin_t* compiled, size_t max) {
+    if (!compiled) return nullptr;
+    return guarded_value<kiln_plugin_pool_t*>(nullptr, [&] {
+        return new kiln_plugin_pool{std::make_shared<kiln::PluginPool>(compiled->compiled, max)};
+    });
+}
+
+void kiln_plugin_pool_delete(kiln_plugin_pool_t* pool) {
+    delete pool;
+}
+
+kiln_error_t* kiln_plugin_pool_get(kiln_plugin_pool_t* pool, uint64_t timeout_ms,
+                                   kiln_plugin_t** out) {
+    return guarded([&]() -> kiln_error* {
+        if (!pool) return usage("pool is NULL");
+        if (!out) return usage("out is NULL");
+        *out = nullptr;
+        auto lease = pool->pool->get(clamped_ms(timeout_ms));
+        if (!lease) return new_error(std::move(lease.error()));
+        *out = new kiln_plugin(pool->pool, std::move(*lease));
+        return nullptr;
     });
 }

@@ -1,6 +1,7 @@
 // Plugin::call: a fresh instance when the last one is finished, the input in kernel memory,
 // limits armed, the export run with this plugin current, the outcome read (outcome.cpp), and
 // the observers told about it.
+#include "base/time.hpp"
 #include "plugin/impl.hpp"
 #include "plugin/outcome.hpp"
 
@@ -51,7 +52,8 @@ Result<Plugin::Impl::Export> Plugin::Impl::prepare(std::string_view name, std::s
     const Manifest& m = compiled->manifest();
     if (m.fuel) store->set_fuel(*m.fuel);
     s.call_deadline.reset();
-    if (m.timeout_ms) s.call_deadline = Clock::now() + std::chrono::milliseconds(*m.timeout_ms);
+    if (m.timeout_ms)
+        s.call_deadline = saturating_add(Clock::now(), saturating_milliseconds(*m.timeout_ms));
     return exported;
 }
 

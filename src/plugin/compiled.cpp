@@ -50,6 +50,11 @@ const std::string& CompiledPlugin::name() const {
 Result<std::shared_ptr<const CompiledPlugin>>
 CompiledPlugin::create(const Engine& engine, Manifest manifest, PluginOptions options) {
     if (manifest.wasm.empty()) return make_error(ErrorKind::usage, "manifest: no wasm modules");
+    // As from_json() refuses it: a timeout of 0 would stop nothing, or everything.
+    if (manifest.timeout_ms == 0u)
+        return make_error(ErrorKind::usage, fmt::format("manifest: timeout_ms: expected a whole "
+                                                        "number from 1 to {}, got 0",
+                                                        UINT64_MAX));
     if (!plugin::log_level_of(options.log_level))
         return tl::unexpected(plugin::unknown_log_level(options.log_level));
     std::string name = options.name.empty() ? default_name(manifest) : options.name;
@@ -76,6 +81,10 @@ CompiledPlugin::create(const Engine& engine, Manifest manifest, PluginOptions op
     plugin::define_env(impl->linker);
     for (const PluginFunction& f : impl->options.functions)
         impl->linker.define_func(f.ns, f.name, plugin::wrap_host_function(f));
+    // WASI and the modules linked by name are defined when instantiating, over these stubs.
+    if (impl->options.trap_unknown_imports)
+        for (const auto& [module_name, module] : impl->modules)
+            impl->linker.define_unknown_imports_as_traps(module);
     return std::make_shared<const CompiledPlugin>(std::move(impl));
 }
 

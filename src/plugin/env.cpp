@@ -1,5 +1,6 @@
 #include "plugin/env.hpp"
 
+#include "base/text.hpp"
 #include "plugin/http.hpp"
 #include "plugin/state.hpp"
 
@@ -22,7 +23,7 @@ uint64_t CurrentPlugin::alloc(uint64_t size) {
     return m_state.alloc(size);
 }
 void CurrentPlugin::free(uint64_t handle) {
-    m_state.kernel.free(handle);
+    m_state.free(handle);
 }
 uint64_t CurrentPlugin::length(uint64_t handle) const {
     return m_state.kernel.length(handle);
@@ -62,10 +63,28 @@ uint64_t http_request_fn(Caller& c, uint64_t req, uint64_t body) {
     }
     HttpRequest r;
     r.url = j["url"].get<std::string>();
-    if (j.contains("method") && j["method"].is_string()) r.method = j["method"];
-    if (j.contains("headers") && j["headers"].is_object())
-        for (const auto& [k, v] : j["headers"].items())
-            if (v.is_string()) r.headers.emplace_back(k, v.get<std::string>());
+    // Absent or null fields take their defaults; anything but the right type is refused, not
+    // dropped, so that a plugin learns why its header never arrived.
+    if (j.contains("method") && !j["method"].is_null()) {
+        if (!j["method"].is_string()) {
+            c.trap("http_request: \"method\" is not a string");
+            return 0;
+        }
+        r.method = j["method"];
+    }
+    if (j.contains("headers") && !j["headers"].is_null()) {
+        if (!j["headers"].is_object()) {
+            c.trap("http_request: \"headers\" is not an object");
+            return 0;
+        }
+        for (const auto& [k, v] : j["headers"].items()) {
+            if (!v.is_string()) {
+                c.trap(fmt::format("http_request: header {} is not a string", escape_control(k)));
+                return 0;
+            }
+            r.headers.emplace_back(k, v.get<std::string>());
+        }
+    }
     r.body = std::move(payload);
     HttpLimits limits;
     limits.allowed_hosts = &s.manifest->allowed_hosts;
@@ -97,7 +116,7 @@ void define_env(Linker& l) {
     using u64 = uint64_t;
     auto def = [&](const char* name, auto f) { l.func_wrap(env_ns, name, f); };
     def("alloc", [](Caller& c, u64 n) -> u64 { return current(c).alloc(n); });
-    def("free", [](Caller& c, u64 h) { current(c).kernel.free(h); });
+    def("free", [](Caller& c, u64 h) { current(c).free(h); });
     def("length", [](Caller& c, u64 h) -> u64 { return current(c).kernel.length(h); });
     def("length_unsafe", [](Caller& c, u64 h) -> u64 { return current(c).kernel.length(h); });
     def("load_u8", [](Caller& c, u64 a) -> int32_t { return current(c).kernel.load_u8(a); });
@@ -144,7 +163,7 @@ void define_env(Linker& l) {
         auto& s = current(c);
         std::string k = s.take(key);
         if (s.manifest->max_var_bytes == 0) {
-            if (value) s.kernel.free(value);
+            if (value) s.free(value);
             return c.trap("vars are disabled (memory.max_var_bytes is 0)");
         }
         std::optional<std::string> v;
@@ -152,7 +171,7 @@ void define_env(Linker& l) {
         if (!s.set_var(k, v))
             c.trap(fmt::format("var store full: setting \"{}\" would exceed max_var_bytes ({} "
                                "bytes)",
-                               k, s.manifest->max_var_bytes));
+                               escape_control(k), s.manifest->max_var_bytes));
     });
     def("http_request",
         [](Caller& c, u64 req, u64 body) -> u64 { return http_request_fn(c, req, body); });

@@ -1,5 +1,6 @@
 #include "plugin/fetch.hpp"
 
+#include "base/file.hpp"
 #include "base/result.hpp"
 #include "plugin/http.hpp"
 
@@ -8,19 +9,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <iterator>
 
 namespace kiln::plugin {
 
 namespace {
-
-Result<std::vector<uint8_t>> read(const Manifest::WasmFile& file) {
-    std::ifstream in(file.path, std::ios::binary);
-    if (!in) return make_error(ErrorKind::io, fmt::format("{}: cannot open", file.path));
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in),
-                                std::istreambuf_iterator<char>());
-}
 
 Result<std::vector<uint8_t>> download(const Manifest::WasmUrl& url) {
     HttpLimits limits;
@@ -64,7 +56,7 @@ std::string describe_wasm(const Manifest::Wasm& wasm) {
 Result<std::vector<uint8_t>> fetch_wasm(const Manifest::Wasm& wasm) {
     Result<std::vector<uint8_t>> bytes;
     if (auto* f = std::get_if<Manifest::WasmFile>(&wasm.source))
-        bytes = read(*f);
+        bytes = read_file(f->path);
     else if (auto* u = std::get_if<Manifest::WasmUrl>(&wasm.source))
         bytes = download(*u);
     else

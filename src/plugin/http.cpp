@@ -1,6 +1,7 @@
 #include "plugin/http.hpp"
 
 #include "base/result.hpp"
+#include "base/text.hpp"
 
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <mutex>
 
 namespace kiln::plugin {
@@ -75,27 +77,6 @@ const Curl* curl() {
         if (all) ok = c.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
     });
     return ok ? &c : nullptr;
-}
-
-bool glob_match(std::string_view pattern, std::string_view text) {
-    size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && (pattern[p] == '?' || std::tolower(uint8_t(pattern[p])) ==
-                                                            std::tolower(uint8_t(text[t])))) {
-            ++p, ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            mark = t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++mark;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*')
-        ++p;
-    return p == pattern.size();
 }
 
 struct Transfer {
@@ -176,59 +157,117 @@ CURLcode perform(const Curl& c, CURL* h, Transfer& t) {
     return result;
 }
 
-/// The host of an absolute http(s) URL, or an error.
-Result<std::string> url_host(const Curl& c, const std::string& url) {
+/// Where a URL leads: its scheme, host and port (the default one when it names none).
+struct Origin {
+    std::string scheme, host, port;
+    bool operator==(const Origin&) const = default;
+};
+
+/// The origin of an absolute http(s) URL, or an error.
+Result<Origin> url_origin(const Curl& c, const std::string& url) {
     CURLU* u = c.url();
     if (!u) return make_error(ErrorKind::limit, "out of memory");
-    std::string host, scheme;
+    Origin o;
     bool ok = c.url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK;
-    char* part = nullptr;
-    if (ok && c.url_get(u, CURLUPART_SCHEME, &part, 0) == CURLUE_OK) {
-        scheme = part;
-        c.free(part);
-    }
-    if (ok && c.url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK) {
-        host = part;
-        c.free(part);
-    }
+    auto get = [&](CURLUPart which, unsigned flags, std::string& out) {
+        char* part = nullptr;
+        if (ok && c.url_get(u, which, &part, flags) == CURLUE_OK) {
+            out = part;
+            c.free(part);
+        }
+    };
+    get(CURLUPART_SCHEME, 0, o.scheme);
+    get(CURLUPART_HOST, 0, o.host);
+    get(CURLUPART_PORT, CURLU_DEFAULT_PORT, o.port);
     c.url_cleanup(u);
-    if (!ok || host.empty()) return make_error(ErrorKind::usage, fmt::format("bad URL {}", url));
-    if (scheme != "http" && scheme != "https")
+    if (!ok || o.host.empty())
+        return make_error(ErrorKind::usage, fmt::format("bad URL {}", escape_control(url)));
+    if (o.scheme != "http" && o.scheme != "https")
         return make_error(ErrorKind::usage,
-                          fmt::format("URL scheme {} is not allowed (http and https are)", scheme));
-    return host;
+                          fmt::format("URL scheme {} is not allowed (http and https are)",
+                                      escape_control(o.scheme)));
+    return o;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(uint8_t(x)) == std::tolower(uint8_t(y));
+           });
+}
+
+/// Refuses what would let a plugin write more than one request, or steer it past its URL:
+/// a method (empty means GET) or header name that is no token, a header value that holds CR, LF or
+/// NUL, and the headers the host derives from the URL and the body.
+Result<void> check_request(const HttpRequest& r) {
+    auto refuse = [](std::string what) {
+        return make_error(ErrorKind::usage, "HTTP request refused: " + escape_control(what));
+    };
+    if (!r.method.empty() && !is_http_token(r.method))
+        return refuse(fmt::format("method \"{}\" is not an HTTP token (letters, digits and "
+                                  "!#$%&'*+-.^_`|~)",
+                                  r.method));
+    for (const auto& [name, value] : r.headers) {
+        if (!is_http_token(name))
+            return refuse(fmt::format("header name \"{}\" is not an HTTP token", name));
+        if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+            return refuse(fmt::format("header {}: its value holds a CR, LF or NUL", name));
+        for (const char* owned : {"Host", "Content-Length", "Transfer-Encoding"})
+            if (iequals(name, owned))
+                return refuse(fmt::format("header {}: set by the host from the URL and the body, "
+                                          "not by a plugin",
+                                          owned));
+    }
+    return {};
+}
+
+/// Headers that carry credentials: sent only to the origin the plugin named.
+bool is_credential(std::string_view name) {
+    return iequals(name, "Authorization") || iequals(name, "Cookie") ||
+           iequals(name, "Proxy-Authorization");
 }
 
 } // namespace
 
+bool is_http_token(std::string_view text) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isalnum(uint8_t(c)) || (c && std::strchr("!#$%&'*+-.^_`|~", c));
+    });
+}
+
 bool host_allowed(const std::string& host, const std::vector<std::string>& globs) {
     for (const std::string& g : globs)
-        if (glob_match(g, host)) return true;
+        if (glob_match(g, host, true)) return true;
     return false;
 }
 
 Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& limits) {
     const Curl* c = curl();
     if (!c) return make_error(ErrorKind::io, "HTTP is unavailable: libcurl.so.4 cannot be loaded");
+    KILN_CHECK(check_request(request));
     std::string url = request.url;
     std::string method = request.method.empty() ? "GET" : request.method;
     std::string body = request.body;
     static const std::vector<std::string> none;
     const std::vector<std::string>& allowed = limits.allowed_hosts ? *limits.allowed_hosts : none;
+    std::optional<Origin> first;
     for (int hop = 0; hop <= 10; ++hop) {
-        KILN_TRY(host, url_host(*c, url));
-        if (!host_allowed(host, allowed))
+        KILN_TRY(origin, url_origin(*c, url));
+        if (!host_allowed(origin.host, allowed))
             return make_error(ErrorKind::usage,
                               fmt::format("HTTP request to {} denied: host {} is not in "
                                           "allowed_hosts",
-                                          url, host));
+                                          escape_control(url), escape_control(origin.host)));
+        if (!first) first = origin;
         HttpResponse response;
         Transfer t{&response, limits.max_body, false, &limits};
         CURL* h = c->easy_init();
         if (!h) return make_error(ErrorKind::limit, "out of memory");
         curl_slist* headers = nullptr;
-        for (const auto& [k, v] : request.headers)
+        for (const auto& [k, v] : request.headers) {
+            // A redirect to another origin must not carry the plugin's credentials there.
+            if (is_credential(k) && origin != *first) continue;
             headers = c->slist_append(headers, fmt::format("{}: {}", k, v).c_str());
+        }
         c->easy_setopt(h, CURLOPT_URL, url.c_str());
         c->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         c->easy_setopt(h, CURLOPT_PROXY, ""); // never through a proxy from the environment
@@ -278,8 +317,9 @@ Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& 
         if (rc == CURLE_OPERATION_TIMEDOUT)
             return make_error(ErrorKind::limit, "HTTP request timed out (the call's time is up)");
         if (rc != CURLE_OK)
-            return make_error(ErrorKind::io, fmt::format("HTTP request to {} failed: {}", url,
-                                                         c->easy_strerror(rc)));
+            return make_error(ErrorKind::io,
+                              fmt::format("HTTP request to {} failed: {}", escape_control(url),
+                                          c->easy_strerror(rc)));
         response.status = int(status);
         bool redirect =
             status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -292,8 +332,8 @@ Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& 
         }
         url = next;
     }
-    return make_error(ErrorKind::io,
-                      fmt::format("HTTP request to {}: too many redirects", request.url));
+    return make_error(ErrorKind::io, fmt::format("HTTP request to {}: too many redirects",
+                                                 escape_control(request.url)));
 }
 
 } // namespace kiln::plugin

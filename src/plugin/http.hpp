@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,7 +41,11 @@ struct HttpLimits {
 /// A non-2xx status is a response, not an error.
 Result<HttpResponse> http_request(const HttpRequest& request, const HttpLimits& limits);
 
-/// True when `host` matches one of the globs (`*` any run of characters, case-insensitive).
+/// True when `text` is an HTTP token (RFC 9110), as methods and header names must be.
+bool is_http_token(std::string_view text);
+
+/// True when `host` matches one of the globs (`*` any run of characters, `?` one character;
+/// case-insensitive).
 bool host_allowed(const std::string& host, const std::vector<std::string>& globs);
 
 } // namespace kiln::plugin

@@ -86,8 +86,11 @@ struct Plugin::Impl {
     };
     std::map<std::string, Export, std::less<>> exports;
 
-    /// A fresh instance: a new Store, every module instantiated and initialized.
-    Result<void> instantiate();
+    /// A plugin's state before its first instance.
+    static std::unique_ptr<Impl> make(std::shared_ptr<const CompiledPlugin> compiled);
+    /// A fresh instance: a new Store, every module instantiated and, unless `initialize` is
+    /// false (a snapshot's state is about to replace it), initialized.
+    Result<void> instantiate(bool initialize = true);
     Result<Export> lookup(std::string_view name);
     /// Runs a module's initialization (_initialize, constructors, hs_init).
     Result<void> init(Instance& inst, bool command_side_module);

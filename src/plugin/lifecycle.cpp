@@ -2,9 +2,12 @@
 // again after a trap, a `_start` or reset(); vars and config live in the plugin, not the
 // instance, and a CancelHandle follows it to each new Store.
 #include "base/result.hpp"
+#include "base/time.hpp"
 #include "plugin/impl.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace kiln {
 
@@ -22,9 +25,12 @@ Result<void> call_if_exported(Store& store, Instance& inst, const char* name) {
         args.push_back(Value{t, 0});
     auto r = f->call(store, args);
     if (!r && r.error().kind == ErrorKind::exit && r.error().trap->exit_code == 0) return {};
+    // The trap's own message: the error's would name the function a second time.
     if (!r)
-        return make_error(ErrorKind::uninstantiable,
-                          fmt::format("{} failed: {}", name, r.error().message));
+        return make_error(
+            ErrorKind::uninstantiable,
+            fmt::format("{} failed: {}", name,
+                        r.error().trap ? r.error().trap->message : r.error().message));
     return {};
 }
 
@@ -50,7 +56,7 @@ Result<void> Plugin::Impl::init(Instance& inst, bool command_side_module) {
     return call_if_exported(*store, inst, "hs_init");
 }
 
-Result<void> Plugin::Impl::instantiate() {
+Result<void> Plugin::Impl::instantiate(bool initialize) {
     const CompiledPlugin::Impl& c = compiled->impl();
     // Until this succeeds there is no usable instance: a failure leaves the next call to retry.
     needs_fresh = true;
@@ -61,14 +67,9 @@ Result<void> Plugin::Impl::instantiate() {
     store->set_data(std::shared_ptr<CurrentPlugin::State>(std::shared_ptr<void>(), state.get()));
     store->set_reuse_after_trap(true);
     cancel->set_store(store->interrupt_handle());
-    if (c.manifest.timeout_ms)
-        store->set_timeout(std::chrono::milliseconds(*c.manifest.timeout_ms));
+    if (c.manifest.timeout_ms) store->set_timeout(saturating_milliseconds(*c.manifest.timeout_ms));
     state->store = store.get();
-    state->memory.reset();
-    if (c.manifest.max_pages) {
-        state->max_bytes = uint64_t(*c.manifest.max_pages) * page;
-        store->set_memory_limit(*state->max_bytes);
-    }
+    state->max_bytes = uint64_t(c.manifest.max_pages.value_or(Manifest::default_max_pages)) * page;
     Linker linker = c.linker;
     if (c.options.wasi) {
         WasiConfig wc;
@@ -78,8 +79,8 @@ Result<void> Plugin::Impl::instantiate() {
             return WasiStream::callback(
                 [s, level](std::string_view text) { plugin::emit_log_lines(*s, level, text); });
         };
-        wc.stdout_stream = to_log(LogLevel::info);
-        wc.stderr_stream = to_log(LogLevel::warn);
+        wc.stdout_stream = c.options.wasi_stdout.value_or(to_log(LogLevel::info));
+        wc.stderr_stream = c.options.wasi_stderr.value_or(to_log(LogLevel::warn));
         KILN_TRY(w, Wasi::create(std::move(wc)));
         wasi = w;
         Wasi::define(linker);
@@ -93,11 +94,8 @@ Result<void> Plugin::Impl::instantiate() {
         if (!inst)
             return make_error(inst.error().kind,
                               fmt::format("module {}: {}", name, inst.error().message));
-        if (is_main) {
-            main = *inst;
-            if (auto mem = inst->get_memory(*store, "memory")) state->memory = *mem;
-        }
-        KILN_CHECK(init(*inst, !is_main && !inst->get_func(*store, "_initialize")));
+        if (is_main) main = *inst;
+        if (initialize) KILN_CHECK(init(*inst, !is_main && !inst->get_func(*store, "_initialize")));
         if (!is_main) linker.define_instance(*store, name, *inst);
     }
     needs_fresh = false;
@@ -130,7 +128,7 @@ Plugin::Plugin(Plugin&&) noexcept = default;
 Plugin& Plugin::operator=(Plugin&&) noexcept = default;
 Plugin::~Plugin() = default;
 
-Result<Plugin> Plugin::create(std::shared_ptr<const CompiledPlugin> compiled) {
+std::unique_ptr<Plugin::Impl> Plugin::Impl::make(std::shared_ptr<const CompiledPlugin> compiled) {
     auto impl = std::make_unique<Impl>();
     const CompiledPlugin::Impl& c = compiled->impl();
     impl->compiled = std::move(compiled);
@@ -141,6 +139,11 @@ Result<Plugin> Plugin::create(std::shared_ptr<const CompiledPlugin> compiled) {
     impl->state->config = c.manifest.config;
     impl->state->http_headers_enabled = c.options.http_response_headers;
     impl->state->log_level = *plugin::log_level_of(c.options.log_level);
+    return impl;
+}
+
+Result<Plugin> Plugin::create(std::shared_ptr<const CompiledPlugin> compiled) {
+    auto impl = Impl::make(std::move(compiled));
     KILN_CHECK(impl->instantiate());
     return Plugin(std::move(impl));
 }
@@ -152,6 +155,15 @@ Result<Plugin> Plugin::create(const Engine& engine, Manifest manifest, PluginOpt
 
 bool Plugin::function_exists(std::string_view function) const {
     return m_impl->main && m_impl->main->get_func(*m_impl->store, std::string(function));
+}
+
+std::vector<std::string> Plugin::functions() const {
+    std::vector<std::string> names;
+    if (m_impl->main)
+        for (const auto& [name, ext] : m_impl->main->exports(*m_impl->store))
+            if (ext.kind() == ExternKind::func) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 CancelHandle Plugin::cancel_handle() const {

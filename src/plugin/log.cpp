@@ -1,5 +1,6 @@
 // Plugin log lines: filtered by the plugin's level, then handed to the embedder's sink, or by
 // default to spdlog's "kiln.plugin" logger on stderr with the plugin's name in front.
+#include "base/text.hpp"
 #include "plugin/state.hpp"
 
 #include <fmt/format.h>
@@ -67,10 +68,13 @@ Error unknown_log_level(std::string_view name) {
 
 void emit_log(const CurrentPlugin::State& state, LogLevel level, std::string_view line) {
     if (int32_t(level) < state.log_level) return;
+    // Every sink gets the line escaped: a newline in it would forge a line of the host's log,
+    // and an escape sequence would reach whatever terminal shows it.
+    const std::string text = escape_control(line);
     if (state.log && *state.log)
-        (*state.log)(*state.name, level, line);
+        (*state.log)(*state.name, level, text);
     else
-        default_logger().log(spdlog_level(level), "{}: {}", *state.name, line);
+        default_logger().log(spdlog_level(level), "{}: {}", *state.name, text);
 }
 
 void emit_log_lines(const CurrentPlugin::State& state, LogLevel level, std::string_view text) {

@@ -1,6 +1,11 @@
 // Manifest parsing: JSON through nlohmann::json, TOML by converting toml++'s table to the same
 // JSON value, so both are checked by one walker that names the path of every bad field.
+#include "base/file.hpp"
+
 #include <kiln/plugin.hpp>
+
+#include "plugin/http.hpp"
+#include "plugin/toml_guard.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -9,12 +14,7 @@
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
-#include <algorithm>
-#include <cctype>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace kiln {
 
@@ -22,6 +22,72 @@ namespace {
 
 // Ordered, so that allowed_paths keep the order a manifest gives them, which to_json() keeps.
 using json = nlohmann::ordered_json;
+
+/// "line 3, column 7: syntax error while parsing object - unexpected '}'; expected string
+/// literal", from the parser's report and the byte it stopped at.
+std::string json_syntax_error(std::string_view text, const json::parse_error& e) {
+    std::string_view before = text.substr(0, std::min(e.byte ? e.byte - 1 : 0, text.size()));
+    size_t line = 1 + size_t(std::count(before.begin(), before.end(), '\n'));
+    size_t line_start = before.rfind('\n');
+    line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+    // The report reads "[json.exception.parse_error.N] parse error at ...: WHAT".
+    std::string_view what = e.what();
+    size_t colon = what.find(": ", what.find("parse error"));
+    if (colon != std::string_view::npos) what.remove_prefix(colon + 2);
+    return fmt::format("line {}, column {}: {}", line, before.size() - line_start + 1, what);
+}
+
+enum class ManifestFormat { json, toml };
+
+/// At most the first 8 bytes of a file, quoted, with anything but printable ASCII escaped.
+std::string quoted_start(std::span<const uint8_t> bytes) {
+    std::string out = "\"";
+    for (uint8_t b : bytes.first(std::min<size_t>(bytes.size(), 8))) {
+        if (b == '"' || b == '\\')
+            out += fmt::format("\\{}", char(b));
+        else if (b >= 0x20 && b < 0x7f)
+            out += char(b);
+        else
+            out += fmt::format("\\x{:02x}", b);
+    }
+    return out + (bytes.size() > 8 ? "\"..." : "\"");
+}
+
+/// What a file that is not a module holds: TOML when its name ends in .toml; JSON when it ends
+/// in .json or its text starts with '{'; else it is none of the three, and the error says how
+/// it starts.
+Result<ManifestFormat> manifest_format(const std::string& path, std::span<const uint8_t> bytes) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    if (ext == ".toml") return ManifestFormat::toml;
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.starts_with("\xef\xbb\xbf")) text.remove_prefix(3); // a UTF-8 byte order mark
+    size_t first = text.find_first_not_of(" \t\r\n");
+    if (ext == ".json" || (first != std::string_view::npos && text[first] == '{'))
+        return ManifestFormat::json;
+    if (bytes.empty())
+        return make_error(
+            ErrorKind::malformed,
+            fmt::format("{}: empty file, not a WebAssembly module or manifest", path));
+    return make_error(ErrorKind::malformed,
+                      fmt::format("{}: not a WebAssembly module or manifest: starts with {}", path,
+                                  quoted_start(bytes)));
+}
+
+/// A TOML date, time or date-time, which JSON has no type for: the binary type stands in for
+/// it, so that it fails every type check of the walker instead of reading as null (not set).
+json toml_date_time() {
+    return json::binary({});
+}
+
+/// What a value is, for an error saying what a field got instead of what it expects.
+std::string describe(const json& v) {
+    if (v.is_binary()) return "a TOML date/time";
+    if (v.is_null()) return "null";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_number() || v.is_string()) return v.dump();
+    if (v.is_array()) return "an array";
+    return "an object";
+}
 
 struct Walker {
     std::string base_dir;
@@ -36,11 +102,18 @@ struct Walker {
         out = v.get<std::string>();
         return true;
     }
-    bool unsigned_int(const json& v, const std::string& path, uint64_t& out) {
+    /// A limit: a whole number from `min` to `max`. Anything else, a TOML date or time
+    /// included, is an error naming the field and what it got.
+    bool unsigned_int(const json& v, const std::string& path, uint64_t& out, uint64_t min = 0,
+                      uint64_t max = UINT64_MAX) {
+        auto wrong = [&] {
+            return fail(path, fmt::format("expected a whole number from {} to {}, got {}", min, max,
+                                          describe(v)));
+        };
         if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
-            return fail(path, "expected a non-negative integer");
+            return wrong();
         out = v.get<uint64_t>();
-        return true;
+        return out >= min && out <= max ? true : wrong();
     }
     bool object(const json& v, const std::string& path) {
         return v.is_object() ? true : fail(path, "expected an object");
@@ -116,11 +189,8 @@ bool Walker::wasm(const json& v, const std::string& path, Manifest::Wasm& w) {
         if (!string(v["url"], path + ".url", url.url)) return false;
         if (v.contains("method")) {
             if (!string(v["method"], path + ".method", url.method)) return false;
-            bool token = !url.method.empty() &&
-                         std::all_of(url.method.begin(), url.method.end(), [](unsigned char c) {
-                             return std::isalnum(c) || (c && std::strchr("!#$%&'*+-.^_`|~", c));
-                         });
-            if (!token) return fail(path + ".method", "expected an HTTP method such as GET");
+            if (!plugin::is_http_token(url.method))
+                return fail(path + ".method", "expected an HTTP method such as GET");
         }
         if (v.contains("headers")) {
             if (!object(v["headers"], path + ".headers")) return false;
@@ -164,8 +234,7 @@ bool Walker::manifest(const json& v, Manifest& m) {
             return false;
         uint64_t n = 0;
         if (mem.contains("max_pages")) {
-            if (!unsigned_int(mem["max_pages"], "memory.max_pages", n)) return false;
-            if (n > 65536) return fail("memory.max_pages", "at most 65536");
+            if (!unsigned_int(mem["max_pages"], "memory.max_pages", n, 0, UINT32_MAX)) return false;
             m.max_pages = uint32_t(n);
         }
         if (mem.contains("max_http_response_bytes") &&
@@ -210,7 +279,9 @@ bool Walker::manifest(const json& v, Manifest& m) {
     }
     uint64_t n = 0;
     if (v.contains("timeout_ms") && !v["timeout_ms"].is_null()) {
-        if (!unsigned_int(v["timeout_ms"], "timeout_ms", n)) return false;
+        // 0 would be a timeout that stops nothing, or everything: no timeout is said by
+        // leaving the field out.
+        if (!unsigned_int(v["timeout_ms"], "timeout_ms", n, 1)) return false;
         m.timeout_ms = n;
     }
     if (v.contains("fuel") && !v["fuel"].is_null()) {
@@ -232,7 +303,7 @@ json toml_to_json(const toml::node& n) {
     if (auto t = n.as_table()) {
         json o = json::object();
         for (const auto& [k, v] : *t)
-            o[std::string(k.str())] = toml_to_json(v);
+            o[plugin::unguard_toml_string(k.str())] = toml_to_json(v);
         return o;
     }
     if (auto a = n.as_array()) {
@@ -241,27 +312,39 @@ json toml_to_json(const toml::node& n) {
             arr.push_back(toml_to_json(v));
         return arr;
     }
-    if (auto s = n.as_string()) return s->get();
+    if (auto s = n.as_string()) return plugin::unguard_toml_string(s->get());
     if (auto i = n.as_integer()) return i->get();
     if (auto f = n.as_floating_point()) return f->get();
     if (auto b = n.as_boolean()) return b->get();
-    return json(); // dates and times: not used by manifests, rejected as wrong types
+    return toml_date_time(); // no manifest field takes one
 }
 
 } // namespace
 
 Result<Manifest> Manifest::from_json(std::string_view text, const std::string& base_dir) {
-    json v = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (v.is_discarded()) return make_error(ErrorKind::invalid, "JSON manifest: not valid JSON");
+    json v;
+    try {
+        v = json::parse(text);
+    } catch (const json::parse_error& e) {
+        return make_error(ErrorKind::invalid,
+                          fmt::format("JSON manifest: {}", json_syntax_error(text, e)));
+    } catch (const json::exception& e) {
+        // A number too large for a double ("5e818") is a range error, not a syntax error.
+        return make_error(ErrorKind::invalid, fmt::format("JSON manifest: {}", e.what()));
+    }
     return walk(v, base_dir, "JSON");
 }
 
 Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& base_dir) {
-    toml::parse_result r = toml::parse(text);
+    auto safe = plugin::guard_toml_text(text);
+    if (!safe) return make_error(ErrorKind::invalid, "TOML manifest: " + safe.error().message);
+    toml::parse_result r = toml::parse(*safe);
     if (!r) {
         const auto& e = r.error();
-        return make_error(ErrorKind::invalid, fmt::format("TOML manifest: line {}: {}",
-                                                          e.source().begin.line, e.description()));
+        return make_error(ErrorKind::invalid,
+                          fmt::format("TOML manifest: line {}, column {}: {}",
+                                      e.source().begin.line, e.source().begin.column,
+                                      plugin::unguard_toml_string(e.description())));
     }
     return walk(toml_to_json(r.table()), base_dir, "TOML");
 }
@@ -278,7 +361,12 @@ std::string Manifest::to_json() const {
     for (const Wasm& w : wasm) {
         json o = json::object();
         if (auto* f = std::get_if<WasmFile>(&w.source)) o["path"] = f->path;
-        if (auto* b = std::get_if<WasmBytes>(&w.source)) o["data"] = base64_encode(b->data);
+        if (auto* b = std::get_if<WasmBytes>(&w.source)) {
+            if (b->path.empty())
+                o["data"] = base64_encode(b->data);
+            else
+                o["path"] = b->path;
+        }
         if (auto* u = std::get_if<WasmUrl>(&w.source)) {
             o["url"] = u->url;
             o["method"] = u->method;
@@ -309,29 +397,25 @@ std::string Manifest::to_json() const {
 }
 
 Result<Manifest> Manifest::from_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(ErrorKind::io, fmt::format("{}: cannot open", path));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-    std::string base = std::filesystem::path(path).parent_path().string();
-    auto named = [&](Result<Manifest> r) -> Result<Manifest> {
-        if (!r) return make_error(r.error().kind, fmt::format("{}: {}", path, r.error().message));
-        return r;
-    };
+    KILN_TRY(bytes, read_file(path));
+    const std::filesystem::path file(path);
     // Unless the manifest names the plugin, the file does.
     auto with_name = [&](Manifest m) {
-        if (m.name.empty()) m.name = std::filesystem::path(path).stem().string();
+        if (m.name.empty()) m.name = file.stem().string();
         return m;
     };
-    if (text.size() >= 4 && text.compare(0, 4, std::string("\0asm", 4)) == 0) {
-        Manifest m;
-        m.wasm.push_back(Wasm{WasmFile{path}, {}, {}});
+    // A module is kept as the bytes just read, so that loading the plugin reads it only once.
+    if (bytes.size() >= 4 && std::memcmp(bytes.data(), "\0asm", 4) == 0) {
+        Manifest m = from_bytes(std::move(bytes));
+        std::get<WasmBytes>(m.wasm[0].source).path = path;
         return with_name(std::move(m));
     }
-    std::string ext = std::filesystem::path(path).extension().string();
-    auto m = named(ext == ".toml" ? from_toml(text, base) : from_json(text, base));
-    return m.map(with_name);
+    KILN_TRY(format, manifest_format(path, bytes));
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    std::string base = file.parent_path().string();
+    auto m = format == ManifestFormat::toml ? from_toml(text, base) : from_json(text, base);
+    if (!m) return make_error(m.error().kind, fmt::format("{}: {}", path, m.error().message));
+    return with_name(std::move(*m));
 }
 
 } // namespace kiln

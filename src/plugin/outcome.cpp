@@ -1,30 +1,29 @@
 #include "plugin/outcome.hpp"
 
+#include "base/result.hpp"
+#include "base/text.hpp"
+
 #include <fmt/format.h>
 
 namespace kiln::plugin {
 
 namespace {
 
-/// The message the plugin gave for its failure, if any.
+/// The message the plugin gave for its failure, if any; the plugin's own text is escaped, as
+/// it ends up printed.
 std::optional<std::string> plugin_message(const CurrentPlugin::State& s) {
     if (s.error) {
         auto v = s.kernel.view(s.error);
-        return v ? std::string(*v) : std::string("error_set with an invalid handle");
+        return v ? escape_control(*v) : std::string("error_set with an invalid handle");
     }
     return s.host_error;
 }
 
-/// What a trap stopping `name` says: which limit, or the trap's own message.
+/// What a trap stopping `name` says: which limit, or the trap's own message (the error's adds
+/// "trap:" and the function, which the caller names already).
 std::string trap_text(std::string_view name, const Error& e, std::optional<uint64_t> timeout_ms) {
-    TrapKind k = e.trap ? e.trap->kind : TrapKind::host_error;
-    if (k == TrapKind::deadline)
-        return fmt::format("{}: timeout after {} ms", name, timeout_ms.value_or(0));
-    if (k == TrapKind::interrupted) return fmt::format("{}: cancelled", name);
-    if (k == TrapKind::out_of_fuel) return fmt::format("{}: fuel exhausted", name);
-    // The trap's own message: the error's adds "trap:" and the function, which the caller
-    // names already.
-    return fmt::format("{}: {}", name, e.trap ? e.trap->message : e.message);
+    if (!e.trap) return fmt::format("{}: {}", name, e.message);
+    return call_failure_text(name, *e.trap, timeout_ms);
 }
 
 Result<std::string> output_of(const CurrentPlugin::State& s, std::string_view name) {
@@ -52,7 +51,9 @@ CallOutcome call_outcome(const CurrentPlugin::State& s, std::string_view name,
     if (!returned && returned.error().kind != ErrorKind::exit) {
         const Error& e = returned.error();
         std::string failure = trap_text(name, e, timeout_ms);
-        if (message) failure = fmt::format("{} ({})", failure, *message);
+        // A host function's error is the trap's message already: said once.
+        if (message && !(e.trap && e.trap->message == host_trap_message(*message)))
+            failure = fmt::format("{} ({})", failure, *message);
         // The trap stays attached: its kind says which limit stopped the call.
         return {tl::unexpected(Error{e.kind, std::move(failure), e.trap}), -1};
     }

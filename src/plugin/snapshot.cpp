@@ -43,7 +43,6 @@ Result<std::vector<uint8_t>> Plugin::snapshot() const {
     if (s.in_call)
         return make_error(ErrorKind::usage, "a plugin cannot be snapshotted inside its own call");
     Snapshot snap;
-    KILN_CHECK(p.store->save(snap));
     if (p.wasi) KILN_CHECK(p.wasi->save(snap));
     Writer w;
     w.u8(p.needs_fresh);
@@ -60,7 +59,7 @@ Result<std::vector<uint8_t>> Plugin::snapshot() const {
     w.str32(s.http_headers);
     s.kernel.save(w);
     snap.set("plugin", std::move(w.out()));
-    return snap.encode();
+    return p.store->snapshot(snap);
 }
 
 Result<Plugin> Plugin::restore(std::shared_ptr<const CompiledPlugin> compiled,
@@ -111,8 +110,11 @@ Result<Plugin> Plugin::restore(std::shared_ptr<const CompiledPlugin> compiled,
                                       "max_var_bytes ({})",
                                       var_bytes, m.max_var_bytes));
 
-    KILN_TRY(plugin, Plugin::create(std::move(compiled)));
+    // The instance is not initialized: _initialize and constructors would run (with whatever
+    // they do outside the instance) only for the snapshot's state to replace what they did.
+    Plugin plugin(Impl::make(std::move(compiled)));
     Impl& p = *plugin.m_impl;
+    KILN_CHECK(p.instantiate(false));
     KILN_CHECK(p.store->restore(snap));
     if (p.wasi) KILN_CHECK(p.wasi->restore(snap));
     if (!suspended.empty() && !p.store->has_suspended_call())

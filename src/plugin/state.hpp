@@ -37,19 +37,16 @@ struct CurrentPlugin::State {
     std::optional<std::chrono::steady_clock::time_point> call_deadline;
     // Memory accounting across linear and kernel memory.
     Store* store = nullptr;
-    std::optional<Memory> memory;
-    std::optional<uint64_t> max_bytes;
+    uint64_t max_bytes = 0; ///< max_pages (or its default) in bytes
 
-    /// Keeps linear + kernel memory within max_pages: the kernel gets what linear memory does
-    /// not use, and the store's limit for linear memory is what the kernel does not use.
+    /// Keeps linear + kernel memory within max_bytes: the kernel gets what the linear memories
+    /// do not use, and the store's limit for them is what the kernel does not use.
     void rebalance() {
-        if (!max_bytes) return;
-        uint64_t linear = linear_bytes();
-        kernel.set_budget(*max_bytes - std::min(*max_bytes, linear));
-        store->set_memory_limit(*max_bytes - std::min(*max_bytes, kernel.bytes_in_use()));
+        kernel.set_budget(max_bytes - std::min(max_bytes, linear_bytes()));
+        store->set_memory_limit(max_bytes - std::min(max_bytes, kernel.bytes_in_use()));
     }
-    /// The size of the main module's linear memory.
-    uint64_t linear_bytes() const { return memory ? memory->size(*store).value_or(0) : 0; }
+    /// The size of every linear memory of every module of the plugin (they share its store).
+    uint64_t linear_bytes() const { return store->memory_bytes(); }
     uint64_t alloc(uint64_t size) {
         rebalance();
         uint64_t h = kernel.alloc(size);
@@ -62,11 +59,16 @@ struct CurrentPlugin::State {
         if (h) rebalance();
         return h;
     }
+    /// Frees a block; what it held becomes room for linear memory too.
+    void free(uint64_t handle) {
+        kernel.free(handle);
+        rebalance();
+    }
     /// Reads a block the plugin hands over and frees it, as the ABI says the host does.
     std::string take(uint64_t handle) {
         auto v = kernel.view(handle);
         std::string s = v ? std::string(*v) : std::string();
-        kernel.free(handle);
+        free(handle);
         return s;
     }
     bool set_var(const std::string& key, std::optional<std::string_view> value) {
@@ -85,6 +87,7 @@ struct CurrentPlugin::State {
         kernel.reset();
         input = input_len = output = output_len = error = 0;
         host_error.reset();
+        if (store) rebalance();
     }
 };
 

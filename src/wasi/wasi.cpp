@@ -681,8 +681,11 @@ int32_t path_symlink(State& s, Caller& c, uint32_t old_ptr, uint32_t old_len, ui
     auto [p, e] = parent_of(s, m, fd, right::path_symlink, new_ptr, new_len);
     if (e != ok) return e;
     if (p.dot) return eexist;
+    // With its trailing slash the name must be an existing directory, so the kernel answers
+    // as Linux does (ENOENT, or EEXIST for an existing name) instead of making the link.
+    std::string name = p.trailing_slash ? p.name + "/" : p.name;
     // The link's text may point anywhere: following it later is confined like any path.
-    if (::symlinkat(target->c_str(), p.parent.get(), p.name.c_str()) != 0) return host_errno();
+    if (::symlinkat(target->c_str(), p.parent.get(), name.c_str()) != 0) return host_errno();
     return ok;
 }
 

@@ -4,6 +4,8 @@
  * table limits, and NULL arguments. Exits non-zero after printing each failed check. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "check.h"
+
 #include <kiln/kiln.h>
 
 #include <pthread.h>
@@ -12,80 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            ++failures;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-/* Expects success; prints the error's message otherwise. */
-#define CHECK_OK(expr) check_ok((expr), #expr, __FILE__, __LINE__)
-static bool check_ok(kiln_error_t* error, const char* expr, const char* file, int line) {
-    if (!error) return true;
-    fprintf(stderr, "%s:%d: %s failed: %s\n", file, line, expr, kiln_error_message(error));
-    kiln_error_delete(error);
-    ++failures;
-    return false;
-}
-
-/* Expects an error of `kind` and returns it for more checks; the caller deletes it. */
-#define CHECK_ERROR(expr, kind) check_error((expr), (kind), #expr, __FILE__, __LINE__)
-static kiln_error_t* check_error(kiln_error_t* error, kiln_error_kind_t kind, const char* expr,
-                                 const char* file, int line) {
-    if (!error) {
-        fprintf(stderr, "%s:%d: %s succeeded, expected a %s error\n", file, line, expr,
-                kiln_error_kind_name(kind));
-        ++failures;
-    } else if (kiln_error_kind(error) != kind) {
-        fprintf(stderr, "%s:%d: %s gave a %s error (%s), expected %s\n", file, line, expr,
-                kiln_error_kind_name(kiln_error_kind(error)), kiln_error_message(error),
-                kiln_error_kind_name(kind));
-        ++failures;
-    }
-    return error;
-}
-
-/* Expects an error of `kind` whose message contains `text`, and deletes it. */
-#define CHECK_ERROR_HAS(expr, kind, text)                                                          \
-    check_error_has(check_error((expr), (kind), #expr, __FILE__, __LINE__), (text), __FILE__,      \
-                    __LINE__)
-static void check_error_has(kiln_error_t* error, const char* text, const char* file, int line) {
-    if (error && !strstr(kiln_error_message(error), text)) {
-        fprintf(stderr, "%s:%d: error message \"%s\" lacks \"%s\"\n", file, line,
-                kiln_error_message(error), text);
-        ++failures;
-    }
-    kiln_error_delete(error);
-}
-
-/* Expects a trap of `kind` and returns the error for more checks; the caller deletes it. */
-#define CHECK_TRAP(expr, kind) check_trap((expr), (kind), #expr, __FILE__, __LINE__)
-static kiln_error_t* check_trap(kiln_error_t* error, kiln_trap_kind_t kind, const char* expr,
-                                const char* file, int line) {
-    error = check_error(error, KILN_ERROR_TRAP, expr, file, line);
-    if (error && kiln_error_trap_kind(error) != (int)kind) {
-        fprintf(stderr, "%s:%d: %s trapped with %d (%s), expected %s\n", file, line, expr,
-                kiln_error_trap_kind(error), kiln_error_message(error), kiln_trap_kind_name(kind));
-        ++failures;
-    }
-    return error;
-}
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
 
 /* ---- modules ----------------------------------------------------------------------------- */
 
@@ -1083,8 +1011,10 @@ static void test_plugins(void) {
                     "returned 7");
     CHECK_ERROR_HAS(kiln_plugin_call(plugin, "nope", NULL, 0, &out, &out_len), KILN_ERROR_USAGE,
                     "nope");
-    CHECK_ERROR(kiln_plugin_call(NULL, "echo", NULL, 0, &out, &out_len), KILN_ERROR_USAGE);
-    CHECK_ERROR(kiln_plugin_call(plugin, "echo", NULL, 0, NULL, NULL), KILN_ERROR_USAGE);
+    kiln_error_delete(
+        CHECK_ERROR(kiln_plugin_call(NULL, "echo", NULL, 0, &out, &out_len), KILN_ERROR_USAGE));
+    kiln_error_delete(
+        CHECK_ERROR(kiln_plugin_call(plugin, "echo", NULL, 0, NULL, NULL), KILN_ERROR_USAGE));
     kiln_plugin_t* missing = NULL;
     CHECK_ERROR_HAS(kiln_plugin_from_file(engine, "/nonexistent/p.json", false, &missing),
                     KILN_ERROR_IO, "/nonexistent/p.json");
@@ -1104,6 +1034,36 @@ static void test_kind_names_cover_exit_and_plugin(void) {
         CHECK(strcmp(kiln_error_kind_name((kiln_error_kind_t)k), "unknown") != 0);
     for (int k = KILN_TRAP_UNREACHABLE; k <= KILN_TRAP_YIELDED; ++k)
         CHECK(strcmp(kiln_trap_kind_name((kiln_trap_kind_t)k), "unknown") != 0);
+}
+
+/* Regression: a directory given as a module or plugin file aborted the process or came back as a
+ * usage error, and /dev/zero was read without end. Each is an io error naming the file. */
+static void test_directories_and_devices_are_io_errors(void) {
+    char dir[] = "/tmp/kiln-capi-dir-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    kiln_module_t* module = NULL;
+    kiln_plugin_t* plugin = NULL;
+    CHECK_ERROR_HAS(kiln_module_from_file(engine, dir, &module), KILN_ERROR_IO, "is a directory");
+    CHECK_ERROR_HAS(kiln_module_from_file(engine, "/dev/zero", &module), KILN_ERROR_IO,
+                    "/dev/zero: not a regular file");
+    CHECK_ERROR_HAS(kiln_plugin_from_file(engine, dir, false, &plugin), KILN_ERROR_IO,
+                    "is a directory");
+    CHECK_ERROR_HAS(kiln_plugin_from_file(engine, "/dev/zero", false, &plugin), KILN_ERROR_IO,
+                    "/dev/zero: not a regular file");
+    /* A manifest whose module path is the directory. */
+    char manifest[64];
+    snprintf(manifest, sizeof manifest, "%s/plugin.json", dir);
+    FILE* f = fopen(manifest, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fprintf(f, "{\"wasm\": [{\"path\": \"%s\"}]}", dir);
+        fclose(f);
+    }
+    CHECK_ERROR_HAS(kiln_plugin_from_file(engine, manifest, false, &plugin), KILN_ERROR_IO,
+                    "is a directory");
+    CHECK(module == NULL && plugin == NULL);
+    unlink(manifest);
+    rmdir(dir);
 }
 
 int main(void) {
@@ -1127,6 +1087,7 @@ int main(void) {
     test_v128_values_and_the_simd_feature();
     test_tail_call_and_extended_const_features();
     test_plugins();
+    test_directories_and_devices_are_io_errors();
 
     kiln_module_delete(host_module);
     kiln_engine_delete(engine);

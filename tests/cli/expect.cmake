@@ -1,11 +1,14 @@
 # Runs one command and checks its exit code and output, for the kiln CLI tests:
 #   cmake -DCOMMAND="prog|arg|..." -DEXPECT_EXIT=N [-DEXPECT_STDOUT=regex]
-#         [-DEXPECT_STDERR=regex] -P expect.cmake
+#         [-DEXPECT_STDERR=regex] [-DEXACT=ON] -P expect.cmake
 # Arguments are separated by | because add_test would split a ;-list. Output is stripped of
-# surrounding whitespace before matching, so ^...$ can anchor a one-line output.
+# surrounding whitespace before matching, so ^...$ can anchor a one-line output; with EXACT,
+# stdout is matched as it is, to check that nothing was added to it.
 string(REPLACE "|" ";" command "${COMMAND}")
 execute_process(COMMAND ${command} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-string(STRIP "${out}" out)
+if(NOT EXACT)
+  string(STRIP "${out}" out)
+endif()
 string(STRIP "${err}" err)
 
 set(problems "")

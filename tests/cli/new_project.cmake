@@ -32,7 +32,8 @@ else()
   run("make" ${project} make)
 endif()
 run("kiln call" ${project} ${KILN} call hello.json greet --input World)
-if(NOT out STREQUAL "Hello, World!\n")
+# kiln call writes the output as the plugin set it, adding nothing.
+if(NOT out STREQUAL "Hello, World!")
   message(FATAL_ERROR "kiln call hello.json greet --input World printed \"${out}\", expected "
-                      "\"Hello, World!\" and a newline")
+                      "exactly \"Hello, World!\"")
 endif()

@@ -140,7 +140,7 @@ last=$((first + count - 1))
 
 if [ -z "$kiln_diff" ]; then
     for candidate in "$here/../../build/tests/fuzz/kiln-diff" \
-                     "$here/../../build-fuzz/tests/fuzz/kiln-diff"; do
+                     "$here/../../build-asan/tests/fuzz/kiln-diff"; do
         [ -x "$candidate" ] && kiln_diff="$candidate" && break
     done
 fi

@@ -24,6 +24,7 @@
 //
 // Before every exported function other than itself, hangLimitInitializer (which binaryen adds
 // to bound loops and recursion) is called silently, so each call gets the full budget.
+#include "base/file.hpp"
 #include "engine/runtime/store.hpp"
 
 #include <algorithm>
@@ -32,8 +33,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
-#include <fstream>
-#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -226,13 +225,12 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "usage: kiln-diff [--fuel-slice N] MODULE.wasm\n");
         return 2;
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        fmt::print(stderr, "kiln-diff: cannot read {}\n", path);
+    auto bytes = kiln::read_file(path);
+    if (!bytes) {
+        fmt::print(stderr, "kiln-diff: {}\n", bytes.error().message);
         return 2;
     }
-    std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
-    int rc = run(bytes, fuel_slice);
+    int rc = run(*bytes, fuel_slice);
     if (fuel_slice) fmt::print(stderr, "kiln-diff: {} suspensions\n", suspensions);
     std::fflush(stdout);
     return rc;

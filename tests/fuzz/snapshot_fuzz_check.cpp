@@ -10,6 +10,8 @@
 //   kiln-snapshot-fuzz-check --write DIR     writes the seeds to DIR, for the libFuzzer target
 #include "snapshot_fuzz.hpp"
 
+#include "base/file.hpp"
+
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -33,9 +35,9 @@ using Bytes = std::vector<uint8_t>;
 }
 
 Bytes read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) die("cannot read " + path.string());
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto bytes = kiln::read_file(path);
+    if (!bytes) die(bytes.error().message);
+    return std::move(*bytes);
 }
 
 int write_seeds(const fs::path& dir) {

@@ -64,7 +64,8 @@ constexpr const char* recursion_wat = R"((module
 ))";
 
 /// recursion_wat instantiated in a store, with env.reenter calling `reenter_target` again,
-/// recording the innermost failure it saw and passing failures on.
+/// recording the innermost failure it saw and passing failures on (as the Error, or as its
+/// message when `pass_as_text`).
 struct RecursionGuest {
     RecursionGuest(const Module& module, Store& store,
                    const std::string& reenter_target = "via_host")
@@ -74,7 +75,10 @@ struct RecursionGuest {
             auto r = target->call(caller.store(), {Value::i32(n)});
             if (!r) {
                 if (!innermost) innermost = r.error();
-                caller.trap(std::move(r.error()));
+                if (pass_as_text)
+                    caller.trap(r.error().message);
+                else
+                    caller.trap(std::move(r.error()));
                 return 0;
             }
             return (*r)[0].as_i32();
@@ -96,6 +100,7 @@ struct RecursionGuest {
     std::optional<Func> target;
     std::optional<Error> innermost;
     int32_t lowest = 0; ///< the smallest argument env.reenter saw
+    bool pass_as_text = false;
 };
 
 class DeepRecursion : public ::testing::Test {
@@ -155,6 +160,31 @@ TEST_F(DeepRecursion, MillionDeepHostReentryIsStackExhausted) {
         EXPECT_EQ(guest.innermost->trap->kind, TrapKind::stack_exhausted);
         std::printf("[ measure  ] %s: host re-entry stopped %d levels deep: %s\n", shape,
                     1'000'000 - guest.lowest, guest.innermost->message.c_str());
+        expect_recovers(m_engine, store);
+    }
+}
+
+// A host function that passes a nested failure on as text (as a C host does with
+// kiln_error_new(kiln_error_message(e))): the message once said "trap: " at every level, thousands
+// of times. Each level now takes the text back to the trap's own message.
+TEST_F(DeepRecursion, HostReentryPassingFailuresOnAsTextSaysThemOnce) {
+    KILN_MODULE(module, m_engine, recursion_wat);
+    for (const char* shape : {"via_host", "via_host2"}) {
+        SCOPED_TRACE(shape);
+        Store store(m_engine);
+        RecursionGuest guest(module, store, shape);
+        ASSERT_TRUE(guest.instance);
+        guest.pass_as_text = true;
+        auto r = guest.call(shape, 1'000'000);
+        ASSERT_FALSE(r);
+        ASSERT_TRUE(r.error().trap);
+        EXPECT_EQ(r.error().trap->kind, TrapKind::host_error);
+        EXPECT_GT(1'000'000 - guest.lowest, 100) << "the recursion did not go deep";
+        const std::string& message = r.error().message;
+        EXPECT_EQ(message.find("trap: "), message.rfind("trap: ")) << message.substr(0, 500);
+        EXPECT_EQ(message.find(" (in "), message.rfind(" (in ")) << message.substr(0, 500);
+        EXPECT_NE(message.find("call stack exhausted"), std::string::npos) << message;
+        EXPECT_LT(message.size(), 100u) << message.substr(0, 500);
         expect_recovers(m_engine, store);
     }
 }

@@ -30,6 +30,7 @@ import sys
 LAYERS = {
     "base": 0,
     "engine": 1,
+    "text": 2,
     "wasi": 2,
     "plugin": 3,
     "manager": 4,
@@ -46,8 +47,10 @@ LAYERS = {
 # base's Result/Error; the .def X-macro lists in include/kiln/ rank with it (see layer_of).
 PUBLIC_HEADERS = {
     "error.hpp": "base",
+    "text.hpp": "text",
     "wasi.hpp": "wasi",
     "plugin.hpp": "plugin",
+    "manager.hpp": "manager",
     "kiln.h": "capi",
 }
 # Parts of the engine that are siblings: neither includes the other.

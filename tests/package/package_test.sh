@@ -1,15 +1,19 @@
 #!/bin/sh
 # The package.* tests (see CMakeLists.txt), one step each:
-#   package_test.sh install   build and install the package, move the prefix (it must still work:
-#                             relocatable), check it names no path of this machine and rejects
-#                             an unknown component
+#   package_test.sh install   build and install the package stripped, move the prefix (it must
+#                             still work: relocatable), check it names no path of this machine,
+#                             holds no debug information and rejects an unknown component
 #   package_test.sh engine    examples/embed with COMPONENTS engine; its link line holds no
 #                             library of the layers above the engine
 #   package_test.sh plugin    plugin_host/ with COMPONENTS plugin, on a manifest with a sha256
-#   package_test.sh capi      capi_host/ (C) with COMPONENTS capi
+#   package_test.sh capi      capi_host/, a C-only CMake project, with COMPONENTS capi
+#   package_test.sh pkgconfig-c    capi_host/main.c built with `pkg-config --cflags --libs kiln`
+#   package_test.sh pkgconfig-cxx  plugin_host/main.cpp built with the flags of kiln-plugin, and
+#                             kiln-engine's flags checked to hold nothing of the layers above
 # The settings come from the environment: KILN_SOURCE, KILN_BUILD, KILN_CONFIG, KILN_WORK,
 # KILN_WAT2WASM, KILN_CMAKE, KILN_GENERATOR, KILN_MAKE_PROGRAM, KILN_CC, KILN_CXX,
-# KILN_LINK_FLAGS and KILN_TARGETS (the installed targets). Exits 77 (skipped) without wat2wasm.
+# KILN_LINK_FLAGS, KILN_TARGETS (the installed targets) and KILN_PKG_CONFIG. Exits 77 (skipped)
+# without wat2wasm, and the pkgconfig steps without pkg-config.
 set -eu
 step=$1
 source=$KILN_SOURCE work=$KILN_WORK prefix=$KILN_WORK/prefix
@@ -53,6 +57,52 @@ link_line() {
   echo "$line"
 }
 
+# pkg_config ARGS...: pkg-config finding Kiln's .pc files in the prefix (and those of the
+# libraries they require where the system keeps them).
+pkg_config() {
+  PKG_CONFIG_PATH="$prefix/lib/pkgconfig" "$KILN_PKG_CONFIG" "$@"
+}
+
+# The plugin of the plugin and pkgconfig-cxx steps, with manifests: echo.json (a sha256 and the
+# config color=green) and bad-hash.json, into $work/plugin-files.
+write_plugin_files() {
+  mkdir -p "$work/plugin-files"
+  "$KILN_WAT2WASM" "$source/tests/fixtures/echo_plugin.wat" -o "$work/plugin-files/echo.wasm"
+  hash=$(sha256sum "$work/plugin-files/echo.wasm" | cut -d' ' -f1)
+  cat >"$work/plugin-files/echo.json" <<EOF
+{"wasm": [{"path": "echo.wasm", "hash": "$hash"}], "config": {"color": "green"}}
+EOF
+  cat >"$work/plugin-files/bad-hash.json" <<EOF
+{"wasm": [{"path": "echo.wasm", "hash": "$(echo "$hash" | tr 0-9a-f 1-9a-f0)"}]}
+EOF
+}
+
+# run_plugin_host HOST: a wrong hash is refused, then two calls print their outputs.
+run_plugin_host() {
+  echo "--- a module whose sha256 differs from the manifest's is refused"
+  if "$1" "$work/plugin-files/bad-hash.json" echo x 2>"$work/$step-error.txt"; then
+    fail "$1 accepted a wrong hash"
+  fi
+  cat "$work/$step-error.txt"
+  grep -q "hash" "$work/$step-error.txt"
+  echo "--- run"
+  "$1" "$work/plugin-files/echo.json" echo "hello from the host"
+  "$1" "$work/plugin-files/echo.json" color ""
+}
+
+# run_capi_host HOST: a plugin's error comes back as a kiln_error_t, then a call prints its output.
+run_capi_host() {
+  "$KILN_WAT2WASM" "$source/tests/fixtures/echo_plugin.wat" -o "$work/capi-echo.wasm"
+  echo "--- a plugin's error comes back as a kiln_error_t"
+  if "$1" "$work/capi-echo.wasm" refuse x 2>"$work/$step-error.txt"; then
+    fail "$1 succeeded on refuse"
+  fi
+  cat "$work/$step-error.txt"
+  grep -q "echo_plugin says no" "$work/$step-error.txt"
+  echo "--- run"
+  "$1" "$work/capi-echo.wasm" echo "hello from C"
+}
+
 # The libraries of the layers above the engine, as they would show in a link line or in the
 # package's interface of kiln::engine.
 above_engine='curl|sodium|spdlog|toml|nlohmann|-ldl\b|libdl\.|\bdl>|libkiln-(wasi|plugin|capi)'
@@ -63,13 +113,22 @@ install)
   # shellcheck disable=SC2086
   "$KILN_CMAKE" --build "$KILN_BUILD" --config "$KILN_CONFIG" --target $KILN_TARGETS
   rm -rf "$work"
-  "$KILN_CMAKE" --install "$KILN_BUILD" --config "$KILN_CONFIG" --prefix "$work/staging"
+  "$KILN_CMAKE" --install "$KILN_BUILD" --config "$KILN_CONFIG" --prefix "$work/staging" --strip
   mv "$work/staging" "$prefix"
   echo "--- the package names no path of this machine"
-  if grep -rn -e "$source" -e "$KILN_BUILD" -e "$work" -e "/usr/" "$prefix/lib/cmake/kiln"; then
+  if grep -rn -e "$source" -e "$KILN_BUILD" -e "$work" -e "/usr/" "$prefix/lib/cmake/kiln" \
+    "$prefix/lib/pkgconfig"; then
     fail "the installed package is not relocatable"
   fi
-  ls "$prefix/lib"
+  ls "$prefix/lib" "$prefix/lib/pkgconfig"
+  echo "--- a stripped install holds no debug information, and kiln no symbol table"
+  if readelf -S --wide "$prefix/bin/kiln" | grep -E '\.debug_|\.symtab'; then
+    fail "bin/kiln is not stripped"
+  fi
+  for archive in "$prefix"/lib/libkiln-*.a; do
+    if readelf -S --wide "$archive" | grep -q '\.debug_'; then fail "$archive has debug information"; fi
+  done
+  ls -l "$prefix/bin/kiln" "$prefix"/lib/libkiln-*.a
   echo "--- an unknown component is refused"
   mkdir -p "$work/bogus"
   cat >"$work/bogus/CMakeLists.txt" <<'EOF'
@@ -119,25 +178,8 @@ plugin)
   line=$(link_line plugin kiln-plugin-host)
   echo "$line" | grep -q "libkiln-plugin\.a" || fail "libkiln-plugin.a is not linked"
   if echo "$line" | grep -q "libkiln-capi"; then fail "a plugin host links the C API"; fi
-  mkdir -p "$work/plugin-files"
-  "$KILN_WAT2WASM" "$source/tests/fixtures/echo_plugin.wat" -o "$work/plugin-files/echo.wasm"
-  hash=$(sha256sum "$work/plugin-files/echo.wasm" | cut -d' ' -f1)
-  cat >"$work/plugin-files/echo.json" <<EOF
-{"wasm": [{"path": "echo.wasm", "hash": "$hash"}], "config": {"color": "green"}}
-EOF
-  cat >"$work/plugin-files/bad-hash.json" <<EOF
-{"wasm": [{"path": "echo.wasm", "hash": "$(echo "$hash" | tr 0-9a-f 1-9a-f0)"}]}
-EOF
-  echo "--- a module whose sha256 differs from the manifest's is refused"
-  if "$host" "$work/plugin-files/bad-hash.json" echo x 2>"$work/$step-error.txt"
-  then
-    fail "kiln-plugin-host accepted a wrong hash"
-  fi
-  cat "$work/$step-error.txt"
-  grep -q "hash" "$work/$step-error.txt"
-  echo "--- run"
-  "$host" "$work/plugin-files/echo.json" echo "hello from the host"
-  "$host" "$work/plugin-files/echo.json" color ""
+  write_plugin_files
+  run_plugin_host "$host"
   ;;
 
 capi)
@@ -145,15 +187,42 @@ capi)
   host=$(program capi kiln-capi-host)
   line=$(link_line capi kiln-capi-host)
   echo "$line" | grep -q "libkiln-capi\.a" || fail "libkiln-capi.a is not linked"
-  "$KILN_WAT2WASM" "$source/tests/fixtures/echo_plugin.wat" -o "$work/capi-echo.wasm"
-  echo "--- a plugin's error comes back as a kiln_error_t"
-  if "$host" "$work/capi-echo.wasm" refuse x 2>"$work/$step-error.txt"; then
-    fail "kiln-capi-host succeeded on refuse"
+  echo "--- linked by the C compiler, with the C++ runtime the package names"
+  echo "$line" | grep -q -- "-lstdc++" || fail "the C host's link line lacks -lstdc++"
+  run_capi_host "$host"
+  ;;
+
+pkgconfig-c | pkgconfig-cxx)
+  if [ -z "$KILN_PKG_CONFIG" ] || ! [ -x "$KILN_PKG_CONFIG" ]; then
+    echo "pkg-config is not installed: skipping"
+    exit 77
   fi
-  cat "$work/$step-error.txt"
-  grep -q "echo_plugin says no" "$work/$step-error.txt"
-  echo "--- run"
-  "$host" "$work/capi-echo.wasm" echo "hello from C"
+  mkdir -p "$work/$step"
+  if [ "$step" = pkgconfig-c ]; then
+    echo "--- pkg-config --cflags --libs kiln"
+    flags=$(pkg_config --cflags --libs kiln) || fail "pkg-config found no kiln"
+    echo "$flags"
+    echo "$flags" | grep -q -- "-L$prefix/lib/pkgconfig/../../lib" ||
+      fail "the libraries are not found from the .pc file's folder"
+    # shellcheck disable=SC2086
+    "$KILN_CC" -std=c11 -Wall "$source/tests/package/capi_host/main.c" $flags $KILN_LINK_FLAGS \
+      -o "$work/$step/host" || fail "building the C host with pkg-config's flags"
+    run_capi_host "$work/$step/host"
+  else
+    echo "--- kiln-engine's flags hold nothing of the layers above"
+    engine_flags=$(pkg_config --libs kiln-engine) || fail "pkg-config found no kiln-engine"
+    echo "$engine_flags"
+    if echo "$engine_flags" | grep -E "$above_engine"; then fail "kiln-engine links the above"; fi
+    echo "--- pkg-config --cflags --libs kiln-plugin"
+    flags=$(pkg_config --cflags --libs kiln-plugin) || fail "pkg-config found no kiln-plugin"
+    echo "$flags"
+    if echo "$flags" | grep -q "kiln-capi"; then fail "kiln-plugin links the C API"; fi
+    # shellcheck disable=SC2086
+    "$KILN_CXX" -std=c++20 "$source/tests/package/plugin_host/main.cpp" $flags $KILN_LINK_FLAGS \
+      -o "$work/$step/host" || fail "building the C++ host with pkg-config's flags"
+    write_plugin_files
+    run_plugin_host "$work/$step/host"
+  fi
   ;;
 
 *)

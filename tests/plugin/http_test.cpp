@@ -6,6 +6,7 @@
 // The plugin is fixtures/http.wat; the servers are cpp-httplib, except the one whose
 // connections are counted, which is a bare socket so that even a connection without a request
 // is seen.
+#include "base/file.hpp"
 #include "test_util.hpp"
 
 #include <kiln/plugin.hpp>
@@ -34,9 +35,7 @@ TEST(Http, NeedsCppHttplib) {
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -257,10 +256,10 @@ struct Seen {
 class Http : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        std::ifstream in(std::string(KILN_PLUGIN_FIXTURES) + "/http.wat", std::ios::binary);
-        ASSERT_TRUE(in.good()) << "missing fixture http.wat";
-        const std::string wat(std::istreambuf_iterator<char>(in), {});
-        s_wasm = test::wat_to_wasm(wat);
+        auto wat = read_file(std::string(KILN_PLUGIN_FIXTURES) + "/http.wat");
+        ASSERT_TRUE(wat) << wat.error().message;
+        s_wasm = test::wat_to_wasm(
+            std::string_view(reinterpret_cast<const char*>(wat->data()), wat->size()));
     }
 
     void SetUp() override {
@@ -333,6 +332,14 @@ protected:
             res.set_content(req.body, "application/octet-stream");
         };
         s.Get("/echo", echo);
+        // Records every header of the request.
+        s.Get("/headers", [this](const httplib::Request& req, httplib::Response& res) {
+            {
+                std::lock_guard lock(seen_mutex);
+                seen_headers = req.headers;
+            }
+            res.set_content("headers seen", "text/plain");
+        });
         s.Post("/echo", echo);
         // The plugin's module itself, only to a POST with the header a manifest's URL gives.
         auto module = [this](const httplib::Request& req, httplib::Response& res) {
@@ -411,11 +418,16 @@ protected:
         std::lock_guard lock(seen_mutex);
         return seen;
     }
+    httplib::Headers last_headers() {
+        std::lock_guard lock(seen_mutex);
+        return seen_headers;
+    }
 
     static inline std::optional<std::vector<uint8_t>> s_wasm;
     Engine engine;
     std::mutex seen_mutex;
     Seen seen;
+    httplib::Headers seen_headers;
     std::string redirect_target;
     std::atomic<int> hang_hits{0};
     // Last, so that it stops first: its handlers use the members above.
@@ -721,6 +733,123 @@ TEST_F(Http, CancelEndsASlowRequest) {
     // The cancel was used up by that call: the next one runs normally.
     server.release();
     EXPECT_EQ(ok(*p, "fetch", request(server.url("/hello"))), "hello from loopback");
+}
+
+// A plugin's method or headers smuggled a second request line and headers past the first
+// (CR/LF), or reached another virtual host behind an allowed name (Host). Each is refused with
+// an error naming what was wrong, before any connection is made.
+TEST_F(Http, RequestInjectionIsRefusedBeforeAnyConnection) {
+    auto p = plugin({"127.0.0.1"});
+    ASSERT_TRUE(p);
+    struct Case {
+        std::string method;
+        json headers;
+        std::string expected;
+    };
+    const Case cases[] = {
+        {"GET /hello HTTP/1.1\r\nHost: other\r\n\r\nGET", json::object(), "is not an HTTP token"},
+        {"GET\n", json::object(), "is not an HTTP token"},
+        {"GE T", json::object(), "is not an HTTP token"},
+        {std::string("GET\0X", 5), json::object(), "is not an HTTP token"},
+        {"GET", {{"X-Kiln-Test", "a\r\nX-Injected: 1"}}, "holds a CR, LF or NUL"},
+        {"GET", {{"X-Kiln-Test", "a\nb"}}, "holds a CR, LF or NUL"},
+        {"GET", {{"X-Kiln-Test", std::string("a\0b", 3)}}, "holds a CR, LF or NUL"},
+        {"GET", {{"X-Kiln-Test\r\nX-Injected", "1"}}, "is not an HTTP token"},
+        {"GET", {{"X Kiln", "1"}}, "is not an HTTP token"},
+        {"GET", {{"X-Kiln:", "1"}}, "is not an HTTP token"},
+        {"GET", {{"", "1"}}, "is not an HTTP token"},
+        {"GET", {{"Host", "other.example"}}, "header Host: set by the host"},
+        {"GET", {{"hOsT", "other.example"}}, "header Host: set by the host"},
+        {"POST", {{"Content-Length", "0"}}, "header Content-Length: set by the host"},
+        {"POST", {{"Transfer-Encoding", "chunked"}}, "header Transfer-Encoding: set by the host"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(json(c.method).dump() + " " + c.headers.dump());
+        const std::string message =
+            fails(*p, "fetch", request(server.url("/hello"), c.method, c.headers, "body"));
+        EXPECT_TRUE(contains(message, "HTTP request refused")) << message;
+        EXPECT_TRUE(contains(message, c.expected)) << message;
+        EXPECT_EQ(message.find_first_of("\r\n"), std::string::npos) << "printed raw: " << message;
+    }
+    EXPECT_EQ(server.requests.load(), 0) << "a refused request reached the server";
+    // Well-formed methods and headers still go through, an empty method being GET.
+    EXPECT_EQ(ok(*p, "fetch", request(server.url("/hello"), "")), "hello from loopback");
+    EXPECT_EQ(ok(*p, "fetch", request(server.url("/headers"), "GET", {{"X-Kiln-Test", "a\tb"}})),
+              "headers seen");
+    const auto headers = last_headers();
+    auto host = headers.find("Host");
+    ASSERT_NE(host, headers.end());
+    EXPECT_TRUE(contains(host->second, "127.0.0.1")) << host->second;
+}
+
+// The request's JSON is refused, not partly dropped, when a field has the wrong type.
+TEST_F(Http, RequestFieldsOfTheWrongTypeAreRefused) {
+    auto p = plugin({"127.0.0.1"});
+    ASSERT_TRUE(p);
+    auto raw = [](const json& j) {
+        const std::string text = j.dump();
+        std::string input(8, '\0');
+        for (int b = 0; b < 8; ++b)
+            input[b] = char((uint64_t(text.size()) >> (8 * b)) & 0xff);
+        return input + text;
+    };
+    const std::string url = server.url("/hello");
+    EXPECT_TRUE(contains(fails(*p, "fetch", raw({{"url", url}, {"method", 5}})),
+                         "\"method\" is not a string"));
+    EXPECT_TRUE(contains(fails(*p, "fetch", raw({{"url", url}, {"headers", {"a"}}})),
+                         "\"headers\" is not an object"));
+    EXPECT_TRUE(contains(fails(*p, "fetch", raw({{"url", url}, {"headers", {{"X-A", 1}}}})),
+                         "header X-A is not a string"));
+    EXPECT_EQ(server.requests.load(), 0);
+    // null stands for "not given".
+    EXPECT_EQ(ok(*p, "fetch", raw({{"url", url}, {"method", nullptr}, {"headers", nullptr}})),
+              "hello from loopback");
+}
+
+// Authorization and Cookie headers were sent again to a redirect target of another origin.
+TEST_F(Http, CredentialsAreNotSentToARedirectTargetOfAnotherOrigin) {
+    std::mutex other_mutex;
+    httplib::Headers other_seen;
+    LoopbackServer other; // another port: another origin
+    other.server.Get("/headers", [&](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(other_mutex);
+        other_seen = req.headers;
+        res.set_content("other origin", "text/plain");
+    });
+    ASSERT_TRUE(other.start("127.0.0.1"));
+    auto p = plugin({"127.0.0.1"});
+    ASSERT_TRUE(p);
+    const json headers = {{"Authorization", "Bearer s3cret"},
+                          {"Cookie", "session=s3cret"},
+                          {"Proxy-Authorization", "Basic s3cret"},
+                          {"X-Kiln-Test", "kept"}};
+    set_redirect_target(other.url("/headers"));
+    EXPECT_EQ(ok(*p, "fetch", request(server.url("/redirect/302"), "GET", headers)),
+              "other origin");
+    {
+        std::lock_guard lock(other_mutex);
+        for (const char* name : {"Authorization", "Cookie", "Proxy-Authorization"})
+            EXPECT_EQ(other_seen.count(name), 0u) << name << " reached another origin";
+        EXPECT_EQ(other_seen.count("X-Kiln-Test"), 1u) << "other headers follow the redirect";
+    }
+    // Within the origin they follow the redirect.
+    set_redirect_target("/headers");
+    EXPECT_EQ(ok(*p, "fetch", request(server.url("/redirect/307"), "GET", headers)),
+              "headers seen");
+    const auto same = last_headers();
+    for (const char* name : {"Authorization", "Cookie", "Proxy-Authorization", "X-Kiln-Test"})
+        EXPECT_EQ(same.count(name), 1u) << name << " was dropped within one origin";
+}
+
+// A timeout near the top of the u64 range bounds an HTTP request by the clock's last time point,
+// not by a deadline that wrapped into the past.
+TEST_F(Http, HugeTimeoutLetsTheRequestThrough) {
+    for (uint64_t ms : {uint64_t(18446744073710), uint64_t(76480200929599801), UINT64_MAX}) {
+        SCOPED_TRACE(ms);
+        auto p = plugin({"127.0.0.1"}, [ms](Manifest& m) { m.timeout_ms = ms; });
+        ASSERT_TRUE(p);
+        EXPECT_EQ(ok(*p, "fetch", request(server.url("/hello"))), "hello from loopback");
+    }
 }
 
 } // namespace

@@ -1,6 +1,7 @@
-// A plugin's life: linking its kernel imports (unknown ones are refused by name), the init
-// functions run once at creation and in which order, `_start` running only on request and
-// leaving a fresh instance behind, and WASI (proc_exit codes, preopened paths, read-only ones).
+// A plugin's life: linking its kernel imports (unknown ones are refused by name, or linked to
+// traps on request), the init functions run once at creation and in which order, `_start`
+// running only on request and leaving a fresh instance behind, and WASI (proc_exit codes, where
+// stdout and stderr go, preopened paths, read-only ones).
 #include "plugin_test_util.hpp"
 
 #include <gmock/gmock.h>
@@ -49,6 +50,91 @@ TEST_F(Lifecycle, EveryKernelFunctionLinks) {
     auto p = Plugin::create(engine, Manifest::from_bytes(*bytes));
     KILN_ASSERT_OK(p);
     EXPECT_EQ(call_ok(*p, "run"), "");
+}
+
+// An init function that traps fails the plugin naming it once (it read "_initialize failed: trap:
+// unreachable (in _initialize)").
+TEST_F(Lifecycle, TrappingInitFunctionIsNamedOnce) {
+    auto p = Plugin::create(engine, manifest_for(R"(
+  (func (export "_initialize") unreachable)
+  (func (export "run") (result i32) (i32.const 0))
+)"));
+    ASSERT_FALSE(p.has_value());
+    EXPECT_EQ(p.error().kind, ErrorKind::uninstantiable);
+    EXPECT_EQ(p.error().message, "_initialize failed: unreachable");
+}
+
+// A host function the embedder did not define, and WASI, which is defined per instance.
+constexpr const char* host_import_wat = R"(
+  (import "extism:host/user" "lookup" (func $lookup (param i64) (result i64)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (data (i32.const 0) "one two\nthree")
+  (func (export "lookup") (result i32) (drop (call $lookup (i64.const 0))) (i32.const 0))
+  ;; writes "one " and then "two\nthree" to descriptor 1, iovec at 64
+  (func (export "write") (result i32)
+    (i32.store (i32.const 64) (i32.const 0))
+    (i32.store (i32.const 68) (i32.const 4))
+    (drop (call $fd_write (i32.const 1) (i32.const 64) (i32.const 1) (i32.const 80)))
+    (i32.store (i32.const 64) (i32.const 4))
+    (i32.store (i32.const 68) (i32.const 9))
+    (drop (call $fd_write (i32.const 1) (i32.const 64) (i32.const 1) (i32.const 80)))
+    (call $out_str (i32.const 0) (i32.const 3))
+    (i32.const 0))
+)";
+
+TEST_F(Lifecycle, UnknownImportsLinkToTrapsOnRequest) {
+    PluginOptions options;
+    options.wasi = true;
+    auto refused = Plugin::create(engine, manifest_for(host_import_wat), options);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_THAT(refused.error().message, HasSubstr("extism:host/user.lookup"));
+
+    std::string written;
+    options.trap_unknown_imports = true;
+    options.wasi_stdout = WasiStream::callback([&](std::string_view text) { written += text; });
+    auto p = make_plugin(host_import_wat, options);
+    ASSERT_TRUE(p);
+    // WASI and the kernel are defined over the stubs: only the missing function traps.
+    EXPECT_EQ(call_ok(*p, "write"), "one");
+    EXPECT_EQ(written, "one two\nthree");
+    Error error = call_fails(*p, "lookup");
+    ASSERT_TRUE(error.trap);
+    EXPECT_EQ(error.trap->kind, TrapKind::host_error);
+    EXPECT_THAT(error.message, HasSubstr("extism:host/user.lookup was called"));
+}
+
+TEST_F(Lifecycle, WasiOutputGoesWhereTheOptionsSay) {
+    // Each write reaches the stream as it was made, not split into lines as the log splits it.
+    std::vector<std::string> writes, logged;
+    PluginOptions options;
+    options.wasi = true;
+    options.trap_unknown_imports = true;
+    options.wasi_stdout = WasiStream::callback([&](std::string_view t) { writes.emplace_back(t); });
+    options.log = [&](std::string_view, LogLevel, std::string_view line) {
+        logged.emplace_back(line);
+    };
+    auto p = make_plugin(host_import_wat, options);
+    ASSERT_TRUE(p);
+    call_ok(*p, "write");
+    EXPECT_EQ(writes, (std::vector<std::string>{"one ", "two\nthree"}));
+    EXPECT_TRUE(logged.empty());
+
+    // By default WASI stdout is the plugin's log, a line at a time.
+    options.wasi_stdout.reset();
+    auto logging = make_plugin(host_import_wat, options);
+    ASSERT_TRUE(logging);
+    call_ok(*logging, "write");
+    EXPECT_EQ(logged, (std::vector<std::string>{"one ", "two", "three"}));
+}
+
+TEST_F(Lifecycle, FunctionsAreTheMainModulesExportsInNameOrder) {
+    auto p = make_plugin(R"(
+  (func (export "zeta") (result i32) (i32.const 0))
+  (func (export "alpha") (result i32) (i32.const 0))
+  (global (export "not_a_function") i32 (i32.const 0))
+)");
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->functions(), (std::vector<std::string>{"alpha", "zeta"}));
 }
 
 TEST_F(Lifecycle, MalformedOrMissingModulesFail) {
@@ -277,8 +363,9 @@ TEST_F(WasiFiles, AllowedPathsArePreopened) {
     ASSERT_EQ(write.size(), 3u);
     EXPECT_EQ(write[0], 0u);
     EXPECT_EQ(write[2], 21u);
-    std::ifstream written(dir / "new.txt");
-    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(written), {}), "written by the plugin");
+    auto written = read_file(dir / "new.txt");
+    KILN_ASSERT_OK(written);
+    EXPECT_EQ(std::string(written->begin(), written->end()), "written by the plugin");
 }
 
 TEST_F(WasiFiles, ReadOnlyPrefixRefusesWrites) {

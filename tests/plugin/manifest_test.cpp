@@ -198,6 +198,76 @@ TEST_F(ManifestTest, MissingFilesFail) {
     if (m) EXPECT_FALSE(Plugin::create(engine, *m).has_value());
 }
 
+// A directory or a device where a module should be: an io error naming it, from the manifest
+// file itself and from a wasm[].path (a directory aborted the process, /dev/zero was read
+// without end).
+TEST_F(ManifestTest, DirectoriesAndDevicesAreIoErrors) {
+    std::filesystem::create_directories(dir / "sub");
+    for (const std::string& path : {(dir / "sub").string(), std::string("/dev/zero")}) {
+        SCOPED_TRACE(path);
+        std::string what =
+            path == "/dev/zero" ? "not a regular file (a character device)" : "is a directory";
+        auto direct = Manifest::from_file(path);
+        ASSERT_FALSE(direct);
+        EXPECT_EQ(direct.error().kind, ErrorKind::io);
+        EXPECT_EQ(direct.error().message, path + ": " + what);
+
+        write_file("plugin.json", R"({"wasm": [{"path": ")" + path + R"("}]})");
+        auto m = Manifest::from_file((dir / "plugin.json").string());
+        KILN_ASSERT_OK(m);
+        auto p = Plugin::create(engine, *m);
+        ASSERT_FALSE(p);
+        EXPECT_EQ(p.error().kind, ErrorKind::io);
+        EXPECT_EQ(p.error().message, path + ": " + what);
+    }
+}
+
+// Loading a plugin from a module file reads the file once: the manifest holds the bytes, so the
+// file can be gone by the time the plugin is made.
+TEST_F(ManifestTest, ModuleFileIsReadOnce) {
+    write_file("echo.wasm", echo);
+    auto m = Manifest::from_file((dir / "echo.wasm").string());
+    KILN_ASSERT_OK(m);
+    ASSERT_EQ(m->wasm.size(), 1u);
+    std::string path = (dir / "echo.wasm").string();
+    EXPECT_EQ(m->wasm[0].source, (Manifest::Wasm{Manifest::WasmBytes{echo, path}}.source));
+    // to_json names the file rather than embedding the module.
+    EXPECT_NE(m->to_json().find("\"path\": \"" + path + "\""), std::string::npos) << m->to_json();
+    std::filesystem::remove(dir / "echo.wasm");
+    expect_echo(*m);
+}
+
+// A file that is neither a module nor a manifest says how it starts (it was reported as "JSON
+// manifest: not valid JSON"); a JSON syntax error says where, as TOML's do.
+TEST_F(ManifestTest, FileThatIsNoManifestSaysWhatItIs) {
+    write_file("notes.txt", "hello, world\n");
+    write_file("empty.wasm", "");
+    write_file("binary", std::string("\x7f"
+                                     "ELF\x02\x01\x01\x00\x00",
+                                     9));
+    write_file("broken.json", "{\n  \"wasm\": [\n    {\"path\": \"a.wasm\",}\n  ]\n}\n");
+    write_file("broken.toml", "[[wasm]]\npath = \"a.wasm\"\nfuel = = 3\n");
+    struct Case {
+        std::string file, message;
+    };
+    const Case cases[] = {
+        {"notes.txt", "not a WebAssembly module or manifest: starts with \"hello, w\"..."},
+        {"empty.wasm", "empty file, not a WebAssembly module or manifest"},
+        {"binary", "not a WebAssembly module or manifest: starts with \"\\x7fELF\\x02\\x01\\x01"
+                   "\\x00\"..."},
+        {"broken.json", "JSON manifest: line 3, column 23: syntax error while parsing object key - "
+                        "unexpected '}'; expected string literal"},
+        {"broken.toml", "TOML manifest: line 3, column 8: "},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.file);
+        const std::string path = (dir / c.file).string();
+        auto m = Manifest::from_file(path);
+        ASSERT_FALSE(m);
+        EXPECT_THAT(m.error().message, ::testing::StartsWith(path + ": " + c.message));
+    }
+}
+
 TEST_F(ManifestTest, HashIsChecked) {
     const std::string good = sha256_hex(echo);
     std::string bad = good;

@@ -3,6 +3,7 @@
 // and encoders (base64, SHA-256, little-endian) the manifest tests need.
 #pragma once
 
+#include "base/file.hpp"
 #include "test_util.hpp"
 
 #include <kiln/plugin.hpp>
@@ -15,9 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -182,9 +181,9 @@ inline Manifest manifest_for(std::string_view body) {
 
 /// The text of a fixture file under tests/plugin/fixtures.
 inline std::string read_fixture(const std::string& name) {
-    std::ifstream in(std::string(KILN_PLUGIN_FIXTURES) + "/" + name, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "missing fixture " << name;
-    return std::string(std::istreambuf_iterator<char>(in), {});
+    auto bytes = read_file(std::string(KILN_PLUGIN_FIXTURES) + "/" + name);
+    EXPECT_TRUE(bytes) << bytes.error().message;
+    return bytes ? std::string(bytes->begin(), bytes->end()) : std::string();
 }
 
 /// The i64 values a $flush report holds.

@@ -117,6 +117,40 @@ TEST_F(SuspendSnapshot, VarsConfigAndMemoryOfAnIdlePluginComeBack) {
     EXPECT_EQ(output_i64(call_ok(*q, "run", "abcd")), 8 * 1000 + 4 + 3);
 }
 
+// _initialize counts its runs in a global and tells the host.
+constexpr const char* initialized = R"(
+  (import "extism:host/user" "seen" (func $seen))
+  (global $runs (mut i64) (i64.const 0))
+  (func (export "_initialize")
+    (call $seen)
+    (global.set $runs (i64.add (global.get $runs) (i64.const 1))))
+  (func (export "run") (result i32) (call $out_i64 (global.get $runs)) (i32.const 0))
+)";
+
+// A restore made a new instance the way a new plugin is made, _initialize included, before the
+// snapshot's state replaced it: whatever the initializer did outside the instance (here, call
+// the host) happened once more for each restore.
+TEST_F(SuspendSnapshot, RestoreDoesNotRunTheInitializerAgain) {
+    int seen = 0;
+    PluginOptions o;
+    PluginFunction f;
+    f.name = "seen";
+    f.type = FuncType{{}, {}};
+    f.fn = [&seen](CurrentPlugin&, std::span<const Value>, std::span<Value>) { ++seen; };
+    o.functions.push_back(f);
+    auto p = make_plugin(initialized, o);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(seen, 1);
+    auto bytes = p->snapshot();
+    KILN_ASSERT_OK(bytes);
+    auto compiled = CompiledPlugin::create(engine, manifest_for(initialized), o);
+    KILN_ASSERT_OK(compiled);
+    auto q = Plugin::restore(*compiled, *bytes);
+    KILN_ASSERT_OK(q);
+    EXPECT_EQ(seen, 1) << "the initializer ran again";
+    EXPECT_EQ(output_i64(call_ok(*q, "run", "")), 1) << "the state is the snapshot's";
+}
+
 TEST_F(SuspendSnapshot, AnotherPluginsSnapshotIsRefused) {
     auto p = make_plugin(waiter, with_next(true));
     ASSERT_TRUE(p);

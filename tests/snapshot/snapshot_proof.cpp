@@ -14,6 +14,8 @@
 //   kiln-snapshot-proof --restore MODULE.wasm DIR       (what the parent starts)
 #include "proof_program.hpp"
 
+#include "base/file.hpp"
+
 #include <kiln/kiln.hpp>
 
 #include <spawn.h>
@@ -27,7 +29,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <random>
 #include <sstream>
@@ -104,9 +105,9 @@ void write_file(const fs::path& path, const std::vector<uint8_t>& bytes) {
 }
 
 std::vector<uint8_t> read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) die("cannot read " + path.string());
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto bytes = kiln::read_file(path);
+    if (!bytes) die(bytes.error().message);
+    return std::move(*bytes);
 }
 
 // ---- restore mode: the new process

@@ -143,6 +143,29 @@ TEST_F(Api, UnknownImportAndBadFileAreNamed) {
     EXPECT_NE(missing.error().message.find("/nonexistent/x.wasm"), std::string::npos);
 }
 
+TEST_F(Api, UnknownImportsLinkedAsTrapsNameThemselves) {
+    auto m = compile(R"((module
+      (import "env" "known" (func $known (result i32)))
+      (import "env" "missing" (func $missing (param i64) (result i64)))
+      (func (export "known") (result i32) (call $known))
+      (func (export "missing") (result i64) (call $missing (i64.const 1)))))");
+    if (!m) GTEST_SKIP();
+    m_linker.func_wrap("env", "known", [] { return int32_t(7); });
+    m_linker.define_unknown_imports_as_traps(*m);
+    auto inst = m_linker.instantiate(m_store, *m);
+    ASSERT_TRUE(inst) << inst.error().message;
+    // A definition made before is kept; only what was missing traps, and only when called.
+    auto known = inst->get_func(m_store, "known")->call(m_store, {});
+    ASSERT_TRUE(known) << known.error().message;
+    EXPECT_EQ(known->at(0).as_i32(), 7);
+    auto missing = inst->get_func(m_store, "missing")->call(m_store, {});
+    ASSERT_FALSE(missing);
+    ASSERT_TRUE(missing.error().trap);
+    EXPECT_EQ(missing.error().trap->kind, kiln::TrapKind::host_error);
+    EXPECT_NE(missing.error().message.find("env.missing was called"), std::string::npos)
+        << missing.error().message;
+}
+
 TEST_F(Api, TrappedInstanceRefusesCallsUnlessAllowed) {
     LOAD(
         inst,

@@ -142,6 +142,49 @@ TEST_F(SnapRefusal, AnExternrefThatIsNotNullIsRefused) {
         << e.message;
 }
 
+constexpr const char* spinning_wat = R"((module
+  (func $f) (elem declare func $f)
+  (func (export "spin") (local $e externref) (local $g funcref)
+    (loop $l (br $l)))))";
+
+// A suspended frame's slots were translated as function references whatever their type, so a
+// function ordinal forged into an externref local came back as a function's address, which
+// host code would read as its own data.
+TEST_F(SnapRefusal, AnExternrefLocalOfASuspendedFrameThatIsNotNullIsRefused) {
+    NEED_WAT2WASM();
+    auto store = make_store(spinning_wat);
+    ASSERT_TRUE(store);
+    store->set_fuel(1000);
+    store->set_suspend_on_fuel(true);
+    auto r = m_instance->get_func(*store, "spin")->call(*store, {});
+    ASSERT_FALSE(r);
+    ASSERT_EQ(r.error().kind, kiln::ErrorKind::suspended) << r.error().message;
+    kiln::Snapshot snap;
+    ASSERT_TRUE(store->save(snap));
+    // The image ends with the slot count and the slots; the frame of `spin` starts at slot 0,
+    // its locals first: $e, then $g.
+    Image img{*snap.get("store")};
+    size_t n = 0;
+    for (size_t k = 1; k < 64 && !n; ++k) {
+        img.at = img.bytes.size() - 8 * k - 8;
+        if (img.read(8) == k) n = k;
+    }
+    ASSERT_GE(n, 2u);
+    size_t slots = img.bytes.size() - 8 * n;
+    // A function in the funcref local is taken: the forgery is only in the type.
+    img.patch(slots + 8, 1, 8);
+    {
+        auto other = make_store(spinning_wat);
+        kiln::Snapshot in;
+        in.set("store", img.bytes);
+        EXPECT_TRUE(other->restore(in)) << "a function in a funcref local";
+    }
+    img.patch(slots, 1, 8);
+    kiln::Error e = refused(spinning_wat, img.bytes);
+    EXPECT_NE(e.message.find("frame 0 holds an externref that is not null"), std::string::npos)
+        << e.message;
+}
+
 // Immutable globals were overwritten with whatever the snapshot held.
 TEST_F(SnapRefusal, AnImmutableGlobalWithAnotherValueIsRefused) {
     NEED_WAT2WASM();

@@ -285,6 +285,57 @@ TEST_F(Snap, TruncatedCorruptAndForeignBytesAreRefused) {
     EXPECT_EQ((*done)[0].as_i64(), 500 * 501 / 2);
 }
 
+// 12 MiB of pseudo-random words: large enough that encoding cuts the payload into parts
+// compressed side by side, as separate zstd frames, on a machine with more than one core.
+constexpr const char* big_wat = R"((module
+  (memory (export "memory") 192)
+  (func (export "fill") (param $seed i64) (local $i i32)
+    (loop $l
+      (local.set $seed (i64.add (i64.mul (local.get $seed) (i64.const 6364136223846793005))
+                                (i64.const 1442695040888963407)))
+      (i64.store (local.get $i) (i64.shr_u (local.get $seed) (i64.const 29)))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 12582912)))))
+  (func (export "sum") (result i64) (local $i i32) (local $s i64)
+    (loop $l
+      (local.set $s (i64.add (i64.rotl (local.get $s) (i64.const 5)) (i64.load (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 12582912))))
+    (local.get $s)))
+)";
+
+TEST_F(Snap, ALargeMemoryComesBackWholeAndDamageAnywhereIsRefused) {
+    COMPILE(module, big_wat);
+    kiln::Store a(m_engine);
+    auto ia = m_linker.instantiate(a, module);
+    ASSERT_TRUE(ia->get_func(a, "fill")->call(a, {kiln::Value::i64(99)}));
+    auto want = ia->get_func(a, "sum")->call(a, {});
+    ASSERT_TRUE(want);
+    // Store::snapshot compresses the pages where they lie; Snapshot::encode from a copy.
+    kiln::Snapshot saved;
+    ASSERT_TRUE(a.save(saved));
+    for (auto bytes : {a.snapshot(), saved.encode()}) {
+        ASSERT_TRUE(bytes) << bytes.error().message;
+        EXPECT_LT(bytes->size(), size_t(16) << 20);
+        kiln::Store b(m_engine);
+        auto ib = m_linker.instantiate(b, module);
+        ASSERT_TRUE(b.restore(*bytes));
+        auto got = ib->get_func(b, "sum")->call(b, {});
+        ASSERT_TRUE(got);
+        EXPECT_EQ((*got)[0].as_i64(), (*want)[0].as_i64());
+        // Damage in the first and the last quarter, where separate frames would be.
+        for (size_t at : {bytes->size() / 5, bytes->size() * 4 / 5, bytes->size() - 3}) {
+            std::vector<uint8_t> bad = *bytes;
+            bad[at] ^= 0x5a;
+            kiln::Store c(m_engine);
+            ASSERT_TRUE(m_linker.instantiate(c, module));
+            EXPECT_FALSE(c.restore(bad)) << "a flipped byte at " << at;
+            EXPECT_FALSE(c.restore(std::span<const uint8_t>(bytes->data(), at)))
+                << "truncated at " << at;
+        }
+    }
+}
+
 TEST_F(Snap, RestoreRefusesWhileACallIsSuspended) {
     COMPILE(module, rec_wat);
     kiln::Store a(m_engine);

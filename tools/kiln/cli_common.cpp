@@ -1,5 +1,10 @@
 #include "cli_common.hpp"
 
+#include "base/file.hpp"
+#include "base/result.hpp"
+
+#include <kiln/text.hpp>
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -7,23 +12,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
-#include <iterator>
 
 namespace kiln::tool {
 
-Result<std::vector<uint8_t>> read_file(const std::filesystem::path& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-        return make_error(ErrorKind::io, fmt::format("{}: is a directory", path.string()));
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return make_error(ErrorKind::io,
-                          fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                               std::istreambuf_iterator<char>());
-    if (in.bad()) return make_error(ErrorKind::io, fmt::format("{}: read error", path.string()));
-    return bytes;
+int exit_code_of(const Error& error) {
+    return error.kind == ErrorKind::usage ? exit_usage : exit_failure;
+}
+
+Result<std::vector<uint8_t>> read_module(const std::filesystem::path& path) {
+    auto bytes = read_file(path);
+    if (!bytes || !looks_like_wat(*bytes)) return bytes;
+    std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+    return wat_to_wasm(text, path.string());
 }
 
 void print_error(std::string_view message) {
@@ -31,12 +31,26 @@ void print_error(std::string_view message) {
 }
 
 void print_error(const std::filesystem::path& file, const Error& error) {
-    // io errors already name the file.
-    if (error.kind == ErrorKind::io)
+    // io errors name the file already, and so do text-format errors (FILE:LINE:COLUMN).
+    if (error.kind == ErrorKind::io || error.message.starts_with(file.string() + ":"))
         print_error(error.message);
     else
         fmt::print(stderr, "{}: {}: {}\n", file.string(), error_kind_name(error.kind),
                    error.message);
+}
+
+Error named_call_error(std::string_view function, const Error& error,
+                       std::optional<uint64_t> timeout_ms) {
+    if (!error.trap) return error;
+    return Error{error.kind, call_failure_text(function, *error.trap, timeout_ms), error.trap};
+}
+
+void print_call_failure(const Error& error) {
+    if (error.trap && is_limit_trap(error.trap->kind))
+        print_error(error.message);
+    else
+        print_error(fmt::format("{}: {}", error_kind_name(error.kind), error.message));
+    print_backtrace(error);
 }
 
 namespace {
@@ -66,12 +80,14 @@ Result<uint64_t> parse_integer(std::string_view text, unsigned bits) {
     }
     uint64_t magnitude = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude, base);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size())
+    // Digits past what 64 bits hold are out of range for i64 as for i32, not "not an integer".
+    const bool too_large = ec == std::errc::result_out_of_range;
+    if (digits.empty() || (ec != std::errc{} && !too_large) || end != digits.data() + digits.size())
         return make_error(ErrorKind::usage, "not an integer");
     // Accept both the signed and the unsigned reading, as the text format does.
     uint64_t unsigned_max = bits == 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
     uint64_t negative_max = uint64_t{1} << (bits - 1);
-    if (negative ? magnitude > negative_max : magnitude > unsigned_max)
+    if (too_large || (negative ? magnitude > negative_max : magnitude > unsigned_max))
         return make_error(ErrorKind::usage, fmt::format("out of range for i{}", bits));
     uint64_t value = negative ? ~magnitude + 1 : magnitude;
     return bits == 64 ? value : value & unsigned_max;

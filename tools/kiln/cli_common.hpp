@@ -5,24 +5,40 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace kiln::tool {
 
-/// Process exit codes: 1 for a failure of the input (invalid module, trap, failed assertion),
-/// 2 for a command line that cannot be carried out as written.
+/// Process exit codes (the table in docs/cli.md): 1 when the input, a file, a limit or the plugin
+/// failed, 2 for a command line that cannot be carried out as written; `kiln run` adds 134.
 enum ExitCode : int { exit_ok = 0, exit_failure = 1, exit_usage = 2 };
 
-/// Reads a whole file; the io error names the file.
-Result<std::vector<uint8_t>> read_file(const std::filesystem::path& path);
+/// exit_usage for a usage error, else exit_failure.
+int exit_code_of(const Error& error);
+
+/// Reads a module: a binary as it is, WebAssembly text (told by its content, whatever the
+/// extension) converted to a binary; a syntax error's message starts with FILE:LINE:COLUMN.
+Result<std::vector<uint8_t>> read_module(const std::filesystem::path& path);
 
 /// Prints "kiln: MESSAGE" on stderr.
 void print_error(std::string_view message);
 
-/// Prints "FILE: KIND: MESSAGE" on stderr.
+/// Prints "FILE: KIND: MESSAGE" on stderr, or "kiln: MESSAGE" for an io error, which names its
+/// file.
 void print_error(const std::filesystem::path& file, const Error& error);
+
+/// The error of a call of `function` the engine made (invoke, run) in the words of the plugin
+/// layer's (call): the message "FUNC: MESSAGE", or "FUNC: timeout after N ms" for a limit.
+Error named_call_error(std::string_view function, const Error& error,
+                       std::optional<uint64_t> timeout_ms = {});
+
+/// Prints a failed call, one wording for every command: "kiln: trap: FUNC: MESSAGE" for a trap,
+/// "kiln: FUNC: timeout after N ms" (or fuel exhausted, cancelled) when a limit stopped it,
+/// "kiln: KIND: MESSAGE" otherwise; then the trap's frames.
+void print_call_failure(const Error& error);
 
 /// Externref values cross the command line and spec scripts as a number N; the engine holds
 /// them as the host word N+1 so that 0 stays the null reference.

@@ -1,6 +1,7 @@
 // kiln invoke FILE FUNC [ARGS...]: instantiates a module and calls one exported function.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
 
 #include <algorithm>
 #include <fmt/format.h>
@@ -31,7 +32,7 @@ std::string exported_functions(const std::vector<ExportType>& exports) {
 
 int run_invoke(const InvokeOptions& options) {
     const std::string& file = options.file;
-    auto bytes = read_file(file);
+    auto bytes = read_module(file);
     if (!bytes) {
         print_error(file, bytes.error());
         return exit_failure;
@@ -81,12 +82,7 @@ int run_invoke(const InvokeOptions& options) {
     }
     auto results = instance->get_func(store, options.function)->call(store, args);
     if (!results) {
-        const Error& error = results.error();
-        if (error.trap)
-            fmt::print(stderr, "trap: {}\n", trap_text(*error.trap));
-        else
-            print_error(file, error);
-        print_backtrace(error);
+        print_call_failure(named_call_error(options.function, results.error()));
         return exit_failure;
     }
     for (const auto& value : *results)
@@ -99,10 +95,15 @@ int run_invoke(const InvokeOptions& options) {
 void add_invoke_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("invoke", "Instantiate a module and call an exported function");
     auto options = std::make_shared<InvokeOptions>();
-    sub->add_option("FILE", options->file, "WebAssembly binary (.wasm)")->required();
+    sub->add_option("FILE", options->file, "WebAssembly module (.wasm, or .wat text)")
+        ->required()
+        ->type_name(file_value);
     sub->add_option("FUNC", options->function, "exported function to call")->required();
     sub->add_option("ARGS", options->args,
                     "arguments, converted to the parameter types (use -- before -inf or -nan)");
+    set_examples(*sub, {{"kiln invoke fib.wasm fib 20", "call fib(20) and print the result"},
+                        {"kiln invoke math.wasm neg -- -inf",
+                         "-- before arguments that start with a dash"}});
     sub->callback([options, &exit_code] { exit_code = run_invoke(*options); });
 }
 

@@ -1,16 +1,18 @@
 // kiln new --lang c|cpp|rust|assemblyscript NAME: writes a plugin project into the new folder
 // NAME: a `greet` function, a copy of the guest kit, a build script, a manifest NAME.json and a
 // README, ready for `make` (`npm install && npm run build` for AssemblyScript) and then
-// `kiln call NAME.json greet --input World`. The files come from new_files.hpp.
+// `kiln call NAME.json greet --input World`, in a new git repository unless --no-git. The files
+// come from new_files.hpp.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
 #include "new_files.hpp"
+#include "process.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -24,24 +26,31 @@ namespace fs = std::filesystem;
 
 struct NewOptions {
     std::string lang, dir;
+    bool no_git = false;
 };
 
 struct Language {
     std::string_view name;
     std::string_view alias;
-    std::string_view build; ///< the command that builds a generated project
+    std::string_view title;   ///< as the language is written in prose
+    std::string_view article; ///< "a" or "an", before the title
+    std::string_view build;   ///< the command that builds a generated project
 };
 
 const Language languages[] = {
-    {"c", "c", "make"},
-    {"cpp", "c++", "make"},
-    {"rust", "rs", "make"},
-    {"assemblyscript", "as", "npm install && npm run build"},
+    {"c", "c", "C", "a", "make"},
+    {"cpp", "c++", "C++", "a", "make"},
+    {"rust", "rs", "Rust", "a", "make"},
+    {"assemblyscript", "as", "AssemblyScript", "an", "npm install && npm run build"},
 };
 
+// Names are compared ignoring case: C, Rust and AssemblyScript are how people write them.
 const Language* find_language(std::string_view name) {
+    std::string lower(name);
+    for (char& c : lower)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     for (const Language& l : languages)
-        if (name == l.name || name == l.alias) return &l;
+        if (lower == l.name || lower == l.alias) return &l;
     return nullptr;
 }
 
@@ -139,10 +148,23 @@ int run_new(const NewOptions& o) {
     std::string files;
     for (const std::string& f : written)
         files += "\n  " + (dir / f).string();
-    std::printf("created a %s plugin project:%s\nbuild it and call it:\n  cd %s\n  %s\n"
-                "  kiln call %s.json greet --input World\n",
-                std::string(lang->name).c_str(), files.c_str(), dir.string().c_str(),
-                std::string(lang->build).c_str(), name.c_str());
+    // A project is a repository from its first file, as cargo new makes it; without git the
+    // project is complete all the same, so its absence is a note, not a failure.
+    std::string git;
+    if (!o.no_git) {
+        auto status = run_program({"git", "init", "--quiet", dir.string()}, true);
+        if (status && status->found && status->exit_code == 0)
+            git = " in a new git repository";
+        else if (status && !status->found)
+            print_error("new: git was not found, so the project is not a git repository");
+        else
+            print_error(fmt::format("new: git init {} failed; the project is not a git "
+                                    "repository",
+                                    dir.string()));
+    }
+    fmt::print("created {} {} plugin project{}:{}\nbuild it and call it:\n  cd {}\n  {}\n"
+               "  kiln call {}.json greet --input World\n",
+               lang->article, lang->title, git, files, dir.string(), lang->build, name);
     return exit_ok;
 }
 
@@ -151,9 +173,18 @@ int run_new(const NewOptions& o) {
 void add_new_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("new", "Create a plugin project (Extism ABI) in a new folder");
     auto o = std::make_shared<NewOptions>();
-    sub->add_option("--lang", o->lang, "c, cpp, rust or assemblyscript (also c++, rs, as)")
-        ->required();
-    sub->add_option("NAME", o->dir, "the folder to create; the project takes its name")->required();
+    set_choices(sub->add_option("--lang", o->lang,
+                                "c, cpp, rust or assemblyscript (also c++, rs, as; any case)")
+                    ->required()
+                    ->type_name("LANG"),
+                {"c", "cpp", "rust", "assemblyscript"});
+    sub->add_option("NAME", o->dir, "the folder to create; the project takes its name")
+        ->required()
+        ->type_name(dir_value);
+    sub->add_flag("--no-git", o->no_git, "do not make the project a git repository");
+    set_examples(*sub, {{"kiln new --lang rust hello", "a Rust plugin project in ./hello"},
+                        {"kiln new --lang AssemblyScript --no-git plugins/greeter",
+                         "an AssemblyScript project, not a git repository"}});
     sub->callback([o, &exit_code] { exit_code = run_new(*o); });
 }
 

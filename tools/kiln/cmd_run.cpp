@@ -2,6 +2,11 @@
 // capabilities the flags grant, and exits with the program's exit code.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
+#include "limit_flags.hpp"
+
+#include "base/result.hpp"
+#include "base/time.hpp"
 
 #include <kiln/kiln.hpp>
 #include <kiln/wasi.hpp>
@@ -15,7 +20,9 @@ namespace kiln::tool {
 
 namespace {
 
-/// Exit status of a run that trapped, as a process killed by SIGABRT reports it.
+/// Exit status of a program that trapped, as a process killed by SIGABRT reports it (wasmtime's
+/// convention). A limit of the command line (--fuel, --timeout) stopping it is no fault of the
+/// program: that exits 1, as under `kiln call`.
 constexpr int exit_trap = 134;
 
 struct RunOptions {
@@ -28,11 +35,6 @@ struct RunOptions {
     std::string file;
     std::vector<std::string> args;
 };
-
-void print_trap(const Error& error) {
-    fmt::print(stderr, "kiln: {}\n", error.message);
-    print_backtrace(error);
-}
 
 int run(const RunOptions& o) {
     WasiConfig config;
@@ -70,14 +72,19 @@ int run(const RunOptions& o) {
     auto wasi = Wasi::create(std::move(config));
     if (!wasi) {
         print_error(wasi.error().message);
-        return exit_usage;
+        return exit_code_of(wasi.error());
     }
 
     Engine engine;
-    auto module = Module::from_file(engine, o.file);
+    auto bytes = read_module(o.file);
+    if (!bytes) {
+        print_error(o.file, bytes.error());
+        return exit_failure;
+    }
+    auto module = Module::compile(engine, *bytes);
     if (!module) {
         print_error(o.file, module.error());
-        return module.error().kind == ErrorKind::io ? exit_usage : exit_failure;
+        return exit_failure;
     }
     std::string entry = o.invoke.empty() ? "_start" : o.invoke;
     const ExportType* exported = nullptr;
@@ -111,7 +118,7 @@ int run(const RunOptions& o) {
     Store store(engine);
     if (o.max_memory) store.set_memory_limit(*o.max_memory);
     if (o.fuel) store.set_fuel(*o.fuel);
-    if (o.timeout_ms) store.set_timeout(std::chrono::milliseconds(*o.timeout_ms));
+    if (o.timeout_ms) store.set_timeout(saturating_milliseconds(*o.timeout_ms));
     Linker linker;
     Wasi::define(linker);
     (*wasi)->attach(store);
@@ -127,8 +134,8 @@ int run(const RunOptions& o) {
     if (!results) {
         const Error& e = results.error();
         if (e.kind == ErrorKind::exit) return e.trap ? e.trap->exit_code : 0;
-        print_trap(e);
-        return exit_trap;
+        print_call_failure(named_call_error(entry, e, o.timeout_ms));
+        return e.trap && is_limit_trap(e.trap->kind) ? exit_failure : exit_trap;
     }
     for (const Value& v : *results)
         fmt::print("{}\n", format_value(store, v));
@@ -143,23 +150,38 @@ void add_run_command(CLI::App& app, int& exit_code) {
     sub->add_option("--dir", o->dirs,
                     "give the program a directory: HOST[:GUEST] or HOST::GUEST, ro: in front "
                     "for read-only")
-        ->allow_extra_args(false);
+        ->allow_extra_args(false)
+        ->type_name(dir_value);
     sub->add_option("--ro-dir", o->ro_dirs, "give the program a directory, read-only (as --dir)")
-        ->allow_extra_args(false);
-    sub->add_option("--env", o->env, "set an environment variable (KEY=VALUE)")
-        ->allow_extra_args(false);
+        ->allow_extra_args(false)
+        ->type_name(dir_value);
+    sub->add_option("--env", o->env, "set an environment variable")
+        ->allow_extra_args(false)
+        ->type_name("KEY=VALUE");
     sub->add_flag("--inherit-env", o->inherit_env, "pass this process's environment through");
-    sub->add_option("--fuel", o->fuel,
-                    "stop after this much fuel (about one unit per instruction)");
-    sub->add_option("--timeout", o->timeout_ms, "stop after this many milliseconds");
-    sub->add_option("--max-memory", o->max_memory, "limit linear memory to this many bytes");
+    add_limit_option(*sub, "--fuel", o->fuel,
+                     "stop after this much fuel (about one unit per instruction)")
+        ->default_str("unmetered");
+    add_limit_option(*sub, "--timeout", o->timeout_ms, "stop after this many milliseconds", 1)
+        ->default_str("none");
+    add_limit_option(*sub, "--max-memory", o->max_memory, "limit linear memory to this many bytes")
+        ->default_str("no limit");
     sub->add_option("--invoke", o->invoke,
                     "call this export instead of _start; ARGS are its "
-                    "arguments");
+                    "arguments")
+        ->type_name("FUNC")
+        ->default_str("_start");
     // FILE and everything after it belong to the program, flags included: CLI11 leaves them
     // unparsed (prefix command) and they are taken from remaining().
     sub->prefix_command();
-    sub->footer("FILE.wasm [ARGS...] follow the flags; ARGS go to the program unparsed.");
+    set_examples(*sub,
+                 {{"kiln run app.wasm --flag x", "run app.wasm; --flag x are its own arguments"},
+                  {"kiln run --dir .::/work --env HOME=/work app.wasm",
+                   "with this folder as /work and one environment variable"},
+                  {"kiln run --fuel 1000000 --invoke add app.wasm 1 2",
+                   "call one export with typed arguments, metered"}});
+    sub->footer("FILE.wasm [ARGS...] follow the flags; ARGS go to the program unparsed.\n\n" +
+                sub->get_footer());
     sub->callback([o, sub, &exit_code] {
         std::vector<std::string> rest = sub->remaining();
         if (rest.empty()) {

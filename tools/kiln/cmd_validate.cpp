@@ -1,6 +1,8 @@
 // kiln validate FILE...: decodes and validates each module.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
+#include "json_output.hpp"
 
 #include <fmt/format.h>
 
@@ -8,25 +10,27 @@ namespace kiln::tool {
 
 namespace {
 
-int run_validate(const std::vector<std::string>& files) {
+int run_validate(const std::vector<std::string>& files, bool json) {
     Engine engine;
     int exit_code = exit_ok;
+    Json results = Json::array();
     for (const auto& file : files) {
-        auto bytes = read_file(file);
-        if (!bytes) {
-            print_error(file, bytes.error());
-            exit_code = exit_failure;
-            continue;
-        }
         // Compiling is decoding + validating (+ lowering, which cannot fail on a valid module).
-        auto compiled = Module::compile(engine, *bytes);
-        if (!compiled) {
+        auto bytes = read_module(file);
+        auto compiled =
+            bytes ? Module::compile(engine, *bytes) : Result<Module>(tl::unexpected(bytes.error()));
+        if (!compiled) exit_code = exit_failure;
+        if (json) {
+            Json result = {{"file", file}, {"valid", compiled.has_value()}};
+            if (!compiled) result["error"] = error_json(compiled.error());
+            results.push_back(std::move(result));
+        } else if (!compiled) {
             print_error(file, compiled.error());
-            exit_code = exit_failure;
-            continue;
+        } else {
+            fmt::print("{}: valid\n", file);
         }
-        fmt::print("{}: valid\n", file);
     }
+    if (json) print_json({{"files", std::move(results)}});
     return exit_code;
 }
 
@@ -35,8 +39,14 @@ int run_validate(const std::vector<std::string>& files) {
 void add_validate_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("validate", "Decode and validate WebAssembly binaries");
     auto files = std::make_shared<std::vector<std::string>>();
-    sub->add_option("FILE", *files, "WebAssembly binary (.wasm)")->required();
-    sub->callback([files, &exit_code] { exit_code = run_validate(*files); });
+    auto json = std::make_shared<bool>(false);
+    sub->add_option("FILE", *files, "WebAssembly module (.wasm, or .wat text)")
+        ->required()
+        ->type_name(file_value);
+    sub->add_flag("--json", *json, "print a JSON document instead (its shape: docs/cli.md)");
+    set_examples(*sub, {{"kiln validate module.wasm", "prints module.wasm: valid, or the error"},
+                        {"kiln validate --json *.wasm", "one JSON document for every file"}});
+    sub->callback([files, json, &exit_code] { exit_code = run_validate(*files, *json); });
 }
 
 } // namespace kiln::tool

@@ -1,6 +1,7 @@
 // kiln wast SCRIPT...: runs spec test scripts and prints a summary per file and in total.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
 #include "wast_runner.hpp"
 
 #include <fmt/format.h>
@@ -22,7 +23,7 @@ int run_wast(const WastCommandOptions& options) {
         auto loaded = SkipList::load(options.skip_list);
         if (!loaded) {
             print_error(loaded.error().message);
-            return exit_usage;
+            return exit_code_of(loaded.error());
         }
         skip_list = std::move(*loaded);
     }
@@ -50,11 +51,16 @@ void add_wast_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("wast", "Run WebAssembly spec test scripts");
     auto options = std::make_shared<WastCommandOptions>();
     sub->add_option("SCRIPT", options->files, ".wast script, or the .json that wast2json made")
-        ->required();
+        ->required()
+        ->type_name(file_value);
     sub->add_flag("-v,--verbose", options->verbose,
                   "print each failure and skip with its line, and spectest.print output");
     sub->add_option("--skip-list", options->skip_list,
-                    "known failures, one \"FILE.wast:LINE  reason\" per line");
+                    "known failures, one \"FILE.wast:LINE  reason\" per line")
+        ->type_name(file_value);
+    set_examples(*sub, {{"kiln wast i32.wast", "run a spec script (wast2json converts it)"},
+                        {"kiln wast --verbose --skip-list known.skip *.wast",
+                         "print each failure; listed ones count as skipped"}});
     sub->callback([options, &exit_code] { exit_code = run_wast(*options); });
 }
 

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace kiln::tool {
 
 void add_version_command(CLI::App& app, int& exit_code);
@@ -14,8 +16,15 @@ void add_wast_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_call_command(CLI::App& app, int& exit_code);
 void add_new_command(CLI::App& app, int& exit_code);
+void add_help_command(CLI::App& app, int& exit_code);
+void add_completions_command(CLI::App& app, int& exit_code);
+void add_man_command(CLI::App& app, int& exit_code);
+void add_plugin_command(CLI::App& app, int& exit_code);
 
 /// "kiln 0.1.0"
 const char* version_string();
+
+/// The version and then the build's features, one "NAME: VALUE" per line.
+std::string version_text();
 
 } // namespace kiln::tool

@@ -1,22 +1,19 @@
 #include "wast_runner.hpp"
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "cli_common.hpp"
+#include "text/script.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
+#include <sstream>
 
 namespace kiln::tool {
 
@@ -45,10 +42,8 @@ template <typename T> std::optional<T> parse_unsigned(std::string_view text) {
 // Skip list
 
 Result<SkipList> SkipList::load(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in)
-        return make_error(ErrorKind::io, fmt::format("{}: cannot open skip list: {}", path.string(),
-                                                     std::strerror(errno)));
+    KILN_TRY(bytes, read_file(path));
+    std::istringstream in(std::string(bytes.begin(), bytes.end()));
     SkipList list;
     list.m_path = path.string();
     std::string text;
@@ -97,68 +92,15 @@ std::vector<std::string> SkipList::stale_entries(std::string_view file) const {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// wast2json
+// wast2json's JSON, read into the commands of a script: numbers are decimal bit patterns,
+// references null or a number, and each module is a file beside the JSON (a .wasm, or a .wat
+// for the text-format assertions).
 
-/// A private directory for wast2json's output, removed with everything in it.
-class TempDir {
-public:
-    static Result<TempDir> create() {
-        std::error_code ec;
-        std::string pattern = (fs::temp_directory_path(ec) / "kiln-wast-XXXXXX").string();
-        if (ec || !::mkdtemp(pattern.data()))
-            return make_error(ErrorKind::io, fmt::format("cannot create a temporary directory: {}",
-                                                         std::strerror(errno)));
-        return TempDir(pattern);
-    }
-    TempDir(TempDir&& other) noexcept : m_path(std::move(other.m_path)) { other.m_path.clear(); }
-    TempDir& operator=(TempDir&&) = delete;
-    ~TempDir() {
-        std::error_code ec;
-        if (!m_path.empty()) fs::remove_all(m_path, ec);
-    }
-    const fs::path& path() const { return m_path; }
-
-private:
-    explicit TempDir(fs::path path) : m_path(std::move(path)) {}
-    fs::path m_path;
-};
-
-/// Converts a .wast script with wabt's wast2json; returns the path of the .json it wrote.
-Result<fs::path> run_wast2json(const fs::path& wast, const fs::path& out_dir) {
-    fs::path json_path = out_dir / (wast.stem().string() + ".json");
-    // The proposals Kiln implements past 2.0 (SIMD is on by default in wabt).
-    std::vector<std::string> args = {
-        "wast2json", "--enable-tail-call", "--enable-extended-const", wast.string(),
-        "-o",        json_path.string()};
-    std::vector<char*> argv;
-    for (auto& arg : args)
-        argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    int rc = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
-    if (rc == ENOENT)
-        return make_error(ErrorKind::io,
-                          fmt::format("{}: wast2json was not found in PATH; install wabt "
-                                      "(apt-get install wabt) or pass wast2json's .json output",
-                                      wast.string()));
-    if (rc != 0)
-        return make_error(ErrorKind::io, fmt::format("{}: cannot run wast2json: {}", wast.string(),
-                                                     std::strerror(rc)));
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return make_error(ErrorKind::io, fmt::format("{}: waiting for wast2json: {}",
-                                                         wast.string(), std::strerror(errno)));
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return make_error(
-            ErrorKind::malformed,
-            fmt::format("{}: wast2json could not convert it (status {})", wast.string(), status));
-    return json_path;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Values of the JSON format: numbers are decimal bit patterns, references null or a number.
+using text::Script;
+using text::ScriptAction;
+using text::ScriptCommand;
+using text::ScriptModule;
+using text::ScriptValue;
 
 std::optional<ValType> valtype_from_name(std::string_view name) {
     for (auto t : {ValType::i32, ValType::i64, ValType::f32, ValType::f64, ValType::v128,
@@ -167,65 +109,166 @@ std::optional<ValType> valtype_from_name(std::string_view name) {
     return std::nullopt;
 }
 
-/// The bytes of a v128 lane type of the JSON format ("i8" ... "f64"), or 0.
-unsigned lane_bytes(std::string_view lane_type) {
-    if (lane_type == "i8") return 1;
-    if (lane_type == "i16") return 2;
-    if (lane_type == "i32" || lane_type == "f32") return 4;
-    if (lane_type == "i64" || lane_type == "f64") return 8;
-    return 0;
-}
-
-/// A v128 of the JSON format: "lane_type" and the lanes' bit patterns in "value", lane 0 first.
-Result<Value> json_v128(const json& j) {
-    const std::string& lane_type = j.at("lane_type").get_ref<const std::string&>();
-    const json& lanes = j.at("value");
-    const unsigned width = lane_bytes(lane_type);
-    if (!width || !lanes.is_array() || lanes.size() != 16 / width)
-        return make_error(ErrorKind::usage,
-                          fmt::format("unsupported v128 value {} in script", j.dump()));
-    uint8_t bytes[16] = {};
+/// A v128 of the JSON format: "lane_type" ("i8" ... "f64") and the lanes' bit patterns in
+/// "value", lane 0 first; float lanes of an expected result may be NaN patterns.
+Result<ScriptValue> json_v128(const json& j, bool expected_result) {
+    const std::string lane_type = j.value("lane_type", std::string());
+    const unsigned width = lane_type == "i8"                          ? 1
+                           : lane_type == "i16"                       ? 2
+                           : lane_type == "i32" || lane_type == "f32" ? 4
+                           : lane_type == "i64" || lane_type == "f64" ? 8
+                                                                      : 0;
+    const json& lanes = j.contains("value") ? j.at("value") : json();
+    auto bad = [&] {
+        return make_error(ErrorKind::usage, fmt::format("unsupported v128 value {} in script",
+                                                        escape_control(j.dump())));
+    };
+    if (!width || !lanes.is_array() || lanes.size() != 16 / width) return bad();
+    ScriptValue v{ScriptValue::Kind::bits, ValType::v128, 0};
+    v.lane_width = uint8_t(width);
     for (unsigned i = 0; i < lanes.size(); ++i) {
-        auto bits = parse_unsigned<uint64_t>(lanes[i].get_ref<const std::string&>());
-        if (!bits || (width < 8 && *bits >> (width * 8)))
-            return make_error(ErrorKind::usage,
-                              fmt::format("unsupported v128 value {} in script", j.dump()));
-        std::memcpy(bytes + i * width, &*bits, width); // little-endian host
+        if (!lanes[i].is_string()) return bad();
+        const std::string& text = lanes[i].get_ref<const std::string&>();
+        if (text == "nan:canonical" || text == "nan:arithmetic") {
+            if (!expected_result || lane_type[0] != 'f') return bad();
+            v.lanes[i] = text == "nan:canonical" ? ScriptValue::Kind::nan_canonical
+                                                 : ScriptValue::Kind::nan_arithmetic;
+            continue;
+        }
+        auto bits = parse_unsigned<uint64_t>(text);
+        if (!bits || (width < 8 && *bits >> (width * 8))) return bad();
+        std::memcpy(v.bytes.data() + i * width, &*bits, width); // little-endian host
     }
-    V128 v;
-    std::memcpy(&v, bytes, 16);
-    return Value::v128(v);
+    return v;
 }
 
-Result<Value> json_value(const json& j) {
+Result<ScriptValue> json_value(const json& j, bool expected_result) {
     const std::string& type_name = j.at("type").get_ref<const std::string&>();
-    if (type_name == "v128") return json_v128(j);
-    const std::string& text = j.at("value").get_ref<const std::string&>();
     auto type = valtype_from_name(type_name);
+    if (type == ValType::v128) return json_v128(j, expected_result);
+    std::string text = j.contains("value") ? j.at("value").get<std::string>() : std::string();
     auto bad = [&] {
         return make_error(ErrorKind::usage,
                           fmt::format("unsupported value {}:{} in script", type_name, text));
     };
     if (!type) return bad();
-    switch (*type) {
-    case ValType::i32:
-    case ValType::f32:
-        if (auto bits = parse_unsigned<uint32_t>(text)) return Value{*type, *bits};
-        return bad();
-    case ValType::i64:
-    case ValType::f64:
-        if (auto bits = parse_unsigned<uint64_t>(text)) return Value{*type, *bits};
-        return bad();
-    case ValType::funcref:
-    case ValType::externref:
-        if (text == "null") return Value::null(*type);
-        if (*type == ValType::externref)
-            if (auto n = parse_unsigned<uint64_t>(text))
-                return Value::externref(externref_word(*n));
-        return bad();
-    case ValType::v128: break; // json_v128
+    ScriptValue v{ScriptValue::Kind::bits, *type, 0};
+    if (!j.contains("value")) {
+        if (!expected_result || !is_reftype(*type)) return bad();
+        v.kind = ScriptValue::Kind::non_null;
+        return v;
     }
-    return bad();
+    if (text == "nan:canonical" || text == "nan:arithmetic") {
+        if (!expected_result || is_reftype(*type)) return bad();
+        v.kind = text == "nan:canonical" ? ScriptValue::Kind::nan_canonical
+                                         : ScriptValue::Kind::nan_arithmetic;
+        return v;
+    }
+    if (is_reftype(*type) && text == "null") {
+        v.kind = ScriptValue::Kind::null;
+        return v;
+    }
+    if (*type == ValType::funcref) {
+        // wast2json writes (ref.func) as a number, which names no function here: any non-null
+        // reference matches it.
+        if (!expected_result || !parse_unsigned<uint64_t>(text)) return bad();
+        v.kind = ScriptValue::Kind::non_null;
+        return v;
+    }
+    bool narrow = *type == ValType::i32 || *type == ValType::f32;
+    auto bits = parse_unsigned<uint64_t>(text);
+    if (!bits || (narrow && *bits > UINT32_MAX)) return bad();
+    v.bits = *bits;
+    return v;
+}
+
+Result<ScriptAction> json_action(const json& j) {
+    ScriptAction a;
+    const std::string& type = j.at("type").get_ref<const std::string&>();
+    if (type == "invoke")
+        a.kind = ScriptAction::Kind::invoke;
+    else if (type == "get")
+        a.kind = ScriptAction::Kind::get;
+    else
+        return make_error(ErrorKind::usage, fmt::format("unknown action \"{}\"", type));
+    a.module = j.value("module", std::string());
+    a.field = j.at("field").get<std::string>();
+    for (const auto& arg : j.value("args", json::array())) {
+        KILN_TRY(v, json_value(arg, false));
+        a.args.push_back(v);
+    }
+    return a;
+}
+
+Result<ScriptModule> json_module(const json& cmd, const fs::path& dir) {
+    ScriptModule m;
+    std::string filename = cmd.at("filename").get<std::string>();
+    auto bytes = read_file(dir / filename);
+    if (!bytes) return tl::unexpected(bytes.error());
+    m.form = cmd.value("module_type", std::string("binary")) == "text" ? ScriptModule::Form::quote
+                                                                       : ScriptModule::Form::binary;
+    m.name = cmd.value("name", std::string());
+    m.label = filename;
+    m.data.assign(bytes->begin(), bytes->end());
+    return m;
+}
+
+Result<ScriptCommand> json_command(const json& cmd, const fs::path& dir) {
+    using Kind = ScriptCommand::Kind;
+    static const std::map<std::string, Kind, std::less<>> kinds = {
+        {"module", Kind::module},
+        {"register", Kind::register_},
+        {"action", Kind::action},
+        {"assert_return", Kind::assert_return},
+        {"assert_trap", Kind::assert_trap},
+        {"assert_exhaustion", Kind::assert_exhaustion},
+        {"assert_malformed", Kind::assert_malformed},
+        {"assert_invalid", Kind::assert_invalid},
+        {"assert_unlinkable", Kind::assert_unlinkable},
+        {"assert_uninstantiable", Kind::assert_uninstantiable},
+    };
+    const std::string& type = cmd.at("type").get_ref<const std::string&>();
+    auto kind = kinds.find(type);
+    if (kind == kinds.end())
+        return make_error(ErrorKind::usage, fmt::format("unknown command type \"{}\"", type));
+    ScriptCommand c;
+    c.kind = kind->second;
+    c.line = cmd.value("line", 0u);
+    if (c.kind == Kind::register_) {
+        c.text = cmd.at("as").get<std::string>();
+        c.name = cmd.value("name", std::string());
+        return c;
+    }
+    // assert_trap without an action: a module whose instantiation traps.
+    if (c.kind == Kind::assert_trap && !cmd.contains("action"))
+        c.kind = Kind::assert_uninstantiable;
+    if (cmd.contains("action")) {
+        KILN_TRY(a, json_action(cmd.at("action")));
+        c.action = std::move(a);
+    } else {
+        KILN_TRY(m, json_module(cmd, dir));
+        c.module = std::move(m);
+    }
+    // assert_trap lists the result types too, without values: only assert_return's count.
+    if (c.kind == Kind::assert_return)
+        for (const auto& e : cmd.value("expected", json::array())) {
+            KILN_TRY(v, json_value(e, true));
+            c.expected.push_back(v);
+        }
+    c.text = cmd.value("text", std::string());
+    return c;
+}
+
+/// The value an argument stands for.
+Value to_value(const ScriptValue& v) {
+    if (v.kind == ScriptValue::Kind::null) return Value::null(v.type);
+    if (v.type == ValType::v128) {
+        V128 bits;
+        std::memcpy(&bits, v.bytes.data(), 16);
+        return Value::v128(bits);
+    }
+    if (v.type == ValType::externref) return Value::externref(externref_word(v.bits));
+    return Value{v.type, v.bits};
 }
 
 /// "f32:1.5 (0x3fc00000)": floats show their bits, since NaN payloads and -0 matter.
@@ -243,65 +286,74 @@ std::string describe_values(Store& store, const std::vector<Value>& values) {
     return "(" + s + ")";
 }
 
-std::string describe_expected(Store& store, const json& e) {
-    const std::string& type = e.at("type").get_ref<const std::string&>();
-    if (type == "v128") {
-        std::string lanes;
-        for (const auto& lane : e.at("value"))
-            lanes += (lanes.empty() ? "" : ",") + lane.get<std::string>();
-        return fmt::format("v128:{}x{}:{}", e.at("lane_type").get<std::string>(),
-                           e.at("value").size(), lanes);
-    }
-    if (!e.contains("value"))
-        return type + (type == "funcref" || type == "externref" ? ":non-null" : ":any");
-    const std::string& text = e.at("value").get_ref<const std::string&>();
-    if (text.rfind("nan:", 0) == 0) return type + ":" + text;
-    auto value = json_value(e);
-    return value ? describe(store, *value) : type + ":" + text;
-}
-
-/// Whether float bits (of an f32 when `f32`) match "nan:canonical" or "nan:arithmetic".
-bool matches_nan(std::string_view text, bool f32, uint64_t bits) {
-    if (text == "nan:canonical") {
+/// Whether float bits (of an f32 when `f32`) are the NaN a pattern asks for.
+bool matches_nan(ScriptValue::Kind pattern, bool f32, uint64_t bits) {
+    if (pattern == ScriptValue::Kind::nan_canonical) {
         if (f32) return (bits & 0x7fffffffu) == 0x7fc00000u;
         return (bits & 0x7fffffffffffffffu) == 0x7ff8000000000000u;
     }
-    // nan:arithmetic is any quiet NaN: exponent all ones and the top mantissa bit set.
+    // Any quiet NaN: exponent all ones and the top mantissa bit set.
     if (f32) return (bits & 0x7fc00000u) == 0x7fc00000u;
     return (bits & 0x7ff8000000000000u) == 0x7ff8000000000000u;
 }
 
-/// A v128 result against its expected lanes, which may be NaN patterns for float lanes.
-bool matches_v128(const json& e, const Value& got) {
-    const std::string& lane_type = e.at("lane_type").get_ref<const std::string&>();
-    const json& lanes = e.at("value");
-    const unsigned width = lane_bytes(lane_type);
-    if (!width || !lanes.is_array() || lanes.size() != 16 / width) return false;
-    const V128 v = got.as_v128();
-    for (unsigned i = 0; i < lanes.size(); ++i) {
-        uint64_t bits = 0;
-        std::memcpy(&bits, reinterpret_cast<const uint8_t*>(&v) + i * width, width);
-        const std::string& text = lanes[i].get_ref<const std::string&>();
-        if (text.rfind("nan:", 0) == 0) {
-            if (!matches_nan(text, width == 4, bits)) return false;
-            continue;
-        }
-        auto want = parse_unsigned<uint64_t>(text);
-        if (!want || *want != bits) return false;
-    }
-    return true;
+/// The bits of lane `i` (of `width` bytes) of 16 bytes.
+uint64_t lane_bits(const uint8_t* bytes, unsigned width, unsigned i) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, bytes + i * width, width); // little-endian host
+    return bits;
 }
 
-bool matches(const json& e, const Value& got) {
-    if (e.at("type").get_ref<const std::string&>() != valtype_name(got.type)) return false;
-    if (got.type == ValType::v128) return matches_v128(e, got);
+std::string describe_expected(Store& store, const ScriptValue& e) {
+    std::string type = valtype_name(e.type);
+    if (e.type == ValType::v128) {
+        std::string lanes;
+        for (unsigned i = 0; i < 16u / e.lane_width; ++i) {
+            lanes += i ? "," : "";
+            if (i < e.lanes.size() && e.lanes[i] != ScriptValue::Kind::bits)
+                lanes += e.lanes[i] == ScriptValue::Kind::nan_canonical ? "nan:canonical"
+                                                                        : "nan:arithmetic";
+            else
+                lanes += std::to_string(lane_bits(e.bytes.data(), e.lane_width, i));
+        }
+        return fmt::format("v128:{}-byte lanes:{}", e.lane_width, lanes);
+    }
+    switch (e.kind) {
+    case ScriptValue::Kind::nan_canonical: return type + ":nan:canonical";
+    case ScriptValue::Kind::nan_arithmetic: return type + ":nan:arithmetic";
+    case ScriptValue::Kind::non_null: return type + ":non-null";
+    case ScriptValue::Kind::null:
+    case ScriptValue::Kind::bits: break;
+    }
+    return describe(store, to_value(e));
+}
+
+bool matches(const ScriptValue& e, const Value& got) {
+    if (e.type != got.type) return false;
+    if (got.type == ValType::v128) {
+        const V128 v = got.as_v128();
+        const auto* bytes = reinterpret_cast<const uint8_t*>(&v);
+        for (unsigned i = 0; i < 16u / e.lane_width; ++i) {
+            const uint64_t bits = lane_bits(bytes, e.lane_width, i);
+            if (i < e.lanes.size() && e.lanes[i] != ScriptValue::Kind::bits) {
+                if (!matches_nan(e.lanes[i], e.lane_width == 4, bits)) return false;
+            } else if (bits != lane_bits(e.bytes.data(), e.lane_width, i)) {
+                return false;
+            }
+        }
+        return true;
+    }
     uint64_t bits =
         got.type == ValType::i32 || got.type == ValType::f32 ? got.bits & 0xffffffffu : got.bits;
-    if (!e.contains("value")) return !is_reftype(got.type) || !got.is_null();
-    const std::string& text = e.at("value").get_ref<const std::string&>();
-    if (text.rfind("nan:", 0) == 0) return matches_nan(text, got.type == ValType::f32, bits);
-    auto want = json_value(e);
-    return want && want->bits == bits;
+    switch (e.kind) {
+    case ScriptValue::Kind::non_null: return !got.is_null();
+    case ScriptValue::Kind::null: return got.is_null();
+    case ScriptValue::Kind::nan_canonical:
+    case ScriptValue::Kind::nan_arithmetic:
+        return matches_nan(e.kind, got.type == ValType::f32, bits);
+    case ScriptValue::Kind::bits: break;
+    }
+    return to_value(e).bits == bits;
 }
 
 /// The trap kinds that a spec trap message stands for; empty accepts any trap.
@@ -355,41 +407,58 @@ Check skip(std::string reason) {
     return {Verdict::skip, std::move(reason)};
 }
 
+const char* command_name(ScriptCommand::Kind kind) {
+    using Kind = ScriptCommand::Kind;
+    switch (kind) {
+    case Kind::module: return "module";
+    case Kind::register_: return "register";
+    case Kind::action: return "action";
+    case Kind::assert_return: return "assert_return";
+    case Kind::assert_trap: return "assert_trap";
+    case Kind::assert_exhaustion: return "assert_exhaustion";
+    case Kind::assert_malformed: return "assert_malformed";
+    case Kind::assert_invalid: return "assert_invalid";
+    case Kind::assert_unlinkable: return "assert_unlinkable";
+    case Kind::assert_uninstantiable: return "assert_uninstantiable";
+    }
+    return "?";
+}
+
 /// The state of one script: a Store with the spectest module, the instances made so far by
 /// name, and the latest one, which actions without a module name address.
 class ScriptRun {
 public:
-    ScriptRun(const Engine& engine, const WastOptions& options, std::string display,
-              std::string name, fs::path dir)
-        : m_options(options), m_display(std::move(display)), m_name(std::move(name)),
-          m_dir(std::move(dir)), m_engine(engine), m_store(engine) {
+    ScriptRun(const Engine& engine, const WastOptions& options, const Script& script,
+              std::string display, std::string name)
+        : m_options(options), m_script(script), m_display(std::move(display)),
+          m_name(std::move(name)), m_engine(engine), m_store(engine) {
         // Scripts go on calling an instance after it trapped.
         m_store.set_reuse_after_trap(true);
     }
 
     Result<void> define_spectest();
-    WastCounts run(const json& commands);
+    WastCounts run();
 
 private:
-    Check run_command(const json& cmd);
-    Check module_command(const json& cmd);
-    Check register_command(const json& cmd);
-    Check action_command(const json& cmd);
-    Check assert_return(const json& cmd);
-    Check assert_trap(const json& cmd);
-    Check assert_not_compiling(const json& cmd, ErrorKind expected);
-    Check assert_not_instantiating(const json& cmd, ErrorKind expected);
+    Check run_command(const ScriptCommand& cmd);
+    Check module_command(const ScriptCommand& cmd);
+    Check register_command(const ScriptCommand& cmd);
+    Check action_command(const ScriptCommand& cmd);
+    Check assert_return(const ScriptCommand& cmd);
+    Check assert_trap(const ScriptCommand& cmd);
+    Check assert_not_compiling(const ScriptCommand& cmd, ErrorKind expected);
+    Check assert_not_instantiating(const ScriptCommand& cmd, ErrorKind expected);
 
-    Result<Module> compile_file(const json& cmd);
-    tl::expected<Instance, std::string> instance_for(const json& action);
+    Result<Module> compile(const ScriptModule& module);
+    tl::expected<Instance, std::string> instance_for(const std::string& module_name);
     /// Runs an action; the outer error is a script problem (unknown module or export).
-    tl::expected<Result<std::vector<Value>>, std::string> perform(const json& action);
-    std::string action_text(const json& action);
+    tl::expected<Result<std::vector<Value>>, std::string> perform(const ScriptAction& action);
+    std::string action_text(const ScriptAction& action);
 
     const WastOptions& m_options;
+    const Script& m_script;
     std::string m_display; ///< the script's path, as messages show it
     std::string m_name;    ///< the script's file name, as the skip list names it
-    fs::path m_dir;        ///< where the script's modules are
     Engine m_engine;
     Store m_store;
     Linker m_linker;
@@ -444,21 +513,15 @@ Result<void> ScriptRun::define_spectest() {
     return {};
 }
 
-WastCounts ScriptRun::run(const json& commands) {
+WastCounts ScriptRun::run() {
     WastCounts counts;
-    for (const auto& cmd : commands) {
-        uint32_t line = cmd.value("line", 0u);
-        std::string type = cmd.value("type", std::string("?"));
-        Check check;
-        try {
-            check = run_command(cmd);
-        } catch (const json::exception& e) {
-            check = fail(fmt::format("unexpected script command: {}", e.what()));
-        }
+    for (const ScriptCommand& cmd : m_script.commands()) {
+        Check check = run_command(cmd);
+        const char* type = command_name(cmd.kind);
         if (check.verdict == Verdict::fail && m_options.skip_list) {
-            if (const std::string* reason = m_options.skip_list->take(m_name, line)) {
+            if (const std::string* reason = m_options.skip_list->take(m_name, cmd.line)) {
                 if (m_options.verbose)
-                    fmt::print("{}:{}: {}: skipped ({}): {}\n", m_display, line, type, *reason,
+                    fmt::print("{}:{}: {}: skipped ({}): {}\n", m_display, cmd.line, type, *reason,
                                check.detail);
                 check = skip(*reason);
             }
@@ -469,115 +532,107 @@ WastCounts ScriptRun::run(const json& commands) {
         case Verdict::fail:
             ++counts.failed;
             if (m_options.verbose)
-                fmt::print("{}:{}: {}: {}\n", m_display, line, type, check.detail);
+                fmt::print("{}:{}: {}: {}\n", m_display, cmd.line, type, check.detail);
             break;
         }
     }
     return counts;
 }
 
-Check ScriptRun::run_command(const json& cmd) {
-    const std::string& type = cmd.at("type").get_ref<const std::string&>();
-    if (type == "module") return module_command(cmd);
-    if (type == "register") return register_command(cmd);
-    if (type == "action") return action_command(cmd);
-    if (type == "assert_return") return assert_return(cmd);
-    if (type == "assert_trap" || type == "assert_exhaustion") return assert_trap(cmd);
-    if (type == "assert_invalid") return assert_not_compiling(cmd, ErrorKind::invalid);
-    if (type == "assert_malformed") return assert_not_compiling(cmd, ErrorKind::malformed);
-    if (type == "assert_unlinkable") return assert_not_instantiating(cmd, ErrorKind::unlinkable);
-    if (type == "assert_uninstantiable")
+Check ScriptRun::run_command(const ScriptCommand& cmd) {
+    using Kind = ScriptCommand::Kind;
+    switch (cmd.kind) {
+    case Kind::module: return module_command(cmd);
+    case Kind::register_: return register_command(cmd);
+    case Kind::action: return action_command(cmd);
+    case Kind::assert_return: return assert_return(cmd);
+    case Kind::assert_trap:
+    case Kind::assert_exhaustion: return assert_trap(cmd);
+    case Kind::assert_invalid: return assert_not_compiling(cmd, ErrorKind::invalid);
+    case Kind::assert_malformed: return assert_not_compiling(cmd, ErrorKind::malformed);
+    case Kind::assert_unlinkable: return assert_not_instantiating(cmd, ErrorKind::unlinkable);
+    case Kind::assert_uninstantiable:
         return assert_not_instantiating(cmd, ErrorKind::uninstantiable);
-    return fail(fmt::format("unknown command type \"{}\"", type));
+    }
+    return fail("unknown command");
 }
 
-Result<Module> ScriptRun::compile_file(const json& cmd) {
-    auto bytes = read_file(m_dir / cmd.at("filename").get<std::string>());
+Result<Module> ScriptRun::compile(const ScriptModule& module) {
+    auto bytes = m_script.encode(module);
     if (!bytes) return tl::unexpected(bytes.error());
     return Module::compile(m_engine, *bytes);
 }
 
-Check ScriptRun::module_command(const json& cmd) {
-    const std::string filename = cmd.at("filename").get<std::string>();
-    std::string name = cmd.value("name", std::string());
+Check ScriptRun::module_command(const ScriptCommand& cmd) {
+    const ScriptModule& module = *cmd.module;
     // Until this module is up, actions must not silently reach the previous one.
     m_current.reset();
-    if (!name.empty()) m_named[name].reset();
+    if (!module.name.empty()) m_named[module.name].reset();
 
-    auto compiled = compile_file(cmd);
+    auto compiled = compile(module);
     if (!compiled)
-        return fail(fmt::format("module {}: {}: {}", filename,
+        return fail(fmt::format("module {}: {}: {}", module.label,
                                 error_kind_name(compiled.error().kind), compiled.error().message));
     auto instance = m_linker.instantiate(m_store, *compiled);
     if (!instance)
-        return fail(fmt::format("module {}: {}: {}", filename,
+        return fail(fmt::format("module {}: {}: {}", module.label,
                                 error_kind_name(instance.error().kind), instance.error().message));
     m_current = *instance;
-    if (!name.empty()) m_named[name] = *instance;
+    if (!module.name.empty()) m_named[module.name] = *instance;
     return pass();
 }
 
-Check ScriptRun::register_command(const json& cmd) {
-    const std::string& as = cmd.at("as").get_ref<const std::string&>();
-    json action = json::object();
-    if (cmd.contains("name")) action["module"] = cmd["name"];
-    auto instance = instance_for(action);
-    if (!instance) return fail(fmt::format("register \"{}\": {}", as, instance.error()));
-    m_linker.define_instance(m_store, as, *instance);
+Check ScriptRun::register_command(const ScriptCommand& cmd) {
+    auto instance = instance_for(cmd.name);
+    if (!instance) return fail(fmt::format("register \"{}\": {}", cmd.text, instance.error()));
+    m_linker.define_instance(m_store, cmd.text, *instance);
     return pass();
 }
 
-tl::expected<Instance, std::string> ScriptRun::instance_for(const json& action) {
-    if (action.contains("module")) {
-        const std::string& name = action["module"].get_ref<const std::string&>();
-        auto it = m_named.find(name);
-        if (it == m_named.end()) return tl::unexpected(fmt::format("unknown module {}", name));
-        if (!it->second) return tl::unexpected(fmt::format("module {} failed to load", name));
+tl::expected<Instance, std::string> ScriptRun::instance_for(const std::string& module_name) {
+    if (!module_name.empty()) {
+        auto it = m_named.find(module_name);
+        if (it == m_named.end())
+            return tl::unexpected(fmt::format("unknown module {}", module_name));
+        if (!it->second)
+            return tl::unexpected(fmt::format("module {} failed to load", module_name));
         return *it->second;
     }
     if (!m_current) return tl::unexpected(std::string("no module is loaded"));
     return *m_current;
 }
 
-std::string ScriptRun::action_text(const json& action) {
+std::string ScriptRun::action_text(const ScriptAction& action) {
     std::string args;
-    for (const auto& arg : action.value("args", json::array())) {
-        auto value = json_value(arg);
-        args += (args.empty() ? "" : ", ") + (value ? describe(m_store, *value) : arg.dump());
-    }
-    std::string target =
-        action.contains("module") ? action["module"].get<std::string>() + "." : std::string();
-    if (action.at("type") == "get")
-        return fmt::format("get {}{}", target, action.at("field").get<std::string>());
-    return fmt::format("{}{}({})", target, action.at("field").get<std::string>(), args);
+    for (const ScriptValue& arg : action.args)
+        args += (args.empty() ? "" : ", ") + describe(m_store, to_value(arg));
+    std::string target = action.module.empty() ? std::string() : action.module + ".";
+    if (action.kind == ScriptAction::Kind::get)
+        return fmt::format("get {}{}", target, action.field);
+    return fmt::format("{}{}({})", target, action.field, args);
 }
 
-tl::expected<Result<std::vector<Value>>, std::string> ScriptRun::perform(const json& action) {
-    auto instance = instance_for(action);
+tl::expected<Result<std::vector<Value>>, std::string>
+ScriptRun::perform(const ScriptAction& action) {
+    auto instance = instance_for(action.module);
     if (!instance) return tl::unexpected(instance.error());
-    const std::string& field = action.at("field").get_ref<const std::string&>();
-    const std::string& type = action.at("type").get_ref<const std::string&>();
-    if (type == "get") {
-        auto global = instance->get_global(m_store, field);
-        if (!global) return tl::unexpected(fmt::format("no exported global \"{}\"", field));
+    if (action.kind == ScriptAction::Kind::get) {
+        auto global = instance->get_global(m_store, action.field);
+        if (!global) return tl::unexpected(fmt::format("no exported global \"{}\"", action.field));
         auto value = global->get(m_store);
         if (!value) return Result<std::vector<Value>>(tl::unexpected(value.error()));
         return Result<std::vector<Value>>(std::vector{*value});
     }
-    if (type != "invoke") return tl::unexpected(fmt::format("unknown action \"{}\"", type));
-    auto func = instance->get_func(m_store, field);
-    if (!func) return tl::unexpected(fmt::format("no exported function \"{}\"", field));
+    auto func = instance->get_func(m_store, action.field);
+    if (!func) return tl::unexpected(fmt::format("no exported function \"{}\"", action.field));
     std::vector<Value> args;
-    for (const auto& arg : action.value("args", json::array())) {
-        auto value = json_value(arg);
-        if (!value) return tl::unexpected(value.error().message);
-        args.push_back(*value);
-    }
+    for (const ScriptValue& arg : action.args)
+        args.push_back(to_value(arg));
     return func->call(m_store, args);
 }
 
-Check ScriptRun::action_command(const json& cmd) {
-    const json& action = cmd.at("action");
+Check ScriptRun::action_command(const ScriptCommand& cmd) {
+    const ScriptAction& action = *cmd.action;
     auto outcome = perform(action);
     if (!outcome) return fail(fmt::format("{}: {}", action_text(action), outcome.error()));
     if (!*outcome)
@@ -585,78 +640,108 @@ Check ScriptRun::action_command(const json& cmd) {
     return pass();
 }
 
-Check ScriptRun::assert_return(const json& cmd) {
-    const json& action = cmd.at("action");
+Check ScriptRun::assert_return(const ScriptCommand& cmd) {
+    const ScriptAction& action = *cmd.action;
     auto outcome = perform(action);
     if (!outcome) return fail(fmt::format("{}: {}", action_text(action), outcome.error()));
     if (!*outcome)
         return fail(fmt::format("{}: {}", action_text(action), describe_error(outcome->error())));
     const auto& results = **outcome;
-    const json& expected = cmd.at("expected");
-    bool ok = results.size() == expected.size();
+    bool ok = results.size() == cmd.expected.size();
     for (size_t i = 0; ok && i < results.size(); ++i)
-        ok = matches(expected[i], results[i]);
+        ok = matches(cmd.expected[i], results[i]);
     if (ok) return pass();
     std::string want;
-    for (const auto& e : expected)
+    for (const auto& e : cmd.expected)
         want += (want.empty() ? "" : ", ") + describe_expected(m_store, e);
     return fail(fmt::format("{}: expected ({}), got {}", action_text(action), want,
                             describe_values(m_store, results)));
 }
 
-Check ScriptRun::assert_trap(const json& cmd) {
-    const std::string& text = cmd.at("text").get_ref<const std::string&>();
-    if (!cmd.contains("action")) return assert_not_instantiating(cmd, ErrorKind::uninstantiable);
-    const json& action = cmd.at("action");
+Check ScriptRun::assert_trap(const ScriptCommand& cmd) {
+    const ScriptAction& action = *cmd.action;
     auto outcome = perform(action);
     if (!outcome) return fail(fmt::format("{}: {}", action_text(action), outcome.error()));
     if (*outcome)
-        return fail(fmt::format("{}: expected trap \"{}\", got {}", action_text(action), text,
+        return fail(fmt::format("{}: expected trap \"{}\", got {}", action_text(action), cmd.text,
                                 describe_values(m_store, **outcome)));
     const Error& error = outcome->error();
-    auto kinds = trap_kinds_for(text);
+    auto kinds = trap_kinds_for(cmd.text);
     bool expected =
         error.kind == ErrorKind::trap && error.trap &&
         (kinds.empty() || std::find(kinds.begin(), kinds.end(), error.trap->kind) != kinds.end());
     if (!expected)
-        return fail(fmt::format("{}: expected trap \"{}\", got {}", action_text(action), text,
+        return fail(fmt::format("{}: expected trap \"{}\", got {}", action_text(action), cmd.text,
                                 describe_error(error)));
     return pass();
 }
 
-Check ScriptRun::assert_not_compiling(const json& cmd, ErrorKind expected) {
-    if (cmd.value("module_type", std::string("binary")) == "text")
-        return skip("text-format module: the text parser is not part of the engine");
-    const std::string& text = cmd.at("text").get_ref<const std::string&>();
-    const std::string filename = cmd.at("filename").get<std::string>();
-    auto compiled = compile_file(cmd);
+Check ScriptRun::assert_not_compiling(const ScriptCommand& cmd, ErrorKind expected) {
+    const ScriptModule& module = *cmd.module;
+    auto compiled = compile(module);
     if (compiled)
-        return fail(fmt::format("module {}: expected {} (\"{}\"), but it compiled", filename,
-                                error_kind_name(expected), text));
+        return fail(fmt::format("module {}: expected {} (\"{}\"), but it compiled", module.label,
+                                error_kind_name(expected), cmd.text));
     if (compiled.error().kind != expected)
-        return fail(fmt::format("module {}: expected {} (\"{}\"), got {}: {}", filename,
-                                error_kind_name(expected), text,
+        return fail(fmt::format("module {}: expected {} (\"{}\"), got {}: {}", module.label,
+                                error_kind_name(expected), cmd.text,
                                 error_kind_name(compiled.error().kind), compiled.error().message));
     return pass();
 }
 
-Check ScriptRun::assert_not_instantiating(const json& cmd, ErrorKind expected) {
-    const std::string& text = cmd.at("text").get_ref<const std::string&>();
-    const std::string filename = cmd.at("filename").get<std::string>();
-    auto compiled = compile_file(cmd);
+Check ScriptRun::assert_not_instantiating(const ScriptCommand& cmd, ErrorKind expected) {
+    const ScriptModule& module = *cmd.module;
+    auto compiled = compile(module);
     if (!compiled)
         return fail(fmt::format("module {}: expected {} (\"{}\"), but it did not compile: {}: {}",
-                                filename, error_kind_name(expected), text,
+                                module.label, error_kind_name(expected), cmd.text,
                                 error_kind_name(compiled.error().kind), compiled.error().message));
     auto instance = m_linker.instantiate(m_store, *compiled);
     if (instance)
-        return fail(fmt::format("module {}: expected {} (\"{}\"), but it instantiated", filename,
-                                error_kind_name(expected), text));
+        return fail(fmt::format("module {}: expected {} (\"{}\"), but it instantiated",
+                                module.label, error_kind_name(expected), cmd.text));
     if (instance.error().kind != expected)
-        return fail(fmt::format("module {}: expected {} (\"{}\"), got {}: {}", filename,
-                                error_kind_name(expected), text,
+        return fail(fmt::format("module {}: expected {} (\"{}\"), got {}: {}", module.label,
+                                error_kind_name(expected), cmd.text,
                                 error_kind_name(instance.error().kind), instance.error().message));
     return pass();
+}
+
+/// The commands of wast2json's JSON output (a script converted by wabt, kept for
+/// compatibility), `bytes` read from `path`: its modules are read from the files beside it.
+/// `source` becomes the .wast it names, which its line numbers refer to.
+Result<Script> script_from_json(const fs::path& path, const std::vector<uint8_t>& bytes,
+                                std::string& source) {
+    json doc;
+    try {
+        doc = json::parse(bytes);
+    } catch (const json::exception& e) {
+        return make_error(ErrorKind::malformed,
+                          fmt::format("{}: not a wast2json script: {}", path.string(), e.what()));
+    }
+    if (!doc.is_object() || !doc.contains("commands") || !doc["commands"].is_array())
+        return make_error(
+            ErrorKind::malformed,
+            fmt::format("{}: not a wast2json script: no command list", path.string()));
+    if (doc.contains("source_filename") && doc["source_filename"].is_string())
+        source = doc["source_filename"].get<std::string>();
+    std::vector<ScriptCommand> commands;
+    for (const auto& cmd : doc["commands"]) {
+        Result<ScriptCommand> command = make_error(ErrorKind::usage, "");
+        try {
+            command = json_command(cmd, path.parent_path());
+        } catch (const json::exception& e) {
+            command = make_error(ErrorKind::malformed,
+                                 fmt::format("unexpected script command: {}", e.what()));
+        }
+        if (!command)
+            return make_error(command.error().kind,
+                              fmt::format("{}: line {}: {}", path.string(),
+                                          cmd.is_object() ? cmd.value("line", 0u) : 0u,
+                                          command.error().message));
+        commands.push_back(std::move(*command));
+    }
+    return Script(std::move(commands));
 }
 
 } // namespace
@@ -667,49 +752,27 @@ Check ScriptRun::assert_not_instantiating(const json& cmd, ErrorKind expected) {
 WastRunner::WastRunner(WastOptions options) : m_options(options) {}
 
 Result<WastCounts> WastRunner::run_file(const fs::path& path) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec))
-        return make_error(ErrorKind::io, fmt::format("{}: no such file", path.string()));
-    std::optional<TempDir> temp;
-    fs::path json_path = path;
-    if (path.extension() == ".wast") {
-        auto dir = TempDir::create();
-        if (!dir) return tl::unexpected(dir.error());
-        temp.emplace(std::move(*dir));
-        auto converted = run_wast2json(path, temp->path());
-        if (!converted) return tl::unexpected(converted.error());
-        json_path = *converted;
-    } else if (path.extension() != ".json") {
-        return make_error(
-            ErrorKind::usage,
-            fmt::format("{}: expected a .wast script or wast2json's .json output", path.string()));
-    }
-
-    json script;
-    try {
-        std::ifstream in(json_path);
-        script = json::parse(in);
-    } catch (const json::exception& e) {
-        return make_error(ErrorKind::malformed,
-                          fmt::format("{}: not a wast2json script: {}", path.string(), e.what()));
-    }
-    if (!script.is_object() || !script.contains("commands") || !script["commands"].is_array())
-        return make_error(
-            ErrorKind::malformed,
-            fmt::format("{}: not a wast2json script: no command list", path.string()));
-
-    // Line numbers refer to the .wast, so a .json names its source in messages.
+    // Read first, so that a script that cannot be read fails alike in both forms.
+    KILN_TRY(bytes, read_file(path));
     std::string display = path.string();
-    if (path.extension() == ".json" && script.contains("source_filename"))
-        display = script["source_filename"].get<std::string>();
+    std::optional<Script> script;
+    if (path.extension() == ".json") {
+        auto loaded = script_from_json(path, bytes, display);
+        if (!loaded) return tl::unexpected(loaded.error());
+        script.emplace(std::move(*loaded));
+    } else {
+        auto parsed = Script::parse(std::string(bytes.begin(), bytes.end()), path.string());
+        if (!parsed) return tl::unexpected(parsed.error());
+        script.emplace(std::move(*parsed));
+    }
     std::string name = fs::path(display).filename().string();
 
-    ScriptRun run(m_engine, m_options, display, name, json_path.parent_path());
+    ScriptRun run(m_engine, m_options, *script, display, name);
     if (auto defined = run.define_spectest(); !defined)
         return make_error(
             defined.error().kind,
             fmt::format("{}: cannot set up spectest: {}", path.string(), defined.error().message));
-    WastCounts counts = run.run(script["commands"]);
+    WastCounts counts = run.run();
     if (m_options.skip_list)
         for (const auto& stale : m_options.skip_list->stale_entries(name))
             fmt::print(stderr, "warning: stale skip-list entry: {}\n", stale);

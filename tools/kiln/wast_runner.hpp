@@ -1,5 +1,5 @@
-// Runs WebAssembly spec test scripts (.wast through wast2json, or wast2json's .json output)
-// against the engine, with a checked-in list of known failures.
+// Runs WebAssembly spec test scripts (.wast, read by the text-format parser, or wast2json's .json
+// output) against the engine, with a checked-in list of known failures.
 #pragma once
 
 #include <kiln/kiln.hpp>
@@ -62,8 +62,8 @@ public:
     explicit WastRunner(WastOptions options);
 
     /// Runs one script and reports skip-list entries of it that have gone stale. An error
-    /// means the script could not be run at all (unreadable, bad JSON, wast2json missing or
-    /// rejecting it); failed assertions are counted instead.
+    /// means the script could not be run at all (unreadable, not a script); failed assertions,
+    /// malformed modules among them, are counted instead.
     Result<WastCounts> run_file(const std::filesystem::path& path);
 
 private:

@@ -1,12 +1,11 @@
 // kiln::Engine and kiln::Module over the engine's compile().
+#include "base/file.hpp"
 #include "engine/runtime/store.hpp"
 
 #include <kiln/engine.hpp>
 #include <kiln/module.hpp>
 
 #include <fmt/format.h>
-#include <fstream>
-#include <iterator>
 
 namespace kiln {
 
@@ -35,10 +34,7 @@ Result<Module> Module::compile(const Engine& engine, std::span<const uint8_t> by
 }
 
 Result<Module> Module::from_file(const Engine& engine, const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(ErrorKind::io, fmt::format("{}: cannot open file", path));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-    if (in.bad()) return make_error(ErrorKind::io, fmt::format("{}: read error", path));
+    KILN_TRY(bytes, read_file(path));
     auto m = compile(engine, bytes);
     if (!m) m.error().message = fmt::format("{}: {}", path, m.error().message);
     return m;

@@ -104,9 +104,13 @@ std::optional<std::string> Caller::read_string(uint64_t offset, uint64_t length)
     return std::string(reinterpret_cast<const char*>(m->base + offset), length);
 }
 
+void Caller::trap(std::string message) {
+    stop(TrapKind::host_error, host_trap_message(std::move(message)));
+}
+
 void Caller::trap(Error error) {
     if (m_trap) return;
-    if (!error.trap) return stop(TrapKind::host_error, std::move(error.message));
+    if (!error.trap) return trap(std::move(error.message));
     m_trap = unshare_trap(std::move(error.trap));
 }
 

@@ -1,4 +1,5 @@
 // kiln::Linker: host function definitions shared across stores, store objects, instantiation.
+#include "base/text.hpp"
 #include "engine/api/internal.hpp"
 
 #include <kiln/linker.hpp>
@@ -21,14 +22,28 @@ void Linker::define_instance(Store& store, const std::string& module, const Inst
         define(module, name, ext);
 }
 
+void Linker::define_unknown_imports_as_traps(const Module& module) {
+    for (const ImportType& imp : module.imports()) {
+        if (imp.type.kind != ExternKind::func || m_defs.count({imp.module, imp.name})) continue;
+        std::string message = fmt::format("{}.{} was called, but nothing defines it (an unknown "
+                                          "import linked as a trap)",
+                                          imp.module, imp.name);
+        define_func(
+            imp.module, imp.name,
+            host_func(imp.type.func, [message](Caller& caller, std::span<const Value>,
+                                               std::span<Value>) { caller.trap(message); }));
+    }
+}
+
 Result<Instance> Linker::instantiate(Store& store, const Module& module) const {
     std::vector<engine::Extern> externs;
     for (const engine::Import& imp : module.raw()->module->imports) {
         auto it = m_defs.find({imp.module, imp.name});
         if (it == m_defs.end())
             return make_error(ErrorKind::unlinkable,
-                              fmt::format("unknown import: {}.{} ({}) is not defined", imp.module,
-                                          imp.name, extern_kind_name(imp.kind)));
+                              fmt::format("unknown import: {}.{} ({}) is not defined",
+                                          escape_control(imp.module), escape_control(imp.name),
+                                          extern_kind_name(imp.kind)));
         if (auto* host = std::get_if<std::shared_ptr<const HostFunc>>(&it->second)) {
             externs.push_back(engine::Extern{ExternKind::func, store.bind(*host)});
         } else {
@@ -37,7 +52,8 @@ Result<Instance> Linker::instantiate(Store& store, const Module& module) const {
                 return make_error(ErrorKind::unlinkable,
                                   fmt::format("import {}.{}: the definition belongs to another "
                                               "store",
-                                              imp.module, imp.name));
+                                              escape_control(imp.module),
+                                              escape_control(imp.name)));
             externs.push_back(engine::Extern{e.kind(), e.raw()});
         }
     }

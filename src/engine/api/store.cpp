@@ -39,6 +39,9 @@ Store::~Store() = default;
 void Store::set_memory_limit(uint64_t bytes) {
     m_store->limiter().memory_bytes_max = bytes;
 }
+uint64_t Store::memory_bytes() const {
+    return m_store->limiter().memory_bytes_used;
+}
 void Store::set_table_limit(uint64_t elements) {
     m_store->limiter().table_elems_max = elements;
 }
@@ -102,9 +105,9 @@ void Store::drop_suspended_call() {
 namespace kiln {
 
 Result<void> Store::save(Snapshot& out) const {
-    auto image = m_store->save_image();
-    if (!image) return tl::unexpected(std::move(image.error()));
-    out.set("store", std::move(*image));
+    Writer w;
+    KILN_CHECK(m_store->save_image(w));
+    out.set("store", std::move(w.out()));
     return {};
 }
 
@@ -114,11 +117,14 @@ Result<void> Store::restore(const Snapshot& in) {
     return m_store->load_image(*image);
 }
 
-Result<std::vector<uint8_t>> Store::snapshot() const {
-    Snapshot s;
-    auto ok = save(s);
-    if (!ok) return tl::unexpected(std::move(ok.error()));
-    return s.encode();
+Result<std::vector<uint8_t>> Store::snapshot(const Snapshot& with) const {
+    if (with.get("store"))
+        return make_error(ErrorKind::usage,
+                          "snapshot: the sections to add include a store section");
+    // The memory pages go to the encoder where they are, not through a copy.
+    Writer w = Writer::borrowing();
+    KILN_CHECK(m_store->save_image(w));
+    return with.encode_with("store", w.pieces());
 }
 
 Result<void> Store::restore(std::span<const uint8_t> bytes) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine/interp/numeric.hpp"
+#include <kiln/types.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -153,6 +154,21 @@ enum class IOp : uint16_t {
         count_
 };
 
+/// What a reference slot holds. A snapshot writes a function reference as an ordinal and can
+/// carry an external reference only when it is null.
+enum class Ref : uint8_t { none, func, ext };
+
+inline Ref ref_of(ValType t) {
+    return t == ValType::funcref ? Ref::func : t == ValType::externref ? Ref::ext : Ref::none;
+}
+
+/// A slot index naming a reference in site_refs and ref_locals: the slot, with the top bit set
+/// for an externref (frames are far smaller than 2^31 slots).
+inline constexpr uint32_t ref_ext_bit = uint32_t(1) << 31;
+inline uint32_t ref_slot(uint32_t slot, Ref r) {
+    return r == Ref::ext ? slot | ref_ext_bit : slot;
+}
+
 /// A point where a call can stop resumably, so where a snapshot can find a frame: the fuel check
 /// at function entry and the back edges that charge a loop (`charge`), and the return point
 /// after a call (`call`). Frames of a suspended call are only ever at these points.
@@ -176,9 +192,9 @@ struct CodeOffset {
 struct FuncCode {
     std::vector<Cell> code;
     std::vector<SuspendSite> sites;  ///< by offset
-    std::vector<uint32_t> site_refs; ///< slots named by sites
+    std::vector<uint32_t> site_refs; ///< slots named by sites (ref_slot)
     std::vector<uint32_t>
-        ref_locals; ///< slots of the locals (parameters included) of reference type
+        ref_locals; ///< slots of the reference-typed locals, params included (ref_slot)
     std::vector<CodeOffset> offsets; ///< in cell order; an entry where the wasm instruction changes
     uint32_t num_params = 0;         ///< slots the parameters take
     uint32_t num_locals = 0;         ///< slots the locals take, parameters included

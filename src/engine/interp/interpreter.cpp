@@ -719,12 +719,12 @@ fuel_slow : {
     // Only the outermost run can suspend: a nested one sits inside a host function's frame.
     if (!want_suspend || stack->active_runs != 1 || stack->suspended) {
         if (r == Refill::interrupt_suspend) TRAP(TrapKind::interrupted, "interrupted");
-        TRAP(TrapKind::out_of_fuel, "all fuel consumed");
+        TRAP(TrapKind::out_of_fuel, "fuel exhausted");
     }
     TrapKind reason =
         r == Refill::interrupt_suspend ? TrapKind::interrupted : TrapKind::out_of_fuel;
     stack->trap =
-        Trap{reason, reason == TrapKind::interrupted ? "interrupted" : "all fuel consumed", {}};
+        Trap{reason, reason == TrapKind::interrupted ? "interrupted" : "fuel exhausted", {}};
     stack->suspended =
         Suspension{pc, fp, fsp, cur, frames_bottom, entry, frames_bottom->fp, reason};
     // Calls made while this one is suspended run above its frames.

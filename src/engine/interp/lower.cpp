@@ -17,6 +17,12 @@ namespace {
 
 constexpr size_t npos = ~size_t(0);
 
+#ifndef KILN_INTERP_STATS
+#define KILN_INTERP_STATS 0
+#endif
+/// Whether FuncCode::wasm_counts is kept (builds with the CMake option KILN_INTERP_STATS).
+constexpr bool count_wasm = KILN_INTERP_STATS;
+
 struct FusedCmp {
     IOp ss, si, ss_back, si_back;
     Opcode inverse;
@@ -93,9 +99,9 @@ private:
         enum class Kind : uint8_t { slot, local, konst, sum } kind = Kind::slot;
         uint32_t local = 0; ///< the local's first slot
         uint64_t value = 0;
-        bool ref = false;  ///< a reference: snapshots translate it (see SuspendSite)
-        bool wide = false; ///< a v128, two slots wide (never a constant)
-        uint32_t slot = 0; ///< its own (first) slot, set by push()
+        Ref ref = Ref::none; ///< a reference: snapshots translate it (see SuspendSite)
+        bool wide = false;   ///< a v128, two slots wide (never a constant)
+        uint32_t slot = 0;   ///< its own (first) slot, set by push()
     };
     struct Ctrl {
         Ctrl(Opcode k, uint32_t h, uint32_t np, uint32_t nr)
@@ -110,7 +116,7 @@ private:
         bool unreachable = false;
         uint32_t instr_start = 0;       ///< loop: instruction count at its head
         std::vector<size_t> fuel_words; ///< loop: back-edge cost words (cell * 2 + half)
-        std::vector<bool> param_refs;   ///< loop: which parameters are references
+        std::vector<Ref> param_refs;    ///< loop: which parameters are references
         std::vector<ValType> param_types, result_types;
     };
 
@@ -122,20 +128,20 @@ private:
         c.handler = m_handlers[size_t(op)];
         m_code.push_back(c);
         m_pending_words = 0;
-#if KILN_INTERP_STATS
-        m_wasm_counts.resize(at + 1);
-        m_wasm_counts[at] = m_unattributed;
-        m_unattributed = 0;
-#endif
+        if constexpr (count_wasm) {
+            m_wasm_counts.resize(at + 1);
+            m_wasm_counts[at] = m_unattributed;
+            m_unattributed = 0;
+        }
         return at;
     }
     /// Drops the code from cell `at` on (an instruction fused into the next one).
     void cut_back(size_t at) {
-#if KILN_INTERP_STATS
-        for (size_t i = at; i < m_wasm_counts.size(); ++i)
-            m_unattributed += m_wasm_counts[i];
-        m_wasm_counts.resize(at);
-#endif
+        if constexpr (count_wasm) {
+            for (size_t i = at; i < m_wasm_counts.size(); ++i)
+                m_unattributed += m_wasm_counts[i];
+            m_wasm_counts.resize(at);
+        }
         m_code.resize(at);
     }
     /// Code from `at` on comes from the wasm instruction being lowered. Code cut back (a
@@ -171,9 +177,7 @@ private:
         imm(dest);
         return m_code.size() - 1;
     }
-    void bind_here(size_t cell) {
-        m_code[cell].u64 = m_code.size();
-    }
+    void bind_here(size_t cell) { m_code[cell].u64 = m_code.size(); }
     /// A branch may land here: forget facts about the preceding instruction.
     void label() {
         m_result_instr = npos;
@@ -187,9 +191,7 @@ private:
     }
 
     // ---- abstract stack
-    static uint32_t width(ValType t) {
-        return uint32_t(slot_count(t));
-    }
+    static uint32_t width(ValType t) { return uint32_t(slot_count(t)); }
     /// The slot of the stack entry at `pos` (at most the stack's height): the operand stack
     /// starts after the locals and each entry takes one slot, a v128 two.
     uint32_t slot_of(size_t pos) const {
@@ -210,19 +212,17 @@ private:
         m_stack.push_back(e);
         m_max_slot = std::max(m_max_slot, e.slot + (e.wide ? 2 : 1));
     }
-    void push_slot(bool ref = false, bool wide = false) {
+    void push_slot(Ref ref = Ref::none, bool wide = false) {
         push(Entry{Entry::Kind::slot, 0, 0, ref, wide});
     }
-    void push_typed(ValType t) {
-        push_slot(is_reftype(t), t == ValType::v128);
-    }
+    void push_typed(ValType t) { push_slot(ref_of(t), t == ValType::v128); }
     ValType local_type(uint32_t x) const {
         return x < m_type.params.size() ? m_type.params[x]
                                         : m_func.locals[x - m_type.params.size()];
     }
     Entry local_entry(uint32_t x) const {
         const ValType t = local_type(x);
-        return Entry{Entry::Kind::local, m_local_slot[x], 0, is_reftype(t), t == ValType::v128};
+        return Entry{Entry::Kind::local, m_local_slot[x], 0, ref_of(t), t == ValType::v128};
     }
     /// Copies a value of one slot, or of two when `wide`.
     void copy(uint32_t dst, uint32_t src, bool wide) {
@@ -249,8 +249,8 @@ private:
               const std::vector<uint32_t>& extra = {}) {
         SuspendSite st{offset, kind, base, uint32_t(m_site_refs.size()), 0};
         for (size_t i = 0; i < height && i < m_stack.size(); ++i)
-            if (m_stack[i].ref && m_stack[i].kind == Entry::Kind::slot)
-                m_site_refs.push_back(slot_of(i));
+            if (m_stack[i].ref != Ref::none && m_stack[i].kind == Entry::Kind::slot)
+                m_site_refs.push_back(ref_slot(slot_of(i), m_stack[i].ref));
         m_site_refs.insert(m_site_refs.end(), extra.begin(), extra.end());
         st.refs_end = uint32_t(m_site_refs.size());
         m_sites.push_back(st);
@@ -260,7 +260,8 @@ private:
     void loop_site(uint32_t offset, const Ctrl& loop) {
         std::vector<uint32_t> params;
         for (uint32_t k = 0; k < loop.param_refs.size(); ++k)
-            if (loop.param_refs[k]) params.push_back(label_slot(loop, k));
+            if (loop.param_refs[k] != Ref::none)
+                params.push_back(ref_slot(label_slot(loop, k), loop.param_refs[k]));
         site(offset, SuspendSite::Kind::charge, loop.height, 0, params);
     }
     /// Computes the sum entry `e` into slot `dst`.
@@ -302,14 +303,10 @@ private:
         if (e.kind != Entry::Kind::slot) materialize(pos);
         return slot_of(pos);
     }
-    uint32_t use_top(size_t depth) {
-        return use(m_stack.size() - 1 - depth);
-    }
-    void pop(size_t n) {
-        m_stack.resize(m_stack.size() - n);
-    }
+    uint32_t use_top(size_t depth) { return use(m_stack.size() - 1 - depth); }
+    void pop(size_t n) { m_stack.resize(m_stack.size() - n); }
     /// Pops the operands, pushes a slot for the result and returns its index.
-    uint32_t result_after_pop(size_t n, bool ref = false, bool wide = false) {
+    uint32_t result_after_pop(size_t n, Ref ref = Ref::none, bool wide = false) {
         pop(n);
         push_slot(ref, wide);
         return m_stack.back().slot;
@@ -330,9 +327,7 @@ private:
     uint32_t label_arity(const Ctrl& c) const {
         return c.kind == Opcode::Loop ? c.n_params : c.n_results;
     }
-    bool is_function_label(const Ctrl& c) const {
-        return &c == &m_ctrls.front();
-    }
+    bool is_function_label(const Ctrl& c) const { return &c == &m_ctrls.front(); }
     bool needs_copies(const Ctrl& t) const {
         if (is_function_label(t)) return true;
         uint32_t arity = label_arity(t);
@@ -612,7 +607,7 @@ private:
             operands[i] = use_top(n - 1 - i);
         uint32_t d = 0;
         if (has_result)
-            d = result_after_pop(n, false, wide);
+            d = result_after_pop(n, Ref::none, wide);
         else
             pop(n);
         size_t at = begin(op);
@@ -629,14 +624,14 @@ private:
     void load(IOp op, IOp op_a, uint32_t offset, bool wide) {
         const Entry addr = m_stack.back();
         if (addr.kind == Entry::Kind::sum) {
-            uint32_t d = result_after_pop(1, false, wide);
+            uint32_t d = result_after_pop(1, Ref::none, wide);
             size_t at = begin(op_a);
             words({d, addr.local, offset, uint32_t(addr.value)});
             note_result(at);
             return;
         }
         uint32_t a = use_top(0);
-        uint32_t d = result_after_pop(1, false, wide);
+        uint32_t d = result_after_pop(1, Ref::none, wide);
         size_t at = begin(op);
         words({d, a, offset});
         note_result(at);
@@ -696,7 +691,7 @@ private:
         std::tie(c.param_types, c.result_types) = block_types(bt);
         if (kind == Opcode::Loop) {
             for (ValType t : c.param_types)
-                c.param_refs.push_back(is_reftype(t));
+                c.param_refs.push_back(ref_of(t));
             label();
             c.loop_start = m_code.size();
             c.instr_start = m_instr_count;
@@ -745,10 +740,8 @@ private:
     std::vector<Cell> m_code;
     std::vector<CodeOffset> m_offsets;
     uint32_t m_wasm_offset = m_func.code_offset; ///< of the instruction being lowered
-#if KILN_INTERP_STATS
-    std::vector<uint32_t> m_wasm_counts; ///< FuncCode::wasm_counts, as far as it goes
-    uint32_t m_unattributed = 0;         ///< instructions lowered since the last begin()
-#endif
+    std::vector<uint32_t> m_wasm_counts;         ///< with count_wasm: FuncCode::wasm_counts so far
+    uint32_t m_unattributed = 0;                 ///< instructions lowered since the last begin()
     std::vector<size_t> m_targets;
     unsigned m_pending_words = 0;
     uint32_t m_instr_count = 0;     ///< instructions lowered so far
@@ -797,9 +790,7 @@ Result<void> Lowering::skip_unreachable(InstrReader& r) {
 Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     using K = Entry::Kind;
     m_wasm_offset = in.offset;
-#if KILN_INTERP_STATS
-    ++m_unattributed;
-#endif
+    if constexpr (count_wasm) ++m_unattributed;
     switch (in.op) {
     case Opcode::Nop: break;
     case Opcode::Unreachable: begin(IOp::Unreachable); return skip_unreachable(r);
@@ -921,7 +912,8 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     case Opcode::Select:
     case Opcode::SelectT: {
         const Entry& v = m_stack[m_stack.size() - 2];
-        bool ref = v.ref, wide = v.wide;
+        Ref ref = v.ref;
+        bool wide = v.wide;
         uint32_t c = use_top(0), b = use_top(1), a = use_top(2);
         uint32_t d = result_after_pop(3, ref, wide);
         size_t at = begin(wide ? IOp::Select128 : IOp::Select);
@@ -934,7 +926,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     case Opcode::LocalTee: set_local(in.a, true); break;
     case Opcode::GlobalGet: {
         const ValType t = m_module.globals[in.a].type;
-        uint32_t d = result_after_pop(0, is_reftype(t), t == ValType::v128);
+        uint32_t d = result_after_pop(0, ref_of(t), t == ValType::v128);
         size_t at = begin(t == ValType::v128 ? IOp::GlobalGet128 : IOp::GlobalGet);
         words({d, in.a});
         note_result(at);
@@ -950,7 +942,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     }
     case Opcode::TableGet: {
         uint32_t i = use_top(0);
-        uint32_t d = result_after_pop(1, true);
+        uint32_t d = result_after_pop(1, ref_of(m_module.tables[in.a].elem));
         size_t at = begin(IOp::TableGet);
         words({d, in.a, i});
         note_result(at);
@@ -982,10 +974,10 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     case Opcode::I64Const:
     case Opcode::F32Const:
     case Opcode::F64Const: push(Entry{K::konst, 0, in.imm}); break;
-    case Opcode::RefNull: push(Entry{K::konst, 0, 0, true}); break;
+    case Opcode::RefNull: push(Entry{K::konst, 0, 0, ref_of(in.type)}); break;
     case Opcode::RefIsNull: unary(Opcode::RefIsNull, IOp::I64Eqz); break;
     case Opcode::RefFunc: {
-        uint32_t d = result_after_pop(0, true);
+        uint32_t d = result_after_pop(0, Ref::func);
         size_t at = begin(IOp::RefFunc);
         words({d, in.a});
         note_result(at);
@@ -1103,7 +1095,7 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
               KILN_LOWER_VREPLACE, KILN_LOWER_VLOAD, KILN_LOWER_VSTORE, KILN_LOWER_VMEMLANE)
 #include "engine/binary/opcodes.def"
     case Opcode::V128Const: {
-        uint32_t d = result_after_pop(0, false, true);
+        uint32_t d = result_after_pop(0, Ref::none, true);
         size_t at = begin(IOp::V128Const);
         words({d, 0});
         imm(in.imm);
@@ -1138,10 +1130,10 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     }
     m_code[1].u32[0] = std::max<uint32_t>(m_instr_count - m_instrs_in_loops, 1);
     auto fc = std::make_unique<FuncCode>();
-#if KILN_INTERP_STATS
-    m_wasm_counts.resize(m_code.size());
-    fc->wasm_counts = std::move(m_wasm_counts);
-#endif
+    if constexpr (count_wasm) {
+        m_wasm_counts.resize(m_code.size());
+        fc->wasm_counts = std::move(m_wasm_counts);
+    }
     fc->code = std::move(m_code);
     fc->offsets = std::move(m_offsets);
     for (size_t cell : m_targets)
@@ -1154,7 +1146,8 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     fc->sites = std::move(m_sites);
     fc->site_refs = std::move(m_site_refs);
     for (uint32_t x = 0; x + 1 < m_local_slot.size(); ++x)
-        if (is_reftype(local_type(x))) fc->ref_locals.push_back(m_local_slot[x]);
+        if (Ref r = ref_of(local_type(x)); r != Ref::none)
+            fc->ref_locals.push_back(ref_slot(m_local_slot[x], r));
     return fc;
 }
 

@@ -2,6 +2,8 @@
 // memory and table budgets its memories and tables draw from.
 #pragma once
 
+#include "base/time.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -33,12 +35,10 @@ struct ExecControl {
     std::shared_ptr<InterruptFlag> interrupt = std::make_shared<InterruptFlag>();
 
     /// Sets the deadline of a call from the host that starts now; a timeout too long to add to
-    /// the clock means no deadline.
+    /// the clock gives the clock's last time point.
     void start_deadline() {
         deadline.reset();
-        if (!timeout) return;
-        Clock::time_point now = Clock::now();
-        if (*timeout < Clock::time_point::max() - now) deadline = now + *timeout;
+        if (timeout) deadline = saturating_add(Clock::now(), *timeout);
     }
 
     /// Stops a bulk operation early: interrupt (trap mode) or a passed deadline.

@@ -19,6 +19,12 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <system_error>
+#include <thread>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace kiln {
 
@@ -64,33 +70,147 @@ std::vector<std::string> Snapshot::names() const {
     return out;
 }
 
-Result<std::vector<uint8_t>> Snapshot::encode() const {
+namespace {
+
+/// A buffer of `n` bytes for large output. Backed by huge pages where the kernel offers them on
+/// request: a fresh 16 MiB buffer otherwise costs 4,096 page faults, as much time as
+/// compressing a third of it.
+std::vector<uint8_t> large_buffer(size_t n) {
+    std::vector<uint8_t> v;
+    v.reserve(n);
+#ifdef MADV_HUGEPAGE
+    constexpr uintptr_t huge = uintptr_t(2) << 20;
+    if (n >= 2 * huge) {
+        uintptr_t b = (reinterpret_cast<uintptr_t>(v.data()) + huge - 1) & ~(huge - 1);
+        uintptr_t e = (reinterpret_cast<uintptr_t>(v.data()) + n) & ~(huge - 1);
+        if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
+    }
+#endif
+    v.resize(n);
+    return v;
+}
+
+/// Compresses the bytes of `pieces` from logical offset `from` for `n` bytes into one zstd frame
+/// at `out`, which holds ZSTD_compressBound(n); returns the frame's size.
+Result<size_t> compress_range(std::span<const std::span<const uint8_t>> pieces, uint64_t from,
+                              uint64_t n, uint8_t* out, size_t cap) {
+    ZstdCctx cctx;
+    if (!cctx.p) return make_error(ErrorKind::limit, "snapshot: out of memory for compression");
+    // Level -1 (zstd's fastest family, literals left as they are): snapshots are written on the
+    // way to something else (a pause, a checkpoint), so speed matters more than size. On 16 MiB
+    // of mixed heap data it compresses 1.4x as fast and decompresses twice as fast as level 1,
+    // for a snapshot 10% larger (bench/snapshot.cpp, docs/snapshots.md).
+    ZSTD_CCtx_setParameter(cctx.p, ZSTD_c_compressionLevel, -3);
+    ZSTD_CCtx_setPledgedSrcSize(cctx.p, n);
+    ZSTD_outBuffer ob{out, cap, 0};
+    uint64_t start = 0, end = from + n;
+    for (auto piece : pieces) {
+        uint64_t lo = std::max(start, from), hi = std::min(start + piece.size(), end);
+        if (lo < hi) {
+            ZSTD_inBuffer ib{piece.data() + (lo - start), size_t(hi - lo), 0};
+            while (ib.pos < ib.size) {
+                size_t r = ZSTD_compressStream2(cctx.p, &ob, &ib, ZSTD_e_continue);
+                if (ZSTD_isError(r))
+                    return make_error(ErrorKind::io, fmt::format("snapshot: compression failed: {}",
+                                                                 ZSTD_getErrorName(r)));
+            }
+        }
+        start += piece.size();
+    }
+    ZSTD_inBuffer none{nullptr, 0, 0};
+    for (;;) {
+        size_t r = ZSTD_compressStream2(cctx.p, &ob, &none, ZSTD_e_end);
+        if (ZSTD_isError(r))
+            return make_error(ErrorKind::io, fmt::format("snapshot: compression failed: {}",
+                                                         ZSTD_getErrorName(r)));
+        if (r == 0) break;
+    }
+    return ob.pos;
+}
+
+/// Below this, a payload is compressed as one frame on the calling thread.
+constexpr uint64_t part_min = uint64_t(4) << 20;
+
+} // namespace
+
+Result<std::vector<uint8_t>>
+Snapshot::encode_with(std::string_view name,
+                      std::span<const std::span<const uint8_t>> first) const {
     // The payload: a section count, then each section's name, size and bytes. It is hashed and
     // compressed piece by piece, without assembling it.
-    std::vector<std::pair<const void*, size_t>> pieces;
+    std::vector<std::span<const uint8_t>> pieces;
     Writer heads;
-    heads.u32(uint32_t(m_sections.size()));
+    size_t count = m_sections.size() + (name.empty() ? 0 : 1);
+    heads.u32(uint32_t(count));
     std::vector<size_t> head_ends{heads.size()};
-    for (const auto& [name, bytes] : m_sections) {
-        heads.str32(name);
-        heads.u64(bytes.size());
+    auto head = [&](std::string_view n, uint64_t size) {
+        heads.str32(n);
+        heads.u64(size);
         head_ends.push_back(heads.size());
+    };
+    if (count > m_sections.size()) {
+        uint64_t size = 0;
+        for (auto p : first)
+            size += p.size();
+        head(name, size);
     }
+    for (const auto& [n, bytes] : m_sections)
+        head(n, bytes.size());
     const uint8_t* h = heads.out().data();
+    size_t k = 0;
     pieces.emplace_back(h, head_ends[0]);
-    for (size_t i = 0; i < m_sections.size(); ++i) {
-        pieces.emplace_back(h + head_ends[i], head_ends[i + 1] - head_ends[i]);
-        pieces.emplace_back(m_sections[i].second.data(), m_sections[i].second.size());
+    if (count > m_sections.size()) {
+        pieces.emplace_back(h + head_ends[k], head_ends[k + 1] - head_ends[k]);
+        ++k;
+        pieces.insert(pieces.end(), first.begin(), first.end());
+    }
+    for (const auto& [n, bytes] : m_sections) {
+        pieces.emplace_back(h + head_ends[k], head_ends[k + 1] - head_ends[k]);
+        ++k;
+        pieces.emplace_back(bytes.data(), bytes.size());
     }
     uint64_t total = 0;
+    for (auto p : pieces)
+        total += p.size();
+
+    // Large payloads are cut into parts compressed side by side, one zstd frame each (a reader
+    // decompresses the frames as one stream); each part goes to its own region of the output,
+    // then the frames are moved together.
+    size_t parts = 1;
+    if (total >= 2 * part_min) {
+        size_t cores = std::max(1u, std::thread::hardware_concurrency());
+        parts = size_t(std::min<uint64_t>({total / part_min, cores, 8}));
+    }
+    std::vector<uint64_t> from(parts + 1);
+    std::vector<size_t> region(parts + 1);
+    region[0] = header_size;
+    for (size_t i = 0; i < parts; ++i) {
+        from[i + 1] = i + 1 == parts ? total : total / parts * (i + 1);
+        region[i + 1] = region[i] + ZSTD_compressBound(size_t(from[i + 1] - from[i]));
+    }
+    std::vector<uint8_t> buf = large_buffer(region[parts]);
+    std::vector<Result<size_t>> done(parts, size_t(0));
+    auto work = [&](size_t i) {
+        done[i] = compress_range(pieces, from[i], from[i + 1] - from[i], buf.data() + region[i],
+                                 region[i + 1] - region[i]);
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < parts; ++i) {
+        try {
+            threads.emplace_back(work, i);
+        } catch (const std::system_error&) {
+            work(i); // no thread to be had: this one does it
+        }
+    }
     XXH3_state_t* hs = XXH3_createState();
     XXH3_64bits_reset(hs);
-    for (auto [p, n] : pieces) {
-        XXH3_64bits_update(hs, p, n);
-        total += n;
-    }
+    for (auto p : pieces)
+        XXH3_64bits_update(hs, p.data(), p.size());
     uint64_t sum = XXH3_64bits_digest(hs);
     XXH3_freeState(hs);
+    work(0);
+    for (auto& t : threads)
+        t.join();
 
     Writer out;
     out.raw(magic, sizeof magic);
@@ -98,30 +218,19 @@ Result<std::vector<uint8_t>> Snapshot::encode() const {
     out.u32(0);
     out.u64(total);
     out.u64(sum);
-    std::vector<uint8_t>& buf = out.out();
-    size_t at = buf.size();
-    buf.resize(at + ZSTD_compressBound(total));
-    ZstdCctx cctx;
-    // Level -1 (zstd's fastest family, literals left as they are): snapshots are written on the
-    // way to something else (a pause, a checkpoint), so speed matters more than size. On 16 MiB
-    // of mixed heap data it compresses 1.4x as fast and decompresses twice as fast as level 1,
-    // for a snapshot 10% larger (bench/snapshot.cpp, docs/snapshots.md).
-    ZSTD_CCtx_setParameter(cctx.p, ZSTD_c_compressionLevel, -1);
-    ZSTD_CCtx_setPledgedSrcSize(cctx.p, total);
-    ZSTD_outBuffer ob{buf.data() + at, buf.size() - at, 0};
-    for (size_t i = 0; i < pieces.size(); ++i) {
-        ZSTD_inBuffer ib{pieces[i].first, pieces[i].second, 0};
-        ZSTD_EndDirective mode = i + 1 == pieces.size() ? ZSTD_e_end : ZSTD_e_continue;
-        for (;;) {
-            size_t r = ZSTD_compressStream2(cctx.p, &ob, &ib, mode);
-            if (ZSTD_isError(r))
-                return make_error(ErrorKind::io, fmt::format("snapshot: compression failed: {}",
-                                                             ZSTD_getErrorName(r)));
-            if (mode == ZSTD_e_end ? r == 0 : ib.pos == ib.size) break;
-        }
+    std::memcpy(buf.data(), out.out().data(), header_size);
+    size_t at = header_size;
+    for (size_t i = 0; i < parts; ++i) {
+        if (!done[i]) return tl::unexpected(std::move(done[i].error()));
+        std::memmove(buf.data() + at, buf.data() + region[i], *done[i]);
+        at += *done[i];
     }
-    buf.resize(at + ob.pos);
-    return std::move(buf);
+    buf.resize(at);
+    return buf;
+}
+
+Result<std::vector<uint8_t>> Snapshot::encode() const {
+    return encode_with({}, {});
 }
 
 Result<Snapshot> Snapshot::decode(std::span<const uint8_t> bytes, uint64_t max_bytes) {
@@ -297,12 +406,14 @@ private:
     uint64_t m_total = 0;
 };
 
-/// The slots (relative to the frame) that hold references in `f` stopped at `site`.
+/// The slots (relative to the frame) that hold references in `f` stopped at `site`, each with
+/// whether it is an externref.
 template <typename F> void for_each_ref(const FuncCode& code, const SuspendSite& site, F&& fn) {
+    auto one = [&](uint32_t x) { fn(x & ~ref_ext_bit, (x & ref_ext_bit) != 0); };
     for (uint32_t x : code.ref_locals)
-        fn(x);
+        one(x);
     for (uint32_t i = site.refs_begin; i < site.refs_end; ++i)
-        fn(code.site_refs[i]);
+        one(code.site_refs[i]);
 }
 
 uint32_t frame_offset(const uint64_t* base, const uint64_t* p) {
@@ -318,17 +429,16 @@ struct Activation {
 
 } // namespace
 
-Result<std::vector<uint8_t>> Store::save_image() const {
+Result<void> Store::save_image(Writer& w) const {
     const ExecStack& s = m_stack;
     if (s.active_runs)
         return make_error(ErrorKind::usage, "snapshot: a call is running on this store");
     const Impl& impl = *m_impl;
     Ordinals ord(impl);
-    Writer w;
     uint64_t mem_bytes = 0;
     for (const auto& m : impl.memories)
         mem_bytes += m->size;
-    w.reserve(size_t(std::min<uint64_t>(mem_bytes, uint64_t(1) << 32)) + 4096);
+    if (!w.borrows()) w.reserve(size_t(std::min<uint64_t>(mem_bytes, uint64_t(1) << 32)) + 4096);
 
     w.u32(uint32_t(impl.instances.size()));
     for (const auto& inst : impl.instances) {
@@ -360,9 +470,8 @@ Result<std::vector<uint8_t>> Store::save_image() const {
         w.u64(live.size());
         for (uint32_t p : live)
             w.u32(p);
-        w.reserve(live.size() * page_size);
         for (uint32_t p : live)
-            w.raw(m.base + uint64_t(p) * page_size, page_size);
+            w.borrow(m.base + uint64_t(p) * page_size, page_size);
     }
 
     auto ref_code = [&](uint64_t word, auto&& where) -> Result<uint64_t> {
@@ -438,10 +547,10 @@ Result<std::vector<uint8_t>> Store::save_image() const {
         for (size_t k = 0; k < acts.size(); ++k) {
             uint64_t fp = frame_offset(s.slots_begin, acts[k].second.second);
             Result<void> ok;
-            for_each_ref(*sites[k].first, *sites[k].second, [&](uint32_t x) {
+            for_each_ref(*sites[k].first, *sites[k].second, [&](uint32_t x, bool ext) {
                 if (!ok) return;
                 uint64_t& v = slots[fp + x];
-                auto c = ord.code_of(v);
+                auto c = ext && v != 0 ? std::nullopt : ord.code_of(v);
                 if (!c)
                     ok = make_error(ErrorKind::usage,
                                     fmt::format("snapshot: frame {} of the suspended call holds "
@@ -455,7 +564,7 @@ Result<std::vector<uint8_t>> Store::save_image() const {
         w.u64(n);
         w.raw(slots.data(), slots.size() * sizeof(uint64_t));
     }
-    return std::move(w.out());
+    return {};
 }
 
 Result<void> Store::load_image(std::span<const uint8_t> image) {
@@ -755,16 +864,22 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
         std::memcpy(slots.data(), r.current(), nslots * 8);
         if (!r.skip(nslots * 8)) return trunc(Error{});
         for (uint32_t k = 0; k < nact; ++k) {
-            bool bad = false;
-            for_each_ref(*funcs[k]->code, *sites[k], [&](uint32_t x) {
+            const char* bad = nullptr;
+            for_each_ref(*funcs[k]->code, *sites[k], [&](uint32_t x, bool ext) {
                 uint64_t& v = slots[acts[k].fp + x];
+                // Only null can be an externref: save refuses any other, and a function put
+                // there would reach host code as host data.
+                if (ext && v != no_func) {
+                    bad = "an externref that is not null";
+                    return;
+                }
                 auto word = ord.word_of(v);
                 if (!word)
-                    bad = true;
+                    bad = "a reference to no function";
                 else
                     v = *word;
             });
-            if (bad) return corrupt(fmt::format("frame {} holds a reference to no function", k));
+            if (bad) return corrupt(fmt::format("frame {} holds {}", k, bad));
         }
         FuncInst* entry = funcs.front();
         uint64_t* base = s.slots_begin;

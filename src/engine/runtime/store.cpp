@@ -1,5 +1,6 @@
 #include "engine/runtime/store.hpp"
 
+#include "base/text.hpp"
 #include "engine/binary/decoder.hpp"
 #include "engine/interp/interpreter.hpp"
 #include "engine/interp/lower.hpp"
@@ -247,8 +248,9 @@ bool limits_match(uint64_t actual_min, std::optional<uint64_t> actual_max, const
     return true;
 }
 
+/// The import's names as a message shows them: the module chose them, so they are escaped.
 std::string import_name(const Import& imp) {
-    return imp.module + "." + imp.name;
+    return escape_control(imp.module) + "." + escape_control(imp.name);
 }
 
 } // namespace

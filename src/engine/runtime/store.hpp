@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/result.hpp"
+#include "base/writer.hpp"
 #include "engine/interp/interpreter.hpp"
 #include "engine/runtime/objects.hpp"
 
@@ -99,8 +100,9 @@ public:
     /// For the running host function: suspend the call once it returns. False when that is
     /// impossible (it was called from the host, or runs inside a nested wasm call).
     bool request_yield();
-    /// The store's state as a snapshot section (see snapshot.cpp); refused while a call runs.
-    Result<std::vector<uint8_t>> save_image() const;
+    /// Writes the store's state as a snapshot section (see snapshot.cpp); refused while a call
+    /// runs. A borrowing writer references memory pages instead of copying them.
+    Result<void> save_image(Writer& w) const;
     /// Restores a section save_image() wrote, after checking all of it against this store, which
     /// must have been built the same way; nothing changes when it is refused.
     Result<void> load_image(std::span<const uint8_t> image);

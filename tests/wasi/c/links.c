@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
     close(fd);
     show_file("target.txt", "/sandbox/target.txt");
     must_fail("symlink over existing", symlink("elsewhere", "/sandbox/link"), 0);
+    /* A trailing slash asks for a directory, so no link is made: ENOENT for a new name, EEXIST
+     * for one that exists (as Linux answers). */
+    must_fail("symlink slashed/", symlink("target.txt", "/sandbox/slashed/"), 0);
+    show_stat("lstat slashed", 0, "/sandbox/slashed");
+    must_fail("symlink dir/", symlink("target.txt", "/sandbox/dir/"), 0);
     show_link("readlink of a regular file", "/sandbox/target.txt");
     show_link("readlink missing", "/sandbox/missing");
 

@@ -1,0 +1,867 @@
+// PluginManager: the plugins of some folders, discovered without running them, loaded in
+// dependency order through the adapter of their ABI, called from any thread.
+//
+// Locks: `mutex` (shared) guards the entries and their state; `load_mutex` serialises loads and
+// unloads, so a slow compile never blocks calls to other plugins; each loaded instance has its
+// own `call_mutex`, as an instance runs one call at a time. Events are sent after every lock
+// is released.
+#include "plugin/fetch.hpp"
+
+#include <kiln/manager.hpp>
+#include <kiln/module_info.hpp>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+namespace kiln {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// The instance of a loaded plugin. `closed` is set (under call_mutex) once it is shut down: a
+/// caller that reached it too late loads the plugin again instead.
+struct Loaded {
+    std::unique_ptr<AbiInstance> instance;
+    std::mutex call_mutex;
+    bool closed = false;
+};
+
+struct Entry {
+    PluginInfo info;
+    std::string canonical; ///< the path, made absolute and canonical, to find it by any spelling
+    Permissions granted;
+    std::shared_ptr<Loaded> loaded;
+    std::deque<std::chrono::steady_clock::time_point> recent_calls; ///< for the rate limit
+    std::mutex rate_mutex;
+};
+
+std::string hex(const unsigned char* bytes, size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i)
+        out += fmt::format("{:02x}", bytes[i]);
+    return out;
+}
+
+/// `path` absolute and canonical as far as it exists.
+std::string canonical_path(const fs::path& path) {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(path, ec);
+    return ec ? path.lexically_normal().string() : c.string();
+}
+
+PluginAbi detect_abi(const std::vector<std::string>& imports,
+                     const std::vector<std::string>& exports) {
+    auto exports_all = [&](std::initializer_list<const char*> names) {
+        return std::all_of(names.begin(), names.end(), [&](const char* n) {
+            return std::find(exports.begin(), exports.end(), n) != exports.end();
+        });
+    };
+    auto imports_from = [&](std::string_view module) {
+        return std::any_of(imports.begin(), imports.end(), [&](const std::string& i) {
+            return i.size() > module.size() && i.starts_with(module) && i[module.size()] == '.';
+        });
+    };
+    if (exports_all({"plugin_init", "plugin_register_slots", "plugin_execute"}))
+        return PluginAbi::zeno;
+    if (imports_from("spacedrive") || exports_all({"plugin_init", "wasm_alloc"}))
+        return PluginAbi::spacedrive;
+    if (exports_all({"process", "get_metadata"})) return PluginAbi::reflow;
+    return PluginAbi::extism;
+}
+
+/// Reads the imports and exports of the plugin's main module (the one named "main", else the
+/// last) when it is a file or inline bytes; a module that does not decode fails the plugin.
+Result<void> describe_module(PluginInfo& info) {
+    const auto& wasm = info.manifest->wasm;
+    size_t main = wasm.size() - 1;
+    for (size_t i = 0; i < wasm.size(); ++i)
+        if (wasm[i].name == "main") main = i;
+    std::vector<uint8_t> bytes;
+    if (auto* f = std::get_if<Manifest::WasmFile>(&wasm[main].source)) {
+        std::ifstream in(f->path, std::ios::binary);
+        if (!in) return make_error(ErrorKind::io, fmt::format("{}: cannot open", f->path));
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    } else if (auto* b = std::get_if<Manifest::WasmBytes>(&wasm[main].source)) {
+        bytes = b->data;
+    } else {
+        return {}; // a URL: known once downloaded, at load
+    }
+    auto module = ModuleInfo::decode(bytes);
+    if (!module)
+        return make_error(
+            module.error().kind,
+            fmt::format("{}: {}", plugin::describe_wasm(wasm[main]), module.error().message));
+    for (const ModuleInfo::Import& i : module->imports())
+        if (i.kind == ExternKind::func) info.imports.push_back(i.module + "." + i.name);
+    for (const ModuleInfo::Export& e : module->exports())
+        if (e.kind == ExternKind::func) info.exports.push_back(e.name);
+    if (info.abi == PluginAbi::automatic) info.abi = detect_abi(info.imports, info.exports);
+    return {};
+}
+
+} // namespace
+
+struct PluginManager::Impl {
+    ManagerOptions options;
+    mutable std::shared_mutex mutex;
+    std::vector<std::shared_ptr<Entry>> entries;
+    std::map<PluginAbi, std::unique_ptr<AbiAdapter>> adapters;
+    std::vector<std::shared_ptr<Entry>> load_sequence; ///< loaded plugins, in load order
+    std::map<std::string, std::shared_ptr<const CompiledPlugin>> cache; ///< by module hashes
+    CacheStats stats;
+    std::mutex load_mutex;
+    AuditLog audit;
+    std::mutex listeners_mutex;
+    std::vector<std::function<void(const ManagerEvent&)>> listeners;
+    /// Folder watching: the inotify descriptor, the plugin path of each watch, the thread.
+    int inotify_fd = -1;
+    std::map<int, std::string> watched;
+    std::thread watcher;
+    std::atomic<bool> stop_watching{false};
+
+    /// The entry a name (its highest loadable version) or a path stands for; null if none.
+    std::shared_ptr<Entry> find(std::string_view name_or_path) const;
+    /// The highest version of `name` that `range` allows and that did not fail.
+    std::shared_ptr<Entry> resolve(const std::string& name, const VersionRange& range) const;
+    Result<void> order(const std::shared_ptr<Entry>& entry, std::vector<std::string>& chain,
+                       std::vector<std::shared_ptr<Entry>>& out) const;
+    Result<std::vector<std::shared_ptr<Entry>>> order_of(std::string_view name) const;
+    /// Checks, compiles and instantiates one entry whose dependencies are loaded; `run` false
+    /// stops before instantiating.
+    Result<std::unique_ptr<AbiInstance>> build(const std::shared_ptr<Entry>& entry, bool run);
+    Result<void> load_locked(std::string_view name, std::vector<ManagerEvent>& events);
+    void unload_locked(const std::shared_ptr<Entry>& entry, std::vector<ManagerEvent>& events);
+    void emit(const std::vector<ManagerEvent>& events);
+    void add(PluginInfo info);
+    /// Reads the plugin at `p` (a folder, a .wasm or a manifest) and adds it; its name.
+    std::string discover(const fs::path& p);
+    /// What the manager knows of the plugin at `p`, read afresh.
+    static PluginInfo read_plugin(const fs::path& p);
+    /// build() for a plugin as `info` describes it, with `granted` added to its permissions.
+    Result<std::unique_ptr<AbiInstance>> build_from(const PluginInfo& info,
+                                                    const Permissions& granted, bool run);
+};
+
+std::string PluginManager::Impl::discover(const fs::path& p) {
+    PluginInfo info = read_plugin(p);
+    std::string name = info.name;
+    add(std::move(info));
+    return name;
+}
+
+PluginInfo PluginManager::Impl::read_plugin(const fs::path& p) {
+    std::error_code ec;
+    const bool dir = fs::is_directory(p, ec);
+    PluginInfo info;
+    info.path = p.string();
+    info.name = dir ? p.filename().string() : p.stem().string();
+    auto manifest =
+        dir ? PackageManifest::from_folder(p.string()) : PackageManifest::from_file(p.string());
+    if (!manifest) {
+        info.state = PluginState::failed;
+        info.error = manifest.error().message;
+    } else {
+        if (!manifest->name.empty()) info.name = manifest->name;
+        info.version = manifest->version.to_string();
+        info.abi = manifest->abi;
+        info.manifest = std::make_shared<const PackageManifest>(std::move(*manifest));
+        if (auto ok = describe_module(info); !ok) {
+            info.state = PluginState::failed;
+            info.error = ok.error().message;
+        }
+    }
+    return info;
+}
+
+std::shared_ptr<Entry> PluginManager::Impl::find(std::string_view name_or_path) const {
+    std::shared_ptr<Entry> best;
+    // A name has no slash; anything else is a path, found however it is spelled.
+    const bool path = name_or_path.find('/') != std::string_view::npos;
+    const std::string canonical = path ? canonical_path(name_or_path) : std::string();
+    for (const auto& e : entries) {
+        if (e->info.path == name_or_path || (path && e->canonical == canonical)) return e;
+        if (e->info.name != name_or_path) continue;
+        // Prefer a plugin that can run, then the highest version.
+        auto rank = [](const Entry& x) { return x.info.state != PluginState::failed; };
+        if (!best || rank(*e) > rank(*best) ||
+            (rank(*e) == rank(*best) && best->info.manifest && e->info.manifest &&
+             e->info.manifest->version > best->info.manifest->version))
+            best = e;
+    }
+    return best;
+}
+
+std::shared_ptr<Entry> PluginManager::Impl::resolve(const std::string& name,
+                                                    const VersionRange& range) const {
+    std::shared_ptr<Entry> best;
+    for (const auto& e : entries)
+        if (e->info.name == name && e->info.manifest && e->info.state != PluginState::failed &&
+            e->info.state != PluginState::disabled && range.matches(e->info.manifest->version) &&
+            (!best || e->info.manifest->version > best->info.manifest->version))
+            best = e;
+    return best;
+}
+
+Result<void> PluginManager::Impl::order(const std::shared_ptr<Entry>& entry,
+                                        std::vector<std::string>& chain,
+                                        std::vector<std::shared_ptr<Entry>>& out) const {
+    if (std::find(out.begin(), out.end(), entry) != out.end()) return {};
+    const std::string& name = entry->info.name;
+    if (std::find(chain.begin(), chain.end(), name) != chain.end()) {
+        std::string text;
+        auto from = std::find(chain.begin(), chain.end(), name);
+        for (auto it = from; it != chain.end(); ++it)
+            text += *it + " -> ";
+        return make_error(ErrorKind::invalid, fmt::format("dependency cycle: {}{}", text, name));
+    }
+    chain.push_back(name);
+    if (entry->info.manifest)
+        for (const auto& [dep, range] : entry->info.manifest->dependencies) {
+            auto found = resolve(dep, range);
+            if (!found) {
+                std::vector<std::string> installed;
+                for (const auto& e : entries)
+                    if (e->info.name == dep)
+                        installed.push_back(
+                            e->info.version.empty()
+                                ? "failed"
+                                : e->info.version +
+                                      (e->info.state == PluginState::failed     ? " (failed)"
+                                       : e->info.state == PluginState::disabled ? " (disabled)"
+                                                                                : ""));
+                std::string path;
+                for (const std::string& c : chain)
+                    path += c + " -> ";
+                return make_error(
+                    ErrorKind::invalid,
+                    fmt::format("unsatisfiable dependency: {}{} {} ({})", path, dep, range.text,
+                                installed.empty()
+                                    ? "not installed"
+                                    : fmt::format("installed: {}", fmt::join(installed, ", "))));
+            }
+            if (auto ok = order(found, chain, out); !ok) return ok;
+        }
+    chain.pop_back();
+    out.push_back(entry);
+    return {};
+}
+
+Result<std::vector<std::shared_ptr<Entry>>>
+PluginManager::Impl::order_of(std::string_view name) const {
+    auto entry = find(name);
+    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+    std::vector<std::string> chain;
+    std::vector<std::shared_ptr<Entry>> out;
+    if (auto ok = order(entry, chain, out); !ok) return tl::unexpected(ok.error());
+    return out;
+}
+
+Result<std::unique_ptr<AbiInstance>> PluginManager::Impl::build(const std::shared_ptr<Entry>& entry,
+                                                                bool run) {
+    PluginInfo info;
+    Permissions granted;
+    {
+        std::shared_lock lock(mutex);
+        info = entry->info;
+        granted = entry->granted;
+    }
+    return build_from(info, granted, run);
+}
+
+Result<std::unique_ptr<AbiInstance>>
+PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& granted, bool run) {
+    if (!info.manifest) return make_error(ErrorKind::invalid, info.error);
+    const PackageManifest& package = *info.manifest;
+    if (package.requires_kiln) {
+        auto kiln = Version::parse(options.kiln_version);
+        if (kiln && !package.requires_kiln->matches(*kiln))
+            return make_error(ErrorKind::invalid,
+                              fmt::format("{}: requires.kiln: \"{}\" does not allow Kiln {}",
+                                          package.file, package.requires_kiln->text,
+                                          options.kiln_version));
+    }
+    auto adapter = adapters.find(info.abi);
+    if (adapter == adapters.end())
+        return make_error(
+            ErrorKind::unlinkable,
+            fmt::format("no adapter for the {} ABI in this build", abi_name(info.abi)));
+    PackageManifest effective = package;
+    effective.permissions.merge(granted);
+    auto getenv = options.getenv ? options.getenv
+                                 : [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        return v ? std::optional<std::string>(v) : std::nullopt;
+    };
+    auto manifest = effective.to_extism(getenv);
+    if (!manifest)
+        return make_error(manifest.error().kind,
+                          fmt::format("{}: {}", package.file, manifest.error().message));
+    // The modules are read (and their hashes checked) once; the cache key is their sha256s
+    // with everything else the compiled plugin holds.
+    if (sodium_init() < 0) return make_error(ErrorKind::io, "libsodium failed to start");
+    std::string key = abi_name(info.abi);
+    for (Manifest::Wasm& w : manifest->wasm) {
+        auto bytes = plugin::fetch_wasm(w);
+        if (!bytes) return tl::unexpected(bytes.error());
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(digest, bytes->data(), bytes->size());
+        key += "|" + w.name + ":" + hex(digest, sizeof digest);
+        w.source = Manifest::WasmBytes{std::move(*bytes)};
+        w.hash.clear();
+    }
+    Manifest rest = *manifest;
+    rest.wasm.clear();
+    key += "|" + rest.to_json();
+    // The cache is only touched under load_mutex, which every caller of build() holds.
+    std::shared_ptr<const CompiledPlugin> compiled;
+    if (auto hit = cache.find(key); hit != cache.end()) {
+        compiled = hit->second;
+        ++stats.hits;
+    } else {
+        PluginOptions popts = options.plugin_options;
+        PluginOptions extra = adapter->second->options(info);
+        popts.wasi = popts.wasi || extra.wasi;
+        popts.functions.insert(popts.functions.end(), extra.functions.begin(),
+                               extra.functions.end());
+        popts.name = info.name;
+        auto made = CompiledPlugin::create(options.engine, std::move(*manifest), std::move(popts));
+        if (!made) return tl::unexpected(made.error());
+        compiled = *made;
+        cache.emplace(key, compiled);
+        ++stats.compiled;
+    }
+    if (!run) return std::unique_ptr<AbiInstance>();
+    return adapter->second->instantiate(AbiLoad{info, compiled});
+}
+
+Result<void> PluginManager::Impl::load_locked(std::string_view name,
+                                              std::vector<ManagerEvent>& events) {
+    std::vector<std::shared_ptr<Entry>> order;
+    {
+        std::shared_lock lock(mutex);
+        auto entry = find(name);
+        if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+        if (entry->info.state == PluginState::failed)
+            return make_error(ErrorKind::invalid,
+                              fmt::format("plugin {} failed: {}", name, entry->info.error));
+        if (entry->info.state == PluginState::disabled)
+            return make_error(ErrorKind::usage, fmt::format("plugin {} is disabled", name));
+        auto o = order_of(name);
+        if (!o) return tl::unexpected(o.error());
+        order = std::move(*o);
+    }
+    for (const auto& entry : order) {
+        {
+            std::shared_lock lock(mutex);
+            if (entry->loaded) continue;
+        }
+        auto instance = build(entry, true);
+        std::unique_lock lock(mutex);
+        if (!instance) {
+            entry->info.state = PluginState::failed;
+            entry->info.error = instance.error().message;
+            events.push_back({ManagerEvent::Kind::failed, entry->info.name, entry->info.error});
+            if (entry == order.back()) return tl::unexpected(instance.error());
+            return make_error(instance.error().kind,
+                              fmt::format("{} needs {}, which failed: {}", order.back()->info.name,
+                                          entry->info.name, instance.error().message));
+        }
+        auto loaded = std::make_shared<Loaded>();
+        loaded->instance = std::move(*instance);
+        entry->loaded = std::move(loaded);
+        entry->info.state = PluginState::loaded;
+        load_sequence.push_back(entry);
+        events.push_back({ManagerEvent::Kind::loaded, entry->info.name, {}});
+    }
+    return {};
+}
+
+void PluginManager::Impl::unload_locked(const std::shared_ptr<Entry>& entry,
+                                        std::vector<ManagerEvent>& events) {
+    // Dependents first: every loaded plugin whose requirements resolve to this one.
+    std::vector<std::shared_ptr<Entry>> dependents;
+    {
+        std::shared_lock lock(mutex);
+        if (!entry->loaded) return;
+        for (const auto& e : load_sequence) {
+            if (e == entry || !e->info.manifest) continue;
+            for (const auto& [dep, range] : e->info.manifest->dependencies)
+                if (dep == entry->info.name && range.matches(entry->info.manifest->version))
+                    dependents.push_back(e);
+        }
+    }
+    for (auto it = dependents.rbegin(); it != dependents.rend(); ++it)
+        unload_locked(*it, events);
+    std::shared_ptr<Loaded> loaded;
+    {
+        std::unique_lock lock(mutex);
+        loaded = std::move(entry->loaded);
+        entry->loaded.reset();
+        if (entry->info.state == PluginState::loaded) entry->info.state = PluginState::available;
+        std::erase(load_sequence, entry);
+    }
+    if (!loaded) return;
+    {
+        // Waits for the call in flight, if any.
+        std::lock_guard call(loaded->call_mutex);
+        loaded->instance->shutdown();
+        loaded->closed = true;
+        loaded->instance.reset();
+    }
+    events.push_back({ManagerEvent::Kind::unloaded, entry->info.name, {}});
+}
+
+void PluginManager::Impl::emit(const std::vector<ManagerEvent>& events) {
+    if (events.empty()) return;
+    std::vector<std::function<void(const ManagerEvent&)>> copy;
+    {
+        std::lock_guard lock(listeners_mutex);
+        copy = listeners;
+    }
+    for (const ManagerEvent& e : events)
+        for (const auto& l : copy)
+            l(e);
+}
+
+void PluginManager::Impl::add(PluginInfo info) {
+    std::unique_lock lock(mutex);
+    if (info.state != PluginState::failed && info.manifest)
+        for (const auto& e : entries) {
+            if (e->info.name != info.name || !e->info.manifest ||
+                e->info.state == PluginState::failed ||
+                e->info.manifest->version != info.manifest->version)
+                continue;
+            info.state = PluginState::failed;
+            info.error = fmt::format("{}: name: \"{}\" {} is also at {}; expected a name "
+                                     "(or version) of its own",
+                                     info.manifest->file, info.name, info.version, e->info.path);
+            break;
+        }
+    auto entry = std::make_shared<Entry>();
+    entry->canonical = canonical_path(info.path);
+    entry->info = std::move(info);
+    entries.push_back(std::move(entry));
+}
+
+PluginManager::PluginManager() : PluginManager(ManagerOptions()) {}
+
+PluginManager::PluginManager(ManagerOptions options) : m_impl(std::make_unique<Impl>()) {
+    m_impl->options = std::move(options);
+    add_adapter(make_extism_adapter());
+}
+
+PluginManager::~PluginManager() {
+    stop_watching();
+    unload_all();
+}
+
+Result<void> PluginManager::watch() {
+    if (m_impl->inotify_fd >= 0) return {};
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return make_error(ErrorKind::io, "inotify: cannot start");
+    {
+        std::shared_lock lock(m_impl->mutex);
+        for (const auto& e : m_impl->entries) {
+            std::error_code ec;
+            if (!fs::is_directory(e->info.path, ec)) continue;
+            int wd = inotify_add_watch(fd, e->info.path.c_str(),
+                                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM);
+            if (wd >= 0) m_impl->watched[wd] = e->info.path;
+        }
+    }
+    m_impl->inotify_fd = fd;
+    m_impl->stop_watching = false;
+    m_impl->watcher = std::thread([this] {
+        Impl& impl = *m_impl;
+        alignas(inotify_event) char buffer[8192];
+        while (!impl.stop_watching) {
+            pollfd p{impl.inotify_fd, POLLIN, 0};
+            if (poll(&p, 1, 50) <= 0) continue;
+            // A change is usually several events (write, then rename): gather them for a moment
+            // so that each plugin is reloaded once, with its files complete.
+            std::set<std::string> changed;
+            for (int quiet = 0; quiet < 2 && !impl.stop_watching;) {
+                ssize_t n = read(impl.inotify_fd, buffer, sizeof buffer);
+                if (n <= 0) {
+                    ++quiet;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+                    continue;
+                }
+                quiet = 0;
+                for (ssize_t at = 0; at < n;) {
+                    auto* event = reinterpret_cast<inotify_event*>(buffer + at);
+                    if (auto it = impl.watched.find(event->wd); it != impl.watched.end())
+                        changed.insert(it->second);
+                    at += ssize_t(sizeof(inotify_event) + event->len);
+                }
+            }
+            for (const std::string& path : changed)
+                (void)reload(path); // a failure is a `failed` event; the old version serves on
+        }
+    });
+    return {};
+}
+
+void PluginManager::stop_watching() {
+    if (m_impl->inotify_fd < 0) return;
+    m_impl->stop_watching = true;
+    if (m_impl->watcher.joinable()) m_impl->watcher.join();
+    close(m_impl->inotify_fd);
+    m_impl->inotify_fd = -1;
+    m_impl->watched.clear();
+}
+
+Result<void> PluginManager::open(const std::string& folder) {
+    std::error_code ec;
+    fs::directory_iterator it(folder, ec);
+    if (ec)
+        return make_error(ErrorKind::io, fmt::format("{}: cannot open: {}", folder, ec.message()));
+    std::vector<fs::path> paths;
+    for (const auto& d : it)
+        paths.push_back(d.path());
+    std::sort(paths.begin(), paths.end());
+    for (const fs::path& p : paths) {
+        const std::string ext = p.extension().string();
+        if (fs::is_directory(p, ec) || ext == ".wasm" || ext == ".json" || ext == ".toml")
+            m_impl->discover(p);
+    }
+    if (m_impl->options.eager) (void)load_all();
+    return {};
+}
+
+Result<std::string> PluginManager::add(const std::string& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        return make_error(ErrorKind::io, fmt::format("{}: cannot open", path));
+    {
+        // The same plugin reached by another spelling of its path is not a second plugin.
+        std::shared_lock lock(m_impl->mutex);
+        const std::string canonical = canonical_path(path);
+        for (const auto& e : m_impl->entries)
+            if (e->canonical == canonical) return e->info.name;
+    }
+    std::string name = m_impl->discover(path);
+    if (m_impl->options.eager) (void)load(path);
+    return name;
+}
+
+std::vector<PluginInfo> PluginManager::list() const {
+    std::vector<PluginInfo> out;
+    {
+        std::shared_lock lock(m_impl->mutex);
+        for (const auto& e : m_impl->entries)
+            out.push_back(e->info);
+    }
+    std::stable_sort(out.begin(), out.end(), [](const PluginInfo& a, const PluginInfo& b) {
+        if (a.name != b.name) return a.name < b.name;
+        if (a.manifest && b.manifest) return a.manifest->version < b.manifest->version;
+        return false;
+    });
+    return out;
+}
+
+std::optional<PluginInfo> PluginManager::info(std::string_view name_or_path) const {
+    std::shared_lock lock(m_impl->mutex);
+    auto e = m_impl->find(name_or_path);
+    if (!e) return std::nullopt;
+    return e->info;
+}
+
+Result<std::vector<std::string>> PluginManager::load_order(std::string_view name) const {
+    std::shared_lock lock(m_impl->mutex);
+    auto order = m_impl->order_of(name);
+    if (!order) return tl::unexpected(order.error());
+    std::vector<std::string> out;
+    for (const auto& e : *order)
+        out.push_back(e->info.name);
+    return out;
+}
+
+Result<void> PluginManager::validate(std::string_view name) {
+    std::shared_ptr<Entry> entry;
+    {
+        std::shared_lock lock(m_impl->mutex);
+        entry = m_impl->find(name);
+        if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+        if (entry->info.state == PluginState::failed)
+            return make_error(ErrorKind::invalid, entry->info.error);
+        if (auto o = m_impl->order_of(name); !o) {
+            lock.unlock();
+            std::unique_lock write(m_impl->mutex);
+            entry->info.state = PluginState::failed;
+            entry->info.error = o.error().message;
+            return tl::unexpected(o.error());
+        }
+    }
+    std::lock_guard load(m_impl->load_mutex);
+    auto built = m_impl->build(entry, false);
+    if (!built) {
+        std::unique_lock lock(m_impl->mutex);
+        entry->info.state = PluginState::failed;
+        entry->info.error = built.error().message;
+        return tl::unexpected(built.error());
+    }
+    return {};
+}
+
+Result<void> PluginManager::load(std::string_view name) {
+    std::vector<ManagerEvent> events;
+    Result<void> result;
+    {
+        std::lock_guard load(m_impl->load_mutex);
+        result = m_impl->load_locked(name, events);
+    }
+    m_impl->emit(events);
+    return result;
+}
+
+Result<void> PluginManager::load_all() {
+    Result<void> first;
+    for (const PluginInfo& p : list()) {
+        if (p.state != PluginState::available) continue;
+        auto ok = load(p.path);
+        if (!ok && first) first = ok;
+    }
+    return first;
+}
+
+Result<void> PluginManager::reload(std::string_view name) {
+    std::vector<ManagerEvent> events;
+    Result<void> result;
+    {
+        std::lock_guard load(m_impl->load_mutex);
+        std::shared_ptr<Entry> entry;
+        Permissions granted;
+        {
+            std::shared_lock lock(m_impl->mutex);
+            entry = m_impl->find(name);
+            if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+            granted = entry->granted;
+        }
+        // The new version is read and built beside the running one, which serves meanwhile and
+        // keeps serving if the new one fails.
+        PluginInfo fresh = Impl::read_plugin(entry->info.path);
+        bool was_loaded = false;
+        Result<std::unique_ptr<AbiInstance>> instance = make_error(ErrorKind::invalid, fresh.error);
+        if (fresh.state != PluginState::failed) {
+            {
+                std::shared_lock lock(m_impl->mutex);
+                was_loaded = entry->loaded != nullptr;
+            }
+            instance = m_impl->build_from(fresh, granted, was_loaded);
+        }
+        if (!instance) {
+            events.push_back(
+                {ManagerEvent::Kind::failed, entry->info.name, instance.error().message});
+            result = tl::unexpected(instance.error());
+        } else {
+            std::shared_ptr<Loaded> old;
+            {
+                std::unique_lock lock(m_impl->mutex);
+                old = std::move(entry->loaded);
+                entry->loaded.reset();
+                fresh.state = PluginState::available;
+                if (*instance) {
+                    auto loaded = std::make_shared<Loaded>();
+                    loaded->instance = std::move(*instance);
+                    entry->loaded = std::move(loaded);
+                    fresh.state = PluginState::loaded;
+                }
+                entry->info = std::move(fresh);
+                entry->canonical = canonical_path(entry->info.path);
+            }
+            if (old) {
+                // New calls already go to the new instance; the old one ends with its last call.
+                std::lock_guard call(old->call_mutex);
+                old->instance->shutdown();
+                old->closed = true;
+                old->instance.reset();
+            }
+            events.push_back({ManagerEvent::Kind::reloaded, entry->info.name, {}});
+        }
+    }
+    m_impl->emit(events);
+    return result;
+}
+
+Result<void> PluginManager::unload(std::string_view name) {
+    std::vector<ManagerEvent> events;
+    {
+        std::lock_guard load(m_impl->load_mutex);
+        std::shared_ptr<Entry> entry;
+        {
+            std::shared_lock lock(m_impl->mutex);
+            entry = m_impl->find(name);
+        }
+        if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+        m_impl->unload_locked(entry, events);
+    }
+    m_impl->emit(events);
+    return {};
+}
+
+void PluginManager::unload_all() {
+    std::vector<ManagerEvent> events;
+    {
+        std::lock_guard load(m_impl->load_mutex);
+        while (true) {
+            std::shared_ptr<Entry> last;
+            {
+                std::shared_lock lock(m_impl->mutex);
+                if (m_impl->load_sequence.empty()) break;
+                last = m_impl->load_sequence.back();
+            }
+            m_impl->unload_locked(last, events);
+        }
+    }
+    m_impl->emit(events);
+}
+
+Result<std::string> PluginManager::call(std::string_view name, std::string_view target,
+                                        std::string_view input) {
+    // A plugin unloaded or reloaded between the lookup and the call is looked up again; each
+    // retry means another unload or reload happened meanwhile.
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        std::shared_ptr<Loaded> loaded;
+        {
+            std::shared_lock lock(m_impl->mutex);
+            auto entry = m_impl->find(name);
+            if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+            loaded = entry->loaded;
+        }
+        if (!loaded) {
+            if (auto ok = load(name); !ok) return tl::unexpected(ok.error());
+            continue;
+        }
+        std::lock_guard call(loaded->call_mutex);
+        if (loaded->closed) continue;
+        return loaded->instance->call(target, input);
+    }
+    return make_error(ErrorKind::usage,
+                      fmt::format("plugin {} was unloaded while it was being called", name));
+}
+
+Result<void> PluginManager::set_enabled(std::string_view name, bool enabled) {
+    std::shared_ptr<Entry> entry;
+    {
+        std::shared_lock lock(m_impl->mutex);
+        entry = m_impl->find(name);
+    }
+    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+    if (!enabled) (void)unload(entry->info.path);
+    std::unique_lock lock(m_impl->mutex);
+    if (entry->info.state == PluginState::failed) return {};
+    entry->info.state = enabled ? (entry->loaded ? PluginState::loaded : PluginState::available)
+                                : PluginState::disabled;
+    return {};
+}
+
+Result<void> PluginManager::grant(std::string_view name, const Permissions& more) {
+    std::unique_lock lock(m_impl->mutex);
+    auto entry = m_impl->find(name);
+    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+    entry->granted.merge(more);
+    return {};
+}
+
+Result<void> PluginManager::revoke(std::string_view name, const Permissions& less) {
+    std::unique_lock lock(m_impl->mutex);
+    auto entry = m_impl->find(name);
+    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+    entry->granted.remove(less);
+    return {};
+}
+
+Result<Permissions> PluginManager::permissions(std::string_view name) const {
+    std::shared_lock lock(m_impl->mutex);
+    auto entry = m_impl->find(name);
+    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+    Permissions p = entry->info.manifest ? entry->info.manifest->permissions : Permissions{};
+    p.merge(entry->granted);
+    return p;
+}
+
+Result<void> PluginManager::check(std::string_view name, Permission permission,
+                                  std::string_view argument) {
+    std::shared_ptr<Entry> entry;
+    Permissions p;
+    {
+        std::shared_lock lock(m_impl->mutex);
+        entry = m_impl->find(name);
+        if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+        if (entry->info.manifest) p = entry->info.manifest->permissions;
+        p.merge(entry->granted);
+    }
+    auto deny = [&](const char* what, std::string why) -> Result<void> {
+        m_impl->audit.add(
+            {std::chrono::system_clock::now(), entry->info.name, what, std::string(argument)});
+        return make_error(ErrorKind::denied, std::move(why));
+    };
+    if (!allows(p, permission, argument))
+        return deny(permission_name(permission),
+                    argument.empty() ? fmt::format("{}: {} is not granted", entry->info.name,
+                                                   permission_name(permission))
+                                     : fmt::format("{}: {} \"{}\" is not granted", entry->info.name,
+                                                   permission_name(permission), argument));
+    if (p.calls_per_minute != 0) {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(entry->rate_mutex);
+        auto& recent = entry->recent_calls;
+        while (!recent.empty() && now - recent.front() >= std::chrono::minutes(1))
+            recent.pop_front();
+        if (recent.size() >= p.calls_per_minute)
+            return deny("rate", fmt::format("{}: over its rate limit of {} calls a minute",
+                                            entry->info.name, p.calls_per_minute));
+        recent.push_back(now);
+    }
+    return {};
+}
+
+AuditLog& PluginManager::audit() {
+    return m_impl->audit;
+}
+
+void PluginManager::on_event(std::function<void(const ManagerEvent&)> listener) {
+    std::lock_guard lock(m_impl->listeners_mutex);
+    m_impl->listeners.push_back(std::move(listener));
+}
+
+void PluginManager::add_adapter(std::unique_ptr<AbiAdapter> adapter) {
+    std::lock_guard load(m_impl->load_mutex);
+    const PluginAbi abi = adapter->abi();
+    m_impl->adapters[abi] = std::move(adapter);
+}
+
+PluginManager::CacheStats PluginManager::cache_stats() const {
+    std::lock_guard load(m_impl->load_mutex);
+    return m_impl->stats;
+}
+
+const char* plugin_state_name(PluginState state) {
+    switch (state) {
+    case PluginState::available: return "available";
+    case PluginState::loaded: return "loaded";
+    case PluginState::failed: return "failed";
+    case PluginState::disabled: return "disabled";
+    }
+    return "unknown";
+}
+
+} // namespace kiln
