@@ -2,7 +2,8 @@
 // kept as a pending sum that loads and stores take into their address (with wasm's 32-bit
 // wrap-around), computed wherever else its value is needed (local.set of its own local, branches
 // with values, returns, conditions, calls); and a float multiply fused with the add or subtract
-// of its product, rounding twice exactly as unfused, also when a branch lands between them.
+// of its product, rounding twice exactly as unfused, also when a branch lands between them; and
+// i8x16.shuffle lowered by the widest unit (8, 4, 2 or 1 bytes) its lanes pick.
 #include "engine/interp/interpreter.hpp"
 #include "engine/runtime/store.hpp"
 #include "test_util.hpp"
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 namespace {
@@ -208,6 +210,46 @@ TEST_F(Fold, MultiplyAddRoundsTheProductFirst) {
               8.0);
     EXPECT_EQ(f64(inst, "joined", {Value::f64(3), Value::f64(4), Value::f64(1), Value::i32(0)}),
               13.0);
+}
+
+TEST_F(Fold, ShufflesPickTheWidestUnitTheirLanesAllow) {
+    struct Case {
+        const char* lanes;
+        IOp op;
+    };
+    const Case cases[] = {
+        {"8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23", IOp::Shuffle64},
+        {"28 29 30 31 0 1 2 3 12 13 14 15 20 21 22 23", IOp::Shuffle32},
+        {"16 17 2 3 18 19 6 7 20 21 10 11 22 23 14 15", IOp::Shuffle16},
+        {"16 1 17 3 18 5 19 7 20 9 21 11 22 13 23 15", IOp::I8x16Shuffle},
+        {"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", IOp::I8x16Shuffle}, // unaligned pairs
+        {"31 30 29 28 27 26 25 24 23 22 21 20 19 18 17 16", IOp::I8x16Shuffle},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.lanes);
+        // a = bytes 0..15, b = bytes 100..115: each result byte shows the lane it came from.
+        std::string wat = R"((module (func (export "f") (result v128)
+          (i8x16.shuffle )" +
+                          std::string(c.lanes) +
+                          R"(
+            (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+            (v128.const i8x16 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115)))))";
+        Instance* inst = load(wat);
+        if (!inst && !::testing::Test::HasFailure()) GTEST_SKIP() << "wat2wasm is not installed";
+        ASSERT_NE(inst, nullptr);
+        EXPECT_TRUE(uses(inst, "f", c.op));
+        auto r = ok(inst, "f");
+        ASSERT_EQ(r.size(), 1u);
+        kiln::V128 v = r[0].as_v128();
+        unsigned lane = 0, pos = 0;
+        for (const char* p = c.lanes; *p; ++pos) {
+            lane = unsigned(std::strtoul(p, const_cast<char**>(&p), 10));
+            EXPECT_EQ(v.lane<uint8_t>(pos), lane < 16 ? lane : lane - 16 + 100) << "byte " << pos;
+            while (*p == ' ')
+                ++p;
+        }
+        EXPECT_EQ(pos, 16u);
+    }
 }
 
 } // namespace

@@ -130,7 +130,8 @@ static_assert(sizeof(Cell) == 8);
     KILN_IOP_X(BrBack) KILN_INT_CMPS(KILN_GEN_FUSED)                                               \
     KILN_IOP_X(Copy128) KILN_IOP_X(Select128) KILN_IOP_X(GlobalGet128) KILN_IOP_X(GlobalSet128)    \
     KILN_IOP_X(F32MulAdd) KILN_IOP_X(F64MulAdd) KILN_IOP_X(F32MulAddP) KILN_IOP_X(F64MulAddP)      \
-    KILN_IOP_X(F32MulSub) KILN_IOP_X(F64MulSub)
+    KILN_IOP_X(F32MulSub) KILN_IOP_X(F64MulSub) KILN_IOP_X(Shuffle16) KILN_IOP_X(Shuffle32)       \
+    KILN_IOP_X(Shuffle64)
 // clang-format on
 
 #define KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)                                       \

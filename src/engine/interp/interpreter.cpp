@@ -491,11 +491,19 @@ do_call : {
 L_V128Const:
     std::memcpy(fp + W(0), pc + 2, 16);
     NEXT(4);
-L_I8x16Shuffle : {
-    auto v = sem::I8x16Shuffle(KILN_VARG_v128(W(1)), KILN_VARG_v128(W(2)), sem::vload(pc + 3));
-    KILN_VRES_v128(W(0), v);
-    NEXT(5);
-}
+    // i8x16.shuffle by the widest unit its lanes allow (the lowering's choice): the unit indices,
+    // already checked to be below 32 bytes, are the bytes of the two cells after the operands.
+#define KILN_GEN_SHUFFLE(label, U)                                                                 \
+    label : {                                                                                      \
+        auto v = sem::shuffle_units<U>(KILN_VARG_v128(W(1)), KILN_VARG_v128(W(2)),                 \
+                                       reinterpret_cast<const uint8_t*>(pc + 3));                  \
+        KILN_VRES_v128(W(0), v);                                                                   \
+        NEXT(5);                                                                                   \
+    }
+    KILN_GEN_SHUFFLE(L_I8x16Shuffle, uint8_t)
+    KILN_GEN_SHUFFLE(L_Shuffle16, uint16_t)
+    KILN_GEN_SHUFFLE(L_Shuffle32, uint32_t)
+    KILN_GEN_SHUFFLE(L_Shuffle64, uint64_t)
 L_V128Bitselect : {
     auto v = sem::V128Bitselect(KILN_VARG_v128(W(1)), KILN_VARG_v128(W(2)), KILN_VARG_v128(W(3)));
     KILN_VRES_v128(W(0), v);

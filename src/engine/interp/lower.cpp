@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 namespace kiln::engine {
 
 namespace {
@@ -1104,9 +1106,30 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         break;
     }
     case Opcode::I8x16Shuffle: {
-        size_t at = simd(IOp::I8x16Shuffle, 2, true, true, {});
-        imm(in.imm);
-        imm(in.imm_hi);
+        // The widest unit (8, 4, 2 or 1 bytes) whose every lane group is one aligned unit; its
+        // unit indices go in the two cells after the operands.
+        uint8_t lanes[16], units[16] = {};
+        for (int i = 0; i < 16; ++i)
+            lanes[i] = uint8_t((i < 8 ? in.imm : in.imm_hi) >> (i % 8 * 8)) & 31;
+        unsigned size = 8;
+        for (; size > 1; size /= 2) {
+            bool whole = true;
+            for (unsigned i = 0; i < 16 && whole; ++i)
+                whole =
+                    lanes[i] == lanes[i - i % size] + i % size && lanes[i - i % size] % size == 0;
+            if (whole) break;
+        }
+        for (unsigned j = 0; j < 16 / size; ++j)
+            units[j] = uint8_t(lanes[j * size] / size);
+        const IOp op = size == 8   ? IOp::Shuffle64
+                       : size == 4 ? IOp::Shuffle32
+                       : size == 2 ? IOp::Shuffle16
+                                   : IOp::I8x16Shuffle;
+        size_t at = simd(op, 2, true, true, {});
+        uint64_t cells[2];
+        std::memcpy(cells, units, 16);
+        imm(cells[0]);
+        imm(cells[1]);
         note_result(at);
         break;
     }
