@@ -25,7 +25,7 @@ packages=(
   libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libcurl4-openssl-dev libspdlog-dev libsodium-dev libtomlplusplus-dev  # plugin runtime
   libzstd-dev libxxhash-dev                           # snapshots
-  libyaml-cpp-dev                                     # plugin manager (YAML manifests)
+  libyaml-cpp-dev libsqlite3-dev                      # plugin manager (YAML, state database)
 )
 test_packages=(
   clang-format python3                                # tests format and layering

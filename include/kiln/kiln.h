@@ -572,6 +572,89 @@ void kiln_plugin_pool_delete(kiln_plugin_pool_t* pool);
 kiln_error_t* kiln_plugin_pool_get(kiln_plugin_pool_t* pool, uint64_t timeout_ms,
                                    kiln_plugin_t** out);
 
+/* ---- the plugin manager (folders of plugins; see docs/manager.md) ----------------------- */
+
+/** A set of plugins found in folders, loaded in dependency order, called by name. Every
+ *  function may be called from any thread (the manager locks what it must). */
+typedef struct kiln_manager kiln_manager_t;
+
+/** How a manager is set up: zero it (or use {0}), then set what you need. */
+typedef struct kiln_manager_config {
+    /** Load every plugin when its folder is opened, instead of on its first call. */
+    bool eager;
+    /** Kiln's state database, where disabled plugins, grants and the audit log are kept: a
+     *  file path, "" for $KILN_HOME/state.db, NULL to keep them in memory only. */
+    const char* state_path;
+    /** Log destination and level, host functions, ... for every plugin (NULL: defaults). */
+    const kiln_plugin_options_t* plugin_options;
+} kiln_manager_config_t;
+
+/** What happened to a plugin, as kiln_manager_on_event reports it. */
+typedef enum kiln_manager_event_kind {
+    KILN_MANAGER_LOADED = 0,
+    KILN_MANAGER_UNLOADED = 1,
+    KILN_MANAGER_FAILED = 2, /**< the detail says why */
+    KILN_MANAGER_RELOADED = 3,
+} kiln_manager_event_kind_t;
+
+/** Receives manager events on the thread that caused them, outside the manager's locks (it may
+ *  call the manager). `plugin` and `detail` (empty but for failures) are valid during the call. */
+typedef void (*kiln_manager_event_callback_t)(void* user_data, kiln_manager_event_kind_t kind,
+                                              const char* plugin, const char* detail);
+
+/** A new manager (`config` NULL: defaults). An unreadable state database, or one written by a
+ *  newer Kiln, is an error naming its file. */
+kiln_error_t* kiln_manager_new(const kiln_engine_t* engine, const kiln_manager_config_t* config,
+                               kiln_manager_t** out);
+/** Unloads every plugin in reverse dependency order and frees the manager. */
+void kiln_manager_delete(kiln_manager_t* manager);
+/** Adds the plugins of `folder` (sub-folders with a manifest, .wasm files, Extism manifests);
+ *  runs no plugin code unless the manager is eager. A bad plugin is listed as failed; only an
+ *  unreadable folder is an error. */
+kiln_error_t* kiln_manager_open(kiln_manager_t* manager, const char* folder);
+/** Adds one plugin (a folder, a .wasm or a manifest); its name into `*name` when `name` is not
+ *  NULL, freed with kiln_string_delete. */
+kiln_error_t* kiln_manager_add(kiln_manager_t* manager, const char* path, char** name);
+/** Every plugin as a JSON array (the shape of `kiln plugin list --json`: name, version, abi,
+ *  state, error, path, contributes), freed with kiln_string_delete. */
+kiln_error_t* kiln_manager_list_json(const kiln_manager_t* manager, char** json);
+/** One plugin, by name or path, as a JSON object (the shape of `kiln plugin info --json`);
+ *  a usage error when there is none. Freed with kiln_string_delete. */
+kiln_error_t* kiln_manager_info_json(const kiln_manager_t* manager, const char* plugin,
+                                     char** json);
+/** Loads a plugin and what it requires; a plugin that failed or is disabled is an error. */
+kiln_error_t* kiln_manager_load(kiln_manager_t* manager, const char* plugin);
+/** Unloads a plugin, and first what requires it. */
+kiln_error_t* kiln_manager_unload(kiln_manager_t* manager, const char* plugin);
+/** Reads a plugin again and builds the new version beside the running one, which keeps serving
+ *  if that fails; `keep_vars` hands the running instance's vars to the new one. */
+kiln_error_t* kiln_manager_reload(kiln_manager_t* manager, const char* plugin, bool keep_vars);
+/** Calls `target` (a slot, a command or an export) of a plugin, loading it first if needed.
+ *  On success the output is in `*output` and `*output_len`, freed with kiln_bytes_delete. */
+kiln_error_t* kiln_manager_call(kiln_manager_t* manager, const char* plugin, const char* target,
+                                const uint8_t* input, size_t input_len, uint8_t** output,
+                                size_t* output_len);
+/** Enables or disables every version of a plugin (kept in the state database). */
+kiln_error_t* kiln_manager_set_enabled(kiln_manager_t* manager, const char* plugin, bool enabled);
+/** Grants a plugin a permission written as `kiln plugin grant` takes it ("kv:write",
+ *  "network:*.example.com", "fs:rw:data", ...); it applies from the plugin's next load. */
+kiln_error_t* kiln_manager_grant(kiln_manager_t* manager, const char* plugin,
+                                 const char* permission);
+/** Takes back a permission kiln_manager_grant gave. */
+kiln_error_t* kiln_manager_revoke(kiln_manager_t* manager, const char* plugin,
+                                  const char* permission);
+/** The audit log of denied permission checks (of `plugin` only, unless NULL) as a JSON array
+ *  (the shape of `kiln plugin audit --json`), freed with kiln_string_delete. */
+kiln_error_t* kiln_manager_audit_json(const kiln_manager_t* manager, const char* plugin,
+                                      char** json);
+/** Adds a listener of loaded / unloaded / failed / reloaded events. The manager owns
+ *  `user_data`: `free_user_data` (may be NULL) is called on it once, when the manager is
+ *  deleted. On error it stays the caller's. */
+kiln_error_t* kiln_manager_on_event(kiln_manager_t* manager, kiln_manager_event_callback_t callback,
+                                    void* user_data, void (*free_user_data)(void* user_data));
+/** Frees a string the API handed out; NULL is ignored. */
+void kiln_string_delete(char* text);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

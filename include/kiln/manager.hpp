@@ -11,6 +11,7 @@
 #include <kiln/engine.hpp>
 #include <kiln/error.hpp>
 #include <kiln/plugin.hpp>
+#include <kiln/state_db.hpp>
 
 #include <chrono>
 #include <compare>
@@ -127,6 +128,10 @@ bool allows(const Permissions& permissions, Permission permission, std::string_v
 /// "fs:rw:data", "env:HOME", "kv:write", "jobs:4", "rate:60") into what it grants.
 Result<Permissions> parse_grant(std::string_view text);
 
+/// Each grant of `permissions` as parse_grant() reads it ("network:*.example.com", "fs:rw:data",
+/// "kv:read", "jobs:4", "rate:60", ...), one text per value, in the order of the fields.
+std::vector<std::string> grant_texts(const Permissions& permissions);
+
 /// Limits a package manifest sets; each maps onto the Extism manifest's field of that name.
 struct PackageLimits {
     std::optional<uint64_t> memory_bytes;
@@ -211,7 +216,8 @@ struct AuditRecord {
     std::string argument;
 };
 
-/// The audit log of denials, in memory; a hook sees each record as it is added.
+/// The audit log of denials, in memory or in the state database; a hook sees each record as it
+/// is added.
 class AuditLog {
 public:
     void add(AuditRecord record);
@@ -219,11 +225,15 @@ public:
     std::vector<AuditRecord> records(std::string_view plugin = {}) const;
     /// Called (on the denying thread) with each new record.
     void set_hook(std::function<void(const AuditRecord&)> hook);
+    /// Keeps records in `db` (whose manager tables exist) from now on; a record that cannot be
+    /// written stays in memory, and records() returns both.
+    void set_database(std::shared_ptr<StateDb> db);
 
 private:
     mutable std::mutex m_mutex;
     std::vector<AuditRecord> m_records;
     std::function<void(const AuditRecord&)> m_hook;
+    std::shared_ptr<StateDb> m_db;
 };
 
 /// Where a plugin is in its life.
@@ -264,6 +274,12 @@ public:
     virtual bool has(std::string_view target) const = 0;
     /// Runs the plugin's shutdown export, if it has one.
     virtual void shutdown() = 0;
+    /// The instance's vars, for a reload that hands them over; nullopt when the ABI has none.
+    virtual std::optional<std::map<std::string, std::string>> vars() const { return std::nullopt; }
+    /// Takes over the vars of the instance this one replaces.
+    virtual Result<void> set_vars(std::map<std::string, std::string> /*vars*/) {
+        return make_error(ErrorKind::usage, "this plugin's ABI has no vars to hand over");
+    }
 };
 
 /// What an adapter gets to instantiate one plugin.
@@ -288,6 +304,14 @@ public:
 /// exported, `shutdown` at unload.
 std::unique_ptr<AbiAdapter> make_extism_adapter();
 
+/// How PluginManager::reload() replaces a loaded plugin.
+struct ReloadOptions {
+    /// Hand the running instance's vars to the new one, as they are after its last call: new
+    /// calls wait for the handover rather than run on the new version without them. A new
+    /// version whose max_var_bytes cannot hold them fails the reload (the old one serves on).
+    bool keep_vars = false;
+};
+
 /// How a manager is set up.
 struct ManagerOptions {
     Engine engine;
@@ -299,7 +323,24 @@ struct ManagerOptions {
     std::function<std::optional<std::string>(const std::string&)> getenv;
     /// Log sink, log level and observers given to every plugin.
     PluginOptions plugin_options;
+    /// Kiln's state database, where disabled plugins, grants and the audit log are kept (the
+    /// schema component "manager"); null keeps them in memory, for this manager only. If its
+    /// tables cannot be brought up to date, open(), add() and every change of state return
+    /// that error.
+    std::shared_ptr<StateDb> state;
 };
+
+/// `plugins` as `kiln plugin list --json` prints them (docs/manager.md): an array of {"name",
+/// "version", "abi", "state", "error" (failed only), "path", "contributes"}.
+std::string plugins_json(const std::vector<PluginInfo>& plugins);
+/// One plugin as `kiln plugin info --json` prints it: its list object with its manifest,
+/// permissions, limits, config, `granted` (grant_texts), imports and exports.
+std::string plugin_json(const PluginInfo& plugin, const Permissions& granted);
+/// An audit record's time in UTC, to the millisecond: "2025-01-31T12:00:00.250Z".
+std::string format_audit_time(std::chrono::system_clock::time_point time);
+/// Audit records as `kiln plugin audit --json` prints them: an array of {"time", "plugin",
+/// "permission", "argument"}.
+std::string audit_json(const std::vector<AuditRecord>& records);
 
 /// A set of plugins. Every member may be called from any thread.
 class PluginManager {
@@ -340,25 +381,32 @@ public:
     /// running one: if that fails, the old version keeps serving and the error is returned (and
     /// sent as a failed event); otherwise new calls go to the new version, the call in flight
     /// finishes on the old one, which is then shut down. A plugin not loaded is only re-read.
-    Result<void> reload(std::string_view name);
+    Result<void> reload(std::string_view name, ReloadOptions options = {});
     /// Unloads every plugin, in reverse dependency order.
     void unload_all();
     /// Watches the folders of the plugins found so far (inotify) and reloads a plugin when a
-    /// file of its folder changes (see reload()); until stop_watching() or the manager's end.
-    Result<void> watch();
+    /// file of its folder changes (see reload(), with `options`); until stop_watching() or the
+    /// manager's end.
+    Result<void> watch(ReloadOptions options = {});
     /// Stops watching folders.
     void stop_watching();
     /// Calls `target` of plugin `name`, loading it first if needed.
     Result<std::string> call(std::string_view name, std::string_view target,
                              std::string_view input);
-    /// Enables or disables a plugin; a disabled plugin is unloaded and never loaded.
+    /// Enables or disables every version of a plugin (by name, kept in the state database); a
+    /// disabled plugin is unloaded, listed as disabled and never loaded.
     Result<void> set_enabled(std::string_view name, bool enabled);
-    /// Grants `name` more permissions (takes effect at its next load); revoke takes them back.
+    /// Grants `name` more permissions (kept in the state database, by name; takes effect at its
+    /// next load); revoke takes them back.
     Result<void> grant(std::string_view name, const Permissions& more);
     /// Takes back what grant() gave (not what the manifest declares).
     Result<void> revoke(std::string_view name, const Permissions& less);
     /// The permissions `name` runs with: its manifest's plus grants.
     Result<Permissions> permissions(std::string_view name) const;
+    /// What grant() gave `name`, without its manifest's permissions.
+    Result<Permissions> granted(std::string_view name) const;
+    /// The error of ManagerOptions::state's tables, if they could not be brought up to date.
+    Result<void> check_state() const;
     /// The one permission check of host functions: a denial (or a call over the rate limit) is
     /// an error value and an audit record.
     Result<void> check(std::string_view name, Permission permission, std::string_view argument);

@@ -272,6 +272,11 @@ public:
     const std::string& name() const;
     /// Merges `updates` into the config between calls: a value sets a key, nullopt deletes it.
     void update_config(const std::map<std::string, std::optional<std::string>>& updates);
+    /// The instance's vars, to hand over to another instance (a reloaded version of it).
+    std::map<std::string, std::string> vars() const;
+    /// Replaces the instance's vars between calls; refused (nothing changed) when they would
+    /// exceed the manifest's max_var_bytes.
+    Result<void> set_vars(std::map<std::string, std::string> vars);
     /// A fresh instance (memory, globals, vars cleared; config kept).
     Result<void> reset();
     /// trace, debug, info, warn, error or off.

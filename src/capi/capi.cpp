@@ -1,6 +1,7 @@
 // The C API (include/kiln/kiln.h) over the public C++ API. Nothing here reaches engine internals:
 // handles are the C++ objects behind opaque structs, and every entry point catches exceptions so
 // none crosses into C.
+#include "capi/capi.hpp"
 #include "base/result.hpp"
 
 #include <kiln/kiln.h>
@@ -50,16 +51,6 @@ KILN_SAME(KILN_LOG_WARN, kiln::LogLevel::warn);
 KILN_SAME(KILN_LOG_ERROR, kiln::LogLevel::error);
 #undef KILN_SAME
 
-struct kiln_error {
-    kiln::Error error;
-    /// format_frame() of each frame, made when kiln_error_backtrace_frame first asks.
-    mutable std::vector<std::string> frame_names;
-};
-
-struct kiln_engine {
-    kiln::Engine engine;
-};
-
 // Modules and stores hold the engine (a shared handle), so kiln_engine_delete may come first.
 struct kiln_module {
     kiln_module(kiln::Engine e, kiln::Module m)
@@ -104,50 +95,11 @@ struct kiln_caller {
 
 namespace {
 
-// Returned when not even an error can be allocated; kiln_error_delete never frees it.
-kiln_error out_of_memory{kiln::Error{kiln::ErrorKind::limit, "out of memory", nullptr}, {}};
-
-kiln_error* new_error(kiln::Error e) noexcept {
-    try {
-        return new kiln_error{std::move(e), {}};
-    } catch (...) {
-        return &out_of_memory;
-    }
-}
-
-kiln_error* usage(std::string message) {
-    return new_error(kiln::Error{kiln::ErrorKind::usage, std::move(message), nullptr});
-}
-
-kiln_error* unexpected_exception(const char* what) noexcept {
-    try {
-        return usage(std::string("unexpected exception: ") + what);
-    } catch (...) {
-        return &out_of_memory;
-    }
-}
-
-/// Runs an entry point's body; an exception becomes an error instead of crossing into C.
-template <typename F> kiln_error* guarded(F&& body) noexcept {
-    try {
-        return body();
-    } catch (const std::bad_alloc&) {
-        return &out_of_memory;
-    } catch (const std::exception& e) {
-        return unexpected_exception(e.what());
-    } catch (...) {
-        return unexpected_exception("of unknown type");
-    }
-}
-
-/// For entry points that return a value rather than an error: `fallback` on an exception.
-template <typename T, typename F> T guarded_value(T fallback, F&& body) noexcept {
-    try {
-        return body();
-    } catch (...) {
-        return fallback;
-    }
-}
+using kiln::capi::guarded;
+using kiln::capi::guarded_value;
+using kiln::capi::new_error;
+using kiln::capi::out_of_memory;
+using kiln::capi::usage;
 
 std::optional<kiln::ValType> valtype_of(kiln_valkind_t kind) {
     // Switched on as an int: C may pass any int, outside the enum's range.
@@ -994,10 +946,6 @@ struct kiln_manifest {
     kiln::Manifest manifest;
 };
 
-struct kiln_plugin_options {
-    kiln::PluginOptions options;
-};
-
 struct kiln_compiled_plugin {
     std::shared_ptr<const kiln::CompiledPlugin> compiled;
 };
@@ -1385,10 +1333,8 @@ kiln_error_t* kiln_plugin_snapshot(const kiln_plugin_t* plugin, uint8_t** data, 
         *len = 0;
         auto bytes = plugin->plugin.snapshot();
         if (!bytes) return new_error(std::move(bytes.error()));
-        // malloc, so that kiln_bytes_delete frees any bytes the API hands out the same way.
-        auto* copy = static_cast<uint8_t*>(std::malloc(std::max<size_t>(bytes->size(), 1)));
+        auto* copy = static_cast<uint8_t*>(kiln::capi::malloc_copy(bytes->data(), bytes->size()));
         if (!copy) return &out_of_memory;
-        std::memcpy(copy, bytes->data(), bytes->size());
         *data = copy;
         *len = bytes->size();
         return nullptr;

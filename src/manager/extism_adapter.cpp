@@ -16,6 +16,12 @@ public:
         return m_plugin.call(target, input);
     }
     bool has(std::string_view target) const override { return m_plugin.function_exists(target); }
+    std::optional<std::map<std::string, std::string>> vars() const override {
+        return m_plugin.vars();
+    }
+    Result<void> set_vars(std::map<std::string, std::string> vars) override {
+        return m_plugin.set_vars(std::move(vars));
+    }
     void shutdown() override {
         // A failing shutdown cannot stop the unload; the plugin's log has said why.
         if (m_plugin.function_exists("shutdown")) (void)m_plugin.call("shutdown", "");

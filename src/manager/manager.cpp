@@ -5,6 +5,8 @@
 // unloads, so a slow compile never blocks calls to other plugins; each loaded instance has its
 // own `call_mutex`, as an instance runs one call at a time. Events are sent after every lock
 // is released.
+#include "base/result.hpp"
+#include "manager/persist.hpp"
 #include "plugin/fetch.hpp"
 
 #include <kiln/manager.hpp>
@@ -135,6 +137,14 @@ struct PluginManager::Impl {
     std::map<int, std::string> watched;
     std::thread watcher;
     std::atomic<bool> stop_watching{false};
+    /// Why the state database's tables could not be prepared; set once, at construction.
+    std::optional<Error> state_error;
+
+    /// The state_error as a result, for the members that need the state database.
+    Result<void> state_ready() const {
+        if (state_error) return tl::unexpected(*state_error);
+        return {};
+    }
 
     /// The entry a name (its highest loadable version) or a path stands for; null if none.
     std::shared_ptr<Entry> find(std::string_view name_or_path) const;
@@ -359,10 +369,11 @@ Result<void> PluginManager::Impl::load_locked(std::string_view name,
         auto entry = find(name);
         if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
         if (entry->info.state == PluginState::failed)
-            return make_error(ErrorKind::invalid,
-                              fmt::format("plugin {} failed: {}", name, entry->info.error));
+            return make_error(ErrorKind::invalid, fmt::format("plugin {} failed: {}",
+                                                              entry->info.name, entry->info.error));
         if (entry->info.state == PluginState::disabled)
-            return make_error(ErrorKind::usage, fmt::format("plugin {} is disabled", name));
+            return make_error(ErrorKind::usage,
+                              fmt::format("plugin {} is disabled", entry->info.name));
         auto o = order_of(name);
         if (!o) return tl::unexpected(o.error());
         order = std::move(*o);
@@ -441,6 +452,20 @@ void PluginManager::Impl::emit(const std::vector<ManagerEvent>& events) {
 }
 
 void PluginManager::Impl::add(PluginInfo info) {
+    // What was decided about this plugin in an earlier run: read before the lock is taken.
+    Permissions granted;
+    bool disabled = false;
+    if (options.state && !state_error) {
+        auto stored = manager::load_grants(*options.state, info.name);
+        auto off = manager::is_disabled(*options.state, info.name);
+        if (stored && off) {
+            granted = std::move(*stored);
+            disabled = *off;
+        } else if (info.state != PluginState::failed) {
+            info.state = PluginState::failed;
+            info.error = (stored ? off.error() : stored.error()).message;
+        }
+    }
     std::unique_lock lock(mutex);
     if (info.state != PluginState::failed && info.manifest)
         for (const auto& e : entries) {
@@ -454,9 +479,12 @@ void PluginManager::Impl::add(PluginInfo info) {
                                      info.manifest->file, info.name, info.version, e->info.path);
             break;
         }
+    // A disabled plugin keeps the reason it would fail for, shown again once enabled.
+    if (disabled) info.state = PluginState::disabled;
     auto entry = std::make_shared<Entry>();
     entry->canonical = canonical_path(info.path);
     entry->info = std::move(info);
+    entry->granted = std::move(granted);
     entries.push_back(std::move(entry));
 }
 
@@ -464,6 +492,12 @@ PluginManager::PluginManager() : PluginManager(ManagerOptions()) {}
 
 PluginManager::PluginManager(ManagerOptions options) : m_impl(std::make_unique<Impl>()) {
     m_impl->options = std::move(options);
+    if (const auto& db = m_impl->options.state) {
+        if (auto ready = manager::prepare_tables(*db); !ready)
+            m_impl->state_error = ready.error();
+        else
+            m_impl->audit.set_database(db);
+    }
     add_adapter(make_extism_adapter());
 }
 
@@ -472,7 +506,7 @@ PluginManager::~PluginManager() {
     unload_all();
 }
 
-Result<void> PluginManager::watch() {
+Result<void> PluginManager::watch(ReloadOptions options) {
     if (m_impl->inotify_fd >= 0) return {};
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return make_error(ErrorKind::io, "inotify: cannot start");
@@ -488,7 +522,7 @@ Result<void> PluginManager::watch() {
     }
     m_impl->inotify_fd = fd;
     m_impl->stop_watching = false;
-    m_impl->watcher = std::thread([this] {
+    m_impl->watcher = std::thread([this, options] {
         Impl& impl = *m_impl;
         alignas(inotify_event) char buffer[8192];
         while (!impl.stop_watching) {
@@ -513,7 +547,8 @@ Result<void> PluginManager::watch() {
                 }
             }
             for (const std::string& path : changed)
-                (void)reload(path); // a failure is a `failed` event; the old version serves on
+                (void)reload(path,
+                             options); // a failure is a `failed` event; the old version serves on
         }
     });
     return {};
@@ -529,6 +564,7 @@ void PluginManager::stop_watching() {
 }
 
 Result<void> PluginManager::open(const std::string& folder) {
+    KILN_CHECK(m_impl->state_ready());
     std::error_code ec;
     fs::directory_iterator it(folder, ec);
     if (ec)
@@ -547,6 +583,7 @@ Result<void> PluginManager::open(const std::string& folder) {
 }
 
 Result<std::string> PluginManager::add(const std::string& path) {
+    KILN_CHECK(m_impl->state_ready());
     std::error_code ec;
     if (!fs::exists(path, ec))
         return make_error(ErrorKind::io, fmt::format("{}: cannot open", path));
@@ -642,42 +679,53 @@ Result<void> PluginManager::load_all() {
     return first;
 }
 
-Result<void> PluginManager::reload(std::string_view name) {
+Result<void> PluginManager::reload(std::string_view name, ReloadOptions options) {
     std::vector<ManagerEvent> events;
     Result<void> result;
     {
         std::lock_guard load(m_impl->load_mutex);
         std::shared_ptr<Entry> entry;
         Permissions granted;
+        // Stable while load_mutex is held: only loads, unloads and reloads replace it.
+        std::shared_ptr<Loaded> old;
         {
             std::shared_lock lock(m_impl->mutex);
             entry = m_impl->find(name);
             if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
             granted = entry->granted;
+            old = entry->loaded;
         }
         // The new version is read and built beside the running one, which serves meanwhile and
         // keeps serving if the new one fails.
         PluginInfo fresh = Impl::read_plugin(entry->info.path);
-        bool was_loaded = false;
         Result<std::unique_ptr<AbiInstance>> instance = make_error(ErrorKind::invalid, fresh.error);
-        if (fresh.state != PluginState::failed) {
-            {
-                std::shared_lock lock(m_impl->mutex);
-                was_loaded = entry->loaded != nullptr;
+        if (fresh.state != PluginState::failed)
+            instance = m_impl->build_from(fresh, granted, old != nullptr);
+        // Vars are taken once the old instance's call in flight has ended; calls that come
+        // meanwhile wait on its lock and, finding it closed, go to the new one.
+        std::unique_lock<std::mutex> handover;
+        if (instance && *instance && old && options.keep_vars) {
+            handover = std::unique_lock(old->call_mutex);
+            if (auto vars = old->instance->vars()) {
+                if (auto set = (*instance)->set_vars(std::move(*vars)); !set) {
+                    (*instance)->shutdown();
+                    instance = make_error(set.error().kind,
+                                          fmt::format("{}: the new version cannot keep the vars: "
+                                                      "{}",
+                                                      entry->info.name, set.error().message));
+                }
             }
-            instance = m_impl->build_from(fresh, granted, was_loaded);
         }
         if (!instance) {
             events.push_back(
                 {ManagerEvent::Kind::failed, entry->info.name, instance.error().message});
             result = tl::unexpected(instance.error());
         } else {
-            std::shared_ptr<Loaded> old;
             {
                 std::unique_lock lock(m_impl->mutex);
-                old = std::move(entry->loaded);
                 entry->loaded.reset();
-                fresh.state = PluginState::available;
+                fresh.state = entry->info.state == PluginState::disabled ? PluginState::disabled
+                                                                         : PluginState::available;
                 if (*instance) {
                     auto loaded = std::make_shared<Loaded>();
                     loaded->instance = std::move(*instance);
@@ -689,7 +737,8 @@ Result<void> PluginManager::reload(std::string_view name) {
             }
             if (old) {
                 // New calls already go to the new instance; the old one ends with its last call.
-                std::lock_guard call(old->call_mutex);
+                std::unique_lock call =
+                    handover.owns_lock() ? std::move(handover) : std::unique_lock(old->call_mutex);
                 old->instance->shutdown();
                 old->closed = true;
                 old->instance.reset();
@@ -759,34 +808,75 @@ Result<std::string> PluginManager::call(std::string_view name, std::string_view 
 }
 
 Result<void> PluginManager::set_enabled(std::string_view name, bool enabled) {
-    std::shared_ptr<Entry> entry;
+    KILN_CHECK(m_impl->state_ready());
+    std::string plugin;
     {
         std::shared_lock lock(m_impl->mutex);
-        entry = m_impl->find(name);
+        auto entry = m_impl->find(name);
+        if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+        plugin = entry->info.name;
     }
-    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
-    if (!enabled) (void)unload(entry->info.path);
+    if (m_impl->options.state)
+        KILN_CHECK(manager::store_enabled(*m_impl->options.state, plugin, enabled));
+    // Every version of the plugin: a disabled one is unloaded first (with what requires it).
+    std::vector<std::shared_ptr<Entry>> versions;
+    {
+        std::shared_lock lock(m_impl->mutex);
+        for (const auto& e : m_impl->entries)
+            if (e->info.name == plugin) versions.push_back(e);
+    }
+    if (!enabled)
+        for (const auto& e : versions)
+            (void)unload(e->info.path);
     std::unique_lock lock(m_impl->mutex);
-    if (entry->info.state == PluginState::failed) return {};
-    entry->info.state = enabled ? (entry->loaded ? PluginState::loaded : PluginState::available)
-                                : PluginState::disabled;
+    for (const auto& e : versions) {
+        PluginState& state = e->info.state;
+        if (!enabled)
+            state = PluginState::disabled;
+        else if (state == PluginState::disabled)
+            state = e->info.error.empty() ? PluginState::available : PluginState::failed;
+    }
     return {};
 }
 
 Result<void> PluginManager::grant(std::string_view name, const Permissions& more) {
+    KILN_CHECK(m_impl->state_ready());
     std::unique_lock lock(m_impl->mutex);
     auto entry = m_impl->find(name);
     if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
-    entry->granted.merge(more);
+    Permissions granted = entry->granted;
+    manager::add_grants(granted, more);
+    // Stored first: a grant the database refused is not granted.
+    if (m_impl->options.state)
+        KILN_CHECK(manager::store_grants(*m_impl->options.state, entry->info.name, granted));
+    for (const auto& e : m_impl->entries)
+        if (e->info.name == entry->info.name) e->granted = granted;
     return {};
 }
 
 Result<void> PluginManager::revoke(std::string_view name, const Permissions& less) {
+    KILN_CHECK(m_impl->state_ready());
     std::unique_lock lock(m_impl->mutex);
     auto entry = m_impl->find(name);
     if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
-    entry->granted.remove(less);
+    Permissions granted = entry->granted;
+    granted.remove(less);
+    if (m_impl->options.state)
+        KILN_CHECK(manager::store_grants(*m_impl->options.state, entry->info.name, granted));
+    for (const auto& e : m_impl->entries)
+        if (e->info.name == entry->info.name) e->granted = granted;
     return {};
+}
+
+Result<void> PluginManager::check_state() const {
+    return m_impl->state_ready();
+}
+
+Result<Permissions> PluginManager::granted(std::string_view name) const {
+    std::shared_lock lock(m_impl->mutex);
+    auto entry = m_impl->find(name);
+    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+    return entry->granted;
 }
 
 Result<Permissions> PluginManager::permissions(std::string_view name) const {

@@ -1,6 +1,7 @@
 // The permission model: one set of grants per plugin, one check for every host function
 // family, grants as `kiln plugin grant` writes them, and the audit log of denials.
 #include "base/text.hpp"
+#include "manager/persist.hpp"
 
 #include <kiln/manager.hpp>
 
@@ -263,23 +264,69 @@ Result<Permissions> parse_grant(std::string_view text) {
     return p;
 }
 
+std::vector<std::string> grant_texts(const Permissions& p) {
+    std::vector<std::string> out;
+    auto each = [&](const char* family, const std::vector<std::string>& values) {
+        for (const std::string& v : values)
+            out.push_back(fmt::format("{}:{}", family, v));
+    };
+    each("network", p.network);
+    for (const Permissions::Path& path : p.filesystem)
+        out.push_back(fmt::format("fs:{}:{}", path.write ? "rw" : "ro", path.prefix));
+    each("env", p.env);
+    each("database", p.databases);
+    if (p.kv_read) out.emplace_back("kv:read");
+    if (p.kv_write) out.emplace_back("kv:write");
+    if (p.scope_read) out.emplace_back("scope:read");
+    if (p.scope_write) out.emplace_back("scope:write");
+    each("publish", p.publish);
+    each("subscribe", p.subscribe);
+    each("operation", p.operations);
+    each("library", p.libraries);
+    if (p.ui) out.emplace_back("ui");
+    if (p.max_concurrent_jobs != 0) out.push_back(fmt::format("jobs:{}", p.max_concurrent_jobs));
+    if (p.calls_per_minute != 0) out.push_back(fmt::format("rate:{}", p.calls_per_minute));
+    return out;
+}
+
 void AuditLog::add(AuditRecord record) {
     std::function<void(const AuditRecord&)> hook;
+    std::shared_ptr<StateDb> db;
     {
         std::lock_guard lock(m_mutex);
-        m_records.push_back(record);
         hook = m_hook;
+        db = m_db;
+    }
+    // Written outside the lock: another thread's denial need not wait for this one's write.
+    if (!db || !manager::store_audit(*db, record)) {
+        std::lock_guard lock(m_mutex);
+        m_records.push_back(record);
     }
     if (hook) hook(record);
 }
 
 std::vector<AuditRecord> AuditLog::records(std::string_view plugin) const {
-    std::lock_guard lock(m_mutex);
-    if (plugin.empty()) return m_records;
+    std::shared_ptr<StateDb> db;
     std::vector<AuditRecord> out;
-    for (const AuditRecord& r : m_records)
-        if (r.plugin == plugin) out.push_back(r);
-    return out;
+    {
+        std::lock_guard lock(m_mutex);
+        db = m_db;
+        for (const AuditRecord& r : m_records)
+            if (plugin.empty() || r.plugin == plugin) out.push_back(r);
+    }
+    if (!db) return out;
+    auto stored = manager::load_audit(*db, plugin);
+    if (!stored) return out;
+    // Records kept in memory because the database refused them are merged by time.
+    stored->insert(stored->end(), out.begin(), out.end());
+    std::stable_sort(stored->begin(), stored->end(),
+                     [](const AuditRecord& a, const AuditRecord& b) { return a.time < b.time; });
+    return std::move(*stored);
+}
+
+void AuditLog::set_database(std::shared_ptr<StateDb> db) {
+    std::lock_guard lock(m_mutex);
+    m_db = std::move(db);
 }
 
 void AuditLog::set_hook(std::function<void(const AuditRecord&)> hook) {

@@ -187,6 +187,24 @@ void Plugin::update_config(const std::map<std::string, std::optional<std::string
     }
 }
 
+std::map<std::string, std::string> Plugin::vars() const {
+    return m_impl->state->vars;
+}
+
+Result<void> Plugin::set_vars(std::map<std::string, std::string> vars) {
+    CurrentPlugin::State& s = *m_impl->state;
+    if (s.in_call)
+        return make_error(ErrorKind::usage, "a plugin's vars cannot be replaced inside its call");
+    const uint64_t bytes = plugin::var_bytes_of(vars);
+    if (bytes > s.manifest->max_var_bytes)
+        return make_error(ErrorKind::limit,
+                          fmt::format("vars of {} bytes exceed max_var_bytes ({})", bytes,
+                                      s.manifest->max_var_bytes));
+    s.vars = std::move(vars);
+    s.var_bytes = bytes;
+    return {};
+}
+
 Result<void> Plugin::reset() {
     if (m_impl->state->in_call)
         return make_error(ErrorKind::usage, "a plugin cannot be reset from inside its own call");

@@ -100,9 +100,7 @@ Result<Plugin> Plugin::restore(std::shared_ptr<const CompiledPlugin> compiled,
     if (auto k = kernel.load(r); !k) return tl::unexpected(std::move(k.error()));
     if (!r.at_end()) return bad_section("bytes after its end");
 #undef PLUGIN_READ
-    uint64_t var_bytes = 0;
-    for (const auto& [k, v] : vars)
-        var_bytes += k.size() + v.size();
+    const uint64_t var_bytes = plugin::var_bytes_of(vars);
     const Manifest& m = compiled->manifest();
     if (var_bytes > m.max_var_bytes)
         return make_error(ErrorKind::limit,

@@ -123,6 +123,14 @@ void emit_log(const CurrentPlugin::State& state, LogLevel level, std::string_vie
 /// Emits each non-empty line of `text` (a WASI stdout or stderr write) at `level`.
 void emit_log_lines(const CurrentPlugin::State& state, LogLevel level, std::string_view text);
 
+/// What `vars` count against max_var_bytes: each key's and value's bytes.
+inline uint64_t var_bytes_of(const std::map<std::string, std::string>& vars) {
+    uint64_t n = 0;
+    for (const auto& [k, v] : vars)
+        n += k.size() + v.size();
+    return n;
+}
+
 } // namespace plugin
 
 } // namespace kiln

@@ -46,3 +46,62 @@ kiln_cli_test(plugin-info-json EXIT 0
               ARGS plugin info echo --dir ${plugins} --json)
 kiln_cli_test(plugin-info-path EXIT 0 STDOUT "^name: echo\nversion: 1\\.2\\.0\nabi: extism\n"
               ARGS plugin info ${plugins}/echo)
+
+# kiln plugin enable|disable|grant|revoke|audit keep their state in $KILN_HOME/state.db: these
+# steps share one home, made afresh by the first, and run in order (DEPENDS). The other plugin
+# tests get a home of their own, never the user's.
+set(state_home ${CMAKE_CURRENT_BINARY_DIR}/kiln-home-state)
+add_test(NAME cli.plugin-state-reset COMMAND ${CMAKE_COMMAND} -E rm -rf ${state_home})
+set(state_steps cli.plugin-state-reset)
+# plugin_state_step(NAME kiln_cli_test arguments...): one step, after the previous one.
+function(plugin_state_step name)
+  kiln_cli_test(${name} ${ARGN})
+  list(GET state_steps -1 previous)
+  set_tests_properties(cli.${name} PROPERTIES DEPENDS ${previous}
+                       ENVIRONMENT KILN_HOME=${state_home})
+  list(APPEND state_steps cli.${name})
+  set(state_steps ${state_steps} PARENT_SCOPE)
+endfunction()
+plugin_state_step(plugin-disable EXIT 0 STDOUT "^echo: disabled$"
+                  ARGS plugin disable echo --dir ${plugins})
+plugin_state_step(plugin-list-disabled EXIT 0
+                  STDOUT "\necho 1\\.2\\.0 extism disabled \\(command say\\)\n"
+                  ARGS plugin list --dir ${plugins})
+plugin_state_step(plugin-call-disabled EXIT 1 STDERR "^kiln: usage: plugin echo is disabled$"
+                  ARGS plugin call echo say --input hi --dir ${plugins})
+plugin_state_step(plugin-enable EXIT 0 STDOUT "^echo: enabled$"
+                  ARGS plugin enable echo --dir ${plugins})
+plugin_state_step(plugin-call-enabled EXIT 0 STDOUT "^hi$"
+                  ARGS plugin call echo say --input hi --dir ${plugins})
+plugin_state_step(plugin-grant EXIT 0
+                  STDOUT "^echo: granted kv:write\necho: granted network:\\*\\.example\\.com$"
+                  ARGS plugin grant echo kv:write network:*.example.com --dir ${plugins})
+plugin_state_step(plugin-grant-unknown EXIT 2 STDERR "^kiln: grant \"bogus\": unknown permission"
+                  ARGS plugin grant echo kv:write bogus --dir ${plugins})
+plugin_state_step(plugin-info-granted EXIT 0
+                  STDOUT "\"granted\": \\[\n *\"network:\\*\\.example\\.com\",\n *\"kv:write\"\n *\\]"
+                  ARGS plugin info echo --dir ${plugins} --json)
+plugin_state_step(plugin-revoke EXIT 0 STDOUT "^echo: revoked kv:write$"
+                  ARGS plugin revoke echo kv:write --dir ${plugins})
+plugin_state_step(plugin-info-revoked EXIT 0
+                  STDOUT "\"granted\": \\[\n *\"network:\\*\\.example\\.com\"\n *\\]"
+                  ARGS plugin info echo --dir ${plugins} --json)
+plugin_state_step(plugin-disable-unknown EXIT 2 STDERR "^kiln: no plugin ghost$"
+                  ARGS plugin disable ghost --dir ${plugins})
+plugin_state_step(plugin-audit-empty EXIT 0 STDOUT "^\\[\\]$" ARGS plugin audit echo --json)
+
+# A state database that is no database: an error naming it, exit 1.
+set(broken_home ${CMAKE_CURRENT_BINARY_DIR}/kiln-home-broken)
+file(WRITE ${broken_home}/state.db "this is not an SQLite database, but it is long enough to be "
+                                   "taken for one by its size: more than a hundred bytes of text")
+kiln_cli_test(plugin-state-broken EXIT 1
+              STDERR "^kiln: [^\n]*kiln-home-broken/state\\.db: not an SQLite database"
+              ARGS plugin list --dir ${plugins})
+set_tests_properties(cli.plugin-state-broken PROPERTIES ENVIRONMENT KILN_HOME=${broken_home})
+
+foreach(name list list-json list-missing-dir call-command call-export call-failure
+             call-unknown-target call-unknown-plugin validate validate-problems
+             validate-foreign-warns info-json info-path)
+  set_tests_properties(cli.plugin-${name} PROPERTIES
+                       ENVIRONMENT KILN_HOME=${CMAKE_CURRENT_BINARY_DIR}/kiln-home)
+endforeach()

@@ -51,6 +51,7 @@ PUBLIC_HEADERS = {
     "wasi.hpp": "wasi",
     "plugin.hpp": "plugin",
     "manager.hpp": "manager",
+    "state_db.hpp": "manager",
     "kiln.h": "capi",
 }
 # Parts of the engine that are siblings: neither includes the other.

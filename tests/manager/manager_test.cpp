@@ -477,6 +477,91 @@ TEST(PluginManagerReload, HundredReloadsUnderFourCallersLoseNoCall) {
     EXPECT_EQ(manager.cache_stats().compiled, 2u);
 }
 
+/// A plugin whose `count` export adds one to its var "n" (an i64) and outputs the new value;
+/// `version` outputs `tag`. The kernel frees a key it is given, so each call gets its own.
+std::string counter_body(const std::string& tag) {
+    return R"(
+  (data (i32.const 0) "n")
+  (func (export "count") (result i32) (local $key i64) (local $block i64) (local $n i64)
+    (local.set $key (call $str (i32.const 0) (i32.const 1)))
+    (local.set $block (call $var_get (local.get $key)))
+    (if (i64.ne (local.get $block) (i64.const 0))
+      (then (local.set $n (call $load_u64 (local.get $block)))))
+    (local.set $n (i64.add (local.get $n) (i64.const 1)))
+    (local.set $block (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $block) (local.get $n))
+    (call $var_set (call $str (i32.const 0) (i32.const 1)) (local.get $block))
+    (call $out_i64 (local.get $n))
+    (i32.const 0)))" +
+           tagged_body(tag);
+}
+
+uint64_t count(PluginManager& manager) {
+    auto out = manager.call("p", "count", "");
+    EXPECT_TRUE(out) << out.error().message;
+    auto values = plugin_test::report(out.value_or(""));
+    return values.size() == 1 ? values[0] : 0;
+}
+
+TEST(PluginManagerReload, VarsAreHandedOverWhenAsked) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    write_plugin(dir, "p", kiln_yaml("p", "1.0.0"), counter_body("one"));
+    PluginManager manager;
+    ASSERT_TRUE(manager.open(dir.str()));
+    for (uint64_t i = 1; i <= 3; ++i)
+        EXPECT_EQ(count(manager), i);
+    write_plugin(dir, "p", kiln_yaml("p", "1.1.0"), counter_body("two"));
+    ASSERT_TRUE(manager.reload("p", {.keep_vars = true}));
+    EXPECT_EQ(*manager.call("p", "version", ""), "two");
+    EXPECT_EQ(count(manager), 4u);
+    // Without the option the new version starts with no vars.
+    ASSERT_TRUE(manager.reload("p"));
+    EXPECT_EQ(count(manager), 1u);
+    EXPECT_EQ(count(manager), 2u);
+    // A new version whose var quota cannot hold them fails; the old one serves on, vars intact.
+    write_plugin(dir, "p", kiln_yaml("p", "1.2.0", "limits: {vars: 4}\n"), counter_body("three"));
+    auto small = manager.reload("p", {.keep_vars = true});
+    ASSERT_FALSE(small);
+    EXPECT_EQ(small.error().kind, ErrorKind::limit);
+    EXPECT_EQ(small.error().message.rfind("p: the new version cannot keep the vars: ", 0), 0u)
+        << small.error().message;
+    EXPECT_EQ(*manager.call("p", "version", ""), "two");
+    EXPECT_EQ(count(manager), 3u);
+}
+
+TEST(PluginManagerReload, VarsHandedOverUnderLoadLoseNoUpdate) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    write_plugin(dir, "p", kiln_yaml("p", "1.0.0"), counter_body("one"));
+    PluginManager manager;
+    ASSERT_TRUE(manager.open(dir.str()));
+    ASSERT_TRUE(manager.load("p"));
+    std::atomic<bool> done{false};
+    std::atomic<int> calls{0}, failures{0};
+    std::vector<std::thread> callers;
+    for (int t = 0; t < 4; ++t)
+        callers.emplace_back([&] {
+            while (!done) {
+                if (!manager.call("p", "count", ""))
+                    ++failures;
+                else
+                    ++calls;
+            }
+        });
+    for (int i = 0; i < 50; ++i) {
+        auto ok = manager.reload("p", {.keep_vars = true});
+        EXPECT_TRUE(ok) << ok.error().message;
+    }
+    done = true;
+    for (auto& t : callers)
+        t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_GT(calls.load(), 50);
+    // Every increment of every instance reached the last one.
+    EXPECT_EQ(count(manager), uint64_t(calls.load()) + 1);
+}
+
 TEST(PluginManagerReload, WatchedFolderReloadsOnChange) {
     if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
     TempDir dir;

@@ -97,5 +97,33 @@ TEST(Permissions, MergeAndRemove) {
     EXPECT_TRUE(p.kv_read);
 }
 
+TEST(Permissions, GrantTextsReadBackAsTheyWere) {
+    Permissions p;
+    p.network = {"*.example.com"};
+    p.filesystem = {{"data", false}, {"cache", true}};
+    p.env = {"HOME"};
+    p.databases = {"main"};
+    p.kv_write = true;
+    p.scope_read = true;
+    p.publish = {"greet.*"};
+    p.subscribe = {"tick"};
+    p.operations = {"query:"};
+    p.libraries = {"*"};
+    p.ui = true;
+    p.max_concurrent_jobs = 4;
+    const std::vector<std::string> texts = grant_texts(p);
+    EXPECT_EQ(texts, (std::vector<std::string>{"network:*.example.com", "fs:ro:data", "fs:rw:cache",
+                                               "env:HOME", "database:main", "kv:write",
+                                               "scope:read", "publish:greet.*", "subscribe:tick",
+                                               "operation:query:", "library:*", "ui", "jobs:4"}));
+    Permissions back;
+    for (const std::string& text : texts)
+        back.merge(parse_grant(text).value());
+    EXPECT_EQ(back, p);
+    p.calls_per_minute = 60;
+    EXPECT_EQ(grant_texts(p).back(), "rate:60");
+    EXPECT_TRUE(grant_texts(Permissions{}).empty());
+}
+
 } // namespace
 } // namespace kiln

@@ -1,6 +1,7 @@
-// kiln plugin list|info|validate|call: the plugin manager from the command line. Plugins are
-// found in --plugin-dir folders (alias --dir; default $KILN_PLUGIN_DIR, else ./plugins). The
-// --json shapes are documented in docs/manager.md.
+// kiln plugin list|info|validate|call|enable|disable|grant|revoke|audit: the plugin manager
+// from the command line. Plugins are found in --plugin-dir folders (alias --dir; default
+// $KILN_PLUGIN_DIR, else ./plugins); what is enabled, granted and audited is kept in Kiln's state
+// database ($KILN_HOME/state.db). The --json shapes are documented in docs/manager.md.
 #include "cli_common.hpp"
 #include "commands.hpp"
 
@@ -28,6 +29,7 @@ struct PluginCommandOptions {
     std::string function;
     std::optional<std::string> input;
     bool read_stdin = false;
+    std::vector<std::string> grants; ///< PERMISSION... (grant, revoke)
 };
 
 std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
@@ -36,28 +38,31 @@ std::vector<std::string> plugin_dirs(const PluginCommandOptions& o) {
     return {env && *env ? env : "plugins"};
 }
 
-/// A manager over the folders; an explicit folder that cannot be read is a usage error, the
-/// default one may be missing (no plugins then).
-Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& o) {
-    auto manager = std::make_unique<PluginManager>();
-    for (const std::string& dir : plugin_dirs(o)) {
-        std::error_code ec;
-        if (o.dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
-        if (auto ok = manager->open(dir); !ok) return tl::unexpected(ok.error());
-    }
+/// A manager keeping its state in $KILN_HOME/state.db.
+Result<std::unique_ptr<PluginManager>> stateful_manager() {
+    auto db = StateDb::open();
+    if (!db) return tl::unexpected(db.error());
+    ManagerOptions options;
+    options.state = std::move(*db);
+    auto manager = std::make_unique<PluginManager>(std::move(options));
+    if (auto ready = manager->check_state(); !ready) return tl::unexpected(ready.error());
     return manager;
 }
 
-json contributions_json(const PluginInfo& p) {
-    json out = json::array();
-    if (!p.manifest) return out;
-    for (const Contribution& c : p.manifest->contributes) {
-        json item = {{"kind", contribution_kind_name(c.kind)}, {"id", c.id}};
-        if (!c.title.empty()) item["title"] = c.title;
-        if (!c.export_name.empty()) item["export"] = c.export_name;
-        out.push_back(std::move(item));
+/// A manager over the folders, with the state database (whose errors are of kind io); an
+/// explicit folder that cannot be read is a usage error, the default one may be missing (no
+/// plugins then).
+Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& o) {
+    auto made = stateful_manager();
+    if (!made) return tl::unexpected(made.error());
+    auto manager = std::move(*made);
+    for (const std::string& dir : plugin_dirs(o)) {
+        std::error_code ec;
+        if (o.dirs.empty() && !std::filesystem::exists(dir, ec)) continue;
+        if (auto ok = manager->open(dir); !ok)
+            return make_error(ErrorKind::usage, ok.error().message);
     }
-    return out;
+    return manager;
 }
 
 std::string contributions_text(const PluginInfo& p) {
@@ -69,32 +74,18 @@ std::string contributions_text(const PluginInfo& p) {
     return out;
 }
 
-json summary_json(const PluginInfo& p) {
-    json j = {{"name", p.name},
-              {"version", p.version},
-              {"abi", abi_name(p.abi)},
-              {"state", plugin_state_name(p.state)}};
-    if (p.state == PluginState::failed) j["error"] = p.error;
-    j["path"] = p.path;
-    j["contributes"] = contributions_json(p);
-    return j;
-}
-
 int run_list(const PluginCommandOptions& o) {
     auto manager = open_manager(o);
     if (!manager) {
         print_error(manager.error().message);
-        return exit_usage;
+        return exit_code_of(manager.error());
     }
     // Every check of load short of running the plugin: what cannot load is listed as failed.
     for (const PluginInfo& p : (*manager)->list())
         if (p.state == PluginState::available) (void)(*manager)->validate(p.path);
     const auto list = (*manager)->list();
     if (o.json) {
-        json out = json::array();
-        for (const PluginInfo& p : list)
-            out.push_back(summary_json(p));
-        std::cout << out.dump(2) << "\n";
+        std::cout << plugins_json(list) << "\n";
         return exit_ok;
     }
     for (const PluginInfo& p : list) {
@@ -106,70 +97,6 @@ int run_list(const PluginCommandOptions& o) {
         std::cout << line << "\n";
     }
     return exit_ok;
-}
-
-json permissions_json(const Permissions& p) {
-    json j = json::object();
-    auto list = [&](const char* key, const std::vector<std::string>& v) {
-        if (!v.empty()) j[key] = v;
-    };
-    list("network", p.network);
-    if (!p.filesystem.empty()) {
-        json fs = json::array();
-        for (const Permissions::Path& path : p.filesystem)
-            fs.push_back((path.write ? "rw:" : "ro:") + path.prefix);
-        j["filesystem"] = fs;
-    }
-    list("env", p.env);
-    list("database", p.databases);
-    auto modes = [&](const char* key, bool read, bool write) {
-        json m = json::array();
-        if (read) m.push_back("read");
-        if (write) m.push_back("write");
-        if (!m.empty()) j[key] = m;
-    };
-    modes("kv", p.kv_read, p.kv_write);
-    modes("scope", p.scope_read, p.scope_write);
-    if (!p.publish.empty() || !p.subscribe.empty())
-        j["events"] = {{"publish", p.publish}, {"subscribe", p.subscribe}};
-    list("operations", p.operations);
-    list("libraries", p.libraries);
-    if (p.ui) j["ui"] = true;
-    if (p.max_concurrent_jobs) j["jobs"] = p.max_concurrent_jobs;
-    if (p.calls_per_minute) j["rate_limit"] = p.calls_per_minute;
-    return j;
-}
-
-json info_json(const PluginInfo& p) {
-    json j = summary_json(p);
-    if (!p.manifest) return j;
-    const PackageManifest& m = *p.manifest;
-    j["manifest"] = m.file;
-    j["dialect"] = dialect_name(m.dialect);
-    for (auto [key, value] : {std::pair{"description", &m.description},
-                              {"author", &m.author},
-                              {"license", &m.license},
-                              {"homepage", &m.homepage}})
-        if (!value->empty()) j[key] = *value;
-    json requires_ = json::object();
-    if (m.requires_kiln) requires_["kiln"] = m.requires_kiln->text;
-    for (const auto& [name, range] : m.dependencies)
-        requires_[name] = range.text;
-    j["requires"] = requires_;
-    j["permissions"] = permissions_json(m.permissions);
-    json limits = json::object();
-    if (m.limits.memory_bytes) limits["memory"] = *m.limits.memory_bytes;
-    if (m.limits.timeout_ms) limits["timeout_ms"] = *m.limits.timeout_ms;
-    if (m.limits.fuel) limits["fuel"] = *m.limits.fuel;
-    if (m.limits.http_response_bytes) limits["http_response"] = *m.limits.http_response_bytes;
-    if (m.limits.var_bytes) limits["vars"] = *m.limits.var_bytes;
-    j["limits"] = limits;
-    j["config"] = m.config;
-    j["imports"] = p.imports;
-    j["exports"] = p.exports;
-    j["signature"] = "unsigned";
-    j["warnings"] = m.warnings;
-    return j;
 }
 
 /// The plugin NAME|PATH names: a path is added to the manager on its own.
@@ -198,17 +125,18 @@ int run_info(const PluginCommandOptions& o) {
     auto found = open_and_find(o);
     if (!found) {
         print_error(found.error().message);
-        return exit_usage;
+        return exit_code_of(found.error());
     }
     auto& [manager, plugin] = *found;
     if (plugin.state == PluginState::available) (void)manager->validate(plugin.path);
     const PluginInfo p = *manager->info(plugin.path);
-    const json j = info_json(p);
+    const std::string text = plugin_json(p, manager->granted(plugin.path).value_or(Permissions{}));
     if (o.json) {
-        std::cout << j.dump(2) << "\n";
+        std::cout << text << "\n";
         return p.state == PluginState::failed ? exit_failure : exit_ok;
     }
-    for (const auto& [key, value] : j.items()) {
+    const json fields = json::parse(text);
+    for (const auto& [key, value] : fields.items()) {
         if (value.is_null() || (value.is_structured() && value.empty())) continue;
         std::cout << fmt::format("{}: {}\n", key,
                                  value.is_string() ? value.get<std::string>() : value.dump());
@@ -255,7 +183,7 @@ int run_plugin_call(const PluginCommandOptions& o) {
     auto found = open_and_find(o);
     if (!found) {
         print_error(found.error().message);
-        return exit_usage;
+        return exit_code_of(found.error());
     }
     auto& [manager, plugin] = *found;
     // A slot or command the manifest declares with an export is called through it; anything
@@ -283,6 +211,71 @@ int run_plugin_call(const PluginCommandOptions& o) {
     return exit_ok;
 }
 
+int run_set_enabled(const PluginCommandOptions& o, bool enabled) {
+    auto found = open_and_find(o);
+    if (!found) {
+        print_error(found.error().message);
+        return exit_code_of(found.error());
+    }
+    auto& [manager, plugin] = *found;
+    if (auto ok = manager->set_enabled(plugin.path, enabled); !ok) {
+        print_error(ok.error().message);
+        return exit_code_of(ok.error());
+    }
+    std::cout << fmt::format("{}: {}\n", plugin.name, enabled ? "enabled" : "disabled");
+    return exit_ok;
+}
+
+int run_grant(const PluginCommandOptions& o, bool grant) {
+    // Every permission is read before any is granted: a typo grants nothing.
+    std::vector<Permissions> parsed;
+    for (const std::string& text : o.grants) {
+        auto p = parse_grant(text);
+        if (!p) {
+            print_error(p.error().message);
+            return exit_usage;
+        }
+        parsed.push_back(std::move(*p));
+    }
+    auto found = open_and_find(o);
+    if (!found) {
+        print_error(found.error().message);
+        return exit_code_of(found.error());
+    }
+    auto& [manager, plugin] = *found;
+    for (size_t i = 0; i < parsed.size(); ++i) {
+        auto ok = grant ? manager->grant(plugin.path, parsed[i])
+                        : manager->revoke(plugin.path, parsed[i]);
+        if (!ok) {
+            print_error(ok.error().message);
+            return exit_code_of(ok.error());
+        }
+        std::cout << fmt::format("{}: {} {}\n", plugin.name, grant ? "granted" : "revoked",
+                                 o.grants[i]);
+    }
+    return exit_ok;
+}
+
+int run_audit(const PluginCommandOptions& o) {
+    auto manager = stateful_manager();
+    if (!manager) {
+        print_error(manager.error().message);
+        return exit_code_of(manager.error());
+    }
+    const auto records = (*manager)->audit().records(o.target);
+    if (o.json) {
+        std::cout << audit_json(records) << "\n";
+        return exit_ok;
+    }
+    for (const AuditRecord& r : records) {
+        std::string line =
+            fmt::format("{} {} {}", format_audit_time(r.time), r.plugin, r.permission);
+        if (!r.argument.empty()) line += " " + r.argument;
+        std::cout << line << "\n";
+    }
+    return exit_ok;
+}
+
 void add_dir_option(CLI::App* sub, PluginCommandOptions& o) {
     sub->add_option("--plugin-dir,--dir", o.dirs,
                     "a folder of plugins (default $KILN_PLUGIN_DIR, else ./plugins); repeatable")
@@ -292,8 +285,8 @@ void add_dir_option(CLI::App* sub, PluginCommandOptions& o) {
 } // namespace
 
 void add_plugin_command(CLI::App& app, int& exit_code) {
-    auto* plugin =
-        app.add_subcommand("plugin", "Manage plugin folders (list, info, validate, call)");
+    auto* plugin = app.add_subcommand("plugin", "Manage plugin folders (list, info, validate, "
+                                                "call, enable, disable, grant, revoke, audit)");
     plugin->require_subcommand(1);
     auto o = std::make_shared<PluginCommandOptions>();
 
@@ -319,6 +312,32 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     call->add_flag("--stdin", o->read_stdin, "read the input from stdin");
     add_dir_option(call, *o);
     call->callback([o, &exit_code] { exit_code = run_plugin_call(*o); });
+
+    for (bool enabled : {true, false}) {
+        auto* sub = plugin->add_subcommand(enabled ? "enable" : "disable",
+                                           enabled ? "Let a disabled plugin load again"
+                                                   : "Unload a plugin and keep it from loading");
+        sub->add_option("PLUGIN", o->target, "a plugin name, or the path of a plugin")->required();
+        add_dir_option(sub, *o);
+        sub->callback([o, enabled, &exit_code] { exit_code = run_set_enabled(*o, enabled); });
+    }
+
+    for (bool grant : {true, false}) {
+        auto* sub = plugin->add_subcommand(grant ? "grant" : "revoke",
+                                           grant ? "Grant a plugin more permissions"
+                                                 : "Take back permissions granted to a plugin");
+        sub->add_option("PLUGIN", o->target, "a plugin name, or the path of a plugin")->required();
+        sub->add_option("PERMISSION", o->grants,
+                        "FAMILY[:ARGUMENT]: network:HOST, fs:rw:PATH, env:NAME, kv:write, ...")
+            ->required();
+        add_dir_option(sub, *o);
+        sub->callback([o, grant, &exit_code] { exit_code = run_grant(*o, grant); });
+    }
+
+    auto* audit = plugin->add_subcommand("audit", "Show the permission checks plugins failed");
+    audit->add_option("PLUGIN", o->target, "only this plugin's records");
+    audit->add_flag("--json", o->json, "print a JSON array");
+    audit->callback([o, &exit_code] { exit_code = run_audit(*o); });
 }
 
 } // namespace kiln::tool
