@@ -153,13 +153,14 @@ run_asan() {
     configure "$asan_dir" "configure ASan+UBSan" "$sanitizer" || return 1
     # The test targets: the hostile label also runs the WASI escape set through kiln and its
     # guest; the WASI label runs the conformance programs through kiln; the fuzz label replays
-    # each fuzz target's corpus. Then the libFuzzer targets and kiln-diff, for the phases below.
+    # each fuzz target's corpus; every kiln-capi-*-test target is a C API test (each layer adds
+    # its own). Then the libFuzzer targets and kiln-diff, for the phases below.
     local targets
     mapfile -t targets < <(existing "$asan_dir" kiln-unit-tests kiln-plugin-tests \
         kiln-hostile-tests kiln kiln-wasi-hostile-guest kiln-wasi-programs kiln-capi-test \
         kiln-snapshot-fuzz-check kiln-snapshot-fuzz-corpus kiln-diff \
         $(cmake --build "$asan_dir" --target help 2>/dev/null |
-            grep -oE 'kiln-[a-z0-9-]+-fuzz(er|-replay)' | sort -u))
+            grep -oE 'kiln-[a-z0-9-]+-fuzz(er|-replay)|kiln-capi-[a-z0-9-]+-test' | sort -u))
     step "build ASan+UBSan (${#targets[@]} targets)" \
         cmake --build "$asan_dir" -j "$jobs" --target "${targets[@]}" || return 1
     step "unit tests (ASan+UBSan)" "$asan_dir/tests/kiln-unit-tests" || true

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 namespace kiln {
 
@@ -36,14 +37,27 @@ std::string absolute_in(const std::string& folder, const std::string& path) {
     return (fs::path(folder) / path).lexically_normal().string();
 }
 
+/// A number and the unit after it ("64 MiB", "250ms"), spaces in the unit dropped; nullopt when
+/// the text does not start with a number.
+std::optional<std::pair<uint64_t, std::string>> number_with_unit(const std::string& s) {
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || end == s.data()) return std::nullopt;
+    std::string unit(end, s.data() + s.size());
+    std::erase(unit, ' ');
+    return std::pair{n, std::move(unit)};
+}
+
+/// `n` times `scale` into `out`, refused as too large when it does not fit.
+bool scaled(Walker& w, const std::string& path, uint64_t n, uint64_t scale, uint64_t& out) {
+    if (n > UINT64_MAX / scale) return w.fail(path, "too large");
+    out = n * scale;
+    return true;
+}
+
 /// A size: bytes as an integer, or a number with a unit ("64 MiB", "512KiB", "1GB").
 bool size_value(Walker& w, const Json& v, const std::string& path, uint64_t& out) {
     if (!v.is_string()) return w.unsigned_int(v, path, out);
-    const std::string s = v.get<std::string>();
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    std::string unit(end, s.data() + s.size());
-    unit.erase(std::remove(unit.begin(), unit.end(), ' '), unit.end());
     static const std::pair<const char*, uint64_t> units[] = {{"", 1},
                                                              {"B", 1},
                                                              {"KiB", 1ull << 10},
@@ -52,28 +66,21 @@ bool size_value(Walker& w, const Json& v, const std::string& path, uint64_t& out
                                                              {"KB", 1000},
                                                              {"MB", 1000000},
                                                              {"GB", 1000000000}};
-    for (const auto& [name, scale] : units)
-        if (ec == std::errc() && end != s.data() && unit == name) {
-            if (n > UINT64_MAX / scale) return w.fail(path, "too large");
-            out = n * scale;
-            return true;
-        }
+    if (auto parsed = number_with_unit(v.get<std::string>()))
+        for (const auto& [name, scale] : units)
+            if (parsed->second == name) return scaled(w, path, parsed->first, scale, out);
     return w.fail(path, "expected a size: bytes, or a number with B, KiB, MiB, GiB, KB, MB or GB");
 }
 
 /// A duration in milliseconds: an integer, or a number with ms, s or m ("250ms", "5s").
 bool duration_ms(Walker& w, const Json& v, const std::string& path, uint64_t& out) {
     if (!v.is_string()) return w.unsigned_int(v, path, out);
-    const std::string s = v.get<std::string>();
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    std::string unit(end, s.data() + s.size());
-    unit.erase(std::remove(unit.begin(), unit.end(), ' '), unit.end());
-    uint64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : 0;
-    if (ec != std::errc() || end == s.data() || scale == 0)
+    auto parsed = number_with_unit(v.get<std::string>());
+    const std::string unit = parsed ? parsed->second : std::string();
+    const uint64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : 0;
+    if (!parsed || scale == 0)
         return w.fail(path, "expected a duration: milliseconds, or a number with ms, s or m");
-    out = n * scale;
-    return true;
+    return scaled(w, path, parsed->first, scale, out);
 }
 
 /// `[read, write]` as two flags.

@@ -1,18 +1,15 @@
-// Manifest parsing: JSON through nlohmann::json, TOML by converting toml++'s table to the same
-// JSON value, so both are checked by one walker that names the path of every bad field.
+// Manifest parsing: JSON through nlohmann::json, TOML converted to the same JSON value by
+// plugin/walker (parse_toml_text), so both are checked by one walk that names every bad field.
 #include "base/file.hpp"
 
 #include <kiln/plugin.hpp>
 
 #include "plugin/http.hpp"
-#include "plugin/toml_guard.hpp"
+#include "plugin/walker.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sodium.h>
-#define TOML_HEADER_ONLY 1
-#define TOML_EXCEPTIONS 0
-#include <toml++/toml.h>
 
 #include <filesystem>
 
@@ -26,15 +23,11 @@ using json = nlohmann::ordered_json;
 /// "line 3, column 7: syntax error while parsing object - unexpected '}'; expected string
 /// literal", from the parser's report and the byte it stopped at.
 std::string json_syntax_error(std::string_view text, const json::parse_error& e) {
-    std::string_view before = text.substr(0, std::min(e.byte ? e.byte - 1 : 0, text.size()));
-    size_t line = 1 + size_t(std::count(before.begin(), before.end(), '\n'));
-    size_t line_start = before.rfind('\n');
-    line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
     // The report reads "[json.exception.parse_error.N] parse error at ...: WHAT".
     std::string_view what = e.what();
     size_t colon = what.find(": ", what.find("parse error"));
     if (colon != std::string_view::npos) what.remove_prefix(colon + 2);
-    return fmt::format("line {}, column {}: {}", line, before.size() - line_start + 1, what);
+    return fmt::format("{}: {}", plugin::text_position(text, e.byte ? e.byte - 1 : 0), what);
 }
 
 enum class ManifestFormat { json, toml };
@@ -71,12 +64,6 @@ Result<ManifestFormat> manifest_format(const std::string& path, std::span<const 
     return make_error(ErrorKind::malformed,
                       fmt::format("{}: not a WebAssembly module or manifest: starts with {}", path,
                                   quoted_start(bytes)));
-}
-
-/// A TOML date, time or date-time, which JSON has no type for: the binary type stands in for
-/// it, so that it fails every type check of the walker instead of reading as null (not set).
-json toml_date_time() {
-    return json::binary({});
 }
 
 /// What a value is, for an error saying what a field got instead of what it expects.
@@ -299,26 +286,6 @@ Result<Manifest> walk(const json& v, const std::string& base_dir, const char* fo
     return m;
 }
 
-json toml_to_json(const toml::node& n) {
-    if (auto t = n.as_table()) {
-        json o = json::object();
-        for (const auto& [k, v] : *t)
-            o[plugin::unguard_toml_string(k.str())] = toml_to_json(v);
-        return o;
-    }
-    if (auto a = n.as_array()) {
-        json arr = json::array();
-        for (const auto& v : *a)
-            arr.push_back(toml_to_json(v));
-        return arr;
-    }
-    if (auto s = n.as_string()) return plugin::unguard_toml_string(s->get());
-    if (auto i = n.as_integer()) return i->get();
-    if (auto f = n.as_floating_point()) return f->get();
-    if (auto b = n.as_boolean()) return b->get();
-    return toml_date_time(); // no manifest field takes one
-}
-
 } // namespace
 
 Result<Manifest> Manifest::from_json(std::string_view text, const std::string& base_dir) {
@@ -336,17 +303,9 @@ Result<Manifest> Manifest::from_json(std::string_view text, const std::string& b
 }
 
 Result<Manifest> Manifest::from_toml(std::string_view text, const std::string& base_dir) {
-    auto safe = plugin::guard_toml_text(text);
-    if (!safe) return make_error(ErrorKind::invalid, "TOML manifest: " + safe.error().message);
-    toml::parse_result r = toml::parse(*safe);
-    if (!r) {
-        const auto& e = r.error();
-        return make_error(ErrorKind::invalid,
-                          fmt::format("TOML manifest: line {}, column {}: {}",
-                                      e.source().begin.line, e.source().begin.column,
-                                      plugin::unguard_toml_string(e.description())));
-    }
-    return walk(toml_to_json(r.table()), base_dir, "TOML");
+    auto v = plugin::parse_toml_text(text);
+    if (!v) return make_error(ErrorKind::invalid, "TOML manifest: " + v.error().message);
+    return walk(*v, base_dir, "TOML");
 }
 
 Manifest Manifest::from_bytes(std::vector<uint8_t> wasm) {

@@ -31,10 +31,18 @@ Json toml_value(const toml::node& n) {
     if (auto i = n.as_integer()) return i->get();
     if (auto f = n.as_floating_point()) return f->get();
     if (auto b = n.as_boolean()) return b->get();
-    return Json(); // dates and times: no manifest field takes one
+    return Json::binary({}); // dates and times: no manifest field takes one
 }
 
 } // namespace
+
+std::string text_position(std::string_view text, size_t at) {
+    at = std::min(at, text.size());
+    const size_t line = 1 + std::count(text.begin(), text.begin() + at, '\n');
+    const size_t line_start = at == 0 ? std::string_view::npos : text.rfind('\n', at - 1);
+    const size_t column = line_start == std::string_view::npos ? at + 1 : at - line_start;
+    return fmt::format("line {}, column {}", line, column);
+}
 
 Result<Json> parse_json_text(std::string_view text) {
     // nlohmann's parser reports the byte where it stopped only through its exception, which
@@ -42,13 +50,9 @@ Result<Json> parse_json_text(std::string_view text) {
     try {
         return Json::parse(text);
     } catch (const Json::parse_error& e) {
-        const size_t at = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-        const size_t line = 1 + std::count(text.begin(), text.begin() + at, '\n');
-        const size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1);
-        const size_t column =
-            line_start == std::string_view::npos || at == 0 ? at + 1 : at - line_start;
-        return make_error(ErrorKind::invalid,
-                          fmt::format("line {}, column {}: not valid JSON", line, column));
+        return make_error(
+            ErrorKind::invalid,
+            fmt::format("{}: not valid JSON", text_position(text, e.byte == 0 ? 0 : e.byte - 1)));
     } catch (const Json::exception& e) {
         // A number too large for a double ("5e818") is a range error, not a syntax error.
         return make_error(ErrorKind::invalid, fmt::format("not valid JSON: {}", e.what()));

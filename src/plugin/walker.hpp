@@ -20,10 +20,13 @@ namespace kiln::plugin {
 /// Ordered, so that maps keep the order a manifest gives them.
 using Json = nlohmann::ordered_json;
 
+/// "line L, column C" of the byte at offset `at` of `text` (1-based, columns in bytes).
+std::string text_position(std::string_view text, size_t at);
 /// Parses JSON text; an error names the line and column where it stopped.
 Result<Json> parse_json_text(std::string_view text);
-/// Parses TOML text into the JSON value of the same structure (dates and times become null,
-/// which the walker then refuses as a wrong type); an error names the line.
+/// Parses TOML text (through the guard of toml_guard.hpp) into the JSON value of the same
+/// structure; a date or time becomes a binary value, which fails every type check of the
+/// walker instead of reading as null (not set). An error names the line and column.
 Result<Json> parse_toml_text(std::string_view text);
 
 /// Reads fields of a JSON value; the first failure is kept as "PATH: WHAT" and every reader

@@ -180,6 +180,8 @@ TEST(PackageManifest, ErrorsNameFileFieldAndExpectation) {
               "or GB");
     EXPECT_EQ(yaml_error(head + "limits: {timeout: -1}\n"),
               "limits.timeout: expected a non-negative integer");
+    EXPECT_EQ(yaml_error(head + "limits: {timeout: 999999999999999999m}\n"),
+              "limits.timeout: too large");
     EXPECT_EQ(yaml_error(head + "config: {n: 1}\n"), "config.n: expected a string");
     EXPECT_EQ(yaml_error(head + "abi: wasi\n"),
               "abi: \"wasi\": expected auto, extism, zeno, spacedrive or reflow");
@@ -206,6 +208,11 @@ TEST(PackageManifest, ErrorsNameFileFieldAndExpectation) {
     // A number out of a double's range is an error, not an exception (found by fuzz.manifest-json).
     EXPECT_EQ(yaml_error("{\"name\": \"p\", \"x\": 5e818}", "kiln.json").substr(0, 15),
               "not valid JSON:");
+    // A TOML date is no string: refused, not read as an unset field.
+    EXPECT_EQ(yaml_error("name = \"p\"\nversion = \"1.0.0\"\nwasm = \"plugin.wasm\"\n"
+                         "description = 1979-05-27\n",
+                         "kiln.toml"),
+              "description: expected a string");
     // Non-ASCII outside a TOML string is an error naming where, as toml++ reports it.
     EXPECT_EQ(yaml_error("name = \"p\" \u00e9\n", "kiln.toml").substr(0, 18), "line 1, column 12:");
 }
