@@ -2,15 +2,18 @@
 """Runs every benchmark program natively, under Kiln, node and wabt's wasm-interp, checks that
 all of them report the same checksum and prints a table of times and ratios to native.
 
-    bench/compare.py [--build-dir DIR] [--repeat N] [--engines kiln,node,wasm-interp]
+    bench/compare.py [--build-dir DIR] [--repeat N] [--engines kiln,kiln-simd,node,wasm-interp]
                      [--programs fib,loop] [--timeout S] [--node-flag=--no-liftoff]
-                     [--clock wall|cpu]
+                     [--clock wall|cpu] [--native o2|march]
 
 Native, Kiln and node time one call of `run` inside the process (compile and instantiate are
 left out); wasm-interp can only be timed as a whole process. With --repeat N each measurement is
 the fastest of N runs. --clock cpu compares process CPU time instead of wall-clock time, which
 is steadier on a machine that is busy with other work (for node it includes V8's compiler
-threads). Exits 1 when checksums disagree or an engine fails, 2 on usage errors.
+threads). The engines whose names end in -simd run the programs built with -msimd128. The
+native baseline is clang -O2 (which vectorises with SSE2), or with --native march clang -O2
+-march=native (every vector extension of the machine). Exits 1 when checksums disagree or an
+engine fails, 2 on usage errors.
 Only the Python standard library is used.
 """
 
@@ -24,8 +27,9 @@ import subprocess
 import sys
 import time
 
-PROGRAMS = ["fib", "loop", "hash", "matmul", "memcpy", "copyloop", "sieve"]
-ENGINES = ["kiln", "kiln-run", "node", "wasm-interp"]
+PROGRAMS = ["fib", "loop", "hash", "matmul", "memcpy", "copyloop", "sieve",
+            "blur", "histogram", "matmul_ikj", "memchr"]
+ENGINES = ["kiln", "kiln-simd", "kiln-run", "node", "node-simd", "wasm-interp"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -74,9 +78,12 @@ def parse_wasm_interp(out, clock, wall, cpu):
 
 def measure(engine, program, args):
     out_dir = os.path.join(args.build_dir, "bench", "programs")
-    wasm = os.path.join(out_dir, program + ".wasm")
+    simd = engine.endswith("-simd")
+    engine = engine.removesuffix("-simd")
+    wasm = os.path.join(out_dir, program + ("-simd.wasm" if simd else ".wasm"))
     if engine == "native":
-        cmd, parse = [os.path.join(out_dir, program + "-native")], parse_runner
+        suffix = "-native-march" if args.native == "march" else "-native"
+        cmd, parse = [os.path.join(out_dir, program + suffix)], parse_runner
     elif engine == "kiln":
         cmd, parse = [os.path.join(args.build_dir, "bench", "kiln-bench-run"), wasm], parse_runner
     elif engine == "kiln-run":  # the WASI command build through `kiln run`
@@ -111,15 +118,19 @@ def main():
     ap.add_argument("--node-flag", action="append", default=[], help="extra flag for node")
     ap.add_argument("--wasm-interp", default=shutil.which("wasm-interp"))
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    ap.add_argument("--native", choices=["o2", "march"], default="o2",
+                    help="native baseline: clang -O2, or -O2 -march=native")
     args = ap.parse_args()
 
     engines = [e for e in args.engines.split(",") if e]
     for e in engines:
         if e not in ENGINES:
             ap.error(f"unknown engine {e}; known: {', '.join(ENGINES)}")
-    if "node" in engines and not args.node:
-        print("node not found; leaving it out", file=sys.stderr)
-        engines.remove("node")
+    if not args.node:
+        for e in ("node", "node-simd"):
+            if e in engines:
+                print(f"node not found; leaving {e} out", file=sys.stderr)
+                engines.remove(e)
     if "wasm-interp" in engines and not args.wasm_interp:
         print("wasm-interp not found; leaving it out", file=sys.stderr)
         engines.remove("wasm-interp")
@@ -134,7 +145,8 @@ def main():
     header = f"{'program':<10} {'native s':>9}"
     for e in engines:
         header += f" {e + ' s':>14} {'ratio':>7}"
-    print(f"{args.clock} seconds of one call of run, fastest of {args.repeat}")
+    print(f"{args.clock} seconds of one call of run, fastest of {args.repeat}; native is clang "
+          + ("-O2 -march=native" if args.native == "march" else "-O2"))
     print(header)
     print("-" * len(header))
 

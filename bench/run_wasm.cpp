@@ -6,8 +6,11 @@
 // call of FUNC (default `run`). Prints `checksum N` (or `checksum -` when the module never reported
 // one), `seconds S` (wall clock) and `cpu_seconds S` (process CPU time) for the call alone, then
 // the compile and instantiate times, which the comparison leaves out because native code has no
-// such step.
+// such step. Built with the CMake option KILN_INTERP_STATS it also prints `dispatches N`
+// (instructions of Kiln's internal code run), `wasm_instructions N` (the wasm instructions they
+// stand for) and their ratio.
 #include "base/file.hpp"
+#include "engine/interp/interpreter.hpp"
 
 #include <kiln/kiln.hpp>
 
@@ -77,6 +80,7 @@ int main(int argc, char** argv) {
     auto func = instance->get_func(store, func_name);
     if (!func) return fail(path + ": no exported function " + func_name);
 
+    const auto stats_before = engine::interp_stats();
     const double c0 = cpu_now();
     t0 = Clock::now();
     auto result = func->call(store, {});
@@ -101,5 +105,14 @@ int main(int argc, char** argv) {
     std::printf("cpu_seconds %.6f\n", run_cpu_s);
     std::printf("compile_seconds %.6f\n", compile_s);
     std::printf("instantiate_seconds %.6f\n", instantiate_s);
+    if (stats_before) {
+        const auto stats = *engine::interp_stats();
+        const uint64_t dispatches = stats.dispatches - stats_before->dispatches;
+        const uint64_t instructions = stats.wasm_instructions - stats_before->wasm_instructions;
+        std::printf("dispatches %" PRIu64 "\n", dispatches);
+        std::printf("wasm_instructions %" PRIu64 "\n", instructions);
+        std::printf("dispatches_per_instruction %.3f\n",
+                    instructions ? double(dispatches) / double(instructions) : 0.0);
+    }
     return 0;
 }

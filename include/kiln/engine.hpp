@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace kiln {
 
@@ -14,8 +15,15 @@ class Engine;
 /// the engine turns off fails to compile (ErrorKind::invalid, the message naming the feature).
 /// Each later proposal joins as one more field.
 struct Features {
-    bool simd = true; ///< "simd": fixed-width SIMD, the v128 type and the 0xFD instructions
+    bool simd = true;      ///< "simd": fixed-width SIMD, the v128 type and the 0xFD instructions
+    bool tail_call = true; ///< "tail-call": return_call and return_call_indirect
+    /// "extended-const": i32/i64 add, sub and mul in constant expressions
+    bool extended_const = true;
 };
+
+/// The names of the features `features` turns on, space-separated, in the order of Features'
+/// fields ("simd tail-call extended-const" for the defaults).
+std::string feature_names(const Features& features);
 
 /// Limits that bound every store of an engine (a store may lower them, never raise them), and the
 /// features its modules may use.

@@ -197,7 +197,9 @@ const char* kiln_trap_kind_name(kiln_trap_kind_t kind);
 
 /** Proposals past WebAssembly 2.0, as bits of kiln_engine_config_t::disabled_features. */
 typedef enum kiln_feature {
-    KILN_FEATURE_SIMD = 1 << 0, /**< fixed-width SIMD: the v128 type, the 0xFD instructions */
+    KILN_FEATURE_SIMD = 1 << 0,      /**< fixed-width SIMD: the v128 type, the 0xFD instructions */
+    KILN_FEATURE_TAIL_CALL = 1 << 1, /**< return_call and return_call_indirect */
+    KILN_FEATURE_EXTENDED_CONST = 1 << 2, /**< i32/i64 add, sub, mul in constant expressions */
 } kiln_feature_t;
 
 /** Limits that bound every store of an engine, and the proposals its modules may not use; a

@@ -400,7 +400,10 @@ kiln_engine_t* kiln_engine_new(const kiln_engine_config_t* config) {
         kiln::EngineConfig c;
         if (config && config->max_call_depth) c.max_call_depth = config->max_call_depth;
         if (config && config->max_stack_slots) c.max_stack_slots = config->max_stack_slots;
-        if (config && (config->disabled_features & KILN_FEATURE_SIMD)) c.features.simd = false;
+        const uint32_t off = config ? config->disabled_features : 0;
+        if (off & KILN_FEATURE_SIMD) c.features.simd = false;
+        if (off & KILN_FEATURE_TAIL_CALL) c.features.tail_call = false;
+        if (off & KILN_FEATURE_EXTENDED_CONST) c.features.extended_const = false;
         return new kiln_engine{kiln::Engine(c)};
     });
 }

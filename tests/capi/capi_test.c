@@ -805,6 +805,37 @@ static void test_v128_values_and_the_simd_feature(void) {
     }
 }
 
+/* (module (func $f (return_call $f))): compiles unless the engine disables tail calls. */
+static const uint8_t tail_call_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00,
+    0x00, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x06, 0x01, 0x04, 0x00, 0x12, 0x00, 0x0b,
+};
+
+/* (module (global i32 (i32.add (i32.const 1) (i32.const 2)))): needs extended-const. */
+static const uint8_t extended_const_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x06, 0x09,
+    0x01, 0x7f, 0x00, 0x41, 0x01, 0x41, 0x02, 0x6a, 0x0b,
+};
+
+static void test_tail_call_and_extended_const_features(void) {
+    kiln_engine_config_t config = {0, 0, KILN_FEATURE_TAIL_CALL | KILN_FEATURE_EXTENDED_CONST};
+    kiln_engine_t* plain = kiln_engine_new(&config);
+    kiln_module_t* module = NULL;
+    CHECK(CHECK_OK(kiln_module_new(engine, tail_call_wasm, sizeof tail_call_wasm, &module)));
+    kiln_module_delete(module);
+    CHECK(CHECK_OK(
+        kiln_module_new(engine, extended_const_wasm, sizeof extended_const_wasm, &module)));
+    kiln_module_delete(module);
+    module = NULL;
+    CHECK_ERROR_HAS(kiln_module_new(plain, tail_call_wasm, sizeof tail_call_wasm, &module),
+                    KILN_ERROR_INVALID, "tail-call feature");
+    CHECK_ERROR_HAS(
+        kiln_module_new(plain, extended_const_wasm, sizeof extended_const_wasm, &module),
+        KILN_ERROR_INVALID, "extended-const feature");
+    CHECK(module == NULL);
+    kiln_engine_delete(plain);
+}
+
 static void test_null_arguments(void) {
     kiln_store_t* store = kiln_store_new(engine);
     kiln_linker_t* linker = kiln_linker_new();
@@ -1054,6 +1085,7 @@ int main(void) {
     test_memory_and_table_limits();
     test_null_arguments();
     test_v128_values_and_the_simd_feature();
+    test_tail_call_and_extended_const_features();
     test_plugins();
     test_directories_and_devices_are_io_errors();
 

@@ -40,9 +40,21 @@ constexpr const char* runaway_wat = R"((module
   (func $recurse (export "recurse") (call $recurse))
   (func $ping (export "ping") (call_indirect (type $v) (i32.const 1)))
   (func $pong (call_indirect (type $v) (i32.const 0)))
+  (type $i (func (param i32)))
+  (table $tails 2 funcref)
+  (elem (table $tails) (i32.const 0) func $tail_a $tail_b)
+  (func $spin (param i32) (return_call $spin (i32.add (local.get 0) (i32.const 1))))
+  (func (export "tail_calls") (call $mark) (return_call $spin (i32.const 0)))
+  (func $tail_a (param i32)
+    (return_call_indirect $tails (type $i) (local.get 0) (i32.const 1)))
+  (func $tail_b (param i32)
+    (return_call_indirect $tails (type $i) (i32.add (local.get 0) (i32.const 1)) (i32.const 0)))
+  (func (export "tail_calls_indirect") (call $mark) (return_call $tail_a (i32.const 0)))
 ))";
 
-const std::vector<std::string> loop_shapes = {"br_if", "br", "nested", "br_table", "calls"};
+// Tail calls loop without growing the stack, so they are loops here, not recursion.
+const std::vector<std::string> loop_shapes = {
+    "br_if", "br", "nested", "br_table", "calls", "tail_calls", "tail_calls_indirect"};
 
 /// A store's instance of runaway_wat with env.mark setting `marked`.
 struct Runaway {

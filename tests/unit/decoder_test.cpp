@@ -525,8 +525,9 @@ TEST(DecoderMalformed, Segments) {
 }
 
 TEST(DecoderMalformed, ConstantExpressions) {
-    // A valid but non-constant instruction is a validation error ...
-    expect_error(wasm({0x06, 0x09, 0x01, 0x7f, 0x00, 0x41, 0x00, 0x41, 0x00, 0x6a, 0x0b}),
+    // A valid but non-constant instruction (i32.div_u; i32.add is constant with extended-const)
+    // is a validation error ...
+    expect_error(wasm({0x06, 0x09, 0x01, 0x7f, 0x00, 0x41, 0x00, 0x41, 0x00, 0x6e, 0x0b}),
                  ErrorKind::invalid, "constant expression required");
     // ... an illegal opcode a decoding error ...
     expect_malformed(wasm({0x06, 0x06, 0x01, 0x7f, 0x00, 0xf3, 0x00, 0x0b}), "illegal opcode");

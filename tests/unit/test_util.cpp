@@ -13,7 +13,8 @@
 
 namespace kiln::test {
 
-// Declared in test_util.hpp. --debug-names keeps names for the name-section tests.
+// Declared in test_util.hpp. --debug-names keeps names for the name-section tests; the proposals
+// Kiln implements past 2.0 are enabled.
 std::optional<std::vector<uint8_t>> wat_to_wasm(std::string_view wat) {
     static const bool available = std::system("command -v wat2wasm >/dev/null 2>&1") == 0;
     if (!available) return std::nullopt;
@@ -24,8 +25,9 @@ std::optional<std::vector<uint8_t>> wat_to_wasm(std::string_view wat) {
     const auto wasm_path = base.string() + ".wasm";
     const auto err_path = base.string() + ".err";
     std::ofstream(wat_path) << wat;
-    const std::string cmd = "wat2wasm --no-check --debug-names '" + wat_path + "' -o '" +
-                            wasm_path + "' 2>'" + err_path + "'";
+    const std::string cmd =
+        "wat2wasm --no-check --debug-names --enable-tail-call --enable-extended-const '" +
+        wat_path + "' -o '" + wasm_path + "' 2>'" + err_path + "'";
     std::vector<uint8_t> bytes;
     if (std::system(cmd.c_str()) == 0) {
         std::ifstream in(wasm_path, std::ios::binary);

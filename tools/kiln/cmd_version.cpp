@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <kiln/engine.hpp>
 #include <kiln/snapshot.hpp>
 
 #include <fmt/format.h>
@@ -35,14 +36,17 @@ const char* version_string() {
 
 std::string version_text() {
     // The optimizing tier (src/engine/jit, LLVM) is not part of this tree yet: every build runs
-    // on the interpreter.
-    return fmt::format("{}\ntiers: interpreter\nsimd: {}\nllvm: no\nsnapshot format: {}",
-                       version_string(), engine_has_simd() ? "yes" : "no", snapshot_format_version);
+    // on the interpreter. `features` lists the proposals past 2.0 an engine accepts by default.
+    return fmt::format("{}\ntiers: interpreter\nsimd: {}\nfeatures: {}\nllvm: no\nsnapshot "
+                       "format: {}",
+                       version_string(), engine_has_simd() ? "yes" : "no",
+                       feature_names(Features{}), snapshot_format_version);
 }
 
 void add_version_command(CLI::App& app, int& exit_code) {
     auto* sub = app.add_subcommand("version", "Print the version and the build's features");
-    set_examples(*sub, {{"kiln version", "the version, tiers, SIMD, LLVM and snapshot format"}});
+    set_examples(*sub, {{"kiln version", "the version, tiers, SIMD, features past WebAssembly 2.0, "
+                                         "LLVM and snapshot format"}});
     sub->callback([&exit_code] {
         std::puts(version_text().c_str());
         exit_code = exit_ok;

@@ -9,6 +9,19 @@
 
 namespace kiln {
 
+std::string feature_names(const Features& features) {
+    std::string out;
+    const std::pair<bool, const char*> all[] = {{features.simd, "simd"},
+                                                {features.tail_call, "tail-call"},
+                                                {features.extended_const, "extended-const"}};
+    for (const auto& [on, name] : all) {
+        if (!on) continue;
+        if (!out.empty()) out += ' ';
+        out += name;
+    }
+    return out;
+}
+
 Engine::Engine(EngineConfig config) : m_impl(std::make_shared<engine::Engine>(config)) {}
 
 const EngineConfig& Engine::config() const {

@@ -543,6 +543,12 @@ Result<ConstExpr> Decoder::const_expr(Reader& r) {
         case Opcode::RefNull: ci = {ConstInstr::Op::ref_null, 0, in.type}; break;
         case Opcode::RefFunc: ci = {ConstInstr::Op::ref_func, in.a}; break;
         case Opcode::GlobalGet: ci = {ConstInstr::Op::global_get, in.a}; break;
+        case Opcode::I32Add: ci = {ConstInstr::Op::i32_add}; break;
+        case Opcode::I32Sub: ci = {ConstInstr::Op::i32_sub}; break;
+        case Opcode::I32Mul: ci = {ConstInstr::Op::i32_mul}; break;
+        case Opcode::I64Add: ci = {ConstInstr::Op::i64_add}; break;
+        case Opcode::I64Sub: ci = {ConstInstr::Op::i64_sub}; break;
+        case Opcode::I64Mul: ci = {ConstInstr::Op::i64_mul}; break;
         default:
             if (!m_deferred)
                 m_deferred = Error{ErrorKind::invalid,
@@ -552,6 +558,12 @@ Result<ConstExpr> Decoder::const_expr(Reader& r) {
                                    {}};
             return {};
         }
+        if (is_extended_const(ci.op) && !m_features.extended_const && !m_deferred)
+            m_deferred =
+                feature_disabled("extended-const",
+                                 fmt::format("{} in a constant expression", opcode_name(in.op)),
+                                 in.offset)
+                    .value();
         expr.instrs.push_back(ci);
         return {};
     }));
@@ -583,6 +595,9 @@ Result<void> Decoder::function_body(Reader& r, Function& f) {
         if ((in.op == Opcode::MemoryInit || in.op == Opcode::DataDrop) && !m_module.data_count &&
             !m_data_use_without_count)
             m_data_use_without_count = in.offset;
+        if ((in.op == Opcode::ReturnCall || in.op == Opcode::ReturnCallIndirect) &&
+            !m_features.tail_call)
+            return feature_disabled("tail-call", opcode_name(in.op), in.offset);
         return {};
     }));
     f.code_end = static_cast<uint32_t>(body.offset());

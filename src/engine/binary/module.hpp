@@ -22,13 +22,24 @@ struct ConstInstr {
         v128_const,
         ref_null,
         ref_func,
-        global_get
+        global_get,
+        i32_add, ///< the extended-const proposal's arithmetic: pops two, pushes one
+        i32_sub,
+        i32_mul,
+        i64_add,
+        i64_sub,
+        i64_mul
     };
     Op op;
     uint64_t value = 0;          ///< the constant's bits, or the function/global index
     ValType type = ValType::i32; ///< ref.null's type
     uint64_t hi = 0;             ///< v128.const: the high 64 bits (value holds the low)
 };
+
+/// True for the arithmetic of the extended-const proposal.
+constexpr bool is_extended_const(ConstInstr::Op op) {
+    return op >= ConstInstr::Op::i32_add;
+}
 
 /// A constant expression (offsets, global initialisers, element items).
 struct ConstExpr {

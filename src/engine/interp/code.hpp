@@ -106,7 +106,8 @@ static_assert(sizeof(Cell) == 8);
 
 #define KILN_GEN_UN(n, a, r) KILN_IOP_X(n)
 #define KILN_GEN_BIN(n, a, r) KILN_IOP_X(n##_ss) KILN_SI_##a(KILN_IOP_X, n)
-#define KILN_GEN_MEM(n, a, r) KILN_IOP_X(n)
+// Loads and stores also get an `_a` form that adds a constant to the address first (modulo 2^32).
+#define KILN_GEN_MEM(n, a, r) KILN_IOP_X(n) KILN_IOP_X(n##_a)
 #define KILN_GEN_FUSED(P, n)                                                                       \
     KILN_IOP_X(BrIf_##P##n##_ss) KILN_IOP_X(BrIf_##P##n##_si) KILN_IOP_X(BrIf_##P##n##_ss_back)    \
     KILN_IOP_X(BrIf_##P##n##_si_back)
@@ -120,19 +121,28 @@ static_assert(sizeof(Cell) == 8);
     KILN_IOP_X(BrIfNz) KILN_IOP_X(BrIfZ) KILN_IOP_X(BrIfNz64) KILN_IOP_X(BrIfZ64)                  \
     KILN_IOP_X(BrIfNzBack) KILN_IOP_X(BrIfZBack) KILN_IOP_X(BrIfNz64Back)                          \
     KILN_IOP_X(BrIfZ64Back) KILN_IOP_X(BrTable) KILN_IOP_X(Call) KILN_IOP_X(CallIndirect)          \
+    KILN_IOP_X(ReturnCall) KILN_IOP_X(ReturnCallIndirect)                                          \
     KILN_IOP_X(Return) KILN_IOP_X(Select) KILN_IOP_X(GlobalGet) KILN_IOP_X(GlobalSet)              \
     KILN_IOP_X(MemorySize) KILN_IOP_X(MemoryGrow) KILN_IOP_X(MemoryFill) KILN_IOP_X(MemoryCopy)    \
     KILN_IOP_X(MemoryInit) KILN_IOP_X(DataDrop) KILN_IOP_X(TableGet) KILN_IOP_X(TableSet)          \
     KILN_IOP_X(TableSize) KILN_IOP_X(TableGrow) KILN_IOP_X(TableFill) KILN_IOP_X(TableCopy)        \
     KILN_IOP_X(TableInit) KILN_IOP_X(ElemDrop) KILN_IOP_X(RefFunc) KILN_IOP_X(Fuel)                \
     KILN_IOP_X(BrBack) KILN_INT_CMPS(KILN_GEN_FUSED)                                               \
-    KILN_IOP_X(Copy128) KILN_IOP_X(Select128) KILN_IOP_X(GlobalGet128) KILN_IOP_X(GlobalSet128)
+    KILN_IOP_X(Copy128) KILN_IOP_X(Select128) KILN_IOP_X(GlobalGet128) KILN_IOP_X(GlobalSet128)    \
+    KILN_IOP_X(F32MulAdd) KILN_IOP_X(F64MulAdd) KILN_IOP_X(F32MulAddP) KILN_IOP_X(F64MulAddP)      \
+    KILN_IOP_X(F32MulSub) KILN_IOP_X(F64MulSub) KILN_IOP_X(Shuffle16) KILN_IOP_X(Shuffle32)       \
+    KILN_IOP_X(Shuffle64)
 // clang-format on
 
 #define KILN_OPCODE_IOPS_ONE(name, code, text, imm, a, b, r)                                       \
     KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_MEM, KILN_GEN_MEM)
-/// Every SIMD opcode has one internal opcode of the same name.
-#define KILN_OPCODE_IOPS_FD(name, code, text, imm, a, b, r) KILN_IOP_X(name)
+/// Every SIMD opcode has one internal opcode of the same name, loads and stores a second, `_a`.
+#define KILN_OPCODE_IOPS_FD(name, code, text, imm, a, b, r)                                        \
+    KILN_IOP_X(name)                                                                               \
+    KILN_VCAT(name, imm, a, b, r, KILN_GEN_NONE, KILN_GEN_NONE, KILN_GEN_NONE, KILN_GEN_NONE,      \
+              KILN_GEN_ADDEND, KILN_GEN_ADDEND, KILN_GEN_NONE)
+#define KILN_GEN_NONE(n, a, r)
+#define KILN_GEN_ADDEND(n, a, r) KILN_IOP_X(n##_a)
 
 enum class IOp : uint16_t {
 #define KILN_IOP_X(n) n,
@@ -191,6 +201,9 @@ struct FuncCode {
     uint32_t num_locals = 0;         ///< slots the locals take, parameters included
     uint32_t num_results = 0;        ///< slots the results take
     uint32_t frame_size = 0;         ///< slots: locals plus the deepest operand stack
+    /// Builds with KILN_INTERP_STATS only: at the first cell of each instruction, the number of
+    /// wasm instructions it stands for (those lowered since the previous one, itself included).
+    std::vector<uint32_t> wasm_counts;
 
     /// The site of `kind` at cell `offset`, if there is one. A call's return point and a loop's
     /// back edge right after the call share their cell: the kind tells them apart.

@@ -117,6 +117,13 @@ constexpr uintptr_t native_stack_reserve = 256 * 1024;
 
 const void* const* g_handlers = nullptr;
 
+#ifndef KILN_INTERP_STATS
+#define KILN_INTERP_STATS 0
+#endif
+#if KILN_INTERP_STATS
+thread_local InterpStats t_stats;
+#endif
+
 /// Runs a call from the host (`resume` null): `entry` with its arguments in slots[0..params),
 /// its results left in slots[0..results); or continues the suspended call `*resume`, whose
 /// results land in `slots`. Everything a call from the host needs, from the limits to the
@@ -157,9 +164,21 @@ RunStatus run(Store* store, ExecStack* stack, FuncInst* entry, uint64_t* slots,
     TrapKind trap_kind = TrapKind::unreachable;
     const char* trap_msg = "";
     RunStatus status = RunStatus::done;
+#if KILN_INTERP_STATS
+    InterpStats stats;
+#endif
 
 #define W(k) (reinterpret_cast<const uint32_t*>(pc + 1)[k])
+#if KILN_INTERP_STATS
+#define DISPATCH                                                                                   \
+    do {                                                                                           \
+        ++stats.dispatches;                                                                        \
+        stats.wasm_instructions += cur->code->wasm_counts[size_t(pc - cur->code->code.data())];    \
+        goto * pc->handler;                                                                        \
+    } while (0)
+#else
 #define DISPATCH goto * pc->handler
+#endif
 #define NEXT(n)                                                                                    \
     do {                                                                                           \
         pc += (n);                                                                                 \
@@ -356,11 +375,31 @@ do_call : {
         NEXT(3);                                                                                   \
     }                                                                                              \
     KILN_GEN_SI_##a(n, a)
-#define KILN_GEN_NONE(n, a, r)
 #define KILN_OP(name, code, text, imm, a, b, r)                                                    \
     KILN_CAT(name, imm, a, b, r, KILN_GEN_UN, KILN_GEN_BIN, KILN_GEN_NONE, KILN_GEN_NONE)
 #define KILN_OP_FD(name, code, text, imm, a, b, r)
 #include "engine/binary/opcodes.def"
+
+// ---- a float multiply fused with the add or subtract of its product (two roundings, as
+// unfused): words destination, then z, x, y for z + x * y and z - x * y, x, y, z for x * y + z.
+#define KILN_GEN_MULADD(P, C)                                                                      \
+    L_##P##MulAdd : {                                                                              \
+        auto p = sem::P##Mul(sem::from_slot<C>(fp[W(2)]), sem::from_slot<C>(fp[W(3)]), ntrap);     \
+        fp[W(0)] = sem::to_slot(sem::P##Add(sem::from_slot<C>(fp[W(1)]), p, ntrap));               \
+        NEXT(3);                                                                                   \
+    }                                                                                              \
+    L_##P##MulSub : {                                                                              \
+        auto p = sem::P##Mul(sem::from_slot<C>(fp[W(2)]), sem::from_slot<C>(fp[W(3)]), ntrap);     \
+        fp[W(0)] = sem::to_slot(sem::P##Sub(sem::from_slot<C>(fp[W(1)]), p, ntrap));               \
+        NEXT(3);                                                                                   \
+    }                                                                                              \
+    L_##P##MulAddP : {                                                                             \
+        auto p = sem::P##Mul(sem::from_slot<C>(fp[W(1)]), sem::from_slot<C>(fp[W(2)]), ntrap);     \
+        fp[W(0)] = sem::to_slot(sem::P##Add(p, sem::from_slot<C>(fp[W(3)]), ntrap));               \
+        NEXT(3);                                                                                   \
+    }
+    KILN_GEN_MULADD(F32, sem::f32)
+    KILN_GEN_MULADD(F64, sem::f64)
 
 // ---- SIMD instructions, generated from opcodes.def. A v128 operand is read from its two slots
 // before the result is written, since the destination may be one of the operands' slots.
@@ -375,11 +414,15 @@ do_call : {
 #define KILN_VRES_f32 KILN_VRES_i32
 #define KILN_VRES_f64 KILN_VRES_i32
 // `ea`: the effective address of an access of `n`'s width, the address in slot W(addr) plus
-// offset W(off); or a trap.
-#define KILN_VADDR(n, addr, off)                                                                   \
-    uint64_t ea = uint64_t(uint32_t(fp[W(addr)])) + W(off);                                        \
+// offset W(off); or a trap. KILN_VADDR_A first adds the constant W(3) to the address, modulo
+// 2^32 (the `_a` forms, for an `i32.add` of a constant folded in).
+#define KILN_VADDR_EA(n, ea_value)                                                                 \
+    uint64_t ea = (ea_value);                                                                      \
     if (ea + (uint64_t(1) << access_log2(Opcode::n)) > mem_size) [[unlikely]]                      \
         TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");
+#define KILN_VADDR(n, addr, off) KILN_VADDR_EA(n, uint64_t(uint32_t(fp[W(addr)])) + W(off))
+#define KILN_VADDR_A(n, addr, off)                                                                 \
+    KILN_VADDR_EA(n, uint64_t(uint32_t(uint32_t(fp[W(addr)]) + W(3))) + W(off))
 #define KILN_VGEN_UN(n, a, r)                                                                      \
     L_##n : {                                                                                      \
         auto v = sem::n(KILN_VARG_##a(W(1)));                                                      \
@@ -409,10 +452,20 @@ do_call : {
         KILN_VADDR(n, 1, 2)                                                                        \
         KILN_VRES_v128(W(0), sem::n(mem + ea));                                                    \
         NEXT(3);                                                                                   \
+    }                                                                                              \
+    L_##n##_a : {                                                                                  \
+        KILN_VADDR_A(n, 1, 2)                                                                      \
+        KILN_VRES_v128(W(0), sem::n(mem + ea));                                                    \
+        NEXT(3);                                                                                   \
     }
 #define KILN_VGEN_STORE(n, a, r)                                                                   \
     L_##n : {                                                                                      \
         KILN_VADDR(n, 0, 2)                                                                        \
+        sem::n(mem + ea, KILN_VARG_v128(W(1)));                                                    \
+        NEXT(3);                                                                                   \
+    }                                                                                              \
+    L_##n##_a : {                                                                                  \
+        KILN_VADDR_A(n, 0, 2)                                                                      \
         sem::n(mem + ea, KILN_VARG_v128(W(1)));                                                    \
         NEXT(3);                                                                                   \
     }
@@ -438,11 +491,19 @@ do_call : {
 L_V128Const:
     std::memcpy(fp + W(0), pc + 2, 16);
     NEXT(4);
-L_I8x16Shuffle : {
-    auto v = sem::I8x16Shuffle(KILN_VARG_v128(W(1)), KILN_VARG_v128(W(2)), sem::vload(pc + 3));
-    KILN_VRES_v128(W(0), v);
-    NEXT(5);
-}
+    // i8x16.shuffle by the widest unit its lanes allow (the lowering's choice): the unit indices,
+    // already checked to be below 32 bytes, are the bytes of the two cells after the operands.
+#define KILN_GEN_SHUFFLE(label, U)                                                                 \
+    label : {                                                                                      \
+        auto v = sem::shuffle_units<U>(KILN_VARG_v128(W(1)), KILN_VARG_v128(W(2)),                 \
+                                       reinterpret_cast<const uint8_t*>(pc + 3));                  \
+        KILN_VRES_v128(W(0), v);                                                                   \
+        NEXT(5);                                                                                   \
+    }
+    KILN_GEN_SHUFFLE(L_I8x16Shuffle, uint8_t)
+    KILN_GEN_SHUFFLE(L_Shuffle16, uint16_t)
+    KILN_GEN_SHUFFLE(L_Shuffle32, uint32_t)
+    KILN_GEN_SHUFFLE(L_Shuffle64, uint64_t)
 L_V128Bitselect : {
     auto v = sem::V128Bitselect(KILN_VARG_v128(W(1)), KILN_VARG_v128(W(2)), KILN_VARG_v128(W(3)));
     KILN_VRES_v128(W(0), v);
@@ -469,10 +530,11 @@ L_GlobalSet128 : {
     NEXT(2);
 }
 
-// ---- memory
-#define KILN_LOAD(n, M, EXT)                                                                       \
-    L_##n : {                                                                                      \
-        uint64_t ea = uint64_t(uint32_t(fp[W(1)])) + W(2);                                         \
+// ---- memory. Words: [destination,] address, [value,] offset, and in the `_a` forms a constant
+// added to the address first, modulo 2^32 (an `i32.add` the lowering folded in).
+#define KILN_LOAD_EA(label, M, EXT, ea_value)                                                      \
+    label : {                                                                                      \
+        uint64_t ea = (ea_value);                                                                  \
         if (ea + sizeof(M) > mem_size) [[unlikely]]                                                \
             TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");                   \
         M v;                                                                                       \
@@ -480,6 +542,9 @@ L_GlobalSet128 : {
         fp[W(0)] = EXT(v);                                                                         \
         NEXT(3);                                                                                   \
     }
+#define KILN_LOAD(n, M, EXT)                                                                       \
+    KILN_LOAD_EA(L_##n, M, EXT, uint64_t(uint32_t(fp[W(1)])) + W(2))                               \
+    KILN_LOAD_EA(L_##n##_a, M, EXT, uint64_t(uint32_t(uint32_t(fp[W(1)]) + W(3))) + W(2))
 #define KILN_ZX(v) uint64_t(v)
 #define KILN_SX32(v) uint64_t(uint32_t(int32_t(v)))
 #define KILN_SX64(v) uint64_t(int64_t(v))
@@ -497,15 +562,18 @@ L_GlobalSet128 : {
     KILN_LOAD(I64Load16U, uint16_t, KILN_ZX)
     KILN_LOAD(I64Load32S, int32_t, KILN_SX64)
     KILN_LOAD(I64Load32U, uint32_t, KILN_ZX)
-#define KILN_STORE(n, M)                                                                           \
-    L_##n : {                                                                                      \
-        uint64_t ea = uint64_t(uint32_t(fp[W(0)])) + W(2);                                         \
+#define KILN_STORE_EA(label, M, ea_value)                                                          \
+    label : {                                                                                      \
+        uint64_t ea = (ea_value);                                                                  \
         if (ea + sizeof(M) > mem_size) [[unlikely]]                                                \
             TRAP(TrapKind::memory_out_of_bounds, "out of bounds memory access");                   \
         M v = static_cast<M>(fp[W(1)]);                                                            \
         std::memcpy(mem + ea, &v, sizeof(M));                                                      \
         NEXT(3);                                                                                   \
     }
+#define KILN_STORE(n, M)                                                                           \
+    KILN_STORE_EA(L_##n, M, uint64_t(uint32_t(fp[W(0)])) + W(2))                                   \
+    KILN_STORE_EA(L_##n##_a, M, uint64_t(uint32_t(uint32_t(fp[W(0)]) + W(3))) + W(2))
     KILN_STORE(I32Store, uint32_t)
     KILN_STORE(I64Store, uint64_t)
     KILN_STORE(F32Store, uint32_t)
@@ -766,6 +834,44 @@ L_CallIndirect : {
     pc += 3;
     goto do_call;
 }
+L_ReturnCall:
+    callee = inst->funcs[W(0)];
+    nfp = fp + W(1);
+    pc += 2;
+    goto do_tail_call;
+L_ReturnCallIndirect : {
+    TableInst* t = inst->tables[W(1)];
+    uint32_t i = uint32_t(fp[W(3)]);
+    if (i >= t->elems.size()) TRAP(TrapKind::table_out_of_bounds, "undefined element");
+    callee = reinterpret_cast<FuncInst*>(t->elems[i]);
+    if (!callee) TRAP(TrapKind::uninitialized_element, "uninitialized element");
+    if (callee->type_id != W(0))
+        TRAP(TrapKind::indirect_call_type_mismatch, "indirect call type mismatch");
+    nfp = fp + W(2);
+    pc += 3;
+    goto do_tail_call;
+}
+do_tail_call : {
+    // A wasm callee takes over the caller's frame: its arguments move down to the frame's
+    // start, and no frame is pushed, so a chain of tail calls runs in constant space. A host
+    // function is called like any other; the code after the call returns its results.
+    const FuncCode* c = callee->code;
+    if (!c) goto do_call;
+    if (fp + c->frame_size > slots_end) [[unlikely]]
+        TRAP(TrapKind::stack_exhausted, "call stack exhausted");
+    // nfp >= fp: copying in ascending order never overwrites an argument before it moves.
+    for (uint32_t i = 0, np = c->num_params; i < np; ++i)
+        fp[i] = nfp[i];
+    for (uint64_t *p = fp + c->num_params, *e = fp + c->num_locals; p < e; ++p)
+        *p = 0;
+    cur = callee;
+    if (inst != callee->instance) {
+        inst = callee->instance;
+        LOAD_MEM();
+    }
+    pc = c->code.data();
+    DISPATCH;
+}
 L_Return : {
     Frame& f = *--fsp;
     if (!f.ret_pc) [[unlikely]]
@@ -810,6 +916,10 @@ entry_returned : { // the entry's results are at its frame pointer, the sentinel
         slots[i] = results[i];
 }
 finish:
+#if KILN_INTERP_STATS
+    t_stats.dispatches += stats.dispatches;
+    t_stats.wasm_instructions += stats.wasm_instructions;
+#endif
     return_budget(control, budget);
     if (--stack->active_runs == 0 && !stack->suspended) { // nothing lives on the stacks any more
         stack->slots_free = stack->slots_begin;
@@ -832,6 +942,14 @@ const void* const* interp_handlers() {
         return g_handlers;
     }();
     return table;
+}
+
+std::optional<InterpStats> interp_stats() {
+#if KILN_INTERP_STATS
+    return t_stats;
+#else
+    return std::nullopt;
+#endif
 }
 
 RunStatus interp_call(Store& store, ExecStack& stack, FuncInst* f, uint64_t* slots) {

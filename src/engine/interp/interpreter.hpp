@@ -52,6 +52,16 @@ enum class RunStatus { done, trapped, suspended };
 /// Handler addresses, indexed by IOp.
 const void* const* interp_handlers();
 
+/// What the interpreter ran on one thread, counted in builds with the CMake option
+/// KILN_INTERP_STATS.
+struct InterpStats {
+    uint64_t dispatches = 0;        ///< instructions of the internal code
+    uint64_t wasm_instructions = 0; ///< the wasm instructions they were lowered from
+};
+
+/// This thread's counts so far; nullopt in builds without KILN_INTERP_STATS.
+std::optional<InterpStats> interp_stats();
+
 /// Calls `f` (wasm or host) from the host: arguments in slots[0..params), results written to
 /// slots[0..results) (the caller sizes `slots` for both; types are not checked). Sets up the
 /// call's deadline when no other call is running. On `trapped`, stack.trap says why and the

@@ -11,11 +11,19 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 namespace kiln::engine {
 
 namespace {
 
 constexpr size_t npos = ~size_t(0);
+
+#ifndef KILN_INTERP_STATS
+#define KILN_INTERP_STATS 0
+#endif
+/// Whether FuncCode::wasm_counts is kept (builds with the CMake option KILN_INTERP_STATS).
+constexpr bool count_wasm = KILN_INTERP_STATS;
 
 struct FusedCmp {
     IOp ss, si, ss_back, si_back;
@@ -88,7 +96,9 @@ public:
 
 private:
     struct Entry {
-        enum class Kind : uint8_t { slot, local, konst } kind = Kind::slot;
+        /// `sum` is an i32 local plus a constant (`value`, added modulo 2^32): an address that
+        /// a load or store folds in, so the add never runs on its own.
+        enum class Kind : uint8_t { slot, local, konst, sum } kind = Kind::slot;
         uint32_t local = 0; ///< the local's first slot
         uint64_t value = 0;
         Ref ref = Ref::none; ///< a reference: snapshots translate it (see SuspendSite)
@@ -120,7 +130,21 @@ private:
         c.handler = m_handlers[size_t(op)];
         m_code.push_back(c);
         m_pending_words = 0;
+        if constexpr (count_wasm) {
+            m_wasm_counts.resize(at + 1);
+            m_wasm_counts[at] = m_unattributed;
+            m_unattributed = 0;
+        }
         return at;
+    }
+    /// Drops the code from cell `at` on (an instruction fused into the next one).
+    void cut_back(size_t at) {
+        if constexpr (count_wasm) {
+            for (size_t i = at; i < m_wasm_counts.size(); ++i)
+                m_unattributed += m_wasm_counts[i];
+            m_wasm_counts.resize(at);
+        }
+        m_code.resize(at);
     }
     /// Code from `at` on comes from the wasm instruction being lowered. Code cut back (a
     /// comparison fused into the branch after it) takes its entries with it.
@@ -160,6 +184,7 @@ private:
     void label() {
         m_result_instr = npos;
         m_cmp_instr = npos;
+        m_mul_instr = npos;
     }
     void note_result(size_t instr) {
         m_result_instr = instr;
@@ -241,6 +266,16 @@ private:
                 params.push_back(ref_slot(label_slot(loop, k), loop.param_refs[k]));
         site(offset, SuspendSite::Kind::charge, loop.height, 0, params);
     }
+    /// Computes the sum entry `e` into slot `dst`.
+    void emit_sum(uint32_t dst, const Entry& e) {
+        begin(IOp::I32Add_si);
+        words({dst, e.local});
+        imm(e.value);
+    }
+    /// True when the entry reads the local at `slot`.
+    static bool reads_local(const Entry& e, uint32_t slot) {
+        return (e.kind == Entry::Kind::local || e.kind == Entry::Kind::sum) && e.local == slot;
+    }
     void materialize(size_t pos) {
         Entry& e = m_stack[pos];
         if (e.kind == Entry::Kind::local) {
@@ -249,6 +284,8 @@ private:
             begin(IOp::Const);
             words({slot_of(pos), 0});
             imm(e.value);
+        } else if (e.kind == Entry::Kind::sum) {
+            emit_sum(slot_of(pos), e);
         }
         e.kind = Entry::Kind::slot;
     }
@@ -259,13 +296,13 @@ private:
     /// Materializes the entries that refer to the local at `slot`.
     void materialize_local(uint32_t slot) {
         for (size_t i = 0; i < m_stack.size(); ++i)
-            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == slot) materialize(i);
+            if (reads_local(m_stack[i], slot)) materialize(i);
     }
     /// The slot to read the entry at `pos` from (constants are first put in their slot).
     uint32_t use(size_t pos) {
         Entry& e = m_stack[pos];
         if (e.kind == Entry::Kind::local) return e.local;
-        if (e.kind == Entry::Kind::konst) materialize(pos);
+        if (e.kind != Entry::Kind::slot) materialize(pos);
         return slot_of(pos);
     }
     uint32_t use_top(size_t depth) { return use(m_stack.size() - 1 - depth); }
@@ -314,6 +351,8 @@ private:
                 if (e.slot != dst) copy(dst, e.slot, e.wide);
             } else if (e.kind == Entry::Kind::local) {
                 copy(dst, e.local, e.wide);
+            } else if (e.kind == Entry::Kind::sum) {
+                emit_sum(dst, e);
             } else {
                 begin(IOp::Const);
                 words({dst, 0});
@@ -343,18 +382,25 @@ private:
         size_t first = m_stack.size() - r;
         const auto result_slots = uint32_t(slot_count(m_type.results));
         std::vector<uint32_t> src(r);
+        std::vector<bool> computed(r);
         for (uint32_t k = 0; k < r; ++k) {
             const Entry& e = m_stack[first + k];
             src[k] = e.kind == Entry::Kind::local ? e.local : e.slot;
-            // A local that is also a destination must be read before it is overwritten.
+            // A local that is also a destination must be read before it is overwritten (into
+            // the entry's own slot, which no other path reads while the entry is not a slot).
             if (e.kind == Entry::Kind::local && e.local < result_slots) {
                 copy(e.slot, e.local, e.wide);
                 src[k] = e.slot;
+            } else if (e.kind == Entry::Kind::sum && e.local < result_slots) {
+                emit_sum(e.slot, e);
+                computed[k] = true;
             }
         }
         for (uint32_t k = 0, dst = 0; k < r; dst += m_stack[first + k].wide ? 2 : 1, ++k) {
             const Entry& e = m_stack[first + k];
-            if (e.kind == Entry::Kind::konst) {
+            if (e.kind == Entry::Kind::sum && !computed[k]) {
+                emit_sum(dst, e);
+            } else if (e.kind == Entry::Kind::konst) {
                 begin(IOp::Const);
                 words({dst, 0});
                 imm(e.value);
@@ -370,13 +416,14 @@ private:
     /// branches).
     size_t cond_branch(bool when_true, Ctrl* loop = nullptr) {
         size_t pos = m_stack.size() - 1;
+        if (m_stack[pos].kind == Entry::Kind::sum) materialize(pos);
         Entry c = m_stack[pos];
         bool fresh = c.kind == Entry::Kind::slot && m_cmp_instr != npos &&
                      m_cmp_end == m_code.size() && m_cmp_pos == pos;
         pop(1);
         size_t cell;
         if (fresh && m_cmp_is_eqz) {
-            m_code.resize(m_cmp_instr);
+            cut_back(m_cmp_instr);
             label();
             IOp op = when_true ? (m_cmp_64 ? IOp::BrIfZ64 : IOp::BrIfZ)
                                : (m_cmp_64 ? IOp::BrIfNz64 : IOp::BrIfNz);
@@ -385,7 +432,7 @@ private:
         if (fresh) {
             auto f = fused_cmp(m_cmp_op);
             if (!when_true) f = fused_cmp(f->inverse);
-            m_code.resize(m_cmp_instr);
+            cut_back(m_cmp_instr);
             label();
             if (loop) loop_site(uint32_t(m_code.size()), *loop);
             if (m_cmp_has_imm) {
@@ -462,6 +509,19 @@ private:
         uint32_t a, b = 0;
         uint64_t bimm = 0;
         bool has_imm = si && (swap || m_stack[n - 1].kind == Entry::Kind::konst);
+        if (has_imm && (wasm_op == Opcode::I32Add || wasm_op == Opcode::I32Sub)) {
+            const Entry& x = m_stack[swap ? n - 1 : n - 2];
+            if (x.kind == Entry::Kind::local || x.kind == Entry::Kind::sum) {
+                // Left for a load or store to fold in (or computed where it is used).
+                auto k = uint32_t(m_stack[swap ? n - 2 : n - 1].value);
+                if (wasm_op == Opcode::I32Sub) k = 0u - k;
+                Entry sum{Entry::Kind::sum, x.local, uint32_t(x.value + k)}; // a local's value is 0
+                pop(2);
+                push(sum);
+                return;
+            }
+        }
+        if (fuse_multiply_add(wasm_op)) return;
         if (has_imm) {
             bimm = m_stack[swap ? n - 2 : n - 1].value;
             a = use(swap ? n - 1 : n - 2);
@@ -477,6 +537,13 @@ private:
             words({d, a, b});
         }
         note_result(at);
+        if (wasm_op == Opcode::F32Mul || wasm_op == Opcode::F64Mul) {
+            m_mul_instr = at;
+            m_mul_end = m_code.size();
+            m_mul_pos = m_stack.size() - 1;
+            m_mul_a = a;
+            m_mul_b = b;
+        }
         if (fused_cmp(wasm_op)) {
             m_cmp_instr = at;
             m_cmp_end = m_code.size();
@@ -488,6 +555,50 @@ private:
             m_cmp_b = bimm;
             m_cmp_has_imm = has_imm;
         }
+    }
+    /// A float add or subtract of the product the previous instruction made, as one instruction
+    /// that rounds the product and then the sum (no fused multiply-add, whose single rounding
+    /// wasm does not have); operands keep their order, so NaN results are the same too.
+    bool fuse_multiply_add(Opcode op) {
+        const bool is32 = op == Opcode::F32Add || op == Opcode::F32Sub;
+        if (!is32 && op != Opcode::F64Add && op != Opcode::F64Sub) return false;
+        const size_t n = m_stack.size();
+        auto fresh = [&](size_t pos) {
+            return m_mul_instr != npos && m_mul_end == m_code.size() && m_mul_pos == pos &&
+                   m_stack[pos].kind == Entry::Kind::slot && m_code.size() - m_mul_instr == 3 &&
+                   (m_code[m_mul_instr].handler ==
+                    m_handlers[size_t(is32 ? IOp::F32Mul_ss : IOp::F64Mul_ss)]);
+        };
+        const bool add = op == Opcode::F32Add || op == Opcode::F64Add;
+        IOp fused;
+        uint32_t z;
+        bool product_first = false;
+        if (fresh(n - 1)) {
+            // z + x * y, z - x * y: z was there before the product (a constant is put in its
+            // slot, which is neither factor's).
+            cut_back(m_mul_instr);
+            z = use(n - 2);
+            fused = add ? (is32 ? IOp::F32MulAdd : IOp::F64MulAdd)
+                        : (is32 ? IOp::F32MulSub : IOp::F64MulSub);
+        } else if (add && fresh(n - 2) && m_stack[n - 1].kind == Entry::Kind::local) {
+            // x * y + z with z a local (a constant would go to the second factor's slot).
+            cut_back(m_mul_instr);
+            z = m_stack[n - 1].local;
+            fused = is32 ? IOp::F32MulAddP : IOp::F64MulAddP;
+            product_first = true;
+        } else {
+            return false;
+        }
+        const uint32_t x = m_mul_a, y = m_mul_b;
+        m_mul_instr = npos;
+        uint32_t d = result_after_pop(2);
+        size_t at = begin(fused);
+        if (product_first)
+            words({d, x, y, z});
+        else
+            words({d, z, x, y});
+        note_result(at);
+        return true;
     }
     /// A SIMD instruction: pops `n` operands and pushes a result (of two slots when `wide`) if
     /// it has one; its words are the destination, the operands from the deepest, then `extra`.
@@ -510,19 +621,57 @@ private:
         if (has_result) note_result(at);
         return at;
     }
+    /// A load: words destination, address, offset; the `_a` form folds in the constant of an
+    /// address that is a sum entry (its local, then the constant as a fourth word).
+    void load(IOp op, IOp op_a, uint32_t offset, bool wide) {
+        const Entry addr = m_stack.back();
+        if (addr.kind == Entry::Kind::sum) {
+            uint32_t d = result_after_pop(1, Ref::none, wide);
+            size_t at = begin(op_a);
+            words({d, addr.local, offset, uint32_t(addr.value)});
+            note_result(at);
+            return;
+        }
+        uint32_t a = use_top(0);
+        uint32_t d = result_after_pop(1, Ref::none, wide);
+        size_t at = begin(op);
+        words({d, a, offset});
+        note_result(at);
+    }
+    /// A store: words address, value, offset, and for the `_a` form the sum's constant.
+    void store(IOp op, IOp op_a, uint32_t offset) {
+        uint32_t v = use_top(0);
+        const Entry addr = m_stack[m_stack.size() - 2];
+        if (addr.kind == Entry::Kind::sum) {
+            pop(2);
+            begin(op_a);
+            words({addr.local, v, offset, uint32_t(addr.value)});
+            return;
+        }
+        uint32_t a = use_top(1);
+        pop(2);
+        begin(op);
+        words({a, v, offset});
+    }
     void set_local(uint32_t x, bool tee) {
         size_t pos = m_stack.size() - 1;
         Entry e = m_stack[pos];
         const uint32_t xs = m_local_slot[x];
         bool others = false;
         for (size_t i = 0; i < pos; ++i)
-            if (m_stack[i].kind == Entry::Kind::local && m_stack[i].local == xs) others = true;
-        if (!others && e.kind == Entry::Kind::slot && m_result_instr != npos &&
-            m_result_end == m_code.size() && m_result_pos == pos) {
+            if (reads_local(m_stack[i], xs)) others = true;
+        if (e.kind == Entry::Kind::sum) {
+            // The add writes the local directly, after the entries below read its old value.
+            for (size_t i = 0; i < pos; ++i)
+                if (reads_local(m_stack[i], xs)) materialize(i);
+            emit_sum(xs, e);
+        } else if (!others && e.kind == Entry::Kind::slot && m_result_instr != npos &&
+                   m_result_end == m_code.size() && m_result_pos == pos) {
             // Retarget the producing instruction (its destination is its first operand).
             m_code[m_result_instr + 1].u32[0] = xs;
             m_result_instr = npos;
             m_cmp_instr = npos;
+            m_mul_instr = npos;
         } else {
             materialize_local(xs);
             if (e.kind == Entry::Kind::konst) {
@@ -593,6 +742,8 @@ private:
     std::vector<Cell> m_code;
     std::vector<CodeOffset> m_offsets;
     uint32_t m_wasm_offset = m_func.code_offset; ///< of the instruction being lowered
+    std::vector<uint32_t> m_wasm_counts;         ///< with count_wasm: FuncCode::wasm_counts so far
+    uint32_t m_unattributed = 0;                 ///< instructions lowered since the last begin()
     std::vector<size_t> m_targets;
     unsigned m_pending_words = 0;
     uint32_t m_instr_count = 0;     ///< instructions lowered so far
@@ -604,6 +755,9 @@ private:
     std::vector<uint32_t> m_site_refs;
     // The last instruction that produced the top of the stack, for retargeting.
     size_t m_result_instr = npos, m_result_end = 0, m_result_pos = 0;
+    // The last float multiply, for fusing with an add or subtract.
+    size_t m_mul_instr = npos, m_mul_end = 0, m_mul_pos = 0;
+    uint32_t m_mul_a = 0, m_mul_b = 0;
     // The last comparison, for fusing with a branch.
     size_t m_cmp_instr = npos, m_cmp_end = 0, m_cmp_pos = 0;
     bool m_cmp_is_eqz = false, m_cmp_64 = false, m_cmp_has_imm = false;
@@ -638,6 +792,7 @@ Result<void> Lowering::skip_unreachable(InstrReader& r) {
 Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     using K = Entry::Kind;
     m_wasm_offset = in.offset;
+    if constexpr (count_wasm) ++m_unattributed;
     switch (in.op) {
     case Opcode::Nop: break;
     case Opcode::Unreachable: begin(IOp::Unreachable); return skip_unreachable(r);
@@ -720,11 +875,14 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
     }
     case Opcode::Return: emit_return(); return skip_unreachable(r);
     case Opcode::Call:
-    case Opcode::CallIndirect: {
-        const FuncType& ft =
-            in.op == Opcode::Call ? m_module.func_type(in.a) : m_module.types[in.a];
+    case Opcode::CallIndirect:
+    case Opcode::ReturnCall:
+    case Opcode::ReturnCallIndirect: {
+        const bool direct = in.op == Opcode::Call || in.op == Opcode::ReturnCall;
+        const bool tail = in.op == Opcode::ReturnCall || in.op == Opcode::ReturnCallIndirect;
+        const FuncType& ft = direct ? m_module.func_type(in.a) : m_module.types[in.a];
         uint32_t index_slot = 0;
-        if (in.op == Opcode::CallIndirect) {
+        if (!direct) {
             index_slot = use_top(0);
             pop(1);
         }
@@ -733,18 +891,23 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
             materialize(i);
         uint32_t base = slot_of(m_stack.size() - n);
         pop(n);
-        if (in.op == Opcode::Call) {
-            begin(IOp::Call);
+        if (direct) {
+            begin(tail ? IOp::ReturnCall : IOp::Call);
             words({in.a, base});
         } else {
-            begin(IOp::CallIndirect);
+            begin(tail ? IOp::ReturnCallIndirect : IOp::CallIndirect);
             words({m_type_ids[in.a], in.b, base, index_slot});
         }
         // The return point: a suspended caller waits here with the values below the arguments.
+        // A tail call returns here only from a host function, which cannot take over the frame.
         site(uint32_t(m_code.size()), SuspendSite::Kind::call, m_stack.size(), base);
         for (ValType t : ft.results)
             push_typed(t);
         label(); // results of calls are never retargeted
+        if (tail) {
+            emit_return();
+            return skip_unreachable(r);
+        }
         break;
     }
     case Opcode::Drop: pop(1); break;
@@ -895,22 +1058,13 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         binary(Opcode::n, IOp::n##_ss, KILN_LOWER_SI_##a(n));                                      \
         break;
 #define KILN_LOWER_LOAD(n, a, r)                                                                   \
-    case Opcode::n: {                                                                              \
-        uint32_t addr = use_top(0);                                                                \
-        uint32_t d = result_after_pop(1);                                                          \
-        size_t at = begin(IOp::n);                                                                 \
-        words({d, addr, uint32_t(in.imm)});                                                        \
-        note_result(at);                                                                           \
-        break;                                                                                     \
-    }
+    case Opcode::n:                                                                                \
+        load(IOp::n, IOp::n##_a, uint32_t(in.imm), false);                                         \
+        break;
 #define KILN_LOWER_STORE(n, a, r)                                                                  \
-    case Opcode::n: {                                                                              \
-        uint32_t v = use_top(0), addr = use_top(1);                                                \
-        pop(2);                                                                                    \
-        begin(IOp::n);                                                                             \
-        words({addr, v, uint32_t(in.imm)});                                                        \
-        break;                                                                                     \
-    }
+    case Opcode::n:                                                                                \
+        store(IOp::n, IOp::n##_a, uint32_t(in.imm));                                               \
+        break;
 #define KILN_OP(name, code, text, imm, a, b, r)                                                    \
     KILN_CAT(name, imm, a, b, r, KILN_LOWER_UN, KILN_LOWER_BIN, KILN_LOWER_LOAD, KILN_LOWER_STORE)
     // SIMD instructions: the destination (if any), the operands from the deepest, then the
@@ -929,8 +1083,14 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
 #define KILN_LOWER_VBIN(n, a, r) KILN_LOWER_V(n, 2, r)
 #define KILN_LOWER_VEXTRACT(n, a, r) KILN_LOWER_V(n, 1, r, in.b)
 #define KILN_LOWER_VREPLACE(n, a, r) KILN_LOWER_V(n, 2, r, in.b)
-#define KILN_LOWER_VLOAD(n, a, r) KILN_LOWER_V(n, 1, r, uint32_t(in.imm))
-#define KILN_LOWER_VSTORE(n, a, r) KILN_LOWER_V(n, 2, r, uint32_t(in.imm))
+#define KILN_LOWER_VLOAD(n, a, r)                                                                  \
+    case Opcode::n:                                                                                \
+        load(IOp::n, IOp::n##_a, uint32_t(in.imm), true);                                          \
+        break;
+#define KILN_LOWER_VSTORE(n, a, r)                                                                 \
+    case Opcode::n:                                                                                \
+        store(IOp::n, IOp::n##_a, uint32_t(in.imm));                                               \
+        break;
 #define KILN_LOWER_VMEMLANE(n, a, r) KILN_LOWER_V(n, 2, r, uint32_t(in.imm), in.b)
 #define KILN_OP_FD(name, code, text, imm, a, b, r)                                                 \
     KILN_VCAT(name, imm, a, b, r, KILN_LOWER_VUN, KILN_LOWER_VBIN, KILN_LOWER_VEXTRACT,            \
@@ -946,9 +1106,30 @@ Result<void> Lowering::lower_instr(const Instr& in, InstrReader& r) {
         break;
     }
     case Opcode::I8x16Shuffle: {
-        size_t at = simd(IOp::I8x16Shuffle, 2, true, true, {});
-        imm(in.imm);
-        imm(in.imm_hi);
+        // The widest unit (8, 4, 2 or 1 bytes) whose every lane group is one aligned unit; its
+        // unit indices go in the two cells after the operands.
+        uint8_t lanes[16], units[16] = {};
+        for (int i = 0; i < 16; ++i)
+            lanes[i] = uint8_t((i < 8 ? in.imm : in.imm_hi) >> (i % 8 * 8)) & 31;
+        unsigned size = 8;
+        for (; size > 1; size /= 2) {
+            bool whole = true;
+            for (unsigned i = 0; i < 16 && whole; ++i)
+                whole =
+                    lanes[i] == lanes[i - i % size] + i % size && lanes[i - i % size] % size == 0;
+            if (whole) break;
+        }
+        for (unsigned j = 0; j < 16 / size; ++j)
+            units[j] = uint8_t(lanes[j * size] / size);
+        const IOp op = size == 8   ? IOp::Shuffle64
+                       : size == 4 ? IOp::Shuffle32
+                       : size == 2 ? IOp::Shuffle16
+                                   : IOp::I8x16Shuffle;
+        size_t at = simd(op, 2, true, true, {});
+        uint64_t cells[2];
+        std::memcpy(cells, units, 16);
+        imm(cells[0]);
+        imm(cells[1]);
         note_result(at);
         break;
     }
@@ -972,6 +1153,10 @@ Result<std::unique_ptr<FuncCode>> Lowering::run() {
     }
     m_code[1].u32[0] = std::max<uint32_t>(m_instr_count - m_instrs_in_loops, 1);
     auto fc = std::make_unique<FuncCode>();
+    if constexpr (count_wasm) {
+        m_wasm_counts.resize(m_code.size());
+        fc->wasm_counts = std::move(m_wasm_counts);
+    }
     fc->code = std::move(m_code);
     fc->offsets = std::move(m_offsets);
     for (size_t cell : m_targets)

@@ -807,19 +807,40 @@ Result<void> Store::load_image(std::span<const uint8_t> image) {
             funcs[k] = f;
             sites[k] = site;
         }
-        // Each caller must be calling the next frame's function.
+        // Each caller must be calling the next frame's function, or one that function reached
+        // by tail calls, which has the same results (the validator requires it), so the caller
+        // finds in its slots what it expects. Only a host function returns to a tail call.
         auto callee_ok = [&](FuncInst* caller, const SuspendSite* site, FuncInst* callee) {
             const Cell* call = caller->code->code.data() + site->offset;
-            // The call instruction ends at the site: Call is 2 cells, CallIndirect 3.
+            // The call instruction ends at the site: (Return)Call is 2 cells,
+            // (Return)CallIndirect 3.
             const void* const* h = interp_handlers();
             const Cell* c2 = call - 2;
             const Cell* c3 = call - 3;
-            if (site->offset >= 2 && c2->handler == h[size_t(IOp::Call)] &&
-                reinterpret_cast<const uint32_t*>(c2 + 1)[1] == site->base)
-                return caller->instance->funcs[reinterpret_cast<const uint32_t*>(c2 + 1)[0]] ==
-                       callee;
-            if (site->offset >= 3 && c3->handler == h[size_t(IOp::CallIndirect)])
-                return callee->type_id == reinterpret_cast<const uint32_t*>(c3 + 1)[0];
+            const auto word = [](const Cell* c, int k) {
+                return reinterpret_cast<const uint32_t*>(c + 1)[k];
+            };
+            const std::vector<ValType>& results = callee->type->results;
+            if (site->offset >= 2 && word(c2, 1) == site->base) {
+                const FuncInst* target = caller->instance->funcs[word(c2, 0)];
+                if (c2->handler == h[size_t(IOp::Call)])
+                    return target == callee || (callee->code && target->type->results == results);
+                if (c2->handler == h[size_t(IOp::ReturnCall)])
+                    return !callee->code && target == callee;
+            }
+            if (site->offset >= 3 && word(c3, 2) == site->base) {
+                const uint32_t type_id = word(c3, 0);
+                if (c3->handler == h[size_t(IOp::CallIndirect)]) {
+                    if (callee->type_id == type_id) return true;
+                    // A tail callee: the results of the call's type, found in the caller's module.
+                    const CompiledModule& cm = *caller->instance->compiled;
+                    auto it = std::find(cm.type_ids.begin(), cm.type_ids.end(), type_id);
+                    return callee->code && it != cm.type_ids.end() &&
+                           cm.module->types[size_t(it - cm.type_ids.begin())].results == results;
+                }
+                if (c3->handler == h[size_t(IOp::ReturnCallIndirect)])
+                    return !callee->code && callee->type_id == type_id;
+            }
             return false;
         };
         for (uint32_t k = 0; k + 1 < nact; ++k)

@@ -215,6 +215,26 @@ Value eval_const(const ConstExpr& e, const Instance& inst) {
         case ConstInstr::Op::ref_null: st.push_back(Value{ValType::funcref, 0}); break;
         case ConstInstr::Op::ref_func: st.push_back(Value::funcref(inst.funcs[ci.value])); break;
         case ConstInstr::Op::global_get: st.push_back(inst.globals[ci.value]->value()); break;
+        case ConstInstr::Op::i32_add:
+        case ConstInstr::Op::i32_sub:
+        case ConstInstr::Op::i32_mul:
+        case ConstInstr::Op::i64_add:
+        case ConstInstr::Op::i64_sub:
+        case ConstInstr::Op::i64_mul: {
+            // Unsigned arithmetic wraps as wasm's does; an i32 keeps its upper half zero.
+            const uint64_t b = st.back().bits;
+            st.pop_back();
+            uint64_t& a = st.back().bits;
+            switch (ci.op) {
+            case ConstInstr::Op::i32_add:
+            case ConstInstr::Op::i64_add: a += b; break;
+            case ConstInstr::Op::i32_sub:
+            case ConstInstr::Op::i64_sub: a -= b; break;
+            default: a *= b; break;
+            }
+            if (ci.op < ConstInstr::Op::i64_add) a = uint32_t(a);
+            break;
+        }
         }
     }
     return st.empty() ? Value{} : st.back();

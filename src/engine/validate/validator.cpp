@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <span>
 #include <string>
@@ -402,6 +403,34 @@ Result<void> FunctionValidator::instr(const Instr& in, const InstrReader& reader
         push(callee->results);
         return {};
     }
+    case Opcode::ReturnCall:
+    case Opcode::ReturnCallIndirect: {
+        // The callee's results become the caller's: they must be the same types.
+        const FuncType* callee = nullptr;
+        if (in.op == Opcode::ReturnCall) {
+            if (in.a >= m_module.func_types.size())
+                return fail(fmt::format("unknown function {}", in.a));
+            callee = &m_module.func_type(in.a);
+        } else {
+            KILN_TRY(tab, table(in.b));
+            if (tab->elem != ValType::funcref)
+                return fail(fmt::format("type mismatch in return_call_indirect: table {} holds "
+                                        "{}, not funcref",
+                                        in.b, valtype_name(tab->elem)));
+            KILN_TRY(t, type(in.a));
+            callee = t;
+        }
+        if (!std::equal(callee->results.begin(), callee->results.end(), m_results.begin(),
+                        m_results.end()))
+            return fail(fmt::format("type mismatch in {}: the callee returns {} but the function "
+                                    "returns {}",
+                                    opcode_name(in.op), types_string(callee->results),
+                                    types_string(m_results)));
+        if (in.op == Opcode::ReturnCallIndirect) KILN_CHECK(pop(i32));
+        KILN_CHECK(pop(callee->params));
+        set_unreachable();
+        return {};
+    }
     case Opcode::Drop: KILN_CHECK(pop()); return {};
     case Opcode::Select: {
         KILN_CHECK(pop(i32));
@@ -613,6 +642,16 @@ Result<void> ModuleValidator::limits(const Limits& lim, uint64_t bound,
     return {};
 }
 
+std::string_view const_op_name(ConstInstr::Op op) {
+    switch (op) {
+    case ConstInstr::Op::i32_add:
+    case ConstInstr::Op::i64_add: return "add";
+    case ConstInstr::Op::i32_sub:
+    case ConstInstr::Op::i64_sub: return "sub";
+    default: return "mul";
+    }
+}
+
 // Constant expressions may read only imported immutable globals (WebAssembly 2.0).
 Result<void> ModuleValidator::const_expr(const ConstExpr& e, ValType expected,
                                          std::string_view what) const {
@@ -645,6 +684,25 @@ Result<void> ModuleValidator::const_expr(const ConstExpr& e, ValType expected,
                                         what, ci.value));
             stack.push_back(m_module.globals[ci.value].type);
             break;
+        case ConstInstr::Op::i32_add:
+        case ConstInstr::Op::i32_sub:
+        case ConstInstr::Op::i32_mul:
+        case ConstInstr::Op::i64_add:
+        case ConstInstr::Op::i64_sub:
+        case ConstInstr::Op::i64_mul: {
+            const bool is64 = ci.op >= ConstInstr::Op::i64_add;
+            const ValType t = is64 ? ValType::i64 : ValType::i32;
+            for (int k = 0; k < 2; ++k) {
+                if (stack.empty() || stack.back() != t)
+                    return fail(fmt::format("{}: type mismatch in constant expression, {}.{} "
+                                            "needs two {} operands",
+                                            what, valtype_name(t), const_op_name(ci.op),
+                                            valtype_name(t)));
+                stack.pop_back();
+            }
+            stack.push_back(t);
+            break;
+        }
         }
     }
     if (stack.size() != 1 || stack[0] != expected)
