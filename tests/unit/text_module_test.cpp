@@ -203,6 +203,42 @@ TEST(TextModule, WhatItWritesRuns) {
     EXPECT_EQ(call("bump", {}), 2u);
 }
 
+TEST(TextModule, TailCallsAndExtendedConstantsRun) {
+    // A million tail calls, direct and through a second table, in a store whose stack holds a
+    // few frames; the table slot and the start value are extended constant expressions.
+    kiln::Engine engine;
+    auto module = kiln::Module::compile(engine, convert(R"((module
+      (type $step (func (param i64 i64) (result i64)))
+      (table $none 1 funcref)
+      (table $steps 4 funcref)
+      (global $slot i32 (i32.sub (i32.mul (i32.const 2) (i32.const 2)) (i32.const 1)))
+      (global $start (export "start") i64 (i64.add (i64.const 1_000_000) (i64.const -1)))
+      (elem (table $steps) (offset (i32.add (i32.const 1) (i32.const 2))) func $down)
+      (func $down (type $step)
+        (if (result i64) (i64.eqz (local.get 0))
+          (then (local.get 1))
+          (else (return_call_indirect $steps (type $step)
+                  (i64.sub (local.get 0) (i64.const 1)) (i64.add (local.get 1) (local.get 0))
+                  (global.get $slot)))))
+      (func (export "sum") (param i64) (result i64)
+        local.get 0 i64.const 0 return_call $down)))"));
+    ASSERT_TRUE(module) << module.error().message;
+    kiln::Store store(engine);
+    store.set_stack_limits(64, 4096);
+    kiln::Linker linker;
+    auto instance = linker.instantiate(store, *module);
+    ASSERT_TRUE(instance) << instance.error().message;
+    auto start = instance->get_global(store, "start");
+    ASSERT_TRUE(start);
+    auto value = start->get(store);
+    ASSERT_TRUE(value);
+    const uint64_t n = value->bits;
+    EXPECT_EQ(n, 999'999u);
+    auto sum = instance->get_func(store, "sum")->call(store, {kiln::Value::i64(n)});
+    ASSERT_TRUE(sum) << sum.error().message;
+    EXPECT_EQ((*sum)[0].bits, n * (n + 1) / 2);
+}
+
 // Modules that cover the syntax; wabt's wat2wasm must write the same sections.
 constexpr const char* oracle_modules[] = {
     R"((module
@@ -309,6 +345,36 @@ constexpr const char* oracle_modules[] = {
         (f64x2.convert_low_i32x4_u)
         (v128.bitselect (local.get $t) (local.get 0))
         (i32x4.trunc_sat_f64x2_u_zero))))",
+    // Tail calls, in the forms of call and call_indirect (table index, type use, both, folded
+    // and plain), and extended constants wherever a constant expression stands.
+    R"((module
+      (type $t (func (param i32) (result i32)))
+      (import "env" "base" (global $base i32))
+      (import "env" "big" (global $big i64))
+      (table $a 2 funcref)
+      (table $b 2 funcref)
+      (memory 1)
+      (global $g i32 (i32.add (global.get $base) (i32.mul (i32.const 4) (i32.const -3))))
+      (global i64 (i64.sub (i64.mul (global.get $big) (i64.const 0x1_0000)) (i64.const 1)))
+      (global i32 i32.const 1 global.get $base i32.sub)
+      (elem (table $a) (offset (i32.sub (global.get $base) (i32.const 1))) func $f)
+      (elem (table $b) (i32.add (global.get $base) (i32.const 0)) funcref (ref.func $f))
+      (elem funcref (item ref.func $f) (ref.null func))
+      (data (i32.mul (i32.const 2) (global.get $base)) "x")
+      (data (offset i32.const 8 global.get $base i32.add) "y")
+      (func $f (type $t) (return_call $f (local.get 0)))
+      (func $g (param i32) (result i32)
+        (return_call_indirect (type $t) (local.get 0) (i32.const 0)))
+      (func (param i32) (result i32)
+        (return_call_indirect $b (type $t) (local.get 0) (i32.const 1)))
+      (func (param i32) (result i32)
+        (return_call_indirect 1 (param i32) (result i32) (local.get 0) (i32.const 1)))
+      (func (param i32) (result i32)
+        local.get 0 i32.const 0 return_call_indirect $a (type $t) (param i32) (result i32))
+      (func (param i32) (result i32)
+        (if (result i32) (local.get 0)
+          (then local.get 0 return_call $g)
+          (else (return_call 0 (i32.const 1)))))))",
 };
 
 TEST(TextModule, SameSectionsAsWat2wasm) {
@@ -333,6 +399,8 @@ TEST(TextModule, ErrorsSayWhereWhatWasExpectedAndWhatWasFound) {
          "'i33'"},
         {"(func $f) (func $f)", "t.wat:1:17: duplicate func $f"},
         {"(func (call $nope))", "t.wat:1:13: unknown func $nope"},
+        {"(func (return_call $nope))", "t.wat:1:20: unknown func $nope"},
+        {"(func (return_call_indirect (type $nope)))", "t.wat:1:35: unknown type $nope"},
         {"(func (local $x i32) (local.get $y))", "t.wat:1:33: unknown local $y"},
         {"(func block $a br $b end)", "t.wat:1:19: unknown label $b"},
         {"(func block $a end $b)", "t.wat:1:20: mismatching label: expected $a, found $b"},
