@@ -247,7 +247,8 @@ int run_job(const JobCommandOptions& o) {
     if (!info) return report(info.error());
     view.finish(info->progress);
     if (info->status == JobStatus::failed) print_error(fmt::format("job failed: {}", info->error));
-    if (info->checkpoint) std::cout << *info->checkpoint << "\n";
+    // The final state, as JSON: null when the job never saved a checkpoint.
+    std::cout << info->checkpoint.value_or("null") << "\n";
     std::cout << fmt::format("job {} {}\n", id->to_string(), job_status_name(info->status));
     return exit_of(info->status);
 }

@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "plugin_folders.hpp"
 
+#include <kiln/dispatch.hpp>
 #include <kiln/hostfns.hpp>
 #include <kiln/jobs.hpp>
 #include <kiln/manager.hpp>
@@ -35,34 +36,46 @@ struct PluginCommandOptions {
     std::vector<std::string> grants;  ///< PERMISSION... (grant, revoke)
 };
 
-/// Installs the host functions into `manager` (its adapters keep what they need of the
-/// library alive), with the job functions and the Spacedrive ABI; kv keeps its data in `state`.
-void install_host(PluginManager& manager, std::shared_ptr<StateDb> state) {
+/// A manager with the host functions installed, and the library behind them, whose dispatch
+/// reaches the slots and commands its plugins register.
+struct Hosted {
+    std::unique_ptr<HostLibrary> host;
+    std::unique_ptr<PluginManager> manager;
+    PluginManager* operator->() const { return manager.get(); }
+};
+
+/// Installs the host functions into `manager`, with the job functions and the Spacedrive ABI;
+/// kv keeps its data in `state`. Plugins not loaded yet are loaded by the library's dispatch
+/// when one of their slots or commands is called.
+std::unique_ptr<HostLibrary> install_host(PluginManager& manager, std::shared_ptr<StateDb> state) {
     HostOptions options;
     options.state = std::move(state);
-    HostLibrary host(std::move(options));
-    install_jobs(manager, host);
+    auto host = std::make_unique<HostLibrary>(std::move(options));
+    install_jobs(manager, *host);
+    host->dispatch().set_manager(&manager);
+    return host;
 }
 
 /// A manager keeping its state in $KILN_HOME/state.db, with the host functions installed.
-Result<std::unique_ptr<PluginManager>> stateful_manager() {
+Result<Hosted> stateful_manager() {
     auto db = StateDb::open();
     if (!db) return tl::unexpected(db.error());
     auto manager = tool::stateful_manager(*db);
     if (!manager) return tl::unexpected(manager.error());
-    install_host(**manager, std::move(*db));
-    return std::move(*manager);
+    Hosted hosted;
+    hosted.host = install_host(**manager, std::move(*db));
+    hosted.manager = std::move(*manager);
+    return hosted;
 }
 
 /// A manager over the folders, with the state database (whose errors are of kind io); an
 /// explicit folder that cannot be read is a usage error, the default one may be missing (no
 /// plugins then).
-Result<std::unique_ptr<PluginManager>> open_manager(const PluginCommandOptions& o) {
+Result<Hosted> open_manager(const PluginCommandOptions& o) {
     auto made = stateful_manager();
     if (!made) return tl::unexpected(made.error());
-    auto manager = std::move(*made);
-    if (auto ok = open_plugin_dirs(*manager, o.dirs); !ok) return tl::unexpected(ok.error());
-    return manager;
+    if (auto ok = open_plugin_dirs(*made->manager, o.dirs); !ok) return tl::unexpected(ok.error());
+    return made;
 }
 
 std::string contributions_text(const PluginInfo& p) {
@@ -112,11 +125,10 @@ Result<PluginInfo> find_plugin(PluginManager& manager, const std::string& target
 }
 
 /// The manager of the command's folders and the plugin its TARGET names.
-Result<std::pair<std::unique_ptr<PluginManager>, PluginInfo>>
-open_and_find(const PluginCommandOptions& o) {
+Result<std::pair<Hosted, PluginInfo>> open_and_find(const PluginCommandOptions& o) {
     auto manager = open_manager(o);
     if (!manager) return tl::unexpected(manager.error());
-    auto plugin = find_plugin(**manager, o.target);
+    auto plugin = find_plugin(*manager->manager, o.target);
     if (!plugin) return tl::unexpected(plugin.error());
     return std::pair{std::move(*manager), std::move(*plugin)};
 }
@@ -146,7 +158,7 @@ int run_info(const PluginCommandOptions& o) {
 
 int run_validate(const PluginCommandOptions& o) {
     PluginManager manager;
-    install_host(manager, nullptr); // validating runs no plugin code: kv is never opened
+    auto host = install_host(manager, nullptr); // validating runs no plugin code: no kv
     int code = exit_ok;
     for (const std::string& path : o.paths) {
         std::error_code ec;
@@ -215,6 +227,18 @@ int run_plugin_call(const PluginCommandOptions& o) {
         if (!has) return fail(has.error());
         known = *has;
     }
+    // Slots and commands an Extism-ABI plugin registers when it starts (its initialize) are
+    // known once it is loaded; they are called through the host's dispatch.
+    enum class Via { export_, slot, command } via = Via::export_;
+    if (!known && plugin.abi == PluginAbi::extism && plugin.state != PluginState::failed) {
+        if (auto loaded = manager->load(plugin.path); !loaded) return fail(loaded.error());
+        Dispatch& d = manager.host->dispatch();
+        for (const SlotInfo& slot : d.slots())
+            if (slot.plugin == plugin.name && slot.name == o.function) via = Via::slot;
+        for (const CommandInfo& c : d.commands())
+            if (c.plugin == plugin.name && c.id == o.function) via = Via::command;
+        known = via != Via::export_;
+    }
     if (!known && plugin.state != PluginState::failed) {
         print_error(fmt::format("{}: no slot, command or export \"{}\"", plugin.name, o.function));
         return exit_usage;
@@ -222,7 +246,10 @@ int run_plugin_call(const PluginCommandOptions& o) {
     std::string input = o.input.value_or("");
     if (o.read_stdin)
         input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    auto out = manager->call(plugin.path, function, input, context);
+    auto out = via == Via::slot      ? manager.host->dispatch().call_slot(o.function, input)
+               : via == Via::command ? manager.host->dispatch().invoke(
+                                           plugin.name, o.function, input.empty() ? "null" : input)
+                                     : manager->call(plugin.path, function, input, context);
     // The scope as the plugin left it, even when the call failed after changing it.
     if (o.scope) std::cerr << context.scope << "\n";
     if (!out) return fail(out.error());
