@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 namespace kiln {
@@ -348,6 +350,95 @@ TEST(ActorReflow, CounterAndAccumulatorInC) {
 
 TEST(ActorReflow, CounterAndAccumulatorInRust) {
     expect_counter_run(example("counter_rust.graph.json"));
+}
+
+TEST(ActorReflow, CounterAndAccumulatorInAssemblyScript) {
+    expect_counter_run(example("counter_as.graph.json"));
+}
+
+// The AssemblyScript kit (tests/actors/fixtures/kit_as.ts) reads every kind of message and
+// writes it back unchanged, as a tagged output and as a plain value sent at once; it stores and
+// reads state through the host functions, and reads the context.
+TEST(ActorReflow, AssemblyScriptKitRoundTrip) {
+    REQUIRE_BUILT(fixture("kit_as.wasm"));
+    Recorder recorder;
+    NetworkOptions o;
+    o.threads = 1;
+    o.getenv = [](const std::string&) { return std::nullopt; };
+    recorder.attach(o);
+    json graph = {{"properties", {{"name", "kit"}}},
+                  {"processes",
+                   {{"k",
+                     {{"component", "KitAs"},
+                      {"metadata",
+                       {{"source", fixture("kit_as.wasm")},
+                        {"x", {{"deep", json::array({1, "two"})}}},
+                        {"env_vars", {{"MODE", "optional:fast"}}}}}}}}},
+                  {"outports", json::object()}};
+    for (const char* port : {"out", "plain", "stored", "context", "error"})
+        graph["outports"][port] = {{"nodeId", "k"}, {"portId", port}};
+    auto g = Graph::parse(graph.dump());
+    ASSERT_TRUE(g) << g.error().message;
+    auto n = Network::create(*g, o);
+    ASSERT_TRUE(n) << n.error().message;
+    auto& net = *n;
+    ASSERT_TRUE(net->node("k")->spec);
+    EXPECT_EQ(net->node("k")->spec->component, "KitAs");
+    EXPECT_EQ(net->node("k")->spec->outports.size(), 4u);
+    EXPECT_EQ(net->node("k")->spec->config_schema, R"({"type":"object"})");
+    ASSERT_TRUE(net->start());
+
+    const Message kinds[] = {
+        Message::flow(),
+        *Message::json(MessageKind::event, R"({"e":[1,{"f":null}]})"),
+        Message::boolean(true),
+        Message::integer(INT64_MIN),
+        Message::integer(INT64_MAX),
+        Message::floating(2.0),
+        Message::floating(-1.5e-7),
+        Message::string("q\"\\\n\t\u0001 h\u00e9 \U0001F600"),
+        *Message::json(MessageKind::object, R"({"o":{"n":[1,2.5,"s"]},"e":{}})"),
+        *Message::json(MessageKind::array, R"([1,"two",null,[],true])"),
+        Message::stream({0, 7, 255}),
+        Message::none(),
+        *Message::json(MessageKind::optional, R"("some")"),
+        *Message::json(MessageKind::any, "12.5"),
+        Message::error("bad"),
+    };
+    int calls = 0;
+    for (const Message& m : kinds) {
+        recorder.take();
+        ASSERT_TRUE(net->send("k", "in", m));
+        ASSERT_TRUE(net->wait_idle(10s));
+        ++calls;
+        auto out = recorder.take();
+        ASSERT_EQ(out.size(), 4u) << m.to_tagged();
+        // The plain value is sent during the call, before the outputs.
+        EXPECT_EQ(out[0].first, "plain");
+        EXPECT_EQ(out[0].second, *Message::from_plain(m.to_plain())) << m.to_tagged();
+        std::map<std::string, Message> by_port(out.begin() + 1, out.end());
+        EXPECT_EQ(by_port["out"], m) << m.to_tagged();
+        EXPECT_EQ(by_port["stored"], m.to_plain() == "null"
+                                         ? Message::none()
+                                         : *Message::json(MessageKind::optional, m.to_plain()))
+            << m.to_tagged();
+        json context = json::parse(by_port["context"].text());
+        EXPECT_EQ(context, json::parse(R"({"port":"in","node":"k","component":"KitAs",
+            "config":{"x":{"deep":[1,"two"]},"MODE":"fast"},"env":{"MODE":"fast"},
+            "kind":")" + std::string(message_kind_name(m.kind())) +
+                                       R"("})"));
+        json state = json::parse(*net->state("k"));
+        EXPECT_EQ(state["calls"], calls);
+        EXPECT_EQ(state["last"], json::parse(m.to_plain()));
+    }
+    // A failure set with fail() reaches the error port; the state stays.
+    ASSERT_TRUE(net->send("k", "in", Message::string("fail")));
+    ASSERT_TRUE(net->wait_idle(10s));
+    auto errors = recorder.on("error");
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].text().find("asked to fail"), std::string::npos) << errors[0].text();
+    EXPECT_EQ(json::parse(*net->state("k"))["calls"], calls);
+    EXPECT_EQ(net->stats().failed, 1u);
 }
 
 TEST(ActorReflow, HotSwapToAnotherModuleKeepsState) {
