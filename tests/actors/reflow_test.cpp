@@ -1,13 +1,16 @@
 // Reflow-ABI wasm actors: the ActorContext a guest gets, every message kind both ways,
 // __send_output (plain values, sent before the outputs), state replaced or kept, failures, a
 // fresh instance per message, Reflow's first actor format, the counter and accumulator examples
-// in C and Rust, and hot swap (by hand and by the manager's reload) with the state kept. The
-// actors are built from source with the kits: tests/actors/fixtures and
-// examples/plugins/actors.
+// in C, Rust and AssemblyScript, the AssemblyScript kit, a WASI command whose _start is never
+// called, and hot swap (by hand and by the manager's reload) with the state kept. The actors are
+// built from source with the kits: tests/actors/fixtures and examples/plugins/actors.
+#include "base/file.hpp"
 #include "manager_test_util.hpp"
 #include "test_util.hpp"
 
 #include <kiln/actors.hpp>
+#include <kiln/module_info.hpp>
+#include <kiln/wasi.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -439,6 +442,60 @@ TEST(ActorReflow, AssemblyScriptKitRoundTrip) {
     EXPECT_NE(errors[0].text().find("asked to fail"), std::string::npos) << errors[0].text();
     EXPECT_EQ(json::parse(*net->state("k"))["calls"], calls);
     EXPECT_EQ(net->stats().failed, 1u);
+}
+
+// A WASI command (tests/actors/fixtures/wasi_command.c) runs as an actor: WASI is linked (its
+// clock, stdout and libc work in process) and _start, whose main would leave marks in the state,
+// on stdout and in the instance before ending with proc_exit, is never called.
+TEST(ActorReflow, WasiCommandLinkedAndNeverStarted) {
+    const std::string wasm = fixture("wasi_command.wasm");
+    REQUIRE_BUILT(wasm);
+    // The fixture is what the test needs: a command that imports WASI.
+    auto bytes = read_file(wasm);
+    ASSERT_TRUE(bytes);
+    auto info = ModuleInfo::decode(*bytes);
+    ASSERT_TRUE(info) << info.error().message;
+    bool imports_wasi = false, proc_exit = false, has_start = false;
+    for (const auto& i : info->imports()) {
+        imports_wasi = imports_wasi || i.module == "wasi_snapshot_preview1";
+        proc_exit = proc_exit || i.name == "proc_exit";
+    }
+    for (const auto& e : info->exports())
+        has_start = has_start || e.name == "_start";
+    ASSERT_TRUE(imports_wasi && proc_exit && has_start);
+
+    Recorder recorder;
+    std::mutex stdout_mutex;
+    std::string stdout_text;
+    NetworkOptions o;
+    o.threads = 1;
+    recorder.attach(o);
+    o.plugin_options.wasi_stdout = WasiStream::callback([&](std::string_view text) {
+        std::lock_guard lock(stdout_mutex);
+        stdout_text += text;
+    });
+    json graph = {
+        {"processes", {{"w", {{"component", "WasiCommand"}, {"metadata", {{"source", wasm}}}}}}},
+        {"connections", json::array({{{"data", 5}, {"to", {{"nodeId", "w"}, {"portId", "in"}}}},
+                                     {{"data", 6}, {"to", {{"nodeId", "w"}, {"portId", "in"}}}}})},
+        {"outports",
+         {{"out", {{"nodeId", "w"}, {"portId", "out"}}},
+          {"error", {{"nodeId", "w"}, {"portId", "error"}}}}}};
+    auto net = Network::create(*Graph::parse(graph.dump()), o);
+    ASSERT_TRUE(net) << net.error().message;
+    ASSERT_TRUE((*net)->node("w")->spec);
+    EXPECT_EQ((*net)->node("w")->spec->component, "WasiCommand");
+    ASSERT_TRUE((*net)->start());
+    ASSERT_TRUE((*net)->wait_idle(10s));
+    auto out = recorder.on("out");
+    ASSERT_EQ(out.size(), 2u);
+    for (int k = 0; k < 2; ++k)
+        EXPECT_EQ(json::parse(out[k].text()),
+                  json({{"main_ran", 0}, {"clock", true}, {"heap", true}, {"n", 5 + k}}));
+    EXPECT_TRUE(recorder.on("error").empty());
+    EXPECT_EQ(*(*net)->state("w"), "{}");
+    std::lock_guard lock(stdout_mutex);
+    EXPECT_EQ(stdout_text, "process 5\nprocess 6\n");
 }
 
 TEST(ActorReflow, HotSwapToAnotherModuleKeepsState) {
