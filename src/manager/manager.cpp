@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <set>
 #include <shared_mutex>
@@ -41,7 +42,25 @@ namespace fs = std::filesystem;
 struct Loaded {
     std::unique_ptr<AbiInstance> instance;
     std::mutex call_mutex;
+    /// Guards `instance` against its release while a grant or revoke reaches it; a grant takes
+    /// no call_mutex, as a host function may grant during a call of the plugin.
+    std::mutex instance_mutex;
     bool closed = false;
+
+    /// After shutdown, under call_mutex: closes it and frees the instance.
+    void release() {
+        std::unique_ptr<AbiInstance> gone;
+        {
+            std::lock_guard lock(instance_mutex);
+            closed = true;
+            gone = std::move(instance);
+        }
+    }
+    /// Gives the instance, if it still runs, the permissions it now has.
+    void set_permissions(const Permissions& permissions) {
+        std::lock_guard lock(instance_mutex);
+        if (!closed && instance) instance->set_permissions(permissions);
+    }
 };
 
 struct Entry {
@@ -157,6 +176,10 @@ struct PluginManager::Impl {
     void add(PluginInfo info);
     /// Reads the plugin at `p` (a folder, a .wasm or a manifest) and adds it; its name.
     std::string discover(const fs::path& p);
+    /// grant() and revoke(): `change` applied to the plugin's grants, stored, and given to
+    /// its running instances.
+    Result<void> change_grants(std::string_view name,
+                               const std::function<void(Permissions&)>& change);
     /// What the manager knows of the plugin at `p`, read afresh.
     static PluginInfo read_plugin(const fs::path& p);
     /// build() for a plugin as `info` describes it, with `granted` added to its permissions.
@@ -456,8 +479,7 @@ void PluginManager::Impl::unload_locked(const std::shared_ptr<Entry>& entry,
         // Waits for the call in flight, if any.
         std::lock_guard call(loaded->call_mutex);
         loaded->instance->shutdown();
-        loaded->closed = true;
-        loaded->instance.reset();
+        loaded->release();
     }
     events.push_back({ManagerEvent::Kind::unloaded, entry->info.name, {}});
 }
@@ -806,8 +828,7 @@ Result<void> PluginManager::reload(std::string_view name, ReloadOptions options)
                 std::unique_lock call =
                     handover.owns_lock() ? std::move(handover) : std::unique_lock(old->call_mutex);
                 old->instance->shutdown();
-                old->closed = true;
-                old->instance.reset();
+                old->release();
             }
             events.push_back({ManagerEvent::Kind::reloaded, entry->info.name, {}});
         }
@@ -927,31 +948,39 @@ Result<void> PluginManager::set_enabled(std::string_view name, bool enabled) {
 }
 
 Result<void> PluginManager::grant(std::string_view name, const Permissions& more) {
-    KILN_CHECK(m_impl->state_ready());
-    std::unique_lock lock(m_impl->mutex);
-    auto entry = m_impl->find(name);
-    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
-    Permissions granted = entry->granted;
-    manager::add_grants(granted, more);
-    // Stored first: a grant the database refused is not granted.
-    if (m_impl->options.state)
-        KILN_CHECK(manager::store_grants(*m_impl->options.state, entry->info.name, granted));
-    for (const auto& e : m_impl->entries)
-        if (e->info.name == entry->info.name) e->granted = granted;
-    return {};
+    return m_impl->change_grants(name, [&](Permissions& p) { manager::add_grants(p, more); });
 }
 
 Result<void> PluginManager::revoke(std::string_view name, const Permissions& less) {
-    KILN_CHECK(m_impl->state_ready());
-    std::unique_lock lock(m_impl->mutex);
-    auto entry = m_impl->find(name);
-    if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
-    Permissions granted = entry->granted;
-    granted.remove(less);
-    if (m_impl->options.state)
-        KILN_CHECK(manager::store_grants(*m_impl->options.state, entry->info.name, granted));
-    for (const auto& e : m_impl->entries)
-        if (e->info.name == entry->info.name) e->granted = granted;
+    return m_impl->change_grants(name, [&](Permissions& p) { p.remove(less); });
+}
+
+Result<void> PluginManager::Impl::change_grants(std::string_view name,
+                                                const std::function<void(Permissions&)>& change) {
+    KILN_CHECK(state_ready());
+    std::vector<std::pair<std::shared_ptr<Loaded>, Permissions>> running;
+    {
+        std::unique_lock lock(mutex);
+        auto entry = find(name);
+        if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
+        Permissions granted = entry->granted;
+        change(granted);
+        // Stored first: a grant the database refused is not granted.
+        if (options.state)
+            KILN_CHECK(manager::store_grants(*options.state, entry->info.name, granted));
+        for (const auto& e : entries) {
+            if (e->info.name != entry->info.name) continue;
+            e->granted = granted;
+            if (!e->loaded || !e->info.manifest) continue;
+            Permissions effective = e->info.manifest->permissions;
+            effective.merge(granted);
+            running.emplace_back(e->loaded, std::move(effective));
+        }
+    }
+    // A loaded instance checks the new permissions from its next host call (its links, such
+    // as WASI's folders, stay as they were made).
+    for (auto& [loaded, permissions] : running)
+        loaded->set_permissions(permissions);
     return {};
 }
 
