@@ -622,8 +622,19 @@ kiln_error_t* kiln_manager_list_json(const kiln_manager_t* manager, char** json)
  *  a usage error when there is none. Freed with kiln_string_delete. */
 kiln_error_t* kiln_manager_info_json(const kiln_manager_t* manager, const char* plugin,
                                      char** json);
+/** Every check of a load without running plugin code (requires, config, module hashes,
+ *  compiling, the adapter); the first problem is the error, and the plugin is then listed as
+ *  failed with it. */
+kiln_error_t* kiln_manager_validate(kiln_manager_t* manager, const char* plugin);
 /** Loads a plugin and what it requires; a plugin that failed or is disabled is an error. */
 kiln_error_t* kiln_manager_load(kiln_manager_t* manager, const char* plugin);
+/** Loads every plugin that can be, in dependency order; the first error is returned (the
+ *  others still load). */
+kiln_error_t* kiln_manager_load_all(kiln_manager_t* manager);
+/** Whether `target` (an export, or a ZenoEngine slot) of a plugin can be called, into `*out`;
+ *  the plugin is loaded first if needed. */
+kiln_error_t* kiln_manager_has(kiln_manager_t* manager, const char* plugin, const char* target,
+                               bool* out);
 /** Unloads a plugin, and first what requires it. */
 kiln_error_t* kiln_manager_unload(kiln_manager_t* manager, const char* plugin);
 /** Reads a plugin again and builds the new version beside the running one, which keeps serving
@@ -634,10 +645,18 @@ kiln_error_t* kiln_manager_reload(kiln_manager_t* manager, const char* plugin, b
 kiln_error_t* kiln_manager_call(kiln_manager_t* manager, const char* plugin, const char* target,
                                 const uint8_t* input, size_t input_len, uint8_t** output,
                                 size_t* output_len);
+/** Watches the folders of the plugins found so far (inotify) and reloads a plugin when a file
+ *  of its folder changes, handing its vars over when `keep_vars`; a failed reload leaves the
+ *  old version serving and is a KILN_MANAGER_FAILED event. Until kiln_manager_stop_watching or
+ *  kiln_manager_delete. */
+kiln_error_t* kiln_manager_watch(kiln_manager_t* manager, bool keep_vars);
+/** Stops watching; no reload starts after it returns. */
+void kiln_manager_stop_watching(kiln_manager_t* manager);
 /** Enables or disables every version of a plugin (kept in the state database). */
 kiln_error_t* kiln_manager_set_enabled(kiln_manager_t* manager, const char* plugin, bool enabled);
 /** Grants a plugin a permission written as `kiln plugin grant` takes it ("kv:write",
- *  "network:*.example.com", "fs:rw:data", ...); it applies from the plugin's next load. */
+ *  "network:*.example.com", "fs:rw:data", ...). A loaded plugin's host functions check it from
+ *  their next call; what the plugin was linked with (WASI folders) changes at its next load. */
 kiln_error_t* kiln_manager_grant(kiln_manager_t* manager, const char* plugin,
                                  const char* permission);
 /** Takes back a permission kiln_manager_grant gave. */
