@@ -115,7 +115,11 @@ Result<void> describe_module(PluginInfo& info) {
     } else {
         return {}; // a URL: known once downloaded, at load
     }
-    auto module = ModuleInfo::decode(bytes);
+    // Decoded and validated, not compiled: listing a folder runs and lowers nothing.
+    auto module = ModuleInfo::decode(bytes).and_then([](ModuleInfo m) -> Result<ModuleInfo> {
+        KILN_CHECK(m.validate());
+        return m;
+    });
     if (!module)
         return make_error(
             module.error().kind,

@@ -66,12 +66,23 @@ TEST(PluginManager, DiscoversWithoutRunningAndKeepsBadPluginsApart) {
     dir.write("garbage/plugin.wasm", "not a module");
     dir.write("bare.wasm", plugin_test::extism_wasm(lifecycle_body("bare")));
     dir.write("notes.txt", "ignored");
+    // Decodes, but does not validate: `() -> i32 { i32.add }` has no operands to add.
+    dir.write("invalid/kiln.yaml", "name: invalid\nversion: 1.0.0\nwasm: plugin.wasm\n");
+    dir.write("invalid/plugin.wasm",
+              std::string("\0asm\x01\0\0\0"
+                          "\x01\x05\x01\x60\x00\x01\x7f"
+                          "\x03\x02\x01\x00"
+                          "\x0a\x05\x01\x03\x00\x6a\x0b",
+                          8 + 7 + 4 + 7)); // a string_view: the bytes hold NULs
 
     Recorder rec;
     PluginManager manager(rec.options());
     ASSERT_TRUE(manager.open(dir.str()));
     auto list = manager.list();
-    ASSERT_EQ(list.size(), 6u);
+    ASSERT_EQ(list.size(), 7u);
+    EXPECT_EQ(find(list, "invalid")->state, PluginState::failed);
+    EXPECT_NE(find(list, "invalid")->error.find("plugin.wasm: "), std::string::npos)
+        << find(list, "invalid")->error;
     EXPECT_EQ(find(list, "named")->state, PluginState::available);
     EXPECT_EQ(find(list, "named")->manifest->dialect, PackageManifest::Dialect::extism);
     EXPECT_EQ(find(list, "good")->state, PluginState::available);
