@@ -46,6 +46,9 @@ struct HostOptions {
     std::string state_path;
     /// Bytes of keys and values one plugin may keep in kv.
     uint64_t kv_quota = 16u << 20;
+    /// 0: each kv set and delete is committed before it returns. Above 0: they are batched and
+    /// committed within this many ms (a killed process loses at most that much; docs/hostfns.md).
+    uint32_t kv_commit_delay_ms = 0;
     /// Rows one db query may return; more is an error.
     uint64_t db_max_rows = 10000;
     /// Bytes a files read may return.

@@ -20,7 +20,7 @@ Services::Services(HostOptions o)
             if (state) return state;
             return StateDb::open(path);
         },
-        options.kv_quota);
+        options.kv_quota, std::chrono::milliseconds(options.kv_commit_delay_ms));
 }
 
 Services::~Services() = default;

@@ -5,6 +5,13 @@
 
 #include <fmt/format.h>
 #include <sqlite3.h>
+#define SPDLOG_HEADER_ONLY
+#define SPDLOG_FMT_EXTERNAL
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <climits>
 
 namespace kiln::hostfns {
 
@@ -113,11 +120,39 @@ struct KvStore::Statements {
     }
 };
 
-KvStore::KvStore(std::function<Result<std::shared_ptr<StateDb>>()> open, uint64_t quota,
-                 std::chrono::milliseconds recheck)
-    : m_open(std::move(open)), m_quota(quota), m_recheck(recheck) {}
+namespace {
 
-KvStore::~KvStore() = default;
+/// Where a failed batch commit is told by default: spdlog's "kiln.hostfns" logger, on stderr.
+void log_error(std::string_view line) {
+    static std::shared_ptr<spdlog::logger> logger = [] {
+        auto l = spdlog::get("kiln.hostfns");
+        return l ? l : spdlog::stderr_color_mt("kiln.hostfns");
+    }();
+    logger->error("{}", line);
+}
+
+} // namespace
+
+KvStore::KvStore(std::function<Result<std::shared_ptr<StateDb>>()> open, uint64_t quota,
+                 std::chrono::milliseconds commit_delay, std::chrono::milliseconds recheck,
+                 std::function<void(std::string_view)> report)
+    : m_open(std::move(open)), m_quota(quota), m_recheck(recheck), m_delay(commit_delay),
+      m_report(report ? std::move(report) : log_error) {}
+
+KvStore::~KvStore() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stopping = true;
+    }
+    m_flush_cv.notify_all();
+    if (m_flusher.joinable()) m_flusher.join();
+    // A clean shutdown commits every pending change; what cannot be committed is told.
+    std::lock_guard lock(m_mutex);
+    const size_t pending = m_dirty.size();
+    if (auto ok = flush_pending(); !ok)
+        m_report(fmt::format("kv: {} pending change(s) lost at shutdown: {}", pending,
+                             ok.error().message));
+}
 
 Result<KvStore::Statements*> KvStore::ready() {
     if (m_statements) return m_statements.get();
@@ -182,6 +217,8 @@ void KvStore::revalidate(Statements& s) {
     if (version != m_data_version || version < 0) {
         m_cache.clear();
         m_cache_bytes = 0;
+        for (auto& entry : m_bytes)
+            entry.second.committed.reset();
     }
     m_data_version = version;
 }
@@ -204,27 +241,33 @@ Result<std::optional<std::string>> KvStore::get(std::string_view plugin, std::st
     if (!s) return tl::unexpected(s.error());
     revalidate(**s);
     std::string k = cache_key(plugin, key);
+    if (auto d = m_dirty.find(k); d != m_dirty.end()) return d->second.value;
+    return read(**s, plugin, key, std::move(k));
+}
+
+Result<std::optional<std::string>> KvStore::read(Statements& s, std::string_view plugin,
+                                                 std::string_view key, std::string k) {
     if (auto hit = m_cache.find(k); hit != m_cache.end()) return hit->second;
-    sqlite3_stmt* q = (*s)->get.get();
+    sqlite3_stmt* q = s.get.get();
     Use use{q};
     bind_bytes(q, 1, plugin, false);
     bind_bytes(q, 2, key, true);
     const int rc = sqlite3_step(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return (*s)->error("reading");
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return s.error("reading");
     std::optional<std::string> value;
     if (rc == SQLITE_ROW) value = column_bytes(q, 0);
     remember(std::move(k), value);
     return value;
 }
 
-Result<void> KvStore::write(Statements& s, const Pending& p) {
+Result<void> KvStore::write(Statements& s, const Pending& p, uint64_t quota) {
     sqlite3_stmt* q = s.set.get();
     Use use{q};
     bind_bytes(q, 1, p.plugin, false);
     bind_bytes(q, 2, p.key, true);
     bind_bytes(q, 3, p.value, true);
     sqlite3_bind_int64(q, 4, int64_t(p.key.size() + p.value.size()));
-    sqlite3_bind_int64(q, 5, int64_t(m_quota));
+    sqlite3_bind_int64(q, 5, int64_t(std::min<uint64_t>(quota, INT64_MAX)));
     // sqlite3_changes() is left as it was by an INSERT that inserts nothing: count instead.
     const int64_t before = sqlite3_total_changes64(s.db);
     if (auto ok = s.run(q, "writing"); !ok) return ok;
@@ -262,7 +305,7 @@ void KvStore::commit(std::vector<Pending*>& batch) {
     // A refusal (the quota) is that set's; anything else fails the whole batch.
     Result<void> outcome;
     for (Pending* p : batch) {
-        p->result = write(st, *p);
+        p->result = write(st, *p, m_quota);
         if (!p->result && p->result.error().kind != ErrorKind::limit) {
             outcome = p->result;
             break;
@@ -286,6 +329,13 @@ void KvStore::commit(std::vector<Pending*>& batch) {
 }
 
 Result<void> KvStore::set(std::string_view plugin, std::string_view key, std::string_view value) {
+    if (m_delay.count() > 0) {
+        std::lock_guard lock(m_mutex);
+        auto s = ready();
+        if (!s) return tl::unexpected(s.error());
+        revalidate(**s);
+        return set_pending(**s, plugin, key, value);
+    }
     Pending mine{plugin, key, value, {}, false};
     std::unique_lock lock(m_queue_mutex);
     m_pending.push_back(&mine);
@@ -313,6 +363,10 @@ Result<bool> KvStore::remove(std::string_view plugin, std::string_view key) {
     std::lock_guard lock(m_mutex);
     auto s = ready();
     if (!s) return tl::unexpected(s.error());
+    if (m_delay.count() > 0) {
+        revalidate(**s);
+        return remove_pending(**s, plugin, key);
+    }
     sqlite3_stmt* q = (*s)->remove.get();
     Use use{q};
     bind_bytes(q, 1, plugin, false);
@@ -329,18 +383,32 @@ Result<std::vector<std::string>> KvStore::list(std::string_view plugin, std::str
     std::lock_guard lock(m_mutex);
     auto s = ready();
     if (!s) return tl::unexpected(s.error());
+    // The pending changes under the prefix decide for their keys: the database is asked for
+    // as many more keys as they could hide (deletes), and they are merged in.
+    std::vector<std::map<std::string, Dirty>::const_iterator> dirty;
+    const std::string low = cache_key(plugin, prefix);
+    for (auto it = m_dirty.lower_bound(low);
+         it != m_dirty.end() && it->first.compare(0, low.size(), low) == 0; ++it)
+        dirty.push_back(it);
     const std::string end = prefix_end(prefix);
     sqlite3_stmt* q = end.empty() ? (*s)->list_open.get() : (*s)->list.get();
     Use use{q};
     bind_bytes(q, 1, plugin, false);
     bind_bytes(q, 2, prefix, true);
     if (!end.empty()) bind_bytes(q, 3, end, true);
-    sqlite3_bind_int64(q, 4, int64_t(limit));
+    sqlite3_bind_int64(q, 4, int64_t(std::min<uint64_t>(limit + dirty.size(), INT64_MAX)));
     std::vector<std::string> keys;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
         keys.push_back(column_bytes(q, 0));
     if (rc != SQLITE_DONE) return (*s)->error("listing");
+    if (dirty.empty()) return keys;
+    std::erase_if(
+        keys, [&](const std::string& key) { return m_dirty.count(cache_key(plugin, key)) != 0; });
+    for (auto it : dirty)
+        if (it->second.value) keys.push_back(it->first.substr(plugin.size() + 1));
+    std::sort(keys.begin(), keys.end());
+    if (keys.size() > limit) keys.resize(limit);
     return keys;
 }
 
@@ -348,13 +416,210 @@ Result<uint64_t> KvStore::usage(std::string_view plugin) {
     std::lock_guard lock(m_mutex);
     auto s = ready();
     if (!s) return tl::unexpected(s.error());
-    sqlite3_stmt* q = (*s)->usage.get();
+    if (m_delay.count() > 0) {
+        revalidate(**s);
+        return pending_usage(**s, plugin);
+    }
+    return committed_usage(**s, plugin);
+}
+
+Result<uint64_t> KvStore::committed_usage(Statements& s, std::string_view plugin) {
+    sqlite3_stmt* q = s.usage.get();
     Use use{q};
     bind_bytes(q, 1, plugin, false);
     const int rc = sqlite3_step(q);
     if (rc == SQLITE_DONE) return 0;
-    if (rc != SQLITE_ROW) return (*s)->error("reading the usage");
+    if (rc != SQLITE_ROW) return s.error("reading the usage");
     return uint64_t(sqlite3_column_int64(q, 0));
+}
+
+// ---- batched mode
+
+Result<void> KvStore::flush() {
+    std::lock_guard lock(m_mutex);
+    return flush_pending();
+}
+
+Result<uint64_t> KvStore::pending_usage(Statements& s, std::string_view plugin) {
+    Bytes& b = m_bytes[std::string(plugin)];
+    if (!b.committed) {
+        auto committed = committed_usage(s, plugin);
+        if (!committed) return committed;
+        b.committed = *committed;
+    }
+    // Each pending change replaces its key's committed bytes, read once per batch.
+    int64_t held = int64_t(*b.committed);
+    const std::string low = cache_key(plugin, "");
+    for (auto it = m_dirty.lower_bound(low);
+         it != m_dirty.end() && it->first.compare(0, low.size(), low) == 0; ++it) {
+        Dirty& d = it->second;
+        if (!d.old) {
+            const std::string_view key = std::string_view(it->first).substr(low.size());
+            auto value = read(s, plugin, key, it->first);
+            if (!value) return tl::unexpected(value.error());
+            d.old = *value ? key.size() + (*value)->size() : 0;
+        }
+        held += int64_t(d.bytes) - int64_t(*d.old);
+    }
+    return uint64_t(std::max<int64_t>(held, 0));
+}
+
+Result<void> KvStore::set_pending(Statements& s, std::string_view plugin, std::string_view key,
+                                  std::string_view value) {
+    if (m_failure) return tl::unexpected(*m_failure);
+    std::string k = cache_key(plugin, key);
+    const uint64_t size = key.size() + value.size();
+    Bytes& b = m_bytes[std::string(plugin)];
+    if (!b.committed) {
+        auto committed = committed_usage(s, plugin);
+        if (!committed) return tl::unexpected(committed.error());
+        b.committed = *committed;
+    }
+    auto it = m_dirty.find(k);
+    const uint64_t before = it != m_dirty.end() ? it->second.bytes : 0;
+    std::optional<uint64_t> old;
+    // The committed bytes plus every pending key and value bound the plugin's bytes from above
+    // (a change never counts its key's committed bytes back): only over the quota is the exact
+    // count needed.
+    if (*b.committed + b.pending - before + size > m_quota) {
+        auto held = pending_usage(s, plugin);
+        if (!held) return tl::unexpected(held.error());
+        uint64_t current = before;
+        if (it == m_dirty.end()) {
+            auto committed = read(s, plugin, key, k);
+            if (!committed) return tl::unexpected(committed.error());
+            old = current = *committed ? key.size() + (*committed)->size() : 0;
+        }
+        if (*held - current + size > m_quota)
+            return make_error(ErrorKind::limit,
+                              fmt::format("{}: kv quota of {} bytes exceeded ({} held; the key and "
+                                          "value take {})",
+                                          plugin, m_quota, *held, size));
+    }
+    const bool first = m_dirty.empty();
+    if (it == m_dirty.end()) {
+        if (auto hit = m_cache.find(k); !old && hit != m_cache.end())
+            old = hit->second ? key.size() + hit->second->size() : 0;
+        it = m_dirty.emplace(std::move(k), Dirty{{}, 0, old}).first;
+    }
+    it->second.value = std::string(value);
+    it->second.bytes = size;
+    b.pending = b.pending - before + size;
+    m_dirty_bytes = m_dirty_bytes - before + size;
+    changed(first);
+    return {};
+}
+
+Result<bool> KvStore::remove_pending(Statements& s, std::string_view plugin, std::string_view key) {
+    if (m_failure) return tl::unexpected(*m_failure);
+    std::string k = cache_key(plugin, key);
+    const bool first = m_dirty.empty();
+    auto it = m_dirty.find(k);
+    bool existed = true;
+    if (it == m_dirty.end()) {
+        auto committed = read(s, plugin, key, k);
+        if (!committed) return tl::unexpected(committed.error());
+        if (!*committed) return false;
+        it = m_dirty.emplace(std::move(k), Dirty{{}, 0, key.size() + (*committed)->size()}).first;
+    } else {
+        existed = it->second.value.has_value();
+    }
+    const uint64_t before = it->second.bytes;
+    it->second.value.reset();
+    it->second.bytes = 0;
+    m_bytes[std::string(plugin)].pending -= before;
+    m_dirty_bytes -= before;
+    changed(first);
+    return existed;
+}
+
+void KvStore::changed(bool first) {
+    if (first) {
+        m_oldest = std::chrono::steady_clock::now();
+        if (!m_flusher.joinable()) m_flusher = std::thread([this] { flusher(); });
+        m_flush_cv.notify_one();
+    }
+    // Pending values are memory: past the cache's bound, the set that went over commits them
+    // (a failure is reported, and the next set returns it).
+    if (m_dirty_bytes > max_cache_bytes) (void)flush_pending();
+}
+
+void KvStore::flusher() {
+    std::unique_lock lock(m_mutex);
+    while (!m_stopping) {
+        if (m_dirty.empty()) {
+            m_flush_cv.wait(lock);
+            continue;
+        }
+        const auto due = m_oldest + m_delay;
+        if (std::chrono::steady_clock::now() < due) {
+            m_flush_cv.wait_until(lock, due);
+            continue;
+        }
+        // A failure is reported and kept in m_failure; the batch is retried a delay later.
+        (void)flush_pending();
+    }
+}
+
+Result<void> KvStore::flush_pending() {
+    if (m_dirty.empty()) return {};
+    auto s = ready();
+    if (!s) return tl::unexpected(s.error());
+    Statements& st = **s;
+    auto fail = [&](Result<void> outcome) {
+        if (!sqlite3_get_autocommit(st.db)) {
+            Use use{st.rollback.get()};
+            (void)sqlite3_step(st.rollback.get());
+        }
+        m_failure = outcome.error();
+        m_oldest = std::chrono::steady_clock::now();
+        m_report(fmt::format("kv: committing {} pending change(s) failed; they are kept, retried "
+                             "and refuse new writes until then: {}",
+                             m_dirty.size(), outcome.error().message));
+        return outcome;
+    };
+    {
+        Use use{st.begin.get()};
+        if (auto ok = st.run(st.begin.get(), "starting a transaction"); !ok) return fail(ok);
+    }
+    for (const auto& [k, d] : m_dirty) {
+        const size_t nul = k.find('\0');
+        const std::string_view plugin(k.data(), nul);
+        const std::string_view key = std::string_view(k).substr(nul + 1);
+        Result<void> ok;
+        if (d.value) {
+            // The quota was checked exactly when the set was made, against this batch.
+            ok = write(st, Pending{plugin, key, *d.value, {}, false}, UINT64_MAX);
+        } else {
+            sqlite3_stmt* q = st.remove.get();
+            Use use{q};
+            bind_bytes(q, 1, plugin, false);
+            bind_bytes(q, 2, key, true);
+            ok = st.run(q, "deleting");
+        }
+        if (!ok) return fail(ok);
+    }
+    // The plugins' committed bytes, read in the transaction, replace what was known.
+    std::vector<std::pair<Bytes*, uint64_t>> committed;
+    for (auto& [plugin, b] : m_bytes) {
+        auto bytes = committed_usage(st, plugin);
+        if (!bytes) return fail(tl::unexpected(bytes.error()));
+        committed.emplace_back(&b, *bytes);
+    }
+    {
+        Use use{st.end.get()};
+        if (auto ok = st.run(st.end.get(), "committing"); !ok) return fail(ok);
+    }
+    for (auto& [b, bytes] : committed) {
+        b->committed = bytes;
+        b->pending = 0;
+    }
+    for (auto& [k, d] : m_dirty)
+        remember(k, std::move(d.value));
+    m_dirty.clear();
+    m_dirty_bytes = 0;
+    m_failure.reset();
+    return {};
 }
 
 // ---- the family

@@ -1,5 +1,7 @@
 // The kv family: granted and denied with their audit records, prefixes listed in byte order,
-// the quota, and values that survive the process that wrote them being killed.
+// the quota, and values that survive the process that wrote them being killed; batched commits:
+// pending changes seen by reads, lists and the quota, committed within the delay and at
+// shutdown, lost on a kill within the delay, and a failed commit reported and retried.
 #include "hostfns_test_util.hpp"
 
 #include "hostfns/families.hpp"
@@ -168,6 +170,196 @@ TEST(HostKv, AnotherWritersValueIsSeenAfterTheRecheck) {
     ASSERT_TRUE(kv_delete(other, "gone").has_value());
     std::this_thread::sleep_for(std::chrono::milliseconds(150)); // past the 100 ms recheck
     EXPECT_EQ(kv_get(*f.ctx, "k").value(), std::optional<std::string>("two"));
+}
+
+// ---- batched commits (HostOptions::kv_commit_delay_ms)
+
+HostOptions batched(const TempDir& dir, uint32_t delay_ms) {
+    HostOptions o;
+    o.state_path = (dir.path() / "state.db").string();
+    o.kv_commit_delay_ms = delay_ms;
+    return o;
+}
+
+/// A second store over the same file, as another process would see it.
+struct Reader {
+    std::shared_ptr<Services> services;
+    HostContext ctx;
+    explicit Reader(const TempDir& dir)
+        : services(std::make_shared<Services>(batched(dir, 0))),
+          ctx(services, "p", kv_rw(), dir.str(), nullptr) {}
+};
+
+TEST(HostKvBatched, PendingChangesAreReadListedAndDeleted) {
+    TempDir dir;
+    Family f(kv_rw(), batched(dir, 3600 * 1000)); // nothing committed before the end
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "user:1", "ann")), "ok");
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "user:2", "bob")), "ok");
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "user:1", "anne")), "ok");
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "users", "2")), "ok");
+    EXPECT_EQ(kv_get(*f.ctx, "user:1").value(), std::optional<std::string>("anne"));
+    EXPECT_EQ(kv_list(*f.ctx, "user").value(),
+              (std::vector<std::string>{"user:1", "user:2", "users"}));
+    EXPECT_EQ(Reader(dir).services->kv->usage("p").value(), 0u); // none committed yet
+    // Committed keys and pending ones mix in a list, in byte order, within its limit.
+    ASSERT_TRUE(f.services->kv->flush());
+    {
+        Reader r(dir);
+        EXPECT_EQ(kv_list(r.ctx, "user").value().size(), 3u);
+    }
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "user:0", "zed")), "ok");
+    EXPECT_TRUE(kv_delete(*f.ctx, "user:2").value()); // committed, deleted while pending
+    EXPECT_FALSE(kv_delete(*f.ctx, "user:2").value());
+    EXPECT_FALSE(kv_delete(*f.ctx, "nobody").value());
+    EXPECT_EQ(kv_get(*f.ctx, "user:2").value(), std::nullopt);
+    EXPECT_EQ(kv_list(*f.ctx, "user").value(),
+              (std::vector<std::string>{"user:0", "user:1", "users"}));
+    EXPECT_EQ(f.services->kv->list("p", "user", 2).value(),
+              (std::vector<std::string>{"user:0", "user:1"}));
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "user:2", "again")), "ok"); // deleted, then set
+    EXPECT_EQ(kv_get(*f.ctx, "user:2").value(), std::optional<std::string>("again"));
+    ASSERT_TRUE(kv_delete(*f.ctx, "users").value());
+    {
+        Reader r(dir); // the last commit's view: the deletes and sets since are pending
+        EXPECT_EQ(kv_list(r.ctx, "user").value(),
+                  (std::vector<std::string>{"user:1", "user:2", "users"}));
+        EXPECT_EQ(kv_get(r.ctx, "user:2").value(), std::optional<std::string>("bob"));
+    }
+    f.services.reset();
+    f.ctx.reset(); // the last owner of the store: its destruction commits
+    Reader r(dir);
+    EXPECT_EQ(kv_list(r.ctx, "user").value(),
+              (std::vector<std::string>{"user:0", "user:1", "user:2"}));
+    EXPECT_EQ(kv_get(r.ctx, "user:2").value(), std::optional<std::string>("again"));
+    EXPECT_EQ(r.services->kv->usage("p").value(), 9u + 10u + 11u);
+}
+
+TEST(HostKvBatched, CommittedOnceTheDelayHasPassed) {
+    TempDir dir;
+    Family f(kv_rw(), batched(dir, 20));
+    for (int i = 0; i < 50; ++i)
+        ASSERT_TRUE(kv_set(*f.ctx, "k" + std::to_string(i), "v"));
+    // Without a flush or a shutdown: the flusher commits within the delay.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    size_t seen = 0;
+    while (seen < 50 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        Reader r(dir);
+        seen = kv_list(r.ctx, "k").value().size();
+    }
+    EXPECT_EQ(seen, 50u); // while the store lives: no shutdown committed them
+}
+
+TEST(HostKvBatched, QuotaCountsPendingChangesExactly) {
+    TempDir dir;
+    HostOptions o = batched(dir, 3600 * 1000);
+    o.kv_quota = 20;
+    Family f(kv_rw(), o);
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "a", "123456789")), "ok"); // 10 bytes, committed
+    ASSERT_TRUE(f.services->kv->flush());
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "b", "123456789")), "ok"); // 20, pending
+    auto over = kv_set(*f.ctx, "c", "1");
+    ASSERT_FALSE(over);
+    EXPECT_EQ(over.error().kind, ErrorKind::limit);
+    EXPECT_EQ(over.error().message,
+              "p: kv quota of 20 bytes exceeded (20 held; the key and value take 2)");
+    EXPECT_EQ(kv_get(*f.ctx, "c").value(), std::nullopt);
+    // Replacing a committed value with a shorter one, and deleting, give room back at once.
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "a", "1")), "ok");
+    EXPECT_EQ(f.services->kv->usage("p").value(), 12u);
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "c", "1234567")), "ok");
+    EXPECT_EQ(f.services->kv->usage("p").value(), 20u);
+    EXPECT_FALSE(kv_set(*f.ctx, "b", "1234567890")); // a pending value grown by one byte
+    ASSERT_TRUE(kv_delete(*f.ctx, "b").value());
+    EXPECT_EQ(f.services->kv->usage("p").value(), 10u);
+    ASSERT_EQ(error_of(kv_set(*f.ctx, "d", "123456789")), "ok");
+    EXPECT_FALSE(kv_set(*f.ctx, "e", ""));
+    ASSERT_TRUE(f.services->kv->flush());
+    EXPECT_EQ(Reader(dir).services->kv->usage("p").value(), 20u);
+    EXPECT_EQ(f.services->kv->usage("p").value(), 20u);
+}
+
+TEST(HostKvBatched, AKillLosesTheChangesOfTheLastDelayOnly) {
+    TempDir dir;
+    // The child commits the first 100 sets (the delay passes), then makes 100 more and is
+    // killed at once: those are lost, as documented.
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        auto services = std::make_shared<Services>(batched(dir, 20));
+        HostContext ctx(services, "p", kv_rw(), dir.str(), nullptr);
+        for (int i = 0; i < 100; ++i)
+            if (!kv_set(ctx, "k" + std::to_string(i), "v")) _exit(3);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        for (int i = 0; i < 100; ++i)
+            if (!kv_set(ctx, "late" + std::to_string(i), "v")) _exit(3);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+    Reader r(dir);
+    EXPECT_EQ(kv_list(r.ctx, "k").value().size(), 100u);
+    EXPECT_EQ(kv_list(r.ctx, "late").value().size(), 0u);
+}
+
+TEST(HostKvBatched, AFailedCommitIsReportedKeptAndRetried) {
+    TempDir dir;
+    const std::string path = (dir.path() / "state.db").string();
+    std::vector<std::string> reports;
+    std::mutex mutex;
+    KvStore store([path]() { return StateDb::open(path); }, 1u << 20,
+                  std::chrono::milliseconds(3600 * 1000), std::chrono::milliseconds(100),
+                  [&](std::string_view line) {
+                      std::lock_guard lock(mutex);
+                      reports.emplace_back(line);
+                  });
+    ASSERT_TRUE(store.set("p", "a", "1"));
+    // Another connection makes every write to kv fail, as a full disk would.
+    auto db = StateDb::open(path);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE((*db)->exec("CREATE TRIGGER full BEFORE INSERT ON kv BEGIN "
+                            "SELECT RAISE(ABORT, 'database or disk is full'); END"));
+    auto failed = store.flush();
+    ASSERT_FALSE(failed);
+    EXPECT_NE(failed.error().message.find("database or disk is full"), std::string::npos)
+        << failed.error().message;
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_NE(reports[0].find("committing 1 pending change(s) failed"), std::string::npos)
+        << reports[0];
+    // The next write says so; the pending value is still read.
+    auto next = store.set("p", "b", "2");
+    ASSERT_FALSE(next);
+    EXPECT_EQ(next.error().message, failed.error().message);
+    EXPECT_EQ(store.get("p", "a").value(), std::optional<std::string>("1"));
+    // Once writes work again, the retry commits the kept change and writes are taken again.
+    ASSERT_TRUE((*db)->exec("DROP TRIGGER full"));
+    ASSERT_TRUE(store.flush());
+    ASSERT_TRUE(store.set("p", "b", "2"));
+    ASSERT_TRUE(store.flush());
+    Reader r(dir);
+    EXPECT_EQ(kv_list(r.ctx, "").value(), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(HostKvBatched, WhatShutdownCannotCommitIsReported) {
+    TempDir dir;
+    const std::string path = (dir.path() / "state.db").string();
+    std::vector<std::string> reports;
+    auto db = StateDb::open(path);
+    ASSERT_TRUE(db);
+    {
+        KvStore store([path]() { return StateDb::open(path); }, 1u << 20,
+                      std::chrono::milliseconds(3600 * 1000), std::chrono::milliseconds(100),
+                      [&](std::string_view line) { reports.emplace_back(line); });
+        ASSERT_TRUE(store.set("p", "a", "1"));
+        ASSERT_TRUE(store.set("p", "b", "2"));
+        ASSERT_TRUE((*db)->exec("CREATE TRIGGER full BEFORE INSERT ON kv BEGIN "
+                                "SELECT RAISE(ABORT, 'database or disk is full'); END"));
+    }
+    ASSERT_EQ(reports.size(), 2u);
+    EXPECT_NE(reports[1].find("kv: 2 pending change(s) lost at shutdown"), std::string::npos)
+        << reports[1];
 }
 
 } // namespace
