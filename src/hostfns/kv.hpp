@@ -9,12 +9,12 @@
 // kept in a cache, emptied when `PRAGMA data_version` says another connection (another process)
 // changed the database, which is asked at most every `recheck` (100 ms).
 //
-// Batched mode (a commit delay above zero) trades durability for speed: a set or delete goes
-// to the cache and a pending batch and returns; a flusher thread commits the batch in one
-// transaction once its oldest change is `commit_delay` old, and the destructor commits what is
-// left. Reads, lists and the quota see pending changes. A killed process loses the changes of
-// at most the last `commit_delay`; a failed commit keeps them pending, is reported, and refuses
-// later sets until a retry succeeds.
+// Batched mode (a commit delay above zero) trades durability for speed: a set or delete becomes
+// a pending change and returns; a flusher thread commits the pending changes in one transaction
+// once the oldest is `commit_delay` old, and the destructor commits what is left. Reads, lists
+// and the quota see pending changes. A killed process loses the changes of at most the last
+// `commit_delay`; a failed commit keeps them pending, is reported, and refuses later sets and
+// deletes until a retry succeeds.
 #pragma once
 
 #include <kiln/error.hpp>
@@ -95,7 +95,7 @@ private:
     /// Reads a value from the cache or the database, and caches it (under m_mutex).
     Result<std::optional<std::string>> read(Statements& s, std::string_view plugin,
                                             std::string_view key, std::string cache_key);
-    /// Batched mode's set, delete, list and usage (under m_mutex).
+    /// Batched mode's set and delete (under m_mutex).
     Result<void> set_pending(Statements& s, std::string_view plugin, std::string_view key,
                              std::string_view value);
     Result<bool> remove_pending(Statements& s, std::string_view plugin, std::string_view key);

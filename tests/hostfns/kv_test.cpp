@@ -234,6 +234,29 @@ TEST(HostKvBatched, PendingChangesAreReadListedAndDeleted) {
     EXPECT_EQ(r.services->kv->usage("p").value(), 9u + 10u + 11u);
 }
 
+TEST(HostKvBatched, ShuttingTheManagerAndLibraryDownCommitsAPluginsSets) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir plugins, state;
+    // `save` sets "k" to its input and returns kv_set's status.
+    write_plugin(plugins, "saver",
+                 kiln_yaml("saver", "1.0.0", "permissions: {kv: [read, write]}\n"),
+                 host_import("kv_set", 2, true) + R"(
+  (data (i32.const 16) "k")
+  (func (export "save") (result i32)
+    (call $kv_set (call $str (i32.const 16) (i32.const 1)) (call $input_offset))))");
+    {
+        Hosted h(batched(state, 3600 * 1000));
+        ASSERT_TRUE(h.manager->open(plugins.str()));
+        for (const char* value : {"one", "two"}) {
+            auto saved = h.manager->call("saver", "save", value);
+            ASSERT_TRUE(saved) << saved.error().message;
+        }
+        EXPECT_EQ(Reader(state).services->kv->get("saver", "k").value(), std::nullopt);
+    }
+    EXPECT_EQ(Reader(state).services->kv->get("saver", "k").value(),
+              std::optional<std::string>("two"));
+}
+
 TEST(HostKvBatched, CommittedOnceTheDelayHasPassed) {
     TempDir dir;
     Family f(kv_rw(), batched(dir, 20));
