@@ -42,6 +42,10 @@ typedef struct kiln_network_config {
     /** The runtime's log lines (failures, dropped outputs); NULL: warnings on stderr. */
     void (*on_log)(void* user_data, kiln_log_level_t level, const char* line);
     void* log_user_data;
+    /** Where the state of nodes whose metadata says `"persist": true` is kept between runs:
+     *  NULL: nothing is persisted; "": Kiln's state database, $KILN_HOME/state.db; else that
+     *  state database file (created when missing). */
+    const char* state_path;
 } kiln_network_config_t;
 
 /** Checks a graph without running it (its plugins found in `config`'s folders, which may be

@@ -4,6 +4,7 @@
 
 #include <kiln/actors.h>
 #include <kiln/actors.hpp>
+#include <kiln/state_db.hpp>
 
 #include <fmt/format.h>
 
@@ -22,16 +23,26 @@ struct kiln_network {
 
 namespace {
 
+using kiln::capi::give_string;
 using kiln::capi::guarded;
 using kiln::capi::new_error;
-using kiln::capi::out_of_memory;
 using kiln::capi::usage;
 
-kiln_error* give_string(const std::string& text, char** out) {
-    auto* copy = static_cast<char*>(kiln::capi::malloc_copy(text.c_str(), text.size() + 1));
-    if (!copy) return &out_of_memory;
-    *out = copy;
-    return nullptr;
+/// A StateStore in the state database at `path` ("": $KILN_HOME/state.db); errors name the file.
+kiln::Result<std::shared_ptr<kiln::StateStore>> state_store_at(const std::string& path) {
+    auto db = kiln::StateDb::open(path);
+    if (!db) {
+        const std::string file = path.empty() ? "$KILN_HOME/state.db" : path;
+        if (db.error().message.find(file) != std::string::npos) return tl::unexpected(db.error());
+        return kiln::make_error(db.error().kind,
+                                fmt::format("state database {}: {}", file, db.error().message));
+    }
+    auto store = kiln::make_state_db_store(*db);
+    if (!store && store.error().message.find((*db)->path()) == std::string::npos)
+        return kiln::make_error(
+            store.error().kind,
+            fmt::format("state database {}: {}", (*db)->path(), store.error().message));
+    return store;
 }
 
 /// The options `config` describes, with a manager over its plugin folders.
@@ -130,6 +141,11 @@ kiln_error_t* kiln_network_new(const kiln_engine_t* engine, const kiln_graph_t* 
         auto network = std::make_unique<kiln_network>();
         auto options = options_of(engine, config, network->manager);
         if (!options) return new_error(std::move(options.error()));
+        if (config && config->state_path) {
+            auto store = state_store_at(config->state_path);
+            if (!store) return new_error(std::move(store.error()));
+            options->state_store = std::move(*store);
+        }
         auto n = kiln::Network::create(graph->graph, std::move(*options));
         if (!n) return new_error(std::move(n.error()));
         network->network = std::move(*n);

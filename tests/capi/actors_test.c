@@ -1,8 +1,9 @@
 /* The C API of actor graphs (include/kiln/actors.h), from C, on the example counter graph
  * (argv[1]: examples/plugins/actors, built with the C actor kit): a graph read and checked, a
  * network run with its initial packets and an outside message, exposed outputs through the
- * callback, a node's state, hot swap to the Rust build, counters, and the errors of bad input.
- * Exits non-zero after printing each failed check. */
+ * callback, a node's state, hot swap to the Rust build, counters, and the errors of bad input;
+ * node state persisted in a state database across runs. Exits non-zero after printing each
+ * failed check. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "check.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What left the exposed ports: "port=message" lines. */
 struct outputs {
@@ -26,18 +28,14 @@ static void on_output(void* user_data, const char* port, const char* message_jso
     o->count++;
 }
 
-int main(int argc, char** argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s EXAMPLES/actors\n", argv[0]);
-        return 2;
-    }
+/* The example graph: read, checked, run, swapped, and refused when broken. */
+static void example_graph(kiln_engine_t* engine, const char* dir) {
     char path[512], rust[512];
-    snprintf(path, sizeof path, "%s/counter.graph.json", argv[1]);
-    snprintf(rust, sizeof rust, "%s/counter_rust.wasm", argv[1]);
-    kiln_engine_t* engine = kiln_engine_new(NULL);
+    snprintf(path, sizeof path, "%s/counter.graph.json", dir);
+    snprintf(rust, sizeof rust, "%s/counter_rust.wasm", dir);
 
     kiln_graph_t* graph = NULL;
-    if (!CHECK_OK(kiln_graph_from_file(path, &graph))) return 1;
+    if (!CHECK_OK(kiln_graph_from_file(path, &graph))) return;
     CHECK(strcmp(kiln_graph_name(graph), "counter") == 0);
 
     char* problems = NULL;
@@ -54,7 +52,7 @@ int main(int argc, char** argv) {
     config.on_output = on_output;
     config.output_user_data = &out;
     kiln_network_t* network = NULL;
-    if (!CHECK_OK(kiln_network_new(engine, graph, &config, &network))) return 1;
+    if (!CHECK_OK(kiln_network_new(engine, graph, &config, &network))) return;
     CHECK_OK(kiln_network_start(network));
     CHECK(kiln_network_wait_idle(network, 10000));
     CHECK(out.count == 9);
@@ -112,6 +110,130 @@ int main(int argc, char** argv) {
     kiln_error_delete(e);
     kiln_graph_delete(broken);
     kiln_graph_delete(graph);
+}
+
+/* Parses graph JSON as if read from a file in `dir`, where its sources are. */
+static kiln_graph_t* graph_in(const char* dir, const char* json) {
+    char file[512];
+    snprintf(file, sizeof file, "%s/test.graph.json", dir);
+    kiln_graph_t* graph = NULL;
+    return CHECK_OK(kiln_graph_parse(json, strlen(json), file, &graph)) ? graph : NULL;
+}
+
+/* Runs `graph` to idle with `state_path`; its outputs in `out`, the counter's state returned
+ * (freed with kiln_string_delete). */
+static char* run_persisted(kiln_engine_t* engine, const kiln_graph_t* graph, const char* state_path,
+                           struct outputs* out) {
+    memset(out, 0, sizeof *out);
+    kiln_network_config_t config;
+    memset(&config, 0, sizeof config);
+    config.threads = 2;
+    config.on_output = on_output;
+    config.output_user_data = out;
+    config.state_path = state_path;
+    kiln_network_t* network = NULL;
+    if (!CHECK_OK(kiln_network_new(engine, graph, &config, &network))) return NULL;
+    CHECK_OK(kiln_network_start(network));
+    CHECK(kiln_network_wait_idle(network, 10000));
+    char* state = NULL;
+    CHECK_OK(kiln_network_state(network, "counter", &state));
+    kiln_network_stop(network, true);
+    kiln_network_delete(network);
+    return state;
+}
+
+/* Removes a state database with its write-ahead log. */
+static void remove_db(const char* path) {
+    char side[600];
+    remove(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    remove(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    remove(side);
+}
+
+/* A node with "persist": true keeps its state in the state database between runs. */
+static void persisted_state(kiln_engine_t* engine, const char* dir) {
+    const char* json =
+        "{\"properties\": {\"name\": \"persisted\"},"
+        " \"processes\": {\"counter\": {\"component\": \"Counter\","
+        "   \"metadata\": {\"source\": \"counter.wasm\", \"persist\": true}}},"
+        " \"connections\": ["
+        "   {\"data\": \"increment\", \"to\": {\"nodeId\": \"counter\", \"portId\": "
+        "\"operation\"}},"
+        "   {\"data\": \"increment\", \"to\": {\"nodeId\": \"counter\", \"portId\": "
+        "\"operation\"}}],"
+        " \"outports\": {\"count\": {\"nodeId\": \"counter\", \"portId\": \"value\"}}}";
+    kiln_graph_t* graph = graph_in(dir, json);
+    if (!graph) return;
+    char tmp[] = "/tmp/kiln-capi-actors-XXXXXX";
+    if (!mkdtemp(tmp)) {
+        CHECK(!"mkdtemp");
+        kiln_graph_delete(graph);
+        return;
+    }
+    char db[600], home[600], home_db[700];
+    snprintf(db, sizeof db, "%s/state.db", tmp);
+    snprintf(home, sizeof home, "%s/home", tmp);
+    snprintf(home_db, sizeof home_db, "%s/state.db", home);
+
+    /* The second run starts from the state the first one saved. */
+    struct outputs out;
+    char* state = run_persisted(engine, graph, db, &out);
+    CHECK(strcmp(out.text, "count={\"type\":\"Integer\",\"data\":1}\n"
+                           "count={\"type\":\"Integer\",\"data\":2}\n") == 0);
+    CHECK(state && strcmp(state, "{\"count\":2}") == 0);
+    kiln_string_delete(state);
+    CHECK(access(db, F_OK) == 0);
+    state = run_persisted(engine, graph, db, &out);
+    CHECK(strcmp(out.text, "count={\"type\":\"Integer\",\"data\":3}\n"
+                           "count={\"type\":\"Integer\",\"data\":4}\n") == 0);
+    CHECK(state && strcmp(state, "{\"count\":4}") == 0);
+    kiln_string_delete(state);
+
+    /* Without a state path nothing is loaded nor saved. */
+    state = run_persisted(engine, graph, NULL, &out);
+    CHECK(strstr(out.text, "\"data\":2}\n") != NULL && strstr(out.text, "\"data\":3}") == NULL);
+    kiln_string_delete(state);
+
+    /* "" is Kiln's own state database, in $KILN_HOME. */
+    const char* saved_home = getenv("KILN_HOME");
+    char* old_home = saved_home ? strdup(saved_home) : NULL;
+    setenv("KILN_HOME", home, 1);
+    state = run_persisted(engine, graph, "", &out);
+    CHECK(state && strcmp(state, "{\"count\":2}") == 0);
+    kiln_string_delete(state);
+    CHECK(access(home_db, F_OK) == 0);
+    if (old_home)
+        setenv("KILN_HOME", old_home, 1);
+    else
+        unsetenv("KILN_HOME");
+    free(old_home);
+
+    /* A state path that is no database file is an error naming it. */
+    kiln_network_config_t config;
+    memset(&config, 0, sizeof config);
+    config.state_path = tmp;
+    kiln_network_t* network = NULL;
+    kiln_error_t* e = kiln_network_new(engine, graph, &config, &network);
+    CHECK(e != NULL && strstr(kiln_error_message(e), tmp) != NULL);
+    kiln_error_delete(e);
+
+    remove_db(db);
+    remove_db(home_db);
+    rmdir(home);
+    rmdir(tmp);
+    kiln_graph_delete(graph);
+}
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s EXAMPLES/actors\n", argv[0]);
+        return 2;
+    }
+    kiln_engine_t* engine = kiln_engine_new(NULL);
+    example_graph(engine, argv[1]);
+    persisted_state(engine, argv[1]);
     kiln_engine_delete(engine);
     return failures ? 1 : 0;
 }
