@@ -8,11 +8,20 @@
 
 #include <fmt/format.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 
 struct kiln_graph {
     kiln::Graph graph;
+};
+
+struct kiln_native_context {
+    kiln::ActorContext& context;
+    /// The strings handed out during the call (a deque: references stay valid as it grows).
+    std::deque<std::string> strings;
+
+    const char* keep(std::string text) { return strings.emplace_back(std::move(text)).c_str(); }
 };
 
 struct kiln_network {
@@ -27,6 +36,31 @@ using kiln::capi::give_string;
 using kiln::capi::guarded;
 using kiln::capi::new_error;
 using kiln::capi::usage;
+
+/// A C native component as a NativeComponent: its metadata parsed, its callback wrapped.
+kiln::Result<kiln::NativeComponent> native_component(const kiln_native_component_t& c,
+                                                     size_t index) {
+    if (!c.metadata_json || !c.process)
+        return kiln::make_error(
+            kiln::ErrorKind::usage,
+            fmt::format("components[{}]: metadata_json and process must not be NULL", index));
+    auto spec = kiln::ComponentSpec::from_json(c.metadata_json);
+    if (!spec)
+        return kiln::make_error(spec.error().kind,
+                                fmt::format("components[{}]: {}", index, spec.error().message));
+    kiln::NativeComponent component;
+    component.spec = std::move(*spec);
+    component.process = [process = c.process,
+                         data = c.user_data](kiln::ActorContext& context) -> kiln::Result<void> {
+        kiln_native_context call{context, {}};
+        kiln_error* e = process(data, &call);
+        if (!e) return {};
+        kiln::Error error = e->error;
+        kiln_error_delete(e);
+        return tl::unexpected(std::move(error));
+    };
+    return component;
+}
 
 /// A StateStore in the state database at `path` ("": $KILN_HOME/state.db); errors name the file.
 kiln::Result<std::shared_ptr<kiln::StateStore>> state_store_at(const std::string& path) {
@@ -61,6 +95,13 @@ kiln::Result<kiln::NetworkOptions> options_of(const kiln_engine* engine,
         if (!config->plugin_dirs[i])
             return kiln::make_error(kiln::ErrorKind::usage, "plugin_dirs holds a NULL");
         if (auto ok = manager->open(config->plugin_dirs[i]); !ok) return tl::unexpected(ok.error());
+    }
+    if (config->component_count > 0 && !config->components)
+        return kiln::make_error(kiln::ErrorKind::usage, "components is NULL");
+    for (size_t i = 0; i < config->component_count; ++i) {
+        auto component = native_component(config->components[i], i);
+        if (!component) return tl::unexpected(component.error());
+        o.add_component(std::move(*component));
     }
     if (auto* callback = config->on_output) {
         void* data = config->output_user_data;
@@ -221,6 +262,72 @@ kiln_error_t* kiln_network_swap(kiln_network_t* network, const char* node, const
         if (!manifest) return new_error(std::move(manifest.error()));
         auto ok = network->network->swap(node, *manifest);
         return ok ? nullptr : new_error(std::move(ok.error()));
+    });
+}
+
+const char* kiln_native_context_node_id(const kiln_native_context_t* context) {
+    return context ? context->context.node_id().c_str() : nullptr;
+}
+
+const char* kiln_native_context_component(const kiln_native_context_t* context) {
+    return context ? context->context.component().c_str() : nullptr;
+}
+
+const char* kiln_native_context_port(const kiln_native_context_t* context) {
+    return context ? context->context.port().c_str() : nullptr;
+}
+
+const char* kiln_native_context_message(kiln_native_context_t* context) {
+    return kiln::capi::guarded_value<const char*>(nullptr, [&]() -> const char* {
+        return context ? context->keep(context->context.message().to_tagged()) : nullptr;
+    });
+}
+
+const char* kiln_native_context_config(const kiln_native_context_t* context) {
+    return context ? context->context.config().c_str() : nullptr;
+}
+
+const char* kiln_native_context_env(kiln_native_context_t* context, const char* name) {
+    return kiln::capi::guarded_value<const char*>(nullptr, [&]() -> const char* {
+        if (!context || !name) return nullptr;
+        auto value = context->context.env(name);
+        return value ? context->keep(std::move(*value)) : nullptr;
+    });
+}
+
+const char* kiln_native_context_state(kiln_native_context_t* context, const char* key) {
+    return kiln::capi::guarded_value<const char*>(nullptr, [&]() -> const char* {
+        if (!context || !key) return nullptr;
+        auto value = context->context.state(key);
+        return value ? context->keep(std::move(*value)) : nullptr;
+    });
+}
+
+kiln_error_t* kiln_native_context_set_state(kiln_native_context_t* context, const char* key,
+                                            const char* json) {
+    return guarded([&]() -> kiln_error* {
+        if (!context || !key || !json) return usage("context, key and json must not be NULL");
+        auto ok = context->context.set_state(key, json);
+        return ok ? nullptr : new_error(std::move(ok.error()));
+    });
+}
+
+const char* kiln_native_context_state_json(kiln_native_context_t* context) {
+    return kiln::capi::guarded_value<const char*>(nullptr, [&]() -> const char* {
+        return context ? context->keep(context->context.state_json()) : nullptr;
+    });
+}
+
+kiln_error_t* kiln_native_context_send(kiln_native_context_t* context, const char* port,
+                                       const char* message_json, bool tagged) {
+    return guarded([&]() -> kiln_error* {
+        if (!context || !port || !message_json)
+            return usage("context, port and message_json must not be NULL");
+        auto m = tagged ? kiln::Message::from_tagged(message_json)
+                        : kiln::Message::from_plain(message_json);
+        if (!m) return new_error(std::move(m.error()));
+        context->context.send(port, std::move(*m));
+        return nullptr;
     });
 }
 

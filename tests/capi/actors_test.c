@@ -2,8 +2,8 @@
  * (argv[1]: examples/plugins/actors, built with the C actor kit): a graph read and checked, a
  * network run with its initial packets and an outside message, exposed outputs through the
  * callback, a node's state, hot swap to the Rust build, counters, and the errors of bad input;
- * node state persisted in a state database across runs. Exits non-zero after printing each
- * failed check. */
+ * node state persisted in a state database across runs; a native component written in C beside
+ * the wasm counter. Exits non-zero after printing each failed check. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "check.h"
@@ -226,6 +226,178 @@ static void persisted_state(kiln_engine_t* engine, const char* dir) {
     kiln_graph_delete(graph);
 }
 
+/* What the native component saw, for the checks after the run. */
+struct scale_record {
+    int calls;
+    char node[32], component[32], port[32], unit[8], state[64];
+    bool config_has_factor, env_missing_is_null;
+    int bad_state_kind, bad_send_kind;
+};
+
+/* A native component in C: multiplies an Integer by its config's `factor`, sends it tagged on
+ * `out` and its call count (kept in the state key `seen`) plain on `seen`; refuses zero. */
+static kiln_error_t* scale(void* user_data, kiln_native_context_t* ctx) {
+    struct scale_record* r = user_data;
+    r->calls++;
+    snprintf(r->node, sizeof r->node, "%s", kiln_native_context_node_id(ctx));
+    snprintf(r->component, sizeof r->component, "%s", kiln_native_context_component(ctx));
+    snprintf(r->port, sizeof r->port, "%s", kiln_native_context_port(ctx));
+    const char* unit = kiln_native_context_env(ctx, "SCALE_UNIT");
+    snprintf(r->unit, sizeof r->unit, "%s", unit ? unit : "(null)");
+    r->env_missing_is_null = kiln_native_context_env(ctx, "SCALE_NOPE") == NULL;
+
+    long long value = 0;
+    if (sscanf(kiln_native_context_message(ctx), "{\"type\":\"Integer\",\"data\":%lld}", &value) !=
+        1)
+        return kiln_error_new("scale: expected an Integer");
+    if (value == 0) return kiln_error_new("scale: zero is refused");
+    const char* factor = strstr(kiln_native_context_config(ctx), "\"factor\":");
+    r->config_has_factor = factor != NULL;
+    const long long times = factor ? strtoll(factor + strlen("\"factor\":"), NULL, 10) : 1;
+
+    const char* seen = kiln_native_context_state(ctx, "seen");
+    char text[64];
+    snprintf(text, sizeof text, "%lld", (seen ? strtoll(seen, NULL, 10) : 0) + 1);
+    kiln_error_t* e = kiln_native_context_set_state(ctx, "seen", text);
+    if (e) return e;
+    e = kiln_native_context_set_state(ctx, "broken", "{");
+    r->bad_state_kind = e ? (int)kiln_error_kind(e) : -1;
+    kiln_error_delete(e);
+    snprintf(r->state, sizeof r->state, "%s", kiln_native_context_state_json(ctx));
+
+    e = kiln_native_context_send(ctx, "out", "{\"type\":\"Integer\"", true);
+    r->bad_send_kind = e ? (int)kiln_error_kind(e) : -1;
+    kiln_error_delete(e);
+    char message[96];
+    snprintf(message, sizeof message, "{\"type\":\"Integer\",\"data\":%lld}", value * times);
+    if ((e = kiln_native_context_send(ctx, "out", message, true))) return e;
+    return kiln_native_context_send(ctx, "seen", text, false);
+}
+
+/* The runtime's log lines. */
+static void on_log(void* user_data, kiln_log_level_t level, const char* line) {
+    struct outputs* o = user_data;
+    size_t used = strlen(o->text);
+    snprintf(o->text + used, sizeof o->text - used, "%d %s\n", (int)level, line);
+    o->count++;
+}
+
+/* A native component written in C, fed by the wasm counter. */
+static void native_component(kiln_engine_t* engine, const char* dir) {
+    const char* json =
+        "{\"properties\": {\"name\": \"scaled\"},"
+        " \"processes\": {"
+        "   \"counter\": {\"component\": \"Counter\", \"metadata\": {\"source\": "
+        "\"counter.wasm\"}},"
+        "   \"scale\": {\"component\": \"Scale\", \"metadata\": {\"factor\": 10,"
+        "     \"env_vars\": {\"SCALE_UNIT\": \"optional:m\", \"SCALE_NOPE\": \"optional\"}}}},"
+        " \"connections\": ["
+        "   {\"data\": \"increment\", \"to\": {\"nodeId\": \"counter\", \"portId\": "
+        "\"operation\"}},"
+        "   {\"data\": \"increment\", \"to\": {\"nodeId\": \"counter\", \"portId\": "
+        "\"operation\"}},"
+        "   {\"data\": \"decrement\", \"to\": {\"nodeId\": \"counter\", \"portId\": "
+        "\"operation\"}},"
+        "   {\"from\": {\"nodeId\": \"counter\", \"portId\": \"value\"},"
+        "    \"to\": {\"nodeId\": \"scale\", \"portId\": \"in\"}}],"
+        " \"outports\": {\"scaled\": {\"nodeId\": \"scale\", \"portId\": \"out\"},"
+        "   \"seen\": {\"nodeId\": \"scale\", \"portId\": \"seen\"},"
+        "   \"failed\": {\"nodeId\": \"scale\", \"portId\": \"error\"}}}";
+    kiln_graph_t* graph = graph_in(dir, json);
+    if (!graph) return;
+    struct scale_record record;
+    memset(&record, 0, sizeof record);
+    kiln_native_component_t component = {
+        "{\"component\": \"Scale\", \"description\": \"multiplies by factor\","
+        " \"inports\": [{\"name\": \"in\", \"description\": \"\", \"port_type\": \"Integer\","
+        "   \"required\": true}],"
+        " \"outports\": [{\"name\": \"out\", \"description\": \"\", \"port_type\": \"Integer\","
+        "   \"required\": false},"
+        "  {\"name\": \"seen\", \"description\": \"\", \"port_type\": \"Integer\", \"required\": "
+        "false}]}",
+        scale, &record};
+
+    /* Without the component the graph names it as unknown; with it, it is valid. */
+    char* problems = NULL;
+    bool valid = true;
+    CHECK_OK(kiln_graph_check(engine, graph, NULL, &problems, &valid));
+    CHECK(!valid && problems && strstr(problems, "Scale") != NULL);
+    kiln_string_delete(problems);
+    struct outputs out, log;
+    memset(&out, 0, sizeof out);
+    memset(&log, 0, sizeof log);
+    kiln_network_config_t config;
+    memset(&config, 0, sizeof config);
+    config.threads = 2;
+    config.on_output = on_output;
+    config.output_user_data = &out;
+    config.on_log = on_log;
+    config.log_user_data = &log;
+    config.components = &component;
+    config.component_count = 1;
+    CHECK_OK(kiln_graph_check(engine, graph, &config, &problems, &valid));
+    CHECK(valid);
+    kiln_string_delete(problems);
+
+    kiln_network_t* network = NULL;
+    if (!CHECK_OK(kiln_network_new(engine, graph, &config, &network))) {
+        kiln_graph_delete(graph);
+        return;
+    }
+    CHECK_OK(kiln_network_start(network));
+    CHECK(kiln_network_wait_idle(network, 10000));
+    CHECK(strcmp(out.text, "scaled={\"type\":\"Integer\",\"data\":10}\n"
+                           "seen={\"type\":\"Integer\",\"data\":1}\n"
+                           "scaled={\"type\":\"Integer\",\"data\":20}\n"
+                           "seen={\"type\":\"Integer\",\"data\":2}\n"
+                           "scaled={\"type\":\"Integer\",\"data\":10}\n"
+                           "seen={\"type\":\"Integer\",\"data\":3}\n") == 0);
+    CHECK(record.calls == 3);
+    CHECK(strcmp(record.node, "scale") == 0);
+    CHECK(strcmp(record.component, "Scale") == 0);
+    CHECK(strcmp(record.port, "in") == 0);
+    CHECK(strcmp(record.unit, "m") == 0);
+    CHECK(record.env_missing_is_null);
+    CHECK(record.config_has_factor);
+    CHECK(record.bad_state_kind == KILN_ERROR_USAGE);
+    CHECK(record.bad_send_kind == KILN_ERROR_MALFORMED);
+    CHECK(strcmp(record.state, "{\"seen\":3}") == 0);
+    char* state = NULL;
+    CHECK_OK(kiln_network_state(network, "scale", &state));
+    CHECK(state && strcmp(state, "{\"seen\":3}") == 0);
+    kiln_string_delete(state);
+
+    /* A failing callback is the node's failure: an Error on its error port, a log line, and
+     * the node goes on with the next message. */
+    memset(&out, 0, sizeof out);
+    CHECK_OK(kiln_network_send(network, "counter", "operation", "\"reset\"", false));
+    CHECK(kiln_network_wait_idle(network, 10000));
+    CHECK_OK(kiln_network_send(network, "counter", "operation", "\"increment\"", false));
+    CHECK(kiln_network_wait_idle(network, 10000));
+    CHECK(strcmp(out.text, "failed={\"type\":\"Error\",\"data\":\"scale: zero is refused\"}\n"
+                           "scaled={\"type\":\"Integer\",\"data\":10}\n"
+                           "seen={\"type\":\"Integer\",\"data\":4}\n") == 0);
+    CHECK(strstr(log.text, "node scale: process failed: scale: zero is refused") != NULL);
+    kiln_network_stats_t stats = kiln_network_stats(network);
+    CHECK(stats.failed == 1);
+    CHECK(stats.processed == 10);
+    kiln_network_stop(network, true);
+    kiln_network_delete(network);
+
+    /* Bad components are refused naming which. */
+    component.metadata_json = "{\"component\": 5}";
+    CHECK_ERROR_HAS(kiln_network_new(engine, graph, &config, &network), KILN_ERROR_MALFORMED,
+                    "components[0]: metadata.component");
+    component.metadata_json = "{\"component\": \"Scale\"}";
+    component.process = NULL;
+    CHECK_ERROR_HAS(kiln_network_new(engine, graph, &config, &network), KILN_ERROR_USAGE,
+                    "components[0]");
+    CHECK(kiln_native_context_node_id(NULL) == NULL);
+    CHECK(kiln_native_context_message(NULL) == NULL);
+    CHECK_FAILS(kiln_native_context_send(NULL, "out", "1", false), KILN_ERROR_USAGE);
+    kiln_graph_delete(graph);
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s EXAMPLES/actors\n", argv[0]);
@@ -234,6 +406,7 @@ int main(int argc, char** argv) {
     kiln_engine_t* engine = kiln_engine_new(NULL);
     example_graph(engine, argv[1]);
     persisted_state(engine, argv[1]);
+    native_component(engine, argv[1]);
     kiln_engine_delete(engine);
     return failures ? 1 : 0;
 }
