@@ -698,6 +698,10 @@ typedef struct kiln_host_config {
     uint64_t kv_quota;
     /** Rows one db query may return; 0: the default (10000). */
     uint64_t db_max_rows;
+    /** 0: each kv set is committed before it returns (nothing lost when the process is
+     *  killed). N: sets are committed in batches at most N ms old, a set costing a fraction of
+     *  a commit; a killed process loses the last N ms of sets, a clean exit nothing. */
+    uint64_t kv_commit_delay_ms;
 } kiln_host_config_t;
 
 /** A host operation's handler. `plugin` is the caller, `payload` its JSON (`payload_len`

@@ -4,6 +4,7 @@
 
 #include <kiln/hostfns.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,8 @@ kiln_error_t* kiln_host_new(const kiln_host_config_t* config, kiln_host_t** out)
             if (config->files_root) options.files_root = config->files_root;
             if (config->kv_quota) options.kv_quota = config->kv_quota;
             if (config->db_max_rows) options.db_max_rows = config->db_max_rows;
+            options.kv_commit_delay_ms =
+                uint32_t(std::min<uint64_t>(config->kv_commit_delay_ms, UINT32_MAX));
         }
         *out = new kiln_host{std::make_unique<kiln::HostLibrary>(std::move(options))};
         return nullptr;
