@@ -2,6 +2,7 @@
 // and .rs): metadata and slots at load, slots called with parameters and the caller's scope,
 // every env.host_* import granted and denied, plugin_cleanup at unload.
 #include "hostfns_test_util.hpp"
+#include "json_server.hpp"
 
 #include "base/file.hpp"
 #include "hostfns/families.hpp"
@@ -9,49 +10,13 @@
 
 #include <gtest/gtest.h>
 
-#ifdef KILN_HAVE_HTTPLIB
-#include <httplib.h>
-#endif
-
 #include <filesystem>
-#include <thread>
 
 namespace kiln {
 namespace {
 
 using namespace hostfns_test;
 using hostfns::json;
-
-/// A loopback server answering GET /json with {"a":1}, where cpp-httplib is there.
-struct JsonServer {
-#ifdef KILN_HAVE_HTTPLIB
-    httplib::Server server;
-    std::thread thread;
-    int port = 0;
-    JsonServer() {
-        server.Get("/json", [](const httplib::Request&, httplib::Response& r) {
-            r.set_content(R"({"a":1})", "application/json");
-        });
-        port = server.bind_to_any_port("127.0.0.1");
-        thread = std::thread([this] { server.listen_after_bind(); });
-        for (int i = 0; i < 2000 && !server.is_running(); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ~JsonServer() {
-        server.stop();
-        thread.join();
-    }
-    std::string url() const {
-        return "http://127.0.0.1:" + std::to_string(port) + "/json";
-    }
-    static constexpr bool running = true;
-#else
-    std::string url() const {
-        return "http://127.0.0.1:9/json";
-    }
-    static constexpr bool running = false;
-#endif
-};
 
 /// The fixture `name` (fixtures/NAME.wasm in the build), or empty when its toolchain is missing.
 std::vector<uint8_t> fixture(const std::string& name) {
