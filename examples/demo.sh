@@ -5,13 +5,16 @@
 #
 #   examples/demo.sh [PLUGINS]     PLUGINS: the built examples (default build/examples/plugins)
 #
-# KILN (default: kiln on PATH) names the kiln binary. The demo keeps its state (enabled plugins,
+# KILN names the kiln binary: by default kiln on PATH, else the build's (build/tools/kiln/kiln). The demo keeps its state (enabled plugins,
 # grants, jobs, kv) in a fresh $KILN_HOME of its own, removed at the end, so it runs the same
 # every time and leaves the user's state alone.
 set -euo pipefail
 
 plugins=${1:-build/examples/plugins}
 kiln=${KILN:-kiln}
+if [[ -z ${KILN:-} ]] && ! command -v kiln >/dev/null && [[ -x build/tools/kiln/kiln ]]; then
+  kiln=build/tools/kiln/kiln
+fi
 if [[ ! -d $plugins/notes || ! -d $plugins/jobs || ! -d $plugins/actors ]]; then
   echo "demo: no built example plugins in $plugins (run scripts/setup.sh first)" >&2
   exit 2
@@ -32,7 +35,7 @@ step() {
   "$kiln" "$@"
 }
 
-dirs=(--plugin-dir "$plugins" --plugin-dir "$plugins/jobs" --plugin-dir "$plugins/actors")
+dirs=(--plugin-dir "$plugins" --plugin-dir "$plugins/jobs")
 
 step "Discover the plugins: Extism manifests, plugin folders, jobs and actors" \
   plugin list "${dirs[@]}"

@@ -152,12 +152,14 @@ run_asan() {
     ((fuzzing)) || sanitizer=-DKILN_SANITIZE=ON
     configure "$asan_dir" "configure ASan+UBSan" "$sanitizer" || return 1
     # The test targets: the hostile label also runs the WASI escape set through kiln and its
-    # guest, and the host function layer's hostile set (kiln-hostfns-tests); the WASI label runs the conformance programs through kiln; the fuzz label replays
-    # each fuzz target's corpus; every kiln-capi-*-test target is a C API test (each layer adds
-    # its own). Then the libFuzzer targets and kiln-diff, for the phases below.
+    # guest, and the host function layer's hostile set (kiln-hostfns-tests); the WASI label
+    # runs the conformance programs through kiln; the fuzz label replays each fuzz target's
+    # corpus; every kiln-capi-*-test target is a C API test (each layer adds its own). Then the
+    # libFuzzer targets and kiln-diff, for the phases below.
     local targets
     mapfile -t targets < <(existing "$asan_dir" kiln-unit-tests kiln-plugin-tests \
-        kiln-hostile-tests kiln-hostfns-tests kiln kiln-wasi-hostile-guest kiln-wasi-programs kiln-capi-test \
+        kiln-hostile-tests kiln-manager-tests kiln-hostfns-tests kiln kiln-wasi-hostile-guest \
+        kiln-wasi-programs kiln-capi-test \
         kiln-snapshot-fuzz-check kiln-snapshot-fuzz-corpus kiln-diff \
         $(cmake --build "$asan_dir" --target help 2>/dev/null |
             grep -oE 'kiln-[a-z0-9-]+-fuzz(er|-replay)|kiln-capi-[a-z0-9-]+-test' | sort -u))
@@ -165,6 +167,9 @@ run_asan() {
         cmake --build "$asan_dir" -j "$jobs" --target "${targets[@]}" || return 1
     step "unit tests (ASan+UBSan)" "$asan_dir/tests/kiln-unit-tests" || true
     step "plugin tests (ASan+UBSan)" "$asan_dir/tests/plugin/kiln-plugin-tests" || true
+    # The manager's tests: a hundred reloads under four callers, then every instance freed
+    # (LeakSanitizer reports an instance a reload kept alive), and the state database.
+    step "manager tests (ASan+UBSan)" "$asan_dir/tests/manager/kiln-manager-tests" || true
     # The hostile tests are timed, so they run one at a time (RUN_SERIAL) on a quiet machine.
     ctest_step "hostile tests (ASan+UBSan)" "$asan_dir" -L hostile \
         -E '^wasi-hostile\.harness-selftest$' || true

@@ -168,8 +168,9 @@ EOF
     fi
 fi
 
-# The job plugins, run as jobs: the final state, then "job ID completed".
-for job in sum_squares sum_squares_rust; do
+# The job plugins, run as jobs: the final state, then "job ID completed"; from a fresh state and
+# from one saved part way (1..1000 summed), as a resumed job starts.
+for job in sum_squares sum_squares_rust sum_squares_as; do
     if [ ! -f "jobs/$job/$job.wasm" ]; then
         echo "skip $job (not built)"
         continue
@@ -184,6 +185,17 @@ for job in sum_squares sum_squares_rust; do
         ok "$job runs as a job"
     else
         bad "$job runs as a job" "rc $rc, output: $got
+stderr: $(cat "$tmp/err")"
+    fi
+    got=$(KILN_HOME="$tmp/home" "$kiln" job run "$job:sum" \
+          --state '{"n":2500,"i":1000,"sum":333833500}' --plugin-dir jobs --db "$tmp/jobs.db" \
+          2>"$tmp/err")
+    rc=$?
+    first=$(printf '%s\n' "$got" | head -n 1)
+    if [ "$rc" = 0 ] && [ "$first" = '{"n":2500,"i":2500,"sum":211458715}' ]; then
+        ok "$job goes on from a saved state"
+    else
+        bad "$job goes on from a saved state" "rc $rc, output: $got
 stderr: $(cat "$tmp/err")"
     fi
 done

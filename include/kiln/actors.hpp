@@ -265,7 +265,7 @@ enum class Overflow {
     drop_newest, ///< the new message is dropped
 };
 
-/// The bound of an in-port's mailbox (node metadata `mailbox`).
+/// The bound of an in-port's mailbox (node metadata `mailbox`), or of a connection's lane in it.
 struct MailboxConfig {
     size_t capacity = 1024;
     Overflow overflow = Overflow::wait;

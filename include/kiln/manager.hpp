@@ -204,6 +204,9 @@ struct PackageManifest {
     /// The manifest of a plugin folder: the first of kiln.yaml, kiln.yml, kiln.toml, kiln.json,
     /// manifest.yaml, manifest.json it holds.
     static Result<PackageManifest> from_folder(const std::string& folder);
+    /// The manifest file of a plugin folder (kiln.yaml, ..., manifest.json, the first found);
+    /// empty when there is none, so the folder is no plugin.
+    static std::string file_in_folder(const std::string& folder);
     /// Parses manifest text of `dialect` ("yaml", "toml" or "json" by `syntax`).
     static Result<PackageManifest> parse(std::string_view text, std::string_view syntax,
                                          Dialect dialect, const std::string& file);

@@ -2,3 +2,4 @@
 // index.ts. The kit itself is assembly/index.ts.
 export * from "./assembly/index";
 export * from "./assembly/dispatch";
+export * from "./assembly/actor";

@@ -5,8 +5,11 @@
 // and has nothing waiting in its outbox; workers take ready nodes in order. A message to a full
 // `wait` mailbox goes to the sender's outbox, after which the sender (whose call goes on)
 // processes nothing more until the outbox is delivered: backpressure that never blocks a worker.
-// An outside sender waits instead. `pending` counts messages in mailboxes and outboxes plus
-// running calls; the network is idle when it is zero.
+// An outside sender waits instead. A connection with its own mailbox bound is a lane of the
+// in-port's mailbox: its messages count against that bound alone and its overflow policy applies
+// to them, while the in-port's bound counts the others; all are taken in arrival order.
+// `pending` counts messages in mailboxes and outboxes plus running calls; the network is idle
+// when it is zero.
 #include "actors/resolve.hpp"
 
 #include <fmt/format.h>
@@ -16,6 +19,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace kiln {
@@ -26,27 +30,36 @@ using actors::Json;
 
 struct Node;
 
-/// A connection's far end: a node and the index of its in-port.
+/// A connection's far end: a node, the index of its in-port and, for a connection with its own
+/// mailbox bound, the index of its lane there.
 struct Route {
     Node* target;
     size_t port;
+    std::optional<size_t> lane;
+};
+
+/// The messages of one connection with its own bound in an in-port's mailbox.
+struct Lane {
+    MailboxConfig mailbox;
+    size_t queued = 0;
 };
 
 struct InPort {
     std::string name;
     MailboxConfig mailbox;
-    size_t queued = 0;
+    size_t queued = 0; ///< messages in no lane
+    std::vector<Lane> lanes;
     std::vector<Node*> waiting; ///< senders whose outbox waits for room here
 };
 
 struct Envelope {
     size_t port;
+    std::optional<size_t> lane;
     Message message;
 };
 
 struct Pending {
-    Node* target;
-    size_t port;
+    Route route;
     Message message;
 };
 
@@ -135,9 +148,14 @@ struct Network::Impl {
         work_cv.notify_one();
     }
 
-    void enqueue(Node& t, size_t port, Message message) {
-        t.inbox.push_back({port, std::move(message)});
-        ++t.inports[port].queued;
+    /// How many messages of the lane (or of no lane) the in-port holds.
+    static size_t& queued(InPort& ip, std::optional<size_t> lane) {
+        return lane ? ip.lanes[*lane].queued : ip.queued;
+    }
+
+    void enqueue(Node& t, size_t port, std::optional<size_t> lane, Message message) {
+        t.inbox.push_back({port, lane, std::move(message)});
+        ++queued(t.inports[port], lane);
         ++pending;
         ++stats.sent;
         schedule(t);
@@ -151,35 +169,41 @@ struct Network::Impl {
         // Senders waiting for room here go on: what they hold for this node is dropped.
         for (InPort& p : n.inports) {
             p.queued = 0;
+            for (Lane& l : p.lanes)
+                l.queued = 0;
             room_at(p);
         }
     }
 
-    /// Puts a message into the target's mailbox, or applies its overflow policy; false when the
-    /// mailbox is full and its policy is to wait (nothing was done).
-    bool place(Node& t, size_t port, Message& message) {
+    /// Puts a message into the target's mailbox, or applies the overflow policy of its lane (or
+    /// of the in-port); false when that is full and its policy is to wait (nothing was done).
+    bool place(const Route& to, Message& message) {
+        Node& t = *to.target;
         if (halted || t.stopped) {
             ++stats.dropped;
             return true;
         }
-        InPort& ip = t.inports[port];
-        if (ip.queued < ip.mailbox.capacity) {
-            enqueue(t, port, std::move(message));
+        InPort& ip = t.inports[to.port];
+        const MailboxConfig& bound = to.lane ? ip.lanes[*to.lane].mailbox : ip.mailbox;
+        if (queued(ip, to.lane) < bound.capacity) {
+            enqueue(t, to.port, to.lane, std::move(message));
             return true;
         }
-        switch (ip.mailbox.overflow) {
+        switch (bound.overflow) {
         case Overflow::wait: return false;
         case Overflow::drop_newest: ++stats.dropped; return true;
         case Overflow::drop_oldest: {
-            auto it = std::find_if(t.inbox.begin(), t.inbox.end(),
-                                   [&](const Envelope& e) { return e.port == port; });
+            // The oldest of the same lane: a connection's policy never drops another's messages.
+            auto it = std::find_if(t.inbox.begin(), t.inbox.end(), [&](const Envelope& e) {
+                return e.port == to.port && e.lane == to.lane;
+            });
             if (it != t.inbox.end()) {
                 t.inbox.erase(it);
-                --ip.queued;
+                --queued(ip, to.lane);
                 --pending;
                 ++stats.dropped;
             }
-            enqueue(t, port, std::move(message));
+            enqueue(t, to.port, to.lane, std::move(message));
             return true;
         }
         }
@@ -188,12 +212,12 @@ struct Network::Impl {
 
     /// Delivers from a node: in order behind anything its outbox holds.
     void deliver(Node& sender, const Route& route, Message message) {
-        if (sender.outbox.empty() && place(*route.target, route.port, message)) return;
+        if (sender.outbox.empty() && place(route, message)) return;
         if (halted) {
             ++stats.dropped;
             return;
         }
-        sender.outbox.push_back({route.target, route.port, std::move(message)});
+        sender.outbox.push_back({route, std::move(message)});
         ++pending;
         if (sender.outbox.size() == 1) wait_for_room(sender, *route.target, route.port);
     }
@@ -207,8 +231,8 @@ struct Network::Impl {
     void flush(Node& sender) {
         while (!sender.outbox.empty()) {
             Pending& p = sender.outbox.front();
-            if (!place(*p.target, p.port, p.message)) {
-                wait_for_room(sender, *p.target, p.port);
+            if (!place(p.route, p.message)) {
+                wait_for_room(sender, *p.route.target, p.route.port);
                 return;
             }
             sender.outbox.pop_front();
@@ -323,7 +347,7 @@ struct Network::Impl {
             Envelope envelope = std::move(n.inbox.front());
             n.inbox.pop_front();
             InPort& ip = n.inports[envelope.port];
-            --ip.queued;
+            --queued(ip, envelope.lane);
             n.running = true;
             ++stats.processed; // counted as it starts: a failure may halt before it ends
             room_at(ip);
@@ -349,7 +373,7 @@ struct Network::Impl {
             }
             if (halted || stop_workers)
                 return make_error(ErrorKind::usage, "the network is stopped");
-            if (place(t, port, message)) return {};
+            if (place(Route{&t, port, std::nullopt}, message)) return {};
             if (!started)
                 return make_error(ErrorKind::limit,
                                   fmt::format("node {}: in-port {}: mailbox full and the network "
@@ -473,7 +497,15 @@ Result<std::unique_ptr<Network>> Network::create(Graph graph, NetworkOptions opt
         Node* to = impl->find(c.to.node);
         size_t port = to->add_inport(c.to.port);
         if (c.is_initial()) continue;
-        impl->find(c.from.node)->routes[c.from.port].push_back(Route{to, port});
+        InPort& ip = to->inports[port];
+        auto mailbox = actors::connection_mailbox(c, ip.mailbox);
+        if (!mailbox) return tl::unexpected(mailbox.error());
+        std::optional<size_t> lane;
+        if (*mailbox) {
+            lane = ip.lanes.size();
+            ip.lanes.push_back(Lane{**mailbox});
+        }
+        impl->find(c.from.node)->routes[c.from.port].push_back(Route{to, port, lane});
     }
     for (const auto& [name, p] : g.inports)
         impl->find(p.node)->add_inport(p.port);

@@ -209,6 +209,27 @@ Result<NodeSettings> node_settings(const GraphNode& node, const Graph& graph) {
     return s;
 }
 
+Result<std::optional<MailboxConfig>> connection_mailbox(const GraphConnection& connection,
+                                                        const MailboxConfig& base) {
+    if (connection.is_initial()) return std::nullopt;
+    const std::string where =
+        fmt::format("connection {}.{} -> {}.{}", connection.from.node, connection.from.port,
+                    connection.to.node, connection.to.port);
+    auto parsed = parse_json(connection.metadata, where + ": metadata");
+    if (!parsed) return tl::unexpected(parsed.error());
+    if (!parsed->is_object()) return std::nullopt;
+    auto v = parsed->find("mailbox");
+    if (v == parsed->end() || v->is_null()) return std::nullopt;
+    const std::string path = where + ": metadata.mailbox";
+    // A connection feeds one in-port: per-port bounds belong to the node.
+    if (v->is_object() && v->contains("ports"))
+        return make_error(ErrorKind::malformed,
+                          fmt::format("{}.ports: only a node's mailbox has ports", path));
+    auto mailbox = parse_mailbox(*v, base, path);
+    if (!mailbox) return tl::unexpected(mailbox.error());
+    return *mailbox;
+}
+
 } // namespace kiln::actors
 
 namespace kiln {
@@ -299,6 +320,8 @@ GraphReport check_graph(const Graph& graph, const NetworkOptions& options) {
         }
         const std::string where = fmt::format("connection {}.{} -> {}.{}", c.from.node, c.from.port,
                                               c.to.node, c.to.port);
+        if (auto mailbox = connection_mailbox(c, MailboxConfig{}); !mailbox)
+            error(mailbox.error().message);
         const bool from_ok = check_port(where, c.from, true);
         const bool to_ok = check_port(where, c.to, false);
         if (!from_ok || !to_ok) continue;

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace kiln::actors {
@@ -65,5 +66,11 @@ struct NodeSettings {
 
 /// Reads the reserved keys of a node's metadata; errors name the node and the key.
 Result<NodeSettings> node_settings(const GraphNode& node, const Graph& graph);
+
+/// A connection's own mailbox bound (its metadata.mailbox, the keys of a node's), read over
+/// `base`, the bound of the in-port it feeds; nullopt when it has none, as initial packets never
+/// do. Errors name the connection and the key.
+Result<std::optional<MailboxConfig>> connection_mailbox(const GraphConnection& connection,
+                                                        const MailboxConfig& base);
 
 } // namespace kiln::actors

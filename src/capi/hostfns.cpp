@@ -1,7 +1,6 @@
 // The C API of the host functions (kiln.h, "host functions") over kiln::HostLibrary. A file of
 // its own, so that a C host that never calls kiln_host_* links none of the host functions.
 #include "capi/capi.hpp"
-#include "capi/manager.hpp"
 
 #include <kiln/hostfns.hpp>
 

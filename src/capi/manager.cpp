@@ -1,6 +1,5 @@
 // The C API of the plugin manager (kiln.h, "the plugin manager") over kiln::PluginManager. A file
 // of its own, so that a C host that never calls kiln_manager_* links none of the manager.
-#include "capi/manager.hpp"
 #include "capi/capi.hpp"
 
 #include <kiln/manager.hpp>

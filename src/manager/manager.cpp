@@ -596,11 +596,31 @@ Result<void> PluginManager::open(const std::string& folder) {
     for (const auto& d : it)
         paths.push_back(d.path());
     std::sort(paths.begin(), paths.end());
+    // What is a plugin: a folder holding a manifest, an Extism manifest (.json, .toml), a bare
+    // .wasm. Not: hidden entries, folders without a manifest (data, build output), actor graphs
+    // (*.graph.json, which live beside their actors), and a .wasm that a manifest of this
+    // folder names (it is that plugin's module, not a plugin of its own).
+    std::set<std::string> named_modules;
+    std::vector<fs::path> modules;
     for (const fs::path& p : paths) {
+        const std::string file = p.filename().string();
         const std::string ext = p.extension().string();
-        if (fs::is_directory(p, ec) || ext == ".wasm" || ext == ".json" || ext == ".toml")
+        if (file.starts_with(".") || file.ends_with(".graph.json")) continue;
+        if (fs::is_directory(p, ec)) {
+            if (!PackageManifest::file_in_folder(p.string()).empty()) m_impl->discover(p);
+        } else if (ext == ".wasm") {
+            modules.push_back(p);
+        } else if (ext == ".json" || ext == ".toml") {
             m_impl->discover(p);
+            std::shared_lock lock(m_impl->mutex);
+            if (auto e = m_impl->find(p.string()); e && e->info.manifest)
+                for (const Manifest::Wasm& w : e->info.manifest->wasm)
+                    if (auto* f = std::get_if<Manifest::WasmFile>(&w.source))
+                        named_modules.insert(canonical_path(f->path)); // resolved already
+        }
     }
+    for (const fs::path& p : modules)
+        if (!named_modules.contains(canonical_path(p))) m_impl->discover(p);
     if (m_impl->options.eager) (void)load_all();
     return {};
 }

@@ -724,13 +724,18 @@ Result<PackageManifest> PackageManifest::from_file(const std::string& path) {
                                   path));
 }
 
-Result<PackageManifest> PackageManifest::from_folder(const std::string& folder) {
+std::string PackageManifest::file_in_folder(const std::string& folder) {
     for (const char* name : {"kiln.yaml", "kiln.yml", "kiln.toml", "kiln.json", "manifest.yaml",
                              "manifest.yml", "manifest.json"}) {
         const fs::path p = fs::path(folder) / name;
         std::error_code ec;
-        if (fs::is_regular_file(p, ec)) return from_file(p.string());
+        if (fs::is_regular_file(p, ec)) return p.string();
     }
+    return {};
+}
+
+Result<PackageManifest> PackageManifest::from_folder(const std::string& folder) {
+    if (std::string file = file_in_folder(folder); !file.empty()) return from_file(file);
     return make_error(ErrorKind::invalid,
                       fmt::format("{}: no manifest (kiln.yaml, kiln.toml, kiln.json, manifest.yaml "
                                   "or manifest.json)",

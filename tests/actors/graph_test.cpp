@@ -223,6 +223,29 @@ TEST(ActorGraph, ValidGraphHasNoProblems) {
     EXPECT_EQ(r.nodes[0].source, "native");
 }
 
+TEST(ActorGraph, ConnectionMailboxIsChecked) {
+    Graph g = parse(R"({"processes": {"a": {"component": "Sink"}, "t": {"component": "Text"}},
+      "connections": [
+        {"from": {"nodeId": "t", "portId": "out"}, "to": {"nodeId": "a", "portId": "input"},
+         "metadata": {"mailbox": {"capacity": 0}}},
+        {"from": {"nodeId": "t", "portId": "out"}, "to": {"nodeId": "a", "portId": "input"},
+         "metadata": {"mailbox": {"overflow": "drop_oldest", "ports": {}}}},
+        {"from": {"nodeId": "t", "portId": "out"}, "to": {"nodeId": "a", "portId": "input"},
+         "metadata": {"mailbox": {"capacity": 4, "overflow": "drop_newest"}}},
+        {"data": "x", "to": {"nodeId": "t", "portId": "text"}}
+      ]})");
+    EXPECT_EQ(problems(g, native_options()),
+              (std::vector<std::string>{
+                  "error: connection t.out -> a.input: metadata.mailbox.capacity: expected a "
+                  "whole number from 1",
+                  "error: connection t.out -> a.input: metadata.mailbox.ports: only a node's "
+                  "mailbox has ports",
+              }));
+    auto n = Network::create(g, native_options());
+    ASSERT_FALSE(n);
+    EXPECT_NE(n.error().message.find("metadata.mailbox.capacity"), std::string::npos);
+}
+
 TEST(ActorGraph, EveryKindOfProblemIsReported) {
     Graph g = parse(R"({"processes": {
         "c": {"component": "Counter"},

@@ -1,18 +1,23 @@
 // Reflow-ABI wasm actors: the ActorContext a guest gets, every message kind both ways,
 // __send_output (plain values, sent before the outputs), state replaced or kept, failures, a
 // fresh instance per message, Reflow's first actor format, the counter and accumulator examples
-// in C and Rust, and hot swap (by hand and by the manager's reload) with the state kept. The
-// actors are built from source with the kits: tests/actors/fixtures and
-// examples/plugins/actors.
+// in C, Rust and AssemblyScript, the AssemblyScript kit, a WASI command whose _start is never
+// called, and hot swap (by hand and by the manager's reload) with the state kept. The actors are
+// built from source with the kits: tests/actors/fixtures and examples/plugins/actors.
+#include "base/file.hpp"
 #include "manager_test_util.hpp"
 #include "test_util.hpp"
 
 #include <kiln/actors.hpp>
+#include <kiln/module_info.hpp>
+#include <kiln/wasi.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 namespace kiln {
@@ -348,6 +353,149 @@ TEST(ActorReflow, CounterAndAccumulatorInC) {
 
 TEST(ActorReflow, CounterAndAccumulatorInRust) {
     expect_counter_run(example("counter_rust.graph.json"));
+}
+
+TEST(ActorReflow, CounterAndAccumulatorInAssemblyScript) {
+    expect_counter_run(example("counter_as.graph.json"));
+}
+
+// The AssemblyScript kit (tests/actors/fixtures/kit_as.ts) reads every kind of message and
+// writes it back unchanged, as a tagged output and as a plain value sent at once; it stores and
+// reads state through the host functions, and reads the context.
+TEST(ActorReflow, AssemblyScriptKitRoundTrip) {
+    REQUIRE_BUILT(fixture("kit_as.wasm"));
+    Recorder recorder;
+    NetworkOptions o;
+    o.threads = 1;
+    o.getenv = [](const std::string&) { return std::nullopt; };
+    recorder.attach(o);
+    json graph = {{"properties", {{"name", "kit"}}},
+                  {"processes",
+                   {{"k",
+                     {{"component", "KitAs"},
+                      {"metadata",
+                       {{"source", fixture("kit_as.wasm")},
+                        {"x", {{"deep", json::array({1, "two"})}}},
+                        {"env_vars", {{"MODE", "optional:fast"}}}}}}}}},
+                  {"outports", json::object()}};
+    for (const char* port : {"out", "plain", "stored", "context", "error"})
+        graph["outports"][port] = {{"nodeId", "k"}, {"portId", port}};
+    auto g = Graph::parse(graph.dump());
+    ASSERT_TRUE(g) << g.error().message;
+    auto n = Network::create(*g, o);
+    ASSERT_TRUE(n) << n.error().message;
+    auto& net = *n;
+    ASSERT_TRUE(net->node("k")->spec);
+    EXPECT_EQ(net->node("k")->spec->component, "KitAs");
+    EXPECT_EQ(net->node("k")->spec->outports.size(), 4u);
+    EXPECT_EQ(net->node("k")->spec->config_schema, R"({"type":"object"})");
+    ASSERT_TRUE(net->start());
+
+    const Message kinds[] = {
+        Message::flow(),
+        *Message::json(MessageKind::event, R"({"e":[1,{"f":null}]})"),
+        Message::boolean(true),
+        Message::integer(INT64_MIN),
+        Message::integer(INT64_MAX),
+        Message::floating(2.0),
+        Message::floating(-1.5e-7),
+        Message::string("q\"\\\n\t\u0001 h\u00e9 \U0001F600"),
+        *Message::json(MessageKind::object, R"({"o":{"n":[1,2.5,"s"]},"e":{}})"),
+        *Message::json(MessageKind::array, R"([1,"two",null,[],true])"),
+        Message::stream({0, 7, 255}),
+        Message::none(),
+        *Message::json(MessageKind::optional, R"("some")"),
+        *Message::json(MessageKind::any, "12.5"),
+        Message::error("bad"),
+    };
+    int calls = 0;
+    for (const Message& m : kinds) {
+        recorder.take();
+        ASSERT_TRUE(net->send("k", "in", m));
+        ASSERT_TRUE(net->wait_idle(10s));
+        ++calls;
+        auto out = recorder.take();
+        ASSERT_EQ(out.size(), 4u) << m.to_tagged();
+        // The plain value is sent during the call, before the outputs.
+        EXPECT_EQ(out[0].first, "plain");
+        EXPECT_EQ(out[0].second, *Message::from_plain(m.to_plain())) << m.to_tagged();
+        std::map<std::string, Message> by_port(out.begin() + 1, out.end());
+        EXPECT_EQ(by_port["out"], m) << m.to_tagged();
+        EXPECT_EQ(by_port["stored"], m.to_plain() == "null"
+                                         ? Message::none()
+                                         : *Message::json(MessageKind::optional, m.to_plain()))
+            << m.to_tagged();
+        json context = json::parse(by_port["context"].text());
+        EXPECT_EQ(context, json::parse(R"({"port":"in","node":"k","component":"KitAs",
+            "config":{"x":{"deep":[1,"two"]},"MODE":"fast"},"env":{"MODE":"fast"},
+            "kind":")" + std::string(message_kind_name(m.kind())) +
+                                       R"("})"));
+        json state = json::parse(*net->state("k"));
+        EXPECT_EQ(state["calls"], calls);
+        EXPECT_EQ(state["last"], json::parse(m.to_plain()));
+    }
+    // A failure set with fail() reaches the error port; the state stays.
+    ASSERT_TRUE(net->send("k", "in", Message::string("fail")));
+    ASSERT_TRUE(net->wait_idle(10s));
+    auto errors = recorder.on("error");
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].text().find("asked to fail"), std::string::npos) << errors[0].text();
+    EXPECT_EQ(json::parse(*net->state("k"))["calls"], calls);
+    EXPECT_EQ(net->stats().failed, 1u);
+}
+
+// A WASI command (tests/actors/fixtures/wasi_command.c) runs as an actor: WASI is linked (its
+// clock, stdout and libc work in process) and _start, whose main would leave marks in the state,
+// on stdout and in the instance before ending with proc_exit, is never called.
+TEST(ActorReflow, WasiCommandLinkedAndNeverStarted) {
+    const std::string wasm = fixture("wasi_command.wasm");
+    REQUIRE_BUILT(wasm);
+    // The fixture is what the test needs: a command that imports WASI.
+    auto bytes = read_file(wasm);
+    ASSERT_TRUE(bytes);
+    auto info = ModuleInfo::decode(*bytes);
+    ASSERT_TRUE(info) << info.error().message;
+    bool imports_wasi = false, proc_exit = false, has_start = false;
+    for (const auto& i : info->imports()) {
+        imports_wasi = imports_wasi || i.module == "wasi_snapshot_preview1";
+        proc_exit = proc_exit || i.name == "proc_exit";
+    }
+    for (const auto& e : info->exports())
+        has_start = has_start || e.name == "_start";
+    ASSERT_TRUE(imports_wasi && proc_exit && has_start);
+
+    Recorder recorder;
+    std::mutex stdout_mutex;
+    std::string stdout_text;
+    NetworkOptions o;
+    o.threads = 1;
+    recorder.attach(o);
+    o.plugin_options.wasi_stdout = WasiStream::callback([&](std::string_view text) {
+        std::lock_guard lock(stdout_mutex);
+        stdout_text += text;
+    });
+    json graph = {
+        {"processes", {{"w", {{"component", "WasiCommand"}, {"metadata", {{"source", wasm}}}}}}},
+        {"connections", json::array({{{"data", 5}, {"to", {{"nodeId", "w"}, {"portId", "in"}}}},
+                                     {{"data", 6}, {"to", {{"nodeId", "w"}, {"portId", "in"}}}}})},
+        {"outports",
+         {{"out", {{"nodeId", "w"}, {"portId", "out"}}},
+          {"error", {{"nodeId", "w"}, {"portId", "error"}}}}}};
+    auto net = Network::create(*Graph::parse(graph.dump()), o);
+    ASSERT_TRUE(net) << net.error().message;
+    ASSERT_TRUE((*net)->node("w")->spec);
+    EXPECT_EQ((*net)->node("w")->spec->component, "WasiCommand");
+    ASSERT_TRUE((*net)->start());
+    ASSERT_TRUE((*net)->wait_idle(10s));
+    auto out = recorder.on("out");
+    ASSERT_EQ(out.size(), 2u);
+    for (int k = 0; k < 2; ++k)
+        EXPECT_EQ(json::parse(out[k].text()),
+                  json({{"main_ran", 0}, {"clock", true}, {"heap", true}, {"n", 5 + k}}));
+    EXPECT_TRUE(recorder.on("error").empty());
+    EXPECT_EQ(*(*net)->state("w"), "{}");
+    std::lock_guard lock(stdout_mutex);
+    EXPECT_EQ(stdout_text, "process 5\nprocess 6\n");
 }
 
 TEST(ActorReflow, HotSwapToAnotherModuleKeepsState) {

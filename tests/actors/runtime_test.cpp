@@ -1,6 +1,7 @@
 // The runtime on native components: initial packets, fan-out and fan-in, exposed ports, error
-// ports, mailbox bounds (waiting senders, dropped messages), one message at a time per node in
-// parallel across nodes, idle detection, stopping, persisted state and hot swap.
+// ports, mailbox bounds per in-port and per connection (waiting senders, dropped messages), one
+// message at a time per node in parallel across nodes, idle detection, stopping, persisted state
+// and hot swap.
 #include "manager_test_util.hpp"
 
 #include <kiln/actors.hpp>
@@ -325,8 +326,10 @@ TEST(ActorRuntime, BackpressureMakesTheSenderWait) {
 }
 
 /// A producer that sends 1, waits for the consumer to take it, then sends 2..10; the consumer
-/// holds the first message until the producer is done, so its mailbox overflows.
-std::vector<int64_t> overflow_run(const char* policy, uint64_t& dropped) {
+/// holds the first message until the producer is done, so its mailbox overflows. The consumer
+/// node's metadata and the connection's are given.
+std::vector<int64_t> overflow_run_with(const std::string& node_metadata,
+                                       const std::string& connection_metadata, uint64_t& dropped) {
     Gate started, release;
     std::vector<int64_t> got;
     std::mutex m;
@@ -349,16 +352,25 @@ std::vector<int64_t> overflow_run(const char* policy, uint64_t& dropped) {
         got.push_back(ctx.message().as_integer());
         return {};
     }));
-    auto net = network(std::string(R"({"processes": {"p": {"component": "Prod"},
-        "c": {"component": "Cons", "metadata": {"mailbox": {"capacity": 3, "overflow": ")") +
-                           policy + R"("}}}},
+    auto net = network(R"({"processes": {"p": {"component": "Prod"},
+        "c": {"component": "Cons", "metadata": )" +
+                           node_metadata + R"(}},
       "connections": [{"data": 1, "to": {"nodeId": "p", "portId": "go"}},
-        {"from": {"nodeId": "p", "portId": "out"}, "to": {"nodeId": "c", "portId": "in"}}]})",
+        {"from": {"nodeId": "p", "portId": "out"}, "to": {"nodeId": "c", "portId": "in"},
+         "metadata": )" + connection_metadata +
+                           "}]}",
                        o);
     EXPECT_TRUE(net && net->start());
     EXPECT_TRUE(net->wait_idle(10s));
     dropped = net->stats().dropped;
     return got;
+}
+
+/// overflow_run_with a consumer whose mailbox holds 3 with `policy`.
+std::vector<int64_t> overflow_run(const char* policy, uint64_t& dropped) {
+    return overflow_run_with(R"({"mailbox": {"capacity": 3, "overflow": ")" + std::string(policy) +
+                                 R"("}})",
+                             "{}", dropped);
 }
 
 TEST(ActorRuntime, OverflowDropsNewest) {
@@ -371,6 +383,73 @@ TEST(ActorRuntime, OverflowDropsOldest) {
     uint64_t dropped = 0;
     EXPECT_EQ(overflow_run("drop_oldest", dropped), (std::vector<int64_t>{1, 8, 9, 10}));
     EXPECT_EQ(dropped, 6u);
+}
+
+// A connection's own mailbox takes precedence over the in-port's for its messages; what it
+// leaves out comes from the in-port's.
+TEST(ActorRuntime, ConnectionMailboxOverridesTheInPorts) {
+    uint64_t dropped = 0;
+    // The in-port alone would hold the producer back and lose nothing.
+    EXPECT_EQ(overflow_run_with(R"({"mailbox": {"capacity": 1}})", "{}", dropped),
+              (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+    EXPECT_EQ(dropped, 0u);
+    EXPECT_EQ(overflow_run_with(R"({"mailbox": {"capacity": 1}})",
+                                R"({"mailbox": {"capacity": 3, "overflow": "drop_oldest"}})",
+                                dropped),
+              (std::vector<int64_t>{1, 8, 9, 10}));
+    EXPECT_EQ(dropped, 6u);
+    // The capacity is the in-port's when the connection gives none.
+    EXPECT_EQ(overflow_run_with(R"({"mailbox": {"capacity": 3, "ports": {"in": {"capacity": 2}}}})",
+                                R"({"mailbox": {"overflow": "drop_newest"}})", dropped),
+              (std::vector<int64_t>{1, 2, 3}));
+    EXPECT_EQ(dropped, 7u);
+    // And a connection may wait where its in-port drops.
+    EXPECT_EQ(overflow_run_with(R"({"mailbox": {"capacity": 1, "overflow": "drop_newest"}})",
+                                R"({"mailbox": {"overflow": "wait"}})", dropped),
+              (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+    EXPECT_EQ(dropped, 0u);
+}
+
+// Two connections into one in-port: the one that drops its oldest when full counts and drops
+// only its own messages; the other's wait in the same mailbox, and all are taken in arrival
+// order.
+TEST(ActorRuntime, ConnectionMailboxDropsOnlyItsOwnMessages) {
+    Gate started, release;
+    std::vector<int64_t> got;
+    std::mutex m;
+    NetworkOptions o;
+    o.threads = 2;
+    o.add_component(make("Prod", {"go"}, {"a", "b"}, [&](ActorContext& ctx) -> Result<void> {
+        ctx.send("a", Message::integer(1));
+        EXPECT_TRUE(started.wait());
+        ctx.send("b", Message::integer(100));
+        ctx.send("b", Message::integer(101));
+        for (int i = 2; i <= 6; ++i)
+            ctx.send("a", Message::integer(i));
+        release.open();
+        return {};
+    }));
+    o.add_component(make("Cons", {"in"}, {}, [&](ActorContext& ctx) -> Result<void> {
+        if (ctx.message().as_integer() == 1) {
+            started.open();
+            EXPECT_TRUE(release.wait());
+        }
+        std::lock_guard lock(m);
+        got.push_back(ctx.message().as_integer());
+        return {};
+    }));
+    auto net = network(R"({"processes": {"p": {"component": "Prod"},
+        "c": {"component": "Cons", "metadata": {"mailbox": {"capacity": 2}}}},
+      "connections": [{"data": 1, "to": {"nodeId": "p", "portId": "go"}},
+        {"from": {"nodeId": "p", "portId": "a"}, "to": {"nodeId": "c", "portId": "in"},
+         "metadata": {"mailbox": {"capacity": 2, "overflow": "drop_oldest"}}},
+        {"from": {"nodeId": "p", "portId": "b"}, "to": {"nodeId": "c", "portId": "in"}}]})",
+                       o);
+    ASSERT_TRUE(net && net->start());
+    ASSERT_TRUE(net->wait_idle(10s));
+    // b's two fill the in-port's bound, a's lane keeps its last two: 2, 3 and 4 were dropped.
+    EXPECT_EQ(got, (std::vector<int64_t>{1, 100, 101, 5, 6}));
+    EXPECT_EQ(net->stats().dropped, 3u);
 }
 
 TEST(ActorRuntime, PerPortMailboxOverridesTheNodes) {

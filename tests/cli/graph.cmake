@@ -60,6 +60,11 @@ kiln_cli_test(graph-run-c EXIT 0 STDOUT "${counter_lines}$"
               ARGS graph run ${actors}/counter.graph.json --threads 1)
 kiln_cli_test(graph-run-rust EXIT 0 STDOUT "${counter_lines}$"
               ARGS graph run ${actors}/counter_rust.graph.json --threads 1)
+get_property(toolchains GLOBAL PROPERTY KILN_PLUGIN_TOOLCHAINS)
+if("AS" IN_LIST toolchains)
+  kiln_cli_test(graph-run-assemblyscript EXIT 0 STDOUT "${counter_lines}$"
+                ARGS graph run ${actors}/counter_as.graph.json --threads 1)
+endif()
 # --input after the initial packets: the reset counts 0, the sum stays 4.
 kiln_cli_test(graph-run-input EXIT 0
               STDOUT "${counter_lines}\n{\"port\":\"count\",\"type\":\"Integer\",\"data\":0}\n{\"port\":\"running\",\"type\":\"Integer\",\"data\":4}\n{\"port\":\"total\",\"type\":\"Integer\",\"data\":4}$"

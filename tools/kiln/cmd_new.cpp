@@ -2,7 +2,7 @@
 // NAME: a `greet` function, a copy of the guest kit, a build script, a manifest NAME.json and a
 // README, ready for `make` (`npm install && npm run build` for AssemblyScript) and then
 // `kiln call NAME.json greet --input World`, in a new git repository unless --no-git. With
-// --template actor (c, cpp, rust): a Reflow actor, the actor kit and NAME.graph.json, for
+// --template actor: a Reflow actor, the actor kit and NAME.graph.json, for
 // `kiln graph run NAME.graph.json`. The files come from new_files.hpp.
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -118,11 +118,6 @@ int run_new(const NewOptions& o) {
         return exit_usage;
     }
     const bool actor = o.template_name == "actor";
-    if (actor && lang->name == "assemblyscript") {
-        print_error("new: the actor template is for c, cpp and rust (the AssemblyScript kit has no "
-                    "actor API)");
-        return exit_usage;
-    }
     // NAME may be a path; the project is named after its last component.
     fs::path dir = fs::path(o.dir).lexically_normal();
     if (!dir.has_filename()) dir = dir.parent_path();
@@ -198,7 +193,7 @@ void add_new_command(CLI::App& app, int& exit_code) {
         ->type_name(dir_value);
     set_choices(sub->add_option("--template", o->template_name,
                                 "plugin (an Extism plugin, the default) or actor (a Reflow actor "
-                                "and a graph running it; c, cpp, rust)")
+                                "and a graph running it)")
                     ->type_name("NAME")
                     ->default_str("plugin"),
                 {"plugin", "actor"});

@@ -268,6 +268,10 @@ int run_plugin_call(const PluginCommandOptions& o) {
         context.scope = *o.scope;
     }
     auto fail = [](const Error& e) {
+        if (e.kind == ErrorKind::usage) { // an unknown slot, a disabled plugin
+            print_error(e.message);
+            return exit_usage;
+        }
         print_error(fmt::format("{}: {}", error_kind_name(e.kind), e.message));
         print_backtrace(e);
         return exit_failure;

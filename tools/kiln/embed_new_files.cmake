@@ -11,7 +11,7 @@ cmake_minimum_required(VERSION 3.25)
 
 # A language's files come from TEMPLATES/LANG and TEMPLATES/all; an actor project's (LANG
 # actor-c, ...) from TEMPLATES/actor-LANG and TEMPLATES/actor-all.
-set(languages c cpp rust assemblyscript actor-c actor-cpp actor-rust)
+set(languages c cpp rust assemblyscript actor-c actor-cpp actor-rust actor-assemblyscript)
 # LANG|path in the project|file under PDK
 set(kits
     "c|include/kiln/pdk.h|c/include/kiln/pdk.h"
@@ -23,7 +23,10 @@ set(kits
     "actor-cpp|include/kiln/pdk.h|c/include/kiln/pdk.h"
     "actor-cpp|include/kiln/actor.h|c/include/kiln/actor.h"
     "actor-rust|kiln_pdk.rs|rust/kiln_pdk.rs"
-    "actor-rust|kiln_actor.rs|rust/kiln_actor.rs")
+    "actor-rust|kiln_actor.rs|rust/kiln_actor.rs"
+    # The actor kit imports the plugin kit as ./index, so both keep their names in a folder.
+    "actor-assemblyscript|assembly/kiln_pdk/index.ts|assemblyscript/assembly/index.ts"
+    "actor-assemblyscript|assembly/kiln_pdk/actor.ts|assemblyscript/assembly/actor.ts")
 
 set(delimiter kiln_file)
 set(entries "")

@@ -8,7 +8,7 @@
 namespace kiln::tool {
 
 struct NewFile {
-    std::string_view lang; ///< c, cpp, rust, assemblyscript; actor-c, actor-cpp, actor-rust
+    std::string_view lang; ///< c, cpp, rust, assemblyscript; actor-LANG for actor projects
     std::string_view path; ///< relative to the project folder, with {{name}} to replace
     bool is_template;      ///< {{name}} and {{package}} in the content are replaced; kits are not
     std::string_view content; ///< the bytes to write
