@@ -1,8 +1,9 @@
 // kiln-bench-manager: the plugin manager's costs, against the targets of docs/manager.md.
 //
 //   manager/discover_validate_1000   open() over 1,000 plugin folders (each a kiln.yaml and the
-//                                     count_vowels module), reading every manifest and decoding
-//                                     every module; no compiling (target: at most 200 ms)
+//                                     count_vowels module), reading every manifest, decoding
+//                                     and validating every module; no compiling (target: at most
+//                                     200 ms)
 //   manager/cached_load              unload + load of a plugin whose modules are compiled
 //                                     already (the compile cache hit)
 //   manager/call                     a call through PluginManager::call

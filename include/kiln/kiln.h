@@ -622,8 +622,19 @@ kiln_error_t* kiln_manager_list_json(const kiln_manager_t* manager, char** json)
  *  a usage error when there is none. Freed with kiln_string_delete. */
 kiln_error_t* kiln_manager_info_json(const kiln_manager_t* manager, const char* plugin,
                                      char** json);
+/** Every check of a load without running plugin code (requires, config, module hashes,
+ *  compiling, the adapter); the first problem is the error, and the plugin is then listed as
+ *  failed with it. */
+kiln_error_t* kiln_manager_validate(kiln_manager_t* manager, const char* plugin);
 /** Loads a plugin and what it requires; a plugin that failed or is disabled is an error. */
 kiln_error_t* kiln_manager_load(kiln_manager_t* manager, const char* plugin);
+/** Loads every plugin that can be, in dependency order; the first error is returned (the
+ *  others still load). */
+kiln_error_t* kiln_manager_load_all(kiln_manager_t* manager);
+/** Whether `target` (an export, or a ZenoEngine slot) of a plugin can be called, into `*out`;
+ *  the plugin is loaded first if needed. */
+kiln_error_t* kiln_manager_has(kiln_manager_t* manager, const char* plugin, const char* target,
+                               bool* out);
 /** Unloads a plugin, and first what requires it. */
 kiln_error_t* kiln_manager_unload(kiln_manager_t* manager, const char* plugin);
 /** Reads a plugin again and builds the new version beside the running one, which keeps serving
@@ -634,10 +645,18 @@ kiln_error_t* kiln_manager_reload(kiln_manager_t* manager, const char* plugin, b
 kiln_error_t* kiln_manager_call(kiln_manager_t* manager, const char* plugin, const char* target,
                                 const uint8_t* input, size_t input_len, uint8_t** output,
                                 size_t* output_len);
+/** Watches the folders of the plugins found so far (inotify) and reloads a plugin when a file
+ *  of its folder changes, handing its vars over when `keep_vars`; a failed reload leaves the
+ *  old version serving and is a KILN_MANAGER_FAILED event. Until kiln_manager_stop_watching or
+ *  kiln_manager_delete. */
+kiln_error_t* kiln_manager_watch(kiln_manager_t* manager, bool keep_vars);
+/** Stops watching; no reload starts after it returns. */
+void kiln_manager_stop_watching(kiln_manager_t* manager);
 /** Enables or disables every version of a plugin (kept in the state database). */
 kiln_error_t* kiln_manager_set_enabled(kiln_manager_t* manager, const char* plugin, bool enabled);
 /** Grants a plugin a permission written as `kiln plugin grant` takes it ("kv:write",
- *  "network:*.example.com", "fs:rw:data", ...); it applies from the plugin's next load. */
+ *  "network:*.example.com", "fs:rw:data", ...). A loaded plugin's host functions check it from
+ *  their next call; what the plugin was linked with (WASI folders) changes at its next load. */
 kiln_error_t* kiln_manager_grant(kiln_manager_t* manager, const char* plugin,
                                  const char* permission);
 /** Takes back a permission kiln_manager_grant gave. */
@@ -759,6 +778,21 @@ kiln_error_t* kiln_jobs_start(kiln_jobs_t* jobs);
 kiln_error_t* kiln_jobs_dispatch(kiln_jobs_t* jobs, const char* plugin, const char* job,
                                  const char* export_name, const char* state,
                                  char id[KILN_JOB_ID_SIZE]);
+/** How one job runs, over what its plugin declares: zero it (or use {0}), then set what you
+ *  need; kiln_jobs_dispatch_with takes all of it. */
+typedef struct kiln_job_options {
+    uint32_t max_attempts;      /**< runs a failed job gets in all (0 or 1: no retry) */
+    uint64_t retry_backoff_ms;  /**< the wait before the first retry, doubled for each next */
+    bool snapshots;             /**< a pause or stop suspends the call and stores the instance */
+    uint64_t snapshot_every_ms; /**< also snapshot this often while it runs (implies snapshots) */
+    uint64_t timeout_ms;        /**< wall-clock bound of each run (0: none) */
+    const char* library_id;     /**< the Spacedrive library (a UUID; NULL: the nil UUID) */
+} kiln_job_options_t;
+
+/** kiln_jobs_dispatch with options (NULL: the job's declared ones). */
+kiln_error_t* kiln_jobs_dispatch_with(kiln_jobs_t* jobs, const char* plugin, const char* job,
+                                      const char* export_name, const char* state,
+                                      const kiln_job_options_t* options, char id[KILN_JOB_ID_SIZE]);
 /** Runs a queued job on the calling thread to its end, pause or cancellation; how it ended
  *  into `status` (may be NULL). */
 kiln_error_t* kiln_jobs_run(kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status);
@@ -771,6 +805,13 @@ kiln_error_t* kiln_jobs_status(const kiln_jobs_t* jobs, const char* id, kiln_job
 /** Everything about a job as a JSON object (the shape of `kiln job status --json`), freed with
  *  kiln_string_delete. */
 kiln_error_t* kiln_jobs_info_json(const kiln_jobs_t* jobs, const char* id, char** json);
+/** Every job (or those with `status`, unless it is negative) as a JSON array of the objects
+ *  kiln_jobs_info_json gives (the shape of `kiln job list --json`), freed with
+ *  kiln_string_delete. */
+kiln_error_t* kiln_jobs_list_json(const kiln_jobs_t* jobs, int status, char** json);
+/** A job's log (what the plugin logged and what Kiln says about the job) as a JSON array of
+ *  {"time_ms", "level", "warning", "message"}, freed with kiln_string_delete. */
+kiln_error_t* kiln_jobs_logs_json(const kiln_jobs_t* jobs, const char* id, char** json);
 /** Pauses a job (a running one at its next interrupt check or snapshot point); the status it
  *  has now into `status` (may be NULL). */
 kiln_error_t* kiln_jobs_pause(kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status);

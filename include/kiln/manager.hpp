@@ -330,6 +330,10 @@ public:
     virtual Result<void> set_vars(std::map<std::string, std::string> /*vars*/) {
         return make_error(ErrorKind::usage, "this plugin's ABI has no vars to hand over");
     }
+    /// The permissions it runs with changed (a grant or revoke at run time): host functions
+    /// check the new ones from their next call. An ABI whose host functions check none
+    /// ignores it; what the instance was linked with (WASI folders, HTTP hosts) stays.
+    virtual void set_permissions(const Permissions& /*permissions*/) {}
 };
 
 /// What an adapter gets to instantiate one plugin.
@@ -464,8 +468,10 @@ public:
     /// Enables or disables every version of a plugin (by name, kept in the state database); a
     /// disabled plugin is unloaded, listed as disabled and never loaded.
     Result<void> set_enabled(std::string_view name, bool enabled);
-    /// Grants `name` more permissions (kept in the state database, by name; takes effect at its
-    /// next load); revoke takes them back.
+    /// Grants `name` more permissions (kept in the state database, by name). A loaded instance's
+    /// host functions check them from their next call (an application's "allow this plugin
+    /// to ..."); what it was linked with at load (WASI folders, HTTP hosts) changes at its next
+    /// load. revoke takes them back the same way.
     Result<void> grant(std::string_view name, const Permissions& more);
     /// Takes back what grant() gave (not what the manifest declares).
     Result<void> revoke(std::string_view name, const Permissions& less);

@@ -51,6 +51,9 @@ public:
 
     /// Decodes a binary module without validating it (a malformed error names the offset).
     static Result<ModuleInfo> decode(std::span<const uint8_t> bytes);
+    /// Validates the decoded module as Module::compile does, without compiling it: the check
+    /// of a plugin list, which runs nothing. An error names the function and instruction.
+    Result<void> validate() const;
 
     /// The module's name from its name section, else empty.
     const std::string& name() const;

@@ -136,6 +136,47 @@ kiln_error_t* kiln_manager_load(kiln_manager_t* manager, const char* plugin) {
     });
 }
 
+kiln_error_t* kiln_manager_validate(kiln_manager_t* manager, const char* plugin) {
+    return guarded([&]() -> kiln_error* {
+        if (auto* e = check_plugin(manager, plugin)) return e;
+        return result_error(manager->manager->validate(plugin));
+    });
+}
+
+kiln_error_t* kiln_manager_load_all(kiln_manager_t* manager) {
+    return guarded([&]() -> kiln_error* {
+        if (!manager) return usage("manager is NULL");
+        return result_error(manager->manager->load_all());
+    });
+}
+
+kiln_error_t* kiln_manager_has(kiln_manager_t* manager, const char* plugin, const char* target,
+                               bool* out) {
+    return guarded([&]() -> kiln_error* {
+        if (auto* e = check_plugin(manager, plugin)) return e;
+        if (!target) return usage("target is NULL");
+        if (!out) return usage("out is NULL");
+        *out = false;
+        auto has = manager->manager->has(plugin, target);
+        if (!has) return new_error(std::move(has.error()));
+        *out = *has;
+        return nullptr;
+    });
+}
+
+kiln_error_t* kiln_manager_watch(kiln_manager_t* manager, bool keep_vars) {
+    return guarded([&]() -> kiln_error* {
+        if (!manager) return usage("manager is NULL");
+        kiln::ReloadOptions options;
+        options.keep_vars = keep_vars;
+        return result_error(manager->manager->watch(options));
+    });
+}
+
+void kiln_manager_stop_watching(kiln_manager_t* manager) {
+    if (manager) manager->manager->stop_watching();
+}
+
 kiln_error_t* kiln_manager_unload(kiln_manager_t* manager, const char* plugin) {
     return guarded([&]() -> kiln_error* {
         if (auto* e = check_plugin(manager, plugin)) return e;

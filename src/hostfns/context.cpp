@@ -35,12 +35,16 @@ HostContext::HostContext(std::shared_ptr<Services> services, std::string plugin,
                          Permissions permissions, std::string folder,
                          std::shared_ptr<RateLimit> rate)
     : m_services(std::move(services)), m_plugin(std::move(plugin)),
-      m_permissions(std::move(permissions)), m_folder(std::move(folder)),
-      m_rate(rate ? std::move(rate) : std::make_shared<RateLimit>()) {}
+      m_permissions(std::make_shared<const Permissions>(std::move(permissions))),
+      m_folder(std::move(folder)), m_rate(rate ? std::move(rate) : std::make_shared<RateLimit>()) {}
+
+void HostContext::set_permissions(Permissions permissions) {
+    m_permissions.store(std::make_shared<const Permissions>(std::move(permissions)));
+}
 
 Result<void> HostContext::check(Permission permission, std::string_view argument) {
-    return check_permission(m_plugin, m_permissions, permission, argument, m_services->audit_log(),
-                            *m_rate);
+    return check_permission(m_plugin, *m_permissions.load(), permission, argument,
+                            m_services->audit_log(), *m_rate);
 }
 
 bool HostContext::should_stop() const {

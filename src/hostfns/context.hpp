@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -67,7 +68,7 @@ struct HostCall {
 };
 
 /// The context of every host function: one per plugin instance, with the permissions that
-/// instance was loaded with.
+/// instance runs with (those it was loaded with, then as grants and revokes change them).
 class HostContext {
 public:
     /// `folder` is what relative file paths are taken from.
@@ -75,7 +76,9 @@ public:
                 std::string folder, std::shared_ptr<RateLimit> rate);
 
     const std::string& plugin() const { return m_plugin; }
-    const Permissions& permissions() const { return m_permissions; }
+    /// The permissions now: a grant or revoke at run time replaces them between two checks.
+    std::shared_ptr<const Permissions> permissions() const { return m_permissions.load(); }
+    void set_permissions(Permissions permissions);
     const std::string& folder() const { return m_folder; }
     /// What the plugin's manifest sets for the families that reach out.
     struct Limits {
@@ -102,7 +105,7 @@ public:
 private:
     std::shared_ptr<Services> m_services;
     std::string m_plugin;
-    Permissions m_permissions;
+    std::atomic<std::shared_ptr<const Permissions>> m_permissions;
     std::string m_folder;
     std::shared_ptr<RateLimit> m_rate;
     Limits m_limits;

@@ -247,7 +247,7 @@ Result<json> db_query(HostContext& ctx, const json& request) {
         return make_error(ErrorKind::usage, fmt::format("no database \"{}\"", name));
     // Writing needs the host's leave and a read-write grant; asking for it is no denial.
     const bool write =
-        dbs.writable(name) && allows(ctx.permissions(), Permission::database, "rw:" + name);
+        dbs.writable(name) && allows(*ctx.permissions(), Permission::database, "rw:" + name);
     auto lease = dbs.acquire(name, write);
     if (!lease) return tl::unexpected(lease.error());
     sqlite3* db = lease->get();

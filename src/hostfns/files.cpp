@@ -56,7 +56,8 @@ Result<Located> locate(HostContext& ctx, std::string_view function, std::string_
     if (path.find('\0') != std::string_view::npos)
         return bad_request(function, "the path holds a NUL");
     if (auto ok = ctx.check(permission, path); !ok) return tl::unexpected(ok.error());
-    const Permissions& granted = ctx.permissions();
+    const auto now = ctx.permissions();
+    const Permissions& granted = *now;
     const Permissions::Path* grant = nullptr;
     for (const Permissions::Path& p : granted.filesystem) {
         Permissions one;

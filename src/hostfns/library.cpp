@@ -171,6 +171,10 @@ Result<std::string> HostedInstance::call(std::string_view target, std::string_vi
     return out;
 }
 
+void HostedInstance::set_permissions(const Permissions& permissions) {
+    m_context->set_permissions(permissions);
+}
+
 void HostedInstance::shutdown() {
     // Off the bus first (after a delivery running elsewhere), so that no event reaches the
     // plugin during or after its shutdown.

@@ -56,6 +56,7 @@ public:
     /// the manager described exports it).
     bool has(std::string_view target) const override;
     void shutdown() override;
+    void set_permissions(const Permissions& permissions) override;
 
 private:
     /// Runs `target` of the inner instance with the context current; the caller is inside the

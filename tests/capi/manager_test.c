@@ -1,7 +1,8 @@
 /* The C API's plugin manager (include/kiln/kiln.h), from C, on a folder holding one plugin, echo
  * (argv[1]: a kiln.yaml beside echo_plugin.wasm), and a state database in a fresh temporary
  * folder: listing and info as JSON, calls, load, unload and reload with their events, enable,
- * disable, grants kept in the database across managers, the audit log, and NULL arguments.
+ * disable, grants kept in the database across managers, the audit log, validate, has, load_all,
+ * watching a folder, and NULL arguments.
  * Exits non-zero after printing each failed check. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -9,9 +10,11 @@
 
 #include <kiln/kiln.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static kiln_engine_t* engine;
 static const char* plugins;
@@ -134,6 +137,57 @@ static void test_lifecycle_and_events(void) {
     CHECK(events.freed == 1);
 }
 
+/* Reloads the watcher reported (on its own thread). */
+static void count_reloads(void* user_data, kiln_manager_event_kind_t kind, const char* plugin,
+                          const char* detail) {
+    (void)plugin;
+    (void)detail;
+    if (kind == KILN_MANAGER_RELOADED) atomic_fetch_add((atomic_int*)user_data, 1);
+}
+
+/* Rewrites `path` with its own bytes: a change inotify reports. */
+static bool rewrite(const char* path) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return false;
+    static char bytes[1 << 16];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    f = fopen(path, "wb");
+    if (!f) return false;
+    bool ok = fwrite(bytes, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+static void test_validate_has_load_all_and_watch(void) {
+    kiln_manager_t* manager = new_manager();
+    if (!manager) return;
+    CHECK_OK(kiln_manager_validate(manager, "echo"));
+    CHECK_ERROR_HAS(kiln_manager_validate(manager, "ghost"), KILN_ERROR_USAGE, "no plugin ghost");
+    bool has = false;
+    CHECK_OK(kiln_manager_has(manager, "echo", "echo", &has)); /* loads it */
+    CHECK(has);
+    CHECK_OK(kiln_manager_has(manager, "echo", "nope", &has));
+    CHECK(!has);
+    CHECK_OK(kiln_manager_unload(manager, "echo"));
+    CHECK_OK(kiln_manager_load_all(manager));
+    CHECK(list_has(manager, "\"state\": \"loaded\""));
+
+    static atomic_int reloads;
+    atomic_store(&reloads, 0);
+    CHECK_OK(kiln_manager_on_event(manager, count_reloads, &reloads, NULL));
+    CHECK_OK(kiln_manager_watch(manager, true));
+    char path[512];
+    snprintf(path, sizeof path, "%s/echo/echo_plugin.wasm", plugins);
+    CHECK(rewrite(path));
+    for (int i = 0; i < 500 && atomic_load(&reloads) == 0; ++i)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    CHECK(atomic_load(&reloads) >= 1);
+    kiln_manager_stop_watching(manager);
+    check_call(manager, "echo", "watched", "watched");
+    kiln_manager_stop_watching(NULL);
+    kiln_manager_delete(manager);
+}
+
 static void test_grants_are_kept(void) {
     kiln_manager_t* manager = new_manager();
     if (!manager) return;
@@ -210,6 +264,7 @@ int main(int argc, char** argv) {
     engine = kiln_engine_new(NULL);
     test_lifecycle_and_events();
     test_grants_are_kept();
+    test_validate_has_load_all_and_watch();
     test_null_arguments();
     test_broken_state_database();
     kiln_engine_delete(engine);

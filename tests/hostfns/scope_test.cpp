@@ -77,6 +77,31 @@ TEST(HostScope, DeniedWithAnAuditRecord) {
     EXPECT_EQ(*why, "\"bob\"");
 }
 
+TEST(HostScope, GrantedAndRevokedWhileLoaded) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    write_plugin(dir, "reader", kiln_yaml("reader", "1.0.0", "permissions: {scope: [read]}\n"),
+                 scope_body());
+    Hosted h;
+    ASSERT_TRUE(h.manager->open(dir.str()));
+    CallContext context{R"({"user":"bob"})"};
+    ASSERT_FALSE(h.manager->call("reader", "set", "", context));
+    ASSERT_EQ(h.manager->info("reader")->state, PluginState::loaded);
+    // The application's "allow this plugin to write the scope": the loaded instance writes
+    // from its next call on, without a reload.
+    ASSERT_TRUE(h.manager->grant("reader", parse_grant("scope:write").value()));
+    auto set = h.manager->call("reader", "set", "", context);
+    ASSERT_TRUE(set) << set.error().message;
+    EXPECT_EQ(context.scope, R"({"answer":42,"user":"bob"})");
+    ASSERT_TRUE(h.manager->revoke("reader", parse_grant("scope:write").value()));
+    context.scope = R"({"user":"bob"})";
+    ASSERT_FALSE(h.manager->call("reader", "set", "", context));
+    EXPECT_EQ(context.scope, R"({"user":"bob"})");
+    // One denial before the grant, one after the revoke.
+    EXPECT_EQ(h.audit("reader"), (std::vector<std::string>{"scope_write ", "scope_write "}));
+    EXPECT_EQ(h.manager->cache_stats().compiled, 1u);
+}
+
 TEST(HostLog, RoutedToThePluginsLogWithItsName) {
     if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
     TempDir dir;

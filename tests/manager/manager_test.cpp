@@ -66,12 +66,23 @@ TEST(PluginManager, DiscoversWithoutRunningAndKeepsBadPluginsApart) {
     dir.write("garbage/plugin.wasm", "not a module");
     dir.write("bare.wasm", plugin_test::extism_wasm(lifecycle_body("bare")));
     dir.write("notes.txt", "ignored");
+    // Decodes, but does not validate: `() -> i32 { i32.add }` has no operands to add.
+    dir.write("invalid/kiln.yaml", "name: invalid\nversion: 1.0.0\nwasm: plugin.wasm\n");
+    dir.write("invalid/plugin.wasm",
+              std::string("\0asm\x01\0\0\0"
+                          "\x01\x05\x01\x60\x00\x01\x7f"
+                          "\x03\x02\x01\x00"
+                          "\x0a\x05\x01\x03\x00\x6a\x0b",
+                          8 + 7 + 4 + 7)); // a string_view: the bytes hold NULs
 
     Recorder rec;
     PluginManager manager(rec.options());
     ASSERT_TRUE(manager.open(dir.str()));
     auto list = manager.list();
-    ASSERT_EQ(list.size(), 6u);
+    ASSERT_EQ(list.size(), 7u);
+    EXPECT_EQ(find(list, "invalid")->state, PluginState::failed);
+    EXPECT_NE(find(list, "invalid")->error.find("plugin.wasm: "), std::string::npos)
+        << find(list, "invalid")->error;
     EXPECT_EQ(find(list, "named")->state, PluginState::available);
     EXPECT_EQ(find(list, "named")->manifest->dialect, PackageManifest::Dialect::extism);
     EXPECT_EQ(find(list, "good")->state, PluginState::available);
@@ -668,6 +679,49 @@ TEST(PluginManagerReload, WatchedFolderReloadsOnChange) {
     EXPECT_EQ(seen, "two");
     EXPECT_GE(reloaded.load(), 1);
     manager.stop_watching();
+}
+
+/// Calls `target` of `plugin` until it answers `want` (or about five seconds pass).
+std::string answer_soon(PluginManager& manager, const std::string& plugin,
+                        const std::string& want) {
+    std::string seen;
+    for (int i = 0; i < 200 && seen != want; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        seen = manager.call(plugin, "version", "").value_or("");
+    }
+    return seen;
+}
+
+TEST(PluginManagerReload, WatchedFolderSeesSingleFilesAndNewPlugins) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    // A single-file plugin: an Extism manifest and the module it names.
+    dir.write("single.wasm", plugin_test::extism_wasm(tagged_body("one")));
+    dir.write("single.json", R"({"wasm": [{"path": "single.wasm"}]})");
+    PluginManager manager;
+    ASSERT_TRUE(manager.open(dir.str()));
+    ASSERT_TRUE(manager.watch());
+    EXPECT_EQ(*manager.call("single", "version", ""), "one");
+    // Its module replaced: the manifest's plugin reloads.
+    std::filesystem::rename(dir.write("next.tmp", plugin_test::extism_wasm(tagged_body("two"))),
+                            dir.path() / "single.wasm");
+    EXPECT_EQ(answer_soon(manager, "single", "two"), "two");
+    // A bare module dropped in: a plugin of its own.
+    std::filesystem::rename(dir.write("drop.tmp", plugin_test::extism_wasm(tagged_body("bare"))),
+                            dir.path() / "bare.wasm");
+    EXPECT_EQ(answer_soon(manager, "bare", "bare"), "bare");
+    // A new folder, its module first and its manifest a moment later.
+    std::filesystem::create_directory(dir.path() / "late");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    dir.write("late/plugin.wasm", plugin_test::extism_wasm(tagged_body("late")));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    dir.write("late/kiln.yaml", kiln_yaml("late", "1.0.0"));
+    EXPECT_EQ(answer_soon(manager, "late", "late"), "late");
+    manager.stop_watching();
+    // None was listed twice, nor as failed.
+    for (const PluginInfo& p : manager.list())
+        EXPECT_NE(p.state, PluginState::failed) << p.name << ": " << p.error;
+    EXPECT_EQ(manager.list().size(), 3u);
 }
 
 } // namespace

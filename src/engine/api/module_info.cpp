@@ -2,6 +2,7 @@
 // keep.
 #include "base/reader.hpp"
 #include "engine/binary/decoder.hpp"
+#include "engine/validate/validator.hpp"
 
 #include <kiln/module_info.hpp>
 
@@ -34,6 +35,10 @@ Result<ModuleInfo> ModuleInfo::decode(std::span<const uint8_t> bytes) {
     KILN_TRY(module, engine::decode(bytes));
     KILN_TRY(sections, read_sections(bytes));
     return ModuleInfo(std::move(module), std::move(sections));
+}
+
+Result<void> ModuleInfo::validate() const {
+    return engine::validate(*m_module);
 }
 
 const std::string& ModuleInfo::name() const {
