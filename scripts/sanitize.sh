@@ -152,13 +152,14 @@ run_asan() {
     ((fuzzing)) || sanitizer=-DKILN_SANITIZE=ON
     configure "$asan_dir" "configure ASan+UBSan" "$sanitizer" || return 1
     # The test targets: the hostile label also runs the WASI escape set through kiln and its
-    # guest; the WASI label runs the conformance programs through kiln; the fuzz label replays
-    # each fuzz target's corpus; every kiln-capi-*-test target is a C API test (each layer adds
-    # its own). Then the libFuzzer targets and kiln-diff, for the phases below.
+    # guest, and the host function layer's hostile set (kiln-hostfns-tests); the WASI label
+    # runs the conformance programs through kiln; the fuzz label replays each fuzz target's
+    # corpus; every kiln-capi-*-test target is a C API test (each layer adds its own). Then the
+    # libFuzzer targets and kiln-diff, for the phases below.
     local targets
     mapfile -t targets < <(existing "$asan_dir" kiln-unit-tests kiln-plugin-tests \
-        kiln-hostile-tests kiln-manager-tests kiln kiln-wasi-hostile-guest kiln-wasi-programs \
-        kiln-capi-test \
+        kiln-hostile-tests kiln-manager-tests kiln-hostfns-tests kiln kiln-wasi-hostile-guest \
+        kiln-wasi-programs kiln-capi-test \
         kiln-snapshot-fuzz-check kiln-snapshot-fuzz-corpus kiln-diff \
         $(cmake --build "$asan_dir" --target help 2>/dev/null |
             grep -oE 'kiln-[a-z0-9-]+-fuzz(er|-replay)|kiln-capi-[a-z0-9-]+-test' | sort -u))

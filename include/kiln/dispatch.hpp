@@ -138,8 +138,10 @@ struct SlotInfo {
     std::string plugin;
     std::string name;
     std::string description;
-    std::string example; ///< JSON text of an example input; "" when none
-    std::string schema;  ///< JSON Schema of the input (the subset of config_schema); "" for any
+    /// JSON text of an example input (a ZenoEngine slot's: its ZenoLang text as a JSON string);
+    /// "" when none
+    std::string example;
+    std::string schema; ///< JSON Schema of the input (the subset of config_schema); "" for any
     /// What the plugin's ABI calls: an export (Extism), else the slot's name (ZenoEngine).
     std::string target;
 };

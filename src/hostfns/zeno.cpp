@@ -7,6 +7,10 @@
 #include "hostfns/families.hpp"
 #include "hostfns/guest.hpp"
 #include "hostfns/library.hpp"
+#include "manager/schema.hpp"
+#include "plugin/state.hpp"
+
+#include <kiln/dispatch.hpp>
 
 #include <fmt/format.h>
 
@@ -195,6 +199,72 @@ struct Slot {
     json definition;
 };
 
+/// The JSON Schema type of a ZenoEngine input type; empty for one that constrains nothing
+/// ("any", or a type Kiln does not know).
+std::string schema_type(const std::string& zeno_type) {
+    static const std::pair<const char*, const char*> types[] = {
+        {"string", "string"},   {"number", "number"}, {"float", "number"},    {"int", "integer"},
+        {"integer", "integer"}, {"bool", "boolean"},  {"boolean", "boolean"}, {"object", "object"},
+        {"map", "object"},      {"array", "array"},   {"list", "array"}};
+    for (const auto& [zeno, schema] : types)
+        if (zeno_type == zeno) return schema;
+    return {};
+}
+
+/// How the host's dispatch lists a slot: its description, its example (ZenoLang text, kept as a
+/// JSON string) and, from its `inputs` ({param: {type, required, default, description}}), the
+/// schema of its parameters. Input entries Kiln cannot read constrain nothing.
+SlotInfo slot_info(const Slot& slot) {
+    const json& d = slot.definition;
+    SlotInfo info;
+    info.name = slot.name;
+    info.target = slot.name;
+    if (d.contains("description") && d["description"].is_string())
+        info.description = d["description"].get<std::string>();
+    if (d.contains("example") && !d["example"].is_null()) info.example = dump(d["example"]);
+    if (!d.contains("inputs") || !d["inputs"].is_object() || d["inputs"].empty()) return info;
+    json properties = json::object();
+    json required = json::array();
+    for (const auto& [param, spec] : d["inputs"].items()) {
+        json property = json::object();
+        if (spec.is_object()) {
+            const std::string type = spec.contains("type") && spec["type"].is_string()
+                                         ? schema_type(spec["type"].get<std::string>())
+                                         : std::string();
+            if (!type.empty()) property["type"] = type;
+            if (spec.contains("description") && spec["description"].is_string())
+                property["description"] = spec["description"];
+            // A default of another type than the input's would make the schema invalid.
+            if (spec.contains("default") &&
+                manager::validate(plugin::Json(property), plugin::Json(spec["default"]), param))
+                property["default"] = spec["default"];
+            if (spec.contains("required") && spec["required"] == true) required.push_back(param);
+        }
+        properties[param] = std::move(property);
+    }
+    json schema = {{"type", "object"}, {"properties", std::move(properties)}};
+    if (!required.empty()) schema["required"] = std::move(required);
+    info.schema = dump(schema);
+    return info;
+}
+
+/// Registers the plugin's slots with the host's dispatch, as the instance being made (the
+/// context current while it loads): the host lists and calls them by name, and they go when the
+/// instance does. A slot the dispatch refuses (a name another plugin holds, or one it does not
+/// take) is left out of it with a warning in the plugin's log: the plugin cannot be told, as
+/// ZenoEngine's ABI has no answer to registration, and it still serves the slot when called by
+/// its own name (PluginManager::call).
+void register_slots(PluginHost& host, Caller& caller, const std::vector<Slot>& slots) {
+    auto context = host.context();
+    if (!context) return;
+    HostContext& ctx = **context;
+    for (const Slot& slot : slots)
+        if (auto ok = ctx.services().dispatch.add_slot(ctx.endpoint(), slot_info(slot)); !ok)
+            plugin::emit_log(plugin::current(caller), LogLevel::warn,
+                             fmt::format("slot \"{}\" is not in the host's registry: {}",
+                                         escape_control(slot.name), ok.error().message));
+}
+
 class ZenoInstance final : public AbiInstance {
 public:
     ZenoInstance(Plugin plugin, std::shared_ptr<PluginHost> host, std::string name, json metadata,
@@ -306,6 +376,7 @@ Result<std::unique_ptr<AbiInstance>> load_zeno(const AbiLoad& load,
                                   fmt::format("plugin_register_slots: slot {} has no name", i));
             slots.push_back({s["name"].get<std::string>(), std::move(s)});
         }
+        register_slots(*host, c, slots);
         return std::string();
     });
     if (!loaded) return tl::unexpected(loaded.error());

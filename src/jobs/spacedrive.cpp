@@ -210,6 +210,7 @@ public:
         });
         m_binding->on_register = nullptr;
         if (!r) return tl::unexpected(r.error());
+        m_initialised = true;
         return {};
     }
 
@@ -272,6 +273,7 @@ public:
         m_plugin = std::move(restored);
         m_cancel = m_plugin.cancel_handle();
         attach();
+        m_initialised = true; // a snapshot of an instance that ran plugin_init
         // The buffers of the restored call are the snapshot's: not known here, so left to the
         // guest's heap.
         m_buffers.clear();
@@ -279,15 +281,20 @@ public:
     }
 
     void abandon() {
+        // The next call gets a fresh instance, which never ran plugin_init.
+        if (m_plugin.is_suspended()) m_initialised = false;
         m_plugin.drop_suspended();
         m_buffers.clear();
     }
 
     bool has(std::string_view name) const { return m_plugin.function_exists(name); }
 
-    /// Runs plugin_cleanup, if exported (its return value says nothing the host acts on).
+    /// Runs plugin_cleanup, if exported (its return value says nothing the host acts on), once,
+    /// on the instance that ran plugin_init: not on the fresh one that replaced it after a
+    /// trap or an abandoned call, which has nothing to clean up.
     void cleanup() {
-        if (!has("plugin_cleanup")) return;
+        if (!m_initialised || !has("plugin_cleanup")) return;
+        m_initialised = false;
         InstanceHost::Call call(*m_host);
         (void)m_plugin.call_guest("plugin_cleanup", [](Caller& c) -> Result<std::string> {
             KILN_TRY(typed, c.get_export("plugin_cleanup")->func()->typed<int32_t()>(c.store()));
@@ -319,6 +326,7 @@ private:
         m_binding->job = nullptr;
         if (error.kind == ErrorKind::suspended) return RunEnd{RunEnd::Kind::suspended, {}};
         // A trap leaves the instance to be made afresh, buffers and all.
+        if (error.trap) m_initialised = false;
         m_buffers.clear();
         return tl::unexpected(std::move(error));
     }
@@ -331,13 +339,14 @@ private:
         }
         auto buffers = std::move(m_buffers);
         m_buffers.clear();
-        (void)m_plugin.call_guest("wasm_free", [&](Caller& c) -> Result<std::string> {
+        auto freed = m_plugin.call_guest("wasm_free", [&](Caller& c) -> Result<std::string> {
             auto f = c.get_export("wasm_free");
             KILN_TRY(typed, (f->func()->typed<void(int32_t, int32_t)>(c.store())));
             for (const auto& [ptr, len] : buffers)
                 if (ptr) KILN_CHECK(typed.call(c.store(), int32_t(ptr), int32_t(len)));
             return std::string();
         });
+        if (!freed && freed.error().trap) m_initialised = false;
     }
 
     Plugin m_plugin;
@@ -346,11 +355,20 @@ private:
     CancelHandle m_cancel;
     std::shared_ptr<SpacedriveBinding> m_binding = std::make_shared<SpacedriveBinding>();
     std::vector<std::pair<uint32_t, uint32_t>> m_buffers; ///< (pointer, length) to wasm_free
+    /// Whether the instance the plugin holds ran plugin_init (a trap or an abandoned call makes
+    /// the next call's instance a fresh one) and has not been cleaned up.
+    bool m_initialised = false;
 };
 
 class SpacedriveJob final : public JobInstance {
 public:
     explicit SpacedriveJob(std::unique_ptr<SpacedriveCore> core) : m_core(std::move(core)) {}
+    /// The runner discards it (it keeps no more idle instances, the plugin changed, the runner
+    /// ends): plugin_cleanup, as the manager's instance gets at unload.
+    ~SpacedriveJob() override {
+        m_core->abandon();
+        m_core->cleanup();
+    }
 
     Result<RunEnd> start(JobContext& job, const std::string& export_name) override {
         return m_core->start(&job, job.id(), job.library_id(), export_name, job.load_state());

@@ -231,7 +231,7 @@ bool Reader::permissions(const Json& v, const std::string& path) {
     if (!w.object(v, path) ||
         !w.only(v, path,
                 {"network", "filesystem", "env", "database", "kv", "scope", "events", "operations",
-                 "libraries", "ui", "jobs", "rate_limit"}))
+                 "libraries", "ui", "jobs", "concurrent_jobs", "rate_limit"}))
         return false;
     Permissions& p = m.permissions;
     auto at = [&](const char* key) { return Walker::field(path, key); };
@@ -272,9 +272,16 @@ bool Reader::permissions(const Json& v, const std::string& path) {
         return false;
     if (v.contains("ui") && !w.boolean(v["ui"], at("ui"), p.ui)) return false;
     uint64_t n = 0;
-    if (v.contains("jobs")) {
-        if (!w.unsigned_int(v["jobs"], at("jobs"), n)) return false;
-        if (n > UINT32_MAX) return w.fail(at("jobs"), "too large");
+    // `concurrent_jobs` (the name Spacedrive's manifest gives it, in its rate_limits) is `jobs`
+    // under another name; both may be written only when they agree.
+    for (const char* key : {"jobs", "concurrent_jobs"}) {
+        if (!v.contains(key)) continue;
+        if (!w.unsigned_int(v[key], at(key), n)) return false;
+        if (n > UINT32_MAX) return w.fail(at(key), "too large");
+        if (std::string_view(key) == "concurrent_jobs" && v.contains("jobs") &&
+            n != p.max_concurrent_jobs)
+            return w.fail(at(key), fmt::format("{} differs from {} ({}): give one of them", n,
+                                               at("jobs"), p.max_concurrent_jobs));
         p.max_concurrent_jobs = uint32_t(n);
     }
     if (v.contains("rate_limit")) {

@@ -48,10 +48,12 @@ struct Hosted {
     }
 };
 
-/// The import of kiln:host/v1's `name` as `$name`, with the signature of a function taking
-/// `params` handles and returning a handle (i64) or a status (i32).
-inline std::string host_import(const std::string& name, int params, bool status = false) {
-    std::string sig = "(func $" + name;
+/// The import of kiln:host/v1's `name` as `$name` (or `$local`: http_request is also a name
+/// of extism:host/env's), with the signature of a function taking `params` handles and
+/// returning a handle (i64) or a status (i32).
+inline std::string host_import(const std::string& name, int params, bool status = false,
+                               const std::string& local = "") {
+    std::string sig = "(func $" + (local.empty() ? name : local);
     if (params > 0) {
         sig += " (param";
         for (int i = 0; i < params; ++i)

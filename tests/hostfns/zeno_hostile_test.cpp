@@ -4,7 +4,11 @@
 // they should be, one of 100 MB. Each is a clear error; the host and its other plugins go on.
 #include "hostfns_test_util.hpp"
 
+#include <kiln/dispatch.hpp>
+
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 namespace kiln {
 namespace {
@@ -279,6 +283,63 @@ TEST(ZenoHostile, UnknownSlotsNeverReachTheGuest) {
     EXPECT_EQ(r.error().kind, ErrorKind::usage);
     EXPECT_EQ(r.error().message, "slot u not found in plugin strict");
     EXPECT_FALSE(h.manager->call("strict", "s", "not json"));
+}
+
+TEST(ZenoSlots, InputsBecomeTheSchemaAndAClashingSlotStaysOutOfTheRegistry) {
+    NEED_WAT2WASM();
+    TempDir dir;
+    const std::string execute = R"(
+  (func (export "plugin_execute") (param i32 i32 i32 i32) (result i32) (i32.const 512)))";
+    // Inputs of every kind: a known type, an alias, a type Kiln does not know, a default of
+    // another type than its input's, entries that are not objects; a name the registry refuses.
+    write_zeno(dir, "typed",
+               zeno_wat(execute + R"(
+  (data (i32.const 1024) "[{\"name\":\"s\",\"description\":\"S\",\"example\":\"s { n: 1 }\",\"inputs\":{\"n\":{\"type\":\"number\",\"required\":true,\"description\":\"N\"},\"flag\":{\"type\":\"bool\",\"default\":\"x\"},\"v\":{\"type\":\"any\",\"default\":3},\"odd\":5}},{\"name\":\"has space\"}]\00"))",
+                        "", "(i32.const 16)", "(i32.const 1024)"));
+    write_zeno(dir, "other", zeno_wat(execute)); // slots "s" and "t"
+    Hosted h;
+    ASSERT_TRUE(h.manager->open(dir.str()));
+    Dispatch& d = h.host.dispatch();
+    ASSERT_TRUE(h.manager->load("typed"));
+    auto slots = d.slots();
+    ASSERT_EQ(slots.size(), 1u);
+    EXPECT_EQ(slots[0].name, "s");
+    EXPECT_EQ(slots[0].description, "S");
+    EXPECT_EQ(slots[0].example, R"("s { n: 1 }")");
+    EXPECT_EQ(hostfns::json::parse(slots[0].schema), hostfns::json::parse(R"({"type": "object",
+        "properties": {"n": {"type": "number", "description": "N"}, "flag": {"type": "boolean"},
+                       "v": {"default": 3}, "odd": {}},
+        "required": ["n"]})"));
+    auto refused = d.call_slot("s", R"({"n":"one"})");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().message, "slot s: input.n: expected number, got a string");
+    EXPECT_EQ(d.call_slot("s", R"({"n":1,"flag":true})").value_or(""), R"({"success":true})");
+
+    // "other" loads; its "s" stays "typed"'s in the registry, its "t" is the host's.
+    ASSERT_TRUE(h.manager->load("other"));
+    slots = d.slots();
+    ASSERT_EQ(slots.size(), 2u);
+    EXPECT_EQ(slots[0].plugin, "typed");
+    EXPECT_EQ(slots[1].name, "t");
+    EXPECT_EQ(slots[1].plugin, "other");
+    EXPECT_EQ(h.manager->call("other", "s", "{}").value_or(""), R"({"success":true})")
+        << "still served when called by its plugin's name";
+    {
+        std::lock_guard lock(h.mutex);
+        EXPECT_NE(std::find(h.lines.begin(), h.lines.end(),
+                            "typed warn: slot \"has space\" is not in the host's registry: slot "
+                            "\"has space\": character ' ' is not allowed (letters, digits and "
+                            "._:/-)"),
+                  h.lines.end());
+        EXPECT_NE(std::find(h.lines.begin(), h.lines.end(),
+                            "other warn: slot \"s\" is not in the host's registry: other: slot "
+                            "\"s\" belongs to plugin typed already"),
+                  h.lines.end());
+    }
+    ASSERT_TRUE(h.manager->unload("typed"));
+    slots = d.slots();
+    ASSERT_EQ(slots.size(), 1u);
+    EXPECT_EQ(slots[0].name, "t");
 }
 
 TEST(ZenoScope, RequestCarriesTheSlotAndTheScope) {

@@ -2,6 +2,7 @@
 // and .rs): metadata and slots at load, slots called with parameters and the caller's scope,
 // every env.host_* import granted and denied, plugin_cleanup at unload.
 #include "hostfns_test_util.hpp"
+#include "json_server.hpp"
 
 #include "base/file.hpp"
 #include "hostfns/families.hpp"
@@ -9,49 +10,13 @@
 
 #include <gtest/gtest.h>
 
-#ifdef KILN_HAVE_HTTPLIB
-#include <httplib.h>
-#endif
-
 #include <filesystem>
-#include <thread>
 
 namespace kiln {
 namespace {
 
 using namespace hostfns_test;
 using hostfns::json;
-
-/// A loopback server answering GET /json with {"a":1}, where cpp-httplib is there.
-struct JsonServer {
-#ifdef KILN_HAVE_HTTPLIB
-    httplib::Server server;
-    std::thread thread;
-    int port = 0;
-    JsonServer() {
-        server.Get("/json", [](const httplib::Request&, httplib::Response& r) {
-            r.set_content(R"({"a":1})", "application/json");
-        });
-        port = server.bind_to_any_port("127.0.0.1");
-        thread = std::thread([this] { server.listen_after_bind(); });
-        for (int i = 0; i < 2000 && !server.is_running(); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ~JsonServer() {
-        server.stop();
-        thread.join();
-    }
-    std::string url() const {
-        return "http://127.0.0.1:" + std::to_string(port) + "/json";
-    }
-    static constexpr bool running = true;
-#else
-    std::string url() const {
-        return "http://127.0.0.1:9/json";
-    }
-    static constexpr bool running = false;
-#endif
-};
 
 /// The fixture `name` (fixtures/NAME.wasm in the build), or empty when its toolchain is missing.
 std::vector<uint8_t> fixture(const std::string& name) {
@@ -176,6 +141,60 @@ TEST_P(Zeno, DeniedImportsAnswerWithoutTrapping) {
               (std::vector<std::string>{"env ZENO_URL", "network ", "database main", "scope_read ",
                                         "scope_write ", "file_read data/in.txt",
                                         "file_write data/out.txt", "env SECRET"}));
+}
+
+TEST_P(Zeno, SlotsAreTheHostsSlotsUntilTheInstanceGoes) {
+    const ZenoFixture& z = GetParam();
+    auto wasm = fixture(z.wasm);
+    if (wasm.empty()) GTEST_SKIP() << z.wasm << " was not built (no toolchain for it)";
+    TempDir dir;
+    dir.write("zeno/plugin.wasm", wasm);
+    dir.write("zeno/manifest.yaml", "name: zeno-x\nversion: 1.0.0\nbinary: plugin.wasm\n");
+    Hosted h;
+    ASSERT_TRUE(h.manager->open(dir.str()));
+    Dispatch& d = h.host.dispatch();
+    EXPECT_TRUE(d.slots().empty()) << "known only once the plugin runs";
+    ASSERT_TRUE(h.manager->load("zeno-x"));
+    const std::string greet = std::string(z.prefix) + ".greet";
+    const std::string host = std::string(z.prefix) + ".host";
+    auto slots = d.slots();
+    ASSERT_EQ(slots.size(), 2u);
+    EXPECT_EQ(slots[0].plugin, "zeno-x");
+    EXPECT_EQ(slots[0].name, greet);
+    EXPECT_EQ(slots[0].target, greet);
+    EXPECT_EQ(slots[0].description.rfind("Greet someone", 0), 0u) << slots[0].description;
+    EXPECT_EQ(json::parse(slots[0].example), greet + " { name: 'World' }");
+    EXPECT_EQ(json::parse(slots[0].schema),
+              json::parse(R"({"type":"object","properties":{"name":{"type":"string"}},)"
+                          R"("required":["name"]})"));
+    EXPECT_EQ(slots[1].name, host);
+    EXPECT_EQ(slots[1].schema, "") << "no inputs: any parameters";
+
+    auto out = d.call_slot(greet, R"({"name":"World"})");
+    ASSERT_TRUE(out) << out.error().message;
+    EXPECT_EQ(json::parse(*out), json({{"success", true}, {"data", {{"message", z.hello}}}}));
+    // The declared inputs are checked before the guest runs.
+    auto missing = d.call_slot(greet, "{}");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().kind, ErrorKind::usage);
+    EXPECT_EQ(missing.error().message, "slot " + greet + ": input.name: required");
+    auto wrong = d.call_slot(greet, R"({"name":7})");
+    ASSERT_FALSE(wrong);
+    EXPECT_EQ(wrong.error().message,
+              "slot " + greet + ": input.name: expected string, got an integer");
+
+    ASSERT_TRUE(h.manager->unload("zeno-x"));
+    EXPECT_TRUE(d.slots().empty());
+    auto gone = d.call_slot(greet, R"({"name":"World"})");
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(gone.error().message, "no slot \"" + greet + "\" is registered");
+    // Loaded again, and reloaded (a new instance beside the old one, which then goes), it
+    // registers them again.
+    ASSERT_TRUE(h.manager->load("zeno-x"));
+    EXPECT_EQ(d.slots().size(), 2u);
+    ASSERT_TRUE(h.manager->reload("zeno-x"));
+    EXPECT_EQ(d.slots().size(), 2u);
+    EXPECT_TRUE(d.call_slot(greet, R"({"name":"World"})"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Zeno,

@@ -9,11 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -65,7 +67,13 @@ public:
 
     /// A new manager, store and runner, as a new process would have.
     void open() {
-        manager = std::make_unique<PluginManager>();
+        ManagerOptions o;
+        o.plugin_options.log = [lines = m_plugin_lines](std::string_view plugin, LogLevel,
+                                                        std::string_view line) {
+            std::lock_guard lock(lines->mutex);
+            lines->lines.push_back(std::string(plugin) + ": " + std::string(line));
+        };
+        manager = std::make_unique<PluginManager>(std::move(o));
         auto ok = manager->open(plugins().string());
         ASSERT_TRUE(ok) << ok.error().message;
         auto s = JobStore::open(db_path());
@@ -104,6 +112,17 @@ public:
         EXPECT_TRUE(info) << info.error().message;
         return info ? *info : JobInfo{};
     }
+    /// What the plugins logged outside jobs (their log, not a job's), as "PLUGIN: LINE", since
+    /// the environment was made.
+    std::vector<std::string> plugin_log() const {
+        std::lock_guard lock(m_plugin_lines->mutex);
+        return m_plugin_lines->lines;
+    }
+    /// How many lines of plugin_log() are `line`.
+    size_t plugin_log_count(const std::string& line) const {
+        auto lines = plugin_log();
+        return size_t(std::count(lines.begin(), lines.end(), line));
+    }
     /// The job's log as text, a line per entry.
     std::string log_text(const JobId& id) {
         auto logs = store->logs(id);
@@ -134,7 +153,12 @@ public:
     std::unique_ptr<JobRunner> runner;
 
 private:
+    struct Lines {
+        std::mutex mutex;
+        std::vector<std::string> lines;
+    };
     RunnerOptions m_options;
+    std::shared_ptr<Lines> m_plugin_lines = std::make_shared<Lines>();
 };
 
 /// The numbers of the "step N" lines of a steps file, in order.

@@ -19,6 +19,14 @@ protected:
         env = std::make_unique<JobEnv>(std::string("spacedrive/") + GetParam().name);
     }
     std::string plugin() const { return GetParam().name; }
+    /// How many instances ran plugin_init, and plugin_cleanup, as the plugin's log says.
+    size_t initialised() const {
+        const std::string language = plugin() == "test-extension" ? "Rust" : "C";
+        return env->plugin_log_count(plugin() + ": Test extension (" + language + ") initialising");
+    }
+    size_t cleaned_up() const {
+        return env->plugin_log_count(plugin() + ": Test extension cleanup");
+    }
     JobId counter(uint64_t target, uint64_t spin = 0, JobOptions options = {}) {
         std::string state =
             "{\"current\":0,\"target\":" + std::to_string(target) + ",\"processed\":[]";
@@ -157,6 +165,44 @@ TEST_P(SpacedriveJobs, AtMostConcurrentJobsInstancesEachInitialised) {
         std::this_thread::sleep_for(2ms);
     }
     EXPECT_EQ(most, 2u); // concurrent_jobs: 2 in its manifest
+}
+
+TEST_P(SpacedriveJobs, EveryInstanceTheRunnerDiscardsRunsPluginCleanup) {
+    RunnerOptions options = JobEnv::fast_options();
+    options.concurrency = 4;
+    env = std::make_unique<JobEnv>(std::string("spacedrive/") + GetParam().name, options);
+    std::vector<JobId> ids;
+    for (int i = 0; i < 4; ++i)
+        ids.push_back(counter(30, 100000));
+    env->runner->start();
+    for (const JobId& id : ids)
+        EXPECT_EQ(env->wait_until(id, [](const JobInfo& j) { return is_final(j.status); }).status,
+                  JobStatus::completed);
+    // The manager's own instance (loaded to compile the plugin), and the runner's: one or two
+    // (concurrent_jobs: 2 in its manifest).
+    const size_t made = initialised();
+    EXPECT_GE(made, 2u);
+    EXPECT_LE(made, 3u);
+    EXPECT_EQ(cleaned_up(), 0u) << "kept for the next jobs";
+    env->runner.reset();
+    EXPECT_EQ(cleaned_up(), made - 1);
+    ASSERT_TRUE(env->manager->unload(plugin()));
+    EXPECT_EQ(cleaned_up(), made);
+}
+
+TEST_P(SpacedriveJobs, AnInstanceReplacedAfterATrapIsNotCleanedUp) {
+    // Stopped by its timeout in the middle of an item: the call traps, and the plugin's next
+    // call would get a fresh instance, which never ran plugin_init.
+    JobOptions options;
+    options.timeout_ms = 100;
+    JobId id = counter(1000000, 1000000, options);
+    ASSERT_EQ(env->runner->run(id).value(), JobStatus::failed);
+    EXPECT_EQ(env->get(id).error, "timeout after 100 ms");
+    EXPECT_EQ(initialised(), 2u); // the manager's instance and the runner's
+    env->runner.reset();
+    EXPECT_EQ(cleaned_up(), 0u);
+    ASSERT_TRUE(env->manager->unload(plugin()));
+    EXPECT_EQ(cleaned_up(), 1u);
 }
 
 TEST_P(SpacedriveJobs, TheManagerCallsAJobExportAsAOneOffJob) {

@@ -219,6 +219,31 @@ TEST(PackageManifest, ErrorsNameFileFieldAndExpectation) {
     EXPECT_EQ(yaml_error("name = \"p\" \u00e9\n", "kiln.toml").substr(0, 18), "line 1, column 12:");
 }
 
+TEST(PackageManifest, ConcurrentJobsIsAnotherNameOfJobs) {
+    TempDir dir;
+    dir.write("plugin.wasm", std::string("\0asm\1\0\0\0", 8));
+    const std::string head = "name: p\nversion: 1.0.0\nwasm: plugin.wasm\n";
+    for (const char* permissions :
+         {"permissions: {concurrent_jobs: 3}\n", "permissions: {jobs: 3, concurrent_jobs: 3}\n"}) {
+        auto m = PackageManifest::from_file(dir.write("kiln.yaml", head + permissions));
+        ASSERT_TRUE(m) << m.error().message;
+        EXPECT_EQ(m->permissions.max_concurrent_jobs, 3u) << permissions;
+        EXPECT_TRUE(m->warnings.empty());
+    }
+    auto json = PackageManifest::from_file(
+        dir.write("kiln.json",
+                  R"({"name": "p", "version": "1.0.0", "wasm": "plugin.wasm",
+            "permissions": {"concurrent_jobs": 5}})"));
+    ASSERT_TRUE(json) << json.error().message;
+    EXPECT_EQ(json->permissions.max_concurrent_jobs, 5u);
+    EXPECT_EQ(yaml_error(head + "permissions: {jobs: 3, concurrent_jobs: 4}\n"),
+              "permissions.concurrent_jobs: 4 differs from permissions.jobs (3): give one of them");
+    EXPECT_EQ(yaml_error(head + "permissions: {concurrent_jobs: -1}\n"),
+              "permissions.concurrent_jobs: expected a non-negative integer");
+    EXPECT_EQ(yaml_error(head + "permissions: {concurrent_jobs: 4294967296}\n"),
+              "permissions.concurrent_jobs: too large");
+}
+
 TEST(PackageManifest, TomlKeepsNonAsciiText) {
     // toml++ is given guarded text (plugin/toml_guard.hpp); keys and values come back as written.
     TempDir dir;

@@ -6,6 +6,8 @@
 #include "commands.hpp"
 #include "plugin_folders.hpp"
 
+#include "base/text.hpp"
+
 #include <kiln/dispatch.hpp>
 #include <kiln/hostfns.hpp>
 #include <kiln/jobs.hpp>
@@ -133,6 +135,43 @@ Result<std::pair<Hosted, PluginInfo>> open_and_find(const PluginCommandOptions& 
     return std::pair{std::move(*manager), std::move(*plugin)};
 }
 
+/// What `plugin` registered with the host's dispatch when it started: its slots, commands and
+/// UI block types, as `{"kind", "id", ...}` objects like a manifest's contributions.
+json registered_json(Dispatch& dispatch, const std::string& plugin) {
+    json out = json::array();
+    // Schemas and examples are JSON text (the dispatch checked them when they were registered).
+    auto value = [](const std::string& text) {
+        json v = json::parse(text, nullptr, false);
+        return v.is_discarded() ? json(text) : v;
+    };
+    for (const SlotInfo& s : dispatch.slots()) {
+        if (s.plugin != plugin) continue;
+        json item = {{"kind", "slot"}, {"id", s.name}};
+        if (!s.description.empty()) item["title"] = s.description;
+        if (s.target != s.name) item["export"] = s.target;
+        if (!s.schema.empty()) item["schema"] = value(s.schema);
+        if (!s.example.empty()) item["example"] = value(s.example);
+        out.push_back(std::move(item));
+    }
+    for (const CommandInfo& c : dispatch.commands()) {
+        if (c.plugin != plugin) continue;
+        json item = {{"kind", "command"}, {"id", c.id}};
+        if (!c.title.empty()) item["title"] = c.title;
+        if (!c.export_name.empty()) item["export"] = c.export_name;
+        if (!c.schema.empty()) item["schema"] = value(c.schema);
+        out.push_back(std::move(item));
+    }
+    for (const BlockType& b : dispatch.blocks()) {
+        if (b.plugin != plugin) continue;
+        json item = {{"kind", "ui"}, {"id", b.id}};
+        if (!b.name.empty()) item["title"] = b.name;
+        if (!b.export_name.empty()) item["export"] = b.export_name;
+        if (!b.schema.empty()) item["schema"] = value(b.schema);
+        out.push_back(std::move(item));
+    }
+    return out;
+}
+
 int run_info(const PluginCommandOptions& o) {
     auto found = open_and_find(o);
     if (!found) {
@@ -141,13 +180,27 @@ int run_info(const PluginCommandOptions& o) {
     }
     auto& [manager, plugin] = *found;
     if (plugin.state == PluginState::available) (void)manager->validate(plugin.path);
-    const PluginInfo p = *manager->info(plugin.path);
-    const std::string text = plugin_json(p, manager->granted(plugin.path).value_or(Permissions{}));
+    // What a plugin registers when it starts (a ZenoEngine plugin's slots; what an Extism-ABI
+    // plugin's initialize registers) is known only by running it: it is loaded for that. A
+    // load that fails leaves the plugin failed, with the reason.
+    PluginInfo p = *manager->info(plugin.path);
+    const bool registers =
+        p.abi == PluginAbi::zeno ||
+        (p.abi == PluginAbi::extism &&
+         std::find(p.exports.begin(), p.exports.end(), "initialize") != p.exports.end());
+    std::optional<json> registered;
+    if (registers && (p.state == PluginState::available || p.state == PluginState::loaded)) {
+        if (manager->load(plugin.path))
+            registered = registered_json(manager.host->dispatch(), p.name);
+        p = *manager->info(plugin.path);
+    }
+    json fields =
+        json::parse(plugin_json(p, manager->granted(plugin.path).value_or(Permissions{})));
+    if (registered) fields["registered"] = std::move(*registered);
     if (o.json) {
-        std::cout << text << "\n";
+        std::cout << fields.dump(2) << "\n";
         return p.state == PluginState::failed ? exit_failure : exit_ok;
     }
-    const json fields = json::parse(text);
     for (const auto& [key, value] : fields.items()) {
         if (value.is_null() || (value.is_structured() && value.empty())) continue;
         std::cout << fmt::format("{}: {}\n", key,
@@ -259,6 +312,17 @@ int run_plugin_call(const PluginCommandOptions& o) {
     if (!out) return fail(out.error());
     fwrite(out->data(), 1, out->size(), stdout);
     fputc('\n', stdout);
+    // A ZenoEngine plugin reports failure in its response, which is printed as it is.
+    if (plugin.abi == PluginAbi::zeno && via == Via::export_) {
+        const json response = json::parse(*out, nullptr, false);
+        if (response.is_object() && response.contains("success") && response["success"] == false) {
+            const json error = response.value("error", json("it gave no error"));
+            print_error(fmt::format(
+                "{}: {} failed: {}", plugin.name, o.function,
+                escape_control(error.is_string() ? error.get<std::string>() : error.dump())));
+            return exit_failure;
+        }
+    }
     return exit_ok;
 }
 
