@@ -348,14 +348,17 @@ void expect_counter_run(const std::string& graph) {
 }
 
 TEST(ActorReflow, CounterAndAccumulatorInC) {
+    REQUIRE_BUILT(example("counter.wasm"));
     expect_counter_run(example("counter.graph.json"));
 }
 
 TEST(ActorReflow, CounterAndAccumulatorInRust) {
+    REQUIRE_BUILT(example("counter_rust.wasm"));
     expect_counter_run(example("counter_rust.graph.json"));
 }
 
 TEST(ActorReflow, CounterAndAccumulatorInAssemblyScript) {
+    REQUIRE_BUILT(example("counter_as.wasm"));
     expect_counter_run(example("counter_as.graph.json"));
 }
 
