@@ -135,6 +135,8 @@ struct JobInfo {
 std::string job_json(const JobInfo& job, int indent = -1);
 /// Jobs as a JSON array of those objects.
 std::string jobs_json(const std::vector<JobInfo>& jobs, int indent = -1);
+/// A job's log as a JSON array of {"time_ms", "level", "warning", "message"}.
+std::string job_logs_json(const std::vector<JobLogEntry>& logs, int indent = -1);
 
 /// The jobs of one database, from any thread and any process: listing them, reading them and
 /// asking them to pause, resume or stop. Cheap to copy (copies share the database).

@@ -778,6 +778,21 @@ kiln_error_t* kiln_jobs_start(kiln_jobs_t* jobs);
 kiln_error_t* kiln_jobs_dispatch(kiln_jobs_t* jobs, const char* plugin, const char* job,
                                  const char* export_name, const char* state,
                                  char id[KILN_JOB_ID_SIZE]);
+/** How one job runs, over what its plugin declares: zero it (or use {0}), then set what you
+ *  need; kiln_jobs_dispatch_with takes all of it. */
+typedef struct kiln_job_options {
+    uint32_t max_attempts;      /**< runs a failed job gets in all (0 or 1: no retry) */
+    uint64_t retry_backoff_ms;  /**< the wait before the first retry, doubled for each next */
+    bool snapshots;             /**< a pause or stop suspends the call and stores the instance */
+    uint64_t snapshot_every_ms; /**< also snapshot this often while it runs (implies snapshots) */
+    uint64_t timeout_ms;        /**< wall-clock bound of each run (0: none) */
+    const char* library_id;     /**< the Spacedrive library (a UUID; NULL: the nil UUID) */
+} kiln_job_options_t;
+
+/** kiln_jobs_dispatch with options (NULL: the job's declared ones). */
+kiln_error_t* kiln_jobs_dispatch_with(kiln_jobs_t* jobs, const char* plugin, const char* job,
+                                      const char* export_name, const char* state,
+                                      const kiln_job_options_t* options, char id[KILN_JOB_ID_SIZE]);
 /** Runs a queued job on the calling thread to its end, pause or cancellation; how it ended
  *  into `status` (may be NULL). */
 kiln_error_t* kiln_jobs_run(kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status);
@@ -790,6 +805,13 @@ kiln_error_t* kiln_jobs_status(const kiln_jobs_t* jobs, const char* id, kiln_job
 /** Everything about a job as a JSON object (the shape of `kiln job status --json`), freed with
  *  kiln_string_delete. */
 kiln_error_t* kiln_jobs_info_json(const kiln_jobs_t* jobs, const char* id, char** json);
+/** Every job (or those with `status`, unless it is negative) as a JSON array of the objects
+ *  kiln_jobs_info_json gives (the shape of `kiln job list --json`), freed with
+ *  kiln_string_delete. */
+kiln_error_t* kiln_jobs_list_json(const kiln_jobs_t* jobs, int status, char** json);
+/** A job's log (what the plugin logged and what Kiln says about the job) as a JSON array of
+ *  {"time_ms", "level", "warning", "message"}, freed with kiln_string_delete. */
+kiln_error_t* kiln_jobs_logs_json(const kiln_jobs_t* jobs, const char* id, char** json);
 /** Pauses a job (a running one at its next interrupt check or snapshot point); the status it
  *  has now into `status` (may be NULL). */
 kiln_error_t* kiln_jobs_pause(kiln_jobs_t* jobs, const char* id, kiln_job_status_t* status);

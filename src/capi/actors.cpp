@@ -4,14 +4,24 @@
 
 #include <kiln/actors.h>
 #include <kiln/actors.hpp>
+#include <kiln/state_db.hpp>
 
 #include <fmt/format.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 
 struct kiln_graph {
     kiln::Graph graph;
+};
+
+struct kiln_native_context {
+    kiln::ActorContext& context;
+    /// The strings handed out during the call (a deque: references stay valid as it grows).
+    std::deque<std::string> strings;
+
+    const char* keep(std::string text) { return strings.emplace_back(std::move(text)).c_str(); }
 };
 
 struct kiln_network {
@@ -22,16 +32,51 @@ struct kiln_network {
 
 namespace {
 
+using kiln::capi::give_string;
 using kiln::capi::guarded;
 using kiln::capi::new_error;
-using kiln::capi::out_of_memory;
 using kiln::capi::usage;
 
-kiln_error* give_string(const std::string& text, char** out) {
-    auto* copy = static_cast<char*>(kiln::capi::malloc_copy(text.c_str(), text.size() + 1));
-    if (!copy) return &out_of_memory;
-    *out = copy;
-    return nullptr;
+/// A C native component as a NativeComponent: its metadata parsed, its callback wrapped.
+kiln::Result<kiln::NativeComponent> native_component(const kiln_native_component_t& c,
+                                                     size_t index) {
+    if (!c.metadata_json || !c.process)
+        return kiln::make_error(
+            kiln::ErrorKind::usage,
+            fmt::format("components[{}]: metadata_json and process must not be NULL", index));
+    auto spec = kiln::ComponentSpec::from_json(c.metadata_json);
+    if (!spec)
+        return kiln::make_error(spec.error().kind,
+                                fmt::format("components[{}]: {}", index, spec.error().message));
+    kiln::NativeComponent component;
+    component.spec = std::move(*spec);
+    component.process = [process = c.process,
+                         data = c.user_data](kiln::ActorContext& context) -> kiln::Result<void> {
+        kiln_native_context call{context, {}};
+        kiln_error* e = process(data, &call);
+        if (!e) return {};
+        kiln::Error error = e->error;
+        kiln_error_delete(e);
+        return tl::unexpected(std::move(error));
+    };
+    return component;
+}
+
+/// A StateStore in the state database at `path` ("": $KILN_HOME/state.db); errors name the file.
+kiln::Result<std::shared_ptr<kiln::StateStore>> state_store_at(const std::string& path) {
+    auto db = kiln::StateDb::open(path);
+    if (!db) {
+        const std::string file = path.empty() ? "$KILN_HOME/state.db" : path;
+        if (db.error().message.find(file) != std::string::npos) return tl::unexpected(db.error());
+        return kiln::make_error(db.error().kind,
+                                fmt::format("state database {}: {}", file, db.error().message));
+    }
+    auto store = kiln::make_state_db_store(*db);
+    if (!store && store.error().message.find((*db)->path()) == std::string::npos)
+        return kiln::make_error(
+            store.error().kind,
+            fmt::format("state database {}: {}", (*db)->path(), store.error().message));
+    return store;
 }
 
 /// The options `config` describes, with a manager over its plugin folders.
@@ -50,6 +95,13 @@ kiln::Result<kiln::NetworkOptions> options_of(const kiln_engine* engine,
         if (!config->plugin_dirs[i])
             return kiln::make_error(kiln::ErrorKind::usage, "plugin_dirs holds a NULL");
         if (auto ok = manager->open(config->plugin_dirs[i]); !ok) return tl::unexpected(ok.error());
+    }
+    if (config->component_count > 0 && !config->components)
+        return kiln::make_error(kiln::ErrorKind::usage, "components is NULL");
+    for (size_t i = 0; i < config->component_count; ++i) {
+        auto component = native_component(config->components[i], i);
+        if (!component) return tl::unexpected(component.error());
+        o.add_component(std::move(*component));
     }
     if (auto* callback = config->on_output) {
         void* data = config->output_user_data;
@@ -130,6 +182,11 @@ kiln_error_t* kiln_network_new(const kiln_engine_t* engine, const kiln_graph_t* 
         auto network = std::make_unique<kiln_network>();
         auto options = options_of(engine, config, network->manager);
         if (!options) return new_error(std::move(options.error()));
+        if (config && config->state_path) {
+            auto store = state_store_at(config->state_path);
+            if (!store) return new_error(std::move(store.error()));
+            options->state_store = std::move(*store);
+        }
         auto n = kiln::Network::create(graph->graph, std::move(*options));
         if (!n) return new_error(std::move(n.error()));
         network->network = std::move(*n);
@@ -205,6 +262,72 @@ kiln_error_t* kiln_network_swap(kiln_network_t* network, const char* node, const
         if (!manifest) return new_error(std::move(manifest.error()));
         auto ok = network->network->swap(node, *manifest);
         return ok ? nullptr : new_error(std::move(ok.error()));
+    });
+}
+
+const char* kiln_native_context_node_id(const kiln_native_context_t* context) {
+    return context ? context->context.node_id().c_str() : nullptr;
+}
+
+const char* kiln_native_context_component(const kiln_native_context_t* context) {
+    return context ? context->context.component().c_str() : nullptr;
+}
+
+const char* kiln_native_context_port(const kiln_native_context_t* context) {
+    return context ? context->context.port().c_str() : nullptr;
+}
+
+const char* kiln_native_context_message(kiln_native_context_t* context) {
+    return kiln::capi::guarded_value<const char*>(nullptr, [&]() -> const char* {
+        return context ? context->keep(context->context.message().to_tagged()) : nullptr;
+    });
+}
+
+const char* kiln_native_context_config(const kiln_native_context_t* context) {
+    return context ? context->context.config().c_str() : nullptr;
+}
+
+const char* kiln_native_context_env(kiln_native_context_t* context, const char* name) {
+    return kiln::capi::guarded_value<const char*>(nullptr, [&]() -> const char* {
+        if (!context || !name) return nullptr;
+        auto value = context->context.env(name);
+        return value ? context->keep(std::move(*value)) : nullptr;
+    });
+}
+
+const char* kiln_native_context_state(kiln_native_context_t* context, const char* key) {
+    return kiln::capi::guarded_value<const char*>(nullptr, [&]() -> const char* {
+        if (!context || !key) return nullptr;
+        auto value = context->context.state(key);
+        return value ? context->keep(std::move(*value)) : nullptr;
+    });
+}
+
+kiln_error_t* kiln_native_context_set_state(kiln_native_context_t* context, const char* key,
+                                            const char* json) {
+    return guarded([&]() -> kiln_error* {
+        if (!context || !key || !json) return usage("context, key and json must not be NULL");
+        auto ok = context->context.set_state(key, json);
+        return ok ? nullptr : new_error(std::move(ok.error()));
+    });
+}
+
+const char* kiln_native_context_state_json(kiln_native_context_t* context) {
+    return kiln::capi::guarded_value<const char*>(nullptr, [&]() -> const char* {
+        return context ? context->keep(context->context.state_json()) : nullptr;
+    });
+}
+
+kiln_error_t* kiln_native_context_send(kiln_native_context_t* context, const char* port,
+                                       const char* message_json, bool tagged) {
+    return guarded([&]() -> kiln_error* {
+        if (!context || !port || !message_json)
+            return usage("context, port and message_json must not be NULL");
+        auto m = tagged ? kiln::Message::from_tagged(message_json)
+                        : kiln::Message::from_plain(message_json);
+        if (!m) return new_error(std::move(m.error()));
+        context->context.send(port, std::move(*m));
+        return nullptr;
     });
 }
 

@@ -5,6 +5,9 @@
 #include <kiln/hostfns.hpp>
 #include <kiln/jobs.hpp>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -17,9 +20,9 @@ struct kiln_jobs {
 
 namespace {
 
+using kiln::capi::give_string;
 using kiln::capi::guarded;
 using kiln::capi::new_error;
-using kiln::capi::out_of_memory;
 using kiln::capi::usage;
 
 static_assert(int(KILN_JOB_QUEUED) == int(kiln::JobStatus::queued));
@@ -95,6 +98,13 @@ kiln_error_t* kiln_jobs_start(kiln_jobs_t* jobs) {
 kiln_error_t* kiln_jobs_dispatch(kiln_jobs_t* jobs, const char* plugin, const char* job,
                                  const char* export_name, const char* state,
                                  char id[KILN_JOB_ID_SIZE]) {
+    return kiln_jobs_dispatch_with(jobs, plugin, job, export_name, state, nullptr, id);
+}
+
+kiln_error_t* kiln_jobs_dispatch_with(kiln_jobs_t* jobs, const char* plugin, const char* job,
+                                      const char* export_name, const char* state,
+                                      const kiln_job_options_t* options,
+                                      char id[KILN_JOB_ID_SIZE]) {
     return guarded([&]() -> kiln_error* {
         if (!jobs) return usage("jobs is NULL");
         if (!plugin) return usage("plugin is NULL");
@@ -105,6 +115,16 @@ kiln_error_t* kiln_jobs_dispatch(kiln_jobs_t* jobs, const char* plugin, const ch
         if (job) request.job = job;
         if (export_name) request.export_name = export_name;
         if (state) request.state = state;
+        if (options) {
+            kiln::JobOptions o;
+            o.max_attempts = std::max<uint32_t>(options->max_attempts, 1);
+            o.retry_backoff = std::chrono::milliseconds(options->retry_backoff_ms);
+            o.snapshots = options->snapshots || options->snapshot_every_ms;
+            o.snapshot_every_ms = options->snapshot_every_ms;
+            o.timeout_ms = options->timeout_ms;
+            if (options->library_id) o.library_id = options->library_id;
+            request.options = std::move(o);
+        }
         auto dispatched = jobs->runner->dispatch(request);
         if (!dispatched) return new_error(std::move(dispatched.error()));
         const std::string text = dispatched->to_string();
@@ -163,11 +183,34 @@ kiln_error_t* kiln_jobs_info_json(const kiln_jobs_t* jobs, const char* id, char*
         if (!parsed) return new_error(std::move(parsed.error()));
         auto info = jobs->runner->store().get(*parsed);
         if (!info) return new_error(std::move(info.error()));
-        const std::string text = kiln::job_json(*info);
-        auto* copy = static_cast<char*>(kiln::capi::malloc_copy(text.c_str(), text.size() + 1));
-        if (!copy) return &out_of_memory;
-        *json = copy;
-        return nullptr;
+        return give_string(kiln::job_json(*info), json);
+    });
+}
+
+kiln_error_t* kiln_jobs_list_json(const kiln_jobs_t* jobs, int status, char** json) {
+    return guarded([&]() -> kiln_error* {
+        if (!jobs) return usage("jobs is NULL");
+        if (!json) return usage("json is NULL");
+        *json = nullptr;
+        if (status > KILN_JOB_CANCELLED) return usage(fmt::format("no job status {}", status));
+        std::optional<kiln::JobStatus> only;
+        if (status >= 0) only = kiln::JobStatus(status);
+        auto list = jobs->runner->store().list(only);
+        if (!list) return new_error(std::move(list.error()));
+        return give_string(kiln::jobs_json(*list), json);
+    });
+}
+
+kiln_error_t* kiln_jobs_logs_json(const kiln_jobs_t* jobs, const char* id, char** json) {
+    return guarded([&]() -> kiln_error* {
+        if (!jobs) return usage("jobs is NULL");
+        if (!json) return usage("json is NULL");
+        *json = nullptr;
+        auto parsed = parse_id(id);
+        if (!parsed) return new_error(std::move(parsed.error()));
+        auto logs = jobs->runner->store().logs(*parsed);
+        if (!logs) return new_error(std::move(logs.error()));
+        return give_string(kiln::job_logs_json(*logs), json);
     });
 }
 

@@ -55,6 +55,16 @@ std::string job_json(const JobInfo& job, int indent) {
     return dump(object(job), indent);
 }
 
+std::string job_logs_json(const std::vector<JobLogEntry>& logs, int indent) {
+    json out = json::array();
+    for (const JobLogEntry& e : logs)
+        out.push_back({{"time_ms", ms(e.time)},
+                       {"level", log_level_name(e.level)},
+                       {"warning", e.warning},
+                       {"message", e.message}});
+    return dump(out, indent);
+}
+
 std::string jobs_json(const std::vector<JobInfo>& jobs, int indent) {
     json out = json::array();
     for (const JobInfo& j : jobs)

@@ -88,7 +88,7 @@ struct PluginSlot {
 
     Result<std::unique_ptr<JobInstance>> make() {
         // Each instance has a host function context of its own, so that they run side by side.
-        InstanceLoad load{compiled, host->context_for(AbiLoad{info, compiled, permissions})};
+        InstanceLoad load{compiled, host->context_for(AbiLoad{info, compiled, permissions, {}})};
         if (abi != PluginAbi::spacedrive) return make_extism_instance(std::move(load));
         bool first = false;
         {

@@ -146,9 +146,14 @@ struct PluginManager::Impl {
     AuditLog audit;
     std::mutex listeners_mutex;
     std::vector<std::function<void(const ManagerEvent&)>> listeners;
-    /// Folder watching: the inotify descriptor, the plugin path of each watch, the thread.
+    /// The folders open() read, for watch() to find plugins added to them.
+    std::vector<std::string> opened;
+    /// Folder watching: the inotify descriptor, the plugin folder of each watch (or, in
+    /// `roots`, the opened folder), the thread. Only the watcher thread changes them once it
+    /// runs.
     int inotify_fd = -1;
     std::map<int, std::string> watched;
+    std::map<int, std::string> roots;
     std::thread watcher;
     std::atomic<bool> stop_watching{false};
     /// Why the state database's tables could not be prepared; set once, at construction.
@@ -180,6 +185,12 @@ struct PluginManager::Impl {
     void add(PluginInfo info);
     /// Reads the plugin at `p` (a folder, a .wasm or a manifest) and adds it; its name.
     std::string discover(const fs::path& p);
+    /// Discovers the plugins among entries of an opened folder (see open()).
+    void discover_among(const std::vector<fs::path>& paths);
+    /// The watcher's sorting of a batch of events: files and folders that `appeared` in opened
+    /// folders become plugins (or, when known, reloads in `changed`); a watched folder without
+    /// a plugin yet becomes one once it holds a manifest.
+    void sort_out(const std::set<fs::path>& appeared, std::set<std::string>& changed);
     /// grant() and revoke(): `change` applied to the plugin's grants, stored, and given to
     /// its running instances.
     Result<void> change_grants(std::string_view name,
@@ -555,6 +566,41 @@ PluginManager::~PluginManager() {
     unload_all();
 }
 
+namespace {
+
+constexpr uint32_t plugin_folder_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
+
+} // namespace
+
+void PluginManager::Impl::discover_among(const std::vector<fs::path>& paths) {
+    // What is a plugin: a folder holding a manifest, an Extism manifest (.json, .toml), a bare
+    // .wasm. Not: hidden entries, folders without a manifest (data, build output), actor graphs
+    // (*.graph.json, which live beside their actors), and a .wasm that a manifest among them
+    // names (it is that plugin's module, not a plugin of its own): manifests go first.
+    std::set<std::string> named_modules;
+    std::vector<fs::path> modules;
+    for (const fs::path& p : paths) {
+        const std::string file = p.filename().string();
+        const std::string ext = p.extension().string();
+        std::error_code ec;
+        if (file.starts_with(".") || file.ends_with(".graph.json")) continue;
+        if (fs::is_directory(p, ec)) {
+            if (!PackageManifest::file_in_folder(p.string()).empty()) discover(p);
+        } else if (ext == ".wasm") {
+            modules.push_back(p);
+        } else if (ext == ".json" || ext == ".toml") {
+            discover(p);
+            std::shared_lock lock(mutex);
+            if (auto e = find(p.string()); e && e->info.manifest)
+                for (const Manifest::Wasm& w : e->info.manifest->wasm)
+                    if (auto* f = std::get_if<Manifest::WasmFile>(&w.source))
+                        named_modules.insert(canonical_path(f->path)); // resolved already
+        }
+    }
+    for (const fs::path& p : modules)
+        if (!named_modules.contains(canonical_path(p))) discover(p);
+}
+
 Result<void> PluginManager::watch(ReloadOptions options) {
     if (m_impl->inotify_fd >= 0) return {};
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -564,9 +610,13 @@ Result<void> PluginManager::watch(ReloadOptions options) {
         for (const auto& e : m_impl->entries) {
             std::error_code ec;
             if (!fs::is_directory(e->info.path, ec)) continue;
-            int wd = inotify_add_watch(fd, e->info.path.c_str(),
-                                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM);
+            int wd = inotify_add_watch(fd, e->info.path.c_str(), plugin_folder_events);
             if (wd >= 0) m_impl->watched[wd] = e->info.path;
+        }
+        // The opened folders: their single-file plugins, and plugins added to them later.
+        for (const std::string& folder : m_impl->opened) {
+            int wd = inotify_add_watch(fd, folder.c_str(), plugin_folder_events | IN_CREATE);
+            if (wd >= 0 && !m_impl->watched.contains(wd)) m_impl->roots[wd] = folder;
         }
     }
     m_impl->inotify_fd = fd;
@@ -580,6 +630,7 @@ Result<void> PluginManager::watch(ReloadOptions options) {
             // A change is usually several events (write, then rename): gather them for a moment
             // so that each plugin is reloaded once, with its files complete.
             std::set<std::string> changed;
+            std::set<fs::path> appeared; // files and folders of opened folders
             for (int quiet = 0; quiet < 2 && !impl.stop_watching;) {
                 ssize_t n = read(impl.inotify_fd, buffer, sizeof buffer);
                 if (n <= 0) {
@@ -592,15 +643,62 @@ Result<void> PluginManager::watch(ReloadOptions options) {
                     auto* event = reinterpret_cast<inotify_event*>(buffer + at);
                     if (auto it = impl.watched.find(event->wd); it != impl.watched.end())
                         changed.insert(it->second);
+                    else if (auto root = impl.roots.find(event->wd);
+                             root != impl.roots.end() && event->len > 0 &&
+                             !(event->mask & (IN_DELETE | IN_MOVED_FROM)))
+                        appeared.insert(fs::path(root->second) / event->name);
                     at += ssize_t(sizeof(inotify_event) + event->len);
                 }
             }
+            impl.sort_out(appeared, changed);
             for (const std::string& path : changed)
                 (void)reload(path,
                              options); // a failure is a `failed` event; the old version serves on
         }
     });
     return {};
+}
+
+void PluginManager::Impl::sort_out(const std::set<fs::path>& appeared,
+                                   std::set<std::string>& changed) {
+    // Known plugins, and the modules single-file manifests name, by canonical path.
+    std::map<std::string, std::string> known;
+    {
+        std::shared_lock lock(mutex);
+        for (const auto& e : entries) {
+            known[e->canonical] = e->info.path;
+            if (e->info.manifest && !fs::is_directory(e->info.path))
+                for (const Manifest::Wasm& w : e->info.manifest->wasm)
+                    if (auto* f = std::get_if<Manifest::WasmFile>(&w.source))
+                        known[canonical_path(f->path)] = e->info.path;
+        }
+    }
+    std::vector<fs::path> fresh;
+    for (const fs::path& p : appeared) {
+        std::error_code ec;
+        if (auto k = known.find(canonical_path(p)); k != known.end()) {
+            changed.insert(k->second); // a single-file plugin, or a module its manifest names
+            continue;
+        }
+        // A new folder is watched from now on, to become a plugin once it holds a manifest.
+        if (fs::is_directory(p, ec) && !p.filename().string().starts_with(".")) {
+            int wd = inotify_add_watch(inotify_fd, p.c_str(), plugin_folder_events);
+            if (wd >= 0) watched[wd] = p.string();
+        }
+        fresh.push_back(p);
+    }
+    discover_among(fresh);
+    // A folder watched before its manifest came: the first change with a manifest adds it.
+    for (auto it = changed.begin(); it != changed.end();) {
+        if (!known.contains(canonical_path(*it)) && !PackageManifest::file_in_folder(*it).empty()) {
+            discover(*it);
+            it = changed.erase(it);
+        } else if (!known.contains(canonical_path(*it))) {
+            it = changed.erase(it); // still no plugin
+        } else {
+            ++it;
+        }
+    }
 }
 
 void PluginManager::stop_watching() {
@@ -610,6 +708,7 @@ void PluginManager::stop_watching() {
     close(m_impl->inotify_fd);
     m_impl->inotify_fd = -1;
     m_impl->watched.clear();
+    m_impl->roots.clear();
 }
 
 Result<void> PluginManager::open(const std::string& folder) {
@@ -622,31 +721,12 @@ Result<void> PluginManager::open(const std::string& folder) {
     for (const auto& d : it)
         paths.push_back(d.path());
     std::sort(paths.begin(), paths.end());
-    // What is a plugin: a folder holding a manifest, an Extism manifest (.json, .toml), a bare
-    // .wasm. Not: hidden entries, folders without a manifest (data, build output), actor graphs
-    // (*.graph.json, which live beside their actors), and a .wasm that a manifest of this
-    // folder names (it is that plugin's module, not a plugin of its own).
-    std::set<std::string> named_modules;
-    std::vector<fs::path> modules;
-    for (const fs::path& p : paths) {
-        const std::string file = p.filename().string();
-        const std::string ext = p.extension().string();
-        if (file.starts_with(".") || file.ends_with(".graph.json")) continue;
-        if (fs::is_directory(p, ec)) {
-            if (!PackageManifest::file_in_folder(p.string()).empty()) m_impl->discover(p);
-        } else if (ext == ".wasm") {
-            modules.push_back(p);
-        } else if (ext == ".json" || ext == ".toml") {
-            m_impl->discover(p);
-            std::shared_lock lock(m_impl->mutex);
-            if (auto e = m_impl->find(p.string()); e && e->info.manifest)
-                for (const Manifest::Wasm& w : e->info.manifest->wasm)
-                    if (auto* f = std::get_if<Manifest::WasmFile>(&w.source))
-                        named_modules.insert(canonical_path(f->path)); // resolved already
-        }
+    m_impl->discover_among(paths);
+    {
+        std::unique_lock lock(m_impl->mutex);
+        if (std::find(m_impl->opened.begin(), m_impl->opened.end(), folder) == m_impl->opened.end())
+            m_impl->opened.push_back(folder);
     }
-    for (const fs::path& p : modules)
-        if (!named_modules.contains(canonical_path(p))) m_impl->discover(p);
     if (m_impl->options.eager) (void)load_all();
     return {};
 }

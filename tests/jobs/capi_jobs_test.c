@@ -1,7 +1,7 @@
 /* The C API's jobs (include/kiln/kiln.h), from C, on job_counter (argv[1]: its plugin folder)
  * and a job database in a fresh temporary folder: dispatch, run, status, the job as JSON, pause,
- * resume, cancel, workers and waiting, and wrong arguments. Exits non-zero after printing each
- * failed check. */
+ * resume, cancel, workers and waiting, options, listing and logs, and wrong arguments. Exits
+ * non-zero after printing each failed check. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "check.h"
@@ -52,6 +52,33 @@ static void run_jobs(kiln_jobs_t* jobs) {
     CHECK_OK(kiln_jobs_start(jobs));
     CHECK_OK(kiln_jobs_wait(jobs, id, 30000, &status));
     CHECK(status == KILN_JOB_COMPLETED);
+
+    /* Options over the declaration's, the list (all, and by status) and a job's log. */
+    kiln_job_options_t options = {0};
+    options.max_attempts = 3;
+    options.timeout_ms = 60000;
+    char retried[KILN_JOB_ID_SIZE];
+    CHECK_OK(kiln_jobs_dispatch_with(jobs, "job_counter", "count", NULL, "{\"target\":2}", &options,
+                                     retried));
+    CHECK_OK(kiln_jobs_wait(jobs, retried, 30000, &status));
+    CHECK(status == KILN_JOB_COMPLETED);
+    if (CHECK_OK(kiln_jobs_info_json(jobs, retried, &json))) {
+        CHECK(strstr(json, "\"max_attempts\":3") != NULL);
+        kiln_string_delete(json);
+    }
+    if (CHECK_OK(kiln_jobs_list_json(jobs, -1, &json))) {
+        CHECK(json[0] == '[' && strstr(json, retried) != NULL && strstr(json, id) != NULL);
+        kiln_string_delete(json);
+    }
+    if (CHECK_OK(kiln_jobs_list_json(jobs, KILN_JOB_CANCELLED, &json))) {
+        CHECK(strstr(json, retried) == NULL && strstr(json, "\"status\":\"cancelled\"") != NULL);
+        kiln_string_delete(json);
+    }
+    if (CHECK_OK(kiln_jobs_logs_json(jobs, retried, &json))) {
+        CHECK(json[0] == '[' && strstr(json, "\"message\":") != NULL);
+        kiln_string_delete(json);
+    }
+    kiln_error_delete(CHECK_ERROR(kiln_jobs_list_json(jobs, 42, &json), KILN_ERROR_USAGE));
 
     /* Wrong arguments. */
     kiln_error_delete(

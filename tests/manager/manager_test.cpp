@@ -681,5 +681,48 @@ TEST(PluginManagerReload, WatchedFolderReloadsOnChange) {
     manager.stop_watching();
 }
 
+/// Calls `target` of `plugin` until it answers `want` (or about five seconds pass).
+std::string answer_soon(PluginManager& manager, const std::string& plugin,
+                        const std::string& want) {
+    std::string seen;
+    for (int i = 0; i < 200 && seen != want; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        seen = manager.call(plugin, "version", "").value_or("");
+    }
+    return seen;
+}
+
+TEST(PluginManagerReload, WatchedFolderSeesSingleFilesAndNewPlugins) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    // A single-file plugin: an Extism manifest and the module it names.
+    dir.write("single.wasm", plugin_test::extism_wasm(tagged_body("one")));
+    dir.write("single.json", R"({"wasm": [{"path": "single.wasm"}]})");
+    PluginManager manager;
+    ASSERT_TRUE(manager.open(dir.str()));
+    ASSERT_TRUE(manager.watch());
+    EXPECT_EQ(*manager.call("single", "version", ""), "one");
+    // Its module replaced: the manifest's plugin reloads.
+    std::filesystem::rename(dir.write("next.tmp", plugin_test::extism_wasm(tagged_body("two"))),
+                            dir.path() / "single.wasm");
+    EXPECT_EQ(answer_soon(manager, "single", "two"), "two");
+    // A bare module dropped in: a plugin of its own.
+    std::filesystem::rename(dir.write("drop.tmp", plugin_test::extism_wasm(tagged_body("bare"))),
+                            dir.path() / "bare.wasm");
+    EXPECT_EQ(answer_soon(manager, "bare", "bare"), "bare");
+    // A new folder, its module first and its manifest a moment later.
+    std::filesystem::create_directory(dir.path() / "late");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    dir.write("late/plugin.wasm", plugin_test::extism_wasm(tagged_body("late")));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    dir.write("late/kiln.yaml", kiln_yaml("late", "1.0.0"));
+    EXPECT_EQ(answer_soon(manager, "late", "late"), "late");
+    manager.stop_watching();
+    // None was listed twice, nor as failed.
+    for (const PluginInfo& p : manager.list())
+        EXPECT_NE(p.state, PluginState::failed) << p.name << ": " << p.error;
+    EXPECT_EQ(manager.list().size(), 3u);
+}
+
 } // namespace
 } // namespace kiln
