@@ -48,8 +48,7 @@ kiln_handle_t kiln_v1_host_call(kiln_handle_t operation, kiln_handle_t payload_j
 #define KILN_HOST_ABSENT (-1)
 #define KILN_HOST_FAILED (-2)
 
-/* ---- Plumbing ---------------------------------------------------------------------------------
- */
+/* ---- Plumbing ------------------------------------------------------------------------------- */
 
 /* A block holding the bytes into *out, for the host to take; false when out of memory. Empty
  * bytes are the null handle, which the host reads as empty. */
