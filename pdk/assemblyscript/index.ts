@@ -2,4 +2,5 @@
 // index.ts. The kit itself is assembly/index.ts.
 export * from "./assembly/index";
 export * from "./assembly/dispatch";
+export * from "./assembly/host";
 export * from "./assembly/actor";

@@ -1009,3 +1009,174 @@ pub mod dispatch {
         object(&[("ok", Some("false"), true), ("error", Some(message), false)])
     }
 }
+
+// ---- Host functions (module kiln:host/v1) ---------------------------------------------------
+
+/// Log, scope, kv, db, files, env, http and host operations through kiln:host/v1
+/// (docs/hostfns.md gives the JSON each takes and returns). Every function returns the value, or
+/// the host's error (its last_error) when it refused or failed. Kiln's zero-length block is the
+/// null handle, so an empty value reads as absent (None).
+pub mod host {
+    use super::dispatch::last_error;
+    use super::{Error, LogLevel, Memory};
+
+    /// The raw functions: blocks in (read and freed by the host). Status functions return 0
+    /// done, -1 failed; the others a block owned by the plugin, 0 for none or on failure
+    /// (last_error() says which).
+    pub mod sys {
+        #[link(wasm_import_module = "kiln:host/v1")]
+        extern "C" {
+            pub fn log(level: u64, message: u64) -> i32;
+            pub fn scope_get(key: u64) -> u64;
+            pub fn scope_set(key: u64, value_json: u64) -> i32;
+            pub fn kv_get(key: u64) -> u64;
+            pub fn kv_set(key: u64, value: u64) -> i32;
+            pub fn kv_delete(key: u64) -> i32;
+            pub fn kv_list(prefix: u64) -> u64;
+            pub fn db_query(request_json: u64) -> u64;
+            pub fn file_read(path: u64) -> u64;
+            pub fn file_write(path: u64, content: u64) -> i32;
+            pub fn file_list(path: u64) -> u64;
+            pub fn file_stat(path: u64) -> u64;
+            pub fn env_get(name: u64) -> u64;
+            pub fn http_request(request_json: u64) -> u64;
+            pub fn host_call(operation: u64, payload_json: u64) -> u64;
+        }
+    }
+
+    /// A block holding the bytes for the host to take; 0 for none (read as empty).
+    fn give(bytes: &[u8]) -> Result<u64, Error> {
+        if bytes.is_empty() {
+            return Ok(0);
+        }
+        Memory::from_bytes(bytes).map(Memory::into_handle).ok_or_else(super::out_of_memory)
+    }
+
+    fn status(rc: i32) -> Result<(), Error> {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(Error(last_error()))
+        }
+    }
+
+    /// A value function's block: its bytes, None when absent, the error when it failed.
+    fn bytes(handle: u64) -> Result<Option<Vec<u8>>, Error> {
+        match Memory::adopt(handle) {
+            Some(m) => Ok(Some(m.to_vec())),
+            None => match last_error() {
+                e if e.is_empty() => Ok(None),
+                e => Err(Error(e)),
+            },
+        }
+    }
+
+    fn text(handle: u64) -> Result<Option<String>, Error> {
+        Ok(bytes(handle)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// A value the host always gives (JSON results): None would be an empty block.
+    fn json(handle: u64) -> Result<String, Error> {
+        Ok(text(handle)?.unwrap_or_default())
+    }
+
+    /// A line in the plugin's log, with its name, at a level (its log filters it).
+    pub fn log(level: LogLevel, message: &str) -> Result<(), Error> {
+        let name = match level {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        };
+        let (l, m) = (give(name.as_bytes())?, give(message.as_bytes())?);
+        status(unsafe { sys::log(l, m) })
+    }
+
+    /// The JSON text of the call's scope variable `key` (permission scope: read); None when
+    /// the scope has no such key.
+    pub fn scope_get(key: &str) -> Result<Option<String>, Error> {
+        let k = give(key.as_bytes())?;
+        text(unsafe { sys::scope_get(k) })
+    }
+    /// Sets the scope's `key` to a value given as JSON text (permission scope: write).
+    pub fn scope_set(key: &str, value_json: &str) -> Result<(), Error> {
+        let (k, v) = (give(key.as_bytes())?, give(value_json.as_bytes())?);
+        status(unsafe { sys::scope_set(k, v) })
+    }
+
+    /// The plugin's kv value of `key` (1 to 1024 bytes; permission kv: read); None when absent.
+    pub fn kv_get(key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let k = give(key.as_bytes())?;
+        bytes(unsafe { sys::kv_get(k) })
+    }
+    /// The value as text (invalid UTF-8 replaced by U+FFFD).
+    pub fn kv_get_string(key: &str) -> Result<Option<String>, Error> {
+        let k = give(key.as_bytes())?;
+        text(unsafe { sys::kv_get(k) })
+    }
+    /// Sets `key` (permission kv: write), committed before it returns; an error past the quota.
+    pub fn kv_set<B: AsRef<[u8]>>(key: &str, value: B) -> Result<(), Error> {
+        let (k, v) = (give(key.as_bytes())?, give(value.as_ref())?);
+        status(unsafe { sys::kv_set(k, v) })
+    }
+    /// Deletes `key`; Ok whether or not it was there.
+    pub fn kv_delete(key: &str) -> Result<(), Error> {
+        let k = give(key.as_bytes())?;
+        status(unsafe { sys::kv_delete(k) })
+    }
+    /// The keys starting with `prefix` ("" for all) as a JSON array, in byte order.
+    pub fn kv_list(prefix: &str) -> Result<String, Error> {
+        let p = give(prefix.as_bytes())?;
+        json(unsafe { sys::kv_list(p) })
+    }
+
+    /// `{"connection", "sql", "params"?}` -> `{"rows": [...]}` or `{"changes",
+    /// "last_insert_rowid"}` (permission database: [NAME]).
+    pub fn db_query(request_json: &str) -> Result<String, Error> {
+        let r = give(request_json.as_bytes())?;
+        json(unsafe { sys::db_query(r) })
+    }
+
+    /// The file's bytes (permission filesystem: [PREFIX]); None for an empty file.
+    pub fn file_read(path: &str) -> Result<Option<Vec<u8>>, Error> {
+        let p = give(path.as_bytes())?;
+        bytes(unsafe { sys::file_read(p) })
+    }
+    /// Writes the file whole (permission filesystem: ["rw:PREFIX"]).
+    pub fn file_write<B: AsRef<[u8]>>(path: &str, content: B) -> Result<(), Error> {
+        let (p, c) = (give(path.as_bytes())?, give(content.as_ref())?);
+        status(unsafe { sys::file_write(p, c) })
+    }
+    /// A folder's entries: `{"entries": [{"name", "type", "size", "modified"}]}`.
+    pub fn file_list(path: &str) -> Result<String, Error> {
+        let p = give(path.as_bytes())?;
+        json(unsafe { sys::file_list(p) })
+    }
+    /// `{"type": "file"|"directory"|"symlink"|"other", "size", "modified"}`.
+    pub fn file_stat(path: &str) -> Result<String, Error> {
+        let p = give(path.as_bytes())?;
+        json(unsafe { sys::file_stat(p) })
+    }
+
+    /// A variable named in the grant (env: [NAME]); None when unset or denied (a denied
+    /// variable is absent to the plugin, and a denial in the host's audit log).
+    pub fn env_get(name: &str) -> Result<Option<String>, Error> {
+        let n = give(name.as_bytes())?;
+        text(unsafe { sys::env_get(n) })
+    }
+
+    /// `{"url", "method"?, "headers"?, "body"?}` -> `{"status", "body", "headers"}` (network
+    /// grants).
+    pub fn http_request(request_json: &str) -> Result<String, Error> {
+        let r = give(request_json.as_bytes())?;
+        json(unsafe { sys::http_request(r) })
+    }
+
+    /// Calls the host's operation (e.g. "query:files.list"; permission operations: [PREFIX])
+    /// with a JSON payload; its JSON result.
+    pub fn host_call(operation: &str, payload_json: &str) -> Result<String, Error> {
+        let (o, p) = (give(operation.as_bytes())?, give(payload_json.as_bytes())?);
+        json(unsafe { sys::host_call(o, p) })
+    }
+}
