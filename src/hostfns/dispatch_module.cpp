@@ -24,10 +24,13 @@ Result<json> parse_spec(std::string_view function, std::string_view text,
                         std::initializer_list<const char*> known) {
     auto spec = parse_object(function, text);
     if (!spec) return spec;
-    for (const auto& [key, value] : spec->items())
+    for (const auto& item : spec->items()) {
+        // Not a structured binding: clang 14 cannot capture one in the lambda.
+        const std::string& key = item.key();
         if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) ==
             known.end())
             return bad_request(function, fmt::format("unknown field \"{}\"", key));
+    }
     return spec;
 }
 
