@@ -51,6 +51,17 @@ if ((${#missing[@]})); then
   "${sudo[@]}" apt-get install -y "${missing[@]}"
 fi
 
+# The AssemblyScript kit's compiler (asc) comes from npm, for its examples and tests; without
+# it they are skipped (the build itself never runs npm).
+if [[ $tests == ON && ! -x pdk/assemblyscript/node_modules/.bin/asc ]]; then
+  if command -v npm >/dev/null; then
+    (cd pdk/assemblyscript && npm install --no-audit --no-fund --loglevel=error) ||
+      echo "setup: npm install failed in pdk/assemblyscript; the AssemblyScript examples are skipped"
+  else
+    echo "setup: npm not found; the AssemblyScript examples and tests are skipped"
+  fi
+fi
+
 # A build directory keeps the generator and build type it was made with; a new one gets Ninja
 # and Release.
 options=(-DKILN_BUILD_TESTS=$tests -DKILN_BUILD_BENCH=$tests)

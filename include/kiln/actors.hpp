@@ -388,6 +388,9 @@ public:
     const std::vector<GraphProblem>& warnings() const;
     /// Starts the workers and sends the initial packets, once.
     Result<void> start();
+    /// Whether send() would reach that in-port: a usage error naming an unknown node or port
+    /// (so that a host can check what it will send before start()).
+    Result<void> accepts(std::string_view node, std::string_view port) const;
     /// Sends a message to a node's in-port from outside; waits for room in a full `wait`
     /// mailbox. Unknown node or port is a usage error.
     Result<void> send(std::string_view node, std::string_view port, Message message);

@@ -11,6 +11,7 @@
 // `pending` counts messages in mailboxes and outboxes plus running calls; the network is idle
 // when it is zero.
 #include "actors/resolve.hpp"
+#include "base/result.hpp"
 
 #include <fmt/format.h>
 
@@ -126,6 +127,9 @@ struct Network::Impl {
     };
     std::shared_ptr<ReloadHook> hook;
 
+    /// The in-port `port` of node `node` (port names as the graph spells them); a usage
+    /// error naming what is not there.
+    Result<std::pair<Node*, size_t>> inport_of(std::string_view node, std::string_view port) const;
     Node* find(std::string_view id) const {
         for (const auto& n : nodes)
             if (n->id == id) return n.get();
@@ -556,10 +560,11 @@ Result<void> Network::start() {
     return {};
 }
 
-Result<void> Network::send(std::string_view node, std::string_view port, Message message) {
-    Node* n = m_impl->find(node);
+Result<std::pair<Node*, size_t>> Network::Impl::inport_of(std::string_view node,
+                                                          std::string_view port) const {
+    Node* n = find(node);
     if (!n) return make_error(ErrorKind::usage, fmt::format("no node {}", node));
-    auto index = n->inport(m_impl->graph.port_name(port));
+    auto index = n->inport(graph.port_name(port));
     if (!index) {
         std::string ports;
         for (const InPort& p : n->inports)
@@ -568,7 +573,17 @@ Result<void> Network::send(std::string_view node, std::string_view port, Message
                           fmt::format("node {} has no in-port {} (in-ports: {})", node, port,
                                       ports.empty() ? "none" : ports));
     }
-    return m_impl->send_from_outside(*n, *index, std::move(message));
+    return std::pair{n, *index};
+}
+
+Result<void> Network::accepts(std::string_view node, std::string_view port) const {
+    KILN_CHECK(m_impl->inport_of(node, port));
+    return {};
+}
+
+Result<void> Network::send(std::string_view node, std::string_view port, Message message) {
+    KILN_TRY(to, m_impl->inport_of(node, port));
+    return m_impl->send_from_outside(*to.first, to.second, std::move(message));
 }
 
 Result<void> Network::send_inport(std::string_view name, Message message) {

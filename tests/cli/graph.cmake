@@ -81,7 +81,7 @@ kiln_cli_test(graph-run-input-no-port EXIT 2
 kiln_cli_test(graph-run-input-not-json EXIT 2
               STDERR "^kiln: --input counter\\.operation=reset: message: not valid JSON: reset$"
               ARGS graph run ${actors}/counter.graph.json --input counter.operation=reset)
-kiln_cli_test(graph-run-input-unknown-node EXIT 2
+kiln_cli_test(graph-run-input-unknown-node EXIT 2 STDOUT "^$"
               STDERR "kiln: --input ghost\\.in: no node ghost$"
               ARGS graph run ${actors}/counter.graph.json --input ghost.in=1)
 kiln_cli_test(graph-run-plugin-dir EXIT 0 STDOUT "^{\"port\":\"total\",\"type\":\"Integer\",\"data\":1}$"

@@ -130,6 +130,13 @@ int run_graph(const GraphCommandOptions& o) {
     }
     for (const GraphProblem& w : (*network)->warnings())
         print_error("warning: " + w.message);
+    // Every --input is checked before anything runs.
+    for (const Input& input : inputs)
+        if (auto ok = (*network)->accepts(input.node, input.port); !ok) {
+            print_error(
+                fmt::format("--input {}.{}: {}", input.node, input.port, ok.error().message));
+            return exit_usage;
+        }
     // Ctrl-C or a termination request ends the run: running calls are cancelled.
     stop_signal = 0;
     std::signal(SIGINT, on_stop_signal);
