@@ -983,19 +983,20 @@ kiln_error* parse_manifest(ManifestParser parse, const char* text, size_t len, c
 
 /// The C++ name of a log level ("trace" ... "error", "off"), or nullopt for a value that is none.
 std::optional<std::string> log_level_text(kiln_log_level_t level) {
-    switch (int(level)) {
+    switch (enum_as_int(level)) {
     case KILN_LOG_TRACE:
     case KILN_LOG_DEBUG:
     case KILN_LOG_INFO:
     case KILN_LOG_WARN:
-    case KILN_LOG_ERROR: return kiln::log_level_name(kiln::LogLevel(level));
+    case KILN_LOG_ERROR: return kiln::log_level_name(kiln::LogLevel(enum_as_int(level)));
     case KILN_LOG_OFF: return "off";
     }
     return std::nullopt;
 }
 
 kiln_error* unknown_level(kiln_log_level_t level) {
-    return usage(fmt::format("{} is no log level (KILN_LOG_TRACE to KILN_LOG_OFF)", int(level)));
+    return usage(
+        fmt::format("{} is no log level (KILN_LOG_TRACE to KILN_LOG_OFF)", enum_as_int(level)));
 }
 
 /// Calls a plugin's C host function with the plugin's view of the call.

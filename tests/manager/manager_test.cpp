@@ -513,8 +513,9 @@ TEST(PluginManagerReload, NewVersionServesOldKeepsServingOnFailure) {
     if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
     TempDir dir;
     write_plugin(dir, "p", kiln_yaml("p", "1.0.0"), tagged_body("one"));
-    PluginManager manager;
+    // Before the manager: its end unloads p, an event the listener records.
     std::vector<std::string> events;
+    PluginManager manager;
     manager.on_event([&](const ManagerEvent& e) {
         const char* kinds[] = {"loaded", "unloaded", "failed", "reloaded"};
         events.push_back(std::string(kinds[int(e.kind)]) + " " + e.plugin);
@@ -661,8 +662,8 @@ TEST(PluginManagerReload, WatchedFolderReloadsOnChange) {
     if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
     TempDir dir;
     write_plugin(dir, "p", kiln_yaml("p", "1.0.0"), tagged_body("one"));
+    std::atomic<int> reloaded{0}; // before the manager, whose end sends events
     PluginManager manager;
-    std::atomic<int> reloaded{0};
     manager.on_event([&](const ManagerEvent& e) {
         if (e.kind == ManagerEvent::Kind::reloaded) ++reloaded;
     });
