@@ -78,6 +78,16 @@ std::string canonical_path(const fs::path& path) {
     return ec ? path.lexically_normal().string() : c.string();
 }
 
+/// The module files (canonical paths) that a plugin's manifest names.
+std::vector<std::string> module_files(const PluginInfo& info) {
+    std::vector<std::string> out;
+    if (info.manifest)
+        for (const Manifest::Wasm& w : info.manifest->wasm)
+            if (auto* f = std::get_if<Manifest::WasmFile>(&w.source))
+                out.push_back(canonical_path(f->path)); // resolved against the manifest already
+    return out;
+}
+
 PluginAbi detect_abi(const std::vector<std::string>& imports,
                      const std::vector<std::string>& exports) {
     auto exports_all = [&](std::initializer_list<const char*> names) {
@@ -591,10 +601,9 @@ void PluginManager::Impl::discover_among(const std::vector<fs::path>& paths) {
         } else if (ext == ".json" || ext == ".toml") {
             discover(p);
             std::shared_lock lock(mutex);
-            if (auto e = find(p.string()); e && e->info.manifest)
-                for (const Manifest::Wasm& w : e->info.manifest->wasm)
-                    if (auto* f = std::get_if<Manifest::WasmFile>(&w.source))
-                        named_modules.insert(canonical_path(f->path)); // resolved already
+            if (auto e = find(p.string()))
+                for (std::string& m : module_files(e->info))
+                    named_modules.insert(std::move(m));
         }
     }
     for (const fs::path& p : modules)
@@ -667,10 +676,9 @@ void PluginManager::Impl::sort_out(const std::set<fs::path>& appeared,
         std::shared_lock lock(mutex);
         for (const auto& e : entries) {
             known[e->canonical] = e->info.path;
-            if (e->info.manifest && !fs::is_directory(e->info.path))
-                for (const Manifest::Wasm& w : e->info.manifest->wasm)
-                    if (auto* f = std::get_if<Manifest::WasmFile>(&w.source))
-                        known[canonical_path(f->path)] = e->info.path;
+            if (!fs::is_directory(e->info.path))
+                for (std::string& m : module_files(e->info))
+                    known[std::move(m)] = e->info.path;
         }
     }
     std::vector<fs::path> fresh;
