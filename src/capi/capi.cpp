@@ -982,21 +982,22 @@ kiln_error* parse_manifest(ManifestParser parse, const char* text, size_t len, c
 }
 
 /// The C++ name of a log level ("trace" ... "error", "off"), or nullopt for a value that is none.
-std::optional<std::string> log_level_text(kiln_log_level_t level) {
-    switch (enum_as_int(level)) {
+/// Takes the level as an int (see enum_as_int): passing an out-of-range kiln_log_level_t by value
+/// is itself a load of the enum, which UBSan reports.
+std::optional<std::string> log_level_text(int level) {
+    switch (level) {
     case KILN_LOG_TRACE:
     case KILN_LOG_DEBUG:
     case KILN_LOG_INFO:
     case KILN_LOG_WARN:
-    case KILN_LOG_ERROR: return kiln::log_level_name(kiln::LogLevel(enum_as_int(level)));
+    case KILN_LOG_ERROR: return kiln::log_level_name(kiln::LogLevel(level));
     case KILN_LOG_OFF: return "off";
     }
     return std::nullopt;
 }
 
-kiln_error* unknown_level(kiln_log_level_t level) {
-    return usage(
-        fmt::format("{} is no log level (KILN_LOG_TRACE to KILN_LOG_OFF)", enum_as_int(level)));
+kiln_error* unknown_level(int level) {
+    return usage(fmt::format("{} is no log level (KILN_LOG_TRACE to KILN_LOG_OFF)", level));
 }
 
 /// Calls a plugin's C host function with the plugin's view of the call.
@@ -1072,10 +1073,11 @@ void kiln_plugin_options_set_http_response_headers(kiln_plugin_options_t* option
 
 kiln_error_t* kiln_plugin_options_set_log_level(kiln_plugin_options_t* options,
                                                 kiln_log_level_t level) {
+    const int raw_level = enum_as_int(level);
     return guarded([&]() -> kiln_error* {
         if (!options) return usage("options are NULL");
-        auto text = log_level_text(level);
-        if (!text) return unknown_level(level);
+        auto text = log_level_text(raw_level);
+        if (!text) return unknown_level(raw_level);
         options->options.log_level = *text;
         return nullptr;
     });
@@ -1276,10 +1278,11 @@ kiln_error_t* kiln_plugin_reset(kiln_plugin_t* plugin) {
 }
 
 kiln_error_t* kiln_plugin_set_log_level(kiln_plugin_t* plugin, kiln_log_level_t level) {
+    const int raw_level = enum_as_int(level);
     return guarded([&]() -> kiln_error* {
         if (!plugin) return usage("plugin is NULL");
-        auto text = log_level_text(level);
-        if (!text) return unknown_level(level);
+        auto text = log_level_text(raw_level);
+        if (!text) return unknown_level(raw_level);
         auto r = plugin->plugin.set_log_level(*text);
         return r ? nullptr : new_error(std::move(r.error()));
     });
