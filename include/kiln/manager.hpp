@@ -424,14 +424,16 @@ public:
     Result<std::string> add(const std::string& path);
     /// Every plugin, sorted by name then version.
     std::vector<PluginInfo> list() const;
+    /// The options it was made with.
+    const ManagerOptions& options() const;
     /// The plugin of that name (its highest version), or the one at that path.
     std::optional<PluginInfo> info(std::string_view name_or_path) const;
     /// The plugins `name` needs, in load order, ending with `name`. A cycle or an unsatisfiable
     /// range is an error naming the chain.
     Result<std::vector<std::string>> load_order(std::string_view name) const;
     /// Every check of load without running plugin code: requires, config, module hashes,
-    /// compiling (cached) and the adapter; the first problem is the error, and the plugin is
-    /// then listed as failed with it.
+    /// compiling (cached) and the adapter. The error names every problem found, a line each
+    /// (as a manifest's own problems are), and the plugin is then listed as failed with it.
     Result<void> validate(std::string_view name);
     /// Loads `name` and what it requires (dependencies first). Loading a loaded plugin is a
     /// no-op; a plugin that failed stays failed with its reason.

@@ -41,6 +41,7 @@ struct JobBinding {
 struct InstanceLoad {
     std::shared_ptr<const CompiledPlugin> compiled;
     std::unique_ptr<hostfns::HostContext> context;
+    std::string initialize_input; ///< an Extism plugin's `initialize` input (host and config)
 };
 
 /// The host function context of one instance, made current for each of its calls.
@@ -97,6 +98,9 @@ public:
     virtual bool has(std::string_view name) const = 0;
     /// Calls an export outside any job (migrate_state): JSON in, JSON out.
     virtual Result<std::string> call(std::string_view name, std::string_view input) = 0;
+    /// False once a trap or an abandoned call replaced the instance that ran the plugin's
+    /// initialisation: the runner then discards it, and the next job gets an initialised one.
+    virtual bool reusable() const = 0;
 };
 
 /// A job the plugin registered while it initialised (Spacedrive's register_job).

@@ -75,6 +75,7 @@ struct PluginSlot {
     std::string hash;
     uint32_t limit = 0;
     PluginInfo info;
+    std::string kiln_version; ///< the manager's, given to `initialize`
     Permissions permissions;
     std::shared_ptr<const CompiledPlugin> compiled;
     std::shared_ptr<HostLibrary::Impl> host;
@@ -88,7 +89,8 @@ struct PluginSlot {
 
     Result<std::unique_ptr<JobInstance>> make() {
         // Each instance has a host function context of its own, so that they run side by side.
-        InstanceLoad load{compiled, host->context_for(AbiLoad{info, compiled, permissions, {}})};
+        const AbiLoad abi_load{info, compiled, permissions, kiln_version};
+        InstanceLoad load{compiled, host->context_for(abi_load), extism_initialize_input(abi_load)};
         if (abi != PluginAbi::spacedrive) return make_extism_instance(std::move(load));
         bool first = false;
         {
@@ -119,6 +121,7 @@ struct PluginSlot {
     }
 
     void release(std::unique_ptr<JobInstance> instance) {
+        if (!instance->reusable()) return;
         std::lock_guard lock(mutex);
         // Kept for the plugin's next jobs, up to as many as may run at once.
         if (idle.size() < std::max<uint32_t>(limit, 1)) idle.push_back(std::move(instance));
@@ -217,6 +220,7 @@ Result<std::shared_ptr<PluginSlot>> JobRunner::Impl::slot_for(const std::string&
     slot->compiled = compiled;
     slot->host = host;
     slot->info = *info;
+    slot->kiln_version = manager.options().kiln_version;
     slot->permissions = permissions;
     slot->hash = module_hash(*compiled);
     slot->limit = permissions.max_concurrent_jobs;

@@ -288,6 +288,7 @@ public:
     }
 
     bool has(std::string_view name) const { return m_plugin.function_exists(name); }
+    bool initialised() const { return m_initialised; }
 
     /// Runs plugin_cleanup, if exported (its return value says nothing the host acts on), once,
     /// on the instance that ran plugin_init: not on the fresh one that replaced it after a
@@ -380,6 +381,7 @@ public:
     Result<void> restore(std::span<const uint8_t> bytes) override { return m_core->restore(bytes); }
     void abandon() override { m_core->abandon(); }
     bool has(std::string_view name) const override { return m_core->has(name); }
+    bool reusable() const override { return m_core->initialised(); }
     Result<std::string> call(std::string_view name, std::string_view) override {
         return make_error(
             ErrorKind::usage,
@@ -455,7 +457,7 @@ public:
         return hostfns::instantiate_hosted(
             *m_library, load, [&]() -> Result<std::unique_ptr<AbiInstance>> {
                 // The hosted wrapper makes the plugin's context current for its calls.
-                KILN_TRY(core, make_core(InstanceLoad{load.compiled, nullptr}, {}));
+                KILN_TRY(core, make_core(InstanceLoad{load.compiled, nullptr, {}}, {}));
                 return std::unique_ptr<AbiInstance>(
                     std::make_unique<SpacedriveInstance>(std::move(core)));
             });

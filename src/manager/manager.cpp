@@ -5,6 +5,7 @@
 // unloads, so a slow compile never blocks calls to other plugins; each loaded instance has its
 // own `call_mutex`, as an instance runs one call at a time. Events are sent after every lock
 // is released.
+#include "base/file.hpp"
 #include "base/result.hpp"
 #include "manager/persist.hpp"
 #include "plugin/fetch.hpp"
@@ -117,9 +118,8 @@ Result<void> describe_module(PluginInfo& info) {
         if (wasm[i].name == "main") main = i;
     std::vector<uint8_t> bytes;
     if (auto* f = std::get_if<Manifest::WasmFile>(&wasm[main].source)) {
-        std::ifstream in(f->path, std::ios::binary);
-        if (!in) return make_error(ErrorKind::io, fmt::format("{}: cannot open", f->path));
-        bytes.assign(std::istreambuf_iterator<char>(in), {});
+        KILN_TRY(read, read_file(f->path));
+        bytes = std::move(read);
     } else if (auto* b = std::get_if<Manifest::WasmBytes>(&wasm[main].source)) {
         bytes = b->data;
     } else {
@@ -402,7 +402,11 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
         auto bytes = plugin::fetch_wasm(w);
         if (!bytes) return tl::unexpected(bytes.error());
         key += "|" + w.name + ":" + plugin::sha256_hex(*bytes);
-        w.source = Manifest::WasmBytes{std::move(*bytes)};
+        // The file's name stays for messages.
+        std::string path;
+        if (const auto* file = std::get_if<Manifest::WasmFile>(&w.source)) path = file->path;
+        if (const auto* held = std::get_if<Manifest::WasmBytes>(&w.source)) path = held->path;
+        w.source = Manifest::WasmBytes{std::move(*bytes), std::move(path)};
         w.hash.clear();
     }
     Manifest rest = *manifest;
@@ -756,6 +760,10 @@ Result<std::string> PluginManager::add(const std::string& path) {
     return name;
 }
 
+const ManagerOptions& PluginManager::options() const {
+    return m_impl->options;
+}
+
 std::vector<PluginInfo> PluginManager::list() const {
     std::vector<PluginInfo> out;
     {
@@ -796,23 +804,33 @@ Result<void> PluginManager::validate(std::string_view name) {
         if (!entry) return make_error(ErrorKind::usage, fmt::format("no plugin {}", name));
         if (entry->info.state == PluginState::failed)
             return make_error(ErrorKind::invalid, entry->info.error);
-        if (auto o = m_impl->order_of(name); !o) {
-            lock.unlock();
-            std::unique_lock write(m_impl->mutex);
-            entry->info.state = PluginState::failed;
-            entry->info.error = o.error().message;
-            return tl::unexpected(o.error());
-        }
     }
-    std::lock_guard load(m_impl->load_mutex);
-    auto built = m_impl->build(entry, false);
-    if (!built) {
+    // Its requirements and its own build (config, hashes, compiling, the adapter) are checked
+    // both, so that every problem is named, a line each.
+    Result<void> result;
+    auto note = [&](const Error& e) {
+        if (result)
+            result = tl::unexpected(e);
+        else
+            result.error().message += "\n" + e.message;
+    };
+    bool links = false;
+    {
+        std::shared_lock lock(m_impl->mutex);
+        if (auto o = m_impl->order_of(name); !o) note(o.error());
+        links = entry->info.manifest && !entry->info.manifest->links.empty();
+    }
+    // Linking needs what it requires: with that missing, building would only say it again.
+    if (result || !links) {
+        std::lock_guard load(m_impl->load_mutex);
+        if (auto built = m_impl->build(entry, false); !built) note(built.error());
+    }
+    if (!result) {
         std::unique_lock lock(m_impl->mutex);
         entry->info.state = PluginState::failed;
-        entry->info.error = built.error().message;
-        return tl::unexpected(built.error());
+        entry->info.error = result.error().message;
     }
-    return {};
+    return result;
 }
 
 Result<void> PluginManager::load(std::string_view name) {

@@ -2,6 +2,7 @@
 // and the foreign dialects read as their hosts read them (Zeno's manifest.yaml, Spacedrive's
 // manifest.json), all turned into one JSON value and walked by plugin::Walker, so that every
 // error names the file and the path of the field.
+#include "base/file.hpp"
 #include "manager/schema.hpp"
 #include "manager/yaml.hpp"
 #include "plugin/walker.hpp"
@@ -390,19 +391,17 @@ bool Reader::contributes(const Json& v, const std::string& path) {
 }
 
 bool Reader::about(const Json& v) {
+    bool ok = true;
     for (auto [key, out] : {std::pair{"description", &m.description},
                             {"author", &m.author},
                             {"license", &m.license},
                             {"homepage", &m.homepage}})
-        if (v.contains(key) && !w.string(v[key], key, *out)) return false;
-    return true;
+        if (v.contains(key) && !w.string(v[key], key, *out)) ok = false;
+    return ok;
 }
 
 bool Reader::config_schema(const Json& v, const std::string& path) {
-    if (auto ok = manager::check_schema(v, path); !ok) {
-        w.error = ok.error().message;
-        return false;
-    }
+    if (auto ok = manager::check_schema(v, path); !ok) return w.fail(ok.error().message);
     m.config_schema = v.dump();
     return true;
 }
@@ -414,40 +413,48 @@ void Reader::keep_foreign(const Json& v, const std::string& key, const std::stri
     m.warnings.push_back(fmt::format("{}: {}: kept, {}", m.file, key, why));
 }
 
+/// Every top-level field is read even after one failed, so that `kiln plugin validate` names
+/// every problem; a field's reader stops at its own first one.
 bool Reader::kiln(const Json& v) {
-    if (!w.object(v, "") ||
-        !w.only(v, "",
-                {"name", "version", "description", "author", "license", "homepage", "wasm", "abi",
-                 "requires", "permissions", "limits", "config", "config_schema", "contributes"}))
-        return false;
+    if (!w.object(v, "")) return false;
+    bool ok = w.only(v, "",
+                     {"name", "version", "description", "author", "license", "homepage", "wasm",
+                      "abi", "requires", "permissions", "limits", "config", "config_schema",
+                      "contributes"});
     for (const char* required : {"name", "version", "wasm"})
-        if (!v.contains(required)) return w.fail(required, "required");
-    if (!w.string(v["name"], "name", m.name)) return false;
-    if (!valid_name(m.name))
-        return w.fail("name", fmt::format("\"{}\": expected [a-z0-9][a-z0-9_.-]*", m.name));
-    if (!version(v["version"], "version")) return false;
-    if (!about(v)) return false;
+        if (!v.contains(required)) ok = w.fail(required, "required");
+    if (v.contains("name")) {
+        if (!w.string(v["name"], "name", m.name))
+            ok = false;
+        else if (!valid_name(m.name))
+            ok = w.fail("name", fmt::format("\"{}\": expected [a-z0-9][a-z0-9_.-]*", m.name));
+    }
+    if (v.contains("version")) ok = version(v["version"], "version") && ok;
+    ok = about(v) && ok;
     if (v.contains("abi")) {
         std::string abi;
-        if (!w.string(v["abi"], "abi", abi)) return false;
         const PluginAbi all[] = {PluginAbi::automatic, PluginAbi::extism, PluginAbi::zeno,
                                  PluginAbi::spacedrive, PluginAbi::reflow};
-        auto it = std::find_if(std::begin(all), std::end(all),
-                               [&](PluginAbi a) { return abi == abi_name(a); });
-        if (it == std::end(all))
-            return w.fail("abi", fmt::format("\"{}\": expected auto, extism, zeno, spacedrive or "
-                                             "reflow",
-                                             abi));
-        m.abi = *it;
+        if (!w.string(v["abi"], "abi", abi)) {
+            ok = false;
+        } else if (auto it = std::find_if(std::begin(all), std::end(all),
+                                          [&](PluginAbi a) { return abi == abi_name(a); });
+                   it == std::end(all)) {
+            ok = w.fail("abi", fmt::format("\"{}\": expected auto, extism, zeno, spacedrive or "
+                                           "reflow",
+                                           abi));
+        } else {
+            m.abi = *it;
+        }
     }
-    if (v.contains("requires") && !requires_(v["requires"], "requires", false)) return false;
-    if (v.contains("permissions") && !permissions(v["permissions"], "permissions")) return false;
-    if (v.contains("limits") && !limits(v["limits"], "limits")) return false;
-    if (v.contains("config") && !w.string_map(v["config"], "config", m.config)) return false;
-    if (v.contains("config_schema") && !config_schema(v["config_schema"], "config_schema"))
-        return false;
-    if (v.contains("contributes") && !contributes(v["contributes"], "contributes")) return false;
-    return wasm_sources(v["wasm"], "wasm", true);
+    if (v.contains("requires")) ok = requires_(v["requires"], "requires", false) && ok;
+    if (v.contains("permissions")) ok = permissions(v["permissions"], "permissions") && ok;
+    if (v.contains("limits")) ok = limits(v["limits"], "limits") && ok;
+    if (v.contains("config")) ok = w.string_map(v["config"], "config", m.config) && ok;
+    if (v.contains("config_schema")) ok = config_schema(v["config_schema"], "config_schema") && ok;
+    if (v.contains("contributes")) ok = contributes(v["contributes"], "contributes") && ok;
+    if (v.contains("wasm")) ok = wasm_sources(v["wasm"], "wasm", true) && ok;
+    return ok;
 }
 
 /// Zeno's manifest.yaml as Zeno reads it: name and binary required, unknown keys ignored (kept
@@ -575,12 +582,8 @@ bool Reader::spacedrive(const Json& v) {
 }
 
 Result<std::string> read_text(const std::string& path) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec))
-        return make_error(ErrorKind::io, fmt::format("{}: is a directory", path));
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(ErrorKind::io, fmt::format("{}: cannot open", path));
-    return std::string(std::istreambuf_iterator<char>(in), {});
+    KILN_TRY(bytes, read_file(path));
+    return std::string(bytes.begin(), bytes.end());
 }
 
 /// ${VAR} and ${VAR:-default} in one config value.
@@ -664,7 +667,13 @@ Result<PackageManifest> PackageManifest::parse(std::string_view text, std::strin
     bool ok = dialect == Dialect::zeno         ? r.zeno(*value)
               : dialect == Dialect::spacedrive ? r.spacedrive(*value)
                                                : r.kiln(*value);
-    if (!ok) return named(r.w.error);
+    if (!ok) {
+        // One line per problem, each naming the file.
+        std::string text;
+        for (const std::string& problem : r.w.problems)
+            text += (text.empty() ? "" : "\n") + fmt::format("{}: {}", file, problem);
+        return make_error(ErrorKind::invalid, text.empty() ? file + ": invalid" : text);
+    }
     return m;
 }
 

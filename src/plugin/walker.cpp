@@ -88,7 +88,12 @@ std::string describe(const Json& v) {
 }
 
 bool Walker::fail(const std::string& path, const std::string& what) {
-    if (error.empty()) error = fmt::format("{}: {}", path, what);
+    return fail(fmt::format("{}: {}", path, what));
+}
+
+bool Walker::fail(const std::string& problem) {
+    if (error.empty()) error = problem;
+    problems.push_back(problem);
     return false;
 }
 
@@ -159,10 +164,11 @@ bool Walker::only(const Json& v, const std::string& path,
 }
 
 bool Walker::only(const Json& v, const std::string& path, const std::vector<std::string>& known) {
+    bool ok = true;
     for (const auto& [k, _] : v.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
-            return fail(field(path, k), "unknown field");
-    return true;
+            ok = fail(field(path, k), "unknown field");
+    return ok;
 }
 
 } // namespace kiln::plugin

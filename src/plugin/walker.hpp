@@ -35,13 +35,17 @@ Result<Json> parse_toml_text(std::string_view text);
 /// "an array", "a TOML date/time", ...
 std::string describe(const Json& v);
 
-/// Reads fields of a JSON value; the first failure is kept as "PATH: WHAT" and every reader
-/// then returns false, so a walk stops at the first bad field.
+/// Reads fields of a JSON value; a reader that fails records "PATH: WHAT" and returns false. A
+/// walk may stop at the first bad field, or go on with the fields that do not depend on it to
+/// find every problem.
 struct Walker {
-    std::string error;
+    std::string error;                 ///< the first problem recorded
+    std::vector<std::string> problems; ///< every problem recorded, in order
 
-    /// Records a failure (the first one only) and returns false.
+    /// Records a failure and returns false.
     bool fail(const std::string& path, const std::string& what);
+    /// Records a failure given whole ("PATH: WHAT") and returns false.
+    bool fail(const std::string& problem);
     /// The path of `key` inside the object at `path`.
     static std::string field(const std::string& path, std::string_view key);
     /// The path of element `index` of the array at `path`.
@@ -60,9 +64,9 @@ struct Walker {
     /// An object whose values are all strings.
     bool string_map(const Json& v, const std::string& path,
                     std::map<std::string, std::string>& out);
-    /// Refuses keys of the object `v` outside `known`.
+    /// Refuses keys of the object `v` outside `known` (each one a problem).
     bool only(const Json& v, const std::string& path, std::initializer_list<const char*> known);
-    /// Refuses keys of the object `v` outside `known`.
+    /// Refuses keys of the object `v` outside `known` (each one a problem).
     bool only(const Json& v, const std::string& path, const std::vector<std::string>& known);
 };
 

@@ -1,6 +1,6 @@
 # kiln plugin list|info|validate|call over a folder of plugins made at build time: `echo` (a
 # kiln.yaml beside echo_plugin.wasm, declaring a command served by its `echo` export), `zeno` (a
-# Zeno manifest.yaml) and `bad` (a manifest without its version). Included by CMakeLists.txt.
+# Zeno manifest.yaml) and `bad` (a manifest without its version, naming a wasm file that is not there). Included by CMakeLists.txt.
 set(plugins ${CMAKE_CURRENT_BINARY_DIR}/plugins)
 kiln_add_wat(TARGET kiln-cli-plugin-fixtures OUTPUT_DIR ${plugins}/echo
              SOURCES ${src}/echo_plugin.wat)
@@ -15,7 +15,7 @@ file(WRITE ${plugins}/zeno/manifest.yaml
      "slots:\n  - name: hello.say\n")
 
 kiln_cli_test(plugin-list EXIT 0
-              STDOUT "^bad - auto failed: [^\n]*bad/kiln\\.yaml: version: required\necho 1\\.2\\.0 extism available \\(command say\\)\nzeno-hello 0\\.0\\.0 zeno available$"
+              STDOUT "^bad - auto failed: [^\n]*bad/kiln\\.yaml: version: required \\(and 1 more: kiln plugin validate\\)\necho 1\\.2\\.0 extism available \\(command say\\)\nzeno-hello 0\\.0\\.0 zeno available$"
               ARGS plugin list --plugin-dir ${plugins})
 kiln_cli_test(plugin-list-json EXIT 0
               STDOUT "\"name\": \"echo\",\n *\"version\": \"1\\.2\\.0\",\n *\"abi\": \"extism\",\n *\"state\": \"available\",.*\"kind\": \"command\",\n *\"id\": \"say\""
@@ -36,7 +36,7 @@ kiln_cli_test(plugin-call-unknown-plugin EXIT 2 STDERR "^kiln: no plugin ghost$"
 kiln_cli_test(plugin-validate EXIT 0 STDOUT "echo: valid \\(echo 1\\.2\\.0, extism ABI\\)$"
               ARGS plugin validate ${plugins}/echo)
 kiln_cli_test(plugin-validate-problems EXIT 1
-              STDOUT "echo: valid [^\n]*\n[^\n]*bad: [^\n]*kiln\\.yaml: version: required\nmissing: cannot open$"
+              STDOUT "echo: valid [^\n]*\n[^\n]*bad: [^\n]*kiln\\.yaml: version: required\n[^\n]*bad: [^\n]*kiln\\.yaml: wasm: no wasm file [^\n]*plugin\\.wasm\nmissing: cannot open$"
               ARGS plugin validate ${plugins}/echo ${plugins}/bad missing)
 kiln_cli_test(plugin-validate-foreign-warns EXIT 0
               STDOUT "zeno: valid \\(zeno-hello 0\\.0\\.0, zeno ABI\\)$"

@@ -291,6 +291,38 @@ TEST(Jobs, ADeclaredJobKindRetriesAndGivesUpAfterItsAttempts) {
     EXPECT_EQ(json_number(*j.checkpoint, "fails"), 1u);
 }
 
+TEST(Jobs, InstancesRunInitializeAndShutdownAndATrappedOneIsNotReused) {
+    SKIP_WITHOUT_C();
+    JobEnv env("v1/job_counter");
+    const std::string file = JobEnv::guest_path("lifecycle.txt");
+    auto run = [&](uint64_t trap) {
+        JobId id = env.dispatch({.plugin = "job_counter",
+                                 .export_name = "lifecycle",
+                                 .state = counter_state(0, 0, 0, file, trap)});
+        EXPECT_TRUE(env.runner->run(id));
+        return env.get(id);
+    };
+    JobInfo first = run(0);
+    ASSERT_EQ(first.status, JobStatus::completed) << first.error;
+    // `initialize` ran once, with the host's name and version in its input.
+    EXPECT_EQ(first.checkpoint, "{\"initialised\":1,\"host\":1}");
+    JobInfo trapped = run(1);
+    EXPECT_EQ(trapped.status, JobStatus::failed);
+    EXPECT_NE(trapped.error.find("unreachable"), std::string::npos) << trapped.error;
+    // The trap replaced the instance's state: the next job runs on an instance that ran
+    // `initialize` (not on a fresh one that never did), and the trapped one got no `shutdown`.
+    JobInfo after = run(0);
+    ASSERT_EQ(after.status, JobStatus::completed) << after.error;
+    EXPECT_EQ(after.checkpoint, "{\"initialised\":1,\"host\":1}");
+    EXPECT_FALSE(fs::exists(env.steps_file("lifecycle.txt")));
+    // Discarding the instances (the runner ends) runs `shutdown` on the one kept idle.
+    env.close();
+    std::ifstream in(env.steps_file("lifecycle.txt"));
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(text.str(), "shutdown 1\n");
+}
+
 TEST(Jobs, APluginRunsAtMostItsConcurrentJobs) {
     SKIP_WITHOUT_C();
     RunnerOptions options = JobEnv::fast_options();

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace kiln {
 namespace {
 
@@ -217,6 +219,27 @@ TEST(PackageManifest, ErrorsNameFileFieldAndExpectation) {
               "description: expected a string");
     // Non-ASCII outside a TOML string is an error naming where, as toml++ reports it.
     EXPECT_EQ(yaml_error("name = \"p\" \u00e9\n", "kiln.toml").substr(0, 18), "line 1, column 12:");
+}
+
+TEST(PackageManifest, EveryProblemIsNamedALineEach) {
+    // Each top-level field is read even after another failed; a field stops at its own first
+    // problem (contributes' second command is not reached).
+    const std::string errors =
+        yaml_error("name: Bad Name\ncolour: red\nshade: dark\nlimits: {memory: lots}\n"
+                   "contributes: {commands: [{title: t}, {title: u}]}\n");
+    EXPECT_EQ(errors.substr(0, errors.find('\n')), "colour: unknown field");
+    const std::string file = "kiln.yaml: ";
+    auto has = [&](const std::string& problem) {
+        return errors.find(problem) != std::string::npos;
+    };
+    EXPECT_TRUE(has("\n") && has(file + "shade: unknown field\n")) << errors;
+    EXPECT_TRUE(has(file + "version: required\n")) << errors;
+    EXPECT_TRUE(has(file + "wasm: required\n")) << errors;
+    EXPECT_TRUE(has(file + "name: \"Bad Name\": expected [a-z0-9][a-z0-9_.-]*\n")) << errors;
+    EXPECT_TRUE(has(file + "limits.memory: expected a size")) << errors;
+    EXPECT_TRUE(has(file + "contributes.commands[0].id: required")) << errors;
+    EXPECT_FALSE(has("commands[1]")) << errors;
+    EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 6) << errors;
 }
 
 TEST(PackageManifest, ConcurrentJobsIsAnotherNameOfJobs) {

@@ -16,9 +16,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <sstream>
 
 namespace kiln::tool {
 
@@ -105,7 +107,12 @@ int run_list(const PluginCommandOptions& o) {
     }
     for (const PluginInfo& p : list) {
         std::string state = plugin_state_name(p.state);
-        if (p.state == PluginState::failed) state += ": " + p.error;
+        if (p.state == PluginState::failed) {
+            // A manifest with several problems lists its first; `validate` prints them all.
+            const size_t more = size_t(std::count(p.error.begin(), p.error.end(), '\n'));
+            state += ": " + p.error.substr(0, p.error.find('\n'));
+            if (more) state += fmt::format(" (and {} more: kiln plugin validate)", more);
+        }
         std::string line = fmt::format("{} {} {} {}", p.name, p.version.empty() ? "-" : p.version,
                                        abi_name(p.abi), state);
         if (std::string c = contributions_text(p); !c.empty()) line += " (" + c + ")";
@@ -229,7 +236,10 @@ int run_validate(const PluginCommandOptions& o) {
         if (found->state == PluginState::available) (void)manager.validate(found->path);
         const PluginInfo p = *manager.info(found->path);
         if (p.state == PluginState::failed) {
-            std::cout << fmt::format("{}: {}\n", path, p.error);
+            // One line per problem.
+            std::istringstream problems(p.error);
+            for (std::string line; std::getline(problems, line);)
+                std::cout << fmt::format("{}: {}\n", path, line);
             code = exit_failure;
         } else {
             for (const std::string& w : p.manifest->warnings)
