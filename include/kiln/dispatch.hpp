@@ -131,6 +131,7 @@ struct CommandInfo {
     /// The export called with the payload itself (a manifest's `contributes.commands[].export`);
     /// empty: the plugin's handle_command gets {"action": id, "payload": payload}.
     std::string export_name;
+    bool operator==(const CommandInfo&) const = default;
 };
 
 /// A slot: a named operation the host calls by name (ZenoEngine's model).
@@ -144,6 +145,7 @@ struct SlotInfo {
     std::string schema; ///< JSON Schema of the input (the subset of config_schema); "" for any
     /// What the plugin's ABI calls: an export (Extism), else the slot's name (ZenoEngine).
     std::string target;
+    bool operator==(const SlotInfo&) const = default;
 };
 
 /// A UI block type: how the host shows data of a plugin's as HTML or JSON.
@@ -157,6 +159,7 @@ struct BlockType {
     /// ... or the export that gets the data and outputs the rendered block.
     std::string export_name;
     std::string format = "html"; ///< what the renderer gives: "html" or "json"
+    bool operator==(const BlockType&) const = default;
 };
 
 /// A rendered block.

@@ -319,6 +319,11 @@ public:
     Result<std::string> resume(std::span<const Value> host_results = {});
     /// Abandons the suspended call; the next call gets a fresh instance.
     void drop_suspended();
+    /// True when the next call starts on a fresh instance, which ran none of the plugin's own
+    /// initialisation exports: the last call trapped, hit a limit or was cancelled, a suspended
+    /// call was dropped, or a command's `_start` ran. A host that runs a lifecycle export
+    /// (Extism's `initialize`) runs it again then.
+    bool next_call_is_fresh() const;
 
     /// Everything the instance holds, as an encoded snapshot: its store (memories, globals,
     /// tables, a suspended call), its WASI descriptors, vars, config and kernel memory. Refused

@@ -33,12 +33,16 @@ template <typename T> struct Owned {
     bool declared = false; ///< from the manifest: the plugin's own registration replaces it
 };
 
-/// Adds `entry` to the entries of one key: refused when its owner registered the key already,
-/// unless that was only declared by the manifest (then replaced). `what` names it in errors.
+/// Adds `entry` to the entries of one key: refused when its owner registered the key already
+/// (unless the same again: a no-op), or that was only declared by the manifest (then
+/// replaced). `what` names it in errors.
 template <typename T>
 Result<void> add_entry(std::vector<Owned<T>>& entries, Owned<T> entry, const std::string& what) {
     for (Owned<T>& e : entries)
         if (e.owner == entry.owner) {
+            // The same registration again (a plugin initialised again on a fresh instance
+            // after a trap) changes nothing.
+            if (!e.declared && !entry.declared && e.info == entry.info) return {};
             if (!e.declared || entry.declared)
                 return make_error(ErrorKind::usage, what + " is registered already");
             e = std::move(entry);

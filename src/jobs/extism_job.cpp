@@ -42,8 +42,7 @@ public:
     /// ends): `shutdown`, as the manager's instance gets at unload, unless a suspended call was
     /// dropped or a trap left the instance in no state to run code.
     ~ExtismJob() override {
-        if (m_plugin.is_suspended()) return; // a call left halfway: no state to shut down
-        if (!m_healthy || !m_plugin.function_exists("shutdown")) return;
+        if (!reusable() || !m_plugin.function_exists("shutdown")) return;
         InstanceHost::Call call(*m_host);
         // A failing shutdown cannot stop the discard; the plugin's log has said why.
         (void)m_plugin.call("shutdown", "");
@@ -69,28 +68,25 @@ public:
     Result<void> restore(std::span<const uint8_t> bytes) override {
         KILN_TRY(restored, Plugin::restore(m_compiled, bytes));
         m_plugin = std::move(restored);
-        m_healthy = true; // a snapshot of an instance that ran `initialize`
         m_cancel = m_plugin.cancel_handle();
         attach();
         return {};
     }
 
-    void abandon() override {
-        // The next call gets a fresh instance, which never ran `initialize`.
-        if (m_plugin.is_suspended()) m_healthy = false;
-        m_plugin.drop_suspended();
-    }
+    void abandon() override { m_plugin.drop_suspended(); }
 
     bool has(std::string_view name) const override { return m_plugin.function_exists(name); }
 
     Result<std::string> call(std::string_view name, std::string_view input) override {
         InstanceHost::Call call(*m_host);
-        auto r = m_plugin.call(name, input);
-        note_failure(r);
-        return r;
+        return m_plugin.call(name, input);
     }
 
-    bool reusable() const override { return m_healthy; }
+    /// Not once a call is left suspended, or the plugin would make a fresh instance (which
+    /// never ran `initialize`) for the next call.
+    bool reusable() const override {
+        return !m_plugin.is_suspended() && !m_plugin.next_call_is_fresh();
+    }
 
 private:
     /// Points the host functions at `job` for the length of a call.
@@ -105,18 +101,10 @@ private:
         m_host->attach(m_plugin);
     }
 
-    Result<RunEnd> outcome(Result<std::string> r) {
+    static Result<RunEnd> outcome(Result<std::string> r) {
         if (r) return RunEnd{RunEnd::Kind::returned, std::move(*r)};
         if (r.error().kind == ErrorKind::suspended) return RunEnd{RunEnd::Kind::suspended, {}};
-        note_failure(r);
         return tl::unexpected(std::move(r.error()));
-    }
-
-    /// A call that failed other than by the export's own return code (a trap, a limit, a
-    /// cancel) leaves the plugin to make a fresh instance for the next call.
-    void note_failure(const Result<std::string>& r) {
-        if (!r && r.error().kind != ErrorKind::plugin && r.error().kind != ErrorKind::suspended)
-            m_healthy = false;
     }
 
     Plugin m_plugin;
@@ -124,7 +112,6 @@ private:
     std::unique_ptr<InstanceHost> m_host;
     CancelHandle m_cancel;
     std::shared_ptr<JobBinding> m_binding = std::make_shared<JobBinding>();
-    bool m_healthy = true; ///< no call of a job trapped
 };
 
 } // namespace

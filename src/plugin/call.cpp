@@ -205,6 +205,10 @@ bool Plugin::is_suspended() const {
     return !m_impl->suspended.empty();
 }
 
+bool Plugin::next_call_is_fresh() const {
+    return m_impl->needs_fresh;
+}
+
 Result<std::string> Plugin::resume(std::span<const Value> host_results) {
     Impl& p = *m_impl;
     if (p.suspended.empty())

@@ -316,7 +316,9 @@ TEST(DispatchFunctions, RegistrationsNeedTheExportsThatServeThem) {
         h.manager->call("p", "block", R"({"id":"b","template":"{{x}}","size":3})").value_or(""),
         "block_register: unknown field \"size\"");
     EXPECT_EQ(h.manager->call("p", "block", R"({"id":"b","template":"{{x}}"})").value_or(""), "ok");
-    EXPECT_EQ(h.manager->call("p", "block", R"({"id":"b","template":"{{x}}"})").value_or(""),
+    EXPECT_EQ(h.manager->call("p", "block", R"({"id":"b","template":"{{x}}"})").value_or(""), "ok")
+        << "the same registration again";
+    EXPECT_EQ(h.manager->call("p", "block", R"({"id":"b","template":"{{y}}"})").value_or(""),
               "p: UI block \"b\" is registered already");
     EXPECT_EQ(h.manager->call("p", "command", "[1]").value_or(""),
               "command_register: the request is not a JSON object");

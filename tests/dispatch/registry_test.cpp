@@ -128,7 +128,11 @@ TEST(DispatchCommands, RegistrationsAreCheckedAndGoWithTheirInstance) {
     EXPECT_NE(schema.error().message.find("patternProperties"), std::string::npos)
         << schema.error().message;
     ASSERT_TRUE(d.add_command(id, {"", "c", "", "", ""}));
-    auto twice = d.add_command(id, {"", "c", "", "", ""});
+    // The same registration again is a no-op (a plugin initialised again after a trap);
+    // another one under the same id is refused.
+    EXPECT_TRUE(d.add_command(id, {"", "c", "", "", ""}));
+    EXPECT_EQ(d.commands().size(), 1u);
+    auto twice = d.add_command(id, {"", "c", "Another", "", ""});
     ASSERT_FALSE(twice);
     EXPECT_EQ(twice.error().message, "p: command \"c\" is registered already");
     EXPECT_FALSE(d.add_command(12345, {"", "d", "", "", ""})) << "no such instance";

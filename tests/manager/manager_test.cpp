@@ -269,6 +269,36 @@ TEST(PluginManager, CompilesOncePerModuleAndSettings) {
     EXPECT_EQ(manager.cache_stats().hits, 2u);
 }
 
+TEST(PluginManager, AfterATrapTheFreshInstanceIsInitialisedAgain) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    write_plugin(dir, "p", kiln_yaml("p", "1.0.0"), lifecycle_body("p"));
+    std::vector<std::string> lines;
+    ManagerOptions o;
+    o.plugin_options.log = [&lines](std::string_view, LogLevel, std::string_view line) {
+        lines.emplace_back(line);
+    };
+    PluginManager manager(o);
+    ASSERT_TRUE(manager.open(dir.str()));
+    EXPECT_EQ(plugin_test::output_i64(*manager.call("p", "inits", "")), 1u);
+    auto trapped = manager.call("p", "trap", "");
+    ASSERT_FALSE(trapped);
+    EXPECT_EQ(trapped.error().kind, ErrorKind::trap);
+    // The trap's instance is gone; the next call's is initialised before it runs (its count
+    // starts again at 1, where a fresh instance left alone would say 0).
+    EXPECT_EQ(plugin_test::output_i64(*manager.call("p", "inits", "")), 1u);
+    EXPECT_EQ(plugin_test::output_i64(*manager.call("p", "inits", "")), 1u);
+    // A trap as the last call: unload finds a fresh instance, never initialised, and runs no
+    // shutdown on it.
+    ASSERT_FALSE(manager.call("p", "trap", ""));
+    ASSERT_TRUE(manager.unload("p"));
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), "p down"), 0);
+    ASSERT_TRUE(manager.load("p"));
+    EXPECT_EQ(plugin_test::output_i64(*manager.call("p", "inits", "")), 1u);
+    ASSERT_TRUE(manager.unload("p"));
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), "p down"), 1);
+}
+
 TEST(PluginManager, HashMismatchFailsValidation) {
     if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
     TempDir dir;

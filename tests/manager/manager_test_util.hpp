@@ -43,7 +43,7 @@ private:
 };
 
 /// An Extism plugin whose `initialize` counts its runs (`inits` outputs the count), `echo`
-/// outputs its input, and `shutdown` logs "NAME down".
+/// outputs its input, `trap` traps, and `shutdown` logs "NAME down".
 inline std::string lifecycle_body(const std::string& name) {
     const std::string down = name + " down";
     return R"(
@@ -53,6 +53,7 @@ inline std::string lifecycle_body(const std::string& name) {
   (func (export "initialize") (result i32)
     (global.set $inits (i64.add (global.get $inits) (i64.const 1))) (i32.const 0))
   (func (export "inits") (result i32) (call $out_i64 (global.get $inits)) (i32.const 0))
+  (func (export "trap") (result i32) unreachable)
   (func (export "echo") (result i32)
     (call $output_set (call $input_offset) (call $input_length)) (i32.const 0))
   (func (export "shutdown") (result i32)
