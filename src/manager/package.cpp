@@ -417,10 +417,10 @@ void Reader::keep_foreign(const Json& v, const std::string& key, const std::stri
 /// every problem; a field's reader stops at its own first one.
 bool Reader::kiln(const Json& v) {
     if (!w.object(v, "")) return false;
-    bool ok = w.only(v, "",
-                     {"name", "version", "description", "author", "license", "homepage", "wasm",
-                      "abi", "requires", "permissions", "limits", "config", "config_schema",
-                      "contributes"});
+    bool ok =
+        w.only(v, "",
+               {"name", "version", "description", "author", "license", "homepage", "wasm", "abi",
+                "requires", "permissions", "limits", "config", "config_schema", "contributes"});
     for (const char* required : {"name", "version", "wasm"})
         if (!v.contains(required)) ok = w.fail(required, "required");
     if (v.contains("name")) {
