@@ -292,6 +292,7 @@ public:
             parameters["_zeno_scope"] = *(*context)->call().scope;
         const std::string request =
             dump(json{{"slot_name", std::string(target)}, {"parameters", std::move(parameters)}});
+        if (auto ok = initialise_again(); !ok) return tl::unexpected(ok.error());
         auto response =
             m_plugin.call_guest("plugin_execute", [&](Caller& c) -> Result<std::string> {
                 auto slot = write_guest(c, "alloc", target, false);
@@ -320,7 +321,8 @@ public:
     }
 
     void shutdown() override {
-        if (!m_plugin.function_exists("plugin_cleanup")) return;
+        // A fresh instance (after a trap) that never ran plugin_init has nothing to clean up.
+        if (!m_plugin.function_exists("plugin_cleanup") || m_plugin.next_call_is_fresh()) return;
         // A failing cleanup cannot stop the unload.
         (void)m_plugin.call_guest("plugin_cleanup", [](Caller& c) -> Result<std::string> {
             auto done = call_export<void()>(c, "plugin_cleanup");
@@ -330,6 +332,25 @@ public:
     }
 
 private:
+    /// After a trap the plugin starts its next call on a fresh instance: plugin_init and
+    /// plugin_register_slots run on it first, as at load (ZenoEngine keeps one instance, set up
+    /// by them, for every call), their output read at load already and not again.
+    Result<void> initialise_again() {
+        if (!m_plugin.next_call_is_fresh()) return {};
+        for (const char* setup : {"plugin_init", "plugin_register_slots"}) {
+            auto ran = m_plugin.call_guest(setup, [setup](Caller& c) -> Result<std::string> {
+                auto ptr = call_export<int32_t()>(c, setup);
+                if (!ptr) return tl::unexpected(ptr.error());
+                return std::string();
+            });
+            if (!ran)
+                return make_error(ran.error().kind,
+                                  fmt::format("{} (again, after the last call failed): {}", setup,
+                                              ran.error().message));
+        }
+        return {};
+    }
+
     static std::string escape_response(const std::string& text) {
         return escape_control(text.size() > 200 ? text.substr(0, 200) + "..." : text);
     }

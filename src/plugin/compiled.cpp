@@ -81,7 +81,10 @@ CompiledPlugin::create(const Engine& engine, Manifest manifest, PluginOptions op
     plugin::define_env(impl->linker);
     for (const PluginFunction& f : impl->options.functions)
         impl->linker.define_func(f.ns, f.name, plugin::wrap_host_function(f));
-    // WASI and the modules linked by name are defined when instantiating, over these stubs.
+    // WASI's functions find their state in the store (Wasi::attach): defined once, here, they
+    // serve every instance.
+    if (impl->options.wasi) Wasi::define(impl->linker);
+    // The modules linked by name are defined when instantiating, over these stubs.
     if (impl->options.trap_unknown_imports)
         for (const auto& [module_name, module] : impl->modules)
             impl->linker.define_unknown_imports_as_traps(module);

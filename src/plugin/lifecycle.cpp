@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace kiln {
 
@@ -77,7 +78,11 @@ Result<void> Plugin::Impl::instantiate(bool initialize) {
     if (c.manifest.timeout_ms) store->set_timeout(saturating_milliseconds(*c.manifest.timeout_ms));
     state->store = store.get();
     state->max_bytes = uint64_t(c.manifest.max_pages.value_or(Manifest::default_max_pages)) * page;
-    Linker linker = c.linker;
+    // One module links against the compiled plugin's linker as it is; modules linked by name
+    // are defined, for this store, in a copy.
+    std::optional<Linker> own;
+    if (c.modules.size() > 1) own.emplace(c.linker);
+    const Linker& linker = own ? *own : c.linker;
     if (c.options.wasi) {
         WasiConfig wc;
         wc.preopens = c.manifest.allowed_paths;
@@ -90,7 +95,6 @@ Result<void> Plugin::Impl::instantiate(bool initialize) {
         wc.stderr_stream = c.options.wasi_stderr.value_or(to_log(LogLevel::warn));
         KILN_TRY(w, Wasi::create(std::move(wc)));
         wasi = w;
-        Wasi::define(linker);
         wasi->attach(*store);
     }
     state->reset_call();
@@ -103,7 +107,7 @@ Result<void> Plugin::Impl::instantiate(bool initialize) {
                               fmt::format("module {}: {}", name, inst.error().message));
         if (is_main) main = *inst;
         if (initialize) KILN_CHECK(init(*inst, !is_main && !inst->get_func(*store, "_initialize")));
-        if (!is_main) linker.define_instance(*store, name, *inst);
+        if (!is_main) own->define_instance(*store, name, *inst);
     }
     needs_fresh = false;
     return {};

@@ -160,6 +160,28 @@ TEST(ZenoHostile, AllocThatTrapsOrAnswersOutOfBoundsOrZero) {
         << wrong.error().message;
 }
 
+TEST(ZenoHostile, AfterATrapTheFreshInstanceRunsPluginInitAgain) {
+    NEED_WAT2WASM();
+    TempDir dir;
+    // plugin_init sets $ready; slot "s" answers success only when it is set, slot "t" traps.
+    write_zeno(dir, "z",
+               zeno_wat(R"(
+  (global $ready (mut i32) (i32.const 0))
+  (data (i32.const 600) "{\"success\":false,\"error\":\"not initialised\"}\00")
+  (func (export "plugin_execute") (param i32 i32 i32 i32) (result i32)
+    (if (i32.eq (i32.load8_u (local.get 0)) (i32.const 116)) (then unreachable))
+    (select (i32.const 512) (i32.const 600) (global.get $ready))))",
+                        "", "(global.set $ready (i32.const 1)) (i32.const 16)"));
+    Hosted h;
+    ASSERT_TRUE(h.manager->open(dir.str()));
+    EXPECT_EQ(h.manager->call("z", "s", "{}").value_or(""), R"({"success":true})");
+    auto trapped = h.manager->call("z", "t", "{}");
+    ASSERT_FALSE(trapped);
+    EXPECT_EQ(trapped.error().kind, ErrorKind::trap);
+    // The next call's instance is fresh: set up by plugin_init as the first was.
+    EXPECT_EQ(h.manager->call("z", "s", "{}").value_or(""), R"({"success":true})");
+}
+
 TEST(ZenoHostile, AllocFailingInsideAnImportGivesTheGuestZero) {
     NEED_WAT2WASM();
     TempDir dir;

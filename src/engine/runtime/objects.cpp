@@ -1,5 +1,7 @@
 #include "engine/runtime/objects.hpp"
 
+#include "engine/runtime/mapping_cache.hpp"
+
 #include <cstring>
 #include <fmt/format.h>
 #include <sys/mman.h>
@@ -21,7 +23,8 @@ int64_t TableInst::grow(uint64_t delta, uint64_t init) {
 }
 
 MemoryInst::~MemoryInst() {
-    if (base) munmap(base, reserved);
+    // Kept for the next memory of this size, zeroed, rather than unmapped (mapping_cache.hpp).
+    give_mapping({base, reserved, writable, MappingKind::memory}, size);
     if (limiter) limiter->release_memory(size);
 }
 
@@ -31,14 +34,20 @@ Result<void> MemoryInst::init(const MemoryType& t) {
     // Reserve address space for the largest size once so `base` never moves; pages are
     // committed by mprotect as the memory grows.
     reserved = std::max<uint64_t>(max_p * page_size, page_size);
-    void* p =
-        mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-        reserved = 0;
-        return make_error(ErrorKind::limit,
-                          fmt::format("cannot reserve {} bytes for a memory", max_p * page_size));
+    if (Mapping kept = take_mapping(MappingKind::memory, reserved); kept.base) {
+        base = kept.base;
+        writable = kept.writable;
+    } else {
+        void* p =
+            mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) {
+            reserved = 0;
+            return make_error(ErrorKind::limit, fmt::format("cannot reserve {} bytes for a memory",
+                                                            max_p * page_size));
+        }
+        base = static_cast<uint8_t*>(p);
+        writable = 0;
     }
-    base = static_cast<uint8_t*>(p);
     size = 0;
     if (grow(t.limits.min) < 0) {
         if (limiter &&
@@ -61,9 +70,13 @@ int64_t MemoryInst::grow(uint64_t delta) {
     uint64_t new_size = (old_pages + delta) * page_size;
     if (new_size > reserved) return -1;
     if (limiter && !limiter->reserve_memory(new_size - size)) return -1;
-    if (delta && mprotect(base + size, new_size - size, PROT_READ | PROT_WRITE) != 0) {
-        if (limiter) limiter->release_memory(new_size - size);
-        return -1;
+    // A kept mapping may be writable past `size` already (zero, as growing gives it).
+    if (new_size > writable) {
+        if (mprotect(base + writable, new_size - writable, PROT_READ | PROT_WRITE) != 0) {
+            if (limiter) limiter->release_memory(new_size - size);
+            return -1;
+        }
+        writable = new_size;
     }
     size = new_size;
     return int64_t(old_pages);

@@ -63,6 +63,7 @@ struct MemoryInst {
     uint8_t* base = nullptr;
     uint64_t size = 0; ///< bytes
     uint64_t reserved = 0;
+    uint64_t writable = 0;              ///< bytes from `base` mapped read-write (at least `size`)
     ResourceLimiter* limiter = nullptr; ///< the owning store's budget, if any
     MemoryInst() = default;
     MemoryInst(const MemoryInst&) = delete;

@@ -5,6 +5,7 @@
 #include "engine/interp/interpreter.hpp"
 #include "engine/interp/lower.hpp"
 #include "engine/runtime/control.hpp"
+#include "engine/runtime/mapping_cache.hpp"
 #include "engine/runtime/store_impl.hpp"
 #include "engine/validate/validator.hpp"
 
@@ -62,8 +63,10 @@ Store::Store(Engine& engine) : m_engine(engine), m_impl(std::make_unique<Impl>()
     const EngineConfig& cfg = engine.config();
     // The value stack is reserved, not committed: untouched pages cost nothing.
     m_impl->stack_bytes = cfg.max_stack_slots * sizeof(uint64_t);
-    void* p = mmap(nullptr, m_impl->stack_bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = engine::take_mapping(engine::MappingKind::stack, m_impl->stack_bytes).base;
+    if (!p)
+        p = mmap(nullptr, m_impl->stack_bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         m_impl->stack_bytes = 0;
         p = nullptr;
@@ -144,7 +147,11 @@ CallResult Store::resume(std::span<const uint64_t> host_results) {
 }
 
 Store::~Store() {
-    if (m_stack.slots_begin) munmap(m_stack.slots_begin, m_impl->stack_bytes);
+    // Kept for the next store, zeroed, rather than unmapped (mapping_cache.hpp).
+    if (m_stack.slots_begin)
+        engine::give_mapping({reinterpret_cast<uint8_t*>(m_stack.slots_begin), m_impl->stack_bytes,
+                              m_impl->stack_bytes, engine::MappingKind::stack},
+                             m_impl->stack_bytes);
 }
 
 FuncInst* Store::create_host_func(FuncType type, HostFn fn) {
