@@ -45,15 +45,38 @@ void unmap(const Mapping& m) {
     if (m.base) munmap(m.base, m.reserved);
 }
 
-/// Zeroes the resident pages of [base, base + bytes) and counts them; false (nothing zeroed
-/// past the first run) when they are more than `limit` bytes or mincore fails.
-bool zero_resident(uint8_t* base, uint64_t bytes, uint64_t limit, uint64_t& resident) {
+/// Pages a value stack's scan looks at at once: a stack is used from its start, so its
+/// touched pages form a prefix, and the scan stops at the first window with none resident.
+constexpr uint64_t stack_window_pages = 64;
+
+/// Zeroes the resident pages of [base, base + bytes) and counts them; false (nothing zeroed)
+/// when they are more than `limit` bytes or mincore fails. A stack's pages are looked at window
+/// by window, up to the first window with none resident: the cost of a scan follows what was
+/// touched, not the size of the reservation.
+bool zero_resident(uint8_t* base, uint64_t bytes, uint64_t limit, MappingKind kind,
+                   uint64_t& resident) {
     const uint64_t page = os_page();
-    const uint64_t pages = (bytes + page - 1) / page;
+    uint64_t pages = (bytes + page - 1) / page;
     resident = 0;
     if (pages == 0) return true;
-    std::vector<unsigned char> in_core(pages);
-    if (mincore(base, pages * page, in_core.data()) != 0) return false;
+    std::vector<unsigned char> in_core;
+    if (kind == MappingKind::stack) {
+        uint64_t scanned = 0;
+        while (scanned < pages) {
+            const uint64_t n = std::min(stack_window_pages, pages - scanned);
+            in_core.resize(scanned + n);
+            if (mincore(base + scanned * page, n * page, in_core.data() + scanned) != 0)
+                return false;
+            const bool any = std::any_of(in_core.begin() + ptrdiff_t(scanned), in_core.end(),
+                                         [](unsigned char c) { return (c & 1) != 0; });
+            scanned += n;
+            if (!any) break;
+        }
+        pages = scanned;
+    } else {
+        in_core.resize(pages);
+        if (mincore(base, pages * page, in_core.data()) != 0) return false;
+    }
     for (unsigned char c : in_core)
         resident += (c & 1) ? page : 0;
     if (resident > limit) return false;
@@ -102,7 +125,7 @@ void give_mapping(Mapping m, uint64_t dirty) {
         }
     }
     // Zeroed outside the lock: other stores' mappings come and go meanwhile.
-    if (!zero_resident(m.base, dirty, max_resident_each, resident)) {
+    if (!zero_resident(m.base, dirty, max_resident_each, m.kind, resident)) {
         unmap(m);
         return;
     }

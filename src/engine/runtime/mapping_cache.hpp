@@ -5,7 +5,10 @@
 // trap) would otherwise map and unmap a memory and a stack each time; unmapping pages that were
 // touched costs a TLB shootdown (an interrupt to every CPU that runs one of the process's
 // threads), and touching fresh pages a fault each. A mapping given back is zeroed first: only
-// its resident pages (mincore), so untouched pages stay untouched. What is too large to zero
+// its resident pages (mincore), so untouched pages stay untouched. A value stack is scanned as
+// far as it was used (its touched pages form a prefix: the scan stops at the first 256 KiB with
+// nothing resident); validated code never reads a slot it did not write, so zeroing a stack is
+// defence in depth, where a memory's zeroing is what wasm requires. What is too large to zero
 // cheaply, or past the cache's bounds, is unmapped as before.
 #pragma once
 
