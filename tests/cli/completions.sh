@@ -46,6 +46,19 @@ bash)
         "$(complete_words kiln call --log-level info "$tmp/plugin.wasm" "$tmp/plu")"
     check "files for run's program" "$tmp/plugin.wasm " \
         "$(complete_words kiln run --dir . "$tmp/plu")"
+    check "the commands of plugin" "audit call disable enable grant info list revoke validate " \
+        "$(complete_words kiln plugin '')"
+    check "a command of job" "status " "$(complete_words kiln job stat)"
+    check "flags of plugin list" "--dir --help --json --plugin-dir " \
+        "$(complete_words kiln plugin list --)"
+    check "flags of job run" "--state " "$(complete_words kiln job run sum --sta)"
+    mkdir "$tmp/plugins"
+    check "a folder for --plugin-dir" "$tmp/plugins " \
+        "$(complete_words kiln plugin list --plugin-dir "$tmp/plug")"
+    check "a file for job run --db, after a flag's value" "$tmp/plugin.wasm " \
+        "$(complete_words kiln job run sum --state '{}' --db "$tmp/plugin.w")"
+    check "nothing after a command of plugin that is not one" "" \
+        "$(complete_words kiln plugin nope --)"
     ;;
 zsh)
     zsh -n "$tmp/script"
@@ -65,6 +78,10 @@ fish)
     check "flags of call" "*--input*" "$(fish_complete 'kiln call plugin.wasm greet --inp')"
     check "choices of --log-level" "debug error info off trace warn " \
         "$(fish_complete 'kiln call plugin.wasm greet --log-level ')"
+    check "the commands of job" "cancel list logs pause resume run start status worker " \
+        "$(fish_complete 'kiln job ')"
+    check "flags of job list" "*--status*" "$(fish_complete 'kiln job list --')"
+    check "no command of job after one" "" "$(fish_complete 'kiln job list ')"
     ;;
 *)
     echo "unknown shell $shell"

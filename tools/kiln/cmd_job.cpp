@@ -4,6 +4,7 @@
 // says how the job ended (docs/jobs.md).
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
 #include "plugin_folders.hpp"
 
 #include <kiln/jobs.hpp>
@@ -379,7 +380,8 @@ int change_job(const JobCommandOptions& o, Result<JobStatus> (JobStore::*change)
 }
 
 void add_db_option(CLI::App* sub, JobCommandOptions& o) {
-    sub->add_option("--db", o.db, "the job database (default: $KILN_HOME/state.db)");
+    sub->add_option("--db", o.db, "the job database (default: $KILN_HOME/state.db)")
+        ->type_name(file_value);
 }
 
 void add_job_options(CLI::App* sub, JobCommandOptions& o) {

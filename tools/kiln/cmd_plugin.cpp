@@ -4,6 +4,7 @@
 // database ($KILN_HOME/state.db). The --json shapes are documented in docs/manager.md.
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "help.hpp"
 #include "plugin_folders.hpp"
 
 #include "base/text.hpp"
@@ -421,7 +422,9 @@ void add_plugin_command(CLI::App& app, int& exit_code) {
     info->callback([o, &exit_code] { exit_code = run_info(*o); });
 
     auto* validate = plugin->add_subcommand("validate", "Check plugins without running them");
-    validate->add_option("PATH", o->paths, "plugin folders, manifests or .wasm files")->required();
+    validate->add_option("PATH", o->paths, "plugin folders, manifests or .wasm files")
+        ->required()
+        ->type_name(file_value);
     validate->callback([o, &exit_code] { exit_code = run_validate(*o); });
 
     auto* call = plugin->add_subcommand("call", "Call a plugin's slot, command or export");

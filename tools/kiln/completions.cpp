@@ -55,18 +55,38 @@ std::string bash_script(const std::vector<CommandSpec>& specs) {
             first_words.push_back(n);
     std::string value_flags; // "cmd:--flag|cmd:-f" for every flag that takes a value
     std::string commands;
+    std::vector<std::string> parents; // the commands of commands: kiln plugin, kiln job, ...
     for (size_t i = 1; i < specs.size(); ++i) {
         const CommandSpec& c = specs[i];
-        first_words.push_back(c.name);
+        // In a case pattern, the space of "plugin list" is escaped; as a label, it is quoted.
+        std::string pattern = c.name;
+        if (size_t space = pattern.find(' '); space != std::string::npos)
+            pattern.replace(space, 1, "\\ ");
+        else
+            first_words.push_back(c.name);
         std::vector<std::string> flag_words;
-        std::string prev_cases;
-        for (const ArgSpec& f : c.flags) {
+        for (const ArgSpec& f : c.flags)
             for (const std::string& n : names_of(f))
                 flag_words.push_back(n);
+        if (!c.subcommands.empty()) {
+            // Its own commands complete where its first argument would.
+            parents.push_back(c.name);
+            commands += fmt::format("    {})\n"
+                                    "        if [[ $cur == -* ]]; then\n"
+                                    "            COMPREPLY=($(compgen -W {} -- \"$cur\"))\n"
+                                    "            return\n"
+                                    "        fi\n"
+                                    "        COMPREPLY=($(compgen -W {} -- \"$cur\")) ;;\n",
+                                    sh_quote(c.name), sh_quote(join(flag_words, " ")),
+                                    sh_quote(join(c.subcommands, " ")));
+            continue;
+        }
+        std::string prev_cases;
+        for (const ArgSpec& f : c.flags) {
             if (!f.takes_value) continue;
             std::vector<std::string> patterns;
             for (const std::string& n : names_of(f))
-                patterns.push_back(c.name + ":" + n);
+                patterns.push_back(pattern + ":" + n);
             value_flags += (value_flags.empty() ? "" : "|") + join(patterns, "|");
             prev_cases +=
                 fmt::format("        {}) {}; return ;;\n", join(names_of(f), "|"), bash_reply(f));
@@ -79,15 +99,15 @@ std::string bash_script(const std::vector<CommandSpec>& specs) {
                 fmt::format("        {}) {} ;;\n", last && arg.repeats ? "*" : std::to_string(a),
                             bash_reply(arg));
         }
-        commands +=
-            fmt::format("    {})\n"
-                        "        case $prev in\n{}        esac\n"
-                        "        if [[ $cur == -* ]]; then\n"
-                        "            COMPREPLY=($(compgen -W {} -- \"$cur\"))\n"
-                        "            return\n"
-                        "        fi\n"
-                        "        case $n in\n{}        esac ;;\n",
-                        c.name, prev_cases, sh_quote(join(flag_words, " ")), argument_cases);
+        commands += fmt::format("    {})\n"
+                                "        case $prev in\n{}        esac\n"
+                                "        if [[ $cur == -* ]]; then\n"
+                                "            COMPREPLY=($(compgen -W {} -- \"$cur\"))\n"
+                                "            return\n"
+                                "        fi\n"
+                                "        case $n in\n{}        esac ;;\n",
+                                sh_quote(c.name), prev_cases, sh_quote(join(flag_words, " ")),
+                                argument_cases);
     }
     return fmt::format(
         R"(# bash completion for kiln, written by `kiln completions bash` from its command
@@ -95,14 +115,17 @@ std::string bash_script(const std::vector<CommandSpec>& specs) {
 _kiln() {{
     local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
     local cmd= word i n=0 skip=0
-    # The command is the first word that is not a flag; n counts its arguments before the
-    # word being completed, not counting the values of its flags.
+    # The command is the first word that is not a flag, and the next one too after a command
+    # of commands ("plugin list"); n counts its arguments before the word being completed, not
+    # counting the values of its flags.
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${{COMP_WORDS[i]}}
         if ((skip)); then
             skip=0
         elif [[ -z $cmd ]]; then
             [[ $word == -* ]] || cmd=$word
+        elif [[ $word != -* && {} == *" $cmd "* ]]; then
+            cmd="$cmd $word"
         else
             case $cmd:$word in
             {}) skip=1 ;;
@@ -118,7 +141,8 @@ _kiln() {{
 }}
 complete -o filenames -F _kiln kiln
 )",
-        value_flags.empty() ? "''" : value_flags, sh_quote(join(first_words, " ")), commands);
+        sh_quote(" " + join(parents, " ") + " "), value_flags.empty() ? "''" : value_flags,
+        sh_quote(join(first_words, " ")), commands);
 }
 
 // --- zsh ------------------------------------------------------------------------------------
@@ -173,13 +197,52 @@ std::string zsh_arguments(const CommandSpec& c, const std::string& indent) {
     return out;
 }
 
+/// The specs of the commands of `parent` ("plugin list", ... for "plugin"), with the names they
+/// have under it.
+std::vector<std::pair<std::string, const CommandSpec*>>
+children_of(const std::vector<CommandSpec>& specs, const CommandSpec& parent) {
+    std::vector<std::pair<std::string, const CommandSpec*>> out;
+    for (const CommandSpec& s : specs)
+        if (s.name.starts_with(parent.name + " "))
+            out.emplace_back(s.name.substr(parent.name.size() + 1), &s);
+    return out;
+}
+
+bool is_nested(const CommandSpec& c) {
+    return c.name.find(' ') != std::string::npos;
+}
+
 std::string zsh_script(const std::vector<CommandSpec>& specs) {
     std::string command_list, command_cases;
     for (size_t i = 1; i < specs.size(); ++i) {
         const CommandSpec& c = specs[i];
+        if (is_nested(c)) continue; // under its parent's case
         command_list += fmt::format("        '{}:{}'\n", c.name, zsh_text(c.description));
-        command_cases += fmt::format("        {})\n            _arguments{} ;;\n", c.name,
-                                     zsh_arguments(c, "                "));
+        if (c.subcommands.empty()) {
+            command_cases += fmt::format("        {})\n            _arguments{} ;;\n", c.name,
+                                         zsh_arguments(c, "                "));
+            continue;
+        }
+        // A command of commands: its commands first, then the chosen one's arguments.
+        std::string sub_list, sub_cases;
+        for (const auto& [name, sub] : children_of(specs, c)) {
+            sub_list +=
+                fmt::format("                    '{}:{}'\n", name, zsh_text(sub->description));
+            sub_cases += fmt::format("                {})\n                    _arguments{} ;;\n",
+                                     name, zsh_arguments(*sub, "                        "));
+        }
+        command_cases += fmt::format("        {0})\n"
+                                     "            if (( CURRENT == 2 )); then\n"
+                                     "                local -a subcommands\n"
+                                     "                subcommands=(\n{1}                )\n"
+                                     "                _describe -t commands 'kiln {0} command' "
+                                     "subcommands\n"
+                                     "            else\n"
+                                     "                shift words\n"
+                                     "                (( CURRENT-- ))\n"
+                                     "                case $words[1] in\n{2}                esac\n"
+                                     "            fi ;;\n",
+                                     c.name, sub_list, sub_cases);
     }
     return fmt::format(
         R"(#compdef kiln
@@ -250,12 +313,26 @@ std::string fish_script(const std::vector<CommandSpec>& specs) {
     };
     flag_lines(specs.front(), "__fish_use_subcommand");
     for (size_t i = 1; i < specs.size(); ++i)
-        out += fmt::format("complete -c kiln -n __fish_use_subcommand -a {} -d {}\n", specs[i].name,
-                           fish_quote(specs[i].description));
+        if (!is_nested(specs[i]))
+            out += fmt::format("complete -c kiln -n __fish_use_subcommand -a {} -d {}\n",
+                               specs[i].name, fish_quote(specs[i].description));
     for (size_t i = 1; i < specs.size(); ++i) {
         const CommandSpec& c = specs[i];
-        std::string condition = fish_quote("__fish_seen_subcommand_from " + c.name);
+        // "plugin list": seen plugin, then list.
+        std::string seen = "__fish_seen_subcommand_from " + c.name;
+        if (size_t space = c.name.find(' '); space != std::string::npos)
+            seen = "__fish_seen_subcommand_from " + c.name.substr(0, space) +
+                   "; and __fish_seen_subcommand_from " + c.name.substr(space + 1);
+        std::string condition = fish_quote(seen);
         flag_lines(c, condition);
+        if (!c.subcommands.empty()) {
+            // Its commands, until one of them is given.
+            const std::string until = fish_quote(seen + "; and not __fish_seen_subcommand_from " +
+                                                 join(c.subcommands, " "));
+            for (const auto& [name, sub] : children_of(specs, c))
+                out += fmt::format("complete -c kiln -n {} -a {} -d {}\n", until, name,
+                                   fish_quote(sub->description));
+        }
         // fish has no notion of argument positions: offer what any of the arguments takes.
         for (const ArgSpec& arg : c.arguments) {
             if (arg.completes == Completes::nothing) continue;

@@ -189,8 +189,17 @@ CommandSpec describe(const CLI::App& command, std::string name) {
 
 std::vector<CommandSpec> describe_commands(const CLI::App& app) {
     std::vector<CommandSpec> specs{describe(app, "")};
-    for (const CLI::App* c : commands_of(app))
-        specs.push_back(describe(*c, c->get_name()));
+    for (const CLI::App* c : commands_of(app)) {
+        CommandSpec parent = describe(*c, c->get_name());
+        std::vector<CommandSpec> children;
+        for (const CLI::App* sub : commands_of(*c)) {
+            parent.subcommands.push_back(sub->get_name());
+            children.push_back(describe(*sub, c->get_name() + " " + sub->get_name()));
+        }
+        specs.push_back(std::move(parent));
+        for (CommandSpec& child : children)
+            specs.push_back(std::move(child));
+    }
     return specs;
 }
 

@@ -60,12 +60,14 @@ struct ArgSpec {
 /// A command's flags and arguments, in the order they were defined.
 struct CommandSpec {
     const CLI::App* app;
-    std::string name; ///< empty for kiln itself
+    std::string name; ///< empty for kiln itself; "plugin list" for a command of a command
     std::string description;
     std::vector<ArgSpec> flags, arguments;
+    std::vector<std::string> subcommands; ///< a command of commands (kiln plugin): their names
 };
 
-/// The spec of `app` itself (the global flags) and then of each of its commands.
+/// The spec of `app` itself (the global flags) and then of each of its commands, each command
+/// of commands followed by its own commands ("plugin", "plugin list", "plugin info", ...).
 std::vector<CommandSpec> describe_commands(const CLI::App& app);
 
 /// The candidate closest to `word` by edit distance (transpositions count as one edit), when it

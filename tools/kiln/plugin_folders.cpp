@@ -1,6 +1,8 @@
 // The plugin folders and manager shared by `kiln plugin`, `kiln job` and `kiln graph`.
 #include "plugin_folders.hpp"
 
+#include "help.hpp"
+
 #include <kiln/actors.hpp>
 
 #include <cstdlib>
@@ -11,7 +13,8 @@ namespace kiln::tool {
 void add_plugin_dir_option(CLI::App* sub, std::vector<std::string>& dirs) {
     sub->add_option("--plugin-dir,--dir", dirs,
                     "a folder of plugins (default $KILN_PLUGIN_DIR, else ./plugins); repeatable")
-        ->allow_extra_args(false);
+        ->allow_extra_args(false)
+        ->type_name(dir_value);
 }
 
 std::vector<std::string> plugin_dirs(const std::vector<std::string>& given) {
