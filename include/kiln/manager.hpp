@@ -342,7 +342,17 @@ struct AbiLoad {
     std::shared_ptr<const CompiledPlugin> compiled;
     Permissions permissions;       ///< what it runs with: its manifest's and the grants
     std::string_view host_version; ///< the Kiln version (ManagerOptions::kiln_version)
+    /// How long a lifecycle export may run (ManagerOptions::lifecycle_timeout).
+    std::chrono::milliseconds lifecycle_timeout{10000};
 };
+
+/// Runs `call`, one call of a plugin's lifecycle export (`initialize`, `shutdown`,
+/// `plugin_init`, `plugin_cleanup`, ...), stopping it through `cancel` when it runs longer than
+/// `limit` (0: no limit): a hook that never returns fails, as "`what` did not return within N
+/// ms", instead of hanging a load, an unload or a runner's end.
+Result<std::string> run_lifecycle(const CancelHandle& cancel, std::chrono::milliseconds limit,
+                                  std::string_view what,
+                                  const std::function<Result<std::string>()>& call);
 
 /// The input of an Extism plugin's `initialize` export: {"host": {"name": "kiln", "version"},
 /// "config": {...}} with the config the plugin runs with.
@@ -391,6 +401,10 @@ struct ManagerOptions {
     /// tables cannot be brought up to date, open(), add() and every change of state return
     /// that error.
     std::shared_ptr<StateDb> state;
+    /// How long one lifecycle export (initialize, shutdown, plugin_init, plugin_cleanup) may
+    /// run, whatever the manifest's timeout; 0: no limit. A load whose hook runs past it
+    /// fails; an unload goes on without the hook.
+    std::chrono::milliseconds lifecycle_timeout{10000};
 };
 
 /// `plugins` as `kiln plugin list --json` prints them (docs/manager.md): an array of {"name",

@@ -268,9 +268,10 @@ void register_slots(PluginHost& host, Caller& caller, const std::vector<Slot>& s
 class ZenoInstance final : public AbiInstance {
 public:
     ZenoInstance(Plugin plugin, std::shared_ptr<PluginHost> host, std::string name, json metadata,
-                 std::vector<Slot> slots)
+                 std::vector<Slot> slots, std::chrono::milliseconds lifecycle_timeout)
         : m_plugin(std::move(plugin)), m_host(std::move(host)), m_name(std::move(name)),
-          m_metadata(std::move(metadata)), m_slots(std::move(slots)) {}
+          m_metadata(std::move(metadata)), m_slots(std::move(slots)),
+          m_lifecycle_timeout(lifecycle_timeout) {}
 
     Result<std::string> call(std::string_view target, std::string_view input) override {
         CallContext none;
@@ -324,10 +325,12 @@ public:
         // A fresh instance (after a trap) that never ran plugin_init has nothing to clean up.
         if (!m_plugin.function_exists("plugin_cleanup") || m_plugin.next_call_is_fresh()) return;
         // A failing cleanup cannot stop the unload.
-        (void)m_plugin.call_guest("plugin_cleanup", [](Caller& c) -> Result<std::string> {
-            auto done = call_export<void()>(c, "plugin_cleanup");
-            if (!done) return tl::unexpected(done.error());
-            return std::string();
+        (void)run_lifecycle(m_plugin.cancel_handle(), m_lifecycle_timeout, "plugin_cleanup", [&] {
+            return m_plugin.call_guest("plugin_cleanup", [](Caller& c) -> Result<std::string> {
+                auto done = call_export<void()>(c, "plugin_cleanup");
+                if (!done) return tl::unexpected(done.error());
+                return std::string();
+            });
         });
     }
 
@@ -338,10 +341,12 @@ private:
     Result<void> initialise_again() {
         if (!m_plugin.next_call_is_fresh()) return {};
         for (const char* setup : {"plugin_init", "plugin_register_slots"}) {
-            auto ran = m_plugin.call_guest(setup, [setup](Caller& c) -> Result<std::string> {
-                auto ptr = call_export<int32_t()>(c, setup);
-                if (!ptr) return tl::unexpected(ptr.error());
-                return std::string();
+            auto ran = run_lifecycle(m_plugin.cancel_handle(), m_lifecycle_timeout, setup, [&] {
+                return m_plugin.call_guest(setup, [setup](Caller& c) -> Result<std::string> {
+                    auto ptr = call_export<int32_t()>(c, setup);
+                    if (!ptr) return tl::unexpected(ptr.error());
+                    return std::string();
+                });
             });
             if (!ran)
                 return make_error(ran.error().kind,
@@ -360,6 +365,7 @@ private:
     std::string m_name;
     json m_metadata;
     std::vector<Slot> m_slots;
+    std::chrono::milliseconds m_lifecycle_timeout;
 };
 
 /// Runs plugin_init and plugin_register_slots on a new instance.
@@ -373,36 +379,43 @@ Result<std::unique_ptr<AbiInstance>> load_zeno(const AbiLoad& load,
                               fmt::format("not a ZenoEngine plugin: it exports no \"{}\"", e));
     json metadata;
     std::vector<Slot> slots;
-    auto loaded = plugin->call_guest("plugin_init", [&](Caller& c) -> Result<std::string> {
-        auto text = returned_string(c, "plugin_init", max_metadata);
-        if (!text) return tl::unexpected(text.error());
-        metadata = json::parse(*text, nullptr, false);
-        if (metadata.is_discarded() || !metadata.is_object())
-            return make_error(ErrorKind::plugin, "plugin_init: the metadata is not a JSON object");
-        return std::string();
+    const CancelHandle cancel = plugin->cancel_handle();
+    auto loaded = run_lifecycle(cancel, load.lifecycle_timeout, "plugin_init", [&] {
+        return plugin->call_guest("plugin_init", [&](Caller& c) -> Result<std::string> {
+            auto text = returned_string(c, "plugin_init", max_metadata);
+            if (!text) return tl::unexpected(text.error());
+            metadata = json::parse(*text, nullptr, false);
+            if (metadata.is_discarded() || !metadata.is_object())
+                return make_error(ErrorKind::plugin,
+                                  "plugin_init: the metadata is not a JSON object");
+            return std::string();
+        });
     });
     if (!loaded) return tl::unexpected(loaded.error());
-    loaded = plugin->call_guest("plugin_register_slots", [&](Caller& c) -> Result<std::string> {
-        auto text = returned_string(c, "plugin_register_slots", max_slots);
-        if (!text) return tl::unexpected(text.error());
-        json list = json::parse(*text, nullptr, false);
-        if (list.is_discarded() || !list.is_array())
-            return make_error(ErrorKind::plugin,
-                              "plugin_register_slots: the slot list is not a JSON array");
-        for (size_t i = 0; i < list.size(); ++i) {
-            json& s = list[i];
-            if (!s.is_object() || !s.contains("name") || !s["name"].is_string() ||
-                s["name"].get_ref<const std::string&>().empty())
+    loaded = run_lifecycle(cancel, load.lifecycle_timeout, "plugin_register_slots", [&] {
+        return plugin->call_guest("plugin_register_slots", [&](Caller& c) -> Result<std::string> {
+            auto text = returned_string(c, "plugin_register_slots", max_slots);
+            if (!text) return tl::unexpected(text.error());
+            json list = json::parse(*text, nullptr, false);
+            if (list.is_discarded() || !list.is_array())
                 return make_error(ErrorKind::plugin,
-                                  fmt::format("plugin_register_slots: slot {} has no name", i));
-            slots.push_back({s["name"].get<std::string>(), std::move(s)});
-        }
-        register_slots(*host, c, slots);
-        return std::string();
+                                  "plugin_register_slots: the slot list is not a JSON array");
+            for (size_t i = 0; i < list.size(); ++i) {
+                json& s = list[i];
+                if (!s.is_object() || !s.contains("name") || !s["name"].is_string() ||
+                    s["name"].get_ref<const std::string&>().empty())
+                    return make_error(ErrorKind::plugin,
+                                      fmt::format("plugin_register_slots: slot {} has no name", i));
+                slots.push_back({s["name"].get<std::string>(), std::move(s)});
+            }
+            register_slots(*host, c, slots);
+            return std::string();
+        });
     });
     if (!loaded) return tl::unexpected(loaded.error());
     return std::make_unique<ZenoInstance>(std::move(*plugin), std::move(host), load.plugin.name,
-                                          std::move(metadata), std::move(slots));
+                                          std::move(metadata), std::move(slots),
+                                          load.lifecycle_timeout);
 }
 
 class ZenoAdapter final : public AbiAdapter {

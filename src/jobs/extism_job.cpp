@@ -33,9 +33,9 @@ std::string block(CurrentPlugin& plugin, const Value& handle) {
 class ExtismJob final : public JobInstance {
 public:
     ExtismJob(Plugin plugin, std::shared_ptr<const CompiledPlugin> compiled,
-              std::unique_ptr<InstanceHost> host)
+              std::unique_ptr<InstanceHost> host, std::chrono::milliseconds lifecycle_timeout)
         : m_plugin(std::move(plugin)), m_compiled(std::move(compiled)), m_host(std::move(host)),
-          m_cancel(m_plugin.cancel_handle()) {
+          m_cancel(m_plugin.cancel_handle()), m_lifecycle_timeout(lifecycle_timeout) {
         attach();
     }
     /// The runner discards it (it keeps no more idle instances, the plugin changed, the runner
@@ -45,7 +45,8 @@ public:
         if (!reusable() || !m_plugin.function_exists("shutdown")) return;
         InstanceHost::Call call(*m_host);
         // A failing shutdown cannot stop the discard; the plugin's log has said why.
-        (void)m_plugin.call("shutdown", "");
+        (void)run_lifecycle(m_cancel, m_lifecycle_timeout, "shutdown",
+                            [&] { return m_plugin.call("shutdown", ""); });
     }
 
     Result<RunEnd> start(JobContext& job, const std::string& export_name) override {
@@ -112,6 +113,7 @@ private:
     std::unique_ptr<InstanceHost> m_host;
     CancelHandle m_cancel;
     std::shared_ptr<JobBinding> m_binding = std::make_shared<JobBinding>();
+    std::chrono::milliseconds m_lifecycle_timeout;
 };
 
 } // namespace
@@ -161,10 +163,11 @@ Result<std::unique_ptr<JobInstance>> make_extism_instance(InstanceLoad load) {
     host->attach(plugin);
     if (plugin.function_exists("initialize")) {
         InstanceHost::Call call(*host);
-        KILN_CHECK(plugin.call("initialize", load.initialize_input));
+        KILN_CHECK(run_lifecycle(plugin.cancel_handle(), load.lifecycle_timeout, "initialize",
+                                 [&] { return plugin.call("initialize", load.initialize_input); }));
     }
-    return std::unique_ptr<JobInstance>(
-        std::make_unique<ExtismJob>(std::move(plugin), std::move(load.compiled), std::move(host)));
+    return std::unique_ptr<JobInstance>(std::make_unique<ExtismJob>(
+        std::move(plugin), std::move(load.compiled), std::move(host), load.lifecycle_timeout));
 }
 
 } // namespace kiln::jobs

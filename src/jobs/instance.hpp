@@ -9,6 +9,7 @@
 #include <kiln/jobs.hpp>
 #include <kiln/plugin.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,6 +43,7 @@ struct InstanceLoad {
     std::shared_ptr<const CompiledPlugin> compiled;
     std::unique_ptr<hostfns::HostContext> context;
     std::string initialize_input; ///< an Extism plugin's `initialize` input (host and config)
+    std::chrono::milliseconds lifecycle_timeout{0}; ///< ManagerOptions::lifecycle_timeout
 };
 
 /// The host function context of one instance, made current for each of its calls.

@@ -75,7 +75,8 @@ struct PluginSlot {
     std::string hash;
     uint32_t limit = 0;
     PluginInfo info;
-    std::string kiln_version; ///< the manager's, given to `initialize`
+    std::string kiln_version;                       ///< the manager's, given to `initialize`
+    std::chrono::milliseconds lifecycle_timeout{0}; ///< the manager's
     Permissions permissions;
     std::shared_ptr<const CompiledPlugin> compiled;
     std::shared_ptr<HostLibrary::Impl> host;
@@ -89,8 +90,9 @@ struct PluginSlot {
 
     Result<std::unique_ptr<JobInstance>> make() {
         // Each instance has a host function context of its own, so that they run side by side.
-        const AbiLoad abi_load{info, compiled, permissions, kiln_version};
-        InstanceLoad load{compiled, host->context_for(abi_load), extism_initialize_input(abi_load)};
+        const AbiLoad abi_load{info, compiled, permissions, kiln_version, lifecycle_timeout};
+        InstanceLoad load{compiled, host->context_for(abi_load), extism_initialize_input(abi_load),
+                          lifecycle_timeout};
         if (abi != PluginAbi::spacedrive) return make_extism_instance(std::move(load));
         bool first = false;
         {
@@ -221,6 +223,7 @@ Result<std::shared_ptr<PluginSlot>> JobRunner::Impl::slot_for(const std::string&
     slot->host = host;
     slot->info = *info;
     slot->kiln_version = manager.options().kiln_version;
+    slot->lifecycle_timeout = manager.options().lifecycle_timeout;
     slot->permissions = permissions;
     slot->hash = module_hash(*compiled);
     slot->limit = permissions.max_concurrent_jobs;

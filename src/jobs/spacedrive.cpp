@@ -191,9 +191,9 @@ using json = nlohmann::json;
 class SpacedriveCore {
 public:
     SpacedriveCore(Plugin plugin, std::shared_ptr<const CompiledPlugin> compiled,
-                   std::unique_ptr<InstanceHost> host)
+                   std::unique_ptr<InstanceHost> host, std::chrono::milliseconds lifecycle_timeout)
         : m_plugin(std::move(plugin)), m_compiled(std::move(compiled)), m_host(std::move(host)),
-          m_cancel(m_plugin.cancel_handle()) {
+          m_cancel(m_plugin.cancel_handle()), m_lifecycle_timeout(lifecycle_timeout) {
         attach();
     }
 
@@ -201,12 +201,14 @@ public:
     Result<void> init(std::function<void(RegisteredJob)> on_register) {
         m_binding->on_register = std::move(on_register);
         InstanceHost::Call call(*m_host);
-        auto r = m_plugin.call_guest("plugin_init", [](Caller& c) -> Result<std::string> {
-            auto f = c.get_export("plugin_init");
-            if (!f || !f->func()) return std::string();
-            KILN_TRY(typed, f->func()->typed<int32_t()>(c.store()));
-            KILN_CHECK(typed.call(c.store()));
-            return std::string();
+        auto r = run_lifecycle(m_cancel, m_lifecycle_timeout, "plugin_init", [&] {
+            return m_plugin.call_guest("plugin_init", [](Caller& c) -> Result<std::string> {
+                auto f = c.get_export("plugin_init");
+                if (!f || !f->func()) return std::string();
+                KILN_TRY(typed, f->func()->typed<int32_t()>(c.store()));
+                KILN_CHECK(typed.call(c.store()));
+                return std::string();
+            });
         });
         m_binding->on_register = nullptr;
         if (!r) return tl::unexpected(r.error());
@@ -297,10 +299,13 @@ public:
         if (!m_initialised || !has("plugin_cleanup")) return;
         m_initialised = false;
         InstanceHost::Call call(*m_host);
-        (void)m_plugin.call_guest("plugin_cleanup", [](Caller& c) -> Result<std::string> {
-            KILN_TRY(typed, c.get_export("plugin_cleanup")->func()->typed<int32_t()>(c.store()));
-            KILN_CHECK(typed.call(c.store()));
-            return std::string();
+        (void)run_lifecycle(m_cancel, m_lifecycle_timeout, "plugin_cleanup", [&] {
+            return m_plugin.call_guest("plugin_cleanup", [](Caller& c) -> Result<std::string> {
+                KILN_TRY(typed,
+                         c.get_export("plugin_cleanup")->func()->typed<int32_t()>(c.store()));
+                KILN_CHECK(typed.call(c.store()));
+                return std::string();
+            });
         });
     }
 
@@ -359,6 +364,7 @@ private:
     /// Whether the instance the plugin holds ran plugin_init (a trap or an abandoned call makes
     /// the next call's instance a fresh one) and has not been cleaned up.
     bool m_initialised = false;
+    std::chrono::milliseconds m_lifecycle_timeout;
 };
 
 class SpacedriveJob final : public JobInstance {
@@ -395,9 +401,9 @@ private:
 Result<std::unique_ptr<SpacedriveCore>>
 make_core(InstanceLoad load, const std::function<void(RegisteredJob)>& registered) {
     KILN_TRY(plugin, Plugin::create(load.compiled));
-    auto core =
-        std::make_unique<SpacedriveCore>(std::move(plugin), std::move(load.compiled),
-                                         std::make_unique<InstanceHost>(std::move(load.context)));
+    auto core = std::make_unique<SpacedriveCore>(
+        std::move(plugin), std::move(load.compiled),
+        std::make_unique<InstanceHost>(std::move(load.context)), load.lifecycle_timeout);
     KILN_CHECK(core->init(registered ? registered : [](RegisteredJob) {}));
     return core;
 }
@@ -457,7 +463,9 @@ public:
         return hostfns::instantiate_hosted(
             *m_library, load, [&]() -> Result<std::unique_ptr<AbiInstance>> {
                 // The hosted wrapper makes the plugin's context current for its calls.
-                KILN_TRY(core, make_core(InstanceLoad{load.compiled, nullptr, {}}, {}));
+                KILN_TRY(core,
+                         make_core(InstanceLoad{load.compiled, nullptr, {}, load.lifecycle_timeout},
+                                   {}));
                 return std::unique_ptr<AbiInstance>(
                     std::make_unique<SpacedriveInstance>(std::move(core)));
             });

@@ -432,8 +432,8 @@ PluginManager::Impl::build_from(const PluginInfo& info, const Permissions& grant
     }
     if (compiled_out) *compiled_out = compiled;
     if (!run) return std::unique_ptr<AbiInstance>();
-    return adapter->second->instantiate(
-        AbiLoad{info, compiled, effective.permissions, options.kiln_version});
+    return adapter->second->instantiate(AbiLoad{info, compiled, effective.permissions,
+                                                options.kiln_version, options.lifecycle_timeout});
 }
 
 Result<void> PluginManager::Impl::load_locked(std::string_view name,

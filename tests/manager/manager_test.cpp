@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <thread>
 
@@ -297,6 +298,31 @@ TEST(PluginManager, AfterATrapTheFreshInstanceIsInitialisedAgain) {
     EXPECT_EQ(plugin_test::output_i64(*manager.call("p", "inits", "")), 1u);
     ASSERT_TRUE(manager.unload("p"));
     EXPECT_EQ(std::count(lines.begin(), lines.end(), "p down"), 1);
+}
+
+TEST(PluginManager, LifecycleExportsThatNeverReturnAreStopped) {
+    if (!plugin_test::have_wat2wasm()) GTEST_SKIP() << "wat2wasm not installed";
+    TempDir dir;
+    // No timeout in the manifests: only the lifecycle timeout bounds the hooks.
+    write_plugin(dir, "stuck", kiln_yaml("stuck", "1.0.0"),
+                 R"((func (export "initialize") (result i32) (loop (br 0)) (i32.const 0)))");
+    write_plugin(dir, "slow", kiln_yaml("slow", "1.0.0"), R"(
+  (func (export "echo") (result i32) (i32.const 0))
+  (func (export "shutdown") (result i32) (loop (br 0)) (i32.const 0)))");
+    ManagerOptions o;
+    o.lifecycle_timeout = std::chrono::milliseconds(200);
+    PluginManager manager(o);
+    ASSERT_TRUE(manager.open(dir.str()));
+    auto start = std::chrono::steady_clock::now();
+    auto loaded = manager.load("stuck");
+    ASSERT_FALSE(loaded);
+    EXPECT_EQ(loaded.error().message, "initialize did not return within 200 ms (the lifecycle "
+                                      "timeout)");
+    EXPECT_EQ(manager.info("stuck")->state, PluginState::failed);
+    ASSERT_TRUE(manager.call("slow", "echo", ""));
+    ASSERT_TRUE(manager.unload("slow")); // its shutdown stopped, the unload goes on
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    EXPECT_TRUE(manager.load("slow")) << "a plugin unloaded after a stuck shutdown loads again";
 }
 
 TEST(PluginManager, HashMismatchFailsValidation) {
