@@ -587,6 +587,9 @@ typedef struct kiln_manager_config {
     const char* state_path;
     /** Log destination and level, host functions, ... for every plugin (NULL: defaults). */
     const kiln_plugin_options_t* plugin_options;
+    /** How long one lifecycle export (initialize, shutdown, plugin_init, plugin_cleanup) may
+     *  run, in milliseconds: 0 for the default (10000), negative for no limit. */
+    int64_t lifecycle_timeout_ms;
 } kiln_manager_config_t;
 
 /** What happened to a plugin, as kiln_manager_on_event reports it. */

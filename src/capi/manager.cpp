@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -70,6 +72,9 @@ kiln_error_t* kiln_manager_new(const kiln_engine_t* engine, const kiln_manager_c
         if (config) {
             options.eager = config->eager;
             if (config->plugin_options) options.plugin_options = config->plugin_options->options;
+            if (config->lifecycle_timeout_ms != 0)
+                options.lifecycle_timeout =
+                    std::chrono::milliseconds(std::max<int64_t>(config->lifecycle_timeout_ms, 0));
             if (config->state_path) {
                 auto db = kiln::StateDb::open(config->state_path);
                 if (!db) return new_error(std::move(db.error()));
