@@ -8,10 +8,12 @@
 #include <sqlite3.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 
 namespace kiln {
@@ -267,14 +269,27 @@ struct StateDb::Impl {
         if (rc != SQLITE_OK) return tl::unexpected(impl->error(rc, "opening"));
         sqlite3_extended_result_codes(impl->db, 1);
         sqlite3_busy_timeout(impl->db, static_cast<int>(options.busy_timeout.count()));
+        sqlite3* const raw = impl->db;
         auto connection = std::make_unique<SqlConnection>(std::move(impl));
         // The first statement reads the file's header: a file that is not a database fails
-        // here, at open, rather than at some later query.
-        KILN_TRY(mode, connection->query_one("PRAGMA journal_mode=WAL"));
-        if (!mode || mode->text(0) != "wal")
+        // here, at open, rather than at some later query. WAL is kept in the file once set;
+        // switching a new database to it takes a lock SQLite does not wait for through the
+        // busy timeout, so two processes opening a new database at once could see "database
+        // is locked": the switch is tried again until the busy timeout passes.
+        const auto until = std::chrono::steady_clock::now() + options.busy_timeout;
+        Result<std::optional<SqlRow>> mode = connection->query_one("PRAGMA journal_mode=WAL");
+        while (!mode) {
+            const int code = sqlite3_errcode(raw) & 0xff;
+            if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+                std::chrono::steady_clock::now() >= until)
+                return tl::unexpected(std::move(mode.error()));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            mode = connection->query_one("PRAGMA journal_mode=WAL");
+        }
+        if (!*mode || (*mode)->text(0) != "wal")
             return make_error(ErrorKind::io,
                               fmt::format("{}: cannot use write-ahead logging (journal mode {})",
-                                          path, mode ? mode->text(0) : "unknown"));
+                                          path, *mode ? (*mode)->text(0) : "unknown"));
         KILN_CHECK(connection->exec_script("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"));
         return connection;
     }

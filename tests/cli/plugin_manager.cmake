@@ -110,3 +110,9 @@ foreach(name list list-json list-missing-dir call-command call-export call-failu
   set_tests_properties(cli.plugin-${name} PROPERTIES
                        ENVIRONMENT KILN_HOME=${CMAKE_CURRENT_BINARY_DIR}/kiln-home)
 endforeach()
+
+# Eight `kiln plugin list` processes at once on a fresh $KILN_HOME, ten times: every one gets the
+# state database (switching a new file to WAL once failed one of them with "database is locked").
+add_test(NAME cli.state-race COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/state_race.sh $<TARGET_FILE:kiln>
+                                     ${plugins})
+set_tests_properties(cli.state-race PROPERTIES LABELS cli)
