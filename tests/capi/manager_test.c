@@ -2,7 +2,8 @@
  * (argv[1]: a kiln.yaml beside echo_plugin.wasm), and a state database in a fresh temporary
  * folder: listing and info as JSON, calls, load, unload and reload with their events, enable,
  * disable, grants kept in the database across managers, the audit log, validate, has, load_all,
- * watching a folder, and NULL arguments.
+ * watching a folder, and NULL arguments; and on a second folder (argv[2]) holding stuck, whose
+ * initialize never returns, the lifecycle timeout.
  * Exits non-zero after printing each failed check. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -249,9 +250,22 @@ static void test_broken_state_database(void) {
     remove(path);
 }
 
+/* A load whose initialize runs past config.lifecycle_timeout_ms fails, naming the hook. */
+static void test_lifecycle_timeout(const char* stuck_folder) {
+    kiln_manager_config_t config = {0};
+    config.lifecycle_timeout_ms = 100;
+    kiln_manager_t* manager = NULL;
+    CHECK_OK(kiln_manager_new(engine, &config, &manager));
+    if (!manager) return;
+    CHECK_OK(kiln_manager_open(manager, stuck_folder));
+    CHECK_ERROR_HAS(kiln_manager_load(manager, "stuck"), KILN_ERROR_LIMIT,
+                    "initialize did not return within 100 ms");
+    kiln_manager_delete(manager);
+}
+
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PLUGIN_FOLDER\n", argv[0]);
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s PLUGIN_FOLDER STUCK_PLUGIN_FOLDER\n", argv[0]);
         return 2;
     }
     plugins = argv[1];
@@ -267,6 +281,7 @@ int main(int argc, char** argv) {
     test_validate_has_load_all_and_watch();
     test_null_arguments();
     test_broken_state_database();
+    test_lifecycle_timeout(argv[2]);
     kiln_engine_delete(engine);
     /* The database and its WAL files. */
     char path[300];
